@@ -1,0 +1,145 @@
+#include "runtime/container_spec.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "runtime/names.h"
+
+namespace berth::runtime {
+namespace {
+
+absl::Status Bad(const ContainerSpec& spec, absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("create container ", spec.id, ": ", field, ": ", why));
+}
+
+bool HasNul(absl::string_view s) { return s.find('\0') != absl::string_view::npos; }
+
+// Absolute, no NUL, no ".." component.
+std::string PathProblem(absl::string_view path) {
+  if (path.empty() || path[0] != '/') return "must be an absolute path";
+  if (HasNul(path)) return "contains a NUL byte";
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return "must not contain \"..\"";
+  }
+  return "";
+}
+
+}  // namespace
+
+const char* ContainerStateName(ContainerState state) {
+  switch (state) {
+    case ContainerState::kCreated: return "created";
+    case ContainerState::kRunning: return "running";
+    case ContainerState::kPaused: return "paused";
+    case ContainerState::kStopped: return "stopped";
+    case ContainerState::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+absl::Status ValidateContainerSpec(const ContainerSpec& spec) {
+  if (absl::Status s = ValidateContainerId(spec.id); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("create container: ", s.message()));
+  }
+  if (std::string p = PathProblem(spec.rootfs); !p.empty()) return Bad(spec, "rootfs", p);
+  if (spec.args.empty() || spec.args[0].empty()) return Bad(spec, "args", "no program to run");
+  for (const std::string& a : spec.args) {
+    if (HasNul(a)) return Bad(spec, "args", "contains a NUL byte");
+  }
+  for (const std::string& e : spec.env) {
+    size_t eq = e.find('=');
+    if (eq == std::string::npos || eq == 0) return Bad(spec, "env", absl::StrCat("\"", e, "\" is not KEY=VALUE"));
+    if (HasNul(e)) return Bad(spec, "env", "contains a NUL byte");
+  }
+  if (!spec.working_dir.empty()) {
+    if (std::string p = PathProblem(spec.working_dir); !p.empty()) return Bad(spec, "workingDir", p);
+  }
+  for (const MountSpec& m : spec.mounts) {
+    if (std::string p = PathProblem(m.destination); !p.empty()) {
+      return Bad(spec, absl::StrCat("mount ", m.destination), p);
+    }
+    if (m.destination == "/") return Bad(spec, "mount /", "cannot mount over the root");
+    if (m.type == MountSpec::Type::kBind) {
+      if (std::string p = PathProblem(m.source); !p.empty()) {
+        return Bad(spec, absl::StrCat("mount ", m.destination, " source"), p);
+      }
+    }
+    if (m.size_bytes < 0) return Bad(spec, absl::StrCat("mount ", m.destination), "negative size");
+  }
+  if (spec.stop_signal < 1 || spec.stop_signal > 64) {
+    return Bad(spec, "stopSignal", absl::StrCat(spec.stop_signal, " is not a signal (1-64)"));
+  }
+  if (spec.resources.memory_bytes < 0 || spec.resources.cpu_millis < 0 || spec.resources.pids < 0) {
+    return Bad(spec, "resources", "limits must not be negative");
+  }
+  if (spec.resources.memory_bytes > 0 && spec.resources.memory_bytes < 4096) {
+    return Bad(spec, "resources.memory", "below 4096 bytes");
+  }
+  if (spec.log_max_bytes < 4096) return Bad(spec, "log_max_bytes", "below 4096 bytes");
+  if (spec.log_max_files < 1) return Bad(spec, "log_max_files", "must be at least 1");
+  return absl::OkStatus();
+}
+
+void to_json(nlohmann::json& j, const MountSpec& m) {
+  j = {{"type", m.type == MountSpec::Type::kTmpfs ? "tmpfs" : "bind"},
+       {"source", m.source},
+       {"destination", m.destination},
+       {"read_only", m.read_only},
+       {"size_bytes", m.size_bytes}};
+}
+
+void from_json(const nlohmann::json& j, MountSpec& m) {
+  m.type = j.at("type").get<std::string>() == "tmpfs" ? MountSpec::Type::kTmpfs
+                                                     : MountSpec::Type::kBind;
+  m.source = j.at("source").get<std::string>();
+  m.destination = j.at("destination").get<std::string>();
+  m.read_only = j.at("read_only").get<bool>();
+  m.size_bytes = j.at("size_bytes").get<int64_t>();
+}
+
+void to_json(nlohmann::json& j, const ContainerSpec& s) {
+  j = {{"id", s.id},
+       {"rootfs", s.rootfs},
+       {"args", s.args},
+       {"env", s.env},
+       {"working_dir", s.working_dir},
+       {"uid", s.uid},
+       {"gid", s.gid},
+       {"hostname", s.hostname},
+       {"memory_bytes", s.resources.memory_bytes},
+       {"cpu_millis", s.resources.cpu_millis},
+       {"pids", s.resources.pids},
+       {"mounts", s.mounts},
+       {"stop_signal", s.stop_signal},
+       {"host_network", s.host_network},
+       {"host_pid", s.host_pid},
+       {"labels", s.labels},
+       {"annotations", s.annotations},
+       {"log_max_bytes", s.log_max_bytes},
+       {"log_max_files", s.log_max_files}};
+}
+
+void from_json(const nlohmann::json& j, ContainerSpec& s) {
+  s.id = j.at("id").get<std::string>();
+  s.rootfs = j.at("rootfs").get<std::string>();
+  s.args = j.at("args").get<std::vector<std::string>>();
+  s.env = j.at("env").get<std::vector<std::string>>();
+  s.working_dir = j.at("working_dir").get<std::string>();
+  s.uid = j.at("uid").get<uint32_t>();
+  s.gid = j.at("gid").get<uint32_t>();
+  s.hostname = j.at("hostname").get<std::string>();
+  s.resources.memory_bytes = j.at("memory_bytes").get<int64_t>();
+  s.resources.cpu_millis = j.at("cpu_millis").get<int64_t>();
+  s.resources.pids = j.at("pids").get<int64_t>();
+  s.mounts = j.at("mounts").get<std::vector<MountSpec>>();
+  s.stop_signal = j.at("stop_signal").get<int>();
+  s.host_network = j.at("host_network").get<bool>();
+  s.host_pid = j.at("host_pid").get<bool>();
+  s.labels = j.at("labels").get<std::map<std::string, std::string>>();
+  s.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
+  s.log_max_bytes = j.at("log_max_bytes").get<int64_t>();
+  s.log_max_files = j.at("log_max_files").get<int>();
+}
+
+}  // namespace berth::runtime

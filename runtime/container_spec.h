@@ -1,0 +1,84 @@
+// What the runtime layer needs to create one container, and what it reports
+// about one.
+#ifndef BERTH_RUNTIME_CONTAINER_SPEC_H_
+#define BERTH_RUNTIME_CONTAINER_SPEC_H_
+
+#include <csignal>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::runtime {
+
+struct MountSpec {
+  enum class Type { kBind, kTmpfs };
+  Type type = Type::kBind;
+  std::string source;       // host path for kBind; unused for kTmpfs
+  std::string destination;  // absolute path inside the container
+  bool read_only = false;
+  int64_t size_bytes = 0;   // kTmpfs only; 0 = kernel default
+};
+
+struct ResourceLimits {
+  int64_t memory_bytes = 0;  // 0 = unlimited
+  int64_t cpu_millis = 0;    // 1000 = one core; 0 = unlimited
+  int64_t pids = 0;          // 0 = unlimited
+};
+
+struct ContainerSpec {
+  std::string id;                 // DNS-1123 subdomain, at most 128 characters
+  std::string rootfs;             // host directory: read-only lower layer
+  std::vector<std::string> args;  // argv; args[0] is the program
+  std::vector<std::string> env;   // KEY=VALUE
+  std::string working_dir = "/";
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string hostname;  // defaults to the id's first label
+  ResourceLimits resources;
+  std::vector<MountSpec> mounts;
+  int stop_signal = SIGTERM;
+  bool host_network = false;
+  bool host_pid = false;  // no PID namespace of its own
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  int64_t log_max_bytes = 10 << 20;  // per log file, before rotation
+  int log_max_files = 2;             // container.log plus rotated ones
+};
+
+// Checks everything that does not need the file system: id, args, paths,
+// signals, limits. Called by Create before anything touches a path.
+absl::Status ValidateContainerSpec(const ContainerSpec& spec);
+
+// podman's states; kStopped covers "exited".
+enum class ContainerState { kCreated, kRunning, kPaused, kStopped, kUnknown };
+const char* ContainerStateName(ContainerState state);
+
+struct ContainerStatus {
+  std::string id;
+  ContainerState state = ContainerState::kUnknown;
+  int pid = 0;  // 0 when not running
+  absl::Time created_at = absl::InfinitePast();
+  absl::Time started_at = absl::InfinitePast();
+  absl::Time finished_at = absl::InfinitePast();
+  std::optional<int> exit_code;  // set once stopped with a known code
+  bool oom_killed = false;
+  std::string reason;  // Completed, Error, OOMKilled, or why state is unknown
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::string log_path;
+};
+
+void to_json(nlohmann::json& j, const MountSpec& m);
+void from_json(const nlohmann::json& j, MountSpec& m);
+void to_json(nlohmann::json& j, const ContainerSpec& s);
+void from_json(const nlohmann::json& j, ContainerSpec& s);
+
+}  // namespace berth::runtime
+
+#endif  // BERTH_RUNTIME_CONTAINER_SPEC_H_

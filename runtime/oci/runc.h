@@ -1,0 +1,59 @@
+// The runc driver: the only code in the controller process that runs runc.
+// (berth-monitor runs `runc create` itself, from CreateArgv, so that it
+// becomes the container's parent.)
+#ifndef BERTH_RUNTIME_OCI_RUNC_H_
+#define BERTH_RUNTIME_OCI_RUNC_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace berth::runtime::oci {
+
+struct RuncState {
+  std::string id;
+  std::string status;  // creating, created, running, paused, stopped
+  int pid = 0;
+};
+
+class Runc {
+ public:
+  // `binary`: absolute path of runc; `root`: its --root state directory,
+  // owned by this Berth instance alone.
+  Runc(std::string binary, std::string root, absl::Duration timeout = absl::Seconds(30));
+
+  const std::string& binary() const { return binary_; }
+  const std::string& root() const { return root_; }
+
+  // Starts a created container the way `runc start` does, without the cost
+  // of another runc process: reads the container's exec.fifo to its end
+  // (which comes when the program has been exec'd) and removes it. Falls
+  // back to `runc start` when the fifo is not where runc keeps it. `pid` is
+  // the container's init, watched so a dead one fails fast.
+  absl::Status Start(const std::string& id, int pid) const;
+  // `all`: signal every process in the container's cgroup.
+  absl::Status Kill(const std::string& id, int signal, bool all) const;
+  // kNotFound when runc does not know the container.
+  absl::Status Delete(const std::string& id, bool force) const;
+  absl::StatusOr<RuncState> State(const std::string& id) const;
+  // Ids of every container in this root.
+  absl::StatusOr<std::vector<RuncState>> List() const;
+
+ private:
+  absl::Status Run(const std::string& action, const std::string& id,
+                   std::vector<std::string> args, std::string* output) const;
+
+  std::string binary_;
+  std::string root_;
+  absl::Duration timeout_;
+};
+
+// Finds runc on PATH (or /usr/sbin, /usr/bin); empty if absent.
+std::string FindRunc();
+
+}  // namespace berth::runtime::oci
+
+#endif  // BERTH_RUNTIME_OCI_RUNC_H_

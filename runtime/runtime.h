@@ -1,0 +1,63 @@
+// The runtime layer's contract with the controller.
+#ifndef BERTH_RUNTIME_RUNTIME_H_
+#define BERTH_RUNTIME_RUNTIME_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "runtime/container_spec.h"
+
+namespace berth::runtime {
+
+// Lifecycle of containers on this node. Calls for different ids may run in
+// parallel; calls for one id are serialized. Codes: kInvalidArgument for a
+// bad spec (do not retry), kAlreadyExists / kNotFound / kFailedPrecondition
+// for the wrong state, kUnavailable / kDeadlineExceeded / kInternal for
+// failures worth a retry.
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+
+  // Creates the container (state created: its process exists, waiting for
+  // Start). On any failure or timeout everything acquired so far is undone
+  // in reverse order, so a retry starts clean.
+  virtual absl::Status Create(const ContainerSpec& spec) = 0;
+
+  // Runs the created container's program.
+  virtual absl::Status Start(const std::string& id) = 0;
+
+  // Sends the spec's stop signal, waits up to `timeout` for the exit, then
+  // SIGKILLs (every process in the cgroup when the container shares the host
+  // PID namespace). Returns once the exit is recorded. A container that is
+  // not running is left as it is: OK.
+  virtual absl::Status Stop(const std::string& id, absl::Duration timeout) = 0;
+
+  // Kills what is left and removes runc state, mounts, cgroups and
+  // directories. Idempotent: deleting an unknown id is OK.
+  virtual absl::Status Delete(const std::string& id) = 0;
+
+  // kNotFound for an unknown id.
+  virtual absl::StatusOr<ContainerStatus> State(const std::string& id) = 0;
+
+  virtual absl::StatusOr<std::vector<ContainerStatus>> List() = 0;
+};
+
+// Fault injection for tests: Create asks it at each step, after the step's
+// resource was acquired; a non-OK answer fails the create there.
+class FaultInjector {
+ public:
+  virtual ~FaultInjector() = default;
+  virtual absl::Status Check(absl::string_view step) = 0;
+};
+
+// The steps of Create, in order, by their fault-injection names.
+inline constexpr const char* kCreateSteps[] = {
+    "state_dir", "bundle", "rootfs_mount", "monitor_spawn", "runc_create", "commit"};
+
+}  // namespace berth::runtime
+
+#endif  // BERTH_RUNTIME_RUNTIME_H_

@@ -1,0 +1,88 @@
+// The runtime's checkpoint on disk: one directory per container holding a
+// versioned record (state.json, written atomically), the OCI bundle, the
+// overlay's upper and work directories, the log and the monitor's files.
+#ifndef BERTH_RUNTIME_STATE_STORE_H_
+#define BERTH_RUNTIME_STATE_STORE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "runtime/container_spec.h"
+
+namespace berth::runtime {
+
+// Where a container is in its life, as far as the runtime's own actions go.
+// Whether it has exited is read from the monitor's exit file instead.
+enum class RecordPhase { kCreating, kCreated, kStarted, kDeleting };
+
+struct ContainerRecord {
+  static constexpr int kVersion = 1;
+  ContainerSpec spec;
+  RecordPhase phase = RecordPhase::kCreating;
+  std::string cgroups_path;
+  pid_t monitor_pid = 0;
+  uint64_t monitor_start_time = 0;  // see ProcessStartTime
+  pid_t pid = 0;
+  uint64_t pid_start_time = 0;
+  absl::Time created_at = absl::InfinitePast();
+  absl::Time started_at = absl::InfinitePast();
+};
+
+// What the monitor wrote when the container ended.
+struct ExitRecord {
+  int exit_code = 0;
+  int signal = 0;
+  bool oom_killed = false;
+  absl::Time finished_at = absl::InfinitePast();
+};
+
+class StateStore {
+ public:
+  explicit StateStore(std::string root);
+
+  // Creates the root; call once before use.
+  absl::Status Init();
+
+  const std::string& root() const { return root_; }
+  std::string ContainerDir(const std::string& id) const;
+  std::string BundleDir(const std::string& id) const { return ContainerDir(id) + "/bundle"; }
+  std::string RootfsDir(const std::string& id) const { return BundleDir(id) + "/rootfs"; }
+  std::string UpperDir(const std::string& id) const { return ContainerDir(id) + "/upper"; }
+  std::string WorkDir(const std::string& id) const { return ContainerDir(id) + "/work"; }
+  std::string ExitFile(const std::string& id) const { return ContainerDir(id) + "/exit.json"; }
+  std::string LogFile(const std::string& id) const { return ContainerDir(id) + "/container.log"; }
+  std::string PidFile(const std::string& id) const { return ContainerDir(id) + "/pid"; }
+  std::string MonitorPidFile(const std::string& id) const {
+    return ContainerDir(id) + "/monitor.pid";
+  }
+
+  // Makes the container's directory; kAlreadyExists if it is there.
+  absl::Status CreateDir(const std::string& id) const;
+  absl::Status Write(const ContainerRecord& record) const;
+  // kNotFound: no directory or no record; kFailedPrecondition: a record of
+  // another version; kDataLoss: unreadable record.
+  absl::StatusOr<ContainerRecord> Read(const std::string& id) const;
+  // nullopt while the container has not exited (or its monitor has not
+  // written the file yet).
+  std::optional<ExitRecord> ReadExit(const std::string& id) const;
+  // Monitor pid the monitor wrote itself (for a record still in kCreating).
+  pid_t ReadMonitorPid(const std::string& id) const;
+  // Names of every entry in the root, valid ids or not.
+  std::vector<std::string> ListEntries() const;
+
+ private:
+  std::string root_;
+};
+
+const char* RecordPhaseName(RecordPhase phase);
+
+}  // namespace berth::runtime
+
+#endif  // BERTH_RUNTIME_STATE_STORE_H_

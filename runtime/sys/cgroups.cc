@@ -1,0 +1,155 @@
+#include "runtime/sys/cgroups.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "runtime/sys/process.h"
+
+namespace berth::runtime {
+namespace {
+
+struct Hierarchy {
+  std::string mount_point;
+  std::vector<std::string> controllers;  // empty for v2 / named hierarchies
+  bool unified = false;
+};
+
+std::vector<Hierarchy> MountedHierarchies() {
+  std::vector<Hierarchy> out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t sep = line.find(" - ");
+    if (sep == std::string::npos) continue;
+    std::vector<std::string> head = absl::StrSplit(line.substr(0, sep), ' ');
+    std::vector<std::string> tail = absl::StrSplit(line.substr(sep + 3), ' ');
+    if (head.size() < 5 || tail.size() < 3) continue;
+    Hierarchy h;
+    h.mount_point = head[4];
+    if (tail[0] == "cgroup2") {
+      h.unified = true;
+    } else if (tail[0] == "cgroup") {
+      for (absl::string_view opt : absl::StrSplit(tail[2], ',')) {
+        if (opt != "rw" && opt != "ro" && !absl::StartsWith(opt, "release_agent")) {
+          h.controllers.emplace_back(opt);
+        }
+      }
+    } else {
+      continue;
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+bool IsDir(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string Join(const std::string& mount, const std::string& cgroups_path) {
+  std::string rel(absl::StripPrefix(cgroups_path, "/"));
+  return absl::StrCat(mount, "/", rel);
+}
+
+std::vector<int> ReadProcs(const std::string& dir) {
+  std::vector<int> pids;
+  absl::StatusOr<std::string> s = ReadFile(dir + "/cgroup.procs");
+  if (!s.ok()) return pids;
+  for (absl::string_view l : absl::StrSplit(*s, '\n', absl::SkipEmpty())) {
+    int pid;
+    if (absl::SimpleAtoi(l, &pid)) pids.push_back(pid);
+  }
+  return pids;
+}
+
+}  // namespace
+
+std::vector<std::string> ExistingCgroupDirs(const std::string& cgroups_path) {
+  std::vector<std::string> out;
+  if (cgroups_path.empty() || cgroups_path == "/") return out;
+  for (const Hierarchy& h : MountedHierarchies()) {
+    std::string d = Join(h.mount_point, cgroups_path);
+    if (IsDir(d)) out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<int> CgroupPids(const std::string& cgroups_path) {
+  std::set<int> all;
+  for (const std::string& d : ExistingCgroupDirs(cgroups_path)) {
+    for (int pid : ReadProcs(d)) all.insert(pid);
+  }
+  return {all.begin(), all.end()};
+}
+
+absl::Status KillAndRemoveCgroups(const std::string& cgroups_path, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<std::string> dirs = ExistingCgroupDirs(cgroups_path);
+  if (dirs.empty()) return absl::OkStatus();
+  // A frozen cgroup cannot die: thaw it first.
+  for (const std::string& d : dirs) {
+    if (IsDir(d) && access((d + "/freezer.state").c_str(), W_OK) == 0) {
+      std::ofstream(d + "/freezer.state") << "THAWED";
+    }
+    if (access((d + "/cgroup.freeze").c_str(), W_OK) == 0) {
+      std::ofstream(d + "/cgroup.freeze") << "0";
+    }
+  }
+  absl::Status first_error;
+  for (const std::string& d : dirs) {
+    while (true) {
+      std::vector<int> pids = ReadProcs(d);
+      for (int pid : pids) kill(pid, SIGKILL);
+      if (rmdir(d.c_str()) == 0 || errno == ENOENT) break;
+      if (errno != EBUSY || absl::Now() >= deadline) {
+        if (first_error.ok()) {
+          first_error = absl::ErrnoToStatus(errno, absl::StrCat("remove cgroup ", d));
+        }
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  return first_error;
+}
+
+std::string OomEventsFile(const std::string& cgroups_path) {
+  for (const Hierarchy& h : MountedHierarchies()) {
+    if (h.unified) {
+      std::string f = Join(h.mount_point, cgroups_path) + "/memory.events";
+      absl::StatusOr<std::string> ctl = ReadFile(Join(h.mount_point, "cgroup.controllers"));
+      if (ctl.ok() && absl::StrContains(*ctl, "memory")) return f;
+      continue;
+    }
+    if (std::find(h.controllers.begin(), h.controllers.end(), "memory") != h.controllers.end()) {
+      return Join(h.mount_point, cgroups_path) + "/memory.oom_control";
+    }
+  }
+  return "";
+}
+
+bool CgroupIsFrozen(const std::string& cgroups_path) {
+  for (const std::string& d : ExistingCgroupDirs(cgroups_path)) {
+    absl::StatusOr<std::string> v1 = ReadFile(d + "/freezer.state");
+    if (v1.ok() && absl::StripAsciiWhitespace(*v1) == "FROZEN") return true;
+    absl::StatusOr<std::string> v2 = ReadFile(d + "/cgroup.freeze");
+    if (v2.ok() && absl::StripAsciiWhitespace(*v2) == "1") return true;
+  }
+  return false;
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,36 @@
+// The cgroups of one container, on cgroup v1 (one hierarchy per controller)
+// or v2 (unified). Paths are the OCI `cgroupsPath`, e.g. "/berth/web".
+#ifndef BERTH_RUNTIME_SYS_CGROUPS_H_
+#define BERTH_RUNTIME_SYS_CGROUPS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace berth::runtime {
+
+// Every directory that exists for `cgroups_path` in any mounted hierarchy.
+std::vector<std::string> ExistingCgroupDirs(const std::string& cgroups_path);
+
+// Kills every process in the container's cgroups (SIGKILL, repeated until
+// they are empty or `timeout` passes) and removes the directories. Used by
+// rollback and recovery when runc's own state may be missing. Absent
+// directories are fine.
+absl::Status KillAndRemoveCgroups(const std::string& cgroups_path, absl::Duration timeout);
+
+// The file whose "oom_kill N" line counts OOM kills in the container's memory
+// cgroup (v1 memory.oom_control, v2 memory.events); empty if no memory
+// controller is mounted.
+std::string OomEventsFile(const std::string& cgroups_path);
+
+// True when the container's freezer says it is frozen (paused).
+bool CgroupIsFrozen(const std::string& cgroups_path);
+
+// Pids in the container's cgroups (all hierarchies, de-duplicated).
+std::vector<int> CgroupPids(const std::string& cgroups_path);
+
+}  // namespace berth::runtime
+
+#endif  // BERTH_RUNTIME_SYS_CGROUPS_H_

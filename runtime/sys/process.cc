@@ -1,0 +1,315 @@
+#include "runtime/sys/process.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+extern char** environ;
+
+namespace berth::runtime {
+namespace {
+
+absl::Status Errno(absl::string_view action, int err) {
+  return absl::ErrnoToStatus(err, action);
+}
+
+int PidFdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Unescapes the octal escapes (\040 etc.) of /proc/self/mountinfo.
+std::string UnescapeMountPath(absl::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\\' && i + 3 < in.size()) {
+      int v = 0;
+      bool ok = true;
+      for (size_t k = 1; k <= 3; ++k) {
+        if (i + k >= in.size() || in[i + k] < '0' || in[i + k] > '7') { ok = false; break; }
+        v = v * 8 + (in[i + k] - '0');
+      }
+      if (ok) {
+        out.push_back(static_cast<char>(v));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(in[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+void UniqueFd::Reset(int fd) {
+  if (fd_ >= 0) close(fd_);
+  fd_ = fd;
+}
+
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                         absl::Duration timeout) {
+  if (argv.empty()) return absl::InvalidArgumentError("run command: empty argv");
+  const std::string name = argv[0];
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Errno(absl::StrCat("run ", name, ": pipe"), errno);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = -1;
+  int err = posix_spawn(&pid, name.c_str(), &actions, &attr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return Errno(absl::StrCat("run ", name), err);
+  write_end.Reset();
+
+  CommandResult result;
+  const absl::Time deadline = absl::Now() + timeout;
+  bool timed_out = false;
+  char buf[4096];
+  while (true) {
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) { timed_out = true; break; }
+    pollfd p{read_end.get(), POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) continue;
+    ssize_t n = read(read_end.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (result.output.size() < (1 << 20)) result.output.append(buf, static_cast<size_t>(n));
+  }
+  if (timed_out) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (timed_out) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "run ", absl::StrJoin(argv, " "), ": no exit within ", absl::FormatDuration(timeout)));
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+absl::Status RunCommandOk(const std::vector<std::string>& argv, absl::Duration timeout) {
+  absl::StatusOr<CommandResult> r = RunCommand(argv, timeout);
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return absl::InternalError(absl::StrCat(absl::StrJoin(argv, " "), ": exit status ",
+                                            r->exit_code, ": ",
+                                            absl::StripAsciiWhitespace(r->output)));
+  }
+  return absl::OkStatus();
+}
+
+uint64_t ProcessStartTime(pid_t pid) {
+  if (pid <= 0) return 0;
+  absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"), 4096);
+  if (!stat.ok()) return 0;
+  size_t close_paren = stat->rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  // Fields after the command name start at field 3 (state).
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(*stat).substr(close_paren + 2), ' ');
+  if (fields.size() < 20) return 0;
+  if (fields[0] == "Z" || fields[0] == "X") return 0;
+  uint64_t start = 0;
+  if (!absl::SimpleAtoi(fields[19], &start)) return 0;
+  return start;
+}
+
+bool ProcessIsAlive(pid_t pid, uint64_t start_time) {
+  return start_time != 0 && ProcessStartTime(pid) == start_time;
+}
+
+absl::StatusOr<UniqueFd> OpenPidFd(pid_t pid, uint64_t start_time) {
+  if (pid <= 0) return absl::NotFoundError("open pidfd: no pid");
+  UniqueFd fd(PidFdOpen(pid));
+  if (!fd.valid()) {
+    if (errno == ESRCH) return absl::NotFoundError(absl::StrCat("open pidfd ", pid, ": gone"));
+    return Errno(absl::StrCat("open pidfd ", pid), errno);
+  }
+  // Checked after opening: if the start time matches now, the pidfd refers
+  // to the process we mean (a reused pid would have a later start time).
+  if (!ProcessIsAlive(pid, start_time)) {
+    return absl::NotFoundError(absl::StrCat("open pidfd ", pid, ": process has exited"));
+  }
+  return fd;
+}
+
+absl::Status SignalPidFd(const UniqueFd& pidfd, int signal) {
+  if (syscall(SYS_pidfd_send_signal, pidfd.get(), signal, nullptr, 0) != 0) {
+    if (errno == ESRCH) return absl::OkStatus();  // already gone
+    return Errno(absl::StrCat("send signal ", signal), errno);
+  }
+  return absl::OkStatus();
+}
+
+bool WaitPidFd(const UniqueFd& pidfd, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    absl::Duration left = deadline - absl::Now();
+    if (left < absl::ZeroDuration()) left = absl::ZeroDuration();
+    pollfd p{pidfd.get(), POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))));
+    if (r > 0) return true;
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return true;  // unusable pidfd: nothing to wait for
+    if (absl::Now() >= deadline) return false;
+  }
+}
+
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view content,
+                             Durability durability) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd.valid()) return Errno(absl::StrCat("write ", path, ": open ", tmp), errno);
+  size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      unlink(tmp.c_str());
+      return Errno(absl::StrCat("write ", tmp), err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (durability == Durability::kDurable && fsync(fd.get()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    return Errno(absl::StrCat("fsync ", tmp), err);
+  }
+  fd.Reset();
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    unlink(tmp.c_str());
+    return Errno(absl::StrCat("rename ", tmp, " to ", path), err);
+  }
+  if (durability == Durability::kAtomic) return absl::OkStatus();
+  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  if (dir.empty()) dir = ".";
+  UniqueFd dfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd.valid()) fsync(dfd.get());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Errno(absl::StrCat("read ", path), errno);
+  std::string out;
+  char buf[8192];
+  while (true) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno(absl::StrCat("read ", path), errno);
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max_bytes) {
+      return absl::OutOfRangeError(absl::StrCat("read ", path, ": larger than ", max_bytes, " bytes"));
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+absl::Status RemoveTree(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return Errno(absl::StrCat("remove ", path), errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Errno(absl::StrCat("remove ", path), errno);
+    }
+    return absl::OkStatus();
+  }
+  if (!MountsUnder(path).empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("remove ", path, ": a file system is still mounted at ", MountsUnder(path)[0]));
+  }
+  static thread_local int first_error = 0;
+  first_error = 0;
+  int r = nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int type, struct FTW*) -> int {
+        int rc = (type == FTW_DP) ? rmdir(p) : unlink(p);
+        if (rc != 0 && errno != ENOENT && first_error == 0) first_error = errno;
+        return 0;
+      },
+      32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  if (r != 0) return Errno(absl::StrCat("remove ", path), errno);
+  if (first_error != 0) return Errno(absl::StrCat("remove ", path), first_error);
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  std::string cur;
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    absl::StrAppend(&cur, "/", part);
+    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
+      return Errno(absl::StrCat("create directory ", cur), errno);
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> MountsUnder(const std::string& prefix) {
+  std::vector<std::string> out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::string p = prefix;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  while (std::getline(in, line)) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    if (f.size() < 5) continue;
+    std::string mp = UnescapeMountPath(f[4]);
+    if (mp == p || absl::StartsWith(mp, p + "/")) out.push_back(mp);
+  }
+  return out;
+}
+
+bool IsMountPoint(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  for (const auto& m : MountsUnder(p)) {
+    if (m == p) return true;
+  }
+  return false;
+}
+
+std::string SelfExeDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  std::string exe(buf, static_cast<size_t>(n));
+  return exe.substr(0, exe.rfind('/'));
+}
+
+}  // namespace berth::runtime

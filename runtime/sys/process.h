@@ -1,0 +1,108 @@
+// Processes, file descriptors and files: the small POSIX layer under the
+// runtime. Everything returns absl::Status with the failing action named.
+#ifndef BERTH_RUNTIME_SYS_PROCESS_H_
+#define BERTH_RUNTIME_SYS_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace berth::runtime {
+
+// Move-only owner of a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) Reset(other.Release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { Reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+struct CommandResult {
+  int exit_code = -1;  // 128+signal when killed by a signal
+  std::string output;  // stdout and stderr, interleaved
+};
+
+// Runs argv[0] (an absolute path) with stdin from /dev/null and waits for it,
+// killing it with SIGKILL when `timeout` passes (then kDeadlineExceeded).
+// A non-zero exit is not an error here: the caller reads exit_code.
+absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                         absl::Duration timeout);
+
+// Like RunCommand, but a non-zero exit becomes kInternal carrying the output.
+absl::Status RunCommandOk(const std::vector<std::string>& argv, absl::Duration timeout);
+
+// The kernel's start time of `pid` (field 22 of /proc/<pid>/stat, in clock
+// ticks since boot), or 0 when no such process exists or it is a zombie.
+// Together with the pid it names a process for good: pids get reused.
+uint64_t ProcessStartTime(pid_t pid);
+
+// True when `pid` exists, is not a zombie and started at `start_time`.
+bool ProcessIsAlive(pid_t pid, uint64_t start_time);
+
+// A pidfd for `pid` if it still is the process that started at
+// `start_time`; kNotFound otherwise.
+absl::StatusOr<UniqueFd> OpenPidFd(pid_t pid, uint64_t start_time);
+
+// Sends `signal` through a pidfd (no pid-reuse race).
+absl::Status SignalPidFd(const UniqueFd& pidfd, int signal);
+
+// Waits until the process behind `pidfd` has exited; false on timeout.
+bool WaitPidFd(const UniqueFd& pidfd, absl::Duration timeout);
+
+enum class Durability {
+  // Atomic against a crash of the process (temporary file, rename): readers
+  // see the old or the new content, never a mix.
+  kAtomic,
+  // Also survives a power loss: fsync of the file and of the directory.
+  kDurable,
+};
+
+// Writes `content` to `path` through a temporary file beside it.
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view content,
+                             Durability durability = Durability::kDurable);
+
+// Reads a whole file; kNotFound when it does not exist.
+absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes = 1 << 20);
+
+// Removes `path` and everything below it without following symlinks and
+// without crossing into mounted file systems (a mount below is an error).
+// Missing `path` is fine.
+absl::Status RemoveTree(const std::string& path);
+
+// Creates `path` and its parents with `mode`.
+absl::Status MakeDirs(const std::string& path, mode_t mode = 0755);
+
+// True if `path` is a mount point (listed in /proc/self/mountinfo).
+bool IsMountPoint(const std::string& path);
+
+// Lists mount points at or below `prefix` (from /proc/self/mountinfo).
+std::vector<std::string> MountsUnder(const std::string& prefix);
+
+// Absolute path of the running executable's directory.
+std::string SelfExeDir();
+
+}  // namespace berth::runtime
+
+#endif  // BERTH_RUNTIME_SYS_PROCESS_H_

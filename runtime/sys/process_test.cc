@@ -1,0 +1,79 @@
+#include "runtime/sys/process.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace berth::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ProcessTest, RunCommandCapturesOutputAndExitCode) {
+  auto r = RunCommand({"/bin/sh", "-c", "echo out; echo err >&2; exit 7"}, absl::Seconds(10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 7);
+  EXPECT_THAT(r->output, HasSubstr("out"));
+  EXPECT_THAT(r->output, HasSubstr("err"));
+  absl::Status s = RunCommandOk({"/bin/sh", "-c", "echo nope; exit 3"}, absl::Seconds(10));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("exit status 3"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("nope"));
+}
+
+TEST(ProcessTest, RunCommandKillsOnTimeout) {
+  auto r = RunCommand({"/bin/sleep", "30"}, absl::Milliseconds(100));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_FALSE(RunCommand({"/nonexistent/program"}, absl::Seconds(1)).ok());
+}
+
+TEST(ProcessTest, PidFdSignalsAndWaits) {
+  pid_t child = fork();
+  if (child == 0) {
+    pause();
+    _exit(0);
+  }
+  uint64_t start = ProcessStartTime(child);
+  ASSERT_NE(start, 0u);
+  EXPECT_TRUE(ProcessIsAlive(child, start));
+  EXPECT_FALSE(ProcessIsAlive(child, start + 1)) << "a different start time is another process";
+  EXPECT_TRUE(absl::IsNotFound(OpenPidFd(child, start + 1).status()));
+  auto fd = OpenPidFd(child, start);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  EXPECT_FALSE(WaitPidFd(*fd, absl::Milliseconds(20)));
+  ASSERT_TRUE(SignalPidFd(*fd, SIGKILL).ok());
+  EXPECT_TRUE(WaitPidFd(*fd, absl::Seconds(5)));
+  EXPECT_FALSE(ProcessIsAlive(child, start)) << "a zombie is not alive";
+  int status;
+  waitpid(child, &status, 0);
+}
+
+TEST(ProcessTest, FilesAndTrees) {
+  char tmpl[] = "/tmp/berth-proc-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  ASSERT_TRUE(MakeDirs(dir + "/a/b/c").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/a/b/c/f", "hello").ok());
+  EXPECT_EQ(*ReadFile(dir + "/a/b/c/f"), "hello");
+  EXPECT_EQ(access((dir + "/a/b/c/f.tmp").c_str(), F_OK), -1);
+  EXPECT_TRUE(absl::IsNotFound(ReadFile(dir + "/missing").status()));
+  EXPECT_TRUE(absl::IsOutOfRange(ReadFile(dir + "/a/b/c/f", 2).status()));
+  ASSERT_EQ(symlink("/etc", (dir + "/a/link").c_str()), 0);
+  ASSERT_TRUE(RemoveTree(dir).ok());
+  EXPECT_EQ(access(dir.c_str(), F_OK), -1);
+  EXPECT_EQ(access("/etc/hostname", F_OK) == 0 || access("/etc", F_OK) == 0, true)
+      << "RemoveTree must not follow symlinks";
+  EXPECT_TRUE(RemoveTree(dir).ok()) << "missing is fine";
+}
+
+TEST(ProcessTest, MountsUnder) {
+  EXPECT_TRUE(IsMountPoint("/proc"));
+  EXPECT_FALSE(IsMountPoint("/proc/self"));
+  EXPECT_FALSE(MountsUnder("/proc").empty());
+}
+
+}  // namespace
+}  // namespace berth::runtime

@@ -1,0 +1,466 @@
+// The runtime layer on real runc with a busybox rootfs. Every test checks
+// that it left no runc container, mount, cgroup, process or directory.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/oci/runc.h"
+#include "runtime/runc_runtime.h"
+#include "runtime/sys/cgroups.h"
+#include "runtime/sys/process.h"
+#include "tests/test_env.h"
+
+namespace berth::runtime {
+namespace {
+
+using ::berth::testing::BusyboxRootfs;
+using ::berth::testing::TestWorld;
+using ::berth::testing::WaitFor;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class FailAt : public FaultInjector {
+ public:
+  explicit FailAt(std::string step) : step_(std::move(step)) {}
+  absl::Status Check(absl::string_view step) override {
+    if (step == step_) return absl::UnavailableError(absl::StrCat("injected fault at ", step));
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string step_;
+};
+
+class RuntimeE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { runtime_ = OpenRuntime(world_.RuntimeOptions()); }
+
+  void TearDown() override {
+    if (runtime_ != nullptr) {
+      auto all = runtime_->List();
+      ASSERT_TRUE(all.ok());
+      for (const auto& c : *all) EXPECT_TRUE(runtime_->Delete(c.id).ok()) << c.id;
+    }
+    runtime_.reset();
+    EXPECT_THAT(world_.Leaks(), IsEmpty());
+  }
+
+  static std::unique_ptr<RuncRuntime> OpenRuntime(RuncRuntimeOptions options) {
+    auto rt = RuncRuntime::Open(std::move(options));
+    EXPECT_TRUE(rt.ok()) << rt.status();
+    return rt.ok() ? *std::move(rt) : nullptr;
+  }
+
+  ContainerSpec Spec(const std::string& id, std::vector<std::string> args) const {
+    ContainerSpec s;
+    s.id = id;
+    s.rootfs = BusyboxRootfs();
+    s.args = std::move(args);
+    return s;
+  }
+
+  ContainerStatus MustState(const std::string& id) {
+    auto st = runtime_->State(id);
+    EXPECT_TRUE(st.ok()) << st.status();
+    return st.ok() ? *st : ContainerStatus{};
+  }
+
+  void CreateAndStart(const ContainerSpec& spec) {
+    ASSERT_TRUE(runtime_->Create(spec).ok());
+    ASSERT_TRUE(runtime_->Start(spec.id).ok());
+  }
+
+  // Waits until the container's log has `line` on stdout: its program runs
+  // (a shell has set its traps).
+  void WaitForLog(const std::string& id, const std::string& line) {
+    ASSERT_TRUE(WaitFor([&] {
+      auto log = ReadFile(world_.state_dir() + "/" + id + "/container.log");
+      return log.ok() && absl::StrContains(*log, " stdout F " + line + "\n");
+    }, absl::Seconds(10))) << id << " never printed " << line;
+  }
+
+  TestWorld world_;
+  std::unique_ptr<RuncRuntime> runtime_;
+};
+
+// A shell that exits with `code` on SIGTERM and prints `hello` first.
+std::vector<std::string> TrappingShell(int code) {
+  return {"/bin/sh", "-c",
+          absl::StrCat("trap 'exit ", code, "' TERM; echo hello; echo oops >&2; "
+                       "while true; do sleep 0.05; done")};
+}
+
+TEST_F(RuntimeE2eTest, LifecycleRoundTrip) {
+  ContainerSpec spec = Spec("web", TrappingShell(0));
+  spec.labels = {{"app", "web"}};
+  ASSERT_TRUE(runtime_->Create(spec).ok());
+  ContainerStatus created = MustState("web");
+  EXPECT_EQ(created.state, ContainerState::kCreated);
+  EXPECT_GT(created.pid, 0);
+  EXPECT_EQ(created.labels.at("app"), "web");
+
+  ASSERT_TRUE(runtime_->Start("web").ok());
+  ContainerStatus running = MustState("web");
+  EXPECT_EQ(running.state, ContainerState::kRunning);
+  EXPECT_EQ(running.pid, created.pid);
+  EXPECT_NE(running.started_at, absl::InfinitePast());
+
+  // The monitor writes CRI log lines for both streams.
+  ASSERT_TRUE(WaitFor([&] {
+    auto log = ReadFile(running.log_path);
+    return log.ok() && absl::StrContains(*log, " stdout F hello\n") &&
+           absl::StrContains(*log, " stderr F oops\n");
+  }, absl::Seconds(5)));
+
+  auto listed = runtime_->List();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].id, "web");
+
+  ASSERT_TRUE(runtime_->Stop("web", absl::Seconds(10)).ok());
+  ContainerStatus stopped = MustState("web");
+  EXPECT_EQ(stopped.state, ContainerState::kStopped);
+  ASSERT_TRUE(stopped.exit_code.has_value());
+  EXPECT_EQ(*stopped.exit_code, 0);
+  EXPECT_EQ(stopped.reason, "Completed");
+  EXPECT_GE(stopped.finished_at, stopped.started_at);
+  // Stopping a stopped container is a no-op.
+  EXPECT_TRUE(runtime_->Stop("web", absl::Seconds(1)).ok());
+
+  ASSERT_TRUE(runtime_->Delete("web").ok());
+  EXPECT_TRUE(absl::IsNotFound(runtime_->State("web").status()));
+  EXPECT_TRUE(runtime_->Delete("web").ok()) << "delete is idempotent";
+  EXPECT_THAT(world_.Leaks(), IsEmpty());
+}
+
+TEST_F(RuntimeE2eTest, CreateTwiceIsAlreadyExists) {
+  ContainerSpec spec = Spec("dup", {"/bin/sleep", "1000"});
+  ASSERT_TRUE(runtime_->Create(spec).ok());
+  absl::Status again = runtime_->Create(spec);
+  EXPECT_TRUE(absl::IsAlreadyExists(again)) << again;
+  EXPECT_EQ(MustState("dup").state, ContainerState::kCreated) << "the first one is untouched";
+}
+
+TEST_F(RuntimeE2eTest, StopIgnoringSigtermWaitsForTimeoutThenKills) {
+  // busybox sleep as PID 1 ignores SIGTERM.
+  CreateAndStart(Spec("stubborn", {"/bin/sleep", "1000"}));
+  const absl::Duration timeout = absl::Seconds(1);
+  const absl::Time begin = absl::Now();
+  ASSERT_TRUE(runtime_->Stop("stubborn", timeout).ok());
+  EXPECT_GE(absl::Now() - begin, timeout) << "SIGKILL came before the grace period ended";
+  ContainerStatus st = MustState("stubborn");
+  EXPECT_EQ(st.state, ContainerState::kStopped);
+  EXPECT_EQ(st.exit_code, 128 + SIGKILL);
+  EXPECT_EQ(st.reason, "Error");
+}
+
+TEST_F(RuntimeE2eTest, StopOfProcessThatExitsOnSigtermReturnsWithoutWaiting) {
+  CreateAndStart(Spec("polite", TrappingShell(143)));
+  WaitForLog("polite", "hello");
+  const absl::Duration timeout = absl::Seconds(60);
+  const absl::Time begin = absl::Now();
+  ASSERT_TRUE(runtime_->Stop("polite", timeout).ok());
+  EXPECT_LT(absl::Now() - begin, timeout / 2) << "stop waited for the timeout";
+  EXPECT_EQ(MustState("polite").exit_code, 143);
+}
+
+TEST_F(RuntimeE2eTest, StopOfCreatedContainerKillsIt) {
+  ASSERT_TRUE(runtime_->Create(Spec("idle", {"/bin/sleep", "1000"})).ok());
+  ASSERT_TRUE(runtime_->Stop("idle", absl::Seconds(5)).ok());
+  EXPECT_EQ(MustState("idle").state, ContainerState::kStopped);
+  EXPECT_FALSE(runtime_->Start("idle").ok());
+}
+
+TEST_F(RuntimeE2eTest, ExitCodeOfProgramIsRecorded) {
+  CreateAndStart(Spec("short", {"/bin/sh", "-c", "exit 3"}));
+  ASSERT_TRUE(WaitFor([&] { return MustState("short").state == ContainerState::kStopped; },
+                      absl::Seconds(10)));
+  EXPECT_EQ(MustState("short").exit_code, 3);
+}
+
+TEST_F(RuntimeE2eTest, FailureAtEveryCreateStepLeavesNothingBehind) {
+  for (const char* step : kCreateSteps) {
+    SCOPED_TRACE(step);
+    FailAt faults(step);
+    RuncRuntimeOptions options = world_.RuntimeOptions();
+    options.faults = &faults;
+    auto faulty = OpenRuntime(options);
+    ASSERT_NE(faulty, nullptr);
+    absl::Status s = faulty->Create(Spec("victim", {"/bin/sleep", "1000"}));
+    EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(step));
+    EXPECT_THAT(std::string(s.message()), HasSubstr("create container victim"));
+    EXPECT_THAT(world_.Leaks(), IsEmpty());
+    // A retry starts clean.
+    ASSERT_TRUE(runtime_->Create(Spec("victim", {"/bin/sleep", "1000"})).ok());
+    ASSERT_TRUE(runtime_->Delete("victim").ok());
+    EXPECT_THAT(world_.Leaks(), IsEmpty());
+  }
+}
+
+TEST_F(RuntimeE2eTest, CreateTimeoutAtAnyMomentLeavesNothingBehind) {
+  int timed_out = 0;
+  for (int ms : {1, 3, 6, 10, 15, 20, 30, 45}) {
+    SCOPED_TRACE(absl::StrCat(ms, " ms"));
+    RuncRuntimeOptions options = world_.RuntimeOptions();
+    options.create_timeout = absl::Milliseconds(ms);
+    auto hasty = OpenRuntime(options);
+    ASSERT_NE(hasty, nullptr);
+    absl::Status s = hasty->Create(Spec("hasty", {"/bin/sleep", "1000"}));
+    if (s.ok()) {
+      ASSERT_TRUE(hasty->Delete("hasty").ok());
+    } else {
+      EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+      ++timed_out;
+    }
+    EXPECT_THAT(world_.Leaks(), IsEmpty());
+  }
+  EXPECT_GT(timed_out, 0) << "no create hit its deadline; the test proved nothing";
+}
+
+TEST_F(RuntimeE2eTest, InvalidIdsNeverReachAPath) {
+  for (const char* id : {"../x", "a/b", "", ".", "..", "UPPER", "x\n", "-a", "a..b"}) {
+    SCOPED_TRACE(id);
+    absl::Status s = runtime_->Create(Spec(id, {"/bin/true"}));
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_TRUE(absl::IsInvalidArgument(runtime_->State(id).status()));
+    EXPECT_TRUE(absl::IsInvalidArgument(runtime_->Delete(id)));
+  }
+  EXPECT_NE(access((world_.dir() + "/x").c_str(), F_OK), 0);
+  EXPECT_THAT(world_.Leaks(), IsEmpty());
+}
+
+TEST_F(RuntimeE2eTest, ResourceLimitsReachTheCgroup) {
+  ContainerSpec spec = Spec("limited", {"/bin/sleep", "1000"});
+  spec.resources.memory_bytes = 64 << 20;
+  spec.resources.pids = 50;
+  spec.resources.cpu_millis = 500;
+  CreateAndStart(spec);
+  const std::string cg = absl::StrCat(world_.cgroup_parent(), "/limited");
+  bool saw_memory = false, saw_pids = false;
+  for (const std::string& d : ExistingCgroupDirs(cg)) {
+    if (auto v = ReadFile(d + "/memory.limit_in_bytes"); v.ok()) {
+      EXPECT_EQ(absl::StripAsciiWhitespace(*v), std::to_string(64 << 20));
+      saw_memory = true;
+    }
+    if (auto v = ReadFile(d + "/memory.max"); v.ok()) {
+      EXPECT_EQ(absl::StripAsciiWhitespace(*v), std::to_string(64 << 20));
+      saw_memory = true;
+    }
+    if (auto v = ReadFile(d + "/pids.max"); v.ok()) {
+      EXPECT_EQ(absl::StripAsciiWhitespace(*v), "50");
+      saw_pids = true;
+    }
+  }
+  EXPECT_TRUE(saw_memory);
+  EXPECT_TRUE(saw_pids);
+}
+
+TEST_F(RuntimeE2eTest, OomKillIsReported) {
+  ContainerSpec spec = Spec("hog", {"/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=256M count=1"});
+  spec.resources.memory_bytes = 16 << 20;
+  CreateAndStart(spec);
+  ASSERT_TRUE(WaitFor([&] { return MustState("hog").state == ContainerState::kStopped; },
+                      absl::Seconds(20)));
+  ContainerStatus st = MustState("hog");
+  EXPECT_TRUE(st.oom_killed);
+  EXPECT_EQ(st.reason, "OOMKilled");
+}
+
+TEST_F(RuntimeE2eTest, StopWithoutOwnPidNamespaceKillsEveryProcessInTheCgroup) {
+  ContainerSpec spec = Spec("hostpid", {"/bin/sh", "-c", "sleep 1000 & sleep 1000 & wait"});
+  spec.host_pid = true;
+  CreateAndStart(spec);
+  const std::string cg = absl::StrCat(world_.cgroup_parent(), "/hostpid");
+  ASSERT_TRUE(WaitFor([&] { return CgroupPids(cg).size() >= 3; }, absl::Seconds(5)));
+  std::vector<int> before = CgroupPids(cg);
+  ASSERT_TRUE(runtime_->Stop("hostpid", absl::Seconds(5)).ok());
+  EXPECT_THAT(CgroupPids(cg), IsEmpty());
+  for (int pid : before) EXPECT_NE(kill(pid, 0), 0) << "pid " << pid << " survived";
+}
+
+// Runs `body` in a child process that then waits to be killed; returns the
+// child's pid once it wrote "ready" lines: one per int it reports.
+pid_t RunInChild(const std::function<std::vector<int>()>& body, std::vector<int>* reported) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    std::vector<int> values = body();
+    std::string line = absl::StrJoin(values, " ") + "\n";
+    (void)!write(fds[1], line.data(), line.size());
+    while (true) pause();
+  }
+  close(fds[1]);
+  std::string got;
+  char buf[256];
+  ssize_t n;
+  while (got.find('\n') == std::string::npos && (n = read(fds[0], buf, sizeof buf)) > 0) {
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  for (absl::string_view v : absl::StrSplit(got, ' ', absl::SkipWhitespace())) {
+    int x;
+    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(v), &x)) reported->push_back(x);
+  }
+  return child;
+}
+
+void Kill9(pid_t pid) {
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+}
+
+TEST_F(RuntimeE2eTest, RecoveryAfterKill9AdoptsRunningContainersAndCollectsExitCodes) {
+  runtime_.reset();  // the child holds the runtime
+  const RuncRuntimeOptions options = world_.RuntimeOptions();
+  std::vector<int> pids;
+  pid_t holder = RunInChild(
+      [&] {
+        std::vector<int> out;
+        auto rt = RuncRuntime::Open(options);
+        if (!rt.ok()) _exit(1);
+        for (int i = 0; i < 3; ++i) {
+          ContainerSpec s = Spec(absl::StrCat("svc-", i), TrappingShell(10 + i));
+          if (!(*rt)->Create(s).ok() || !(*rt)->Start(s.id).ok()) _exit(2);
+          out.push_back((*rt)->State(s.id)->pid);
+        }
+        for (int i = 0; i < 3; ++i) {
+          WaitForLog(absl::StrCat("svc-", i), "hello");
+        }
+        return out;
+      },
+      &pids);
+  ASSERT_EQ(pids.size(), 3u);
+  Kill9(holder);
+
+  runtime_ = OpenRuntime(options);
+  ASSERT_NE(runtime_, nullptr);
+  EXPECT_EQ(runtime_->recovery().adopted.size(), 3u);
+  EXPECT_THAT(runtime_->recovery().rolled_back, IsEmpty());
+  EXPECT_THAT(runtime_->recovery().errors, IsEmpty());
+  for (int i = 0; i < 3; ++i) {
+    ContainerStatus st = MustState(absl::StrCat("svc-", i));
+    EXPECT_EQ(st.state, ContainerState::kRunning);
+    EXPECT_EQ(st.pid, pids[i]) << "the container was restarted";
+  }
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = absl::StrCat("svc-", i);
+    ASSERT_TRUE(runtime_->Stop(id, absl::Seconds(10)).ok());
+    EXPECT_EQ(MustState(id).exit_code, 10 + i);
+  }
+}
+
+TEST_F(RuntimeE2eTest, ExitWhileNoControllerRunsIsReportedAfterwards) {
+  runtime_.reset();
+  const RuncRuntimeOptions options = world_.RuntimeOptions();
+  std::vector<int> pids;
+  pid_t holder = RunInChild(
+      [&] {
+        auto rt = RuncRuntime::Open(options);
+        if (!rt.ok()) _exit(1);
+        ContainerSpec s = Spec("brief", {"/bin/sh", "-c", "sleep 0.5; exit 42"});
+        if (!(*rt)->Create(s).ok() || !(*rt)->Start(s.id).ok()) _exit(2);
+        return std::vector<int>{(*rt)->State(s.id)->pid};
+      },
+      &pids);
+  ASSERT_EQ(pids.size(), 1u);
+  Kill9(holder);
+  // The container ends while nothing holds the runtime.
+  StateStore store(options.state_dir);
+  ASSERT_TRUE(WaitFor([&] { return store.ReadExit("brief").has_value(); }, absl::Seconds(10)));
+
+  runtime_ = OpenRuntime(options);
+  ASSERT_NE(runtime_, nullptr);
+  ContainerStatus st = MustState("brief");
+  EXPECT_EQ(st.state, ContainerState::kStopped);
+  EXPECT_EQ(st.exit_code, 42);
+}
+
+class BlockAt : public FaultInjector {
+ public:
+  BlockAt(std::string step, int ready_fd) : step_(std::move(step)), ready_fd_(ready_fd) {}
+  absl::Status Check(absl::string_view step) override {
+    if (step == step_) {
+      (void)!write(ready_fd_, "0\n", 2);
+      while (true) pause();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string step_;
+  int ready_fd_;
+};
+
+TEST_F(RuntimeE2eTest, RecoveryRollsBackHalfCreatedContainers) {
+  runtime_.reset();
+  const RuncRuntimeOptions options = world_.RuntimeOptions();
+  for (const char* step : {"rootfs_mount", "monitor_spawn", "runc_create"}) {
+    SCOPED_TRACE(step);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t holder = fork();
+    if (holder == 0) {
+      close(fds[0]);
+      BlockAt faults(step, fds[1]);
+      RuncRuntimeOptions o = options;
+      o.faults = &faults;
+      auto rt = RuncRuntime::Open(o);
+      if (!rt.ok()) _exit(1);
+      (void)(*rt)->Create(Spec("half", {"/bin/sleep", "1000"}));
+      _exit(3);
+    }
+    close(fds[1]);
+    char c;
+    ASSERT_EQ(read(fds[0], &c, 1), 1) << "the child never reached " << step;
+    close(fds[0]);
+    Kill9(holder);
+
+    auto rt = OpenRuntime(options);
+    ASSERT_NE(rt, nullptr);
+    EXPECT_THAT(rt->recovery().rolled_back, ::testing::ElementsAre("half"));
+    EXPECT_THAT(world_.Leaks(), IsEmpty());
+  }
+}
+
+TEST_F(RuntimeE2eTest, RecoveryRemovesOrphans) {
+  runtime_.reset();
+  const RuncRuntimeOptions options = world_.RuntimeOptions();
+  // A directory with no record, one whose name Berth would never make, and a
+  // runc container in Berth's root with no directory at all.
+  {
+    auto rt = OpenRuntime(options);
+    ASSERT_TRUE(rt->Create(Spec("ghost", {"/bin/sleep", "1000"})).ok());
+    ASSERT_TRUE(rt->Start("ghost").ok());
+  }
+  ASSERT_TRUE(MakeDirs(options.state_dir + "/stray/bundle").ok());
+  ASSERT_TRUE(MakeDirs(options.state_dir + "/Not_A_Name").ok());
+  // Lose the record, but not the mount, the monitor or runc's state.
+  ASSERT_EQ(unlink((options.state_dir + "/ghost/state.json").c_str()), 0);
+
+  runtime_ = OpenRuntime(options);
+  ASSERT_NE(runtime_, nullptr);
+  EXPECT_THAT(runtime_->recovery().orphans_removed,
+              ::testing::UnorderedElementsAre("stray", "Not_A_Name", "ghost"));
+  EXPECT_THAT(runtime_->recovery().errors, IsEmpty());
+  EXPECT_THAT(world_.Leaks(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace berth::runtime
