@@ -1,0 +1,283 @@
+// berthd: keeps the NodeContainers of a manifests directory running on this
+// node, and nothing else.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "controller/controller.h"
+#include "controller/desired_state.h"
+#include "controller/diff.h"
+#include "controller/directory_watcher.h"
+#include "controller/image_store.h"
+#include "controller/logging.h"
+#include "controller/manifest_source.h"
+#include "controller/reconciler.h"
+#include "controller/status.h"
+#include "runtime/runc_runtime.h"
+#include "runtime/state_store.h"
+#include "runtime/sys/process.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, manifests_dir, "/etc/berth/manifests",
+          "Directory of NodeContainer YAML files to keep running");
+ABSL_FLAG(std::string, state_dir, "/var/lib/berth",
+          "Berth's state: containers, status files, the lock");
+ABSL_FLAG(std::string, run_dir, "/run/berth", "Runtime state that ends with the boot (runc's)");
+ABSL_FLAG(std::string, images_dir, "", "Local image store (default: <state_dir>/images)");
+ABSL_FLAG(std::string, node_name, "", "This node's name (default: the host name)");
+ABSL_FLAG(std::string, node_labels, "", "This node's labels for nodeSelector: k=v,k2=v2");
+ABSL_FLAG(int, workers, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
+          "Containers reconciled in parallel");
+ABSL_FLAG(absl::Duration, resync_period, absl::Seconds(60),
+          "Full resync: re-read the manifests and reconcile everything");
+ABSL_FLAG(absl::Duration, relist_period, absl::Seconds(1),
+          "How often the node's containers are listed to notice exits");
+ABSL_FLAG(absl::Duration, restart_backoff_initial, absl::Seconds(10),
+          "First CrashLoopBackOff delay (doubles per restart)");
+ABSL_FLAG(absl::Duration, restart_backoff_max, absl::Minutes(5), "Largest CrashLoopBackOff delay");
+ABSL_FLAG(std::string, cgroup_parent, "/berth", "cgroup under which containers are placed");
+ABSL_FLAG(std::string, runc, "", "runc binary (default: found on PATH)");
+ABSL_FLAG(std::string, monitor, "", "berth-monitor binary (default: beside berthd)");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, log_format, "text", "text or json");
+ABSL_FLAG(bool, dry_run, false, "Print what would be done and exit without doing it");
+ABSL_FLAG(bool, stop_on_exit, false,
+          "On SIGTERM stop every container (each with its grace period, in parallel); "
+          "by default they keep running");
+
+namespace berth::controller {
+namespace {
+
+// absl flags use '_'; accept the '-' spelling too (--dry-run).
+std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
+  storage->reserve(argc);
+  std::vector<char*> out;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i > 0 && a.size() > 2 && a.rfind("--", 0) == 0) {
+      size_t end = std::min(a.find('='), a.size());
+      for (size_t k = 2; k < end; ++k) {
+        if (a[k] == '-') a[k] = '_';
+      }
+    }
+    storage->push_back(std::move(a));
+    out.push_back(storage->back().data());
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const std::string& s) {
+  std::map<std::string, std::string> out;
+  for (absl::string_view kv : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    if (p.first.empty()) return absl::InvalidArgumentError(absl::StrCat("--node_labels: bad pair \"", kv, "\""));
+    out[p.first] = p.second;
+  }
+  return out;
+}
+
+// Holds an exclusive flock on <state_dir>/berthd.lock for the process's life.
+absl::StatusOr<runtime::UniqueFd> LockStateDir(const std::string& state_dir) {
+  if (absl::Status s = runtime::MakeDirs(state_dir, 0755); !s.ok()) return s;
+  const std::string path = state_dir + "/berthd.lock";
+  runtime::UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("lock ", path));
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    std::string holder = runtime::ReadFile(path, 64).value_or("?");
+    return absl::UnavailableError(absl::StrCat("lock ", path, ": another berthd (pid ",
+                                               absl::StripAsciiWhitespace(holder),
+                                               ") drives the containers of this state directory"));
+  }
+  ftruncate(fd.get(), 0);
+  std::string pid = absl::StrCat(getpid(), "\n");
+  (void)!pwrite(fd.get(), pid.data(), pid.size(), 0);
+  return fd;
+}
+
+// The plan for --dry-run, from the records on disk alone: nothing is
+// recovered, locked or changed.
+int DryRun(ManifestSource& source, const ImageStore& images, const std::string& containers_dir,
+           const std::string& node_name, const std::map<std::string, std::string>& node_labels) {
+  SourceSnapshot snapshot = source.Snapshot();
+  std::map<std::string, std::string> desired, observed;
+  for (const auto& [id, object] : snapshot.objects) {
+    if (!IsForNode(object, node_name, node_labels)) continue;
+    absl::StatusOr<runtime::ContainerSpec> spec = BuildContainerSpec(object, images);
+    if (!spec.ok()) {
+      std::fprintf(stderr, "error: %s\n", std::string(spec.status().message()).c_str());
+      continue;
+    }
+    desired[id] = spec->annotations.at(kSpecHashAnnotation);
+  }
+  runtime::StateStore store(containers_dir);
+  for (const std::string& id : store.ListEntries()) {
+    absl::StatusOr<runtime::ContainerRecord> r = store.Read(id);
+    if (!r.ok()) continue;
+    auto h = r->spec.annotations.find(kSpecHashAnnotation);
+    observed[id] = h == r->spec.annotations.end() ? "" : h->second;
+  }
+  for (const std::string& e : snapshot.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
+  std::fputs(FormatPlan(Diff(desired, observed)).c_str(), stdout);
+  return snapshot.errors.empty() ? 0 : 1;
+}
+
+void StopAll(runtime::Runtime& rt) {
+  absl::StatusOr<std::vector<runtime::ContainerStatus>> all = rt.List();
+  if (!all.ok()) return;
+  std::vector<std::thread> stoppers;
+  for (const auto& c : *all) {
+    stoppers.emplace_back([&rt, c] {
+      absl::Duration grace = absl::Seconds(IntAnnotation(c.annotations, kGracePeriodAnnotation, 30));
+      if (absl::Status s = rt.Stop(c.id, grace); !s.ok()) spdlog::error("{}", s.ToString());
+      if (absl::Status s = rt.Delete(c.id); !s.ok()) spdlog::error("{}", s.ToString());
+      else spdlog::info("stopped and removed container {}", c.id);
+    });
+  }
+  for (auto& t : stoppers) t.join();
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("berthd: keeps the NodeContainers in a directory running on this node");
+  std::vector<std::string> storage;
+  std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (absl::Status s = SetUpLogging(absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
+      !s.ok()) {
+    std::fprintf(stderr, "berthd: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  const std::string state_dir = absl::GetFlag(FLAGS_state_dir);
+  const std::string images_dir =
+      absl::GetFlag(FLAGS_images_dir).empty() ? state_dir + "/images" : absl::GetFlag(FLAGS_images_dir);
+  std::string node_name = absl::GetFlag(FLAGS_node_name);
+  if (node_name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    node_name = host;
+  }
+  absl::StatusOr<std::map<std::string, std::string>> node_labels =
+      ParseLabels(absl::GetFlag(FLAGS_node_labels));
+  if (!node_labels.ok()) {
+    spdlog::error("{}", std::string(node_labels.status().message()));
+    return 2;
+  }
+
+  LocalImageStore images(images_dir);
+  ManifestSource source(absl::GetFlag(FLAGS_manifests_dir));
+  source.Scan();
+  if (absl::GetFlag(FLAGS_dry_run)) {
+    return DryRun(source, images, state_dir + "/containers", node_name, *node_labels);
+  }
+
+  // Signals are taken by sigwait below; every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<runtime::UniqueFd> lock = LockStateDir(state_dir);
+  if (!lock.ok()) {
+    spdlog::error("{}", std::string(lock.status().message()));
+    return 1;
+  }
+  runtime::RuncRuntimeOptions ro;
+  ro.state_dir = state_dir + "/containers";
+  ro.runc_root = absl::GetFlag(FLAGS_run_dir) + "/runc";
+  ro.runc_binary = absl::GetFlag(FLAGS_runc);
+  ro.monitor_binary = absl::GetFlag(FLAGS_monitor);
+  ro.cgroup_parent = absl::GetFlag(FLAGS_cgroup_parent);
+  absl::StatusOr<std::unique_ptr<runtime::RuncRuntime>> rt = runtime::RuncRuntime::Open(ro);
+  if (!rt.ok()) {
+    spdlog::error("{}", std::string(rt.status().message()));
+    return 1;
+  }
+  const runtime::RecoveryReport& rec = (*rt)->recovery();
+  spdlog::info("berthd on node {}: manifests {}, {} container(s) adopted, {} rolled back, {} orphan(s) removed",
+               node_name, absl::GetFlag(FLAGS_manifests_dir), rec.adopted.size(),
+               rec.rolled_back.size(), rec.orphans_removed.size());
+
+  FileStatusSink status(state_dir + "/status");
+  ReconcilerOptions reco;
+  reco.node_name = node_name;
+  reco.node_labels = *node_labels;
+  reco.backoff.initial = absl::GetFlag(FLAGS_restart_backoff_initial);
+  reco.backoff.max = absl::GetFlag(FLAGS_restart_backoff_max);
+  // A broken manifest keeps its containers running, even across a restart
+  // of berthd that lost the file's last good version.
+  reco.keep_undesired = [&source](const runtime::ContainerStatus& c) {
+    SourceSnapshot snapshot = source.Snapshot();
+    auto file = c.annotations.find(kSourceFileAnnotation);
+    return snapshot.directory_unreadable ||
+           (file != c.annotations.end() && snapshot.failed_files.count(file->second) != 0);
+  };
+  Reconciler reconciler(
+      **rt, [&source](const std::string& id) { return source.Get(id); }, images, status,
+      RealClock(), reco);
+  ControllerOptions co;
+  co.workers = absl::GetFlag(FLAGS_workers);
+  co.relist_period = absl::GetFlag(FLAGS_relist_period);
+  Controller controller(
+      **rt, reconciler,
+      [&source] {
+        std::vector<std::string> ids;
+        for (const auto& [id, o] : source.Snapshot().objects) ids.push_back(id);
+        return ids;
+      },
+      RealClock(), co);
+
+  // ManifestSource logs what changed and each new error itself.
+  auto rescan = [&] {
+    for (const std::string& id : source.Scan()) controller.Enqueue(id);
+  };
+  controller.Start();
+  controller.EnqueueAll();
+  absl::StatusOr<std::unique_ptr<DirectoryWatcher>> watcher = DirectoryWatcher::Start(
+      absl::GetFlag(FLAGS_manifests_dir), absl::Milliseconds(100), rescan);
+  if (!watcher.ok()) {
+    spdlog::warn("{}; changes are noticed at each resync only", watcher.status().ToString());
+  }
+
+  const absl::Duration resync = absl::GetFlag(FLAGS_resync_period);
+  while (true) {
+    timespec ts = absl::ToTimespec(resync);
+    int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig < 0) {  // resync period passed
+      rescan();
+      controller.EnqueueAll();
+      continue;
+    }
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: re-reading {}", absl::GetFlag(FLAGS_manifests_dir));
+      rescan();
+      controller.EnqueueAll();
+      continue;
+    }
+    spdlog::info("signal {}: shutting down", sig);
+    break;
+  }
+  if (watcher.ok()) watcher->reset();
+  controller.Stop();
+  if (absl::GetFlag(FLAGS_stop_on_exit)) {
+    StopAll(**rt);
+  } else {
+    spdlog::info("containers keep running (use --stop-on-exit to stop them)");
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace berth::controller
+
+int main(int argc, char** argv) { return berth::controller::Main(argc, argv); }

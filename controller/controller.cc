@@ -1,0 +1,85 @@
+#include "controller/controller.h"
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::controller {
+
+Controller::Controller(runtime::Runtime& runtime, Reconciler& reconciler,
+                       std::function<std::vector<std::string>()> desired_ids, const Clock& clock,
+                       ControllerOptions options)
+    : runtime_(runtime),
+      reconciler_(reconciler),
+      desired_ids_(std::move(desired_ids)),
+      options_(options),
+      queue_(clock, WorkQueue::Options{options.retry_base_delay, options.retry_max_delay}) {}
+
+Controller::~Controller() { Stop(); }
+
+void Controller::Start() {
+  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { Work(); });
+  threads_.emplace_back([this] { Relist(); });
+}
+
+void Controller::Enqueue(const std::string& id) { queue_.Add(id); }
+
+void Controller::EnqueueAll() {
+  for (const std::string& id : desired_ids_()) queue_.Add(id);
+  absl::StatusOr<std::vector<runtime::ContainerStatus>> all = runtime_.List();
+  if (!all.ok()) {
+    spdlog::error("resync: {}", all.status().ToString());
+    return;
+  }
+  for (const auto& c : *all) queue_.Add(c.id);
+}
+
+void Controller::Stop() {
+  if (!stopping_.HasBeenNotified()) stopping_.Notify();
+  queue_.ShutDown();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Controller::Work() {
+  while (std::optional<std::string> id = queue_.Get()) {
+    ReconcileResult r = reconciler_.Reconcile(*id);
+    if (r.status.ok()) {
+      queue_.Forget(*id);
+      if (r.requeue_after > absl::ZeroDuration()) queue_.AddAfter(*id, r.requeue_after);
+    } else if (absl::IsInvalidArgument(r.status)) {
+      // Retrying cannot help; a change of the spec or the next resync will.
+      spdlog::error("reconcile {}: {}", *id, std::string(r.status.message()));
+      queue_.Forget(*id);
+    } else {
+      spdlog::warn("reconcile {}: {} (retry {})", *id, r.status.ToString(),
+                   queue_.NumRequeues(*id) + 1);
+      queue_.AddRateLimited(*id);
+    }
+    queue_.Done(*id);
+  }
+}
+
+void Controller::Relist() {
+  while (!stopping_.WaitForNotificationWithTimeout(options_.relist_period)) {
+    absl::StatusOr<std::vector<runtime::ContainerStatus>> all = runtime_.List();
+    if (!all.ok()) {
+      spdlog::warn("relist: {}", all.status().ToString());
+      continue;
+    }
+    std::map<std::string, std::string> now;
+    for (const auto& c : *all) {
+      now[c.id] = absl::StrCat(runtime::ContainerStateName(c.state), "/", c.pid, "/",
+                               c.exit_code.value_or(-1));
+    }
+    for (const auto& [id, sig] : now) {
+      auto it = seen_.find(id);
+      if (it == seen_.end() || it->second != sig) queue_.Add(id);
+    }
+    for (const auto& [id, sig] : seen_) {
+      if (now.count(id) == 0) queue_.Add(id);
+    }
+    seen_ = std::move(now);
+  }
+}
+
+}  // namespace berth::controller

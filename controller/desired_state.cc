@@ -1,0 +1,130 @@
+#include "controller/desired_state.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
+#include "runtime/names.h"
+
+namespace berth::controller {
+namespace {
+
+// FNV-1a, 64 bit: stable across builds and platforms.
+uint64_t Fnv1a(absl::string_view data) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
+                                                          const ImageStore& images) {
+  const std::string id = ContainerIdFor(object.metadata);
+  if (absl::Status s = runtime::ValidateContainerId(id); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "build container ", id, " from ", object.source, ": namespace.name: ", s.message()));
+  }
+  const NodeContainerSpec& in = object.spec;
+  absl::StatusOr<ResolvedImage> image = images.Resolve(in.image);
+  if (!image.ok()) {
+    return absl::Status(image.status().code(),
+                        absl::StrCat("build container ", id, ": ", image.status().message()));
+  }
+  runtime::ContainerSpec spec;
+  spec.id = id;
+  spec.rootfs = image->rootfs;
+  // kubelet: command replaces Entrypoint (and drops Cmd); args replace Cmd.
+  if (!in.command.empty()) {
+    spec.args = in.command;
+    spec.args.insert(spec.args.end(), in.args.begin(), in.args.end());
+  } else {
+    spec.args = image->entrypoint;
+    const auto& rest = in.args.empty() ? image->cmd : in.args;
+    spec.args.insert(spec.args.end(), rest.begin(), rest.end());
+  }
+  if (spec.args.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "build container ", id, ": no command: the spec has none and image ", image->reference,
+        " has no Entrypoint or Cmd"));
+  }
+  std::map<std::string, std::string> env;
+  std::vector<std::string> order;
+  auto put = [&](const std::string& k, const std::string& v) {
+    if (env.emplace(k, v).second) {
+      order.push_back(k);
+    } else {
+      env[k] = v;
+    }
+  };
+  for (const std::string& kv : image->env) {
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos && eq > 0) put(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  for (const EnvVar& e : in.env) put(e.name, e.value);
+  for (const std::string& k : order) spec.env.push_back(absl::StrCat(k, "=", env[k]));
+  spec.working_dir = !in.working_dir.empty() ? in.working_dir
+                     : !image->working_dir.empty() ? image->working_dir
+                                                   : "/";
+  spec.uid = in.run_as_user.value_or(0);
+  spec.gid = in.run_as_group.value_or(0);
+  spec.hostname = object.metadata.name.substr(0, object.metadata.name.find('.'));
+  spec.resources.memory_bytes = in.limits.memory_bytes;
+  spec.resources.cpu_millis = in.limits.cpu_millis;
+  spec.resources.pids = in.limits.pids;
+  for (const Mount& m : in.mounts) {
+    runtime::MountSpec rm;
+    rm.destination = m.mount_path;
+    rm.read_only = m.read_only;
+    if (m.host_path.has_value()) {
+      rm.type = runtime::MountSpec::Type::kBind;
+      rm.source = *m.host_path;
+    } else {
+      rm.type = runtime::MountSpec::Type::kTmpfs;
+      rm.size_bytes = m.tmpfs_size_bytes.value_or(0);
+    }
+    spec.mounts.push_back(std::move(rm));
+  }
+  spec.stop_signal = in.stop_signal;
+  spec.host_network = in.host_network;
+  spec.labels = object.metadata.labels;
+  spec.annotations[kNamespaceAnnotation] = object.metadata.namespace_;
+  spec.annotations[kNameAnnotation] = object.metadata.name;
+  spec.annotations[kGracePeriodAnnotation] = std::to_string(in.termination_grace_period_seconds);
+  spec.annotations[kGenerationAnnotation] = std::to_string(object.metadata.generation);
+  // NodeContainer::source is "file:line"; keep the file.
+  spec.annotations[kSourceFileAnnotation] = object.source.substr(0, object.source.rfind(':'));
+  if (absl::Status s = runtime::ValidateContainerSpec(spec); !s.ok()) return s;
+  spec.annotations[kSpecHashAnnotation] = SpecHash(spec);
+  return spec;
+}
+
+std::string SpecHash(const runtime::ContainerSpec& spec) {
+  nlohmann::json j = spec;
+  j.erase("labels");
+  j.erase("annotations");
+  return absl::StrFormat("%016x", Fnv1a(j.dump()));
+}
+
+bool IsForNode(const NodeContainer& object, const std::string& node_name,
+               const std::map<std::string, std::string>& node_labels) {
+  if (!object.spec.node_name.empty() && object.spec.node_name != node_name) return false;
+  for (const auto& [k, v] : object.spec.node_selector) {
+    auto it = node_labels.find(k);
+    if (it == node_labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+int64_t IntAnnotation(const std::map<std::string, std::string>& annotations,
+                      const std::string& key, int64_t fallback) {
+  auto it = annotations.find(key);
+  int64_t v;
+  if (it == annotations.end() || !absl::SimpleAtoi(it->second, &v)) return fallback;
+  return v;
+}
+
+}  // namespace berth::controller

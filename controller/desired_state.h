@@ -1,0 +1,50 @@
+// From a NodeContainer to what the runtime should run, and the hash that
+// tells whether a running container still matches it.
+#ifndef BERTH_CONTROLLER_DESIRED_STATE_H_
+#define BERTH_CONTROLLER_DESIRED_STATE_H_
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "controller/image_store.h"
+#include "controller/node_container.h"
+#include "runtime/container_spec.h"
+
+namespace berth::controller {
+
+// Annotations Berth keeps on its runtime containers.
+inline constexpr char kSpecHashAnnotation[] = "berth.dev/spec-hash";
+inline constexpr char kNamespaceAnnotation[] = "berth.dev/namespace";
+inline constexpr char kNameAnnotation[] = "berth.dev/name";
+inline constexpr char kGracePeriodAnnotation[] = "berth.dev/termination-grace-period-seconds";
+inline constexpr char kGenerationAnnotation[] = "berth.dev/generation";
+inline constexpr char kRestartCountAnnotation[] = "berth.dev/restart-count";
+inline constexpr char kLastExitCodeAnnotation[] = "berth.dev/last-exit-code";
+inline constexpr char kLastExitReasonAnnotation[] = "berth.dev/last-exit-reason";
+// The manifest file the container's spec came from (standalone mode).
+inline constexpr char kSourceFileAnnotation[] = "berth.dev/source-file";
+
+// The runtime spec for `object`, with kubelet's rules for command/args
+// against the image's Entrypoint/Cmd, the image's env under the object's,
+// and the spec-hash annotation set. Labels and annotations are not hashed:
+// changing only them does not recreate the container.
+absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
+                                                          const ImageStore& images);
+
+// A stable hash of everything in `spec` that needs a new container to
+// change (so not labels or annotations), as 16 hex digits.
+std::string SpecHash(const runtime::ContainerSpec& spec);
+
+// True when `object` is meant for the node named `node_name` with
+// `node_labels`: nodeName empty or equal, and every nodeSelector pair present.
+bool IsForNode(const NodeContainer& object, const std::string& node_name,
+               const std::map<std::string, std::string>& node_labels);
+
+// Reads an integer annotation; `fallback` when absent or malformed.
+int64_t IntAnnotation(const std::map<std::string, std::string>& annotations,
+                      const std::string& key, int64_t fallback);
+
+}  // namespace berth::controller
+
+#endif  // BERTH_CONTROLLER_DESIRED_STATE_H_

@@ -1,0 +1,150 @@
+#include "controller/desired_state.h"
+
+#include <stdlib.h>
+
+#include "controller/diff.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/sys/process.h"
+
+namespace berth::controller {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class FakeImages : public ImageStore {
+ public:
+  absl::StatusOr<ResolvedImage> Resolve(const std::string& ref) const override {
+    if (ref != "app") return absl::NotFoundError("resolve image " + ref + ": not here");
+    ResolvedImage i;
+    i.reference = "app:latest";
+    i.rootfs = "/images/app/latest/rootfs";
+    i.entrypoint = {"/entry"};
+    i.cmd = {"--default"};
+    i.env = {"PATH=/bin", "MODE=image"};
+    i.working_dir = "/work";
+    return i;
+  }
+};
+
+NodeContainer Object() {
+  NodeContainer o;
+  o.metadata.name = "web";
+  o.metadata.labels = {{"app", "web"}};
+  o.metadata.generation = 4;
+  o.source = "/etc/berth/manifests/web.yaml:3";
+  o.spec.image = "app";
+  return o;
+}
+
+TEST(DesiredStateTest, ImageDefaultsAndKubeletCommandRules) {
+  FakeImages images;
+  NodeContainer o = Object();
+  auto spec = BuildContainerSpec(o, images);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->id, "default.web");
+  EXPECT_EQ(spec->hostname, "web");
+  EXPECT_THAT(spec->args, ElementsAre("/entry", "--default"));
+  EXPECT_EQ(spec->working_dir, "/work");
+  EXPECT_EQ(spec->rootfs, "/images/app/latest/rootfs");
+  EXPECT_EQ(spec->annotations.at(kSourceFileAnnotation), "/etc/berth/manifests/web.yaml");
+  EXPECT_EQ(spec->annotations.at(kGenerationAnnotation), "4");
+
+  o.spec.args = {"--mine"};
+  EXPECT_THAT(BuildContainerSpec(o, images)->args, ElementsAre("/entry", "--mine"));
+  o.spec.command = {"/bin/sh"};
+  o.spec.args = {};
+  EXPECT_THAT(BuildContainerSpec(o, images)->args, ElementsAre("/bin/sh"))
+      << "a command drops the image's Cmd";
+  o.spec.env = {{"MODE", "spec"}, {"EXTRA", "1"}};
+  EXPECT_THAT(BuildContainerSpec(o, images)->env, ElementsAre("PATH=/bin", "MODE=spec", "EXTRA=1"));
+}
+
+TEST(DesiredStateTest, HashIgnoresLabelsAndAnnotationsOnly) {
+  FakeImages images;
+  NodeContainer o = Object();
+  const std::string h = BuildContainerSpec(o, images)->annotations.at(kSpecHashAnnotation);
+  EXPECT_EQ(h.size(), 16u);
+  NodeContainer relabeled = o;
+  relabeled.metadata.labels["tier"] = "front";
+  relabeled.metadata.annotations["note"] = "x";
+  relabeled.metadata.generation = 5;
+  relabeled.spec.termination_grace_period_seconds = 99;
+  relabeled.source = "/elsewhere.yaml:1";
+  EXPECT_EQ(BuildContainerSpec(relabeled, images)->annotations.at(kSpecHashAnnotation), h);
+  NodeContainer changed = o;
+  changed.spec.args = {"--other"};
+  EXPECT_NE(BuildContainerSpec(changed, images)->annotations.at(kSpecHashAnnotation), h);
+  changed = o;
+  changed.spec.limits.memory_bytes = 64 << 20;
+  EXPECT_NE(BuildContainerSpec(changed, images)->annotations.at(kSpecHashAnnotation), h);
+}
+
+TEST(DesiredStateTest, ErrorsNameTheContainer) {
+  FakeImages images;
+  NodeContainer o = Object();
+  o.spec.image = "missing";
+  auto s = BuildContainerSpec(o, images);
+  EXPECT_TRUE(absl::IsNotFound(s.status()));
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("build container default.web"));
+  o = Object();
+  o.metadata.name = std::string(100, 'a');
+  EXPECT_TRUE(absl::IsInvalidArgument(BuildContainerSpec(o, images).status()))
+      << "namespace.name longer than a container id allows";
+}
+
+TEST(DesiredStateTest, NodeSelection) {
+  NodeContainer o = Object();
+  EXPECT_TRUE(IsForNode(o, "a", {}));
+  o.spec.node_name = "b";
+  EXPECT_FALSE(IsForNode(o, "a", {}));
+  EXPECT_TRUE(IsForNode(o, "b", {}));
+  o.spec.node_name = "";
+  o.spec.node_selector = {{"disk", "ssd"}};
+  EXPECT_FALSE(IsForNode(o, "a", {}));
+  EXPECT_FALSE(IsForNode(o, "a", {{"disk", "hdd"}}));
+  EXPECT_TRUE(IsForNode(o, "a", {{"disk", "ssd"}, {"zone", "1"}}));
+}
+
+TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
+  char tmpl[] = "/tmp/berth-images-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  ASSERT_TRUE(runtime::MakeDirs(dir + "/busybox/latest/rootfs").ok());
+  ASSERT_TRUE(runtime::MakeDirs(dir + "/127.0.0.1_5000/team/app/v1/rootfs").ok());
+  ASSERT_TRUE(runtime::WriteFileAtomic(dir + "/busybox/latest/config.json",
+                                       R"({"config":{"Cmd":["sh"],"Env":["A=1"]}})").ok());
+  LocalImageStore store(dir);
+  auto bb = store.Resolve("busybox");
+  ASSERT_TRUE(bb.ok()) << bb.status();
+  EXPECT_EQ(bb->reference, "busybox:latest");
+  EXPECT_THAT(bb->cmd, ElementsAre("sh"));
+  EXPECT_THAT(bb->env, ElementsAre("A=1"));
+  auto app = store.Resolve("127.0.0.1:5000/team/app:v1");
+  ASSERT_TRUE(app.ok()) << app.status();
+  EXPECT_EQ(app->rootfs, dir + "/127.0.0.1_5000/team/app/v1/rootfs");
+  EXPECT_TRUE(absl::IsNotFound(store.Resolve("busybox:1.36").status()));
+  for (const char* bad : {"", "../busybox", "a/../../etc", "Busybox", "busybox:", "busybox@sha256:00",
+                          "busybox:-x", "a//b"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(store.Resolve(bad).status())) << bad;
+  }
+  ASSERT_TRUE(runtime::RemoveTree(dir).ok());
+}
+
+TEST(DiffTest, DecidesEachCase) {
+  std::vector<PlannedAction> plan =
+      Diff({{"a", "h1"}, {"b", "h2"}, {"c", "h3"}}, {{"b", "h2"}, {"c", "old"}, {"d", "h4"}});
+  ASSERT_EQ(plan.size(), 4u);
+  EXPECT_EQ(plan[0].kind, ActionKind::kCreate);
+  EXPECT_EQ(plan[1].kind, ActionKind::kNoop);
+  EXPECT_EQ(plan[2].kind, ActionKind::kRecreate);
+  EXPECT_EQ(plan[3].kind, ActionKind::kDelete);
+  std::string text = FormatPlan(plan);
+  EXPECT_THAT(text, HasSubstr("create   a"));
+  EXPECT_THAT(text, HasSubstr("recreate c"));
+  EXPECT_THAT(text, HasSubstr("delete   d"));
+  EXPECT_THAT(text, HasSubstr("keep     b"));
+}
+
+}  // namespace
+}  // namespace berth::controller

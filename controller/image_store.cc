@@ -1,0 +1,111 @@
+#include "controller/image_store.h"
+
+#include <sys/stat.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
+#include "runtime/sys/process.h"
+
+namespace berth::controller {
+namespace {
+
+absl::Status Bad(const std::string& ref, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat("resolve image \"", ref, "\": ", why));
+}
+
+bool NameComponentOk(absl::string_view c) {
+  if (c.empty() || c == "." || c == "..") return false;
+  for (char ch : c) {
+    if (!(absl::ascii_islower(ch) || absl::ascii_isdigit(ch) || ch == '.' || ch == '_' ||
+          ch == '-' || ch == ':')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> StringList(const nlohmann::json& j, const char* key) {
+  std::vector<std::string> out;
+  if (j.contains(key) && j[key].is_array()) {
+    for (const auto& v : j[key]) {
+      if (v.is_string()) out.push_back(v.get<std::string>());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status ParseImageReference(const std::string& reference, std::string* name,
+                                 std::string* tag) {
+  if (reference.empty()) return Bad(reference, "empty reference");
+  if (reference.size() > 255) return Bad(reference, "longer than 255 characters");
+  if (absl::StrContains(reference, "@")) {
+    return Bad(reference, "digest references are not supported by the local image store");
+  }
+  // The tag follows the last ':' after the last '/' (a registry port is not a tag).
+  size_t slash = reference.rfind('/');
+  size_t colon = reference.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
+    *name = reference.substr(0, colon);
+    *tag = reference.substr(colon + 1);
+  } else {
+    *name = reference;
+    *tag = "latest";
+  }
+  if (tag->empty() || tag->size() > 128) return Bad(reference, "tag must be 1-128 characters");
+  for (char ch : *tag) {
+    if (!(absl::ascii_isalnum(ch) || ch == '_' || ch == '.' || ch == '-')) {
+      return Bad(reference, "tag may hold letters, digits, '_', '.' and '-'");
+    }
+  }
+  if ((*tag)[0] == '.' || (*tag)[0] == '-') return Bad(reference, "tag must not start with '.' or '-'");
+  for (absl::string_view c : absl::StrSplit(*name, '/')) {
+    if (!NameComponentOk(c)) {
+      return Bad(reference, absl::StrCat("name component \"", c,
+                                         "\" must be lowercase letters, digits, '.', '_' or '-'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+LocalImageStore::LocalImageStore(std::string dir) : dir_(std::move(dir)) {}
+
+absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& reference) const {
+  std::string name, tag;
+  if (absl::Status s = ParseImageReference(reference, &name, &tag); !s.ok()) return s;
+  // A registry's port becomes '_' on disk: overlay options cannot hold ':'.
+  const std::string base =
+      absl::StrCat(dir_, "/", absl::StrReplaceAll(name, {{":", "_"}}), "/", tag);
+  ResolvedImage image;
+  image.reference = absl::StrCat(name, ":", tag);
+  image.rootfs = base + "/rootfs";
+  struct stat st;
+  if (stat(image.rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("resolve image ", image.reference, ": not in the local store (no ",
+                                            image.rootfs, ")"));
+  }
+  absl::StatusOr<std::string> config = runtime::ReadFile(base + "/config.json");
+  if (config.ok()) {
+    nlohmann::json j = nlohmann::json::parse(*config, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      return absl::DataLossError(absl::StrCat("resolve image ", image.reference, ": ", base,
+                                              "/config.json is not JSON"));
+    }
+    // Either a bare image config or a full one with it under "config".
+    const nlohmann::json& c = j.contains("config") && j["config"].is_object() ? j["config"] : j;
+    image.entrypoint = StringList(c, "Entrypoint");
+    image.cmd = StringList(c, "Cmd");
+    image.env = StringList(c, "Env");
+    if (c.contains("WorkingDir") && c["WorkingDir"].is_string()) {
+      image.working_dir = c["WorkingDir"].get<std::string>();
+    }
+  }
+  return image;
+}
+
+}  // namespace berth::controller

@@ -1,0 +1,117 @@
+// ManifestSource: a manifests directory (default /etc/berth/manifests) as the
+// source of desired NodeContainers on a standalone node, like kubelet's static
+// pod directory.
+//
+// Files considered: entries directly in the directory whose name ends in
+// ".yaml", ".yml" or ".json" and does not start with ".", and that are regular
+// files or symlinks to regular files. Symlinks are followed, so the layout of a
+// Kubernetes ConfigMap volume works (`x.yaml -> ..data/x.yaml`,
+// `..data -> ..2026_01_01_...`, swapped atomically by renaming `..data`).
+// Subdirectories, hidden entries, dangling symlinks and other file types are
+// ignored.
+//
+// Each Scan re-reads every candidate file (at most kMaxManifestBytes + 1
+// bytes) and re-parses it only when its bytes differ from the last ones read.
+//
+// Failures keep the last good state:
+//  * A file that fails (unreadable, larger than 1 MiB, syntax error, any
+//    invalid document, a NodeContainer defined twice in it) is reported in
+//    `errors` and keeps contributing exactly the objects it yielded at its last
+//    successful parse (none if it never parsed). A file is applied whole or not
+//    at all: good documents next to a bad one are not applied either.
+//  * A missing or unreadable directory is reported and keeps all objects
+//    (a briefly missing directory must not stop every container).
+// A file that no longer exists (or is no longer a candidate) contributes
+// nothing: its objects are removed.
+//
+// The same id (ContainerIdFor) from two files is an error naming both; the file
+// that owned the id at the previous Scan keeps it, else the lexicographically
+// first file name wins. The other objects of the losing file are applied.
+//
+// Errors are recomputed on every Scan, so fixing a file clears its errors.
+//
+// Thread-safe: Snapshot and Get may be called from any thread while Scan runs
+// (typically on a DirectoryWatcher callback or a resync timer). Concurrent Scan
+// calls are serialized.
+#ifndef BERTH_CONTROLLER_MANIFEST_SOURCE_H_
+#define BERTH_CONTROLLER_MANIFEST_SOURCE_H_
+
+#include <map>
+#include <set>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "controller/node_container.h"
+
+namespace berth::controller {
+
+struct SourceSnapshot {
+  // Desired objects by ContainerIdFor(metadata).
+  std::map<std::string, NodeContainer> objects;
+  // Current problems, one per line, each naming its file (with line:col when
+  // known) or the directory. Empty when everything was applied.
+  std::vector<std::string> errors;
+  // Paths of files that currently fail to read or parse; their objects are
+  // the last good ones (none if they never parsed, e.g. after a restart).
+  std::set<std::string> failed_files;
+  // The directory itself could not be read at the last Scan.
+  bool directory_unreadable = false;
+};
+
+class ManifestSource {
+ public:
+  // `dir` is not read until the first Scan.
+  explicit ManifestSource(std::string dir);
+
+  ManifestSource(const ManifestSource&) = delete;
+  ManifestSource& operator=(const ManifestSource&) = delete;
+
+  // Re-reads the directory and returns the ids whose desired object was added,
+  // removed or changed since the previous Scan (sorted, unique). The first
+  // Scan returns every id found. A change of NodeContainer::source alone (the
+  // object moved to another line or file) is not a change, but Snapshot/Get
+  // return the new source.
+  std::vector<std::string> Scan() ABSL_LOCKS_EXCLUDED(scan_mu_, mu_);
+
+  // A copy of the state after the last Scan.
+  SourceSnapshot Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The desired object with this id after the last Scan, if any.
+  std::optional<NodeContainer> Get(const std::string& id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  // What Scan remembers about one candidate file (by file name).
+  struct FileState {
+    // The bytes read last time, if the last read succeeded.
+    std::optional<std::string> content;
+    // Outcome of parsing `content`: errors (empty when it parsed cleanly).
+    std::vector<std::string> parse_errors;
+    // The objects of the last successful parse, ever. Kept while the file
+    // fails.
+    std::vector<NodeContainer> last_good;
+  };
+
+  const std::string dir_;
+
+  absl::Mutex scan_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::map<std::string, FileState> files_ ABSL_GUARDED_BY(scan_mu_);
+  // id -> file name that supplied it at the last Scan.
+  std::map<std::string, std::string> owners_ ABSL_GUARDED_BY(scan_mu_);
+
+  mutable absl::Mutex mu_;
+  SourceSnapshot state_ ABSL_GUARDED_BY(mu_);
+};
+
+// Whether two objects describe the same desired state: metadata and spec are
+// compared field by field; NodeContainer::source is ignored.
+bool SameDesiredState(const NodeContainer& a, const NodeContainer& b);
+
+}  // namespace berth::controller
+
+#endif  // BERTH_CONTROLLER_MANIFEST_SOURCE_H_

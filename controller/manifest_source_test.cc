@@ -1,0 +1,735 @@
+#include "controller/manifest_source.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "controller/directory_watcher.h"
+#include "controller/spec_parser.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace berth::controller {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::SizeIs;
+
+// A fresh directory under the test temp dir, removed at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "berth-source-XXXXXX");
+    char* made = mkdtemp(tmpl.data());
+    EXPECT_NE(made, nullptr) << "mkdtemp " << tmpl;
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const {
+    return path_ + "/" + name;
+  }
+
+ private:
+  std::string path_;
+};
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  ASSERT_TRUE(out.good()) << "write " << path;
+}
+
+std::string Manifest(const std::string& name,
+                     const std::string& image = "busybox",
+                     const std::string& ns = "") {
+  std::string meta =
+      ns.empty() ? absl::StrCat("{name: ", name, "}")
+                 : absl::StrCat("{name: ", name, ", namespace: ", ns, "}");
+  return absl::StrCat("apiVersion: berth.dev/v1alpha1\n",
+                      "kind: NodeContainer\n", "metadata: ", meta, "\n",
+                      "spec: {image: ", image,
+                      ", command: [sleep, \"1000\"]}\n");
+}
+
+std::string Docs(const std::vector<std::string>& docs) {
+  return absl::StrJoin(docs, "---\n");
+}
+
+std::string ImageOf(const ManifestSource& source, const std::string& id) {
+  std::optional<NodeContainer> obj = source.Get(id);
+  return obj.has_value() ? obj->spec.image : "<absent>";
+}
+
+// ---------------------------------------------------------------------------
+// ManifestSource
+
+TEST(ManifestSourceTest, AddFileReturnsItsIds) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml",
+            Docs({Manifest("web"), Manifest("db", "redis", "team-b")}));
+  ManifestSource source(dir.path());
+
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web", "team-b.db"));
+  SourceSnapshot snap = source.Snapshot();
+  EXPECT_THAT(snap.errors, IsEmpty());
+  ASSERT_THAT(snap.objects, SizeIs(2));
+  EXPECT_EQ(snap.objects.at("team-b.db").spec.image, "redis");
+  EXPECT_EQ(snap.objects.at("default.web").metadata.name, "web");
+  EXPECT_THAT(snap.objects.at("default.web").source,
+              HasSubstr(dir / "a.yaml:"));
+  EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
+  EXPECT_FALSE(source.Get("default.nope").has_value());
+}
+
+TEST(ManifestSourceTest, UnchangedRescanReturnsNothing) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  ManifestSource source(dir.path());
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  // Rewritten with the same bytes (new mtime): still nothing.
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  EXPECT_THAT(source.Scan(), IsEmpty());
+}
+
+TEST(ManifestSourceTest, EditedFieldReturnsThatIdOnly) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Docs({Manifest("web"), Manifest("db")}));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), SizeIs(2));
+
+  WriteFile(dir / "a.yaml", Docs({Manifest("web", "nginx"), Manifest("db")}));
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  EXPECT_EQ(ImageOf(source, "default.web"), "nginx");
+}
+
+TEST(ManifestSourceTest, MovedLinesAreNotAChangeButSourceIsUpdated) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), SizeIs(1));
+  EXPECT_EQ(source.Get("default.web")->source, dir / "a.yaml:1");
+
+  WriteFile(dir / "a.yaml", "# a comment\n\n" + Manifest("web"));
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_EQ(source.Get("default.web")->source, dir / "a.yaml:3");
+}
+
+TEST(ManifestSourceTest, BrokenFileKeepsLastGoodObjectsAndFixClearsError) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Docs({Manifest("web"), Manifest("api")}));
+  WriteFile(dir / "b.yaml", Manifest("db"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), SizeIs(3));
+
+  // Syntax error on line 7 (unclosed flow sequence).
+  WriteFile(dir / "a.yaml",
+            "apiVersion: berth.dev/v1alpha1\n"
+            "kind: NodeContainer\n"
+            "metadata:\n"
+            "  name: web\n"
+            "spec:\n"
+            "  image: nginx\n"
+            "  command: [sleep, \"10\"\n"
+            "  args: []\n");
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  SourceSnapshot snap = source.Snapshot();
+  EXPECT_THAT(snap.errors, Contains(HasSubstr(dir / "a.yaml:")));
+  EXPECT_THAT(
+      snap.errors,
+      Contains(AllOf(HasSubstr(dir / "a.yaml"), HasSubstr("not applied"),
+                     HasSubstr("default.api"), HasSubstr("default.web"))));
+  for (const std::string& e : snap.errors) {
+    EXPECT_THAT(e, HasSubstr(dir / "a.yaml")) << "only a.yaml is broken";
+  }
+  EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
+  EXPECT_EQ(ImageOf(source, "default.api"), "busybox");
+  EXPECT_EQ(ImageOf(source, "default.db"), "busybox");
+
+  // Other files keep working meanwhile.
+  WriteFile(dir / "b.yaml", Manifest("db", "redis"));
+  EXPECT_THAT(source.Scan(), ElementsAre("default.db"));
+  EXPECT_EQ(ImageOf(source, "default.db"), "redis");
+  EXPECT_FALSE(source.Snapshot().errors.empty());
+
+  // Fixed (and the fix drops api): errors gone, changes applied.
+  WriteFile(dir / "a.yaml", Manifest("web", "nginx"));
+  EXPECT_THAT(source.Scan(), ElementsAre("default.api", "default.web"));
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+  EXPECT_EQ(ImageOf(source, "default.web"), "nginx");
+  EXPECT_FALSE(source.Get("default.api").has_value());
+}
+
+TEST(ManifestSourceTest, ErrorCarriesLineAndColumnOfInvalidField) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml",
+            "apiVersion: berth.dev/v1alpha1\n"
+            "kind: NodeContainer\n"
+            "metadata: {name: web}\n"
+            "spec:\n"
+            "  image: busybox\n"
+            "  bogus: 1\n");
+  ManifestSource source(dir.path());
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_THAT(source.Snapshot().errors, Contains(HasSubstr(dir / "a.yaml:6:")));
+  EXPECT_THAT(source.Snapshot().errors,
+              Contains(AllOf(HasSubstr("not applied"),
+                             HasSubstr("nothing from it is in effect"))));
+}
+
+TEST(ManifestSourceTest, FileWithSomeBadDocumentsIsNotHalfApplied) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), SizeIs(1));
+
+  WriteFile(
+      dir / "a.yaml",
+      Docs({Manifest("web", "nginx"), Manifest("extra"),
+            "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
+            "metadata: {name: bad}\nspec: {image: busybox, bogus: 1}\n"}));
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
+  EXPECT_FALSE(source.Get("default.extra").has_value());
+  EXPECT_THAT(source.Snapshot().errors, Contains(HasSubstr("bogus")));
+}
+
+TEST(ManifestSourceTest, DeletedFileRemovesItsIds) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Docs({Manifest("web"), Manifest("api")}));
+  WriteFile(dir / "b.yml", Manifest("db"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), SizeIs(3));
+
+  fs::remove(dir / "a.yaml");
+  EXPECT_THAT(source.Scan(), ElementsAre("default.api", "default.web"));
+  EXPECT_THAT(source.Snapshot().objects, SizeIs(1));
+  EXPECT_FALSE(source.Get("default.web").has_value());
+  EXPECT_TRUE(source.Get("default.db").has_value());
+}
+
+TEST(ManifestSourceTest, DeletedBrokenFileRemovesItsLastGoodIds) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), SizeIs(1));
+  WriteFile(dir / "a.yaml", "key: [unclosed\n");
+  ASSERT_THAT(source.Scan(), IsEmpty());
+  fs::remove(dir / "a.yaml");
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+}
+
+TEST(ManifestSourceTest, DuplicateAcrossFilesFirstOwnerKeepsIt) {
+  TempDir dir;
+  WriteFile(dir / "b.yaml", Manifest("web", "from-b"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), ElementsAre("default.web"));
+
+  // a.yaml sorts first, but b.yaml owned the id already.
+  WriteFile(dir / "a.yaml", Docs({Manifest("web", "from-a"), Manifest("api")}));
+  EXPECT_THAT(source.Scan(), ElementsAre("default.api"));
+  EXPECT_EQ(ImageOf(source, "default.web"), "from-b");
+  EXPECT_THAT(
+      source.Snapshot().errors,
+      ElementsAre(AllOf(HasSubstr("duplicate NodeContainer default.web"),
+                        HasSubstr(dir / "a.yaml"), HasSubstr(dir / "b.yaml"),
+                        HasSubstr("using the one in " + (dir / "b.yaml")))));
+  // Stable across rescans.
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_EQ(ImageOf(source, "default.web"), "from-b");
+
+  // The owner goes away: the other file takes over, error cleared.
+  fs::remove(dir / "b.yaml");
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  EXPECT_EQ(ImageOf(source, "default.web"), "from-a");
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+}
+
+TEST(ManifestSourceTest, DuplicateAcrossNewFilesLexicographicallyFirstWins) {
+  TempDir dir;
+  WriteFile(dir / "b.yaml", Manifest("web", "from-b"));
+  WriteFile(dir / "a.yaml", Manifest("web", "from-a"));
+  ManifestSource source(dir.path());
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  EXPECT_EQ(ImageOf(source, "default.web"), "from-a");
+  EXPECT_THAT(
+      source.Snapshot().errors,
+      ElementsAre(HasSubstr("duplicate NodeContainer default.web in " +
+                            (dir / "a.yaml") + " and " + (dir / "b.yaml"))));
+}
+
+TEST(ManifestSourceTest, DuplicateWithinFileFailsThatFile) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), SizeIs(1));
+
+  WriteFile(dir / "a.yaml",
+            Docs({Manifest("web", "one"), Manifest("web", "two")}));
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
+  EXPECT_THAT(source.Snapshot().errors,
+              Contains(AllOf(HasSubstr("duplicate NodeContainer default.web"),
+                             HasSubstr(dir / "a.yaml:1"),
+                             HasSubstr(dir / "a.yaml:5"))));
+}
+
+TEST(ManifestSourceTest,
+     HiddenOtherSuffixesSubdirectoriesAndSpecialFilesIgnored) {
+  TempDir dir;
+  WriteFile(dir / ".hidden.yaml", Manifest("hidden"));
+  WriteFile(dir / "notes.txt", Manifest("txt"));
+  WriteFile(dir / "x.yaml~", Manifest("backup"));
+  fs::create_directory(dir / "sub");
+  WriteFile(dir / "sub/x.yaml", Manifest("nested"));
+  fs::create_directory(dir / "dir.yaml");
+  fs::create_directory_symlink("sub", dir / "linkdir.yaml");
+  fs::create_symlink("nowhere.yaml", dir / "dangling.yaml");
+  ASSERT_EQ(mkfifo((dir / "fifo.yaml").c_str(), 0600), 0);  // must not block
+  WriteFile(dir / "ok.json",
+            R"({"apiVersion": "berth.dev/v1alpha1", "kind": "NodeContainer",)"
+            R"( "metadata": {"name": "json"}, "spec": {"image": "busybox"}})");
+  ManifestSource source(dir.path());
+  EXPECT_THAT(source.Scan(), ElementsAre("default.json"));
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+}
+
+TEST(ManifestSourceTest, ConfigMapLayoutAndAtomicSwap) {
+  TempDir dir;
+  fs::create_directory(dir / "..2026_01_01_00_00_00.1");
+  WriteFile(dir / "..2026_01_01_00_00_00.1/x.yaml", Manifest("web"));
+  WriteFile(dir / "..2026_01_01_00_00_00.1/y.yaml", Manifest("db"));
+  fs::create_directory_symlink("..2026_01_01_00_00_00.1", dir / "..data");
+  fs::create_symlink("..data/x.yaml", dir / "x.yaml");
+  fs::create_symlink("..data/y.yaml", dir / "y.yaml");
+  ManifestSource source(dir.path());
+  EXPECT_THAT(source.Scan(), ElementsAre("default.db", "default.web"));
+
+  // Update x, drop y, the way kubelet's AtomicWriter does it.
+  fs::create_directory(dir / "..2026_01_02_00_00_00.2");
+  WriteFile(dir / "..2026_01_02_00_00_00.2/x.yaml", Manifest("web", "nginx"));
+  fs::create_directory_symlink("..2026_01_02_00_00_00.2", dir / "..data_tmp");
+  fs::rename(dir / "..data_tmp", dir / "..data");
+  // y.yaml now dangles (kubelet removes it next): treated as gone.
+  EXPECT_THAT(source.Scan(), ElementsAre("default.db", "default.web"));
+  EXPECT_EQ(ImageOf(source, "default.web"), "nginx");
+  fs::remove(dir / "y.yaml");
+  fs::remove_all(dir / "..2026_01_01_00_00_00.1");
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+}
+
+TEST(ManifestSourceTest, FileOverOneMiBIsAnErrorAndNotApplied) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), SizeIs(1));
+
+  std::string padding = "# " + std::string(kMaxManifestBytes, 'x') + "\n";
+  WriteFile(dir / "a.yaml", padding + Manifest("web", "nginx"));
+  WriteFile(dir / "big.yaml", padding + Manifest("big"));
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
+  EXPECT_FALSE(source.Get("default.big").has_value());
+  EXPECT_THAT(source.Snapshot().errors,
+              Contains(AllOf(HasSubstr(dir / "big.yaml"),
+                             HasSubstr("file larger than 1 MiB"))));
+  EXPECT_THAT(source.Snapshot().errors,
+              Contains(AllOf(HasSubstr(dir / "a.yaml"),
+                             HasSubstr("file larger than 1 MiB"))));
+
+  // Exactly 1 MiB is read and handed to the parser (which has its own limits
+  // on single nodes and comments, so only the size error is checked).
+  std::string exact = Manifest("big");
+  while (exact.size() + 1001 <= kMaxManifestBytes) {
+    exact += "#" + std::string(999, 'x') + "\n";
+  }
+  exact += "#" + std::string(kMaxManifestBytes - exact.size() - 2, 'x') + "\n";
+  ASSERT_EQ(exact.size(), kMaxManifestBytes);
+  WriteFile(dir / "big.yaml", exact);
+  WriteFile(dir / "a.yaml", Manifest("web", "nginx"));
+  EXPECT_THAT(source.Scan(), Contains("default.web"));
+  for (const std::string& e : source.Snapshot().errors) {
+    EXPECT_THAT(e, Not(HasSubstr("file larger than 1 MiB")));
+  }
+}
+
+TEST(ManifestSourceTest, MissingDirectoryKeepsObjectsAndIsReported) {
+  TempDir root;
+  std::string dir = root / "manifests";
+  ManifestSource source(dir);
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_THAT(source.Snapshot().errors,
+              ElementsAre(AllOf(HasSubstr("read manifests directory " + dir),
+                                HasSubstr("No such file or directory"))));
+
+  fs::create_directory(dir);
+  WriteFile(dir + "/a.yaml", Manifest("web"));
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+
+  fs::rename(dir, root / "moved");
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_TRUE(source.Get("default.web").has_value());
+  EXPECT_THAT(source.Snapshot().errors,
+              ElementsAre(HasSubstr("keeping the 1 NodeContainers")));
+
+  fs::rename(root / "moved", dir);
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+}
+
+TEST(ManifestSourceTest, SnapshotAndGetAreSafeDuringScan) {
+  TempDir dir;
+  ManifestSource source(dir.path());
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      SourceSnapshot snap = source.Snapshot();
+      for (const auto& [id, obj] : snap.objects)
+        EXPECT_EQ(id, ContainerIdFor(obj.metadata));
+      source.Get("default.web");
+    }
+  });
+  for (int i = 0; i < 50; ++i) {
+    WriteFile(dir / "a.yaml", Manifest("web", absl::StrCat("img", i)));
+    EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  }
+  stop.store(true);
+  reader.join();
+}
+
+TEST(ManifestSourceTest, SameDesiredStateComparesEveryField) {
+  NodeContainer a;
+  a.metadata.name = "web";
+  a.spec.image = "busybox";
+  a.spec.env = {{"A", "1"}};
+  a.spec.mounts.push_back(Mount{"/data", "/srv", std::nullopt, false});
+  a.source = "a.yaml:1";
+  NodeContainer b = a;
+  b.source = "b.yaml:7";
+  EXPECT_TRUE(SameDesiredState(a, b));
+
+  auto differs = [&](void (*mutate)(NodeContainer&)) {
+    NodeContainer c = a;
+    mutate(c);
+    return !SameDesiredState(a, c);
+  };
+#define EXPECT_DIFFERS(...) \
+  EXPECT_TRUE(differs([](NodeContainer& c) { __VA_ARGS__; })) << #__VA_ARGS__
+  EXPECT_DIFFERS(c.metadata.name = "x");
+  EXPECT_DIFFERS(c.spec.image = "x");
+  EXPECT_DIFFERS(c.metadata.namespace_ = "x");
+  EXPECT_DIFFERS(c.metadata.labels["k"] = "v");
+  EXPECT_DIFFERS(c.metadata.annotations["k"] = "v");
+  EXPECT_DIFFERS(c.metadata.generation = 2);
+  EXPECT_DIFFERS(c.spec.command = {"sh"});
+  EXPECT_DIFFERS(c.spec.args = {"-c"});
+  EXPECT_DIFFERS(c.spec.env[0].value = "2");
+  EXPECT_DIFFERS(c.spec.env.push_back({"B", ""}));
+  EXPECT_DIFFERS(c.spec.working_dir = "/w");
+  EXPECT_DIFFERS(c.spec.run_as_user = 0);
+  EXPECT_DIFFERS(c.spec.run_as_group = 0);
+  EXPECT_DIFFERS(c.spec.limits.cpu_millis = 1);
+  EXPECT_DIFFERS(c.spec.limits.memory_bytes = 1);
+  EXPECT_DIFFERS(c.spec.limits.pids = 1);
+  EXPECT_DIFFERS(c.spec.mounts[0].read_only = true);
+  EXPECT_DIFFERS(c.spec.mounts[0].host_path.reset());
+  EXPECT_DIFFERS(c.spec.mounts[0].tmpfs_size_bytes = 0);
+  EXPECT_DIFFERS(c.spec.mounts[0].mount_path = "/d");
+  EXPECT_DIFFERS(c.spec.restart_policy = RestartPolicy::kNever);
+  EXPECT_DIFFERS(c.spec.stop_signal = 9);
+  EXPECT_DIFFERS(c.spec.termination_grace_period_seconds = 1);
+  EXPECT_DIFFERS(c.spec.node_name = "n");
+  EXPECT_DIFFERS(c.spec.node_selector["k"] = "v");
+  EXPECT_DIFFERS(c.spec.host_network = true);
+  EXPECT_DIFFERS(c.metadata.uid = "u");
+  EXPECT_DIFFERS(c.metadata.resource_version = "1");
+#undef EXPECT_DIFFERS
+}
+
+#if defined(__GLIBCXX__) && defined(__x86_64__)
+// Guard: SameDesiredState lists every field of node_container.h. When a struct
+// there changes, update SameDesiredState (and the test above), then these.
+TEST(ManifestSourceTest, EqualityCoversAllFields) {
+  EXPECT_EQ(sizeof(ObjectMeta), 232u);
+  EXPECT_EQ(sizeof(NodeContainerSpec), 304u);
+  EXPECT_EQ(sizeof(Mount), 96u);
+  EXPECT_EQ(sizeof(EnvVar), 64u);
+  EXPECT_EQ(sizeof(ResourceLimits), 24u);
+  EXPECT_EQ(sizeof(NodeContainer), 568u);
+}
+#endif
+
+// ---------------------------------------------------------------------------
+// DirectoryWatcher
+
+constexpr absl::Duration kWait = absl::Seconds(5);
+
+class CallCounter {
+ public:
+  void Inc() {
+    absl::MutexLock lock(&mu_);
+    ++count_;
+  }
+  int count() const {
+    absl::MutexLock lock(&mu_);
+    return count_;
+  }
+  // Waits until the count exceeds `than`; false on timeout.
+  bool WaitAbove(int than, absl::Duration timeout = kWait) const {
+    absl::MutexLock lock(&mu_);
+    auto above = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return count_ > than;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&above), timeout);
+  }
+  std::function<void()> Callback() {
+    return [this] { Inc(); };
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Waits until `counter` stays unchanged for `quiet`, returns the count.
+int Settle(const CallCounter& counter, absl::Duration quiet) {
+  int last = counter.count();
+  while (true) {
+    absl::SleepFor(quiet);
+    int now = counter.count();
+    if (now == last) return now;
+    last = now;
+  }
+}
+
+TEST(DirectoryWatcherTest, CreateWriteRenameOverAndDeleteEachCall) {
+  TempDir dir;
+  CallCounter calls;
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(50),
+                                         calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+
+  int n = calls.count();
+  EXPECT_EQ(n, 0);
+  WriteFile(dir / "a.yaml", Manifest("web"));  // create + write
+  ASSERT_TRUE(calls.WaitAbove(n)) << "create";
+  n = Settle(calls, absl::Milliseconds(150));
+
+  {  // in-place write of an existing file
+    std::ofstream out(dir / "a.yaml", std::ios::app);
+    out << "# more\n";
+  }
+  ASSERT_TRUE(calls.WaitAbove(n)) << "write";
+  n = Settle(calls, absl::Milliseconds(150));
+
+  WriteFile(dir / ".a.yaml.swp", Manifest("web", "nginx"));
+  fs::rename(dir / ".a.yaml.swp", dir / "a.yaml");
+  ASSERT_TRUE(calls.WaitAbove(n)) << "rename over";
+  n = Settle(calls, absl::Milliseconds(150));
+
+  ASSERT_EQ(chmod((dir / "a.yaml").c_str(), 0600), 0);
+  ASSERT_TRUE(calls.WaitAbove(n)) << "chmod";
+  n = Settle(calls, absl::Milliseconds(150));
+
+  fs::remove(dir / "a.yaml");
+  ASSERT_TRUE(calls.WaitAbove(n)) << "delete";
+}
+
+TEST(DirectoryWatcherTest, BurstOfWritesGivesFewCalls) {
+  TempDir dir;
+  CallCounter calls;
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(200),
+                                         calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  for (int i = 0; i < 20; ++i) {
+    WriteFile(dir / absl::StrCat("f", i % 3, ".yaml"),
+              Manifest("web", absl::StrCat("i", i)));
+  }
+  ASSERT_TRUE(calls.WaitAbove(0));
+  int n = Settle(calls, absl::Milliseconds(300));
+  EXPECT_GE(n, 1);
+  EXPECT_LT(n, 5);
+}
+
+TEST(DirectoryWatcherTest, EditorStyleSaveIsOneCall) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  CallCounter calls;
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(200),
+                                         calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  // vim: probe file 4913, backup a.yaml~, write new, remove backup.
+  WriteFile(dir / "4913", "");
+  fs::remove(dir / "4913");
+  fs::rename(dir / "a.yaml", dir / "a.yaml~");
+  WriteFile(dir / "a.yaml", Manifest("web", "nginx"));
+  fs::remove(dir / "a.yaml~");
+  ASSERT_TRUE(calls.WaitAbove(0));
+  EXPECT_EQ(Settle(calls, absl::Milliseconds(300)), 1);
+}
+
+TEST(DirectoryWatcherTest, ConfigMapSwapCallsAndSourceSeesIt) {
+  TempDir dir;
+  fs::create_directory(dir / "..2026_01_01");
+  WriteFile(dir / "..2026_01_01/x.yaml", Manifest("web"));
+  fs::create_directory_symlink("..2026_01_01", dir / "..data");
+  fs::create_symlink("..data/x.yaml", dir / "x.yaml");
+
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), ElementsAre("default.web"));
+  CallCounter calls;
+  auto watcher =
+      DirectoryWatcher::Start(dir.path(), absl::Milliseconds(50), [&] {
+        source.Scan();  // reads files: must not cause further events
+        calls.Inc();
+      });
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+
+  fs::create_directory(dir / "..2026_01_02");
+  WriteFile(dir / "..2026_01_02/x.yaml", Manifest("web", "nginx"));
+  fs::create_directory_symlink("..2026_01_02", dir / "..data_tmp");
+  fs::rename(dir / "..data_tmp", dir / "..data");
+  ASSERT_TRUE(calls.WaitAbove(0));
+  int n = Settle(calls, absl::Milliseconds(200));
+  EXPECT_LT(n, 3) << "scanning must not feed back into events";
+  EXPECT_EQ(ImageOf(source, "default.web"), "nginx");
+}
+
+TEST(DirectoryWatcherTest, NoCallWithoutChanges) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  CallCounter calls;
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(20),
+                                         calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  ManifestSource source(dir.path());
+  source.Scan();  // reading is not a change
+  EXPECT_FALSE(calls.WaitAbove(0, absl::Milliseconds(200)));
+}
+
+TEST(DirectoryWatcherTest, DirectoryDeletedAndRecreated) {
+  TempDir root;
+  std::string dir = root / "manifests";
+  fs::create_directory(dir);
+  CallCounter calls;
+  auto watcher =
+      DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+
+  fs::remove_all(dir);
+  ASSERT_TRUE(calls.WaitAbove(0)) << "delete";
+  int n = Settle(calls, absl::Milliseconds(150));
+
+  fs::create_directory(dir);
+  ASSERT_TRUE(calls.WaitAbove(n)) << "recreate";
+  n = Settle(calls, absl::Milliseconds(150));
+
+  WriteFile(dir + "/a.yaml", Manifest("web"));
+  ASSERT_TRUE(calls.WaitAbove(n)) << "write in the recreated directory";
+  n = Settle(calls, absl::Milliseconds(150));
+
+  // Moved away and replaced by another directory.
+  fs::rename(dir, root / "old");
+  fs::create_directory(dir);
+  ASSERT_TRUE(calls.WaitAbove(n)) << "move away";
+  n = Settle(calls, absl::Milliseconds(150));
+  WriteFile(root / "old/b.yaml", Manifest("db"));  // old one: not watched
+  WriteFile(dir + "/c.yaml", Manifest("db"));
+  ASSERT_TRUE(calls.WaitAbove(n)) << "write in the replacement";
+}
+
+TEST(DirectoryWatcherTest, StartsOnMissingDirectoryAndCallsWhenCreated) {
+  TempDir root;
+  std::string dir = root / "manifests";
+  CallCounter calls;
+  auto watcher =
+      DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  fs::create_directory(dir);
+  ASSERT_TRUE(calls.WaitAbove(0));
+  int n = Settle(calls, absl::Milliseconds(150));
+  WriteFile(dir + "/a.yaml", Manifest("web"));
+  ASSERT_TRUE(calls.WaitAbove(n));
+}
+
+TEST(DirectoryWatcherTest, RepointedSymlinkPathIsNoticed) {
+  TempDir root;
+  fs::create_directory(root / "v1");
+  fs::create_directory(root / "v2");
+  std::string dir = root / "manifests";
+  fs::create_directory_symlink("v1", dir);
+  CallCounter calls;
+  auto watcher =
+      DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+
+  fs::create_directory_symlink("v2", root / "tmp");
+  fs::rename(root / "tmp", dir);  // no event on the watched v1
+  ASSERT_TRUE(calls.WaitAbove(0));
+  int n = Settle(calls, absl::Milliseconds(150));
+  WriteFile(root / "v2/a.yaml", Manifest("web"));
+  ASSERT_TRUE(calls.WaitAbove(n));
+}
+
+TEST(DirectoryWatcherTest, DestructionIsPrompt) {
+  TempDir dir;
+  CallCounter calls;
+  auto watcher =
+      DirectoryWatcher::Start(dir.path(), absl::Seconds(30), calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  WriteFile(dir / "a.yaml", Manifest("web"));  // pending, long debounce
+  absl::SleepFor(absl::Milliseconds(20));
+  absl::Time start = absl::Now();
+  watcher->reset();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+  EXPECT_EQ(calls.count(), 0);
+
+  // Also while polling for a missing directory.
+  auto missing = DirectoryWatcher::Start(dir / "nope", absl::Milliseconds(10),
+                                         calls.Callback());
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  start = absl::Now();
+  missing->reset();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+}
+
+TEST(DirectoryWatcherTest, StartFailsOnUnwatchablePath) {
+  TempDir dir;
+  // A path component that is a file: ENOTDIR, i.e. "not a directory yet",
+  // is tolerated; but an over-long path is an error.
+  std::string too_long = dir.path() + "/" + std::string(5000, 'x');
+  auto watcher =
+      DirectoryWatcher::Start(too_long, absl::Milliseconds(10), [] {});
+  ASSERT_FALSE(watcher.ok());
+  EXPECT_THAT(std::string(watcher.status().message()),
+              HasSubstr("watch directory " + too_long));
+}
+
+}  // namespace
+}  // namespace berth::controller

@@ -1,0 +1,231 @@
+#include "controller/reconciler.h"
+
+#include "absl/strings/str_cat.h"
+#include "controller/desired_state.h"
+#include "controller/diff.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::controller {
+namespace {
+
+using runtime::ContainerState;
+using runtime::ContainerStatus;
+
+// How long to wait before looking again at a container the runtime reports
+// as being created or deleted by someone else's call.
+constexpr absl::Duration kBusyRequeue = absl::Seconds(1);
+
+std::optional<std::string> HashOf(const ContainerStatus& observed) {
+  auto it = observed.annotations.find(kSpecHashAnnotation);
+  if (it == observed.annotations.end()) return std::string();
+  return it->second;
+}
+
+}  // namespace
+
+Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const ImageStore& images,
+                       StatusSink& status, const Clock& clock, ReconcilerOptions options)
+    : runtime_(runtime),
+      desired_(std::move(desired)),
+      images_(images),
+      status_(status),
+      clock_(clock),
+      options_(std::move(options)),
+      backoff_(options_.backoff) {}
+
+ReconcileResult Reconciler::Reconcile(const std::string& id) {
+  std::optional<NodeContainer> object = desired_(id);
+  if (object.has_value() && !IsForNode(*object, options_.node_name, options_.node_labels)) {
+    object.reset();
+  }
+  absl::StatusOr<ContainerStatus> observed_or = runtime_.State(id);
+  if (!observed_or.ok() && !absl::IsNotFound(observed_or.status())) {
+    return {observed_or.status()};
+  }
+  std::optional<ContainerStatus> observed;
+  if (observed_or.ok()) observed = *std::move(observed_or);
+
+  if (!object.has_value()) {
+    if (!observed.has_value()) {
+      status_.Remove(id);
+      absl::MutexLock l(&mu_);
+      backoff_.Forget(id);
+      exits_.erase(id);
+      return {};
+    }
+    return Remove(*observed);
+  }
+
+  absl::StatusOr<runtime::ContainerSpec> spec = BuildContainerSpec(*object, images_);
+  if (!spec.ok()) {
+    // The running container (if any) keeps running: nothing is lost while
+    // the spec cannot be built (a missing image may still arrive).
+    const bool running = observed.has_value() && observed->state == ContainerState::kRunning;
+    Report(*object, observed ? &*observed : nullptr, running ? "Running" : "Error",
+           std::string(spec.status().message()), "");
+    return {spec.status()};
+  }
+
+  if (observed.has_value() && observed->state == ContainerState::kUnknown) {
+    return {absl::OkStatus(), kBusyRequeue};
+  }
+  PlannedAction action = Decide(id, spec->annotations.at(kSpecHashAnnotation),
+                                observed ? HashOf(*observed) : std::nullopt);
+  switch (action.kind) {
+    case ActionKind::kCreate:
+      return CreateAndStart(*object, *std::move(spec), 0, nullptr);
+    case ActionKind::kRecreate: {
+      spdlog::info("recreate container {}: {}", id, action.reason);
+      if (absl::Status s = StopAndDelete(*observed); !s.ok()) return {s};
+      {
+        absl::MutexLock l(&mu_);
+        backoff_.Forget(id);
+        exits_.erase(id);
+      }
+      return CreateAndStart(*object, *std::move(spec), 0, nullptr);
+    }
+    case ActionKind::kDelete:  // not reachable: handled above
+    case ActionKind::kNoop:
+      break;
+  }
+
+  switch (observed->state) {
+    case ContainerState::kCreated: {
+      // Created but never started (a restart of Berth between the two).
+      if (absl::Status s = runtime_.Start(id); !s.ok()) return {s};
+      absl::StatusOr<ContainerStatus> now = runtime_.State(id);
+      Report(*object, now.ok() ? &*now : &*observed, "Running", "", "");
+      return {};
+    }
+    case ContainerState::kRunning:
+    case ContainerState::kPaused:
+      Report(*object, &*observed, "Running", "", "");
+      return {};
+    case ContainerState::kStopped:
+      return HandleExit(*object, *spec, *observed);
+    case ContainerState::kUnknown:
+      break;
+  }
+  return {absl::OkStatus(), kBusyRequeue};
+}
+
+ReconcileResult Reconciler::Remove(const ContainerStatus& observed) {
+  if (options_.keep_undesired && options_.keep_undesired(observed)) {
+    spdlog::debug("keep container {}: its manifest cannot be read now", observed.id);
+    return {};
+  }
+  spdlog::info("delete container {}: no longer desired", observed.id);
+  if (absl::Status s = StopAndDelete(observed); !s.ok()) return {s};
+  status_.Remove(observed.id);
+  absl::MutexLock l(&mu_);
+  backoff_.Forget(observed.id);
+  exits_.erase(observed.id);
+  return {};
+}
+
+absl::Status Reconciler::StopAndDelete(const ContainerStatus& observed) {
+  const absl::Duration grace =
+      absl::Seconds(IntAnnotation(observed.annotations, kGracePeriodAnnotation, 30));
+  if (observed.state == ContainerState::kRunning || observed.state == ContainerState::kPaused ||
+      observed.state == ContainerState::kCreated) {
+    if (absl::Status s = runtime_.Stop(observed.id, grace); !s.ok()) return s;
+  }
+  return runtime_.Delete(observed.id);
+}
+
+ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
+                                           runtime::ContainerSpec spec, int restart_count,
+                                           const ContainerStatus* previous) {
+  const std::string id = spec.id;
+  spec.annotations[kRestartCountAnnotation] = std::to_string(restart_count);
+  if (previous != nullptr && previous->exit_code.has_value()) {
+    spec.annotations[kLastExitCodeAnnotation] = std::to_string(*previous->exit_code);
+    spec.annotations[kLastExitReasonAnnotation] = previous->reason;
+  } else if (previous != nullptr) {
+    spec.annotations[kLastExitReasonAnnotation] = previous->reason;
+  }
+  if (absl::Status s = runtime_.Create(spec); !s.ok()) {
+    Report(object, nullptr, "Error", std::string(s.message()), "");
+    return {s};
+  }
+  if (absl::Status s = runtime_.Start(id); !s.ok()) {
+    // Never leave a created-but-not-started container behind a failure.
+    if (absl::Status d = runtime_.Delete(id); !d.ok()) spdlog::error("{}", d.ToString());
+    Report(object, nullptr, "Error", std::string(s.message()), "");
+    return {s};
+  }
+  spdlog::info("started container {}{}", id,
+               restart_count > 0 ? absl::StrCat(" (restart ", restart_count, ")") : "");
+  absl::StatusOr<ContainerStatus> now = runtime_.State(id);
+  if (now.ok()) {
+    Report(object, &*now, now->state == ContainerState::kStopped ? "Pending" : "Running", "", "");
+  }
+  return {};
+}
+
+ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
+                                       const runtime::ContainerSpec& spec,
+                                       const ContainerStatus& observed) {
+  const bool succeeded = observed.exit_code.has_value() && *observed.exit_code == 0;
+  const RestartPolicy policy = object.spec.restart_policy;
+  if (policy == RestartPolicy::kNever || (policy == RestartPolicy::kOnFailure && succeeded)) {
+    Report(object, &observed, succeeded ? "Succeeded" : "Failed", "", "");
+    return {};
+  }
+  const absl::Time now = clock_.Now();
+  absl::Time restart_at;
+  {
+    absl::MutexLock l(&mu_);
+    // An exit whose time was lost counts from when Berth first saw it.
+    const absl::Time finished =
+        observed.finished_at != absl::InfinitePast() ? observed.finished_at : now;
+    auto it = exits_.find(observed.id);
+    if (it == exits_.end() ||
+        (observed.finished_at != absl::InfinitePast() && it->second.finished_at != finished)) {
+      absl::Duration delay = backoff_.OnExit(observed.id, observed.started_at, finished);
+      it = exits_.insert_or_assign(observed.id, ExitSeen{finished, finished + delay}).first;
+    }
+    restart_at = it->second.restart_at;
+  }
+  if (now < restart_at) {
+    Report(object, &observed, "CrashLoopBackOff", "",
+           absl::StrCat("back-off ", absl::FormatDuration(absl::Ceil(restart_at - now, absl::Seconds(1))),
+                        " restarting failed container"));
+    return {absl::OkStatus(), restart_at - now};
+  }
+  const int restarts = static_cast<int>(IntAnnotation(observed.annotations, kRestartCountAnnotation, 0)) + 1;
+  if (absl::Status s = runtime_.Delete(observed.id); !s.ok()) return {s};
+  return CreateAndStart(object, spec, restarts, &observed);
+}
+
+void Reconciler::Report(const NodeContainer& object, const ContainerStatus* observed,
+                        const std::string& phase, const std::string& last_error,
+                        const std::string& message) {
+  ContainerReport r;
+  r.id = ContainerIdFor(object.metadata);
+  r.namespace_ = object.metadata.namespace_;
+  r.name = object.metadata.name;
+  r.phase = phase;
+  r.observed_generation = object.metadata.generation;
+  r.last_error = last_error;
+  r.message = message;
+  if (observed != nullptr) {
+    r.container_id = observed->id;
+    r.pid = observed->pid;
+    r.started_at = observed->started_at;
+    r.finished_at = observed->finished_at;
+    r.exit_code = observed->exit_code;
+    r.reason = observed->reason;
+    r.restart_count =
+        static_cast<int>(IntAnnotation(observed->annotations, kRestartCountAnnotation, 0));
+    if (observed->annotations.count(kLastExitCodeAnnotation) != 0) {
+      r.last_exit_code =
+          static_cast<int>(IntAnnotation(observed->annotations, kLastExitCodeAnnotation, 0));
+    }
+    auto reason = observed->annotations.find(kLastExitReasonAnnotation);
+    if (reason != observed->annotations.end()) r.last_exit_reason = reason->second;
+  }
+  status_.Report(r);
+}
+
+}  // namespace berth::controller

@@ -1,0 +1,81 @@
+// Drives one container from what is observed towards what is desired. Level
+// triggered: every call re-reads both sides, so it is safe to call at any
+// time, any number of times, for any id.
+#ifndef BERTH_CONTROLLER_RECONCILER_H_
+#define BERTH_CONTROLLER_RECONCILER_H_
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/clock.h"
+#include "controller/crash_loop_backoff.h"
+#include "controller/image_store.h"
+#include "controller/node_container.h"
+#include "controller/status.h"
+#include "runtime/runtime.h"
+
+namespace berth::controller {
+
+struct ReconcilerOptions {
+  std::string node_name;
+  std::map<std::string, std::string> node_labels;
+  RestartBackoff::Options backoff;
+  // Asked before a container that is no longer desired is removed: true
+  // keeps it (its manifest is broken right now, so "not desired" is not
+  // known). Empty: always remove.
+  std::function<bool(const runtime::ContainerStatus&)> keep_undesired;
+};
+
+struct ReconcileResult {
+  absl::Status status;  // non-OK: retry with the queue's rate limit
+  absl::Duration requeue_after = absl::ZeroDuration();  // zero: no timed requeue
+};
+
+class Reconciler {
+ public:
+  using DesiredLookup = std::function<std::optional<NodeContainer>(const std::string& id)>;
+
+  Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const ImageStore& images,
+             StatusSink& status, const Clock& clock, ReconcilerOptions options);
+
+  // Calls for one id must not overlap (the work queue guarantees it); calls
+  // for different ids may.
+  ReconcileResult Reconcile(const std::string& id);
+
+ private:
+  ReconcileResult Remove(const runtime::ContainerStatus& observed);
+  ReconcileResult CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec,
+                                 int restart_count, const runtime::ContainerStatus* previous);
+  ReconcileResult HandleExit(const NodeContainer& object, const runtime::ContainerSpec& spec,
+                             const runtime::ContainerStatus& observed);
+  // Stop with the container's own grace period, then delete.
+  absl::Status StopAndDelete(const runtime::ContainerStatus& observed);
+  void Report(const NodeContainer& object, const runtime::ContainerStatus* observed,
+              const std::string& phase, const std::string& last_error,
+              const std::string& message);
+
+  runtime::Runtime& runtime_;
+  DesiredLookup desired_;
+  const ImageStore& images_;
+  StatusSink& status_;
+  const Clock& clock_;
+  ReconcilerOptions options_;
+
+  struct ExitSeen {
+    absl::Time finished_at;
+    absl::Time restart_at;
+  };
+  absl::Mutex mu_;
+  RestartBackoff backoff_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ExitSeen> exits_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace berth::controller
+
+#endif  // BERTH_CONTROLLER_RECONCILER_H_

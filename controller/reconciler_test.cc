@@ -1,0 +1,260 @@
+// The reconciler against a fake runtime (with error injection) and a fake
+// clock: the decisions, not the containers.
+#include "controller/reconciler.h"
+
+#include <map>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "controller/desired_state.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace berth::controller {
+namespace {
+
+using runtime::ContainerState;
+using runtime::ContainerStatus;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+class FakeRuntime : public runtime::Runtime {
+ public:
+  absl::Status Create(const runtime::ContainerSpec& spec) override {
+    calls.push_back("create " + spec.id);
+    if (!create_error.ok()) return create_error;
+    ContainerStatus c;
+    c.id = spec.id;
+    c.state = ContainerState::kCreated;
+    c.pid = next_pid++;
+    c.labels = spec.labels;
+    c.annotations = spec.annotations;
+    containers[spec.id] = c;
+    return absl::OkStatus();
+  }
+  absl::Status Start(const std::string& id) override {
+    calls.push_back("start " + id);
+    if (!start_error.ok()) return start_error;
+    containers[id].state = ContainerState::kRunning;
+    containers[id].started_at = clock->Now();
+    return absl::OkStatus();
+  }
+  absl::Status Stop(const std::string& id, absl::Duration timeout) override {
+    calls.push_back(absl::StrCat("stop ", id, " ", absl::FormatDuration(timeout)));
+    Exit(id, 143);
+    return absl::OkStatus();
+  }
+  absl::Status Delete(const std::string& id) override {
+    calls.push_back("delete " + id);
+    containers.erase(id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ContainerStatus> State(const std::string& id) override {
+    auto it = containers.find(id);
+    if (it == containers.end()) return absl::NotFoundError(id);
+    return it->second;
+  }
+  absl::StatusOr<std::vector<ContainerStatus>> List() override {
+    std::vector<ContainerStatus> out;
+    for (const auto& [id, c] : containers) out.push_back(c);
+    return out;
+  }
+  void Exit(const std::string& id, int code, absl::Time at = absl::FromUnixSeconds(2000)) {
+    ContainerStatus& c = containers[id];
+    c.state = ContainerState::kStopped;
+    c.exit_code = code;
+    c.reason = code == 0 ? "Completed" : "Error";
+    c.finished_at = at;
+    c.pid = 0;
+  }
+
+  std::map<std::string, ContainerStatus> containers;
+  std::vector<std::string> calls;
+  absl::Status create_error;
+  absl::Status start_error;
+  int next_pid = 100;
+  const Clock* clock = nullptr;
+};
+
+class FakeImages : public ImageStore {
+ public:
+  absl::StatusOr<ResolvedImage> Resolve(const std::string& ref) const override {
+    ResolvedImage i;
+    i.reference = ref + ":latest";
+    i.rootfs = "/images/" + ref;
+    i.cmd = {"sh"};
+    return i;
+  }
+};
+
+class RecordingSink : public StatusSink {
+ public:
+  void Report(const ContainerReport& r) override { reports[r.id] = r; }
+  void Remove(const std::string& id) override { reports.erase(id); }
+  std::map<std::string, ContainerReport> reports;
+};
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  ReconcilerTest() : clock_(absl::FromUnixSeconds(2000)) {
+    runtime_.clock = &clock_;
+    options_.backoff.initial = absl::Seconds(10);
+    options_.backoff.max = absl::Seconds(40);
+  }
+
+  Reconciler Make() {
+    return Reconciler(
+        runtime_,
+        [this](const std::string& id) -> std::optional<NodeContainer> {
+          auto it = desired_.find(id);
+          if (it == desired_.end()) return std::nullopt;
+          return it->second;
+        },
+        images_, sink_, clock_, options_);
+  }
+
+  NodeContainer& Want(const std::string& name) {
+    NodeContainer o;
+    o.metadata.name = name;
+    o.spec.image = "busybox";
+    o.spec.command = {"sleep", "1000"};
+    o.spec.termination_grace_period_seconds = 7;
+    return desired_[ContainerIdFor(o.metadata)] = o;
+  }
+
+  FakeRuntime runtime_;
+  FakeImages images_;
+  RecordingSink sink_;
+  FakeClock clock_;
+  ReconcilerOptions options_;
+  std::map<std::string, NodeContainer> desired_;
+};
+
+TEST_F(ReconcilerTest, CreatesAndStartsWhatIsMissing) {
+  Want("web");
+  Reconciler r = Make();
+  ReconcileResult res = r.Reconcile("default.web");
+  EXPECT_TRUE(res.status.ok()) << res.status;
+  EXPECT_THAT(runtime_.calls, ElementsAre("create default.web", "start default.web"));
+  EXPECT_EQ(sink_.reports["default.web"].phase, "Running");
+  EXPECT_EQ(sink_.reports["default.web"].pid, 100);
+  runtime_.calls.clear();
+  EXPECT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty()) << "converged: nothing more to do";
+}
+
+TEST_F(ReconcilerTest, LabelChangeKeepsSpecChangeRecreatesWithOldGracePeriod) {
+  Want("web");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  runtime_.calls.clear();
+  desired_["default.web"].metadata.labels["tier"] = "front";
+  desired_["default.web"].spec.termination_grace_period_seconds = 99;
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  desired_["default.web"].spec.command = {"sleep", "2000"};
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("stop default.web 7s", "delete default.web",
+                                          "create default.web", "start default.web"));
+}
+
+TEST_F(ReconcilerTest, UndesiredIsStoppedWithItsGracePeriodAndDeleted) {
+  Want("web");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  desired_.clear();
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("stop default.web 7s", "delete default.web"));
+  EXPECT_EQ(sink_.reports.count("default.web"), 0u);
+}
+
+TEST_F(ReconcilerTest, KeepUndesiredGuardLeavesItRunning) {
+  Want("web");
+  options_.keep_undesired = [](const ContainerStatus&) { return true; };
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  desired_.clear();
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+}
+
+TEST_F(ReconcilerTest, AlwaysRestartsWithCrashLoopBackOff) {
+  Want("crash");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
+  runtime_.Exit("default.crash", 1, clock_.Now());
+  runtime_.calls.clear();
+
+  ReconcileResult waiting = r.Reconcile("default.crash");
+  EXPECT_TRUE(waiting.status.ok());
+  EXPECT_EQ(waiting.requeue_after, absl::Seconds(10));
+  EXPECT_EQ(sink_.reports["default.crash"].phase, "CrashLoopBackOff");
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  clock_.Advance(absl::Seconds(4));
+  EXPECT_EQ(r.Reconcile("default.crash").requeue_after, absl::Seconds(6)) << "the same exit";
+
+  clock_.Advance(absl::Seconds(6));
+  ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("delete default.crash", "create default.crash",
+                                          "start default.crash"));
+  ContainerReport rep = sink_.reports["default.crash"];
+  EXPECT_EQ(rep.phase, "Running");
+  EXPECT_EQ(rep.restart_count, 1);
+  EXPECT_EQ(rep.last_exit_code, 1);
+
+  // The next exit, soon after: the delay doubles, then is capped.
+  for (absl::Duration want : {absl::Seconds(20), absl::Seconds(40), absl::Seconds(40)}) {
+    runtime_.Exit("default.crash", 2, clock_.Now());
+    EXPECT_EQ(r.Reconcile("default.crash").requeue_after, want);
+    clock_.Advance(want);
+    ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
+  }
+  EXPECT_EQ(sink_.reports["default.crash"].restart_count, 4);
+}
+
+TEST_F(ReconcilerTest, NeverAndOnFailureEndInTerminalPhases) {
+  Want("never").spec.restart_policy = RestartPolicy::kNever;
+  Want("job").spec.restart_policy = RestartPolicy::kOnFailure;
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.never").status.ok());
+  ASSERT_TRUE(r.Reconcile("default.job").status.ok());
+  runtime_.Exit("default.never", 137);
+  runtime_.Exit("default.job", 0);
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.never").status.ok());
+  ASSERT_TRUE(r.Reconcile("default.job").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  EXPECT_EQ(sink_.reports["default.never"].phase, "Failed");
+  EXPECT_EQ(sink_.reports["default.never"].exit_code, 137);
+  EXPECT_EQ(sink_.reports["default.job"].phase, "Succeeded");
+}
+
+TEST_F(ReconcilerTest, FailuresAreReportedAndLeaveNoHalfStartedContainer) {
+  Want("web");
+  Reconciler r = Make();
+  runtime_.create_error = absl::UnavailableError("create container default.web: runc_create: boom");
+  ReconcileResult res = r.Reconcile("default.web");
+  EXPECT_TRUE(absl::IsUnavailable(res.status));
+  EXPECT_EQ(sink_.reports["default.web"].phase, "Error");
+  EXPECT_EQ(sink_.reports["default.web"].last_error, "create container default.web: runc_create: boom");
+
+  runtime_.create_error = absl::OkStatus();
+  runtime_.start_error = absl::InternalError("start container default.web: no");
+  runtime_.calls.clear();
+  EXPECT_FALSE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("create default.web", "start default.web", "delete default.web"));
+  EXPECT_THAT(runtime_.containers, IsEmpty());
+}
+
+TEST_F(ReconcilerTest, ContainersForOtherNodesAreNotRun) {
+  Want("elsewhere").spec.node_name = "other-node";
+  options_.node_name = "this-node";
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.elsewhere").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+}
+
+}  // namespace
+}  // namespace berth::controller

@@ -1,0 +1,64 @@
+#include "controller/status.h"
+
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/sys/process.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::controller {
+namespace {
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+nlohmann::json ReportToJson(const ContainerReport& r) {
+  nlohmann::json j = {{"namespace", r.namespace_}, {"name", r.name}, {"phase", r.phase},
+                      {"restartCount", r.restart_count},
+                      {"observedGeneration", r.observed_generation}};
+  if (!r.container_id.empty()) j["containerID"] = r.container_id;
+  if (r.pid > 0) j["pid"] = r.pid;
+  if (r.started_at != absl::InfinitePast()) j["startedAt"] = Rfc3339(r.started_at);
+  if (r.finished_at != absl::InfinitePast()) j["finishedAt"] = Rfc3339(r.finished_at);
+  if (r.exit_code.has_value()) j["exitCode"] = *r.exit_code;
+  if (!r.reason.empty()) j["reason"] = r.reason;
+  if (r.last_exit_code.has_value()) {
+    j["lastState"] = {{"exitCode", *r.last_exit_code}, {"reason", r.last_exit_reason}};
+  }
+  if (!r.last_error.empty()) j["lastError"] = r.last_error;
+  if (!r.message.empty()) j["message"] = r.message;
+  return j;
+}
+
+FileStatusSink::FileStatusSink(std::string dir) : dir_(std::move(dir)) {
+  if (absl::Status s = runtime::MakeDirs(dir_, 0755); !s.ok()) {
+    spdlog::error("create status directory {}: {}", dir_, s.ToString());
+  }
+}
+
+void FileStatusSink::Report(const ContainerReport& report) {
+  std::string content = ReportToJson(report).dump(2) + "\n";
+  absl::MutexLock l(&mu_);
+  auto it = last_.find(report.id);
+  if (it != last_.end() && it->second == content) return;
+  const std::string path = absl::StrCat(dir_, "/", report.id, ".json");
+  if (absl::Status s = runtime::WriteFileAtomic(path, content); !s.ok()) {
+    spdlog::error("write status of {}: {}", report.id, s.ToString());
+    return;
+  }
+  last_[report.id] = std::move(content);
+}
+
+void FileStatusSink::Remove(const std::string& id) {
+  absl::MutexLock l(&mu_);
+  last_.erase(id);
+  const std::string path = absl::StrCat(dir_, "/", id, ".json");
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    spdlog::error("remove status of {}: {}", id, strerror(errno));
+  }
+}
+
+}  // namespace berth::controller

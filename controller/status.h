@@ -1,0 +1,62 @@
+// What Berth reports about each NodeContainer, and where it goes. In
+// standalone mode a file per container; in cluster mode the API's status.
+#ifndef BERTH_CONTROLLER_STATUS_H_
+#define BERTH_CONTROLLER_STATUS_H_
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+
+namespace berth::controller {
+
+struct ContainerReport {
+  std::string id;
+  std::string namespace_;
+  std::string name;
+  // Pending, Running, Succeeded, Failed, CrashLoopBackOff, Error.
+  std::string phase;
+  std::string container_id;
+  int pid = 0;
+  absl::Time started_at = absl::InfinitePast();
+  absl::Time finished_at = absl::InfinitePast();
+  std::optional<int> exit_code;
+  std::string reason;
+  int restart_count = 0;
+  std::optional<int> last_exit_code;  // of the container before the last restart
+  std::string last_exit_reason;
+  std::string last_error;
+  int64_t observed_generation = 0;
+  std::string message;
+};
+
+// The CRD's status shape (camelCase, RFC 3339 times, absent when unset).
+nlohmann::json ReportToJson(const ContainerReport& report);
+
+class StatusSink {
+ public:
+  virtual ~StatusSink() = default;
+  virtual void Report(const ContainerReport& report) = 0;
+  virtual void Remove(const std::string& id) = 0;
+};
+
+// <dir>/<id>.json, written atomically and only when it changed.
+class FileStatusSink : public StatusSink {
+ public:
+  explicit FileStatusSink(std::string dir);
+  void Report(const ContainerReport& report) override;
+  void Remove(const std::string& id) override;
+
+ private:
+  std::string dir_;
+  absl::Mutex mu_;
+  std::map<std::string, std::string> last_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace berth::controller
+
+#endif  // BERTH_CONTROLLER_STATUS_H_

@@ -1,0 +1,365 @@
+// berthd end to end: the real binary on a manifests directory, real runc,
+// a busybox image. Observed through its status files, its log and the
+// processes themselves; every test checks for leaks afterwards.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/runc_runtime.h"
+#include "runtime/sys/process.h"
+#include "tests/test_env.h"
+
+extern char** environ;
+
+namespace berth {
+namespace {
+
+using ::berth::testing::BusyboxRootfs;
+using ::berth::testing::TestWorld;
+using ::berth::testing::WaitFor;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using nlohmann::json;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+std::string Manifest(const std::string& name, const std::string& command,
+                     const std::string& extra_spec = "", const std::string& extra_meta = "") {
+  return absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: ",
+                      name, "\n", extra_meta, "spec:\n  image: busybox\n  command: [\"sh\", \"-c\", ",
+                      json(command).dump(), "]\n", extra_spec);
+}
+
+// A container that exits with 0 on SIGTERM, printing `word` every 100 ms.
+std::string Polite(const std::string& word) {
+  return absl::StrCat("trap 'exit 0' TERM; while true; do echo ", word, "; sleep 0.1; done");
+}
+
+class BerthdE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    manifests_ = world_.dir() + "/manifests";
+    ASSERT_TRUE(runtime::MakeDirs(manifests_).ok());
+    const std::string image = world_.dir() + "/images/busybox/latest";
+    ASSERT_TRUE(runtime::MakeDirs(image).ok());
+    ASSERT_EQ(symlink(BusyboxRootfs().c_str(), (image + "/rootfs").c_str()), 0);
+  }
+
+  void TearDown() override {
+    StopBerthd(SIGKILL);
+    // Clean up what berthd left running, then look for leaks.
+    runtime::RuncRuntimeOptions o = world_.RuntimeOptions();
+    auto rt = runtime::RuncRuntime::Open(o);
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    auto all = (*rt)->List();
+    ASSERT_TRUE(all.ok());
+    for (const auto& c : *all) EXPECT_TRUE((*rt)->Delete(c.id).ok());
+    rt->reset();
+    EXPECT_THAT(world_.Leaks(), IsEmpty());
+    if (HasFailure()) std::cerr << "berthd log:\n" << Log();
+  }
+
+  std::vector<std::string> Flags() const {
+    return {BERTH_BERTHD_PATH,
+            "--manifests-dir=" + manifests_,
+            "--state-dir=" + world_.berth_state_dir(),
+            "--run-dir=" + world_.run_dir(),
+            "--images-dir=" + world_.dir() + "/images",
+            "--cgroup-parent=" + world_.cgroup_parent(),
+            "--monitor=" BERTH_MONITOR_PATH,
+            "--relist-period=100ms",
+            "--resync-period=2s",
+            "--restart-backoff-initial=300ms",
+            "--restart-backoff-max=5s",
+            "--workers=2"};
+  }
+
+  pid_t Spawn(std::vector<std::string> argv) {
+    const std::string log = world_.dir() + "/berthd.log";
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    pid_t pid = -1;
+    EXPECT_EQ(posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    return pid;
+  }
+
+  void StartBerthd(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = Flags();
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    berthd_ = Spawn(argv);
+  }
+
+  // Returns berthd's exit status.
+  int StopBerthd(int signal) {
+    if (berthd_ <= 0) return -1;
+    kill(berthd_, signal);
+    int status = 0;
+    waitpid(berthd_, &status, 0);
+    berthd_ = -1;
+    return status;
+  }
+
+  std::string Log() const { return runtime::ReadFile(world_.dir() + "/berthd.log").value_or(""); }
+
+  // Waits until berthd number `n` (counting from 1) of this test has
+  // finished starting up.
+  void WaitForStart(int n) {
+    ASSERT_TRUE(WaitFor([&] {
+      const std::string log = Log();
+      int seen = 0;
+      for (size_t at = log.find("adopted"); at != std::string::npos; at = log.find("adopted", at + 1)) {
+        ++seen;
+      }
+      return seen >= n;
+    }, kWait)) << "berthd #" << n << " did not start:\n" << Log();
+  }
+
+  void Write(const std::string& file, const std::string& content) {
+    // Like an editor: a temporary file renamed over the old one.
+    const std::string tmp = manifests_ + "/." + file + ".swp";
+    ASSERT_TRUE(runtime::WriteFileAtomic(tmp, content).ok());
+    ASSERT_EQ(rename(tmp.c_str(), (manifests_ + "/" + file).c_str()), 0);
+  }
+
+  json Status(const std::string& id) const {
+    auto s = runtime::ReadFile(world_.berth_state_dir() + "/status/" + id + ".json");
+    if (!s.ok()) return nullptr;
+    json j = json::parse(*s, nullptr, false);
+    return j.is_discarded() ? nullptr : j;
+  }
+
+  // Waits until the status of `id` satisfies `pred`; returns the last status.
+  template <typename Pred>
+  json WaitStatus(const std::string& id, Pred pred, absl::Duration timeout = kWait) {
+    json last;
+    bool ok = WaitFor([&] {
+      last = Status(id);
+      return !last.is_null() && pred(last);
+    }, timeout);
+    EXPECT_TRUE(ok) << "status of " << id << " never matched; last: " << last.dump();
+    return last;
+  }
+
+  json WaitRunning(const std::string& id) {
+    return WaitStatus(id, [](const json& s) { return s["phase"] == "Running" && s.contains("pid"); });
+  }
+
+  static bool Alive(int pid) { return kill(pid, 0) == 0 && runtime::ProcessStartTime(pid) != 0; }
+
+  TestWorld world_;
+  std::string manifests_;
+  pid_t berthd_ = -1;
+};
+
+TEST_F(BerthdE2eTest, AddEditLabelEditCommandDeleteFile) {
+  StartBerthd();
+  Write("web.yaml", Manifest("web", Polite("one"), "  terminationGracePeriodSeconds: 20\n",
+                             "  generation: 1\n  labels: {app: web}\n"));
+  json first = WaitRunning("default.web");
+  const int pid = first["pid"];
+  EXPECT_TRUE(Alive(pid));
+  ASSERT_TRUE(WaitFor([&] {
+    auto log = runtime::ReadFile(world_.state_dir() + "/default.web/container.log");
+    return log.ok() && absl::StrContains(*log, "stdout F one");
+  }, kWait));
+
+  // A label: the same container goes on.
+  Write("web.yaml", Manifest("web", Polite("one"), "  terminationGracePeriodSeconds: 20\n",
+                             "  generation: 2\n  labels: {app: web, tier: front}\n"));
+  json relabeled = WaitStatus("default.web", [](const json& s) { return s["observedGeneration"] == 2; });
+  EXPECT_EQ(relabeled["pid"], pid) << "a label change recreated the container";
+  absl::SleepFor(absl::Milliseconds(500));  // a few relists later, still the same
+  EXPECT_EQ(Status("default.web")["pid"], pid);
+
+  // The command: a new container.
+  Write("web.yaml", Manifest("web", Polite("two"), "  terminationGracePeriodSeconds: 20\n",
+                             "  generation: 3\n"));
+  json recreated = WaitStatus("default.web", [&](const json& s) {
+    return s["phase"] == "Running" && s.contains("pid") && s["pid"] != pid;
+  });
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_EQ(recreated["restartCount"], 0);
+
+  // Deleting the file stops it (SIGTERM, well within its grace period) and
+  // removes it.
+  const absl::Time begin = absl::Now();
+  ASSERT_EQ(unlink((manifests_ + "/web.yaml").c_str()), 0);
+  ASSERT_TRUE(WaitFor([&] { return Status("default.web").is_null(); }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return access((world_.state_dir() + "/default.web").c_str(), F_OK) != 0; },
+                      kWait));
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(20)) << "waited for the whole grace period";
+  EXPECT_FALSE(Alive(recreated["pid"]));
+}
+
+TEST_F(BerthdE2eTest, BrokenFileKeepsItsContainersAndOthersWork) {
+  StartBerthd();
+  Write("a.yaml", Manifest("a", Polite("a")));
+  Write("b.yaml", Manifest("b", Polite("b")));
+  const int a = WaitRunning("default.a")["pid"];
+  const int b = WaitRunning("default.b")["pid"];
+
+  // b.yaml breaks: an error naming the file and line; nothing is touched.
+  Write("b.yaml", "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: b\n"
+                  "spec:\n  image: busybox\n  command: [sh, -c\n");
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Log(), manifests_ + "/b.yaml:"); }, kWait));
+  // A file with an invalid name and a file that is not YAML at all.
+  Write("c.yaml", Manifest("../x", "true"));
+  Write("d.yaml", std::string("\x01\x02 not yaml \xff", 16));
+  Write("e.yaml", Manifest("e", Polite("e")));
+  WaitRunning("default.e");
+  absl::SleepFor(absl::Seconds(1));  // relists and a resync pass
+  EXPECT_EQ(Status("default.a")["pid"], a);
+  EXPECT_EQ(Status("default.b")["pid"], b);
+  EXPECT_TRUE(Alive(a));
+  EXPECT_TRUE(Alive(b));
+  const std::string log = Log();
+  EXPECT_THAT(log, HasSubstr(manifests_ + "/c.yaml:"));
+  EXPECT_THAT(log, HasSubstr("metadata.name"));
+  EXPECT_THAT(log, HasSubstr(manifests_ + "/d.yaml"));
+
+  // berthd restarts (kill -9) while b.yaml is still broken: b keeps running.
+  StopBerthd(SIGKILL);
+  StartBerthd();
+  WaitForStart(2);
+  absl::SleepFor(absl::Seconds(1));  // relists, a resync and reconciles of all
+  EXPECT_TRUE(Alive(b)) << "a broken manifest's container was removed after a restart";
+  EXPECT_TRUE(Alive(a));
+
+  // Fixing the file takes effect (here: a new command, so a new container).
+  Write("b.yaml", Manifest("b", Polite("b2")));
+  WaitStatus("default.b", [&](const json& s) { return s["phase"] == "Running" && s["pid"] != b; });
+}
+
+TEST_F(BerthdE2eTest, CrashingCommandRestartsWithGrowingBackoff) {
+  StartBerthd();
+  Write("crash.yaml", Manifest("crash", "echo crashing; exit 3"));
+  std::vector<absl::Time> restarts;
+  int last = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    json s = Status("default.crash");
+    if (s.is_null()) return false;
+    int n = s["restartCount"];
+    if (n != last) {
+      restarts.push_back(absl::Now());
+      last = n;
+    }
+    return n >= 4;
+  }, absl::Seconds(40)));
+  ASSERT_GE(restarts.size(), 4u);
+  // 300 ms doubling: each gap between restarts is longer than the one before
+  // it by about the previous backoff.
+  const absl::Duration g1 = restarts[1] - restarts[0];
+  const absl::Duration g3 = restarts[3] - restarts[2];
+  EXPECT_GT(g3, g1 + absl::Milliseconds(500)) << "g1=" << g1 << " g3=" << g3;
+  json s = WaitStatus("default.crash", [](const json& s) { return s.contains("lastState"); });
+  EXPECT_EQ(s["lastState"]["exitCode"], 3);
+  EXPECT_THAT(Log(), ::testing::Not(HasSubstr(" E ")));
+}
+
+TEST_F(BerthdE2eTest, Kill9OfBerthdWithTwentyContainersAdoptsThemAll) {
+  std::string many;
+  for (int i = 0; i < 20; ++i) {
+    absl::StrAppend(&many, i > 0 ? "---\n" : "", Manifest(absl::StrCat("svc-", i), "exec sleep 1000"));
+  }
+  Write("many.yaml", many);
+  StartBerthd();
+  std::map<std::string, int> pids;
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = absl::StrCat("default.svc-", i);
+    pids[id] = WaitRunning(id)["pid"];
+  }
+  StopBerthd(SIGKILL);
+  for (const auto& [id, pid] : pids) EXPECT_TRUE(Alive(pid)) << id << " died with berthd";
+
+  StartBerthd();
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Log(), "20 container(s) adopted"); }, kWait))
+      << Log();
+  absl::SleepFor(absl::Seconds(1));  // relists and reconciles of all 20
+  for (const auto& [id, pid] : pids) {
+    json s = Status(id);
+    EXPECT_EQ(s["pid"], pid) << id << " was restarted";
+    EXPECT_EQ(s["phase"], "Running") << id;
+    EXPECT_EQ(s["restartCount"], 0) << id;
+  }
+}
+
+TEST_F(BerthdE2eTest, ContainerKilledFromOutsideIsRestartedOrReported) {
+  StartBerthd();
+  Write("always.yaml", Manifest("always", "exec sleep 1000"));
+  Write("never.yaml", Manifest("never", "exec sleep 1000", "  restartPolicy: Never\n"));
+  const int always = WaitRunning("default.always")["pid"];
+  const int never = WaitRunning("default.never")["pid"];
+  kill(always, SIGKILL);
+  kill(never, SIGKILL);
+  json a = WaitStatus("default.always", [&](const json& s) {
+    return s["phase"] == "Running" && s.contains("pid") && s["pid"] != always;
+  });
+  EXPECT_EQ(a["restartCount"], 1);
+  EXPECT_EQ(a["lastState"]["exitCode"], 137);
+  json n = WaitStatus("default.never", [](const json& s) { return s["phase"] == "Failed"; });
+  EXPECT_EQ(n["exitCode"], 137);
+  EXPECT_EQ(n["reason"], "Error");
+}
+
+TEST_F(BerthdE2eTest, SigtermLeavesContainersRunningUnlessStopOnExit) {
+  Write("web.yaml", Manifest("web", Polite("x"), "  terminationGracePeriodSeconds: 30\n"));
+  StartBerthd();
+  const int pid = WaitRunning("default.web")["pid"];
+  int status = StopBerthd(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(Alive(pid));
+
+  // A second berthd on the same state directory is refused while one runs.
+  StartBerthd({"--stop-on-exit"});
+  WaitForStart(2);
+  EXPECT_EQ(Status("default.web")["pid"], pid);
+  pid_t second = Spawn(Flags());
+  int second_status = 0;
+  waitpid(second, &second_status, 0);
+  EXPECT_TRUE(WIFEXITED(second_status) && WEXITSTATUS(second_status) == 1);
+  EXPECT_THAT(Log(), HasSubstr("another berthd"));
+
+  const absl::Time begin = absl::Now();
+  status = StopBerthd(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(30)) << "the polite container waited for SIGKILL";
+  EXPECT_THAT(world_.Leaks(), IsEmpty());
+}
+
+TEST_F(BerthdE2eTest, DryRunPrintsThePlanAndChangesNothing) {
+  Write("web.yaml", Manifest("web", "exec sleep 1000"));
+  std::vector<std::string> argv = Flags();
+  argv.push_back("--dry-run");
+  pid_t p = Spawn(argv);
+  int status = 0;
+  waitpid(p, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_THAT(Log(), ::testing::ContainsRegex("create +default\\.web"));
+  EXPECT_THAT(world_.Leaks(), IsEmpty());
+  EXPECT_NE(access((world_.berth_state_dir() + "/berthd.lock").c_str(), F_OK), 0)
+      << "a dry run took the lock";
+}
+
+}  // namespace
+}  // namespace berth
