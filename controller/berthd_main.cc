@@ -132,16 +132,22 @@ int DryRun(ManifestSource& source, const ImageStore& images, const std::string& 
   return snapshot.errors.empty() ? 0 : 1;
 }
 
-void StopAll(runtime::Runtime& rt) {
+// Stops every container in parallel, each with its own grace period, and
+// removes it and its status.
+void StopAll(runtime::Runtime& rt, StatusSink& status) {
   absl::StatusOr<std::vector<runtime::ContainerStatus>> all = rt.List();
   if (!all.ok()) return;
   std::vector<std::thread> stoppers;
   for (const auto& c : *all) {
-    stoppers.emplace_back([&rt, c] {
+    stoppers.emplace_back([&rt, &status, c] {
       absl::Duration grace = absl::Seconds(IntAnnotation(c.annotations, kGracePeriodAnnotation, 30));
       if (absl::Status s = rt.Stop(c.id, grace); !s.ok()) spdlog::error("{}", s.ToString());
-      if (absl::Status s = rt.Delete(c.id); !s.ok()) spdlog::error("{}", s.ToString());
-      else spdlog::info("stopped and removed container {}", c.id);
+      if (absl::Status s = rt.Delete(c.id); !s.ok()) {
+        spdlog::error("{}", s.ToString());
+        return;
+      }
+      status.Remove(c.id);
+      spdlog::info("stopped and removed container {}", c.id);
     });
   }
   for (auto& t : stoppers) t.join();
@@ -270,7 +276,7 @@ int Main(int argc, char** argv) {
   if (watcher.ok()) watcher->reset();
   controller.Stop();
   if (absl::GetFlag(FLAGS_stop_on_exit)) {
-    StopAll(**rt);
+    StopAll(**rt, status);
   } else {
     spdlog::info("containers keep running (use --stop-on-exit to stop them)");
   }

@@ -71,7 +71,8 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
                                                    : "/";
   spec.uid = in.run_as_user.value_or(0);
   spec.gid = in.run_as_group.value_or(0);
-  spec.hostname = object.metadata.name.substr(0, object.metadata.name.find('.'));
+  // kubelet: a host-network container keeps the node's name.
+  if (!in.host_network) spec.hostname = object.metadata.name.substr(0, object.metadata.name.find('.'));
   spec.resources.memory_bytes = in.limits.memory_bytes;
   spec.resources.cpu_millis = in.limits.cpu_millis;
   spec.resources.pids = in.limits.pids;

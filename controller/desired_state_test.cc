@@ -45,6 +45,9 @@ TEST(DesiredStateTest, ImageDefaultsAndKubeletCommandRules) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->id, "default.web");
   EXPECT_EQ(spec->hostname, "web");
+  NodeContainer host = o;
+  host.spec.host_network = true;
+  EXPECT_EQ(BuildContainerSpec(host, images)->hostname, "") << "host network keeps the node's name";
   EXPECT_THAT(spec->args, ElementsAre("/entry", "--default"));
   EXPECT_EQ(spec->working_dir, "/work");
   EXPECT_EQ(spec->rootfs, "/images/app/latest/rootfs");

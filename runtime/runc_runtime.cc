@@ -337,6 +337,8 @@ absl::Status RuncRuntime::Stop(const std::string& id, absl::Duration timeout) {
   absl::StatusOr<UniqueFd> container = OpenPidFd(record->pid, record->pid_start_time);
   absl::StatusOr<UniqueFd> monitor = OpenPidFd(record->monitor_pid, record->monitor_start_time);
   if (!container.ok() && !monitor.ok()) return absl::OkStatus();  // nothing left to stop
+  // A paused container cannot act on any signal: it is stopped thawed.
+  ThawCgroups(record->cgroups_path);
   // Waiting for the monitor means waiting for the exit file too.
   const UniqueFd& waiter = monitor.ok() ? *monitor : *container;
 
@@ -398,7 +400,9 @@ absl::Status RuncRuntime::TearDown(const std::string& id, const std::string& cgr
                                    pid_t monitor_pid, uint64_t monitor_start_time,
                                    pid_t pid, uint64_t pid_start_time, bool host_pid) {
   absl::Status first;
-  // Kill the container first and let the monitor record the exit.
+  // Kill the container first (thawed, or it cannot die) and let the monitor
+  // record the exit.
+  ThawCgroups(cgroups_path);
   if (absl::StatusOr<UniqueFd> c = OpenPidFd(pid, pid_start_time); c.ok()) {
     if (host_pid) (void)runc_.Kill(id, SIGKILL, /*all=*/true);
     Keep(&first, SignalPidFd(*c, SIGKILL));

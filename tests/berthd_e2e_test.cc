@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -344,6 +345,7 @@ TEST_F(BerthdE2eTest, SigtermLeavesContainersRunningUnlessStopOnExit) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_FALSE(Alive(pid));
   EXPECT_LT(absl::Now() - begin, absl::Seconds(30)) << "the polite container waited for SIGKILL";
+  EXPECT_TRUE(Status("default.web").is_null()) << "a stopped container's status was left behind";
   EXPECT_THAT(world_.Leaks(), IsEmpty());
 }
 
@@ -359,6 +361,22 @@ TEST_F(BerthdE2eTest, DryRunPrintsThePlanAndChangesNothing) {
   EXPECT_THAT(world_.Leaks(), IsEmpty());
   EXPECT_NE(access((world_.berth_state_dir() + "/berthd.lock").c_str(), F_OK), 0)
       << "a dry run took the lock";
+}
+
+TEST_F(BerthdE2eTest, JsonLogsAreOneObjectPerLine) {
+  Write("bad.yaml", "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata: {name: \"x\\\"y\"}\n");
+  StartBerthd({"--log-format=json"});
+  WaitForStart(1);
+  StopBerthd(SIGTERM);
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(Log(), '\n', absl::SkipEmpty())) {
+    json j = json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    EXPECT_TRUE(j.contains("time") && j.contains("level") && j.contains("msg")) << line;
+    ++lines;
+  }
+  EXPECT_GE(lines, 2);
+  EXPECT_THAT(Log(), HasSubstr("bad.yaml:3:"));
 }
 
 }  // namespace

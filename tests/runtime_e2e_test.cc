@@ -177,6 +177,32 @@ TEST_F(RuntimeE2eTest, StopOfProcessThatExitsOnSigtermReturnsWithoutWaiting) {
   EXPECT_EQ(MustState("polite").exit_code, 143);
 }
 
+TEST_F(RuntimeE2eTest, PausedBehindItsBackIsReportedAndStillStopsAndDeletes) {
+  oci::Runc runc(oci::FindRunc(), world_.runc_root());
+  auto runc_do = [&](const char* verb, const char* id) {
+    return RunCommandOk({runc.binary(), "--root", runc.root(), verb, id}, absl::Seconds(10));
+  };
+  CreateAndStart(Spec("frozen", {"/bin/sleep", "1000"}));
+  CreateAndStart(Spec("frozen2", {"/bin/sleep", "1000"}));
+  ASSERT_TRUE(runc_do("pause", "frozen").ok());
+  EXPECT_EQ(MustState("frozen").state, ContainerState::kPaused);
+  ASSERT_TRUE(runc_do("resume", "frozen").ok());
+  EXPECT_EQ(MustState("frozen").state, ContainerState::kRunning);
+
+  // Stop thaws what it must signal: SIGTERM (ignored by sleep as PID 1),
+  // then SIGKILL after the timeout.
+  ASSERT_TRUE(runc_do("pause", "frozen").ok());
+  ASSERT_TRUE(runtime_->Stop("frozen", absl::Seconds(1)).ok());
+  EXPECT_EQ(MustState("frozen").exit_code, 128 + SIGKILL);
+
+  // Delete thaws what it must kill.
+  ASSERT_TRUE(runc_do("pause", "frozen2").ok());
+  const absl::Time begin = absl::Now();
+  ASSERT_TRUE(runtime_->Delete("frozen2").ok());
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(3)) << "delete waited for a frozen process";
+  EXPECT_TRUE(absl::IsNotFound(runtime_->State("frozen2").status()));
+}
+
 TEST_F(RuntimeE2eTest, StopOfCreatedContainerKillsIt) {
   ASSERT_TRUE(runtime_->Create(Spec("idle", {"/bin/sleep", "1000"})).ok());
   ASSERT_TRUE(runtime_->Stop("idle", absl::Seconds(5)).ok());

@@ -100,15 +100,7 @@ absl::Status KillAndRemoveCgroups(const std::string& cgroups_path, absl::Duratio
   const absl::Time deadline = absl::Now() + timeout;
   std::vector<std::string> dirs = ExistingCgroupDirs(cgroups_path);
   if (dirs.empty()) return absl::OkStatus();
-  // A frozen cgroup cannot die: thaw it first.
-  for (const std::string& d : dirs) {
-    if (IsDir(d) && access((d + "/freezer.state").c_str(), W_OK) == 0) {
-      std::ofstream(d + "/freezer.state") << "THAWED";
-    }
-    if (access((d + "/cgroup.freeze").c_str(), W_OK) == 0) {
-      std::ofstream(d + "/cgroup.freeze") << "0";
-    }
-  }
+  ThawCgroups(cgroups_path);
   absl::Status first_error;
   for (const std::string& d : dirs) {
     while (true) {
@@ -140,6 +132,13 @@ std::string OomEventsFile(const std::string& cgroups_path) {
     }
   }
   return "";
+}
+
+void ThawCgroups(const std::string& cgroups_path) {
+  for (const std::string& d : ExistingCgroupDirs(cgroups_path)) {
+    if (access((d + "/freezer.state").c_str(), W_OK) == 0) std::ofstream(d + "/freezer.state") << "THAWED";
+    if (access((d + "/cgroup.freeze").c_str(), W_OK) == 0) std::ofstream(d + "/cgroup.freeze") << "0";
+  }
 }
 
 bool CgroupIsFrozen(const std::string& cgroups_path) {

@@ -28,6 +28,10 @@ std::string OomEventsFile(const std::string& cgroups_path);
 // True when the container's freezer says it is frozen (paused).
 bool CgroupIsFrozen(const std::string& cgroups_path);
 
+// Thaws the container's cgroups (a frozen process cannot act on a signal,
+// not even SIGKILL, until thawed). Absent cgroups are fine.
+void ThawCgroups(const std::string& cgroups_path);
+
 // Pids in the container's cgroups (all hierarchies, de-duplicated).
 std::vector<int> CgroupPids(const std::string& cgroups_path);
 
