@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,8 +21,6 @@
 #include "runtime/sys/cgroups.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
-
-extern char** environ;
 
 namespace berth::runtime {
 namespace {
@@ -92,34 +89,15 @@ class SyncReader {
 absl::StatusOr<UniqueFd> SpawnMonitor(const std::vector<std::string>& argv) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe");
-  UniqueFd read_end(fds[0]);
-  // Moved above 3 so the dup2 below always clears close-on-exec.
-  UniqueFd write_end(fcntl(fds[1], F_DUPFD_CLOEXEC, 10));
-  close(fds[1]);
-  if (!write_end.valid()) return absl::ErrnoToStatus(errno, "dup sync pipe");
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t pid = -1;
-  int err = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return absl::ErrnoToStatus(err, absl::StrCat("spawn ", argv[0]));
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  SpawnOptions options;
+  options.stderr_fd = kInherit;  // the monitor's own early errors
+  options.fd3 = write_end.get();
+  absl::StatusOr<pid_t> pid = Spawn(argv, options);
+  if (!pid.ok()) return pid.status();
   write_end.Reset();
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {}
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(absl::StrCat(argv[0], " failed to start: status ", status));
   }

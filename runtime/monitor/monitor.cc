@@ -85,7 +85,7 @@ bool Monitor::Announce() {
   const std::string pid = std::to_string(getpid());
   std::string error;
   if (!WriteFileAtomic(options_.monitor_pid_file, pid, "monitor pid file",
-                       /*sync_dir=*/false, &error)) {
+                       /*durable=*/false, &error)) {
     SendSyncError(error);
     return false;
   }
@@ -247,7 +247,7 @@ bool Monitor::WriteExitFile() {
            static_cast<long long>(UnixNanos(finished_at_)));
   std::string error;
   return WriteFileAtomic(options_.exit_file, json, "exit file",
-                         /*sync_dir=*/true, &error);
+                         /*durable=*/true, &error);
 }
 
 void Monitor::SendSyncLine(const std::string& json) {

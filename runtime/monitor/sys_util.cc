@@ -78,11 +78,6 @@ void AppendEscapedAscii(unsigned char c, std::string* out) {
 
 }  // namespace
 
-void UniqueFd::Reset(int fd) {
-  if (fd_ >= 0 && fd_ != fd) close(fd_);  // close() errors are not actionable.
-  fd_ = fd;
-}
-
 std::string ErrnoMessage(const char* action, const std::string& object,
                          int err) {
   std::string message = action;
@@ -137,7 +132,7 @@ std::string DirName(const std::string& path) {
 }
 
 bool WriteFileAtomic(const std::string& path, const std::string& content,
-                     const char* what, bool sync_dir, std::string* error) {
+                     const char* what, bool durable, std::string* error) {
   const std::string tmp = path + ".tmp";
   const std::string object = std::string(what) + " " + tmp;
   UniqueFd fd(
@@ -149,7 +144,7 @@ bool WriteFileAtomic(const std::string& path, const std::string& content,
   const char* action = nullptr;
   if (!WriteAll(fd.get(), content.data(), content.size())) {
     action = "write";
-  } else if (fsync(fd.get()) != 0) {
+  } else if (durable && fsync(fd.get()) != 0) {
     action = "fsync";
   } else if (close(fd.Release()) != 0) {
     action = "close";
@@ -161,7 +156,7 @@ bool WriteFileAtomic(const std::string& path, const std::string& content,
     unlink(tmp.c_str());
     return false;
   }
-  if (!sync_dir) return true;
+  if (!durable) return true;
   const std::string dir = DirName(path);
   UniqueFd dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir_fd.valid() || fsync(dir_fd.get()) != 0) {

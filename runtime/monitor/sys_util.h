@@ -10,36 +10,11 @@
 
 #include <string>
 
+#include "runtime/sys/unique_fd.h"
+
 namespace berth::monitor {
 
-// Move-only owner of a file descriptor; closes it when destroyed.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { Reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) Reset(other.Release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Gives up ownership without closing.
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  // Closes the owned descriptor (if any) and takes `fd`.
-  void Reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
+using runtime::UniqueFd;
 
 // "<action> <object>: <strerror(err)>".
 std::string ErrnoMessage(const char* action, const std::string& object,
@@ -53,11 +28,12 @@ bool WriteAll(int fd, const char* data, size_t size);
 bool ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out,
                    std::string* error);
 
-// Replaces `path` atomically: writes PATH.tmp, fsyncs it, renames it over
-// PATH and, when `sync_dir`, fsyncs the directory. `what` names the file in
-// error messages ("exit file").
+// Replaces `path` atomically: writes PATH.tmp and renames it over PATH.
+// When `durable`, also fsyncs the file before and the directory after, so
+// the content survives a power loss. `what` names the file in error messages
+// ("exit file").
 bool WriteFileAtomic(const std::string& path, const std::string& content,
-                     const char* what, bool sync_dir, std::string* error);
+                     const char* what, bool durable, std::string* error);
 
 // The directory part of `path` ("." when there is none).
 std::string DirName(const std::string& path);

@@ -55,9 +55,40 @@ std::string UnescapeMountPath(absl::string_view in) {
 
 }  // namespace
 
-void UniqueFd::Reset(int fd) {
-  if (fd_ >= 0) close(fd_);
-  fd_ = fd;
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
+  if (argv.empty()) return absl::InvalidArgumentError("spawn: empty argv");
+  // Above 3, so the dup2 to 3 below always clears close-on-exec.
+  UniqueFd fd3;
+  if (options.fd3 >= 0) {
+    fd3.Reset(fcntl(options.fd3, F_DUPFD_CLOEXEC, 10));
+    if (!fd3.valid()) return Errno(absl::StrCat("spawn ", argv[0], ": dup"), errno);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  for (auto [target, fd] : {std::pair{1, options.stdout_fd}, std::pair{2, options.stderr_fd}}) {
+    if (fd == kDevNull) {
+      posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0);
+    } else if (fd >= 0) {
+      posix_spawn_file_actions_adddup2(&actions, fd, target);
+    }
+  }
+  if (fd3.valid()) posix_spawn_file_actions_adddup2(&actions, fd3.get(), 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  pid_t pid = -1;
+  int err = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return Errno(absl::StrCat("spawn ", argv[0]), err);
+  return pid;
 }
 
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
@@ -68,26 +99,13 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   if (pipe2(fds, O_CLOEXEC) != 0) return Errno(absl::StrCat("run ", name, ": pipe"), errno);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  pid_t pid = -1;
-  int err = posix_spawn(&pid, name.c_str(), &actions, &attr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return Errno(absl::StrCat("run ", name), err);
+  SpawnOptions options;
+  options.stdout_fd = write_end.get();
+  options.stderr_fd = write_end.get();
+  absl::StatusOr<pid_t> spawned = Spawn(argv, options);
+  if (!spawned.ok()) return absl::Status(spawned.status().code(),
+                                         absl::StrCat("run ", spawned.status().message()));
+  const pid_t pid = *spawned;
   write_end.Reset();
 
   CommandResult result;

@@ -7,37 +7,14 @@
 
 #include <string>
 #include "absl/strings/string_view.h"
-#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "runtime/sys/unique_fd.h"
 
 namespace berth::runtime {
-
-// Move-only owner of a file descriptor; closes it on destruction.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) Reset(other.Release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int Release() { return std::exchange(fd_, -1); }
-  void Reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 struct CommandResult {
   int exit_code = -1;  // 128+signal when killed by a signal
@@ -49,6 +26,21 @@ struct CommandResult {
 // A non-zero exit is not an error here: the caller reads exit_code.
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                          absl::Duration timeout);
+
+// Where a spawned program's standard output or error goes.
+inline constexpr int kDevNull = -1;
+inline constexpr int kInherit = -2;
+
+struct SpawnOptions {
+  int stdout_fd = kDevNull;  // a descriptor, kDevNull or kInherit
+  int stderr_fd = kDevNull;
+  int fd3 = -1;  // passed to the program as descriptor 3 when >= 0
+};
+
+// Starts argv[0] (an absolute path) with stdin from /dev/null, an empty
+// signal mask, and the descriptors of `options`; everything else the caller
+// opened close-on-exec stays closed. Returns the child's pid.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& options);
 
 // Like RunCommand, but a non-zero exit becomes kInternal carrying the output.
 absl::Status RunCommandOk(const std::vector<std::string>& argv, absl::Duration timeout);
