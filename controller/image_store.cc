@@ -90,6 +90,11 @@ absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& refere
                                             image.rootfs, ")"));
   }
   absl::StatusOr<std::string> config = runtime::ReadFile(base + "/config.json");
+  if (!config.ok() && !absl::IsNotFound(config.status())) {
+    // Not "no config": a guess would change the spec and recreate containers.
+    return absl::UnavailableError(
+        absl::StrCat("resolve image ", image.reference, ": ", config.status().message()));
+  }
   if (config.ok()) {
     nlohmann::json j = nlohmann::json::parse(*config, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {

@@ -45,12 +45,21 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   std::optional<ContainerStatus> observed;
   if (observed_or.ok()) observed = *std::move(observed_or);
 
+  // Only this reconciler drives the runtime for `id`, one call at a time:
+  // a record still "Creating" or "Deleting" is what a failed rollback or
+  // delete left behind. Finish removing it.
+  if (observed.has_value() && observed->state == ContainerState::kUnknown &&
+      observed->reason != "Exiting") {
+    spdlog::warn("container {}: left {} by an earlier failure; removing it", id, observed->reason);
+    if (absl::Status s = runtime_.Delete(id); !s.ok()) return {s};
+    observed.reset();
+  }
+
   if (!object.has_value()) {
     if (!observed.has_value()) {
       status_.Remove(id);
       absl::MutexLock l(&mu_);
-      backoff_.Forget(id);
-      exits_.erase(id);
+      ForgetLocked(id);
       return {};
     }
     return Remove(*observed);
@@ -73,16 +82,15 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
                                 observed ? HashOf(*observed) : std::nullopt);
   switch (action.kind) {
     case ActionKind::kCreate:
-      return CreateAndStart(*object, *std::move(spec), 0, nullptr);
+      return CreateAndStart(*object, *std::move(spec));
     case ActionKind::kRecreate: {
       spdlog::info("recreate container {}: {}", id, action.reason);
       if (absl::Status s = StopAndDelete(*observed); !s.ok()) return {s};
       {
         absl::MutexLock l(&mu_);
-        backoff_.Forget(id);
-        exits_.erase(id);
+        ForgetLocked(id);  // a new spec starts a new count
       }
-      return CreateAndStart(*object, *std::move(spec), 0, nullptr);
+      return CreateAndStart(*object, *std::move(spec));
     }
     case ActionKind::kDelete:  // not reachable: handled above
     case ActionKind::kNoop:
@@ -118,9 +126,14 @@ ReconcileResult Reconciler::Remove(const ContainerStatus& observed) {
   if (absl::Status s = StopAndDelete(observed); !s.ok()) return {s};
   status_.Remove(observed.id);
   absl::MutexLock l(&mu_);
-  backoff_.Forget(observed.id);
-  exits_.erase(observed.id);
+  ForgetLocked(observed.id);
   return {};
+}
+
+void Reconciler::ForgetLocked(const std::string& id) {
+  backoff_.Forget(id);
+  exits_.erase(id);
+  pending_.erase(id);
 }
 
 absl::Status Reconciler::StopAndDelete(const ContainerStatus& observed) {
@@ -134,17 +147,26 @@ absl::Status Reconciler::StopAndDelete(const ContainerStatus& observed) {
 }
 
 ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
-                                           runtime::ContainerSpec spec, int restart_count,
-                                           const ContainerStatus* previous) {
+                                           runtime::ContainerSpec spec) {
   const std::string id = spec.id;
-  spec.annotations[kRestartCountAnnotation] = std::to_string(restart_count);
-  if (previous != nullptr && previous->exit_code.has_value()) {
-    spec.annotations[kLastExitCodeAnnotation] = std::to_string(*previous->exit_code);
-    spec.annotations[kLastExitReasonAnnotation] = previous->reason;
-  } else if (previous != nullptr) {
-    spec.annotations[kLastExitReasonAnnotation] = previous->reason;
+  PendingRestart restart;
+  {
+    absl::MutexLock l(&mu_);
+    if (auto it = pending_.find(id); it != pending_.end()) restart = it->second;
+  }
+  spec.annotations[kRestartCountAnnotation] = std::to_string(restart.restart_count);
+  if (restart.last_exit_code.has_value()) {
+    spec.annotations[kLastExitCodeAnnotation] = std::to_string(*restart.last_exit_code);
+  }
+  if (!restart.last_exit_reason.empty()) {
+    spec.annotations[kLastExitReasonAnnotation] = restart.last_exit_reason;
   }
   if (absl::Status s = runtime_.Create(spec); !s.ok()) {
+    if (absl::IsAlreadyExists(s)) {
+      // Remains the runtime does not report as a container (a directory a
+      // failed delete left): clear them; the retry creates.
+      if (absl::Status d = runtime_.Delete(id); !d.ok()) spdlog::error("{}", d.ToString());
+    }
     Report(object, nullptr, "Error", std::string(s.message()), "");
     return {s};
   }
@@ -154,8 +176,13 @@ ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
     Report(object, nullptr, "Error", std::string(s.message()), "");
     return {s};
   }
+  {
+    absl::MutexLock l(&mu_);
+    pending_.erase(id);
+  }
   spdlog::info("started container {}{}", id,
-               restart_count > 0 ? absl::StrCat(" (restart ", restart_count, ")") : "");
+               restart.restart_count > 0 ? absl::StrCat(" (restart ", restart.restart_count, ")")
+                                         : "");
   absl::StatusOr<ContainerStatus> now = runtime_.State(id);
   if (now.ok()) {
     Report(object, &*now, now->state == ContainerState::kStopped ? "Pending" : "Running", "", "");
@@ -176,14 +203,15 @@ ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
   absl::Time restart_at;
   {
     absl::MutexLock l(&mu_);
-    // An exit whose time was lost counts from when Berth first saw it.
-    const absl::Time finished =
-        observed.finished_at != absl::InfinitePast() ? observed.finished_at : now;
     auto it = exits_.find(observed.id);
-    if (it == exits_.end() ||
-        (observed.finished_at != absl::InfinitePast() && it->second.finished_at != finished)) {
+    if (it == exits_.end() || it->second.created_at != observed.created_at) {
+      // The first sight of this instance's exit. One whose time was lost
+      // counts from now.
+      const absl::Time finished =
+          observed.finished_at != absl::InfinitePast() ? observed.finished_at : now;
       absl::Duration delay = backoff_.OnExit(observed.id, observed.started_at, finished);
-      it = exits_.insert_or_assign(observed.id, ExitSeen{finished, finished + delay}).first;
+      it = exits_.insert_or_assign(observed.id, ExitSeen{observed.created_at, finished + delay})
+               .first;
     }
     restart_at = it->second.restart_at;
   }
@@ -193,9 +221,16 @@ ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
                         " restarting failed container"));
     return {absl::OkStatus(), restart_at - now};
   }
-  const int restarts = static_cast<int>(IntAnnotation(observed.annotations, kRestartCountAnnotation, 0)) + 1;
+  {
+    absl::MutexLock l(&mu_);
+    PendingRestart& p = pending_[observed.id];
+    p.restart_count =
+        static_cast<int>(IntAnnotation(observed.annotations, kRestartCountAnnotation, 0)) + 1;
+    p.last_exit_code = observed.exit_code;
+    p.last_exit_reason = observed.reason;
+  }
   if (absl::Status s = runtime_.Delete(observed.id); !s.ok()) return {s};
-  return CreateAndStart(object, spec, restarts, &observed);
+  return CreateAndStart(object, spec);
 }
 
 void Reconciler::Report(const NodeContainer& object, const ContainerStatus* observed,

@@ -50,8 +50,10 @@ class Reconciler {
 
  private:
   ReconcileResult Remove(const runtime::ContainerStatus& observed);
-  ReconcileResult CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec,
-                                 int restart_count, const runtime::ContainerStatus* previous);
+  // Creates and starts the container; a restart carries the count and last
+  // exit kept in pending_ for `id`.
+  ReconcileResult CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec);
+  void ForgetLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ReconcileResult HandleExit(const NodeContainer& object, const runtime::ContainerSpec& spec,
                              const runtime::ContainerStatus& observed);
   // Stop with the container's own grace period, then delete.
@@ -67,13 +69,23 @@ class Reconciler {
   const Clock& clock_;
   ReconcilerOptions options_;
 
+  // The exit of one container instance (named by its creation time) and
+  // when it may be restarted.
   struct ExitSeen {
-    absl::Time finished_at;
+    absl::Time created_at;
     absl::Time restart_at;
+  };
+  // What the next container of an id carries, kept until it is created (so
+  // a failed create does not reset the count).
+  struct PendingRestart {
+    int restart_count = 0;
+    std::optional<int> last_exit_code;
+    std::string last_exit_reason;
   };
   absl::Mutex mu_;
   RestartBackoff backoff_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ExitSeen> exits_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, PendingRestart> pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::controller

@@ -29,6 +29,7 @@ class FakeRuntime : public runtime::Runtime {
     c.pid = next_pid++;
     c.labels = spec.labels;
     c.annotations = spec.annotations;
+    c.created_at = clock->Now() + absl::Nanoseconds(++creates);
     containers[spec.id] = c;
     return absl::OkStatus();
   }
@@ -46,6 +47,7 @@ class FakeRuntime : public runtime::Runtime {
   }
   absl::Status Delete(const std::string& id) override {
     calls.push_back("delete " + id);
+    if (!delete_error.ok()) return delete_error;
     containers.erase(id);
     return absl::OkStatus();
   }
@@ -72,7 +74,9 @@ class FakeRuntime : public runtime::Runtime {
   std::vector<std::string> calls;
   absl::Status create_error;
   absl::Status start_error;
+  absl::Status delete_error;
   int next_pid = 100;
+  int creates = 0;
   const Clock* clock = nullptr;
 };
 
@@ -246,6 +250,59 @@ TEST_F(ReconcilerTest, FailuresAreReportedAndLeaveNoHalfStartedContainer) {
   EXPECT_FALSE(r.Reconcile("default.web").status.ok());
   EXPECT_THAT(runtime_.calls, ElementsAre("create default.web", "start default.web", "delete default.web"));
   EXPECT_THAT(runtime_.containers, IsEmpty());
+}
+
+TEST_F(ReconcilerTest, LostExitTimesStillBackOffAndGrow) {
+  Want("lost");
+  Reconciler r = Make();
+  for (absl::Duration want : {absl::Seconds(10), absl::Seconds(20), absl::Seconds(40)}) {
+    ASSERT_TRUE(r.Reconcile("default.lost").status.ok());
+    ContainerStatus& c = runtime_.containers["default.lost"];
+    c.state = ContainerState::kStopped;
+    c.reason = "ExitCodeLost";
+    c.exit_code.reset();
+    c.finished_at = absl::InfinitePast();
+    ReconcileResult res = r.Reconcile("default.lost");
+    EXPECT_EQ(res.requeue_after, want);
+    EXPECT_EQ(sink_.reports["default.lost"].phase, "CrashLoopBackOff");
+    clock_.Advance(want);
+  }
+}
+
+TEST_F(ReconcilerTest, FailedCreateAfterARestartKeepsTheCount) {
+  Want("flaky");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.flaky").status.ok());
+  runtime_.Exit("default.flaky", 9, clock_.Now());
+  ASSERT_TRUE(r.Reconcile("default.flaky").status.ok());  // backing off
+  clock_.Advance(absl::Seconds(10));
+  runtime_.create_error = absl::UnavailableError("busy");
+  EXPECT_FALSE(r.Reconcile("default.flaky").status.ok());
+  EXPECT_THAT(runtime_.containers, IsEmpty()) << "the old one was deleted";
+  runtime_.create_error = absl::OkStatus();
+  ASSERT_TRUE(r.Reconcile("default.flaky").status.ok());
+  EXPECT_EQ(sink_.reports["default.flaky"].restart_count, 1);
+  EXPECT_EQ(sink_.reports["default.flaky"].last_exit_code, 9);
+}
+
+TEST_F(ReconcilerTest, LeftoversOfFailedCreatesAndDeletesAreRemoved) {
+  Want("web");
+  Reconciler r = Make();
+  ContainerStatus half;
+  half.id = "default.web";
+  half.state = ContainerState::kUnknown;
+  half.reason = "Deleting";
+  runtime_.containers["default.web"] = half;
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("delete default.web", "create default.web",
+                                          "start default.web"));
+  // An exit still being recorded is waited for, not removed.
+  runtime_.calls.clear();
+  runtime_.containers["default.web"].state = ContainerState::kUnknown;
+  runtime_.containers["default.web"].reason = "Exiting";
+  ReconcileResult res = r.Reconcile("default.web");
+  EXPECT_GT(res.requeue_after, absl::ZeroDuration());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
 }
 
 TEST_F(ReconcilerTest, ContainersForOtherNodesAreNotRun) {

@@ -31,9 +31,10 @@ using nlohmann::json;
 // independently of the create timeout, so a timed-out create still learns
 // which process group to kill.
 constexpr absl::Duration kMonitorHelloTimeout = absl::Seconds(5);
-// After its container exited, the monitor drains the pipes (up to 2 s) and
+// After its container exited, the monitor drains the pipes (up to 2 s),
+// kills what is left without a PID namespace of its own (up to 10 s) and
 // writes the exit file.
-constexpr absl::Duration kExitRecordWait = absl::Seconds(3);
+constexpr absl::Duration kExitRecordWait = absl::Seconds(15);
 
 absl::Status WithContext(absl::string_view action, const std::string& id, absl::string_view step,
                          const absl::Status& s) {
@@ -83,6 +84,16 @@ class SyncReader {
   UniqueFd fd_;
   std::string buf_;
 };
+
+// Fields of the monitor's sync messages; 0 / "" when absent or mistyped.
+int IntField(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+std::string StringField(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
 
 // Spawns berth-monitor with the sync pipe as fd 3 and reaps the short-lived
 // parent it forks from (the monitor itself detaches into its own session).
@@ -259,17 +270,20 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   };
   absl::StatusOr<json> hello = sync.ReadLine(absl::Now() + kMonitorHelloTimeout);
   if (!hello.ok()) return fail("monitor_spawn", hello.status());
-  record.monitor_pid = hello->value("monitor_pid", 0);
+  if (std::string error = StringField(*hello, "error"); !error.empty()) {
+    return fail("monitor_spawn", absl::InternalError(error));
+  }
+  record.monitor_pid = IntField(*hello, "monitor_pid");
   record.monitor_start_time = ProcessStartTime(record.monitor_pid);
   if (absl::Status s = fault("monitor_spawn"); !s.ok()) return fail("monitor_spawn", s);
 
   // Step runc_create: wait for the monitor's word on `runc create`.
   absl::StatusOr<json> created = sync.ReadLine(deadline);
   if (!created.ok()) return fail("runc_create", created.status());
-  if (created->contains("error")) {
-    return fail("runc_create", absl::InternalError(created->value("error", "")));
+  if (std::string error = StringField(*created, "error"); !error.empty()) {
+    return fail("runc_create", absl::InternalError(error));
   }
-  record.pid = created->value("pid", 0);
+  record.pid = IntField(*created, "pid");
   record.pid_start_time = ProcessStartTime(record.pid);
   if (record.pid <= 0 || record.pid_start_time == 0) {
     return fail("runc_create", absl::InternalError(absl::StrCat(
@@ -300,7 +314,12 @@ absl::Status RuncRuntime::Start(const std::string& id) {
     return absl::FailedPreconditionError(
         absl::StrCat("start container ", id, ": it exited before it was started"));
   }
-  if (absl::Status s = runc_.Start(id, record->pid); !s.ok()) return s;
+  // AlreadyExists: a start interrupted (by a crash of Berth) after the
+  // program began and before it was recorded; record it now.
+  if (absl::Status s = runc_.Start(id, record->pid, record->pid_start_time);
+      !s.ok() && !absl::IsAlreadyExists(s)) {
+    return s;
+  }
   record->phase = RecordPhase::kStarted;
   record->started_at = absl::Now();
   return store_.Write(*record);
@@ -431,11 +450,12 @@ absl::Status RuncRuntime::Delete(const std::string& id) {
 
 absl::StatusOr<ContainerStatus> RuncRuntime::State(const std::string& id) {
   if (absl::Status s = ValidateContainerId(id); !s.ok()) return s;
-  absl::MutexLock l(LockFor(id));
-  return StateLocked(id);
+  return ReadState(id);
 }
 
-absl::StatusOr<ContainerStatus> RuncRuntime::StateLocked(const std::string& id) {
+absl::StatusOr<ContainerStatus> RuncRuntime::ReadState(const std::string& id) const {
+  // Every file read here is replaced atomically, so this needs no lock and
+  // never waits for a Stop or Delete in progress.
   absl::StatusOr<ContainerRecord> record = store_.Read(id);
   if (!record.ok()) return record.status();
   ContainerStatus st;
@@ -452,12 +472,14 @@ absl::StatusOr<ContainerStatus> RuncRuntime::StateLocked(const std::string& id) 
   }
   std::optional<ExitRecord> exit = store_.ReadExit(id);
   if (!exit.has_value() && !ProcessIsAlive(record->pid, record->pid_start_time)) {
-    // Exited: give a live monitor a moment to write the exit file.
-    if (absl::StatusOr<UniqueFd> m = OpenPidFd(record->monitor_pid, record->monitor_start_time);
-        m.ok()) {
-      WaitPidFd(*m, kExitRecordWait);
+    if (ProcessIsAlive(record->monitor_pid, record->monitor_start_time)) {
+      // Exited; the monitor is still draining its output and will write
+      // the exit file.
+      st.state = ContainerState::kUnknown;
+      st.reason = "Exiting";
+      return st;
     }
-    exit = store_.ReadExit(id);
+    exit = store_.ReadExit(id);  // written just before the monitor ended
     if (!exit.has_value()) {
       st.state = ContainerState::kStopped;
       st.reason = "ExitCodeLost";
@@ -486,7 +508,7 @@ absl::StatusOr<std::vector<ContainerStatus>> RuncRuntime::List() {
   std::vector<ContainerStatus> out;
   for (const std::string& id : store_.ListEntries()) {
     if (!ValidateContainerId(id).ok()) continue;
-    absl::StatusOr<ContainerStatus> st = State(id);
+    absl::StatusOr<ContainerStatus> st = ReadState(id);
     if (st.ok()) out.push_back(*std::move(st));
   }
   return out;
@@ -509,9 +531,11 @@ void RuncRuntime::Recover() {
       continue;
     }
     absl::StatusOr<ContainerRecord> record = store_.Read(name);
-    if (absl::IsFailedPrecondition(record.status())) {
+    if (!record.ok() && !absl::IsNotFound(record.status()) &&
+        !absl::IsDataLoss(record.status())) {
+      // Another version's record, or a read error: leave all of it alone.
       recovery_.errors.push_back(record.status().ToString());
-      known.insert(name);  // leave everything of it alone
+      known.insert(name);
       continue;
     }
     if (!record.ok()) {

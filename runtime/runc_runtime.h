@@ -58,7 +58,7 @@ class RuncRuntime : public Runtime {
   explicit RuncRuntime(RuncRuntimeOptions options);
 
   absl::Status CreateLocked(const ContainerSpec& spec);
-  absl::StatusOr<ContainerStatus> StateLocked(const std::string& id);
+  absl::StatusOr<ContainerStatus> ReadState(const std::string& id) const;
   // Kills the monitor's process group and whatever is left in the
   // container's cgroups, and removes runc's state (unless `runc_deleted`).
   // Safe on partial state.

@@ -72,6 +72,7 @@ absl::Status StateStore::Write(const ContainerRecord& r) const {
       {"pid_start_time", r.pid_start_time},
       {"created_at", ToNanos(r.created_at)},
       {"started_at", ToNanos(r.started_at)},
+      {"boot_id", CurrentBootId()},
   };
   // Like runc's own state: atomic against a crash of Berth; containers do
   // not outlive a power loss, so there is nothing to fsync for.
@@ -110,8 +111,13 @@ absl::StatusOr<ContainerRecord> StateStore::Read(const std::string& id) const {
     r.pid_start_time = j.at("pid_start_time").get<uint64_t>();
     r.created_at = FromNanos(j.at("created_at").get<int64_t>());
     r.started_at = FromNanos(j.at("started_at").get<int64_t>());
+    r.boot_id = j.value("boot_id", "");
   } catch (const json::exception& e) {
     return absl::DataLossError(absl::StrCat("read container ", id, ": ", path, ": ", e.what()));
+  }
+  if (r.boot_id != CurrentBootId()) {
+    r.pid = r.monitor_pid = 0;
+    r.pid_start_time = r.monitor_start_time = 0;
   }
   if (r.spec.id != id) {
     return absl::DataLossError(

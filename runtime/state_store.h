@@ -33,6 +33,9 @@ struct ContainerRecord {
   uint64_t pid_start_time = 0;
   absl::Time created_at = absl::InfinitePast();
   absl::Time started_at = absl::InfinitePast();
+  // The boot the pids belong to. Read clears the pids of a record from
+  // another boot: they may name unrelated processes now.
+  std::string boot_id;
 };
 
 // What the monitor wrote when the container ended.

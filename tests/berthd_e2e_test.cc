@@ -2,6 +2,7 @@
 // a busybox image. Observed through its status files, its log and the
 // processes themselves; every test checks for leaks afterwards.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -165,6 +166,16 @@ class BerthdE2eTest : public ::testing::Test {
     return WaitStatus(id, [](const json& s) { return s["phase"] == "Running" && s.contains("pid"); });
   }
 
+  // Waits until berthd rewrote the status file of `id` after `since` (a new
+  // berthd writes each one once it has reconciled it).
+  void WaitForStatusWrittenAfter(const std::string& id, absl::Time since) {
+    const std::string path = world_.berth_state_dir() + "/status/" + id + ".json";
+    EXPECT_TRUE(WaitFor([&] {
+      struct stat st;
+      return stat(path.c_str(), &st) == 0 && absl::TimeFromTimespec(st.st_mtim) > since;
+    }, kWait)) << id << " was not reconciled";
+  }
+
   static bool Alive(int pid) { return kill(pid, 0) == 0 && runtime::ProcessStartTime(pid) != 0; }
 
   TestWorld world_;
@@ -292,15 +303,22 @@ TEST_F(BerthdE2eTest, Kill9OfBerthdWithTwentyContainersAdoptsThemAll) {
   StopBerthd(SIGKILL);
   for (const auto& [id, pid] : pids) EXPECT_TRUE(Alive(pid)) << id << " died with berthd";
 
+  const size_t log_before = Log().size();
+  const absl::Time restart = absl::Now();
   StartBerthd();
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Log(), "20 container(s) adopted"); }, kWait))
       << Log();
-  absl::SleepFor(absl::Seconds(1));  // relists and reconciles of all 20
+  for (const auto& [id, pid] : pids) WaitForStatusWrittenAfter(id, restart);
+  const std::string second = Log().substr(log_before);
+  EXPECT_THAT(second, ::testing::Not(HasSubstr("recreate container")));
+  EXPECT_THAT(second, ::testing::Not(HasSubstr("delete container")));
+  EXPECT_THAT(second, ::testing::Not(HasSubstr("started container")));
   for (const auto& [id, pid] : pids) {
     json s = Status(id);
     EXPECT_EQ(s["pid"], pid) << id << " was restarted";
     EXPECT_EQ(s["phase"], "Running") << id;
     EXPECT_EQ(s["restartCount"], 0) << id;
+    EXPECT_TRUE(Alive(pid)) << id;
   }
 }
 
@@ -331,8 +349,10 @@ TEST_F(BerthdE2eTest, SigtermLeavesContainersRunningUnlessStopOnExit) {
   EXPECT_TRUE(Alive(pid));
 
   // A second berthd on the same state directory is refused while one runs.
+  const absl::Time restart = absl::Now();
   StartBerthd({"--stop-on-exit"});
   WaitForStart(2);
+  WaitForStatusWrittenAfter("default.web", restart);
   EXPECT_EQ(Status("default.web")["pid"], pid);
   pid_t second = Spawn(Flags());
   int second_status = 0;

@@ -1,5 +1,6 @@
 // The runtime layer on real runc with a busybox rootfs. Every test checks
 // that it left no runc container, mount, cgroup, process or directory.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -201,6 +202,33 @@ TEST_F(RuntimeE2eTest, PausedBehindItsBackIsReportedAndStillStopsAndDeletes) {
   ASSERT_TRUE(runtime_->Delete("frozen2").ok());
   EXPECT_LT(absl::Now() - begin, absl::Seconds(3)) << "delete waited for a frozen process";
   EXPECT_TRUE(absl::IsNotFound(runtime_->State("frozen2").status()));
+}
+
+TEST_F(RuntimeE2eTest, StartInterruptedByACrashIsRecognizedOnRetry) {
+  // Berth died after the program started but before it recorded that: once
+  // after runc removed the exec fifo, once before.
+  oci::Runc runc(oci::FindRunc(), world_.runc_root());
+  ASSERT_TRUE(runtime_->Create(Spec("a", TrappingShell(0))).ok());
+  ASSERT_TRUE(RunCommandOk({runc.binary(), "--root", runc.root(), "start", "a"},
+                           absl::Seconds(10)).ok());
+  ASSERT_TRUE(runtime_->Create(Spec("b", TrappingShell(0))).ok());
+  {
+    UniqueFd fifo(open((world_.runc_root() + "/b/exec.fifo").c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(fifo.valid());
+    char buf[8];
+    while (read(fifo.get(), buf, sizeof buf) > 0) {}
+  }
+  for (const char* id : {"a", "b"}) {
+    SCOPED_TRACE(id);
+    EXPECT_EQ(MustState(id).state, ContainerState::kCreated) << "the record says created";
+    const absl::Time begin = absl::Now();
+    absl::Status s = runtime_->Start(id);
+    EXPECT_TRUE(s.ok()) << s;
+    EXPECT_LT(absl::Now() - begin, absl::Seconds(5)) << "the retry waited for a fifo nobody writes";
+    EXPECT_EQ(MustState(id).state, ContainerState::kRunning);
+    WaitForLog(id, "hello");
+    EXPECT_TRUE(absl::IsFailedPrecondition(runtime_->Start(id))) << "started twice";
+  }
 }
 
 TEST_F(RuntimeE2eTest, StopOfCreatedContainerKillsIt) {

@@ -41,15 +41,17 @@ absl::Status Runc::Run(const std::string& action, const std::string& id,
   return absl::InternalError(text);
 }
 
-absl::Status Runc::Start(const std::string& id, int pid) const {
+absl::Status Runc::Start(const std::string& id, int pid, uint64_t pid_start_time) const {
   const std::string fifo = absl::StrCat(root_, "/", id, "/exec.fifo");
   // A non-blocking open of the read end succeeds at once and lets runc init,
   // blocked opening the write end, go on to write its byte.
   UniqueFd fd(open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  const auto already_started = [&] {
+    return absl::AlreadyExistsError(absl::StrCat("start container ", id, ": already started"));
+  };
   if (!fd.valid()) {
     if (errno == ENOENT && access(absl::StrCat(root_, "/", id, "/state.json").c_str(), F_OK) == 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("start container ", id, ": already started"));
+      return already_started();
     }
     return Run("start", id, {"start", id}, nullptr);
   }
@@ -73,18 +75,24 @@ absl::Status Runc::Start(const std::string& id, int pid) const {
         return absl::ErrnoToStatus(errno, absl::StrCat("start container ", id, ": read ", fifo));
       }
     }
-    if (got == 0 && pid > 0 && ProcessStartTime(pid) == 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("start container ", id, ": its process ", pid, " has exited"));
+    if (got == 0 && pid > 0) {
+      if (!ProcessIsAlive(pid, pid_start_time)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("start container ", id, ": its process ", pid, " has exited"));
+      }
+      // An earlier start read the fifo but did not remove it: the program
+      // runs already (runc init has replaced itself with it).
+      if (ProcessName(pid) != "runc:[2:INIT]") {
+        unlink(fifo.c_str());
+        return already_started();
+      }
     }
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "start container ", id, ": program not running after ", absl::FormatDuration(timeout_)));
     }
   }
-  if (got == 0) {
-    return absl::FailedPreconditionError(absl::StrCat("start container ", id, ": already started"));
-  }
+  if (got == 0) return already_started();
   if (unlink(fifo.c_str()) != 0 && errno != ENOENT) {
     return absl::ErrnoToStatus(errno, absl::StrCat("start container ", id, ": remove ", fifo));
   }

@@ -4,6 +4,7 @@
 #ifndef BERTH_RUNTIME_OCI_RUNC_H_
 #define BERTH_RUNTIME_OCI_RUNC_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,9 +32,11 @@ class Runc {
   // Starts a created container the way `runc start` does, without the cost
   // of another runc process: reads the container's exec.fifo to its end
   // (which comes when the program has been exec'd) and removes it. Falls
-  // back to `runc start` when the fifo is not where runc keeps it. `pid` is
-  // the container's init, watched so a dead one fails fast.
-  absl::Status Start(const std::string& id, int pid) const;
+  // back to `runc start` when the fifo is not where runc keeps it. `pid` and
+  // `pid_start_time` name the container's init, watched so a dead one fails
+  // fast. kAlreadyExists: the program was started before (by a start that
+  // was interrupted before it was recorded).
+  absl::Status Start(const std::string& id, int pid, uint64_t pid_start_time) const;
   // `all`: signal every process in the container's cgroup.
   absl::Status Kill(const std::string& id, int signal, bool all) const;
   // kNotFound when runc does not know the container.

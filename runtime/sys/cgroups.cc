@@ -1,5 +1,6 @@
 #include "runtime/sys/cgroups.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,6 +77,18 @@ std::vector<int> ReadProcs(const std::string& dir) {
   return pids;
 }
 
+std::vector<std::string> SubDirs(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (e->d_type == DT_DIR && name != "." && name != "..") out.push_back(dir + "/" + name);
+  }
+  closedir(d);
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> ExistingCgroupDirs(const std::string& cgroups_path) {
@@ -98,14 +111,21 @@ std::vector<int> CgroupPids(const std::string& cgroups_path) {
 
 absl::Status KillAndRemoveCgroups(const std::string& cgroups_path, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  std::vector<std::string> dirs = ExistingCgroupDirs(cgroups_path);
+  std::vector<std::string> dirs;
+  for (const std::string& top : ExistingCgroupDirs(cgroups_path)) {
+    // Children (a container may make its own cgroups) go before parents.
+    std::vector<std::string> tree = {top};
+    for (size_t i = 0; i < tree.size(); ++i) {
+      for (const std::string& child : SubDirs(tree[i])) tree.push_back(child);
+    }
+    dirs.insert(dirs.end(), tree.rbegin(), tree.rend());
+  }
   if (dirs.empty()) return absl::OkStatus();
   ThawCgroups(cgroups_path);
   absl::Status first_error;
   for (const std::string& d : dirs) {
     while (true) {
-      std::vector<int> pids = ReadProcs(d);
-      for (int pid : pids) kill(pid, SIGKILL);
+      for (int pid : ReadProcs(d)) kill(pid, SIGKILL);
       if (rmdir(d.c_str()) == 0 || errno == ENOENT) break;
       if (errno != EBUSY || absl::Now() >= deadline) {
         if (first_error.ok()) {

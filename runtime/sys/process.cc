@@ -162,6 +162,18 @@ uint64_t ProcessStartTime(pid_t pid) {
   return start;
 }
 
+const std::string& CurrentBootId() {
+  static const std::string* const boot_id = new std::string(std::string(absl::StripAsciiWhitespace(
+      ReadFile("/proc/sys/kernel/random/boot_id", 128).value_or(""))));
+  return *boot_id;
+}
+
+std::string ProcessName(pid_t pid) {
+  if (pid <= 0) return "";
+  return std::string(absl::StripTrailingAsciiWhitespace(
+      ReadFile(absl::StrCat("/proc/", pid, "/comm"), 256).value_or("")));
+}
+
 bool ProcessIsAlive(pid_t pid, uint64_t start_time) {
   return start_time != 0 && ProcessStartTime(pid) == start_time;
 }

@@ -50,6 +50,13 @@ absl::Status RunCommandOk(const std::vector<std::string>& argv, absl::Duration t
 // Together with the pid it names a process for good: pids get reused.
 uint64_t ProcessStartTime(pid_t pid);
 
+// This boot's id (/proc/sys/kernel/random/boot_id): start times and pids
+// mean nothing across a reboot.
+const std::string& CurrentBootId();
+
+// The command name of `pid` (/proc/<pid>/comm), empty if gone.
+std::string ProcessName(pid_t pid);
+
 // True when `pid` exists, is not a zombie and started at `start_time`.
 bool ProcessIsAlive(pid_t pid, uint64_t start_time);
 
