@@ -93,12 +93,17 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "bench: %s\n", rt.status().ToString().c_str());
     return 1;
   }
+  absl::Duration layer_create, layer_start;
   absl::Time begin = absl::Now();
   for (int i = 0; i < n; ++i) {
     spec.id = absl::StrCat("layer-", i);
     spec.stop_signal = SIGKILL;
+    const absl::Time t0 = absl::Now();
     if (absl::Status s = (*rt)->Create(spec); !s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+    const absl::Time t1 = absl::Now();
     if (absl::Status s = (*rt)->Start(spec.id); !s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+    layer_create += t1 - t0;
+    layer_start += absl::Now() - t1;
   }
   const absl::Duration layer_up = absl::Now() - begin;
 
@@ -127,6 +132,7 @@ int Main(int argc, char** argv) {
               Ms(layer_down) / n, Ms(layer_down) / Ms(raw_down));
   std::printf("%-22s %9.1f ms %9.1f ms %7.2fx\n", "whole lifecycle", Ms(raw_up + raw_down) / n,
               Ms(layer_up + layer_down) / n, Ms(layer_up + layer_down) / Ms(raw_up + raw_down));
+  std::printf("  layer create %.1f ms + start %.1f ms\n", Ms(layer_create) / n, Ms(layer_start) / n);
   std::printf("monitor memory: VmRSS %ld kB, private %ld kB (the rest is the shared binary)\n", rss, priv);
   std::vector<std::string> leaks = world.Leaks();
   for (const auto& l : leaks) std::printf("LEAK: %s\n", l.c_str());
