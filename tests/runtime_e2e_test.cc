@@ -47,7 +47,12 @@ class FailAt : public FaultInjector {
 
 class RuntimeE2eTest : public ::testing::Test {
  protected:
-  void SetUp() override { runtime_ = OpenRuntime(world_.RuntimeOptions()); }
+  void SetUp() override {
+    // Built here, before any test forks: a child killed with -9 must not be
+    // the one that owns it.
+    BusyboxRootfs();
+    runtime_ = OpenRuntime(world_.RuntimeOptions());
+  }
 
   void TearDown() override {
     if (runtime_ != nullptr) {
