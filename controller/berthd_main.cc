@@ -2,7 +2,6 @@
 // node, and nothing else.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -87,21 +86,30 @@ absl::StatusOr<std::map<std::string, std::string>> ParseLabels(const std::string
   return out;
 }
 
-// Holds an exclusive flock on <state_dir>/berthd.lock for the process's life.
+// Holds an exclusive lock on <state_dir>/berthd.lock for the process's life
+// (a POSIX record lock: the kernel names its holder to whoever is refused).
 absl::StatusOr<runtime::UniqueFd> LockStateDir(const std::string& state_dir) {
   if (absl::Status s = runtime::MakeDirs(state_dir, 0755); !s.ok()) return s;
   const std::string path = state_dir + "/berthd.lock";
   runtime::UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("lock ", path));
-  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    std::string holder = runtime::ReadFile(path, 64).value_or("?");
-    return absl::UnavailableError(absl::StrCat("lock ", path, ": another berthd (pid ",
-                                               absl::StripAsciiWhitespace(holder),
-                                               ") drives the containers of this state directory"));
+  struct flock lock = {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (fcntl(fd.get(), F_SETLK, &lock) != 0) {
+    if (errno != EAGAIN && errno != EACCES) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("lock ", path));
+    }
+    struct flock holder = {};
+    holder.l_type = F_WRLCK;
+    holder.l_whence = SEEK_SET;
+    std::string who = "another berthd";
+    if (fcntl(fd.get(), F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK) {
+      who = absl::StrCat("another berthd (pid ", holder.l_pid, ")");
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "lock ", path, ": ", who, " drives the containers of this state directory"));
   }
-  ftruncate(fd.get(), 0);
-  std::string pid = absl::StrCat(getpid(), "\n");
-  (void)!pwrite(fd.get(), pid.data(), pid.size(), 0);
   return fd;
 }
 
