@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <thread>
+#include <tuple>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -180,6 +181,20 @@ int Main(int argc, char** argv) {
     gethostname(host, sizeof host - 1);
     node_name = host;
   }
+  for (const auto& [name, value] :
+       {std::pair{"--resync_period", absl::GetFlag(FLAGS_resync_period)},
+        std::pair{"--relist_period", absl::GetFlag(FLAGS_relist_period)},
+        std::pair{"--restart_backoff_initial", absl::GetFlag(FLAGS_restart_backoff_initial)},
+        std::pair{"--restart_backoff_max", absl::GetFlag(FLAGS_restart_backoff_max)}}) {
+    if (value <= absl::ZeroDuration()) {
+      spdlog::error("{} must be positive, not {}", name, absl::FormatDuration(value));
+      return 2;
+    }
+  }
+  if (absl::GetFlag(FLAGS_workers) < 1) {
+    spdlog::error("--workers must be at least 1");
+    return 2;
+  }
   absl::StatusOr<std::map<std::string, std::string>> node_labels =
       ParseLabels(absl::GetFlag(FLAGS_node_labels));
   if (!node_labels.ok()) {
@@ -233,7 +248,7 @@ int Main(int argc, char** argv) {
   reco.keep_undesired = [&source](const runtime::ContainerStatus& c) {
     SourceSnapshot snapshot = source.Snapshot();
     auto file = c.annotations.find(kSourceFileAnnotation);
-    return snapshot.directory_unreadable ||
+    return snapshot.directory_unreadable || snapshot.objects_unknown ||
            (file != c.annotations.end() && snapshot.failed_files.count(file->second) != 0);
   };
   Reconciler reconciler(
@@ -249,38 +264,70 @@ int Main(int argc, char** argv) {
         for (const auto& [id, o] : source.Snapshot().objects) ids.push_back(id);
         return ids;
       },
-      RealClock(), co);
+      SteadyClock(), co);  // the queue's delays must not jump with the wall clock
 
-  // ManifestSource logs what changed and each new error itself.
+  // ManifestSource logs what changed and each new error itself. When what
+  // keep_undesired looks at changes, every container is looked at again.
   auto rescan = [&] {
+    auto guard_inputs = [](const SourceSnapshot& s) {
+      return std::make_tuple(s.failed_files, s.objects_unknown, s.directory_unreadable);
+    };
+    const auto before = guard_inputs(source.Snapshot());
     for (const std::string& id : source.Scan()) controller.Enqueue(id);
+    if (guard_inputs(source.Snapshot()) != before) controller.EnqueueAll();
   };
   controller.Start();
   controller.EnqueueAll();
+  // Status files of containers that went away while berthd was not running
+  // (the reconciler removes those of ids neither desired nor present).
+  for (const std::string& id : status.Ids()) controller.Enqueue(id);
   absl::StatusOr<std::unique_ptr<DirectoryWatcher>> watcher = DirectoryWatcher::Start(
       absl::GetFlag(FLAGS_manifests_dir), absl::Milliseconds(100), rescan);
   if (!watcher.ok()) {
     spdlog::warn("{}; changes are noticed at each resync only", watcher.status().ToString());
   }
+  rescan();  // what changed while the runtime recovered and the watcher started
 
-  const absl::Duration resync = absl::GetFlag(FLAGS_resync_period);
-  while (true) {
-    timespec ts = absl::ToTimespec(resync);
-    int sig = sigtimedwait(&signals, nullptr, &ts);
-    if (sig < 0) {  // resync period passed
+  // Resyncs run on their own thread, so this one only waits for signals.
+  struct {
+    absl::Mutex mu;
+    absl::CondVar cv;
+    bool now = false;
+    bool stop = false;
+  } resync;
+  std::thread resyncer([&] {
+    while (true) {
+      {
+        absl::MutexLock l(&resync.mu);
+        if (!resync.now && !resync.stop) {
+          resync.cv.WaitWithTimeout(&resync.mu, absl::GetFlag(FLAGS_resync_period));
+        }
+        if (resync.stop) return;
+        resync.now = false;
+      }
       rescan();
       controller.EnqueueAll();
-      continue;
     }
+  });
+  while (true) {
+    int sig = sigwaitinfo(&signals, nullptr);
+    if (sig < 0) continue;  // EINTR
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP: re-reading {}", absl::GetFlag(FLAGS_manifests_dir));
-      rescan();
-      controller.EnqueueAll();
+      absl::MutexLock l(&resync.mu);
+      resync.now = true;
+      resync.cv.Signal();
       continue;
     }
     spdlog::info("signal {}: shutting down", sig);
     break;
   }
+  {
+    absl::MutexLock l(&resync.mu);
+    resync.stop = true;
+    resync.cv.Signal();
+  }
+  resyncer.join();
   if (watcher.ok()) watcher->reset();
   controller.Stop();
   if (absl::GetFlag(FLAGS_stop_on_exit)) {

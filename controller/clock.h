@@ -9,6 +9,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include <chrono>
+
 #include "absl/time/time.h"
 
 namespace berth::controller {
@@ -32,6 +34,21 @@ class SystemClock final : public Clock {
 // destructors and detached threads).
 inline Clock& RealClock() {
   static SystemClock* const clock = new SystemClock();
+  return *clock;
+}
+
+// Clock that never jumps: CLOCK_MONOTONIC as an absl::Time. For delays and
+// timeouts only; its times are not wall-clock times.
+class MonotonicClock final : public Clock {
+ public:
+  absl::Time Now() const override {
+    return absl::UnixEpoch() +
+           absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+  }
+};
+
+inline Clock& SteadyClock() {
+  static MonotonicClock* const clock = new MonotonicClock();
   return *clock;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "controller/clock.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::controller {
@@ -152,7 +153,11 @@ bool DirectoryWatcher::DrainEvents(bool& watch_lost) {
       off += sizeof(struct inotify_event) + event->len;
       any = true;
       if (event->mask & IN_Q_OVERFLOW) {
+        // Events were dropped, maybe the one saying the watch is gone:
+        // watch anew.
         spdlog::warn("watch directory {}: inotify queue overflowed", dir_);
+        RemoveWatch();
+        watch_lost = true;
         continue;
       }
       if (event->wd != wd_ || wd_ < 0) continue;
@@ -175,7 +180,7 @@ void DirectoryWatcher::Run() {
   absl::Time first_event = absl::InfinitePast();
   absl::Time last_event = absl::InfinitePast();
   absl::Time next_check =
-      absl::Now() + (wd_ >= 0 ? kRecheckInterval : kMissingPollInterval);
+      SteadyClock().Now() + (wd_ >= 0 ? kRecheckInterval : kMissingPollInterval);
   const absl::Duration max_delay = kMaxDelayInDebounces * debounce_;
   int last_add_error = 0;
 
@@ -186,7 +191,7 @@ void DirectoryWatcher::Run() {
     }
     struct pollfd fds[2] = {{stop_fd_.get(), POLLIN, 0},
                             {inotify_fd_.get(), POLLIN, 0}};
-    int ready = poll(fds, 2, PollTimeoutMs(wake - absl::Now()));
+    int ready = poll(fds, 2, PollTimeoutMs(wake - SteadyClock().Now()));
     if (ready < 0 && errno != EINTR) {
       spdlog::error("watch directory {}: poll: {}", dir_, std::strerror(errno));
       absl::SleepFor(absl::Milliseconds(100));  // no busy loop on odd errors
@@ -197,7 +202,7 @@ void DirectoryWatcher::Run() {
     bool watch_lost = false;
     if (ready > 0 && fds[1].revents != 0) changed = DrainEvents(watch_lost);
 
-    absl::Time now = absl::Now();
+    absl::Time now = SteadyClock().Now();
     if (wd_ >= 0 && now >= next_check && !StillWatchingPath()) {
       spdlog::info(
           "watch directory {}: path now names another directory or "

@@ -131,6 +131,13 @@ void ParseInto(const std::string& path, const std::string& content,
                                           obj.source));
     }
   }
+  // An empty file is far more often one being written (`curl ... > f`,
+  // truncated before the new content arrives) than a wish to remove its
+  // containers: that takes deleting the file.
+  if (parse_errors.empty() && parsed.objects.empty()) {
+    parse_errors.push_back(absl::StrCat(
+        path, ": no NodeContainer in the file (delete the file to remove its containers)"));
+  }
   if (parse_errors.empty()) last_good = std::move(parsed.objects);
 }
 
@@ -230,6 +237,7 @@ std::vector<std::string> ManifestSource::Scan() {
   // Read (and, when changed, parse) every candidate.
   std::vector<std::string> errors;
   std::set<std::string> failed_files;
+  bool objects_unknown = false;
   std::set<std::string> present;
   for (const std::string& name : names) {
     const std::string path = JoinPath(dir_, name);
@@ -251,6 +259,7 @@ std::vector<std::string> ManifestSource::Scan() {
     }
     if (!file_errors.empty()) {
       failed_files.insert(path);
+      if (file.last_good.empty()) objects_unknown = true;
       errors.insert(errors.end(), file_errors.begin(), file_errors.end());
       if (file.last_good.empty()) {
         errors.push_back(absl::StrCat("apply manifest ", path,
@@ -329,6 +338,7 @@ std::vector<std::string> ManifestSource::Scan() {
     state_.objects = std::move(objects);
     state_.errors = std::move(errors);
     state_.failed_files = std::move(failed_files);
+    state_.objects_unknown = objects_unknown;
     state_.directory_unreadable = false;
   }
 

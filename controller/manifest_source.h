@@ -57,6 +57,9 @@ struct SourceSnapshot {
   // Paths of files that currently fail to read or parse; their objects are
   // the last good ones (none if they never parsed, e.g. after a restart).
   std::set<std::string> failed_files;
+  // Some failing file has not parsed since this source started, so which
+  // objects it holds is unknown (e.g. berthd restarted while it was broken).
+  bool objects_unknown = false;
   // The directory itself could not be read at the last Scan.
   bool directory_unreadable = false;
 };

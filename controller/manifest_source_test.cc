@@ -183,6 +183,42 @@ TEST(ManifestSourceTest, BrokenFileKeepsLastGoodObjectsAndFixClearsError) {
   EXPECT_FALSE(source.Get("default.api").has_value());
 }
 
+TEST(ManifestSourceTest, EmptiedFileKeepsItsObjectsUntilDeleted) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), ElementsAre("default.web"));
+  // `curl ... > a.yaml` truncates it before the new content arrives.
+  for (const char* content : {"", "# only a comment\n", "---\n"}) {
+    WriteFile(dir / "a.yaml", content);
+    EXPECT_THAT(source.Scan(), IsEmpty()) << "content: " << content;
+    SourceSnapshot snap = source.Snapshot();
+    EXPECT_THAT(snap.errors, Contains(HasSubstr("no NodeContainer")));
+    EXPECT_THAT(snap.failed_files, ElementsAre(dir / "a.yaml"));
+    EXPECT_FALSE(snap.objects_unknown) << "its last good version is known";
+    EXPECT_TRUE(source.Get("default.web").has_value());
+  }
+  ASSERT_EQ(unlink((dir / "a.yaml").c_str()), 0);
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  EXPECT_THAT(source.Snapshot().failed_files, IsEmpty());
+}
+
+TEST(ManifestSourceTest, FileBrokenSinceStartMakesObjectsUnknown) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", "kind: [\n");
+  WriteFile(dir / "b.yaml", Manifest("db"));
+  ManifestSource source(dir.path());
+  EXPECT_THAT(source.Scan(), ElementsAre("default.db"));
+  EXPECT_TRUE(source.Snapshot().objects_unknown);
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  source.Scan();
+  EXPECT_FALSE(source.Snapshot().objects_unknown);
+  WriteFile(dir / "a.yaml", "kind: [\n");
+  source.Scan();
+  EXPECT_FALSE(source.Snapshot().objects_unknown) << "its last good version is known now";
+  EXPECT_THAT(source.Snapshot().failed_files, ElementsAre(dir / "a.yaml"));
+}
+
 TEST(ManifestSourceTest, ErrorCarriesLineAndColumnOfInvalidField) {
   TempDir dir;
   WriteFile(dir / "a.yaml",

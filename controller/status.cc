@@ -1,8 +1,11 @@
 #include "controller/status.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "runtime/names.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
 
@@ -50,6 +53,20 @@ void FileStatusSink::Report(const ContainerReport& report) {
     return;
   }
   last_[report.id] = std::move(content);
+}
+
+std::vector<std::string> FileStatusSink::Ids() const {
+  std::vector<std::string> ids;
+  DIR* d = opendir(dir_.c_str());
+  if (d == nullptr) return ids;
+  while (dirent* e = readdir(d)) {
+    absl::string_view name = e->d_name;
+    if (absl::ConsumeSuffix(&name, ".json") && runtime::ValidateContainerId(name).ok()) {
+      ids.emplace_back(name);
+    }
+  }
+  closedir(d);
+  return ids;
 }
 
 void FileStatusSink::Remove(const std::string& id) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -50,6 +51,8 @@ class FileStatusSink : public StatusSink {
   explicit FileStatusSink(std::string dir);
   void Report(const ContainerReport& report) override;
   void Remove(const std::string& id) override;
+  // Ids of the status files in the directory.
+  std::vector<std::string> Ids() const;
 
  private:
   std::string dir_;

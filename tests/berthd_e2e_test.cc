@@ -383,6 +383,36 @@ TEST_F(BerthdE2eTest, DryRunPrintsThePlanAndChangesNothing) {
       << "a dry run took the lock";
 }
 
+TEST_F(BerthdE2eTest, StatusOfAContainerGoneWhileBerthdWasDownIsRemoved) {
+  Write("web.yaml", Manifest("web", "exec sleep 1000", "  stopSignal: SIGKILL\n"));
+  StartBerthd();
+  WaitRunning("default.web");
+  StopBerthd(SIGKILL);
+  // The manifest goes, and so does the container, while no berthd runs.
+  ASSERT_EQ(unlink((manifests_ + "/web.yaml").c_str()), 0);
+  {
+    auto rt = runtime::RuncRuntime::Open(world_.RuntimeOptions());
+    ASSERT_TRUE(rt.ok());
+    ASSERT_TRUE((*rt)->Delete("default.web").ok());
+  }
+  ASSERT_FALSE(Status("default.web").is_null());
+  StartBerthd();
+  EXPECT_TRUE(WaitFor([&] { return Status("default.web").is_null(); }, kWait))
+      << "a stale status file says " << Status("default.web").dump();
+}
+
+TEST_F(BerthdE2eTest, TruncatedManifestKeepsItsContainer) {
+  Write("web.yaml", Manifest("web", Polite("x")));
+  StartBerthd();
+  const int pid = WaitRunning("default.web")["pid"];
+  // Truncated in place, as a shell redirect does before the writer writes.
+  ASSERT_EQ(truncate((manifests_ + "/web.yaml").c_str(), 0), 0);
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Log(), "no NodeContainer"); }, kWait));
+  absl::SleepFor(absl::Milliseconds(500));  // relists and reconciles
+  EXPECT_TRUE(Alive(pid));
+  EXPECT_EQ(Status("default.web")["pid"], pid);
+}
+
 TEST_F(BerthdE2eTest, JsonLogsAreOneObjectPerLine) {
   Write("bad.yaml", "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata: {name: \"x\\\"y\"}\n");
   StartBerthd({"--log-format=json"});
