@@ -38,7 +38,7 @@ struct SpawnOptions {
 };
 
 // Starts argv[0] (an absolute path) with stdin from /dev/null, an empty
-// signal mask, and the descriptors of `options`; everything else the caller
+// signal mask, default signal dispositions, and the descriptors of `options`; everything else the caller
 // opened close-on-exec stays closed. Returns the child's pid.
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& options);
 

@@ -25,6 +25,25 @@ TEST(ProcessTest, RunCommandCapturesOutputAndExitCode) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("nope"));
 }
 
+TEST(ProcessTest, SpawnedProgramsGetDefaultSignals) {
+  // Ignored and blocked here, default there.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
+  auto previous = signal(SIGPIPE, SIG_IGN);
+  auto r = RunCommand({"/bin/sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status"}, absl::Seconds(10));
+  signal(SIGPIPE, previous);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->output, HasSubstr("SigBlk:\t0000000000000000"));
+  // The shell itself may ignore some signals, but not SIGPIPE (bit 12).
+  size_t at = r->output.find("SigIgn:\t");
+  ASSERT_NE(at, std::string::npos);
+  uint64_t ignored = std::stoull(r->output.substr(at + 8, 16), nullptr, 16);
+  EXPECT_EQ(ignored & (1ull << (SIGPIPE - 1)), 0u) << r->output;
+}
+
 TEST(ProcessTest, RunCommandKillsOnTimeout) {
   auto r = RunCommand({"/bin/sleep", "30"}, absl::Milliseconds(100));
   EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
