@@ -1,0 +1,281 @@
+#include "controller/spec_parser.h"
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "controller/quantity.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace berth::controller {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+
+// TestdataPath, ReadFile and WithSpec are copies of the helpers in
+// spec_parser_test.cc; Message moved here with its only users.
+
+std::string TestdataPath(const std::string& relative) {
+  return absl::StrCat(BERTH_TESTDATA_DIR, "/", relative);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::string Message(const absl::Status& status) {
+  return std::string(status.message());
+}
+
+// A valid document whose spec gets `spec_extra` (indented by two spaces).
+std::string WithSpec(const std::string& spec_extra) {
+  return absl::StrCat(
+      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
+      "metadata:\n  name: web\nspec:\n  image: busybox\n",
+      spec_extra);
+}
+
+// ---- Hostile input ----
+
+TEST(SpecParserHostileTest, TenMegabyteFileIsRefusedUnparsed) {
+  std::string huge = WithSpec("  args:\n");
+  while (huge.size() < (10 << 20))
+    huge += "  - \"aaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n";
+  const auto start = std::chrono::steady_clock::now();
+  ParseResult result = ParseManifests(huge, "big.yaml");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_THAT(result.objects, IsEmpty());
+  ASSERT_THAT(result.errors, SizeIs(1));
+  EXPECT_THAT(result.errors[0].ToString(),
+              StartsWith("big.yaml: file larger than 1 MiB ("));
+  EXPECT_THAT(Message(ParseNodeContainer(huge, "api").status()),
+              HasSubstr("file larger than 1 MiB"));
+}
+
+TEST(SpecParserHostileTest, ExactlyOneMebibyteIsStillParsed) {
+  std::string content = WithSpec("");
+  content += "# " + std::string(kMaxManifestBytes - content.size() - 3, 'x');
+  content += "\n";
+  ASSERT_EQ(content.size(), kMaxManifestBytes);
+  // A comment this long exceeds yaml-cpp's lookahead bound, but the size
+  // check itself lets it through.
+  ParseResult result = ParseManifests(content, "f");
+  for (const ParseError& e : result.errors) {
+    EXPECT_THAT(e.reason, Not(HasSubstr("larger than 1 MiB")));
+  }
+}
+
+TEST(SpecParserHostileTest, DeepNestingIsBounded) {
+  const std::vector<std::string> inputs = {
+      std::string(100000, '[') + std::string(100000, ']'),
+      std::string(15000, '['),
+      std::string(15000, '{'),
+      WithSpec("  command: " + std::string(10000, '[')),
+      [] {
+        std::string s;
+        for (int i = 0; i < 100000; ++i) s += "- ";
+        return s + "x\n";
+      }(),
+      [] {
+        std::string s;
+        for (int i = 0; i < 1000; ++i) s += std::string(i, ' ') + "a:\n";
+        return s;
+      }(),
+  };
+  for (const std::string& input : inputs) {
+    SCOPED_TRACE(input.substr(0, 20));
+    ParseResult result = ParseManifests(input, "deep.yaml");
+    EXPECT_THAT(result.objects, IsEmpty());
+    ASSERT_THAT(result.errors, SizeIs(1));
+    EXPECT_THAT(result.errors[0].reason,
+                testing::AnyOf(HasSubstr("nested deeper than 64"),
+                               HasSubstr("more than 20000 '[', '{' and ','")));
+  }
+}
+
+TEST(SpecParserHostileTest, HugeFlowCollectionsAndScalarsAreBounded) {
+  // yaml-cpp queues every token of a flow collection before the first event;
+  // these would cost tens of MiB without the lookahead bound.
+  std::string quoted = "[";
+  for (int i = 0; i < 200000; ++i) quoted += "'a' ";
+  std::string colons = "[";
+  for (int i = 0; i < 400000; ++i) colons += ": ";
+  std::string scalar = "a: \"" + std::string(900000, 'x') + "\"\n";
+  for (std::string* input : {&quoted, &colons, &scalar}) {
+    ParseResult result = ParseManifests(*input, "flow.yaml");
+    EXPECT_THAT(result.objects, IsEmpty());
+    ASSERT_THAT(result.errors, SizeIs(1));
+    EXPECT_THAT(result.errors[0].reason, HasSubstr("larger than 256 KiB"));
+    EXPECT_GT(result.errors[0].line, 0);
+  }
+}
+
+TEST(SpecParserHostileTest, NodeCountIsBounded) {
+  std::string many = WithSpec("  args:\n");
+  for (int i = 0; i < 20000; ++i) many += "  - a\n";
+  ParseResult result = ParseManifests(many, "many.yaml");
+  EXPECT_THAT(result.objects, IsEmpty());
+  ASSERT_THAT(result.errors, SizeIs(1));
+  EXPECT_THAT(result.errors[0].reason, HasSubstr("more than 10000 YAML nodes"));
+}
+
+TEST(SpecParserHostileTest, ErrorCountIsBounded) {
+  std::string many;
+  for (int i = 0; i < 5000; ++i) many += "kind: X\n---\n";
+  ParseResult result = ParseManifests(many, "many.yaml");
+  EXPECT_LE(result.errors.size(), 101u);
+  EXPECT_THAT(result.errors.back().reason, HasSubstr("more errors not shown"));
+}
+
+TEST(SpecParserHostileTest, StrayTopLevelCommaDoesNotLoopForever) {
+  // yaml-cpp 0.7 alone yields empty documents at "," forever.
+  ParseResult result = ParseManifests("{a: 1},", "comma.yaml");
+  ASSERT_THAT(result.errors, SizeIs(1));
+  EXPECT_EQ(result.errors[0].ToString(),
+            "comma.yaml:1:7: invalid YAML: unexpected character");
+}
+
+TEST(SpecParserHostileTest, PrefixesAndMutationsNeverCrash) {
+  const std::string full = ReadFile(TestdataPath("good/full.yaml"));
+  const std::string json = ReadFile(TestdataPath("good/api.json"));
+  for (const std::string* base : {&full, &json}) {
+    for (size_t n = 0; n <= base->size(); ++n) {
+      ParseResult result = ParseManifests(base->substr(0, n), "prefix");
+      for (const ParseError& e : result.errors) EXPECT_FALSE(e.reason.empty());
+    }
+  }
+  // Random byte edits, favouring YAML's structural characters.
+  std::mt19937 rng(20240501);
+  const std::string alphabet = "[]{}:,-?&*!|>'\"#% \n\t\\0aZ9.~@`";
+  for (int i = 0; i < 3000; ++i) {
+    std::string input = i % 2 ? full : json;
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int k = 0; k < edits; ++k) {
+      const size_t pos = rng() % input.size();
+      switch (rng() % 4) {
+        case 0:
+          input[pos] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          input.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 2:
+          input.erase(pos, 1 + rng() % 16);
+          break;
+        default:
+          input[pos] = static_cast<char>(rng() % 256);
+          break;
+      }
+      if (input.empty()) input = "x";
+    }
+    ParseResult result = ParseManifests(input, "fuzz");
+    for (const ParseError& e : result.errors) {
+      EXPECT_EQ(e.file, "fuzz");
+      EXPECT_FALSE(e.reason.empty());
+    }
+  }
+}
+
+// ---- Quantities ----
+
+TEST(QuantityTest, CpuMillis) {
+  const std::vector<std::pair<std::string, int64_t>> cases = {
+      {"500m", 500},    {"1.5", 1500},    {"2", 2000},
+      {"0", 0},         {"0.1", 100},     {".5", 500},
+      {"1.", 1000},     {"+1", 1000},     {"0.000", 0},
+      {"1k", 1000000},  {"250000u", 250}, {"1n", 1},
+      {"0.0001", 1},    {"1e-3", 1},      {"1e3", 1000000},
+      {"1E3", 1000000}, {"100m", 100},    {"0.0005", 1},
+      {"1Ki", 1024000}, {"00002", 2000},  {"1.000000000000000000000", 1000},
+  };
+  for (const auto& [text, millis] : cases) {
+    absl::StatusOr<int64_t> got = ParseCpuMillis(text);
+    ASSERT_TRUE(got.ok()) << text << ": " << got.status();
+    EXPECT_EQ(*got, millis) << text;
+  }
+}
+
+TEST(QuantityTest, Bytes) {
+  const std::vector<std::pair<std::string, int64_t>> cases = {
+      {"64Mi", 64ll << 20},
+      {"1G", 1000000000},
+      {"1e3", 1000},
+      {"1024", 1024},
+      {"1Ki", 1024},
+      {"1.5Gi", 3ll << 29},
+      {"0.5", 1},  // rounded up
+      {"100m", 1},
+      {"1k", 1000},
+      {"1M", 1000000},
+      {"2T", 2000000000000},
+      {"1P", 1000000000000000},
+      {"1E", 1000000000000000000},
+      {"7Ei", 7ll << 60},
+      {"9223372036854775807", INT64_MAX},
+      {"10000000000000000000e-1", 1000000000000000000},
+      {"0.000000000000000000000000000000000000000001", 1},
+      {"0", 0},
+  };
+  for (const auto& [text, bytes] : cases) {
+    absl::StatusOr<int64_t> got = ParseBytes(text);
+    ASSERT_TRUE(got.ok()) << text << ": " << got.status();
+    EXPECT_EQ(*got, bytes) << text;
+  }
+}
+
+TEST(QuantityTest, RejectsWithAClearReason) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "empty quantity"},
+      {"-1", "must not be negative"},
+      {"-0.5Mi", "must not be negative"},
+      {"-0", "must not be negative"},
+      {"64MB", "unknown suffix \"MB\""},
+      {"1 Mi", "unknown suffix \" Mi\""},
+      {"1mi", "unknown suffix \"mi\""},
+      {"Mi", "expected a number"},
+      {"abc", "expected a number"},
+      {".", "expected a number"},
+      {"1.2.3", "unknown suffix \".3\""},
+      {"1e", "unknown suffix \"e\""},
+      {"1e+", "unknown suffix \"e+\""},
+      {"0x10", "unknown suffix \"x10\""},
+      {"8Ei", "too large"},
+      {"9223372036854775808", "too large"},
+      {"1e19", "too large"},
+      {"1e999999999999", "too large"},
+      {"12345678901234567890", "too large"},
+      {"1234567890.1234567891", "more than 19 significant digits"},
+      {std::string(100, '1'), "longer than 64 characters"},
+      {std::string("1\0", 2), "unknown suffix"},
+  };
+  for (const auto& [text, reason] : cases) {
+    absl::StatusOr<int64_t> got = ParseBytes(text);
+    ASSERT_FALSE(got.ok()) << text << " -> " << *got;
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(got.status()), StartsWith("parse quantity \""));
+    EXPECT_THAT(Message(got.status()), HasSubstr(reason)) << text;
+  }
+  EXPECT_THAT(
+      Message(ParseCpuMillis("1e16").status()),
+      HasSubstr("too large (more than 9223372036854775807 millicores)"));
+  EXPECT_TRUE(ParseBytes("1e16").ok());
+}
+
+}  // namespace
+}  // namespace berth::controller
