@@ -13,11 +13,16 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "controller/quantity.h"
+#include "controller/spec_parser_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace berth::controller {
 namespace {
+
+using test_util::ReadFile;
+using test_util::TestdataPath;
+using test_util::WithSpec;
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -25,32 +30,11 @@ using ::testing::Not;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
 
-// TestdataPath, ReadFile and WithSpec are copies of the helpers in
-// spec_parser_test.cc; Message moved here with its only users.
-
-std::string TestdataPath(const std::string& relative) {
-  return absl::StrCat(BERTH_TESTDATA_DIR, "/", relative);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 std::string Message(const absl::Status& status) {
   return std::string(status.message());
 }
 
 // A valid document whose spec gets `spec_extra` (indented by two spaces).
-std::string WithSpec(const std::string& spec_extra) {
-  return absl::StrCat(
-      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
-      "metadata:\n  name: web\nspec:\n  image: busybox\n",
-      spec_extra);
-}
-
 // ---- Hostile input ----
 
 TEST(SpecParserHostileTest, TenMegabyteFileIsRefusedUnparsed) {

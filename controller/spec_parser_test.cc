@@ -12,12 +12,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "controller/spec_parser_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "yaml-cpp/yaml.h"
 
 namespace berth::controller {
 namespace {
+
+using test_util::ReadFile;
+using test_util::TestdataPath;
+using test_util::WithSpec;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -26,17 +31,6 @@ using ::testing::Not;
 using ::testing::Pair;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
-
-std::string TestdataPath(const std::string& relative) {
-  return absl::StrCat(BERTH_TESTDATA_DIR, "/", relative);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 std::vector<std::string> ListDir(const std::string& relative) {
   std::vector<std::string> names;
@@ -55,13 +49,6 @@ std::string AllErrors(const ParseResult& result) {
 }
 
 // A valid document whose spec gets `spec_extra` (indented by two spaces).
-std::string WithSpec(const std::string& spec_extra) {
-  return absl::StrCat(
-      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
-      "metadata:\n  name: web\nspec:\n  image: busybox\n",
-      spec_extra);
-}
-
 // ---- Good corpus ----
 
 TEST(SpecParserGoodTest, EveryFileParsesWithoutErrors) {
