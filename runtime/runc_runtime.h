@@ -51,8 +51,6 @@ class RuncRuntime : public Runtime {
   absl::StatusOr<std::vector<ContainerStatus>> List() override;
 
   const RecoveryReport& recovery() const { return recovery_; }
-  const RuncRuntimeOptions& options() const { return options_; }
-  const StateStore& store() const { return store_; }
 
  private:
   explicit RuncRuntime(RuncRuntimeOptions options);

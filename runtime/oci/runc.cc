@@ -114,21 +114,6 @@ absl::Status Runc::Delete(const std::string& id, bool force) const {
   return Run("delete", id, args, nullptr);
 }
 
-absl::StatusOr<RuncState> Runc::State(const std::string& id) const {
-  std::string out;
-  absl::Status s = Run("inspect", id, {"state", id}, &out);
-  if (!s.ok()) return s;
-  nlohmann::json j = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InternalError(absl::StrCat("inspect container ", id, ": runc state is not JSON: ", out));
-  }
-  RuncState st;
-  st.id = j.value("id", id);
-  st.status = j.value("status", "");
-  st.pid = j.value("pid", 0);
-  return st;
-}
-
 absl::StatusOr<std::vector<RuncState>> Runc::List() const {
   std::string out;
   absl::Status s = Run("list", "*", {"list", "--format", "json"}, &out);

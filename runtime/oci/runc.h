@@ -41,7 +41,6 @@ class Runc {
   absl::Status Kill(const std::string& id, int signal, bool all) const;
   // kNotFound when runc does not know the container.
   absl::Status Delete(const std::string& id, bool force) const;
-  absl::StatusOr<RuncState> State(const std::string& id) const;
   // Ids of every container in this root.
   absl::StatusOr<std::vector<RuncState>> List() const;
 
