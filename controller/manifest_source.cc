@@ -156,7 +156,7 @@ bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
   // Fields fails when a struct there changes size).
   auto meta = [](const ObjectMeta& m) {
     return std::tie(m.name, m.namespace_, m.labels, m.annotations, m.generation,
-                    m.uid, m.resource_version);
+                    m.uid, m.resource_version, m.deletion_timestamp, m.finalizers);
   };
   auto env = [](const EnvVar& e) { return std::tie(e.name, e.value); };
   auto mount = [](const Mount& m) {

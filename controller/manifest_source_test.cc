@@ -468,12 +468,12 @@ TEST(ManifestSourceTest, SameDesiredStateComparesEveryField) {
 // Guard: SameDesiredState lists every field of node_container.h. When a struct
 // there changes, update SameDesiredState (and the test above), then these.
 TEST(ManifestSourceTest, EqualityCoversAllFields) {
-  EXPECT_EQ(sizeof(ObjectMeta), 232u);
+  EXPECT_EQ(sizeof(ObjectMeta), 288u);
   EXPECT_EQ(sizeof(NodeContainerSpec), 304u);
   EXPECT_EQ(sizeof(Mount), 96u);
   EXPECT_EQ(sizeof(EnvVar), 64u);
   EXPECT_EQ(sizeof(ResourceLimits), 24u);
-  EXPECT_EQ(sizeof(NodeContainer), 568u);
+  EXPECT_EQ(sizeof(NodeContainer), 624u);
 }
 #endif
 

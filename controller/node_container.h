@@ -22,6 +22,8 @@ struct ObjectMeta {
   int64_t generation = 0;            // 0 when the source gives none
   std::string uid;                   // API only
   std::string resource_version;      // API only
+  std::string deletion_timestamp;    // API only; set: the object is being deleted
+  std::vector<std::string> finalizers;  // API only
 };
 
 struct EnvVar {

@@ -424,6 +424,8 @@ void Decoder::DecodeMetadata(const Fields& m, ObjectMeta* meta) {
   Int(m, "generation", 0, INT64_MAX, &meta->generation);
   String(m, "uid", &meta->uid);
   String(m, "resourceVersion", &meta->resource_version);
+  String(m, "deletionTimestamp", &meta->deletion_timestamp);
+  StringList(m, "finalizers", &meta->finalizers);
 }
 
 void Decoder::DecodeSpec(const Fields& s, NodeContainerSpec* spec) {

@@ -169,6 +169,8 @@ TEST(SpecParserGoodTest, ApiJsonObject) {
   EXPECT_EQ(nc->metadata.generation, 2);
   EXPECT_EQ(nc->metadata.uid, "6f1c2d3e-aaaa-bbbb-cccc-000000000001");
   EXPECT_EQ(nc->metadata.resource_version, "987");
+  EXPECT_THAT(nc->metadata.finalizers, ElementsAre("berth.dev/cleanup"));
+  EXPECT_EQ(nc->metadata.deletion_timestamp, "");
   EXPECT_THAT(nc->metadata.annotations, SizeIs(1));
   EXPECT_THAT(nc->spec.args, ElementsAre("-f", "-p", "8080"));
   EXPECT_EQ(nc->spec.limits.cpu_millis, 500);
