@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "controller/controller.h"
 #include "controller/desired_state.h"
+#include "controller/multi_source.h"
 #include "controller/diff.h"
 #include "controller/directory_watcher.h"
 #include "controller/image_store.h"
@@ -245,25 +246,19 @@ int Main(int argc, char** argv) {
   reco.backoff.max = absl::GetFlag(FLAGS_restart_backoff_max);
   // A broken manifest keeps its containers running, even across a restart
   // of berthd that lost the file's last good version.
-  reco.keep_undesired = [&source](const runtime::ContainerStatus& c) {
-    SourceSnapshot snapshot = source.Snapshot();
-    auto file = c.annotations.find(kSourceFileAnnotation);
-    return snapshot.directory_unreadable || snapshot.objects_unknown ||
-           (file != c.annotations.end() && snapshot.failed_files.count(file->second) != 0);
+  MultiSource sources({&source});
+  reco.keep_undesired = [&sources](const runtime::ContainerStatus& c) {
+    return !sources.MayRemove(c);
   };
   Reconciler reconciler(
-      **rt, [&source](const std::string& id) { return source.Get(id); }, images, status,
+      **rt, [&sources](const std::string& id) { return sources.Get(id); }, images, status,
       RealClock(), reco);
   ControllerOptions co;
   co.workers = absl::GetFlag(FLAGS_workers);
   co.relist_period = absl::GetFlag(FLAGS_relist_period);
   Controller controller(
       **rt, reconciler,
-      [&source] {
-        std::vector<std::string> ids;
-        for (const auto& [id, o] : source.Snapshot().objects) ids.push_back(id);
-        return ids;
-      },
+      [&sources] { return sources.Ids(); },
       SteadyClock(), co);  // the queue's delays must not jump with the wall clock
 
   // ManifestSource logs what changed and each new error itself. When what

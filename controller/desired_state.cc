@@ -98,6 +98,7 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
   spec.annotations[kGenerationAnnotation] = std::to_string(object.metadata.generation);
   // NodeContainer::source is "file:line"; keep the file.
   spec.annotations[kSourceFileAnnotation] = object.source.substr(0, object.source.rfind(':'));
+  if (!object.origin.empty()) spec.annotations[kSourceAnnotation] = object.origin;
   if (absl::Status s = runtime::ValidateContainerSpec(spec); !s.ok()) return s;
   spec.annotations[kSpecHashAnnotation] = SpecHash(spec);
   return spec;

@@ -24,6 +24,9 @@ inline constexpr char kLastExitCodeAnnotation[] = "berth.dev/last-exit-code";
 inline constexpr char kLastExitReasonAnnotation[] = "berth.dev/last-exit-reason";
 // The manifest file the container's spec came from (standalone mode).
 inline constexpr char kSourceFileAnnotation[] = "berth.dev/source-file";
+// The Source that holds the object (NodeContainer::origin); absent on
+// containers made before sources had names: "manifests".
+inline constexpr char kSourceAnnotation[] = "berth.dev/source";
 
 // The runtime spec for `object`, with kubelet's rules for command/args
 // against the image's Entrypoint/Cmd, the image's env under the object's,

@@ -25,7 +25,8 @@ class EventRecorder {
                       absl::string_view message) = 0;
 };
 
-// Writes each event to the log.
+// Writes each event to the log: warnings as warnings, normal events at
+// debug level (the reconciler logs what it does itself).
 class LogEventRecorder : public EventRecorder {
  public:
   void Record(const NodeContainer& object, EventType type, absl::string_view reason,
@@ -34,7 +35,7 @@ class LogEventRecorder : public EventRecorder {
     if (type == EventType::kWarning) {
       spdlog::warn("{}: {}: {}", id, std::string(reason), std::string(message));
     } else {
-      spdlog::info("{}: {}: {}", id, std::string(reason), std::string(message));
+      spdlog::debug("{}: {}: {}", id, std::string(reason), std::string(message));
     }
   }
 };

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controller/desired_state.h"
 #include "controller/spec_parser.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
@@ -361,6 +362,21 @@ std::optional<NodeContainer> ManifestSource::Get(const std::string& id) const {
   auto it = state_.objects.find(id);
   if (it == state_.objects.end()) return std::nullopt;
   return it->second;
+}
+
+std::vector<std::string> ManifestSource::Ids() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  ids.reserve(state_.objects.size());
+  for (const auto& [id, object] : state_.objects) ids.push_back(id);
+  return ids;
+}
+
+bool ManifestSource::MayRemove(const runtime::ContainerStatus& container) const {
+  absl::ReaderMutexLock lock(&mu_);
+  if (state_.directory_unreadable || state_.objects_unknown) return false;
+  auto file = container.annotations.find(kSourceFileAnnotation);
+  return file == container.annotations.end() || state_.failed_files.count(file->second) == 0;
 }
 
 }  // namespace berth::controller

@@ -45,6 +45,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "controller/node_container.h"
+#include "controller/source.h"
 
 namespace berth::controller {
 
@@ -64,7 +65,7 @@ struct SourceSnapshot {
   bool directory_unreadable = false;
 };
 
-class ManifestSource {
+class ManifestSource : public Source {
  public:
   // `dir` is not read until the first Scan.
   explicit ManifestSource(std::string dir);
@@ -83,10 +84,19 @@ class ManifestSource {
   SourceSnapshot Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The desired object with this id after the last Scan, if any.
-  std::optional<NodeContainer> Get(const std::string& id) const
+  std::optional<NodeContainer> Get(const std::string& id) const override
       ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& dir() const { return dir_; }
+
+  // Source. Get is the one above.
+  std::string Name() const override { return "manifests"; }
+  std::vector<std::string> Ids() const override ABSL_LOCKS_EXCLUDED(mu_);
+  // False while the directory is unreadable, while a file that has not
+  // parsed since start fails (its objects are unknown), and for a container
+  // whose own file (berth.dev/source-file) fails now.
+  bool MayRemove(const runtime::ContainerStatus& container) const override
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // What Scan remembers about one candidate file (by file name).

@@ -473,7 +473,7 @@ TEST(ManifestSourceTest, EqualityCoversAllFields) {
   EXPECT_EQ(sizeof(Mount), 96u);
   EXPECT_EQ(sizeof(EnvVar), 64u);
   EXPECT_EQ(sizeof(ResourceLimits), 24u);
-  EXPECT_EQ(sizeof(NodeContainer), 624u);
+  EXPECT_EQ(sizeof(NodeContainer), 656u);
 }
 #endif
 

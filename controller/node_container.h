@@ -69,6 +69,8 @@ struct NodeContainer {
   NodeContainerSpec spec;
   // Where it came from, for messages: "path/to/file.yaml:12" or "api".
   std::string source;
+  // Which Source holds it ("manifests", "api"); set by MultiSource.
+  std::string origin;
 };
 
 // The runtime container id of an object: "<namespace>.<name>". Unique,

@@ -35,7 +35,12 @@ Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const I
 
 ReconcileResult Reconciler::Reconcile(const std::string& id) {
   std::optional<NodeContainer> object = desired_(id);
-  if (object.has_value() && !IsForNode(*object, options_.node_name, options_.node_labels)) {
+  // Held by the source, but not to run here: its container goes, then the
+  // object is released.
+  std::optional<NodeContainer> unwanted;
+  if (object.has_value() && (!object->metadata.deletion_timestamp.empty() ||
+                             !IsForNode(*object, options_.node_name, options_.node_labels))) {
+    unwanted = std::move(object);
     object.reset();
   }
   absl::StatusOr<ContainerStatus> observed_or = runtime_.State(id);
@@ -56,13 +61,16 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   }
 
   if (!object.has_value()) {
-    if (!observed.has_value()) {
+    if (observed.has_value()) {
+      ReconcileResult removed = Remove(*observed, unwanted ? &*unwanted : nullptr);
+      if (!removed.status.ok() || !unwanted.has_value()) return removed;
+    } else {
       status_.Remove(id);
       absl::MutexLock l(&mu_);
       ForgetLocked(id);
-      return {};
     }
-    return Remove(*observed);
+    if (unwanted.has_value()) return Release(*unwanted);
+    return {};
   }
 
   absl::StatusOr<runtime::ContainerSpec> spec = BuildContainerSpec(*object, images_);
@@ -72,6 +80,7 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
     const bool running = observed.has_value() && observed->state == ContainerState::kRunning;
     Report(*object, observed ? &*observed : nullptr, running ? "Running" : "Error",
            std::string(spec.status().message()), "");
+    Event(*object, EventType::kWarning, "Failed", absl::StrCat("Error: ", spec.status().message()));
     return {spec.status()};
   }
 
@@ -85,7 +94,7 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
       return CreateAndStart(*object, *std::move(spec));
     case ActionKind::kRecreate: {
       spdlog::info("recreate container {}: {}", id, action.reason);
-      if (absl::Status s = StopAndDelete(*observed); !s.ok()) return {s};
+      if (absl::Status s = StopAndDelete(*observed, &*object); !s.ok()) return {s};
       {
         absl::MutexLock l(&mu_);
         ForgetLocked(id);  // a new spec starts a new count
@@ -117,17 +126,26 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   return {absl::OkStatus(), kBusyRequeue};
 }
 
-ReconcileResult Reconciler::Remove(const ContainerStatus& observed) {
-  if (options_.keep_undesired && options_.keep_undesired(observed)) {
-    spdlog::debug("keep container {}: its manifest cannot be read now", observed.id);
+ReconcileResult Reconciler::Remove(const ContainerStatus& observed, const NodeContainer* object) {
+  if (object == nullptr && options_.keep_undesired && options_.keep_undesired(observed)) {
+    spdlog::debug("keep container {}: its source cannot say now whether it is wanted",
+                  observed.id);
     return {};
   }
-  spdlog::info("delete container {}: no longer desired", observed.id);
-  if (absl::Status s = StopAndDelete(observed); !s.ok()) return {s};
+  spdlog::info("delete container {}: {}", observed.id,
+               object == nullptr                               ? "no longer desired"
+               : !object->metadata.deletion_timestamp.empty() ? "its object is being deleted"
+                                                               : "not meant for this node");
+  if (absl::Status s = StopAndDelete(observed, object); !s.ok()) return {s};
   status_.Remove(observed.id);
   absl::MutexLock l(&mu_);
   ForgetLocked(observed.id);
   return {};
+}
+
+ReconcileResult Reconciler::Release(const NodeContainer& object) {
+  if (!options_.release) return {};
+  return {options_.release(object)};
 }
 
 void Reconciler::ForgetLocked(const std::string& id) {
@@ -136,11 +154,17 @@ void Reconciler::ForgetLocked(const std::string& id) {
   pending_.erase(id);
 }
 
-absl::Status Reconciler::StopAndDelete(const ContainerStatus& observed) {
+absl::Status Reconciler::StopAndDelete(const ContainerStatus& observed,
+                                       const NodeContainer* object) {
   const absl::Duration grace =
       absl::Seconds(IntAnnotation(observed.annotations, kGracePeriodAnnotation, 30));
   if (observed.state == ContainerState::kRunning || observed.state == ContainerState::kPaused ||
       observed.state == ContainerState::kCreated) {
+    if (object != nullptr) {
+      Event(*object, EventType::kNormal, "Killing",
+            absl::StrCat("Stopping container ", object->metadata.name, " (grace period ",
+                         absl::FormatDuration(grace), ")"));
+    }
     if (absl::Status s = runtime_.Stop(observed.id, grace); !s.ok()) return s;
   }
   return runtime_.Delete(observed.id);
@@ -153,6 +177,9 @@ ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
   {
     absl::MutexLock l(&mu_);
     if (auto it = pending_.find(id); it != pending_.end()) restart = it->second;
+  }
+  if (options_.claim) {
+    if (absl::Status s = options_.claim(object); !s.ok()) return {s};
   }
   spec.annotations[kRestartCountAnnotation] = std::to_string(restart.restart_count);
   if (restart.last_exit_code.has_value()) {
@@ -168,14 +195,20 @@ ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
       if (absl::Status d = runtime_.Delete(id); !d.ok()) spdlog::error("{}", d.ToString());
     }
     Report(object, nullptr, "Error", std::string(s.message()), "");
+    Event(object, EventType::kWarning, "Failed", absl::StrCat("Error: ", s.message()));
     return {s};
   }
+  Event(object, EventType::kNormal, "Created",
+        absl::StrCat("Created container ", object.metadata.name));
   if (absl::Status s = runtime_.Start(id); !s.ok()) {
     // Never leave a created-but-not-started container behind a failure.
     if (absl::Status d = runtime_.Delete(id); !d.ok()) spdlog::error("{}", d.ToString());
     Report(object, nullptr, "Error", std::string(s.message()), "");
+    Event(object, EventType::kWarning, "Failed", absl::StrCat("Error: ", s.message()));
     return {s};
   }
+  Event(object, EventType::kNormal, "Started",
+        absl::StrCat("Started container ", object.metadata.name));
   {
     absl::MutexLock l(&mu_);
     pending_.erase(id);
@@ -201,6 +234,7 @@ ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
   }
   const absl::Time now = clock_.Now();
   absl::Time restart_at;
+  bool first_sight_backoff = false;
   {
     absl::MutexLock l(&mu_);
     auto it = exits_.find(observed.id);
@@ -212,10 +246,15 @@ ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
       absl::Duration delay = backoff_.OnExit(observed.id, observed.started_at, finished);
       it = exits_.insert_or_assign(observed.id, ExitSeen{observed.created_at, finished + delay})
                .first;
+      if (finished + delay > now) first_sight_backoff = true;
     }
     restart_at = it->second.restart_at;
   }
   if (now < restart_at) {
+    if (first_sight_backoff) {
+      Event(object, EventType::kWarning, "BackOff",
+            absl::StrCat("Back-off restarting failed container ", object.metadata.name));
+    }
     Report(object, &observed, "CrashLoopBackOff", "",
            absl::StrCat("back-off ", absl::FormatDuration(absl::Ceil(restart_at - now, absl::Seconds(1))),
                         " restarting failed container"));
@@ -231,6 +270,12 @@ ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
   }
   if (absl::Status s = runtime_.Delete(observed.id); !s.ok()) return {s};
   return CreateAndStart(object, spec);
+}
+
+void Reconciler::Event(const NodeContainer& object, EventType type, absl::string_view reason,
+                       const std::string& message) {
+  EventRecorder& events = options_.events != nullptr ? *options_.events : log_events_;
+  events.Record(object, type, reason, message);
 }
 
 void Reconciler::Report(const NodeContainer& object, const ContainerStatus* observed,

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "controller/clock.h"
 #include "controller/crash_loop_backoff.h"
+#include "controller/events.h"
 #include "controller/image_store.h"
 #include "controller/node_container.h"
 #include "controller/status.h"
@@ -30,6 +31,15 @@ struct ReconcilerOptions {
   // keeps it (its manifest is broken right now, so "not desired" is not
   // known). Empty: always remove.
   std::function<bool(const runtime::ContainerStatus&)> keep_undesired;
+  // Cluster mode: `claim` runs before a container is created for an object
+  // (it adds this node's finalizer); `release` runs once the container of an
+  // object that is being deleted, or is no longer meant for this node, is
+  // gone (it removes the finalizer; a no-op when there is none). Errors are
+  // retried. Empty: nothing to do.
+  std::function<absl::Status(const NodeContainer&)> claim;
+  std::function<absl::Status(const NodeContainer&)> release;
+  // Where events go; null: the log.
+  EventRecorder* events = nullptr;
 };
 
 struct ReconcileResult {
@@ -49,7 +59,10 @@ class Reconciler {
   ReconcileResult Reconcile(const std::string& id);
 
  private:
-  ReconcileResult Remove(const runtime::ContainerStatus& observed);
+  // `object`: the source holds the object but it is not to run here (it is
+  // being deleted or is for another node), so keep_undesired is not asked.
+  ReconcileResult Remove(const runtime::ContainerStatus& observed, const NodeContainer* object);
+  ReconcileResult Release(const NodeContainer& object);
   // Creates and starts the container; a restart carries the count and last
   // exit kept in pending_ for `id`.
   ReconcileResult CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec);
@@ -57,7 +70,10 @@ class Reconciler {
   ReconcileResult HandleExit(const NodeContainer& object, const runtime::ContainerSpec& spec,
                              const runtime::ContainerStatus& observed);
   // Stop with the container's own grace period, then delete.
-  absl::Status StopAndDelete(const runtime::ContainerStatus& observed);
+  // `object`, when known, names the container in events.
+  absl::Status StopAndDelete(const runtime::ContainerStatus& observed, const NodeContainer* object);
+  void Event(const NodeContainer& object, EventType type, absl::string_view reason,
+             const std::string& message);
   void Report(const NodeContainer& object, const runtime::ContainerStatus* observed,
               const std::string& phase, const std::string& last_error,
               const std::string& message);
@@ -68,6 +84,7 @@ class Reconciler {
   StatusSink& status_;
   const Clock& clock_;
   ReconcilerOptions options_;
+  LogEventRecorder log_events_;
 
   // The exit of one container instance (named by its creation time) and
   // when it may be restarted.

@@ -98,6 +98,16 @@ class RecordingSink : public StatusSink {
   std::map<std::string, ContainerReport> reports;
 };
 
+class RecordingEvents : public EventRecorder {
+ public:
+  void Record(const NodeContainer& object, EventType type, absl::string_view reason,
+              absl::string_view message) override {
+    events.push_back(absl::StrCat(type == EventType::kWarning ? "Warning " : "Normal ", reason,
+                                  ": ", message));
+  }
+  std::vector<std::string> events;
+};
+
 class ReconcilerTest : public ::testing::Test {
  protected:
   ReconcilerTest() : clock_(absl::FromUnixSeconds(2000)) {
@@ -311,6 +321,88 @@ TEST_F(ReconcilerTest, ContainersForOtherNodesAreNotRun) {
   Reconciler r = Make();
   ASSERT_TRUE(r.Reconcile("default.elsewhere").status.ok());
   EXPECT_THAT(runtime_.calls, IsEmpty());
+}
+
+TEST_F(ReconcilerTest, ClaimsBeforeCreatingAndReleasesAfterDeleting) {
+  std::vector<std::string> claims;
+  options_.claim = [&](const NodeContainer& o) {
+    claims.push_back("claim " + o.metadata.name);
+    return absl::OkStatus();
+  };
+  options_.release = [&](const NodeContainer& o) {
+    claims.push_back("release " + o.metadata.name);
+    return absl::OkStatus();
+  };
+  RecordingEvents events;
+  options_.events = &events;
+  Want("web");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(claims, ElementsAre("claim web"));
+  EXPECT_THAT(events.events, ElementsAre("Normal Created: Created container web",
+                                         "Normal Started: Started container web"));
+
+  // Being deleted: even a guard that keeps undesired containers does not
+  // keep it, and the object is released only after its container is gone.
+  options_.keep_undesired = [](const ContainerStatus&) { return true; };
+  Reconciler r2 = Make();
+  desired_["default.web"].metadata.deletion_timestamp = "2026-01-01T00:00:00Z";
+  runtime_.calls.clear();
+  claims.clear();
+  ASSERT_TRUE(r2.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("stop default.web 7s", "delete default.web"));
+  EXPECT_THAT(claims, ElementsAre("release web"));
+  EXPECT_EQ(sink_.reports.count("default.web"), 0u);
+  EXPECT_THAT(events.events.back(), ::testing::StartsWith("Normal Killing: Stopping container web"));
+  // Again (the finalizer removal failed, say): nothing to stop, released again.
+  runtime_.calls.clear();
+  ASSERT_TRUE(r2.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  EXPECT_THAT(claims, ElementsAre("release web", "release web"));
+}
+
+TEST_F(ReconcilerTest, FailedClaimCreatesNothingAndFailedReleaseIsRetried) {
+  options_.claim = [](const NodeContainer&) { return absl::UnavailableError("api down"); };
+  options_.release = [](const NodeContainer&) { return absl::UnavailableError("api down"); };
+  Want("web");
+  Reconciler r = Make();
+  ReconcileResult res = r.Reconcile("default.web");
+  EXPECT_TRUE(absl::IsUnavailable(res.status)) << res.status;
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  desired_["default.web"].metadata.deletion_timestamp = "2026-01-01T00:00:00Z";
+  EXPECT_TRUE(absl::IsUnavailable(r.Reconcile("default.web").status));
+}
+
+TEST_F(ReconcilerTest, ObjectMovedToAnotherNodeIsRemovedAndReleased) {
+  std::vector<std::string> released;
+  options_.release = [&](const NodeContainer& o) {
+    released.push_back(o.metadata.name);
+    return absl::OkStatus();
+  };
+  options_.node_name = "this-node";
+  options_.keep_undesired = [](const ContainerStatus&) { return true; };
+  Want("web").spec.node_name = "this-node";
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  desired_["default.web"].spec.node_name = "other-node";
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("stop default.web 7s", "delete default.web"));
+  EXPECT_THAT(released, ElementsAre("web"));
+}
+
+TEST_F(ReconcilerTest, CrashLoopBackOffIsOneEventPerExit) {
+  RecordingEvents events;
+  options_.events = &events;
+  Want("crash");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
+  runtime_.Exit("default.crash", 1, clock_.Now());
+  events.events.clear();
+  r.Reconcile("default.crash");
+  r.Reconcile("default.crash");
+  EXPECT_THAT(events.events,
+              ElementsAre("Warning BackOff: Back-off restarting failed container crash"));
 }
 
 }  // namespace
