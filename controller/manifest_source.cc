@@ -167,7 +167,7 @@ bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
     return std::tie(l.cpu_millis, l.memory_bytes, l.pids);
   };
   auto spec = [](const NodeContainerSpec& s) {
-    return std::tie(s.image, s.command, s.args, s.working_dir, s.run_as_user,
+    return std::tie(s.image, s.image_pull_policy, s.image_pull_secrets, s.command, s.args, s.working_dir, s.run_as_user,
                     s.run_as_group, s.restart_policy, s.stop_signal,
                     s.termination_grace_period_seconds, s.node_name,
                     s.node_selector, s.host_network);

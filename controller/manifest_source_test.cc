@@ -469,11 +469,11 @@ TEST(ManifestSourceTest, SameDesiredStateComparesEveryField) {
 // there changes, update SameDesiredState (and the test above), then these.
 TEST(ManifestSourceTest, EqualityCoversAllFields) {
   EXPECT_EQ(sizeof(ObjectMeta), 288u);
-  EXPECT_EQ(sizeof(NodeContainerSpec), 304u);
+  EXPECT_EQ(sizeof(NodeContainerSpec), 336u);
   EXPECT_EQ(sizeof(Mount), 96u);
   EXPECT_EQ(sizeof(EnvVar), 64u);
   EXPECT_EQ(sizeof(ResourceLimits), 24u);
-  EXPECT_EQ(sizeof(NodeContainer), 656u);
+  EXPECT_EQ(sizeof(NodeContainer), 688u);
 }
 #endif
 

@@ -40,6 +40,10 @@ struct Mount {
 
 enum class RestartPolicy { kAlways, kOnFailure, kNever };
 
+// Kubernetes' imagePullPolicy. Unset: Always for an image without a tag or
+// digest or with the tag "latest", else IfNotPresent (EffectivePullPolicy).
+enum class ImagePullPolicy { kAlways, kIfNotPresent, kNever };
+
 struct ResourceLimits {
   int64_t cpu_millis = 0;    // resources.limits.cpu ("500m", "1.5", 2)
   int64_t memory_bytes = 0;  // resources.limits.memory ("64Mi", "1G", 1024)
@@ -48,6 +52,8 @@ struct ResourceLimits {
 
 struct NodeContainerSpec {
   std::string image;
+  std::optional<ImagePullPolicy> image_pull_policy;
+  std::vector<std::string> image_pull_secrets;  // names of Secrets (cluster mode)
   std::vector<std::string> command;
   std::vector<std::string> args;
   std::vector<EnvVar> env;

@@ -176,6 +176,7 @@ class Decoder {
   void DecodeSpec(const Fields& s, NodeContainerSpec* spec);
   void DecodeEnv(const Fields& s, std::vector<EnvVar>* env);
   void DecodeMounts(const Fields& s, std::vector<Mount>* mounts);
+  void DecodePullSecrets(const Fields& s, std::vector<std::string>* names);
 
   const std::vector<YamlNode>& nodes_;
   const YamlDocument& doc_;
@@ -400,7 +401,7 @@ std::optional<NodeContainer> Decoder::Decode() {
   }
   if (Require(top, "spec")) {
     DecodeSpec(Sub(top, "spec",
-                   {"image", "command", "args", "env", "workingDir", "user",
+                   {"image", "imagePullPolicy", "imagePullSecrets", "command", "args", "env", "workingDir", "user",
                     "resources", "mounts", "restartPolicy", "stopSignal",
                     "terminationGracePeriodSeconds", "nodeName", "nodeSelector",
                     "hostNetwork"}),
@@ -475,6 +476,21 @@ void Decoder::DecodeSpec(const Fields& s, NodeContainerSpec* spec) {
            &spec->limits.memory_bytes);
   Quantity(limits, "pids", /*cpu=*/false, 1, "1", &spec->limits.pids);
   DecodeMounts(s, &spec->mounts);
+  if (const YamlNode* n = String(s, "imagePullPolicy", &text)) {
+    static const auto* kPolicies = new std::map<std::string, ImagePullPolicy>{
+        {"Always", ImagePullPolicy::kAlways},
+        {"IfNotPresent", ImagePullPolicy::kIfNotPresent},
+        {"Never", ImagePullPolicy::kNever}};
+    auto it = kPolicies->find(text);
+    if (it != kPolicies->end()) {
+      spec->image_pull_policy = it->second;
+    } else {
+      Error(*n, s.Path("imagePullPolicy"),
+            absl::StrCat("unknown image pull policy ", QuoteForError(text),
+                         " (accepted: Always, IfNotPresent, Never)"));
+    }
+  }
+  DecodePullSecrets(s, &spec->image_pull_secrets);
   if (const YamlNode* n = String(s, "restartPolicy", &text)) {
     static const auto* kPolicies = new std::map<std::string, RestartPolicy>{
         {"Always", RestartPolicy::kAlways},
@@ -542,6 +558,27 @@ void Decoder::DecodeEnv(const Fields& s, std::vector<EnvVar>* env) {
     }
     String(e, "value", &var.value);
     env->push_back(std::move(var));
+  }
+}
+
+// imagePullSecrets: [{name: <Secret name>}], as in a Pod spec.
+void Decoder::DecodePullSecrets(const Fields& s, std::vector<std::string>* names) {
+  const YamlNode* list = s.Get("imagePullSecrets");
+  if (!list) return;
+  if (list->kind != YamlKind::kSequence) {
+    Error(*list, s.Path("imagePullSecrets"),
+          absl::StrCat("expected a sequence, got ", Describe(*list)));
+    return;
+  }
+  for (size_t i = 0; i < list->children.size(); ++i) {
+    Fields ref = ReadFields(At(list->children[i]), ItemPath(s.Path("imagePullSecrets"), i),
+                            {"name"});
+    if (!ref.map) continue;
+    std::string name;
+    if (Require(ref, "name") && String(ref, "name", &name)) {
+      Check(ref, "name", runtime::ValidateDnsSubdomain("name", name));
+      names->push_back(std::move(name));
+    }
   }
 }
 

@@ -269,8 +269,8 @@ const std::map<std::string, std::string>& BadExpectations() {
        "spec.mounts[0].subPath: unknown field \"subPath\" (accepted: "
        "mountPath, hostPath, tmpfs, readOnly)"},
       {"unknown_field_spec.yaml",
-       "spec.imagePullPolicy: unknown field \"imagePullPolicy\" (accepted: "
-       "image, command"},
+       "spec.imagPullPolicy: unknown field \"imagPullPolicy\" (accepted: "
+       "image, imagePullPolicy, imagePullSecrets, command"},
       {"unknown_field_top.yaml",
        "specs: unknown field \"specs\" (accepted: apiVersion, kind, "
        "metadata, spec, status)"},
@@ -416,6 +416,12 @@ TEST(SpecParserTest, ScalarTypesFollowTheApiServer) {
        "must not be negative"},
       {"  mounts: [{mountPath: /a, tmpfs: {}, readOnly: \"yes\"}]\n",
        "expected a boolean"},
+      {"  imagePullPolicy: IfNotPresent\n  imagePullSecrets: [{name: regcred}]\n", ""},
+      {"  imagePullPolicy: Sometimes\n",
+       "spec.imagePullPolicy: unknown image pull policy \"Sometimes\""},
+      {"  imagePullSecrets: [regcred]\n", "spec.imagePullSecrets[0]"},
+      {"  imagePullSecrets: [{name: Reg_Cred}]\n", "spec.imagePullSecrets[0].name"},
+      {"  imagePullSecrets: [{}]\n", "spec.imagePullSecrets[0].name: required"},
   };
   for (const SnippetCase& c : cases) {
     SCOPED_TRACE(c.spec_extra);
