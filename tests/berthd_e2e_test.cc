@@ -22,6 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/processes.h"
 #include "tests/test_env.h"
 
 extern char** environ;
@@ -108,32 +109,19 @@ class BerthdE2eTest : public ::testing::Test {
   void StartBerthd(std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = Flags();
     argv.insert(argv.end(), extra.begin(), extra.end());
-    berthd_ = Spawn(argv);
+    ASSERT_TRUE(berthd_.Start(argv, world_.dir() + "/berthd.log").ok());
   }
 
   // Returns berthd's exit status.
-  int StopBerthd(int signal) {
-    if (berthd_ <= 0) return -1;
-    kill(berthd_, signal);
-    int status = 0;
-    waitpid(berthd_, &status, 0);
-    berthd_ = -1;
-    return status;
-  }
+  int StopBerthd(int signal) { return berthd_.Stop(signal); }
 
   std::string Log() const { return runtime::ReadFile(world_.dir() + "/berthd.log").value_or(""); }
 
   // Waits until berthd number `n` (counting from 1) of this test has
   // finished starting up.
   void WaitForStart(int n) {
-    ASSERT_TRUE(WaitFor([&] {
-      const std::string log = Log();
-      int seen = 0;
-      for (size_t at = log.find("adopted"); at != std::string::npos; at = log.find("adopted", at + 1)) {
-        ++seen;
-      }
-      return seen >= n;
-    }, kWait)) << "berthd #" << n << " did not start:\n" << Log();
+    ASSERT_TRUE(WaitFor([&] { return berthd_.CountInLog("adopted") >= n; }, kWait))
+        << "berthd #" << n << " did not start:\n" << Log();
   }
 
   void Write(const std::string& file, const std::string& content) {
@@ -180,7 +168,7 @@ class BerthdE2eTest : public ::testing::Test {
 
   TestWorld world_;
   std::string manifests_;
-  pid_t berthd_ = -1;
+  berth::testing::OwnedProcess berthd_;
 };
 
 TEST_F(BerthdE2eTest, AddEditLabelEditCommandDeleteFile) {
@@ -358,7 +346,7 @@ TEST_F(BerthdE2eTest, SigtermLeavesContainersRunningUnlessStopOnExit) {
   int second_status = 0;
   waitpid(second, &second_status, 0);
   EXPECT_TRUE(WIFEXITED(second_status) && WEXITSTATUS(second_status) == 1);
-  EXPECT_THAT(Log(), HasSubstr(absl::StrCat("another berthd (pid ", berthd_, ")")));
+  EXPECT_THAT(Log(), HasSubstr(absl::StrCat("another berthd (pid ", berthd_.pid(), ")")));
 
   const absl::Time begin = absl::Now();
   status = StopBerthd(SIGTERM);
