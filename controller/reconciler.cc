@@ -38,8 +38,11 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   // Held by the source, but not to run here: its container goes, then the
   // object is released.
   std::optional<NodeContainer> unwanted;
-  if (object.has_value() && (!object->metadata.deletion_timestamp.empty() ||
-                             !IsForNode(*object, options_.node_name, options_.node_labels))) {
+  if (object.has_value() &&
+      (!object->metadata.deletion_timestamp.empty() ||
+       !IsForNode(*object, options_.node_name,
+                  options_.current_node_labels ? options_.current_node_labels()
+                                               : options_.node_labels))) {
     unwanted = std::move(object);
     object.reset();
   }

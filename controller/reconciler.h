@@ -26,6 +26,9 @@ namespace berth::controller {
 struct ReconcilerOptions {
   std::string node_name;
   std::map<std::string, std::string> node_labels;
+  // When set, this node's labels now (e.g. from its Node object in cluster
+  // mode), asked at each reconcile instead of `node_labels`.
+  std::function<std::map<std::string, std::string>()> current_node_labels;
   RestartBackoff::Options backoff;
   // Asked before a container that is no longer desired is removed: true
   // keeps it (its manifest is broken right now, so "not desired" is not

@@ -391,6 +391,18 @@ TEST_F(ReconcilerTest, ObjectMovedToAnotherNodeIsRemovedAndReleased) {
   EXPECT_THAT(released, ElementsAre("web"));
 }
 
+TEST_F(ReconcilerTest, NodeLabelsAreAskedAtEachReconcile) {
+  std::map<std::string, std::string> labels = {{"zone", "north"}};
+  options_.current_node_labels = [&] { return labels; };
+  Want("south").spec.node_selector = {{"zone", "south"}};
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.south").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  labels["zone"] = "south";
+  ASSERT_TRUE(r.Reconcile("default.south").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("create default.south", "start default.south"));
+}
+
 TEST_F(ReconcilerTest, CrashLoopBackOffIsOneEventPerExit) {
   RecordingEvents events;
   options_.events = &events;

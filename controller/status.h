@@ -60,6 +60,21 @@ class FileStatusSink : public StatusSink {
   std::map<std::string, std::string> last_ ABSL_GUARDED_BY(mu_);
 };
 
+// Passes every report to each of several sinks (status files and the API).
+class FanOutStatusSink : public StatusSink {
+ public:
+  explicit FanOutStatusSink(std::vector<StatusSink*> sinks) : sinks_(std::move(sinks)) {}
+  void Report(const ContainerReport& report) override {
+    for (StatusSink* s : sinks_) s->Report(report);
+  }
+  void Remove(const std::string& id) override {
+    for (StatusSink* s : sinks_) s->Remove(id);
+  }
+
+ private:
+  std::vector<StatusSink*> sinks_;
+};
+
 }  // namespace berth::controller
 
 #endif  // BERTH_CONTROLLER_STATUS_H_

@@ -175,16 +175,24 @@ absl::StatusOr<std::unique_ptr<RuncRuntime>> RuncRuntime::Open(RuncRuntimeOption
   return rt;
 }
 
-absl::Mutex* RuncRuntime::LockFor(const std::string& id) {
-  absl::MutexLock l(&locks_mu_);
-  auto& m = locks_[id];
-  if (!m) m = std::make_unique<absl::Mutex>();
-  return m.get();
+RuncRuntime::IdLock::IdLock(RuncRuntime* rt, const std::string& id) : rt_(rt) {
+  {
+    absl::MutexLock l(&rt_->locks_mu_);
+    it_ = rt_->locks_.try_emplace(id).first;
+    ++it_->second.users;
+  }
+  it_->second.mu.Lock();
+}
+
+RuncRuntime::IdLock::~IdLock() {
+  it_->second.mu.Unlock();
+  absl::MutexLock l(&rt_->locks_mu_);
+  if (--it_->second.users == 0) rt_->locks_.erase(it_);
 }
 
 absl::Status RuncRuntime::Create(const ContainerSpec& spec) {
   if (absl::Status s = ValidateContainerSpec(spec); !s.ok()) return s;
-  absl::MutexLock l(LockFor(spec.id));
+  IdLock l(this, spec.id);
   return CreateLocked(spec);
 }
 
@@ -303,7 +311,7 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
 
 absl::Status RuncRuntime::Start(const std::string& id) {
   if (absl::Status s = ValidateContainerId(id); !s.ok()) return s;
-  absl::MutexLock l(LockFor(id));
+  IdLock l(this, id);
   absl::StatusOr<ContainerRecord> record = store_.Read(id);
   if (!record.ok()) return record.status();
   if (record->phase != RecordPhase::kCreated) {
@@ -327,7 +335,7 @@ absl::Status RuncRuntime::Start(const std::string& id) {
 
 absl::Status RuncRuntime::Stop(const std::string& id, absl::Duration timeout) {
   if (absl::Status s = ValidateContainerId(id); !s.ok()) return s;
-  absl::MutexLock l(LockFor(id));
+  IdLock l(this, id);
   absl::StatusOr<ContainerRecord> record = store_.Read(id);
   if (!record.ok()) return record.status();
   if (store_.ReadExit(id).has_value()) return absl::OkStatus();
@@ -424,7 +432,7 @@ absl::Status RuncRuntime::TearDown(const std::string& id, const std::string& cgr
 
 absl::Status RuncRuntime::Delete(const std::string& id) {
   if (absl::Status s = ValidateContainerId(id); !s.ok()) return s;
-  absl::MutexLock l(LockFor(id));
+  IdLock l(this, id);
   if (!IsDirectory(store_.ContainerDir(id))) {
     // Maybe only runc state is left (e.g. after a lost directory).
     absl::Status s = KillAndForget(id, absl::StrCat(options_.cgroup_parent, "/", id), 0, 0,

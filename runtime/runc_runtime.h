@@ -69,7 +69,23 @@ class RuncRuntime : public Runtime {
                         pid_t monitor_pid, uint64_t monitor_start_time, pid_t pid,
                         uint64_t pid_start_time, bool host_pid);
   void Recover();
-  absl::Mutex* LockFor(const std::string& id);
+  struct IdMutex {
+    absl::Mutex mu;
+    int users = 0;  // holders and waiters
+  };
+  // Holds the mutex of one id for its lifetime. An id's entry exists only
+  // while someone holds or waits for it.
+  class IdLock {
+   public:
+    IdLock(RuncRuntime* rt, const std::string& id);
+    ~IdLock();
+    IdLock(const IdLock&) = delete;
+    IdLock& operator=(const IdLock&) = delete;
+
+   private:
+    RuncRuntime* rt_;
+    std::map<std::string, IdMutex>::iterator it_;
+  };
 
   RuncRuntimeOptions options_;
   StateStore store_;
@@ -77,7 +93,7 @@ class RuncRuntime : public Runtime {
   RecoveryReport recovery_;
 
   absl::Mutex locks_mu_;
-  std::map<std::string, std::unique_ptr<absl::Mutex>> locks_ ABSL_GUARDED_BY(locks_mu_);
+  std::map<std::string, IdMutex> locks_ ABSL_GUARDED_BY(locks_mu_);
 };
 
 }  // namespace berth::runtime
