@@ -48,6 +48,10 @@ ABSL_FLAG(absl::Duration, restart_backoff_initial, absl::Seconds(10),
           "First CrashLoopBackOff delay (doubles per restart)");
 ABSL_FLAG(absl::Duration, restart_backoff_max, absl::Minutes(5), "Largest CrashLoopBackOff delay");
 ABSL_FLAG(std::string, cgroup_parent, "/berth", "cgroup under which containers are placed");
+ABSL_FLAG(std::string, rootfs_mode, "overlay",
+          "How container root file systems are built from image layers: overlay, or copy "
+          "(a private copy per container, for hosts without overlayfs; overlay falls back to "
+          "copy by itself when a probe mount fails)");
 ABSL_FLAG(std::string, runc, "", "runc binary (default: found on PATH)");
 ABSL_FLAG(std::string, monitor, "", "berth-monitor binary (default: beside berthd)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
@@ -228,6 +232,12 @@ int Main(int argc, char** argv) {
   ro.runc_binary = absl::GetFlag(FLAGS_runc);
   ro.monitor_binary = absl::GetFlag(FLAGS_monitor);
   ro.cgroup_parent = absl::GetFlag(FLAGS_cgroup_parent);
+  absl::StatusOr<runtime::RootfsMode> rootfs_mode = runtime::ParseRootfsMode(absl::GetFlag(FLAGS_rootfs_mode));
+  if (!rootfs_mode.ok()) {
+    spdlog::error("--rootfs_mode: {}", std::string(rootfs_mode.status().message()));
+    return 1;
+  }
+  ro.rootfs_mode = *rootfs_mode;
   absl::StatusOr<std::unique_ptr<runtime::RuncRuntime>> rt = runtime::RuncRuntime::Open(ro);
   if (!rt.ok()) {
     spdlog::error("{}", std::string(rt.status().message()));

@@ -36,7 +36,7 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
   }
   runtime::ContainerSpec spec;
   spec.id = id;
-  spec.rootfs = image->rootfs;
+  spec.rootfs_layers = image->layers;
   // kubelet: command replaces Entrypoint (and drops Cmd); args replace Cmd.
   if (!in.command.empty()) {
     spec.args = in.command;

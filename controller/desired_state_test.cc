@@ -19,7 +19,7 @@ class FakeImages : public ImageStore {
     if (ref != "app") return absl::NotFoundError("resolve image " + ref + ": not here");
     ResolvedImage i;
     i.reference = "app:latest";
-    i.rootfs = "/images/app/latest/rootfs";
+    i.layers = {"/images/app/latest/rootfs"};
     i.entrypoint = {"/entry"};
     i.cmd = {"--default"};
     i.env = {"PATH=/bin", "MODE=image"};
@@ -50,7 +50,7 @@ TEST(DesiredStateTest, ImageDefaultsAndKubeletCommandRules) {
   EXPECT_EQ(BuildContainerSpec(host, images)->hostname, "") << "host network keeps the node's name";
   EXPECT_THAT(spec->args, ElementsAre("/entry", "--default"));
   EXPECT_EQ(spec->working_dir, "/work");
-  EXPECT_EQ(spec->rootfs, "/images/app/latest/rootfs");
+  EXPECT_THAT(spec->rootfs_layers, ElementsAre("/images/app/latest/rootfs"));
   EXPECT_EQ(spec->annotations.at(kSourceFileAnnotation), "/etc/berth/manifests/web.yaml");
   EXPECT_EQ(spec->annotations.at(kGenerationAnnotation), "4");
 
@@ -125,7 +125,7 @@ TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
   EXPECT_THAT(bb->env, ElementsAre("A=1"));
   auto app = store.Resolve("127.0.0.1:5000/team/app:v1");
   ASSERT_TRUE(app.ok()) << app.status();
-  EXPECT_EQ(app->rootfs, dir + "/127.0.0.1_5000/team/app/v1/rootfs");
+  EXPECT_THAT(app->layers, ElementsAre(dir + "/127.0.0.1_5000/team/app/v1/rootfs"));
   EXPECT_TRUE(absl::IsNotFound(store.Resolve("busybox:1.36").status()));
   for (const char* bad : {"", "../busybox", "a/../../etc", "Busybox", "busybox:", "busybox@sha256:00",
                           "busybox:-x", "a//b"}) {

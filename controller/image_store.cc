@@ -83,11 +83,12 @@ absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& refere
       absl::StrCat(dir_, "/", absl::StrReplaceAll(name, {{":", "_"}}), "/", tag);
   ResolvedImage image;
   image.reference = absl::StrCat(name, ":", tag);
-  image.rootfs = base + "/rootfs";
+  const std::string rootfs = base + "/rootfs";
+  image.layers = {rootfs};
   struct stat st;
-  if (stat(image.rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (stat(rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return absl::NotFoundError(absl::StrCat("resolve image ", image.reference, ": not in the local store (no ",
-                                            image.rootfs, ")"));
+                                            rootfs, ")"));
   }
   absl::StatusOr<std::string> config = runtime::ReadFile(base + "/config.json");
   if (!config.ok() && !absl::IsNotFound(config.status())) {

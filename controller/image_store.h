@@ -13,7 +13,9 @@ namespace berth::controller {
 
 struct ResolvedImage {
   std::string reference;  // normalized: name:tag
-  std::string rootfs;     // absolute directory
+  // Root file system layers, top-most first (ContainerSpec::rootfs_layers):
+  // the local store gives one directory.
+  std::vector<std::string> layers;
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
   std::vector<std::string> env;  // KEY=VALUE

@@ -85,7 +85,7 @@ class FakeImages : public ImageStore {
   absl::StatusOr<ResolvedImage> Resolve(const std::string& ref) const override {
     ResolvedImage i;
     i.reference = ref + ":latest";
-    i.rootfs = "/images/" + ref;
+    i.layers = {"/images/" + ref};
     i.cmd = {"sh"};
     return i;
   }

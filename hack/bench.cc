@@ -69,7 +69,7 @@ int Main(int argc, char** argv) {
   const std::string raw_root = world.dir() + "/raw-runc";
   runtime::ContainerSpec spec;
   spec.id = "raw";
-  spec.rootfs = rootfs;
+  spec.rootfs_layers = {rootfs};
   spec.args = {"/bin/sleep", "1000"};
   nlohmann::json config = runtime::oci::BuildOciConfig(spec, {rootfs, ""});
   config["linux"].erase("cgroupsPath");

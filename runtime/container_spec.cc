@@ -42,7 +42,13 @@ absl::Status ValidateContainerSpec(const ContainerSpec& spec) {
   if (absl::Status s = ValidateContainerId(spec.id); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("create container: ", s.message()));
   }
-  if (std::string p = PathProblem(spec.rootfs); !p.empty()) return Bad(spec, "rootfs", p);
+  if (spec.rootfs_layers.empty()) return Bad(spec, "rootfs", "no layers");
+  for (const std::string& layer : spec.rootfs_layers) {
+    if (std::string p = PathProblem(layer); !p.empty()) return Bad(spec, "rootfs layer " + layer, p);
+    if (absl::StrContains(layer, ",") || absl::StrContains(layer, ":")) {
+      return Bad(spec, "rootfs layer " + layer, "must not contain ',' or ':'");
+    }
+  }
   if (spec.args.empty() || spec.args[0].empty()) return Bad(spec, "args", "no program to run");
   for (const std::string& a : spec.args) {
     if (HasNul(a)) return Bad(spec, "args", "contains a NUL byte");
@@ -100,7 +106,7 @@ void from_json(const nlohmann::json& j, MountSpec& m) {
 
 void to_json(nlohmann::json& j, const ContainerSpec& s) {
   j = {{"id", s.id},
-       {"rootfs", s.rootfs},
+       {"rootfs_layers", s.rootfs_layers},
        {"args", s.args},
        {"env", s.env},
        {"working_dir", s.working_dir},
@@ -122,7 +128,12 @@ void to_json(nlohmann::json& j, const ContainerSpec& s) {
 
 void from_json(const nlohmann::json& j, ContainerSpec& s) {
   s.id = j.at("id").get<std::string>();
-  s.rootfs = j.at("rootfs").get<std::string>();
+  // Records written before layers name one directory as "rootfs".
+  if (j.contains("rootfs_layers")) {
+    s.rootfs_layers = j.at("rootfs_layers").get<std::vector<std::string>>();
+  } else {
+    s.rootfs_layers = {j.at("rootfs").get<std::string>()};
+  }
   s.args = j.at("args").get<std::vector<std::string>>();
   s.env = j.at("env").get<std::vector<std::string>>();
   s.working_dir = j.at("working_dir").get<std::string>();

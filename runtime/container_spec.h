@@ -33,7 +33,11 @@ struct ResourceLimits {
 
 struct ContainerSpec {
   std::string id;                 // DNS-1123 subdomain, at most 128 characters
-  std::string rootfs;             // host directory: read-only lower layer
+  // Host directories stacked read-only below the container's own writable
+  // layer, top-most first (overlay's lowerdir order); a plain directory
+  // image is one layer. Each absolute, without ',' or ':' (overlay's option
+  // separators).
+  std::vector<std::string> rootfs_layers;
   std::vector<std::string> args;  // argv; args[0] is the program
   std::vector<std::string> env;   // KEY=VALUE
   std::string working_dir = "/";

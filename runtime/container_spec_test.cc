@@ -11,7 +11,7 @@ using ::testing::HasSubstr;
 ContainerSpec Valid() {
   ContainerSpec s;
   s.id = "web";
-  s.rootfs = "/var/lib/berth/images/busybox";
+  s.rootfs_layers = {"/var/lib/berth/snapshots/2/fs", "/var/lib/berth/snapshots/1/fs"};
   s.args = {"/bin/sleep", "10"};
   s.env = {"A=1", "EMPTY="};
   s.mounts = {{MountSpec::Type::kBind, "/srv", "/data", true, 0},
@@ -30,7 +30,11 @@ TEST(ContainerSpecTest, EachProblemIsNamed) {
   };
   const Case cases[] = {
       {"container id", [](ContainerSpec& s) { s.id = "../x"; }},
-      {"rootfs", [](ContainerSpec& s) { s.rootfs = "relative"; }},
+      {"rootfs", [](ContainerSpec& s) { s.rootfs_layers.clear(); }},
+      {"rootfs layer relative", [](ContainerSpec& s) { s.rootfs_layers[1] = "relative"; }},
+      {"rootfs layer /a,b", [](ContainerSpec& s) { s.rootfs_layers[0] = "/a,b"; }},
+      {"rootfs layer /a:b", [](ContainerSpec& s) { s.rootfs_layers[1] = "/a:b"; }},
+      {"rootfs layer /a/../b", [](ContainerSpec& s) { s.rootfs_layers[0] = "/a/../b"; }},
       {"args", [](ContainerSpec& s) { s.args.clear(); }},
       {"env", [](ContainerSpec& s) { s.env = {"NOEQUALS"}; }},
       {"env", [](ContainerSpec& s) { s.env = {"=x"}; }},
@@ -62,6 +66,15 @@ TEST(ContainerSpecTest, JsonRoundTrip) {
   EXPECT_EQ(nlohmann::json(out), j);
   EXPECT_EQ(out.mounts[1].type, MountSpec::Type::kTmpfs);
   EXPECT_TRUE(out.host_pid);
+  EXPECT_EQ(out.rootfs_layers, in.rootfs_layers);
+}
+
+TEST(ContainerSpecTest, RecordWithOneRootfsDirectoryReadsAsOneLayer) {
+  nlohmann::json j = Valid();
+  j.erase("rootfs_layers");
+  j["rootfs"] = "/var/lib/berth/images/busybox/latest/rootfs";
+  ContainerSpec out = j.get<ContainerSpec>();
+  EXPECT_THAT(out.rootfs_layers, ::testing::ElementsAre("/var/lib/berth/images/busybox/latest/rootfs"));
 }
 
 }  // namespace

@@ -18,6 +18,8 @@
 #include "nlohmann/json.hpp"
 #include "runtime/names.h"
 #include "runtime/oci/oci_config.h"
+#include "runtime/snapshot/copy_layers.h"
+#include "runtime/snapshot/overlay.h"
 #include "runtime/sys/cgroups.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
@@ -149,6 +151,17 @@ void Keep(absl::Status* first, absl::Status s) {
 
 }  // namespace
 
+const char* RootfsModeName(RootfsMode mode) {
+  return mode == RootfsMode::kOverlay ? "overlay" : "copy";
+}
+
+absl::StatusOr<RootfsMode> ParseRootfsMode(absl::string_view name) {
+  if (name == "overlay") return RootfsMode::kOverlay;
+  if (name == "copy") return RootfsMode::kCopy;
+  return absl::InvalidArgumentError(
+      absl::StrCat("rootfs mode \"", name, "\": must be \"overlay\" or \"copy\""));
+}
+
 RuncRuntime::RuncRuntime(RuncRuntimeOptions options)
     : options_(std::move(options)),
       store_(options_.state_dir),
@@ -170,6 +183,16 @@ absl::StatusOr<std::unique_ptr<RuncRuntime>> RuncRuntime::Open(RuncRuntimeOption
   }
   auto rt = std::unique_ptr<RuncRuntime>(new RuncRuntime(std::move(options)));
   if (absl::Status s = rt->store_.Init(); !s.ok()) return WithContext("open", "store", "init", s);
+  if (rt->options_.rootfs_mode == RootfsMode::kOverlay) {
+    // In the state dir: the upper directories live there. A probe left by a
+    // crash is not a container id: Recover removes it.
+    if (absl::Status s = snapshot::ProbeOverlay(rt->options_.state_dir); !s.ok()) {
+      spdlog::warn("open runtime: overlay unavailable ({}); container root file systems will be "
+                   "copies of their layers",
+                   std::string(s.message()));
+      rt->options_.rootfs_mode = RootfsMode::kCopy;
+    }
+  }
   if (absl::Status s = MakeDirs(rt->options_.runc_root, 0700); !s.ok()) return s;
   rt->Recover();
   return rt;
@@ -205,13 +228,11 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   auto fail = [&](const char* step, const absl::Status& s) {
     return WithContext("create", id, step, s);
   };
-  if (!IsDirectory(spec.rootfs)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("create container ", id, ": rootfs ", spec.rootfs, " is not a directory"));
-  }
-  if (absl::StrContains(spec.rootfs, ",") || absl::StrContains(spec.rootfs, ":")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "create container ", id, ": rootfs ", spec.rootfs, " must not contain ',' or ':'"));
+  for (const std::string& layer : spec.rootfs_layers) {
+    if (!IsDirectory(layer)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("create container ", id, ": rootfs layer ", layer, " is not a directory"));
+    }
   }
 
   // Step state_dir: the container's directory and its first record.
@@ -240,15 +261,12 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   }
   if (absl::Status s = fault("bundle"); !s.ok()) return fail("bundle", s);
 
-  // Step rootfs_mount: the image read-only below a writable upper layer.
-  const std::string overlay_opts = absl::StrCat("lowerdir=", spec.rootfs, ",upperdir=",
-                                                store_.UpperDir(id), ",workdir=", store_.WorkDir(id));
-  if (mount("overlay", rootfs.c_str(), "overlay", MS_NODEV, overlay_opts.c_str()) != 0) {
-    return fail("rootfs_mount", absl::ErrnoToStatus(errno, absl::StrCat("mount overlay on ", rootfs)));
-  }
+  // Step rootfs_mount: the image read-only below a writable upper layer
+  // (or a copy of it). Unmount is a no-op on a copy; remove_dir removes it.
   absl::Cleanup unmount = [&] {
     if (absl::Status s = Unmount(rootfs); !s.ok()) spdlog::error("rollback {}: {}", id, s.ToString());
   };
+  if (absl::Status s = BuildRootfs(spec); !s.ok()) return fail("rootfs_mount", s);
   if (absl::Status s = fault("rootfs_mount"); !s.ok()) return fail("rootfs_mount", s);
 
   // Step monitor_spawn: the monitor runs `runc create` as its child.
@@ -307,6 +325,24 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   std::move(unmount).Cancel();
   std::move(remove_dir).Cancel();
   return absl::OkStatus();
+}
+
+absl::Status RuncRuntime::BuildRootfs(const ContainerSpec& spec) {
+  const std::string rootfs = store_.RootfsDir(spec.id);
+  if (options_.rootfs_mode == RootfsMode::kOverlay) {
+    const std::string options = snapshot::OverlayMountOptions(
+        spec.rootfs_layers, store_.UpperDir(spec.id), store_.WorkDir(spec.id));
+    if (options.size() <= snapshot::kMaxMountOptionBytes) {
+      if (mount("overlay", rootfs.c_str(), "overlay", MS_NODEV, options.c_str()) != 0) {
+        return absl::ErrnoToStatus(errno, absl::StrCat("mount overlay on ", rootfs));
+      }
+      return absl::OkStatus();
+    }
+    spdlog::warn("create container {}: overlay options for {} layers take {} bytes (limit {}); "
+                 "copying the layers instead",
+                 spec.id, spec.rootfs_layers.size(), options.size(), snapshot::kMaxMountOptionBytes);
+  }
+  return snapshot::CopyLayers(spec.rootfs_layers, rootfs);
 }
 
 absl::Status RuncRuntime::Start(const std::string& id) {

@@ -19,6 +19,22 @@
 
 namespace berth::runtime {
 
+// How a container's root file system is built from its layers.
+enum class RootfsMode {
+  // An overlay mount: the layers read-only below the container's own upper
+  // directory. Open falls back to kCopy (with a log line) when overlay does
+  // not work in the state directory (not in /proc/filesystems, or a probe
+  // mount fails, e.g. on an overlay or some network file systems); a
+  // container whose mount options would not fit in a page is copied too.
+  kOverlay,
+  // A private copy of the layers merged bottom-up with their whiteouts
+  // applied (containerd's "native" snapshotter): works on any file system,
+  // costs a full copy per container.
+  kCopy,
+};
+const char* RootfsModeName(RootfsMode mode);
+absl::StatusOr<RootfsMode> ParseRootfsMode(absl::string_view name);  // "overlay" or "copy"
+
 struct RuncRuntimeOptions {
   std::string state_dir = "/var/lib/berth/containers";
   std::string runc_root = "/run/berth/runc";  // owned by this runtime alone
@@ -27,6 +43,7 @@ struct RuncRuntimeOptions {
   std::string cgroup_parent = "/berth";
   absl::Duration create_timeout = absl::Seconds(30);
   absl::Duration cleanup_timeout = absl::Seconds(10);
+  RootfsMode rootfs_mode = RootfsMode::kOverlay;
   FaultInjector* faults = nullptr;  // not owned; tests only
 };
 
@@ -51,12 +68,16 @@ class RuncRuntime : public Runtime {
   absl::StatusOr<std::vector<ContainerStatus>> List() override;
 
   const RecoveryReport& recovery() const { return recovery_; }
+  // The mode in use: the option's, or kCopy after an overlay probe failed.
+  RootfsMode rootfs_mode() const { return options_.rootfs_mode; }
 
  private:
   explicit RuncRuntime(RuncRuntimeOptions options);
 
   absl::Status CreateLocked(const ContainerSpec& spec);
   absl::StatusOr<ContainerStatus> ReadState(const std::string& id) const;
+  // Mounts (or copies) the layers onto the bundle's rootfs directory.
+  absl::Status BuildRootfs(const ContainerSpec& spec);
   // Kills the monitor's process group and whatever is left in the
   // container's cgroups, and removes runc's state (unless `runc_deleted`).
   // Safe on partial state.

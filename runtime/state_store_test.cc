@@ -26,7 +26,7 @@ class StateStoreTest : public ::testing::Test {
 TEST_F(StateStoreTest, RecordRoundTrip) {
   ContainerRecord r;
   r.spec.id = "web";
-  r.spec.rootfs = "/r";
+  r.spec.rootfs_layers = {"/r"};
   r.spec.args = {"/bin/sh"};
   r.phase = RecordPhase::kStarted;
   r.cgroups_path = "/berth/web";

@@ -73,7 +73,7 @@ class RuntimeE2eTest : public ::testing::Test {
   ContainerSpec Spec(const std::string& id, std::vector<std::string> args) const {
     ContainerSpec s;
     s.id = id;
-    s.rootfs = BusyboxRootfs();
+    s.rootfs_layers = {BusyboxRootfs()};
     s.args = std::move(args);
     return s;
   }

@@ -20,7 +20,7 @@ bool HasNamespace(const json& config, const std::string& type) {
 ContainerSpec Spec() {
   ContainerSpec s;
   s.id = "web.default";
-  s.rootfs = "/img";
+  s.rootfs_layers = {"/img"};
   s.args = {"/bin/httpd", "-f"};
   s.env = {"A=1"};
   s.uid = 1000;
