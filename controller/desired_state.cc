@@ -1,5 +1,6 @@
 #include "controller/desired_state.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,21 +20,11 @@ uint64_t Fnv1a(absl::string_view data) {
   return h;
 }
 
-}  // namespace
-
-absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
-                                                          const ImageStore& images) {
+// The runtime spec of `object` on `image`, not validated and without the
+// spec hash.
+runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const ResolvedImage* image) {
   const std::string id = ContainerIdFor(object.metadata);
-  if (absl::Status s = runtime::ValidateContainerId(id); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "build container ", id, " from ", object.source, ": namespace.name: ", s.message()));
-  }
   const NodeContainerSpec& in = object.spec;
-  absl::StatusOr<ResolvedImage> image = images.Resolve(in.image);
-  if (!image.ok()) {
-    return absl::Status(image.status().code(),
-                        absl::StrCat("build container ", id, ": ", image.status().message()));
-  }
   runtime::ContainerSpec spec;
   spec.id = id;
   spec.rootfs_layers = image->layers;
@@ -45,11 +36,6 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
     spec.args = image->entrypoint;
     const auto& rest = in.args.empty() ? image->cmd : in.args;
     spec.args.insert(spec.args.end(), rest.begin(), rest.end());
-  }
-  if (spec.args.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "build container ", id, ": no command: the spec has none and image ", image->reference,
-        " has no Entrypoint or Cmd"));
   }
   std::map<std::string, std::string> env;
   std::vector<std::string> order;
@@ -99,10 +85,64 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
   // NodeContainer::source is "file:line"; keep the file.
   spec.annotations[kSourceFileAnnotation] = object.source.substr(0, object.source.rfind(':'));
   if (!object.origin.empty()) spec.annotations[kSourceAnnotation] = object.origin;
-  if (absl::Status s = runtime::ValidateContainerSpec(spec); !s.ok()) return s;
-  spec.annotations[kSpecHashAnnotation] = SpecHash(spec);
+  spec.annotations[kImageAnnotation] = image->reference;
+  if (!image->image_id.empty()) spec.annotations[kImageIdAnnotation] = image->image_id;
   return spec;
 }
+
+}  // namespace
+
+std::string DesiredSpecHash(const NodeContainer& object) {
+  // The image as written, not what it resolves to: a newer image behind the
+  // same reference does not replace a running container (kubelet's rule).
+  ResolvedImage placeholder;
+  placeholder.reference = object.spec.image;
+  placeholder.layers = {object.spec.image};
+  return SpecHash(ComposeSpec(object, &placeholder));
+}
+
+ImagePullPolicy EffectivePullPolicy(const NodeContainerSpec& spec) {
+  if (spec.image_pull_policy.has_value()) return *spec.image_pull_policy;
+  if (absl::StrContains(spec.image, "@")) return ImagePullPolicy::kIfNotPresent;
+  const std::string last = spec.image.substr(spec.image.rfind('/') + 1);
+  const size_t colon = last.rfind(':');
+  if (colon == std::string::npos || last.substr(colon + 1) == "latest") {
+    return ImagePullPolicy::kAlways;
+  }
+  return ImagePullPolicy::kIfNotPresent;
+}
+
+absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
+                                                          const ResolvedImage& image) {
+  const std::string id = ContainerIdFor(object.metadata);
+  if (absl::Status s = runtime::ValidateContainerId(id); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "build container ", id, " from ", object.source, ": namespace.name: ", s.message()));
+  }
+  runtime::ContainerSpec spec = ComposeSpec(object, &image);
+  if (spec.args.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "build container ", id, ": no command: the spec has none and image ", image.reference,
+        " has no Entrypoint or Cmd"));
+  }
+  if (absl::Status s = runtime::ValidateContainerSpec(spec); !s.ok()) return s;
+  spec.annotations[kSpecHashAnnotation] = DesiredSpecHash(object);
+  return spec;
+}
+
+absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
+                                                          const ImageStore& images) {
+  absl::StatusOr<ResolvedImage> image =
+      images.Resolve(object.spec.image, ImagePullPolicy::kNever, {});
+  if (!image.ok()) {
+    return absl::Status(image.status().code(),
+                        absl::StrCat("build container ", ContainerIdFor(object.metadata), ": ",
+                                     image.status().message()));
+  }
+  return BuildContainerSpec(object, *image);
+}
+
+
 
 std::string SpecHash(const runtime::ContainerSpec& spec) {
   nlohmann::json j = spec;

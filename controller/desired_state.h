@@ -28,12 +28,29 @@ inline constexpr char kSourceFileAnnotation[] = "berth.dev/source-file";
 // containers made before sources had names: "manifests".
 inline constexpr char kSourceAnnotation[] = "berth.dev/source";
 
-// The runtime spec for `object`, with kubelet's rules for command/args
-// against the image's Entrypoint/Cmd, the image's env under the object's,
-// and the spec-hash annotation set. Labels and annotations are not hashed:
-// changing only them does not recreate the container.
+// The image reference as written in the spec and what it resolved to.
+inline constexpr char kImageAnnotation[] = "berth.dev/image";
+inline constexpr char kImageIdAnnotation[] = "berth.dev/image-id";
+
+// The runtime spec for `object` on `image`, with kubelet's rules for
+// command/args against the image's Entrypoint/Cmd, the image's env under the
+// object's, and the spec-hash annotation set (DesiredSpecHash).
+absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
+                                                          const ResolvedImage& image);
+// The same with the image resolved from `images` without pulling (kNever).
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
                                                           const ImageStore& images);
+
+// The hash that decides whether a running container still matches `object`:
+// of its runtime spec built on the image reference as written (not on what
+// it resolves to, so a newer image behind a tag does not recreate running
+// containers, as with kubelet). Labels, annotations, the grace period and
+// the pull policy are not in it: changing only them does not recreate.
+std::string DesiredSpecHash(const NodeContainer& object);
+
+// imagePullPolicy with Kubernetes' default when unset: Always for an image
+// without a tag or with the tag "latest" (and no digest), else IfNotPresent.
+ImagePullPolicy EffectivePullPolicy(const NodeContainerSpec& spec);
 
 // A stable hash of everything in `spec` that needs a new container to
 // change (so not labels or annotations), as 16 hex digits.

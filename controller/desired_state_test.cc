@@ -15,7 +15,8 @@ using ::testing::HasSubstr;
 
 class FakeImages : public ImageStore {
  public:
-  absl::StatusOr<ResolvedImage> Resolve(const std::string& ref) const override {
+  absl::StatusOr<ResolvedImage> Resolve(const std::string& ref, ImagePullPolicy,
+                                        const PullAuth&) const override {
     if (ref != "app") return absl::NotFoundError("resolve image " + ref + ": not here");
     ResolvedImage i;
     i.reference = "app:latest";
@@ -26,6 +27,7 @@ class FakeImages : public ImageStore {
     i.working_dir = "/work";
     return i;
   }
+  bool Present(const std::string& ref) const override { return ref == "app"; }
 };
 
 NodeContainer Object() {
@@ -84,6 +86,46 @@ TEST(DesiredStateTest, HashIgnoresLabelsAndAnnotationsOnly) {
   EXPECT_NE(BuildContainerSpec(changed, images)->annotations.at(kSpecHashAnnotation), h);
 }
 
+TEST(DesiredStateTest, HashIsOfTheReferenceNotOfWhatItResolvesTo) {
+  FakeImages images;
+  NodeContainer o = Object();
+  const std::string h = DesiredSpecHash(o);
+  EXPECT_EQ(BuildContainerSpec(o, images)->annotations.at(kSpecHashAnnotation), h);
+  ResolvedImage newer = *images.Resolve("app", ImagePullPolicy::kAlways, {});
+  newer.layers = {"/snapshots/7/fs", "/snapshots/3/fs"};
+  newer.entrypoint = {"/new-entry"};
+  newer.env = {"PATH=/usr/bin"};
+  newer.image_id = "sha256:0123";
+  auto spec = BuildContainerSpec(o, newer);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->annotations.at(kSpecHashAnnotation), h) << "a new image behind the tag";
+  EXPECT_EQ(spec->annotations.at(kImageIdAnnotation), "sha256:0123");
+  EXPECT_THAT(spec->rootfs_layers, ElementsAre("/snapshots/7/fs", "/snapshots/3/fs"));
+  NodeContainer other = o;
+  other.spec.image = "app:2";
+  EXPECT_NE(DesiredSpecHash(other), h);
+  other = o;
+  other.spec.image_pull_policy = ImagePullPolicy::kNever;
+  EXPECT_EQ(DesiredSpecHash(other), h) << "the pull policy alone does not recreate";
+}
+
+TEST(DesiredStateTest, PullPolicyDefaultsLikeKubernetes) {
+  NodeContainerSpec s;
+  for (const auto& [image, want] : std::vector<std::pair<std::string, ImagePullPolicy>>{
+           {"busybox", ImagePullPolicy::kAlways},
+           {"busybox:latest", ImagePullPolicy::kAlways},
+           {"127.0.0.1:5000/app", ImagePullPolicy::kAlways},
+           {"127.0.0.1:5000/app:1.2", ImagePullPolicy::kIfNotPresent},
+           {"busybox:1.36", ImagePullPolicy::kIfNotPresent},
+           {"busybox@sha256:" + std::string(64, 'a'), ImagePullPolicy::kIfNotPresent}}) {
+    s.image = image;
+    EXPECT_EQ(EffectivePullPolicy(s), want) << image;
+  }
+  s.image = "busybox";
+  s.image_pull_policy = ImagePullPolicy::kNever;
+  EXPECT_EQ(EffectivePullPolicy(s), ImagePullPolicy::kNever);
+}
+
 TEST(DesiredStateTest, ErrorsNameTheContainer) {
   FakeImages images;
   NodeContainer o = Object();
@@ -118,18 +160,18 @@ TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
   ASSERT_TRUE(runtime::WriteFileAtomic(dir + "/busybox/latest/config.json",
                                        R"({"config":{"Cmd":["sh"],"Env":["A=1"]}})").ok());
   LocalImageStore store(dir);
-  auto bb = store.Resolve("busybox");
+  auto bb = store.Resolve("busybox", ImagePullPolicy::kAlways, {});
   ASSERT_TRUE(bb.ok()) << bb.status();
   EXPECT_EQ(bb->reference, "busybox:latest");
   EXPECT_THAT(bb->cmd, ElementsAre("sh"));
   EXPECT_THAT(bb->env, ElementsAre("A=1"));
-  auto app = store.Resolve("127.0.0.1:5000/team/app:v1");
+  auto app = store.Resolve("127.0.0.1:5000/team/app:v1", ImagePullPolicy::kNever, {});
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_THAT(app->layers, ElementsAre(dir + "/127.0.0.1_5000/team/app/v1/rootfs"));
-  EXPECT_TRUE(absl::IsNotFound(store.Resolve("busybox:1.36").status()));
+  EXPECT_TRUE(absl::IsNotFound(store.Resolve("busybox:1.36", ImagePullPolicy::kIfNotPresent, {}).status()));
   for (const char* bad : {"", "../busybox", "a/../../etc", "Busybox", "busybox:", "busybox@sha256:00",
                           "busybox:-x", "a//b"}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(store.Resolve(bad).status())) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(store.Resolve(bad, ImagePullPolicy::kNever, {}).status())) << bad;
   }
   ASSERT_TRUE(runtime::RemoveTree(dir).ok());
 }

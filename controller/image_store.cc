@@ -75,7 +75,13 @@ absl::Status ParseImageReference(const std::string& reference, std::string* name
 
 LocalImageStore::LocalImageStore(std::string dir) : dir_(std::move(dir)) {}
 
-absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& reference) const {
+bool LocalImageStore::Present(const std::string& reference) const {
+  return Resolve(reference, ImagePullPolicy::kNever, {}).ok();
+}
+
+absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& reference,
+                                                       ImagePullPolicy /*policy*/,
+                                                       const PullAuth& /*auth*/) const {
   std::string name, tag;
   if (absl::Status s = ParseImageReference(reference, &name, &tag); !s.ok()) return s;
   // A registry's port becomes '_' on disk: overlay options cannot hold ':'.
@@ -85,6 +91,7 @@ absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& refere
   image.reference = absl::StrCat(name, ":", tag);
   const std::string rootfs = base + "/rootfs";
   image.layers = {rootfs};
+  image.image_id = "dir:" + rootfs;
   struct stat st;
   if (stat(rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return absl::NotFoundError(absl::StrCat("resolve image ", image.reference, ": not in the local store (no ",

@@ -8,11 +8,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/node_container.h"
 
 namespace berth::controller {
 
 struct ResolvedImage {
   std::string reference;  // normalized: name:tag
+  // What the reference resolved to: the manifest digest of a pulled image,
+  // "dir:<path>" for a directory image. Reported as the status' imageID.
+  std::string image_id;
+  // Whether this call pulled from a registry.
+  bool pulled = false;
   // Root file system layers, top-most first (ContainerSpec::rootfs_layers):
   // the local store gives one directory.
   std::vector<std::string> layers;
@@ -22,17 +28,38 @@ struct ResolvedImage {
   std::string working_dir;
 };
 
+// Registry credentials for one pull: Docker config.json documents (the
+// content of kubernetes.io/dockerconfigjson Secrets), tried in order.
+struct PullAuth {
+  std::vector<std::string> docker_configs;
+};
+
 class ImageStore {
  public:
   virtual ~ImageStore() = default;
-  // kInvalidArgument for a malformed reference, kNotFound for a missing image.
-  virtual absl::StatusOr<ResolvedImage> Resolve(const std::string& reference) const = 0;
+  // The image as layers and defaults, pulled first when `policy` says so:
+  // kAlways pulls (cheap when nothing changed: blobs present are not
+  // fetched), kIfNotPresent only when it is not present, kNever never.
+  // Errors: kInvalidArgument for a malformed reference (terminal),
+  // kNotFound when it is not present and not pulled (kNever) or the
+  // registry does not have it, and the pull's own codes (kUnavailable,
+  // kPermissionDenied, kDataLoss, ...). Thread-safe; may block for as long
+  // as a pull takes.
+  virtual absl::StatusOr<ResolvedImage> Resolve(const std::string& reference,
+                                                ImagePullPolicy policy,
+                                                const PullAuth& auth) const = 0;
+  // Whether Resolve with kIfNotPresent would not pull.
+  virtual bool Present(const std::string& reference) const = 0;
 };
 
+// Directory images only: a directory image is used as it is, whatever the
+// pull policy (there is nothing to pull it from).
 class LocalImageStore : public ImageStore {
  public:
   explicit LocalImageStore(std::string dir);
-  absl::StatusOr<ResolvedImage> Resolve(const std::string& reference) const override;
+  absl::StatusOr<ResolvedImage> Resolve(const std::string& reference, ImagePullPolicy policy,
+                                        const PullAuth& auth) const override;
+  bool Present(const std::string& reference) const override;
 
  private:
   std::string dir_;

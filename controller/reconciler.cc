@@ -31,7 +31,8 @@ Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const I
       status_(status),
       clock_(clock),
       options_(std::move(options)),
-      backoff_(options_.backoff) {}
+      backoff_(options_.backoff),
+      pull_backoff_(options_.backoff) {}
 
 ReconcileResult Reconciler::Reconcile(const std::string& id) {
   std::optional<NodeContainer> object = desired_(id);
@@ -76,33 +77,28 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
     return {};
   }
 
-  absl::StatusOr<runtime::ContainerSpec> spec = BuildContainerSpec(*object, images_);
-  if (!spec.ok()) {
-    // The running container (if any) keeps running: nothing is lost while
-    // the spec cannot be built (a missing image may still arrive).
-    const bool running = observed.has_value() && observed->state == ContainerState::kRunning;
-    Report(*object, observed ? &*observed : nullptr, running ? "Running" : "Error",
-           std::string(spec.status().message()), "");
-    Event(*object, EventType::kWarning, "Failed", absl::StrCat("Error: ", spec.status().message()));
-    return {spec.status()};
-  }
-
   if (observed.has_value() && observed->state == ContainerState::kUnknown) {
     return {absl::OkStatus(), kBusyRequeue};
   }
-  PlannedAction action = Decide(id, spec->annotations.at(kSpecHashAnnotation),
-                                observed ? HashOf(*observed) : std::nullopt);
+  PlannedAction action =
+      Decide(id, DesiredSpecHash(*object), observed ? HashOf(*observed) : std::nullopt);
   switch (action.kind) {
-    case ActionKind::kCreate:
-      return CreateAndStart(*object, *std::move(spec));
+    case ActionKind::kCreate: {
+      runtime::ContainerSpec spec;
+      if (auto wait = Prepare(*object, observed ? &*observed : nullptr, &spec)) return *wait;
+      return CreateAndStart(*object, std::move(spec));
+    }
     case ActionKind::kRecreate: {
+      // The new image first: the old container runs until it is there.
+      runtime::ContainerSpec spec;
+      if (auto wait = Prepare(*object, &*observed, &spec)) return *wait;
       spdlog::info("recreate container {}: {}", id, action.reason);
       if (absl::Status s = StopAndDelete(*observed, &*object); !s.ok()) return {s};
       {
         absl::MutexLock l(&mu_);
         ForgetLocked(id);  // a new spec starts a new count
       }
-      return CreateAndStart(*object, *std::move(spec));
+      return CreateAndStart(*object, std::move(spec));
     }
     case ActionKind::kDelete:  // not reachable: handled above
     case ActionKind::kNoop:
@@ -122,7 +118,7 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
       Report(*object, &*observed, "Running", "", "");
       return {};
     case ContainerState::kStopped:
-      return HandleExit(*object, *spec, *observed);
+      return HandleExit(*object, *observed);
     case ContainerState::kUnknown:
       break;
   }
@@ -153,6 +149,8 @@ ReconcileResult Reconciler::Release(const NodeContainer& object) {
 
 void Reconciler::ForgetLocked(const std::string& id) {
   backoff_.Forget(id);
+  pull_backoff_.Forget(id);
+  pulls_.erase(id);
   exits_.erase(id);
   pending_.erase(id);
 }
@@ -227,7 +225,6 @@ ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
 }
 
 ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
-                                       const runtime::ContainerSpec& spec,
                                        const ContainerStatus& observed) {
   const bool succeeded = observed.exit_code.has_value() && *observed.exit_code == 0;
   const RestartPolicy policy = object.spec.restart_policy;
@@ -263,6 +260,8 @@ ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
                         " restarting failed container"));
     return {absl::OkStatus(), restart_at - now};
   }
+  runtime::ContainerSpec spec;
+  if (auto wait = Prepare(object, &observed, &spec)) return *wait;
   {
     absl::MutexLock l(&mu_);
     PendingRestart& p = pending_[observed.id];
@@ -272,7 +271,88 @@ ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
     p.last_exit_reason = observed.reason;
   }
   if (absl::Status s = runtime_.Delete(observed.id); !s.ok()) return {s};
-  return CreateAndStart(object, spec);
+  return CreateAndStart(object, std::move(spec));
+}
+
+std::optional<ReconcileResult> Reconciler::Prepare(const NodeContainer& object,
+                                                   const ContainerStatus* observed,
+                                                   runtime::ContainerSpec* spec) {
+  const std::string id = ContainerIdFor(object.metadata);
+  const std::string& image = object.spec.image;
+  const bool running = observed != nullptr && observed->state == ContainerState::kRunning;
+  const std::string waiting_phase = running ? "Running" : "Pending";
+  const absl::Time now = clock_.Now();
+  std::optional<PullFailure> failure;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = pulls_.find(id);
+    if (it != pulls_.end() && it->second.image == image && now < it->second.retry_at) {
+      failure = it->second;
+    }
+  }
+  if (failure.has_value()) {
+    Report(object, observed, waiting_phase, failure->error,
+           absl::StrCat("Back-off pulling image \"", image, "\""), "ImagePullBackOff");
+    return ReconcileResult{absl::OkStatus(), failure->retry_at - now};
+  }
+  PullAuth auth;
+  if (options_.pull_auth) {
+    absl::StatusOr<PullAuth> a = options_.pull_auth(object);
+    if (!a.ok()) {
+      Report(object, observed, waiting_phase, std::string(a.status().message()), "",
+             "ErrImagePull");
+      Event(object, EventType::kWarning, "Failed", absl::StrCat("Error: ", a.status().message()));
+      return ReconcileResult{a.status()};
+    }
+    auth = *std::move(a);
+  }
+  const ImagePullPolicy policy = EffectivePullPolicy(object.spec);
+  const bool pulls = policy == ImagePullPolicy::kAlways ||
+                     (policy == ImagePullPolicy::kIfNotPresent && !images_.Present(image));
+  if (pulls) Event(object, EventType::kNormal, "Pulling", absl::StrCat("Pulling image \"", image, "\""));
+  const absl::Time began = absl::Now();
+  absl::StatusOr<ResolvedImage> resolved = images_.Resolve(image, policy, auth);
+  if (!resolved.ok()) {
+    const std::string error(resolved.status().message());
+    if (absl::IsInvalidArgument(resolved.status())) {
+      Report(object, observed, waiting_phase, error, "", "InvalidImageName");
+      Event(object, EventType::kWarning, "InspectFailed", error);
+      return ReconcileResult{resolved.status()};
+    }
+    const bool never = policy == ImagePullPolicy::kNever;
+    absl::Duration delay;
+    {
+      absl::MutexLock l(&mu_);
+      delay = pull_backoff_.OnExit(id, now, now);
+      pulls_[id] = PullFailure{image, now + delay, error};
+    }
+    Report(object, observed, waiting_phase, error, "", never ? "ErrImageNeverPull" : "ErrImagePull");
+    Event(object, EventType::kWarning, never ? "ErrImageNeverPull" : "Failed",
+          never ? absl::StrCat("Container image \"", image,
+                               "\" is not present with pull policy of Never")
+                : absl::StrCat("Failed to pull image \"", image, "\": ", error));
+    return ReconcileResult{absl::OkStatus(), delay};
+  }
+  {
+    absl::MutexLock l(&mu_);
+    pulls_.erase(id);
+    pull_backoff_.Forget(id);
+  }
+  if (resolved->pulled) {
+    Event(object, EventType::kNormal, "Pulled",
+          absl::StrCat("Successfully pulled image \"", image, "\" in ",
+                       absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Milliseconds(1)))));
+  }
+  absl::StatusOr<runtime::ContainerSpec> built = BuildContainerSpec(object, *resolved);
+  if (!built.ok()) {
+    // What runs keeps running: nothing is lost while the spec cannot be built.
+    Report(object, observed, running ? "Running" : "Error", std::string(built.status().message()),
+           "");
+    Event(object, EventType::kWarning, "Failed", absl::StrCat("Error: ", built.status().message()));
+    return ReconcileResult{built.status()};
+  }
+  *spec = *std::move(built);
+  return std::nullopt;
 }
 
 void Reconciler::Event(const NodeContainer& object, EventType type, absl::string_view reason,
@@ -283,17 +363,21 @@ void Reconciler::Event(const NodeContainer& object, EventType type, absl::string
 
 void Reconciler::Report(const NodeContainer& object, const ContainerStatus* observed,
                         const std::string& phase, const std::string& last_error,
-                        const std::string& message) {
+                        const std::string& message, const std::string& reason) {
   ContainerReport r;
   r.id = ContainerIdFor(object.metadata);
   r.namespace_ = object.metadata.namespace_;
   r.name = object.metadata.name;
   r.phase = phase;
   r.observed_generation = object.metadata.generation;
+  r.image = object.spec.image;
   r.last_error = last_error;
   r.message = message;
   if (observed != nullptr) {
     r.container_id = observed->id;
+    if (auto it = observed->annotations.find(kImageIdAnnotation); it != observed->annotations.end()) {
+      r.image_id = it->second;
+    }
     r.pid = observed->pid;
     r.started_at = observed->started_at;
     r.finished_at = observed->finished_at;
@@ -305,9 +389,10 @@ void Reconciler::Report(const NodeContainer& object, const ContainerStatus* obse
       r.last_exit_code =
           static_cast<int>(IntAnnotation(observed->annotations, kLastExitCodeAnnotation, 0));
     }
-    auto reason = observed->annotations.find(kLastExitReasonAnnotation);
-    if (reason != observed->annotations.end()) r.last_exit_reason = reason->second;
+    auto last = observed->annotations.find(kLastExitReasonAnnotation);
+    if (last != observed->annotations.end()) r.last_exit_reason = last->second;
   }
+  if (!reason.empty()) r.reason = reason;
   status_.Report(r);
 }
 

@@ -43,6 +43,9 @@ struct ReconcilerOptions {
   std::function<absl::Status(const NodeContainer&)> release;
   // Where events go; null: the log.
   EventRecorder* events = nullptr;
+  // Registry credentials for an object's image (its imagePullSecrets in
+  // cluster mode). Empty: none. An error is reported and retried.
+  std::function<absl::StatusOr<PullAuth>(const NodeContainer&)> pull_auth;
 };
 
 struct ReconcileResult {
@@ -69,9 +72,16 @@ class Reconciler {
   // Creates and starts the container; a restart carries the count and last
   // exit kept in pending_ for `id`.
   ReconcileResult CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec);
+  // Resolves (pulls, per the pull policy) the object's image and builds its
+  // spec into `spec`. Returns what to return from Reconcile when the spec is
+  // not ready: a pull failed (ErrImagePull, then ImagePullBackOff until
+  // the back-off delay passes) or the spec cannot be built. `observed`, when
+  // set, is what runs now; it keeps running.
+  std::optional<ReconcileResult> Prepare(const NodeContainer& object,
+                                         const runtime::ContainerStatus* observed,
+                                         runtime::ContainerSpec* spec);
   void ForgetLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  ReconcileResult HandleExit(const NodeContainer& object, const runtime::ContainerSpec& spec,
-                             const runtime::ContainerStatus& observed);
+  ReconcileResult HandleExit(const NodeContainer& object, const runtime::ContainerStatus& observed);
   // Stop with the container's own grace period, then delete.
   // `object`, when known, names the container in events.
   absl::Status StopAndDelete(const runtime::ContainerStatus& observed, const NodeContainer* object);
@@ -79,7 +89,7 @@ class Reconciler {
              const std::string& message);
   void Report(const NodeContainer& object, const runtime::ContainerStatus* observed,
               const std::string& phase, const std::string& last_error,
-              const std::string& message);
+              const std::string& message, const std::string& reason = "");
 
   runtime::Runtime& runtime_;
   DesiredLookup desired_;
@@ -102,8 +112,16 @@ class Reconciler {
     std::optional<int> last_exit_code;
     std::string last_exit_reason;
   };
+  // A failed pull of `image` for an id: not tried again before `retry_at`.
+  struct PullFailure {
+    std::string image;
+    absl::Time retry_at;
+    std::string error;
+  };
   absl::Mutex mu_;
   RestartBackoff backoff_ ABSL_GUARDED_BY(mu_);
+  RestartBackoff pull_backoff_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, PullFailure> pulls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ExitSeen> exits_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, PendingRestart> pending_ ABSL_GUARDED_BY(mu_);
 };

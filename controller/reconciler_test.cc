@@ -82,13 +82,20 @@ class FakeRuntime : public runtime::Runtime {
 
 class FakeImages : public ImageStore {
  public:
-  absl::StatusOr<ResolvedImage> Resolve(const std::string& ref) const override {
+  absl::StatusOr<ResolvedImage> Resolve(const std::string& ref, ImagePullPolicy policy,
+                                        const PullAuth&) const override {
+    resolves.push_back(ref);
+    if (auto it = errors.find(ref); it != errors.end()) return it->second;
     ResolvedImage i;
     i.reference = ref + ":latest";
     i.layers = {"/images/" + ref};
     i.cmd = {"sh"};
+    i.pulled = policy == ImagePullPolicy::kAlways;
     return i;
   }
+  bool Present(const std::string& ref) const override { return errors.count(ref) == 0; }
+  std::map<std::string, absl::Status> errors;
+  mutable std::vector<std::string> resolves;
 };
 
 class RecordingSink : public StatusSink {
@@ -335,7 +342,7 @@ TEST_F(ReconcilerTest, ClaimsBeforeCreatingAndReleasesAfterDeleting) {
   };
   RecordingEvents events;
   options_.events = &events;
-  Want("web");
+  Want("web").spec.image_pull_policy = ImagePullPolicy::kIfNotPresent;
   Reconciler r = Make();
   ASSERT_TRUE(r.Reconcile("default.web").status.ok());
   EXPECT_THAT(claims, ElementsAre("claim web"));
@@ -401,6 +408,66 @@ TEST_F(ReconcilerTest, NodeLabelsAreAskedAtEachReconcile) {
   labels["zone"] = "south";
   ASSERT_TRUE(r.Reconcile("default.south").status.ok());
   EXPECT_THAT(runtime_.calls, ElementsAre("create default.south", "start default.south"));
+}
+
+TEST_F(ReconcilerTest, FailedPullsBackOffAndRecover) {
+  RecordingEvents events;
+  options_.events = &events;
+  images_.errors["busybox"] = absl::UnavailableError("pull image busybox: registry down");
+  Want("web");
+  Reconciler r = Make();
+  ReconcileResult first = r.Reconcile("default.web");
+  EXPECT_TRUE(first.status.ok()) << "a failed pull is waited for, not retried at once";
+  EXPECT_EQ(first.requeue_after, absl::Seconds(10));
+  EXPECT_EQ(sink_.reports["default.web"].phase, "Pending");
+  EXPECT_EQ(sink_.reports["default.web"].reason, "ErrImagePull");
+  EXPECT_THAT(sink_.reports["default.web"].last_error, ::testing::HasSubstr("registry down"));
+  EXPECT_THAT(events.events.back(), ::testing::StartsWith("Warning Failed: Failed to pull image"));
+
+  clock_.Advance(absl::Seconds(4));
+  images_.resolves.clear();
+  ReconcileResult waiting = r.Reconcile("default.web");
+  EXPECT_EQ(waiting.requeue_after, absl::Seconds(6));
+  EXPECT_EQ(sink_.reports["default.web"].reason, "ImagePullBackOff");
+  EXPECT_THAT(images_.resolves, IsEmpty()) << "pulled again during the back-off";
+
+  clock_.Advance(absl::Seconds(6));
+  EXPECT_EQ(r.Reconcile("default.web").requeue_after, absl::Seconds(20)) << "the delay doubles";
+  images_.errors.clear();
+  clock_.Advance(absl::Seconds(20));
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("create default.web", "start default.web"));
+  EXPECT_EQ(sink_.reports["default.web"].phase, "Running");
+  EXPECT_EQ(sink_.reports["default.web"].reason, "");
+}
+
+TEST_F(ReconcilerTest, NewImageIsPulledBeforeTheOldContainerStops) {
+  Want("web");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  runtime_.calls.clear();
+  desired_["default.web"].spec.image = "busybox:2";
+  images_.errors["busybox:2"] = absl::NotFoundError("pull image busybox:2: manifest unknown");
+  ReconcileResult res = r.Reconcile("default.web");
+  EXPECT_TRUE(res.status.ok());
+  EXPECT_GT(res.requeue_after, absl::ZeroDuration());
+  EXPECT_THAT(runtime_.calls, IsEmpty()) << "the running container was stopped for nothing";
+  EXPECT_EQ(sink_.reports["default.web"].phase, "Running");
+  EXPECT_EQ(sink_.reports["default.web"].reason, "ErrImagePull");
+}
+
+TEST_F(ReconcilerTest, NeverPullPolicyAndBadReferences) {
+  images_.errors["busybox"] = absl::NotFoundError("image busybox is not present");
+  Want("web").spec.image_pull_policy = ImagePullPolicy::kNever;
+  Reconciler r = Make();
+  r.Reconcile("default.web");
+  EXPECT_EQ(sink_.reports["default.web"].reason, "ErrImageNeverPull");
+  images_.errors["busybox"] = absl::InvalidArgumentError("bad reference");
+  clock_.Advance(absl::Minutes(10));
+  ReconcileResult res = r.Reconcile("default.web");
+  EXPECT_TRUE(absl::IsInvalidArgument(res.status));
+  EXPECT_EQ(sink_.reports["default.web"].reason, "InvalidImageName");
+  EXPECT_THAT(runtime_.calls, IsEmpty());
 }
 
 TEST_F(ReconcilerTest, CrashLoopBackOffIsOneEventPerExit) {

@@ -23,6 +23,8 @@ nlohmann::json ReportToJson(const ContainerReport& r) {
                       {"restartCount", r.restart_count},
                       {"observedGeneration", r.observed_generation}};
   if (!r.container_id.empty()) j["containerID"] = r.container_id;
+  if (!r.image.empty()) j["image"] = r.image;
+  if (!r.image_id.empty()) j["imageID"] = r.image_id;
   if (r.pid > 0) j["pid"] = r.pid;
   if (r.started_at != absl::InfinitePast()) j["startedAt"] = Rfc3339(r.started_at);
   if (r.finished_at != absl::InfinitePast()) j["finishedAt"] = Rfc3339(r.finished_at);

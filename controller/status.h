@@ -22,6 +22,8 @@ struct ContainerReport {
   // Pending, Running, Succeeded, Failed, CrashLoopBackOff, Error.
   std::string phase;
   std::string container_id;
+  std::string image;     // as the spec names it
+  std::string image_id;  // what it resolved to (a manifest digest)
   int pid = 0;
   absl::Time started_at = absl::InfinitePast();
   absl::Time finished_at = absl::InfinitePast();
