@@ -57,6 +57,15 @@ bool PortAccepts(int port) {
 
 std::string TestImagesDir() { return BERTH_TEST_IMAGES_DIR; }
 
+absl::Status BuildTestImages(const std::vector<std::string>& names, bool big) {
+  std::vector<std::string> argv = {"/bin/bash", BERTH_MAKE_TEST_IMAGES,
+                                   "--only=" + absl::StrJoin(names, ",")};
+  if (big) argv.push_back("--big");
+  argv.push_back(TestImagesDir());
+  argv.push_back("-");
+  return Run(argv, absl::Minutes(5));
+}
+
 absl::StatusOr<std::unique_ptr<RegistryEnv>> RegistryEnv::Start(RegistryEnvOptions options) {
   std::unique_ptr<RegistryEnv> env(new RegistryEnv());
   env->options_ = options;

@@ -67,8 +67,12 @@ absl::StatusOr<int> FreePort();
 // True once something accepts TCP connections on 127.0.0.1:`port`.
 bool PortAccepts(int port);
 
-// The directory under which test image layouts are cached.
+// The directory under which test image layouts are cached
+// (<dir>/<name> is an OCI layout whose image is tagged "1").
 std::string TestImagesDir();
+
+// Builds the test image layouts (hack/make-test-images) without pushing.
+absl::Status BuildTestImages(const std::vector<std::string>& names, bool big = false);
 
 }  // namespace berth::testing
 
