@@ -8,6 +8,7 @@
 #include <cpprest/http_listener.h>
 
 #include <atomic>
+#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
@@ -67,6 +68,8 @@ class Front {
   const std::string& host() const { return host_; }
   std::atomic<int> token_requests{0};
   std::atomic<int> storage_requests{0};
+  std::atomic<int> manifest_requests{0};
+  std::atomic<bool> slow_manifests{false};
 
  private:
   // Relays GET `path` from the real registry.
@@ -103,6 +106,10 @@ class Front {
       r.headers().add("Location", absl::StrCat("http://", storage_host_, path));
       req.reply(r).wait();
       return;
+    }
+    if (absl::StrContains(path, "/manifests/")) {
+      ++manifest_requests;
+      if (slow_manifests) absl::SleepFor(absl::Milliseconds(500));
     }
     Relay(req, path);
   }
@@ -168,6 +175,22 @@ TEST(BearerE2eTest, TokenFromTheChallengeAndRedirectedBlobs) {
   // One token for the scope, reused for manifest, config and layer.
   EXPECT_EQ(front.token_requests.load(), 1);
   EXPECT_EQ(front.storage_requests.load(), 2);  // config and layer
+
+  // Concurrent pulls of one reference share one pull: one manifest GET
+  // (made slow so that all of them overlap it).
+  front.manifest_requests = 0;
+  front.slow_manifests = true;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      if (puller.Pull(front.host() + "/busybox:1").ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 4);
+  EXPECT_EQ(front.manifest_requests.load(), 1);
+  front.slow_manifests = false;
 
   RegistryClientOptions wrong = o;
   wrong.auth.Set(front.host(), {"alice", "nope"});

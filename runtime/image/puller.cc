@@ -15,6 +15,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr absl::Duration kMaxSharedPullWait = absl::Hours(1);
+
 absl::Status Prefix(const std::string& action, const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat(action, ": ", s.message()));
 }
@@ -84,8 +86,12 @@ absl::StatusOr<ImageRecord> Puller::Pull(const std::string& reference,
     auto it = flights_.find(key);
     if (it != flights_.end()) {
       std::shared_ptr<Flight> other = it->second;
-      // The leader's pull is bounded by the client's timeouts.
-      mu_.Await(absl::Condition(&other->done));
+      // The leader's requests are bounded by the client's timeouts; this
+      // only bounds a pull that keeps making progress for very long.
+      if (!mu_.AwaitWithTimeout(absl::Condition(&other->done), kMaxSharedPullWait)) {
+        return absl::UnavailableError(
+            absl::StrCat("pull image ", key, ": timed out waiting for the same pull in progress"));
+      }
       return other->result;
     }
     flight = std::make_shared<Flight>();

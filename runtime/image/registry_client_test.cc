@@ -10,7 +10,10 @@
 
 #include <cpprest/http_listener.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/image/digest.h"
@@ -154,6 +157,76 @@ TEST(RegistryClientTest, SilentServerTimesOutAsUnavailable) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_LT(absl::Now() - begin, absl::Seconds(10));
   close(fd);
+}
+
+// The timeout is about progress: a body that keeps coming for longer than
+// the timeout is fine.
+TEST(RegistryClientTest, SlowSteadyBodyDoesNotTimeOut) {
+  int port = 0;
+  int fd = ListeningSocket(&port);
+  ASSERT_GE(fd, 0);
+  std::thread server([fd] {
+    int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    char buf[4096];
+    (void)read(c, buf, sizeof(buf));  // the request (small, one read)
+    const std::string chunk(100000, ' ');
+    const std::string head = absl::StrCat(
+        "HTTP/1.1 200 OK\r\nContent-Type: ", kOciManifest,
+        "\r\nContent-Length: ", 30 * chunk.size() + 2, "\r\n\r\n{");
+    (void)!write(c, head.data(), head.size());
+    for (int i = 0; i < 30; ++i) {
+      (void)!write(c, chunk.data(), chunk.size());
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    (void)!write(c, "}", 1);
+    close(c);
+  });
+  RegistryClientOptions o;
+  const std::string host = absl::StrCat("127.0.0.1:", port);
+  o.insecure_registries.insert(host);
+  o.timeout = absl::Seconds(1);
+  RegistryClient client(o);
+  const absl::Time begin = absl::Now();
+  auto m = client.GetManifest(*ParseReference(host + "/x:1"), "1");
+  server.join();
+  close(fd);
+  // 3 s of body with a 1 s timeout: the body arrives; it is then rejected
+  // for what it is (an object without mediaType/config/manifests).
+  EXPECT_GE(absl::Now() - begin, absl::Seconds(2));
+  EXPECT_NE(m.status().code(), absl::StatusCode::kUnavailable) << m.status();
+}
+
+// ... but a body that stops coming fails after the timeout.
+TEST(RegistryClientTest, StalledBodyTimesOutAsUnavailable) {
+  int port = 0;
+  int fd = ListeningSocket(&port);
+  ASSERT_GE(fd, 0);
+  absl::Notification done;
+  std::thread server([fd, &done] {
+    int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    char buf[4096];
+    (void)read(c, buf, sizeof(buf));
+    const std::string head = absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: ", kOciManifest,
+                                          "\r\nContent-Length: 100000\r\n\r\n{  ");
+    (void)!write(c, head.data(), head.size());
+    done.WaitForNotificationWithTimeout(absl::Seconds(20));
+    close(c);
+  });
+  RegistryClientOptions o;
+  const std::string host = absl::StrCat("127.0.0.1:", port);
+  o.insecure_registries.insert(host);
+  o.timeout = absl::Seconds(1);
+  RegistryClient client(o);
+  const absl::Time begin = absl::Now();
+  auto m = client.GetManifest(*ParseReference(host + "/x:1"), "1");
+  const absl::Duration took = absl::Now() - begin;
+  done.Notify();
+  server.join();
+  close(fd);
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kUnavailable) << m.status();
+  EXPECT_LT(took, absl::Seconds(10));
 }
 
 TEST(RegistryClientTest, BaseUrls) {
