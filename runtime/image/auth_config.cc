@@ -1,0 +1,165 @@
+#include "runtime/image/auth_config.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "nlohmann/json.hpp"
+#include "runtime/sys/process.h"
+
+namespace berth::image {
+
+std::string AuthKeyForDomain(const std::string& domain) {
+  return domain == "docker.io" ? "https://index.docker.io/v1/" : domain;
+}
+
+std::string DomainForAuthKey(absl::string_view key) {
+  absl::string_view k = absl::StripAsciiWhitespace(key);
+  if (!absl::ConsumePrefix(&k, "https://")) absl::ConsumePrefix(&k, "http://");
+  if (size_t slash = k.find('/'); slash != absl::string_view::npos) k = k.substr(0, slash);
+  std::string host = absl::AsciiStrToLower(k);
+  if (host == "index.docker.io" || host == "registry-1.docker.io" || host == "docker.io") {
+    return "docker.io";
+  }
+  return std::string(k);
+}
+
+absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Parse(absl::string_view config_json) {
+  nlohmann::json j = nlohmann::json::parse(config_json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("parse docker config: not a JSON object");
+  }
+  DockerAuthConfig out;
+  auto auths = j.find("auths");
+  if (auths == j.end()) return out;
+  if (!auths->is_object()) return absl::InvalidArgumentError("parse docker config: bad \"auths\"");
+  for (auto it = auths->begin(); it != auths->end(); ++it) {
+    const std::string& key = it.key();
+    const nlohmann::json& e = it.value();
+    if (!e.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parse docker config: auths entry \"", key, "\": not an object"));
+    }
+    Credentials c;
+    std::string auth = e.value("auth", "");
+    if (!auth.empty()) {
+      std::string decoded;
+      if (!absl::Base64Unescape(auth, &decoded)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("parse docker config: auths entry \"", key, "\": bad base64 in auth"));
+      }
+      size_t colon = decoded.find(':');
+      if (colon == std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "parse docker config: auths entry \"", key, "\": auth is not user:password"));
+      }
+      c.username = decoded.substr(0, colon);
+      c.password = decoded.substr(colon + 1);
+    } else {
+      c.username = e.value("username", "");
+      c.password = e.value("password", "");
+    }
+    if (c.username.empty() && c.password.empty()) continue;  // e.g. credsStore entries
+    out.by_domain_[DomainForAuthKey(key)] = c;
+  }
+  return out;
+}
+
+absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Load(const std::string& path) {
+  absl::StatusOr<std::string> data = runtime::ReadFile(path, 4 << 20);
+  if (!data.ok()) {
+    if (absl::IsNotFound(data.status())) return DockerAuthConfig();
+    return absl::Status(data.status().code(), absl::StrCat("load docker config ", path, ": ",
+                                                           data.status().message()));
+  }
+  absl::StatusOr<DockerAuthConfig> c = Parse(*data);
+  if (!c.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("load docker config ", path, ": ", c.status().message()));
+  }
+  return c;
+}
+
+std::optional<Credentials> DockerAuthConfig::Lookup(const std::string& domain) const {
+  auto it = by_domain_.find(DomainForAuthKey(domain));
+  if (it == by_domain_.end()) return std::nullopt;
+  return it->second;
+}
+
+void DockerAuthConfig::Set(const std::string& domain, Credentials credentials) {
+  by_domain_[DomainForAuthKey(domain)] = std::move(credentials);
+}
+
+absl::StatusOr<std::vector<AuthChallenge>> ParseAuthChallenges(absl::string_view header) {
+  std::vector<AuthChallenge> out;
+  size_t i = 0;
+  const size_t n = header.size();
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("parse WWW-Authenticate \"", header, "\": ", why));
+  };
+  auto skip_space = [&] {
+    while (i < n && (header[i] == ' ' || header[i] == '\t')) ++i;
+  };
+  auto token = [&]() {
+    size_t start = i;
+    while (i < n && header[i] != ' ' && header[i] != '\t' && header[i] != ',' &&
+           header[i] != '=') {
+      ++i;
+    }
+    return std::string(header.substr(start, i - start));
+  };
+  while (true) {
+    skip_space();
+    while (i < n && header[i] == ',') {
+      ++i;
+      skip_space();
+    }
+    if (i >= n) break;
+    AuthChallenge c;
+    c.scheme = absl::AsciiStrToLower(token());
+    if (c.scheme.empty()) return bad("missing scheme");
+    // Parameters: key=value pairs separated by commas, until a token that
+    // is not followed by '=' (the next challenge's scheme).
+    while (true) {
+      skip_space();
+      size_t save = i;
+      std::string key = token();
+      skip_space();
+      if (key.empty() || i >= n || header[i] != '=') {
+        i = save;
+        break;
+      }
+      ++i;  // '='
+      skip_space();
+      std::string value;
+      if (i < n && header[i] == '"') {
+        ++i;
+        bool closed = false;
+        while (i < n) {
+          char ch = header[i++];
+          if (ch == '\\' && i < n) {
+            value.push_back(header[i++]);
+          } else if (ch == '"') {
+            closed = true;
+            break;
+          } else {
+            value.push_back(ch);
+          }
+        }
+        if (!closed) return bad("unterminated quoted string");
+      } else {
+        value = token();
+      }
+      c.params[absl::AsciiStrToLower(key)] = value;
+      skip_space();
+      if (i < n && header[i] == ',') ++i;
+    }
+    out.push_back(std::move(c));
+  }
+  if (out.empty()) return bad("no challenge");
+  return out;
+}
+
+}  // namespace berth::image

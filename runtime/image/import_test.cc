@@ -1,0 +1,141 @@
+// Imports of OCI layouts and docker archives built with umoci and skopeo
+// (label e2e: runs those tools).
+#include "runtime/image/import.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/image/digest.h"
+#include "runtime/sys/process.h"
+#include "tests/registry_env.h"
+
+namespace berth::image {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(testing::BuildTestImages({"busybox", "multi", "layers"}).ok());
+    char tmpl[] = "/tmp/berth-import-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    auto store = ContentStore::Open(dir_ + "/store");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+  }
+  void TearDown() override { ASSERT_TRUE(runtime::RemoveTree(dir_).ok()); }
+
+  std::string Layout(const std::string& name) { return testing::TestImagesDir() + "/" + name; }
+
+  absl::Status Sh(const std::string& script) {
+    return runtime::RunCommandOk({"/bin/sh", "-c", script}, absl::Minutes(2));
+  }
+
+  void ExpectComplete(const ImageRecord& r) {
+    for (const std::string& d : ReferencedDigests(r)) {
+      ASSERT_TRUE(store_->Has(d)) << d;
+      auto data = store_->ReadBlob(d, 64 << 20);
+      ASSERT_TRUE(data.ok());
+      EXPECT_EQ(DigestOf(*data), d);
+    }
+    EXPECT_EQ(r.layers.size(), r.config["rootfs"]["diff_ids"].size());
+    EXPECT_EQ(store_->GetImage(r.reference)->manifest_digest, r.manifest_digest);
+  }
+
+  std::string dir_;
+  std::unique_ptr<ContentStore> store_;
+};
+
+TEST_F(ImportTest, OciLayoutNeedsAReferenceForABareTag) {
+  auto none = ImportImage(store_.get(), Layout("busybox"));
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(none.status().message(), HasSubstr("names no full image reference"));
+  auto r = ImportImage(store_.get(), Layout("busybox"), {.reference = "example.com/busybox:1"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].reference, "example.com/busybox:1");
+  ASSERT_EQ((*r)[0].layers.size(), 1u);
+  ExpectComplete((*r)[0]);
+}
+
+TEST_F(ImportTest, OciLayoutWithAnIndexPicksThePlatform) {
+  auto r = ImportImage(store_.get(), Layout("multi"), {.reference = "example.com/multi:1"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_NE((*r)[0].index_digest, "");
+  EXPECT_EQ((*r)[0].config["architecture"], NodePlatform().architecture);
+  ExpectComplete((*r)[0]);
+}
+
+TEST_F(ImportTest, CorruptedLayoutBlobIsRejected) {
+  const std::string copy = dir_ + "/layout";
+  ASSERT_TRUE(Sh(absl::StrCat("cp -a ", Layout("layers"), " ", copy)).ok());
+  auto good = ImportImage(store_.get(), Layout("layers"), {.reference = "x.io/layers:1"});
+  ASSERT_TRUE(good.ok()) << good.status();
+  const std::string layer = (*good)[0].layers.back().digest;
+  ASSERT_TRUE(runtime::RemoveTree(store_->root()).ok());
+  auto store = ContentStore::Open(dir_ + "/store");
+  ASSERT_TRUE(store.ok());
+  store_ = std::move(*store);
+  const std::string file = absl::StrCat(copy, "/blobs/sha256/", DigestHex(layer));
+  auto data = runtime::ReadFile(file, 64 << 20);
+  ASSERT_TRUE(data.ok());
+  std::string bad = *data;
+  bad[bad.size() / 2] ^= 1;
+  ASSERT_TRUE(runtime::WriteFileAtomic(file, bad).ok());
+  auto r = ImportImage(store_.get(), copy, {.reference = "x.io/layers:1"});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_THAT(r.status().message(),
+              HasSubstr(absl::StrCat("import image ", copy, ": blob ", layer,
+                                     " digest mismatch: got ", DigestOf(bad))));
+  EXPECT_FALSE(store_->Has(layer));
+  EXPECT_EQ(store_->GetImage("x.io/layers:1").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ImportTest, DockerArchiveRegistersItsRepoTags) {
+  const std::string tar = dir_ + "/layers.tar";
+  ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("layers"), ":1 docker-archive:", tar,
+                              ":team/layers:2"))
+                  .ok());
+  auto r = ImportImage(store_.get(), tar, {.reference = "example.com/extra:3"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].reference, "docker.io/team/layers:2");
+  EXPECT_EQ((*r)[1].reference, "example.com/extra:3");
+  ASSERT_EQ((*r)[0].layers.size(), 5u);
+  for (const LayerDescriptor& l : (*r)[0].layers) {
+    // docker save keeps layers uncompressed: each is its own diff.
+    EXPECT_EQ(l.media_type, kOciLayer);
+    EXPECT_EQ(l.digest, l.diff_id);
+  }
+  ExpectComplete((*r)[0]);
+  ExpectComplete((*r)[1]);
+}
+
+TEST_F(ImportTest, OciArchiveImports) {
+  const std::string tar = dir_ + "/busybox-oci.tar";
+  ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 oci-archive:", tar,
+                              ":1"))
+                  .ok());
+  auto r = ImportImage(store_.get(), tar, {.reference = "example.com/bb:1"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  ExpectComplete((*r)[0]);
+}
+
+TEST_F(ImportTest, BadSourcesAreClearErrors) {
+  EXPECT_EQ(ImportImage(store_.get(), dir_ + "/missing").status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(runtime::WriteFileAtomic(dir_ + "/junk.tar", "not a tar at all").ok());
+  auto junk = ImportImage(store_.get(), dir_ + "/junk.tar", {.reference = "a.io/b:1"});
+  EXPECT_FALSE(junk.ok());
+  EXPECT_THAT(junk.status().message(), HasSubstr("import image " + dir_ + "/junk.tar"));
+}
+
+}  // namespace
+}  // namespace berth::image
