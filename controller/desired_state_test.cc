@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
+#include "absl/strings/str_format.h"
 #include "controller/diff.h"
+#include "nlohmann/json.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/sys/process.h"
@@ -82,6 +84,27 @@ TEST(DesiredStateTest, HashIgnoresLabelsAndAnnotationsOnly) {
   changed = o;
   changed.spec.limits.memory_bytes = 64 << 20;
   EXPECT_NE(BuildContainerSpec(changed, images)->annotations.at(kSpecHashAnnotation), h);
+}
+
+TEST(DesiredStateTest, OneLayerHashesAsTheSingleRootfsDidAndMoreLayersDiffer) {
+  FakeImages images;
+  absl::StatusOr<runtime::ContainerSpec> spec = BuildContainerSpec(Object(), images);
+  ASSERT_TRUE(spec.ok());
+  // What the hash was computed over when specs had "rootfs" (FNV-1a 64).
+  nlohmann::json j = *spec;
+  j.erase("labels");
+  j.erase("annotations");
+  j.erase("rootfs_layers");
+  j["rootfs"] = "/images/app/latest/rootfs";
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : j.dump()) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  EXPECT_EQ(SpecHash(*spec), absl::StrFormat("%016x", h));
+  runtime::ContainerSpec layered = *spec;
+  layered.rootfs_layers = {"/snapshots/2/fs", "/images/app/latest/rootfs"};
+  EXPECT_NE(SpecHash(layered), SpecHash(*spec));
 }
 
 TEST(DesiredStateTest, ErrorsNameTheContainer) {

@@ -157,10 +157,10 @@ TEST_F(SnapshotterTest, PruneKeepsWhatIsAsked) {
   auto b = snap->Prepare({base_, b1_});
   ASSERT_TRUE(a.ok() && b.ok());
   const std::vector<std::string> chain_a = ChainIds({base_.diff_id, a1_.diff_id});
-  const std::vector<std::string> chain_b = ChainIds({base_.diff_id, b1_.diff_id});
-  auto removed = snap->Prune({chain_a.begin(), chain_a.end()});
-  ASSERT_TRUE(removed.ok()) << removed.status();
-  EXPECT_THAT(*removed, ElementsAre(chain_b[1]));
+  ASSERT_TRUE(snap->Prune({chain_a.begin(), chain_a.end()}).ok());
+  std::vector<std::string> left;
+  for (const SnapshotInfo& s : snap->List()) left.push_back(s.chain_id);
+  EXPECT_THAT(left, UnorderedElementsAre(chain_a[0], chain_a[1]));
   struct stat st;
   EXPECT_NE(lstat((*b)[0].c_str(), &st), 0);
   EXPECT_EQ(lstat((*a)[0].c_str(), &st), 0);
@@ -169,9 +169,7 @@ TEST_F(SnapshotterTest, PruneKeepsWhatIsAsked) {
   snap.reset();
   snap = MustOpen();
   EXPECT_EQ(snap->List().size(), 2u);
-  removed = snap->Prune({});
-  ASSERT_TRUE(removed.ok());
-  EXPECT_EQ(removed->size(), 2u);
+  ASSERT_TRUE(snap->Prune({}).ok());
   EXPECT_THAT(snap->List(), IsEmpty());
   EXPECT_THAT(Entries(root_ + "/snapshots"), IsEmpty());
 }
