@@ -186,6 +186,17 @@ TEST_F(SnapshotterTest, UsageCountsAllocatedBytes) {
   EXPECT_LT(usage->at(big_layer.diff_id), 2 * (256 << 10)) << "hard links count once";
 }
 
+TEST_F(SnapshotterTest, UnpackBoundsApply) {
+  UnpackOptions options;
+  options.max_entries = 1;
+  auto snap = Snapshotter::Open(root_, options);
+  ASSERT_TRUE(snap.ok());
+  auto dirs = (*snap)->Prepare({base_});
+  EXPECT_TRUE(absl::IsResourceExhausted(dirs.status())) << dirs.status();
+  EXPECT_THAT((*snap)->List(), IsEmpty());
+  EXPECT_THAT(Entries(root_), ElementsAre("snapshots"));
+}
+
 TEST_F(SnapshotterTest, RejectsBadInput) {
   EXPECT_TRUE(absl::IsInvalidArgument(Snapshotter::Open("relative").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(Snapshotter::Open(dir_ + "/a:b").status()));
