@@ -223,7 +223,10 @@ absl::Status Snapshotter::Prune(const std::set<std::string>& keep_chain_ids) {
     const std::string dir = absl::StrCat(root_, "/snapshots/", info.id);
     const std::string doomed = absl::StrCat(root_, "/tmp-prune-", info.id);
     if (rename(dir.c_str(), doomed.c_str()) != 0) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("prune snapshot ", chain, ": rename ", dir));
+      absl::Status s = absl::ErrnoToStatus(errno, absl::StrCat("prune snapshot ", chain, ": rename ", dir));
+      absl::MutexLock l(&mu_);
+      by_chain_[chain] = info;  // still committed
+      return s;
     }
     if (absl::Status s = runtime::RemoveTree(doomed); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("prune snapshot ", chain, ": ", s.message()));

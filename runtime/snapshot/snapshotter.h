@@ -76,7 +76,8 @@ class Snapshotter {
 
   // Removes every committed snapshot whose chain id is not in
   // `keep_chain_ids` (each removal logged). A failure stops at that
-  // snapshot, already out of List(); Open finishes its removal.
+  // snapshot: still listed if it could not be moved out of snapshots/,
+  // else gone from List() with what is left of it removed by Open.
   absl::Status Prune(const std::set<std::string>& keep_chain_ids);
 
   // Disk bytes (allocated blocks, hard links counted once) per chain id.
