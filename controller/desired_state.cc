@@ -148,6 +148,12 @@ std::string SpecHash(const runtime::ContainerSpec& spec) {
   nlohmann::json j = spec;
   j.erase("labels");
   j.erase("annotations");
+  // A one-layer spec hashes as it did when specs had a single "rootfs":
+  // containers created before layers are not recreated for the rename.
+  if (j["rootfs_layers"].size() == 1) {
+    j["rootfs"] = j["rootfs_layers"][0];
+    j.erase("rootfs_layers");
+  }
   return absl::StrFormat("%016x", Fnv1a(j.dump()));
 }
 

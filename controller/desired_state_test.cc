@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
+#include "absl/strings/str_format.h"
 #include "controller/diff.h"
+#include "nlohmann/json.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/sys/process.h"

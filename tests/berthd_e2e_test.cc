@@ -371,6 +371,28 @@ TEST_F(BerthdE2eTest, DryRunPrintsThePlanAndChangesNothing) {
       << "a dry run took the lock";
 }
 
+TEST_F(BerthdE2eTest, RootfsModeCopyRunsContainersOnCopiesAndBadModesAreRefused) {
+  std::vector<std::string> argv = Flags();
+  argv.push_back("--rootfs-mode=squashfs");
+  pid_t p = Spawn(argv);
+  int status = 0;
+  waitpid(p, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  EXPECT_THAT(Log(), HasSubstr("rootfs mode \"squashfs\""));
+
+  StartBerthd({"--rootfs-mode=copy"});
+  Write("web.yaml", Manifest("web", Polite("copied")));
+  WaitRunning("default.web");
+  const std::string rootfs = world_.state_dir() + "/default.web/bundle/rootfs";
+  EXPECT_FALSE(runtime::IsMountPoint(rootfs));
+  struct stat st;
+  EXPECT_EQ(lstat((rootfs + "/bin/busybox").c_str(), &st), 0) << "the image copied in";
+  ASSERT_EQ(unlink((manifests_ + "/web.yaml").c_str()), 0);
+  EXPECT_TRUE(WaitFor([&] { return access(world_.state_dir().c_str(), F_OK) == 0 &&
+                                   access((world_.state_dir() + "/default.web").c_str(), F_OK) != 0; },
+                      kWait));
+}
+
 TEST_F(BerthdE2eTest, StatusOfAContainerGoneWhileBerthdWasDownIsRemoved) {
   Write("web.yaml", Manifest("web", "exec sleep 1000", "  stopSignal: SIGKILL\n"));
   StartBerthd();

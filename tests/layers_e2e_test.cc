@@ -1,6 +1,7 @@
 // Containers on multi-layer root file systems, on real runc: image layers
 // unpacked by the snapshotter, stacked by overlay (or copied when the
 // runtime runs in copy mode), seen merged from inside the container.
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -189,6 +190,50 @@ TEST_P(LayersE2eTest, MissingLayerFailsCreateAndLeavesNothing) {
   absl::Status s = runtime_->Create(spec);
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("no-such-layer"));
+}
+
+// Overlay cannot use an overlay as its upper file system: a state dir on
+// one makes the runtime's probe fail and fall back to copies.
+TEST(LayersFallbackE2eTest, OverlayProbeFailureFallsBackToCopies) {
+  TestWorld world;
+  const std::string ovl = world.dir() + "/ovl";
+  for (const char* d : {"/l", "/u", "/w", "/m"}) ASSERT_TRUE(MakeDirs(ovl + d).ok());
+  const std::string options = absl::StrCat("lowerdir=", ovl, "/l,upperdir=", ovl, "/u,workdir=", ovl, "/w");
+  ASSERT_EQ(mount("overlay", (ovl + "/m").c_str(), "overlay", 0, options.c_str()), 0) << strerror(errno);
+  {
+    RuncRuntimeOptions o = world.RuntimeOptions();
+    o.state_dir = ovl + "/m/containers";
+    auto rt = RuncRuntime::Open(o);
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    EXPECT_EQ((*rt)->rootfs_mode(), RootfsMode::kCopy);
+    auto snap = Snapshotter::Open(world.dir() + "/snapshots");
+    ASSERT_TRUE(snap.ok());
+    std::vector<LayerBlob> blobs;
+    for (const auto& entries : ThreeLayers()) {
+      blobs.push_back(snapshot::testing::WriteLayer(world.dir() + "/blobs", entries));
+    }
+    auto lowers = (*snap)->Prepare(blobs);
+    ASSERT_TRUE(lowers.ok()) << lowers.status();
+    ContainerSpec spec;
+    spec.id = "copied";
+    spec.rootfs_layers = *lowers;
+    spec.args = {"/bin/sh", "-c", "ls /data /opt"};
+    ASSERT_TRUE((*rt)->Create(spec).ok());
+    ASSERT_TRUE((*rt)->Start("copied").ok());
+    EXPECT_TRUE(WaitFor([&] {
+      auto st = (*rt)->State("copied");
+      return st.ok() && st->state == ContainerState::kStopped;
+    }, absl::Seconds(20)));
+    auto log = ReadFile(o.state_dir + "/copied/container.log");
+    ASSERT_TRUE(log.ok());
+    EXPECT_THAT(StdoutLines(*log), ElementsAre("/data:", "keep", "top", "", "/opt:", "new"));
+    EXPECT_TRUE((*rt)->Delete("copied").ok());
+    auto left = runtime::RunCommand({"/bin/ls", "-A", o.state_dir}, absl::Seconds(5));
+    ASSERT_TRUE(left.ok());
+    EXPECT_EQ(left->output, "") << "no probe or container left";
+  }
+  ASSERT_EQ(umount2((ovl + "/m").c_str(), MNT_DETACH), 0);
+  EXPECT_THAT(world.Leaks(), IsEmpty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, LayersE2eTest, ::testing::Values(RootfsMode::kOverlay, RootfsMode::kCopy),

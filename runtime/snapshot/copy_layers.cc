@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -178,10 +180,13 @@ absl::Status CopyLayers(const std::vector<std::string>& lower_top_first, const s
     if (absl::Status s = copier.ApplyDir(*it, target); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("copy layer ", *it, " to ", target, ": ", s.message()));
     }
-    // The layer's root carries the image root's owner and mode.
+    // The layer's root carries the image root's owner and mode. The layer
+    // itself may be named through a symlink, as overlay's lowerdir may.
+    char resolved[PATH_MAX];
+    if (realpath(it->c_str(), resolved) == nullptr) return Errno("resolve", *it);
     struct stat st;
-    if (lstat(it->c_str(), &st) != 0) return Errno("stat", *it);
-    if (absl::Status s = CopyMetadata(*it, st, target); !s.ok()) return s;
+    if (lstat(resolved, &st) != 0) return Errno("stat", *it);
+    if (absl::Status s = CopyMetadata(resolved, st, target); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -201,7 +201,7 @@ absl::StatusOr<SnapshotInfo> Snapshotter::Commit(const LayerBlob& layer, const s
   return snap;
 }
 
-absl::StatusOr<std::vector<std::string>> Snapshotter::Prune(const std::set<std::string>& keep_chain_ids) {
+absl::Status Snapshotter::Prune(const std::set<std::string>& keep_chain_ids) {
   std::vector<std::string> candidates;
   {
     absl::MutexLock l(&mu_);
@@ -209,7 +209,6 @@ absl::StatusOr<std::vector<std::string>> Snapshotter::Prune(const std::set<std::
       if (keep_chain_ids.count(chain) == 0) candidates.push_back(chain);
     }
   }
-  std::vector<std::string> removed;
   for (const std::string& chain : candidates) {
     absl::MutexLock chain_lock(ChainLock(chain));
     SnapshotInfo info;
@@ -224,14 +223,17 @@ absl::StatusOr<std::vector<std::string>> Snapshotter::Prune(const std::set<std::
     const std::string dir = absl::StrCat(root_, "/snapshots/", info.id);
     const std::string doomed = absl::StrCat(root_, "/tmp-prune-", info.id);
     if (rename(dir.c_str(), doomed.c_str()) != 0) {
-      return absl::ErrnoToStatus(errno, absl::StrCat("prune snapshot ", chain, ": rename ", dir));
+      absl::Status s = absl::ErrnoToStatus(errno, absl::StrCat("prune snapshot ", chain, ": rename ", dir));
+      absl::MutexLock l(&mu_);
+      by_chain_[chain] = info;  // still committed
+      return s;
     }
     if (absl::Status s = runtime::RemoveTree(doomed); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("prune snapshot ", chain, ": ", s.message()));
     }
-    removed.push_back(chain);
+    spdlog::info("snapshotter: pruned {} ({})", chain, dir);
   }
-  return removed;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::map<std::string, int64_t>> Snapshotter::Usage() const {

@@ -22,7 +22,9 @@
 //
 // Thread-safe. Concurrent Prepares of the same chain unpack it once (the
 // later ones wait for the first). Prune does not know which snapshots
-// containers use: the caller keeps the chain ids of every image in use.
+// containers use: the caller keeps the chain ids of every image in use or
+// being prepared (a Prune racing a Prepare of the same image may remove a
+// lower layer the Prepare already passed).
 #ifndef BERTH_RUNTIME_SNAPSHOT_SNAPSHOTTER_H_
 #define BERTH_RUNTIME_SNAPSHOT_SNAPSHOTTER_H_
 
@@ -73,8 +75,10 @@ class Snapshotter {
   absl::StatusOr<std::vector<std::string>> Prepare(const std::vector<LayerBlob>& layers_base_first);
 
   // Removes every committed snapshot whose chain id is not in
-  // `keep_chain_ids`; returns the chain ids removed.
-  absl::StatusOr<std::vector<std::string>> Prune(const std::set<std::string>& keep_chain_ids);
+  // `keep_chain_ids` (each removal logged). A failure stops at that
+  // snapshot: still listed if it could not be moved out of snapshots/,
+  // else gone from List() with what is left of it removed by Open.
+  absl::Status Prune(const std::set<std::string>& keep_chain_ids);
 
   // Disk bytes (allocated blocks, hard links counted once) per chain id.
   absl::StatusOr<std::map<std::string, int64_t>> Usage() const;

@@ -120,13 +120,14 @@ class Unpacker {
         ARCHIVE_OK) {
       return StreamError(absl::StrCat("open tar: ", ArchiveError(inner_.get())));
     }
+    // No user lookup is set: owners are the tar's numeric ids, the host's
+    // user database means nothing here.
     disk_.reset(archive_write_disk_new());
     archive_write_disk_set_options(
         disk_.get(), ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
                          ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
                          ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                          ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-    // Owners are numeric: the host's user database means nothing here.
     while (true) {
       archive_entry* entry = nullptr;
       int r = archive_read_next_header(inner_.get(), &entry);
@@ -275,17 +276,15 @@ class Unpacker {
       return absl::InvalidArgumentError(absl::StrCat("entry ", raw_path, ": ", ArchiveError(disk_.get())));
     }
     if (r == ARCHIVE_WARN) spdlog::debug("unpack {}: {}", *path, ArchiveError(disk_.get()));
-    if (archive_entry_size(entry) > 0 || archive_entry_size_is_set(entry) == 0) {
-      const void* buf;
-      size_t size;
-      la_int64_t offset;
-      while ((r = archive_read_data_block(inner_.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
-        if (archive_write_data_block(disk_.get(), buf, size, offset) < ARCHIVE_OK) {
-          return absl::InternalError(absl::StrCat("write ", *path, ": ", ArchiveError(disk_.get())));
-        }
+    const void* buf;
+    size_t size;
+    la_int64_t offset;
+    while ((r = archive_read_data_block(inner_.get(), &buf, &size, &offset)) == ARCHIVE_OK) {
+      if (archive_write_data_block(disk_.get(), buf, size, offset) < ARCHIVE_OK) {
+        return absl::InternalError(absl::StrCat("write ", *path, ": ", ArchiveError(disk_.get())));
       }
-      if (r != ARCHIVE_EOF) return StreamError(absl::StrCat("read ", *path, ": ", ArchiveError(inner_.get())));
     }
+    if (r != ARCHIVE_EOF) return StreamError(absl::StrCat("read ", *path, ": ", ArchiveError(inner_.get())));
     if (archive_write_finish_entry(disk_.get()) < ARCHIVE_WARN) {
       return absl::InternalError(absl::StrCat("finish ", *path, ": ", ArchiveError(disk_.get())));
     }

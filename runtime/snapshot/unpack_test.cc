@@ -124,9 +124,13 @@ TEST_F(UnpackTest, DetectsCompressionFromTheBytes) {
 TEST_F(UnpackTest, WhiteoutsBecomeCharacterDevicesAndOpaqueMarkersXattrs) {
   absl::StatusOr<UnpackStats> stats =
       Unpack({Dir("etc"), File("etc/.wh.gone", ""), Dir("opt"), File("opt/.wh..wh..opq", ""),
-              File("opt/new", "n"), File("deep/er/.wh.x", "")});
+              File("opt/new", "n"), File("deep/er/.wh.x", ""), File("etc/both", "added"),
+              File("etc/.wh.both", "")});
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->whiteouts, 3);
+  EXPECT_EQ(stats->whiteouts, 4);
+  struct stat both;
+  ASSERT_EQ(lstat((target_ + "/etc/both").c_str(), &both), 0);
+  EXPECT_TRUE(IsWhiteout(both)) << "a layer that adds and deletes a name deletes it";
   struct stat st;
   ASSERT_EQ(lstat((target_ + "/etc/gone").c_str(), &st), 0);
   EXPECT_TRUE(IsWhiteout(st));
