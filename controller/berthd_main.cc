@@ -1,10 +1,12 @@
-// berthd: keeps the NodeContainers of a manifests directory running on this
-// node, and nothing else.
+// berthd: keeps the NodeContainers meant for this node running: those of a
+// manifests directory and, in cluster mode, those of the Kubernetes API.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -17,13 +19,15 @@
 #include "absl/strings/strip.h"
 #include "controller/controller.h"
 #include "controller/desired_state.h"
-#include "controller/multi_source.h"
 #include "controller/diff.h"
 #include "controller/directory_watcher.h"
 #include "controller/image_store.h"
 #include "controller/logging.h"
 #include "controller/manifest_source.h"
+#include "controller/multi_source.h"
 #include "controller/reconciler.h"
+#include "controller/registry_image_store.h"
+#include "runtime/image/auth_config.h"
 #include "controller/status.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/state_store.h"
@@ -35,7 +39,19 @@ ABSL_FLAG(std::string, manifests_dir, "/etc/berth/manifests",
 ABSL_FLAG(std::string, state_dir, "/var/lib/berth",
           "Berth's state: containers, status files, the lock");
 ABSL_FLAG(std::string, run_dir, "/run/berth", "Runtime state that ends with the boot (runc's)");
-ABSL_FLAG(std::string, images_dir, "", "Local image store (default: <state_dir>/images)");
+ABSL_FLAG(std::string, images_dir, "",
+          "Image store: pulled images, their layers, and directory images <name>/<tag>/rootfs "
+          "(default: <state_dir>/images)");
+ABSL_FLAG(std::string, registry_auth, "",
+          "Registry credentials, a Docker config.json (\"auths\"); default: none");
+ABSL_FLAG(std::vector<std::string>, insecure_registries, {},
+          "Registries (host:port) spoken to over plain HTTP, comma separated");
+ABSL_FLAG(std::vector<std::string>, registry_ca, {},
+          "Extra CA files for registries' HTTPS: host:port=/path/ca.pem, comma separated");
+ABSL_FLAG(int, image_gc_high_threshold, 85,
+          "Disk usage (percent) of the image store's file system at which unused images are "
+          "removed");
+ABSL_FLAG(absl::Duration, image_gc_period, absl::Minutes(5), "How often image GC looks");
 ABSL_FLAG(std::string, node_name, "", "This node's name (default: the host name)");
 ABSL_FLAG(std::string, node_labels, "", "This node's labels for nodeSelector: k=v,k2=v2");
 ABSL_FLAG(int, workers, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
@@ -121,18 +137,13 @@ absl::StatusOr<runtime::UniqueFd> LockStateDir(const std::string& state_dir) {
 
 // The plan for --dry-run, from the records on disk alone: nothing is
 // recovered, locked or changed.
-int DryRun(ManifestSource& source, const ImageStore& images, const std::string& containers_dir,
+int DryRun(ManifestSource& source, const std::string& containers_dir,
            const std::string& node_name, const std::map<std::string, std::string>& node_labels) {
   SourceSnapshot snapshot = source.Snapshot();
   std::map<std::string, std::string> desired, observed;
   for (const auto& [id, object] : snapshot.objects) {
     if (!IsForNode(object, node_name, node_labels)) continue;
-    absl::StatusOr<runtime::ContainerSpec> spec = BuildContainerSpec(object, images);
-    if (!spec.ok()) {
-      std::fprintf(stderr, "error: %s\n", std::string(spec.status().message()).c_str());
-      continue;
-    }
-    desired[id] = spec->annotations.at(kSpecHashAnnotation);
+    desired[id] = DesiredSpecHash(object);
   }
   runtime::StateStore store(containers_dir);
   for (const std::string& id : store.ListEntries()) {
@@ -144,6 +155,47 @@ int DryRun(ManifestSource& source, const ImageStore& images, const std::string& 
   for (const std::string& e : snapshot.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
   std::fputs(FormatPlan(Diff(desired, observed)).c_str(), stdout);
   return snapshot.errors.empty() ? 0 : 1;
+}
+
+absl::StatusOr<std::unique_ptr<RegistryImageStore>> OpenImages(const std::string& dir) {
+  RegistryImageStoreOptions o;
+  o.root = dir;
+  o.gc_high_percent = absl::GetFlag(FLAGS_image_gc_high_threshold);
+  if (const std::string auth = absl::GetFlag(FLAGS_registry_auth); !auth.empty()) {
+    absl::StatusOr<image::DockerAuthConfig> config = image::DockerAuthConfig::Load(auth);
+    if (!config.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--registry_auth: ", config.status().message()));
+    }
+    o.registry.auth = *std::move(config);
+  }
+  for (const std::string& r : absl::GetFlag(FLAGS_insecure_registries)) {
+    if (!r.empty()) o.registry.insecure_registries.insert(r);
+  }
+  for (const std::string& kv : absl::GetFlag(FLAGS_registry_ca)) {
+    if (kv.empty()) continue;
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    if (p.first.empty() || p.second.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--registry_ca: expected host:port=/path, got \"", kv, "\""));
+    }
+    o.registry.ca_files[p.first] = p.second;
+  }
+  return RegistryImageStore::Open(std::move(o));
+}
+
+// The images in use: by a container on the node or wanted by a source.
+std::set<std::string> ImagesInUse(runtime::Runtime& rt, const Source& sources) {
+  std::set<std::string> in_use;
+  if (absl::StatusOr<std::vector<runtime::ContainerStatus>> all = rt.List(); all.ok()) {
+    for (const runtime::ContainerStatus& c : *all) {
+      if (auto it = c.annotations.find(kImageAnnotation); it != c.annotations.end()) {
+        in_use.insert(it->second);
+      }
+    }
+  }
+  for (const std::string& id : sources.Ids()) {
+    if (std::optional<NodeContainer> o = sources.Get(id)) in_use.insert(o->spec.image);
+  }
+  return in_use;
 }
 
 // Stops every container in parallel, each with its own grace period, and
@@ -207,11 +259,10 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  LocalImageStore images(images_dir);
   ManifestSource source(absl::GetFlag(FLAGS_manifests_dir));
   source.Scan();
   if (absl::GetFlag(FLAGS_dry_run)) {
-    return DryRun(source, images, state_dir + "/containers", node_name, *node_labels);
+    return DryRun(source, state_dir + "/containers", node_name, *node_labels);
   }
 
   // Signals are taken by sigwait below; every thread inherits the mask.
@@ -248,6 +299,12 @@ int Main(int argc, char** argv) {
                node_name, absl::GetFlag(FLAGS_manifests_dir), rec.adopted.size(),
                rec.rolled_back.size(), rec.orphans_removed.size());
 
+  absl::StatusOr<std::unique_ptr<RegistryImageStore>> images_or = OpenImages(images_dir);
+  if (!images_or.ok()) {
+    spdlog::error("{}", std::string(images_or.status().message()));
+    return 1;
+  }
+  RegistryImageStore& images = **images_or;
   FileStatusSink status(state_dir + "/status");
   ReconcilerOptions reco;
   reco.node_name = node_name;
@@ -301,17 +358,24 @@ int Main(int argc, char** argv) {
     bool stop = false;
   } resync;
   std::thread resyncer([&] {
+    absl::Time last_gc = absl::Now();
     while (true) {
       {
         absl::MutexLock l(&resync.mu);
         if (!resync.now && !resync.stop) {
-          resync.cv.WaitWithTimeout(&resync.mu, absl::GetFlag(FLAGS_resync_period));
+          resync.cv.WaitWithTimeout(
+              &resync.mu, std::min(absl::GetFlag(FLAGS_resync_period), absl::GetFlag(FLAGS_image_gc_period)));
         }
         if (resync.stop) return;
         resync.now = false;
       }
       rescan();
       controller.EnqueueAll();
+      if (absl::Now() - last_gc >= absl::GetFlag(FLAGS_image_gc_period)) {
+        last_gc = absl::Now();
+        absl::StatusOr<ImageGcReport> gc = images.CollectGarbage(ImagesInUse(**rt, sources), false);
+        if (!gc.ok()) spdlog::error("image GC: {}", gc.status().ToString());
+      }
     }
   });
   while (true) {

@@ -55,8 +55,15 @@ runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const ResolvedIm
   spec.working_dir = !in.working_dir.empty() ? in.working_dir
                      : !image->working_dir.empty() ? image->working_dir
                                                    : "/";
-  spec.uid = in.run_as_user.value_or(0);
-  spec.gid = in.run_as_group.value_or(0);
+  // kubelet: runAsUser replaces the image's USER (and its group, unless
+  // runAsGroup says otherwise).
+  if (in.run_as_user.has_value()) {
+    spec.uid = *in.run_as_user;
+    spec.gid = in.run_as_group.value_or(0);
+  } else {
+    spec.uid = image->uid.value_or(0);
+    spec.gid = in.run_as_group.value_or(image->gid.value_or(0));
+  }
   // kubelet: a host-network container keeps the node's name.
   if (!in.host_network) spec.hostname = object.metadata.name.substr(0, object.metadata.name.find('.'));
   spec.resources.memory_bytes = in.limits.memory_bytes;

@@ -4,6 +4,8 @@
 #ifndef BERTH_CONTROLLER_IMAGE_STORE_H_
 #define BERTH_CONTROLLER_IMAGE_STORE_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,9 @@ struct ResolvedImage {
   std::vector<std::string> cmd;
   std::vector<std::string> env;  // KEY=VALUE
   std::string working_dir;
+  // The image's USER, resolved to numbers; unset: root, or the spec's.
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
 };
 
 // Registry credentials for one pull: Docker config.json documents (the

@@ -61,11 +61,11 @@ bool ValidDiffId(const std::string& d) {
   return true;
 }
 
-// The path of a tar entry relative to the layer root without "./" prefixes
-// and trailing '/'; "" for the root itself. Empty optional when it is
-// absolute or has a ".." component.
+// The path of a tar entry relative to the layer root without "./" or "/"
+// prefixes and trailing '/'; "" for the root itself. A leading '/' means
+// the layer's root, as with containerd (umoci writes its root as "/").
+// Empty optional when it has a ".." component.
 std::optional<std::string> CleanPath(absl::string_view path) {
-  if (absl::StartsWith(path, "/")) return std::nullopt;
   std::vector<absl::string_view> out;
   for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
     if (part == ".") continue;

@@ -19,7 +19,8 @@
 // - Absolute symlinks are kept as they are (they resolve inside the
 //   container) and are never followed while unpacking.
 //
-// Containment: an entry whose path is absolute or has a ".." component,
+// Containment: an absolute entry path is taken relative to the layer's
+// root (as containerd does); an entry whose path has a ".." component,
 // that would be written through a symlink, or a hard link whose target is
 // outside the layer or reached through a symlink fails the whole layer
 // with kInvalidArgument. Extraction runs in a thread of its own with a

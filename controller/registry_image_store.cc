@@ -1,0 +1,229 @@
+#include "controller/registry_image_store.h"
+
+#include <sys/statvfs.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "runtime/image/auth_config.h"
+#include "runtime/image/import.h"
+#include "runtime/image/reference.h"
+#include "runtime/sys/process.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::controller {
+namespace {
+
+std::vector<std::string> Strings(const nlohmann::json& config, const char* key) {
+  std::vector<std::string> out;
+  if (!config.contains(key) || !config[key].is_array()) return out;
+  for (const auto& v : config[key]) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// A name from the image's /etc/passwd or /etc/group (the top-most layer that
+// has the file), or a number.
+std::optional<uint32_t> LookUpId(const std::string& name, const std::vector<std::string>& layers,
+                                 const char* file) {
+  uint32_t id;
+  if (absl::SimpleAtoi(name, &id)) return id;
+  for (const std::string& layer : layers) {
+    absl::StatusOr<std::string> content = runtime::ReadFile(absl::StrCat(layer, "/", file));
+    if (!content.ok()) continue;
+    for (absl::string_view line : absl::StrSplit(*content, '\n')) {
+      std::vector<absl::string_view> f = absl::StrSplit(line, ':');
+      if (f.size() >= 3 && f[0] == name && absl::SimpleAtoi(f[2], &id)) return id;
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+int DiskUsedPercent(const std::string& path) {
+  struct statvfs st;
+  if (statvfs(path.c_str(), &st) != 0 || st.f_blocks == 0) return 0;
+  return static_cast<int>(100 - (100 * st.f_bavail) / st.f_blocks);
+}
+
+}  // namespace
+
+RegistryImageStore::RegistryImageStore(RegistryImageStoreOptions options)
+    : options_(std::move(options)), dirs_(options_.root) {}
+
+absl::StatusOr<std::unique_ptr<RegistryImageStore>> RegistryImageStore::Open(
+    RegistryImageStoreOptions options) {
+  std::unique_ptr<RegistryImageStore> s(new RegistryImageStore(std::move(options)));
+  absl::StatusOr<std::unique_ptr<image::ContentStore>> content =
+      image::ContentStore::Open(s->options_.root + "/content");
+  if (!content.ok()) return content.status();
+  s->content_ = *std::move(content);
+  absl::StatusOr<std::unique_ptr<snapshot::Snapshotter>> snapshots =
+      snapshot::Snapshotter::Open(s->options_.root + "/snapshots");
+  if (!snapshots.ok()) return snapshots.status();
+  s->snapshots_ = *std::move(snapshots);
+  s->client_ = std::make_unique<image::RegistryClient>(s->options_.registry);
+  s->puller_ = std::make_unique<image::Puller>(s->content_.get(), s->client_.get());
+  return s;
+}
+
+bool RegistryImageStore::Present(const std::string& reference) const {
+  return dirs_.Present(reference) || puller_->Get(reference).ok();
+}
+
+absl::StatusOr<ResolvedImage> RegistryImageStore::Resolve(const std::string& reference,
+                                                          ImagePullPolicy policy,
+                                                          const PullAuth& auth) const {
+  if (dirs_.Present(reference)) return dirs_.Resolve(reference, policy, auth);
+  absl::StatusOr<image::Reference> ref = image::ParseReference(reference);
+  if (!ref.ok()) return ref.status();
+  absl::ReaderMutexLock gc(&gc_mu_);
+  absl::StatusOr<image::ImageRecord> local = puller_->Get(reference);
+  if (policy == ImagePullPolicy::kNever && !local.ok()) {
+    return absl::NotFoundError(absl::StrCat("image ", ref->String(),
+                                            " is not present and the pull policy is Never"));
+  }
+  if (local.ok() && policy != ImagePullPolicy::kAlways) return FromRecord(*local, false);
+
+  image::PullOptions pull;
+  int64_t last_logged = 0;
+  pull.progress = [&](const image::PullProgress& p) {
+    if (p.layer_bytes == p.layer_size || p.layer_bytes - last_logged >= (int64_t{16} << 20)) {
+      last_logged = p.layer_bytes;
+      spdlog::info("pull {}: layer {}/{} {}: {}/{} bytes", p.reference, p.layer_index + 1,
+                   p.layer_count, p.layer_digest.substr(0, 19), p.layer_bytes, p.layer_size);
+    }
+  };
+  absl::StatusOr<image::ImageRecord> pulled;
+  if (auth.docker_configs.empty()) {
+    pulled = puller_->Pull(reference, pull);
+  } else {
+    // The object's own credentials first, then the node's.
+    image::RegistryClientOptions o = options_.registry;
+    image::DockerAuthConfig merged;
+    for (auto it = auth.docker_configs.rbegin(); it != auth.docker_configs.rend(); ++it) {
+      absl::StatusOr<image::DockerAuthConfig> c = image::DockerAuthConfig::Parse(*it);
+      if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("pull image ", reference,
+                                                                  ": pull secret: ", c.status().message()));
+      if (std::optional<image::Credentials> cred = c->Lookup(ref->domain)) {
+        merged.Set(ref->domain, *cred);
+      }
+    }
+    if (merged.Lookup(ref->domain)) o.auth = merged;
+    image::RegistryClient client(o);
+    image::Puller puller(content_.get(), &client);
+    pulled = puller.Pull(reference, pull);
+  }
+  if (!pulled.ok()) return pulled.status();
+  return FromRecord(*pulled, true);
+}
+
+absl::StatusOr<ResolvedImage> RegistryImageStore::FromRecord(const image::ImageRecord& record,
+                                                             bool pulled) const {
+  std::vector<snapshot::LayerBlob> blobs;
+  for (const image::LayerDescriptor& l : record.layers) {
+    blobs.push_back({l.digest, l.media_type, l.diff_id, content_->BlobPath(l.digest)});
+  }
+  absl::StatusOr<std::vector<std::string>> layers = snapshots_->Prepare(blobs);
+  if (!layers.ok()) {
+    return absl::Status(layers.status().code(), absl::StrCat("unpack image ", record.reference,
+                                                             ": ", layers.status().message()));
+  }
+  ResolvedImage image;
+  image.reference = record.reference;
+  image.image_id = record.manifest_digest;
+  image.pulled = pulled;
+  image.layers = *std::move(layers);
+  const nlohmann::json& c =
+      record.config.contains("config") && record.config["config"].is_object()
+          ? record.config["config"]
+          : nlohmann::json::object();
+  image.entrypoint = Strings(c, "Entrypoint");
+  image.cmd = Strings(c, "Cmd");
+  image.env = Strings(c, "Env");
+  if (c.contains("WorkingDir") && c["WorkingDir"].is_string()) {
+    image.working_dir = c["WorkingDir"].get<std::string>();
+  }
+  if (c.contains("User") && c["User"].is_string() && !c["User"].get<std::string>().empty()) {
+    const std::string user = c["User"].get<std::string>();
+    std::vector<std::string> ug = absl::StrSplit(user, absl::MaxSplits(':', 1));
+    image.uid = LookUpId(ug[0], image.layers, "etc/passwd");
+    if (!image.uid) {
+      return absl::InvalidArgumentError(absl::StrCat("image ", record.reference, ": user \"",
+                                                     ug[0], "\" is not in its /etc/passwd"));
+    }
+    if (ug.size() == 2) {
+      image.gid = LookUpId(ug[1], image.layers, "etc/group");
+      if (!image.gid) {
+        return absl::InvalidArgumentError(absl::StrCat("image ", record.reference, ": group \"",
+                                                       ug[1], "\" is not in its /etc/group"));
+      }
+    }
+  }
+  return image;
+}
+
+absl::StatusOr<std::vector<std::string>> RegistryImageStore::Import(const std::string& path,
+                                                                    const std::string& reference) {
+  absl::ReaderMutexLock gc(&gc_mu_);
+  image::ImportOptions o;
+  o.reference = reference;
+  absl::StatusOr<std::vector<image::ImageRecord>> records = image::ImportImage(content_.get(), path, o);
+  if (!records.ok()) return records.status();
+  std::vector<std::string> refs;
+  for (const image::ImageRecord& r : *records) {
+    if (absl::StatusOr<ResolvedImage> unpacked = FromRecord(r, false); !unpacked.ok()) {
+      return unpacked.status();
+    }
+    refs.push_back(r.reference);
+  }
+  return refs;
+}
+
+std::vector<std::string> RegistryImageStore::List() const {
+  std::vector<std::string> refs;
+  absl::StatusOr<std::vector<image::ImageRecord>> all = content_->ListImages();
+  if (all.ok()) {
+    for (const image::ImageRecord& r : *all) refs.push_back(r.reference);
+  }
+  return refs;
+}
+
+absl::StatusOr<ImageGcReport> RegistryImageStore::CollectGarbage(
+    const std::set<std::string>& in_use, bool force) {
+  ImageGcReport report;
+  report.disk_used_percent = DiskUsedPercent(options_.root);
+  if (!force && report.disk_used_percent < options_.gc_high_percent) return report;
+  report.collected = true;
+  absl::WriterMutexLock gc(&gc_mu_);
+  // References that are not valid image references (directory images with
+  // odd names, say) cannot name a pulled image: leave them out.
+  std::set<std::string> keep;
+  for (const std::string& r : in_use) {
+    if (image::ParseReference(r).ok()) keep.insert(r);
+  }
+  absl::StatusOr<image::PruneResult> pruned = puller_->Prune(keep);
+  if (!pruned.ok()) return pruned.status();
+  report.removed_images = pruned->removed_images;
+  report.removed_blobs = pruned->removed_blobs;
+  std::set<std::string> chains;
+  absl::StatusOr<std::vector<image::ImageRecord>> left = content_->ListImages();
+  if (!left.ok()) return left.status();
+  for (const image::ImageRecord& r : *left) {
+    std::vector<std::string> diff_ids;
+    for (const image::LayerDescriptor& l : r.layers) diff_ids.push_back(l.diff_id);
+    for (std::string& c : snapshot::ChainIds(diff_ids)) chains.insert(std::move(c));
+  }
+  absl::StatusOr<std::vector<std::string>> removed = snapshots_->Prune(chains);
+  if (!removed.ok()) return removed.status();
+  report.removed_snapshots = static_cast<int>(removed->size());
+  if (!report.removed_images.empty()) {
+    spdlog::info("image GC (disk {}% used): removed {} image(s), {} blob(s), {} snapshot(s)",
+                 report.disk_used_percent, report.removed_images.size(), report.removed_blobs,
+                 report.removed_snapshots);
+  }
+  return report;
+}
+
+}  // namespace berth::controller

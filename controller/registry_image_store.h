@@ -1,0 +1,90 @@
+// Images from OCI registries as root file systems: pulls into a verified
+// content store (runtime/image), layers unpacked once per chain into
+// snapshots (runtime/snapshot) that containers stack as overlay lower
+// directories, plus directory images.
+//
+// Layout under the root (berthd: <state-dir>/images):
+//   <root>/<name>/<tag>/rootfs    directory images (LocalImageStore), used
+//                                 as they are whatever the pull policy
+//   <root>/content/               blobs and image records (ContentStore)
+//   <root>/snapshots/             unpacked layers (Snapshotter)
+//
+// Garbage collection (kubelet's image GC): when the file system holding the
+// root is at least `gc_high_percent` full, every pulled image no container
+// uses and no source wants is removed (record, blobs no other image shares,
+// snapshots of chains no remaining image has). Directory images are never
+// removed.
+#ifndef BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
+#define BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "controller/image_store.h"
+#include "runtime/image/content_store.h"
+#include "runtime/image/puller.h"
+#include "runtime/image/registry_client.h"
+#include "runtime/snapshot/snapshotter.h"
+
+namespace berth::controller {
+
+struct RegistryImageStoreOptions {
+  std::string root;
+  // Registries, TLS and the node's own credentials (a docker config.json).
+  image::RegistryClientOptions registry;
+  int gc_high_percent = 85;
+};
+
+struct ImageGcReport {
+  int disk_used_percent = 0;
+  bool collected = false;  // the threshold was reached (or forced)
+  std::vector<std::string> removed_images;
+  int removed_blobs = 0;
+  int removed_snapshots = 0;
+};
+
+class RegistryImageStore : public ImageStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<RegistryImageStore>> Open(
+      RegistryImageStoreOptions options);
+
+  // ImageStore. A pull with `auth` uses those credentials before the
+  // node's own.
+  absl::StatusOr<ResolvedImage> Resolve(const std::string& reference, ImagePullPolicy policy,
+                                        const PullAuth& auth) const override;
+  bool Present(const std::string& reference) const override;
+
+  // Imports an OCI layout directory or an OCI/Docker archive (air-gapped
+  // nodes); `reference` names it when the source does not.
+  absl::StatusOr<std::vector<std::string>> Import(const std::string& path,
+                                                  const std::string& reference);
+
+  // Removes pulled images not in `in_use` (references in any form) when the
+  // disk is over the threshold, or always when `force`.
+  absl::StatusOr<ImageGcReport> CollectGarbage(const std::set<std::string>& in_use, bool force);
+
+  // Normalized references of the pulled and imported images.
+  std::vector<std::string> List() const;
+
+ private:
+  explicit RegistryImageStore(RegistryImageStoreOptions options);
+  absl::StatusOr<ResolvedImage> FromRecord(const image::ImageRecord& record, bool pulled) const;
+
+  RegistryImageStoreOptions options_;
+  LocalImageStore dirs_;
+  std::unique_ptr<image::ContentStore> content_;
+  std::unique_ptr<image::RegistryClient> client_;
+  std::unique_ptr<image::Puller> puller_;
+  std::unique_ptr<snapshot::Snapshotter> snapshots_;
+  // Resolves hold it shared; garbage collection exclusively.
+  mutable absl::Mutex gc_mu_;
+};
+
+}  // namespace berth::controller
+
+#endif  // BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
