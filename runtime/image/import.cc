@@ -437,6 +437,7 @@ absl::StatusOr<std::vector<ImageRecord>> ImportImage(ContentStore* store, const 
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, action);
   absl::StatusOr<std::vector<ImageRecord>> out;
+  try {
   if (S_ISDIR(st.st_mode)) {
     absl::StatusOr<std::string> index = runtime::ReadFile(path + "/index.json", kMaxSmallBlob);
     if (!index.ok()) {
@@ -447,6 +448,9 @@ absl::StatusOr<std::vector<ImageRecord>> ImportImage(ContentStore* store, const 
     out = ImportIndex(store, &blobs, *index, options, action);
   } else {
     out = ImportArchive(store, path, options, action);
+  }
+  } catch (const json::exception& e) {
+    out = absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", e.what()));
   }
   if (!out.ok()) return Prefix(action, out.status());
   for (const ImageRecord& r : *out) {
