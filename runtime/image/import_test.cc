@@ -117,6 +117,37 @@ TEST_F(ImportTest, DockerArchiveRegistersItsRepoTags) {
   ExpectComplete((*r)[1]);
 }
 
+TEST_F(ImportTest, DockerArchiveWithAlteredLayerIsRejected) {
+  const std::string tar = dir_ + "/busybox.tar";
+  const std::string bad = dir_ + "/busybox-bad.tar";
+  ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 docker-archive:", tar,
+                              ":busybox:1"))
+                  .ok());
+  // Flip one byte in the middle of the (uncompressed) layer member.
+  ASSERT_TRUE(Sh(absl::StrCat("python3 - ", tar, " ", bad, R"( <<'PY'
+import json, sys, tarfile, io
+src, dst = sys.argv[1], sys.argv[2]
+with tarfile.open(src) as t:
+    members = [(m, t.extractfile(m).read() if m.isfile() else None) for m in t.getmembers()]
+layer = json.loads(dict((m.name, d) for m, d in members)["manifest.json"])[0]["Layers"][0]
+with tarfile.open(dst, "w") as out:
+    for m, d in members:
+        if m.name == layer:
+            d = bytearray(d); d[len(d) // 2] ^= 1; d = bytes(d)
+        out.addfile(m, io.BytesIO(d) if d is not None else None)
+PY)"))
+                  .ok());
+  auto r = ImportImage(store_.get(), bad);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("the config's diff_id is"));
+  EXPECT_EQ(store_->GetImage("docker.io/library/busybox:1").status().code(),
+            absl::StatusCode::kNotFound);
+  // The intact archive imports.
+  auto good = ImportImage(store_.get(), tar);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ((*good)[0].reference, "docker.io/library/busybox:1");
+}
+
 TEST_F(ImportTest, OciArchiveImports) {
   const std::string tar = dir_ + "/busybox-oci.tar";
   ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 oci-archive:", tar,
