@@ -368,7 +368,7 @@ absl::Status ContentStore::WriteBlob(const std::string& action, const std::strin
                 });
 }
 
-absl::StatusOr<std::pair<std::string, int64_t>> ContentStore::IngestUnverified(
+absl::StatusOr<std::pair<std::string, int64_t>> ContentStore::IngestByContent(
     const std::string& action, const std::function<absl::Status(BlobWriter*)>& source) {
   std::string tmpl = root_ + "/ingest/tmp-XXXXXX";
   UniqueFd fd(mkostemp(tmpl.data(), O_CLOEXEC));

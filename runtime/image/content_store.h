@@ -91,7 +91,7 @@ class ContentStore {
   // Ingests a blob whose digest is not known up front (e.g. a tar member):
   // writes a temporary file, hashes it and commits it under the computed
   // digest. Returns {digest, size}.
-  absl::StatusOr<std::pair<std::string, int64_t>> IngestUnverified(
+  absl::StatusOr<std::pair<std::string, int64_t>> IngestByContent(
       const std::string& action, const std::function<absl::Status(BlobWriter*)>& source);
 
   // Partials in <root>/ingest not locked by an ingest right now: digest ->

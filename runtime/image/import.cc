@@ -395,7 +395,7 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
       metadata[name] = std::move(content);
       continue;
     }
-    auto blob = store->IngestUnverified(action, [&](BlobWriter* w) -> absl::Status {
+    auto blob = store->IngestByContent(action, [&](BlobWriter* w) -> absl::Status {
       std::string buf(1 << 20, '\0');
       while (true) {
         ssize_t n = archive_read_data(a, buf.data(), buf.size());
