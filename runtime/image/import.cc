@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -369,6 +370,20 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
   }
   std::map<std::string, std::string> metadata;                   // name -> content
   std::map<std::string, std::pair<std::string, int64_t>> files;  // name -> digest, size
+  // A failed import takes back the blobs it added that no record uses.
+  std::vector<std::string> created;
+  absl::Cleanup rollback = [&] {
+    std::set<std::string> used;
+    if (auto images = store->ListImages(); images.ok()) {
+      for (const ImageRecord& r : *images) {
+        std::set<std::string> d = ReferencedDigests(r);
+        used.insert(d.begin(), d.end());
+      }
+    }
+    for (const std::string& d : created) {
+      if (!used.count(d)) (void)store->Delete(d);
+    }
+  };
   while (true) {
     struct archive_entry* e = nullptr;
     int rc = archive_read_next_header(a, &e);
@@ -407,26 +422,28 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
       }
     });
     if (!blob.ok()) return blob.status();
-    // A blob named by its digest must have it. (What was committed is
-    // stored under its real digest, unreferenced: Prune removes it.)
+    if (blob->created) created.push_back(blob->digest);
+    // A blob named by its digest must have it.
     absl::string_view hex = name;
     if (absl::ConsumePrefix(&hex, "blobs/sha256/") ||
         (absl::ConsumeSuffix(&hex, ".json") && hex.size() == 64)) {
-      if (blob->first != absl::StrCat("sha256:", hex)) {
+      if (blob->digest != absl::StrCat("sha256:", hex)) {
         return absl::DataLossError(absl::StrCat("blob ", name, " digest mismatch: got ",
-                                                blob->first));
+                                                blob->digest));
       }
     }
-    files[name] = *blob;
+    files[name] = {blob->digest, blob->size};
   }
+  absl::StatusOr<std::vector<ImageRecord>> out =
+      absl::InvalidArgumentError("neither manifest.json nor index.json in the archive");
   if (metadata.count("manifest.json")) {
-    return ImportDockerManifest(store, metadata["manifest.json"], files, options, action);
-  }
-  if (metadata.count("index.json")) {
+    out = ImportDockerManifest(store, metadata["manifest.json"], files, options, action);
+  } else if (metadata.count("index.json")) {
     StoredBlobs blobs(store);
-    return ImportIndex(store, &blobs, metadata["index.json"], options, action);
+    out = ImportIndex(store, &blobs, metadata["index.json"], options, action);
   }
-  return absl::InvalidArgumentError("neither manifest.json nor index.json in the archive");
+  if (out.ok()) std::move(rollback).Cancel();
+  return out;
 }
 
 }  // namespace

@@ -140,6 +140,7 @@ PY)"))
   auto r = ImportImage(store_.get(), bad);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("the config's diff_id is"));
+  EXPECT_TRUE(store_->List()->empty());  // nothing of it stays
   EXPECT_EQ(store_->GetImage("docker.io/library/busybox:1").status().code(),
             absl::StatusCode::kNotFound);
   // The intact archive imports.
