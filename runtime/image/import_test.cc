@@ -160,6 +160,30 @@ TEST_F(ImportTest, OciArchiveImports) {
   ExpectComplete((*r)[0]);
 }
 
+TEST_F(ImportTest, BerthImageTool) {
+  const std::string tool = BERTH_IMAGE_TOOL;
+  const std::string store = "--store=" + dir_ + "/tool-store";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {tool, store});
+    auto r = runtime::RunCommand(args, absl::Minutes(1));
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : runtime::CommandResult{};
+  };
+  auto imported = run({"import", Layout("busybox"), "localhost/bb:1"});
+  EXPECT_EQ(imported.exit_code, 0) << imported.output;
+  auto list = run({"list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.output, HasSubstr("localhost/bb:1"));
+  EXPECT_EQ(run({"rm", "localhost/bb:1"}).exit_code, 0);
+  auto again = run({"rm", "localhost/bb:1"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.output, HasSubstr("get image localhost/bb:1: not in the store"));
+  auto prune = run({"prune"});
+  EXPECT_THAT(prune.output, HasSubstr("removed 0 images, 3 blobs"));
+  EXPECT_THAT(run({"list"}).output, ::testing::Not(HasSubstr("localhost/bb:1")));
+  EXPECT_EQ(run({"frobnicate"}).exit_code, 2);
+}
+
 TEST_F(ImportTest, BadSourcesAreClearErrors) {
   EXPECT_EQ(ImportImage(store_.get(), dir_ + "/missing").status().code(),
             absl::StatusCode::kNotFound);
