@@ -42,7 +42,11 @@ absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Parse(absl::string_view confi
           absl::StrCat("parse docker config: auths entry \"", key, "\": not an object"));
     }
     Credentials c;
-    std::string auth = e.value("auth", "");
+    auto str = [&](const char* k) {
+      auto f = e.find(k);
+      return f != e.end() && f->is_string() ? f->get<std::string>() : std::string();
+    };
+    std::string auth = str("auth");
     if (!auth.empty()) {
       std::string decoded;
       if (!absl::Base64Unescape(auth, &decoded)) {
@@ -57,8 +61,8 @@ absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Parse(absl::string_view confi
       c.username = decoded.substr(0, colon);
       c.password = decoded.substr(colon + 1);
     } else {
-      c.username = e.value("username", "");
-      c.password = e.value("password", "");
+      c.username = str("username");
+      c.password = str("password");
     }
     if (c.username.empty() && c.password.empty()) continue;  // e.g. credsStore entries
     out.by_domain_[DomainForAuthKey(key)] = c;

@@ -119,7 +119,7 @@ class Front {
     auto q = web::uri::split_query(req.relative_uri().query());
     auto auth = req.headers().find("Authorization");
     const std::string want = "Basic " + absl::Base64Escape(user_ + ":" + password_);
-    if (auth == req.headers().end() || auth->second != want) {
+    if (!user_.empty() && (auth == req.headers().end() || auth->second != want)) {
       req.reply(401).wait();
       return;
     }
@@ -198,6 +198,26 @@ TEST(BearerE2eTest, TokenFromTheChallengeAndRedirectedBlobs) {
   auto denied = Puller(store->get(), &wrong_client).Pull(front.host() + "/busybox:1");
   EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied) << denied.status();
   EXPECT_THAT(denied.status().message(), HasSubstr("get token"));
+}
+
+TEST(BearerE2eTest, AnonymousToken) {
+  auto env = testing::RegistryEnv::Start();
+  ASSERT_TRUE(env.ok()) << env.status();
+  ASSERT_TRUE((*env)->PushTestImages({"busybox"}).ok());
+  Front front((*env)->host(), "", "");
+  ASSERT_TRUE(front.Start().ok());
+  char tmpl[] = "/tmp/berth-bearer-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  absl::Cleanup remove_dir = [&] { EXPECT_TRUE(runtime::RemoveTree(dir).ok()); };
+  auto store = ContentStore::Open(dir + "/store");
+  ASSERT_TRUE(store.ok());
+  RegistryClientOptions o;
+  o.insecure_registries.insert(front.host());
+  RegistryClient client(o);
+  auto r = Puller(store->get(), &client).Pull(front.host() + "/busybox:1");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(front.token_requests.load(), 1);
 }
 
 }  // namespace

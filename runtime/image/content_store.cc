@@ -368,7 +368,7 @@ absl::Status ContentStore::WriteBlob(const std::string& action, const std::strin
                 });
 }
 
-absl::StatusOr<std::pair<std::string, int64_t>> ContentStore::IngestUnverified(
+absl::StatusOr<ContentStore::Ingested> ContentStore::IngestByContent(
     const std::string& action, const std::function<absl::Status(BlobWriter*)>& source) {
   std::string tmpl = root_ + "/ingest/tmp-XXXXXX";
   UniqueFd fd(mkostemp(tmpl.data(), O_CLOEXEC));
@@ -379,7 +379,9 @@ absl::StatusOr<std::pair<std::string, int64_t>> ContentStore::IngestUnverified(
   if (absl::Status s = source(&writer); !s.ok()) return s;
   const int64_t size = writer.written();
   const std::string digest = writer.Digest();
+  bool created = false;
   if (!Has(digest)) {
+    created = true;
     if (fsync(fd.get()) != 0) return Errno(errno, action, "fsync " + tmpl);
     if (rename(tmpl.c_str(), BlobPath(digest).c_str()) != 0) {
       return Errno(errno, action, "commit blob " + digest);
@@ -387,7 +389,7 @@ absl::StatusOr<std::pair<std::string, int64_t>> ContentStore::IngestUnverified(
     std::move(remove).Cancel();
     if (absl::Status s = FsyncDir(root_ + "/blobs/sha256"); !s.ok()) return s;
   }
-  return std::make_pair(digest, size);
+  return Ingested{digest, size, created};
 }
 
 std::map<std::string, int64_t> ContentStore::Partials() const {

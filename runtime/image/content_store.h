@@ -90,8 +90,13 @@ class ContentStore {
                          absl::string_view data);
   // Ingests a blob whose digest is not known up front (e.g. a tar member):
   // writes a temporary file, hashes it and commits it under the computed
-  // digest. Returns {digest, size}.
-  absl::StatusOr<std::pair<std::string, int64_t>> IngestUnverified(
+  // digest (unless that blob is present already).
+  struct Ingested {
+    std::string digest;
+    int64_t size = 0;
+    bool created = false;  // false when the blob was present already
+  };
+  absl::StatusOr<Ingested> IngestByContent(
       const std::string& action, const std::function<absl::Status(BlobWriter*)>& source);
 
   // Partials in <root>/ingest not locked by an ingest right now: digest ->

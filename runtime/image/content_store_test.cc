@@ -267,16 +267,22 @@ TEST_F(ContentStoreTest, OpenRemovesTemporaryLeftovers) {
   EXPECT_NE(access(tmp.c_str(), F_OK), 0);
 }
 
-TEST_F(ContentStoreTest, IngestUnverifiedCommitsUnderTheComputedDigest) {
+TEST_F(ContentStoreTest, IngestByContentCommitsUnderTheComputedDigest) {
   const std::string data = Data(12345, 'l');
-  auto r = store_->IngestUnverified("import x", [&](BlobWriter* w) {
+  auto r = store_->IngestByContent("import x", [&](BlobWriter* w) {
     return w->Write(data.data(), data.size());
   });
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->first, DigestOf(data));
-  EXPECT_EQ(r->second, 12345);
-  EXPECT_EQ(*store_->ReadBlob(r->first), data);
-  auto failed = store_->IngestUnverified("import x", [&](BlobWriter* w) {
+  EXPECT_EQ(r->digest, DigestOf(data));
+  EXPECT_EQ(r->size, 12345);
+  EXPECT_TRUE(r->created);
+  EXPECT_EQ(*store_->ReadBlob(r->digest), data);
+  auto again = store_->IngestByContent("import x", [&](BlobWriter* w) {
+    return w->Write(data.data(), data.size());
+  });
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+  auto failed = store_->IngestByContent("import x", [&](BlobWriter* w) {
     (void)w->Write("abc", 3);
     return absl::DataLossError("truncated tar");
   });

@@ -64,9 +64,13 @@ absl::StatusOr<Descriptor> ParseDescriptor(const json& j, const std::string& wha
   }
   d.size = size->get<int64_t>();
   if (auto p = j.find("platform"); p != j.end() && p->is_object()) {
-    d.platform.os = p->value("os", "");
-    d.platform.architecture = p->value("architecture", "");
-    d.platform.variant = p->value("variant", "");
+    auto field = [&](const char* key) {
+      auto it = p->find(key);
+      return it != p->end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    d.platform.os = field("os");
+    d.platform.architecture = field("architecture");
+    d.platform.variant = field("variant");
   }
   return d;
 }

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -369,6 +370,20 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
   }
   std::map<std::string, std::string> metadata;                   // name -> content
   std::map<std::string, std::pair<std::string, int64_t>> files;  // name -> digest, size
+  // A failed import takes back the blobs it added that no record uses.
+  std::vector<std::string> created;
+  absl::Cleanup rollback = [&] {
+    std::set<std::string> used;
+    if (auto images = store->ListImages(); images.ok()) {
+      for (const ImageRecord& r : *images) {
+        std::set<std::string> d = ReferencedDigests(r);
+        used.insert(d.begin(), d.end());
+      }
+    }
+    for (const std::string& d : created) {
+      if (!used.count(d)) (void)store->Delete(d);
+    }
+  };
   while (true) {
     struct archive_entry* e = nullptr;
     int rc = archive_read_next_header(a, &e);
@@ -395,7 +410,7 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
       metadata[name] = std::move(content);
       continue;
     }
-    auto blob = store->IngestUnverified(action, [&](BlobWriter* w) -> absl::Status {
+    auto blob = store->IngestByContent(action, [&](BlobWriter* w) -> absl::Status {
       std::string buf(1 << 20, '\0');
       while (true) {
         ssize_t n = archive_read_data(a, buf.data(), buf.size());
@@ -407,26 +422,28 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
       }
     });
     if (!blob.ok()) return blob.status();
-    // A blob named by its digest must have it. (What was committed is
-    // stored under its real digest, unreferenced: Prune removes it.)
+    if (blob->created) created.push_back(blob->digest);
+    // A blob named by its digest must have it.
     absl::string_view hex = name;
     if (absl::ConsumePrefix(&hex, "blobs/sha256/") ||
         (absl::ConsumeSuffix(&hex, ".json") && hex.size() == 64)) {
-      if (blob->first != absl::StrCat("sha256:", hex)) {
+      if (blob->digest != absl::StrCat("sha256:", hex)) {
         return absl::DataLossError(absl::StrCat("blob ", name, " digest mismatch: got ",
-                                                blob->first));
+                                                blob->digest));
       }
     }
-    files[name] = *blob;
+    files[name] = {blob->digest, blob->size};
   }
+  absl::StatusOr<std::vector<ImageRecord>> out =
+      absl::InvalidArgumentError("neither manifest.json nor index.json in the archive");
   if (metadata.count("manifest.json")) {
-    return ImportDockerManifest(store, metadata["manifest.json"], files, options, action);
-  }
-  if (metadata.count("index.json")) {
+    out = ImportDockerManifest(store, metadata["manifest.json"], files, options, action);
+  } else if (metadata.count("index.json")) {
     StoredBlobs blobs(store);
-    return ImportIndex(store, &blobs, metadata["index.json"], options, action);
+    out = ImportIndex(store, &blobs, metadata["index.json"], options, action);
   }
-  return absl::InvalidArgumentError("neither manifest.json nor index.json in the archive");
+  if (out.ok()) std::move(rollback).Cancel();
+  return out;
 }
 
 }  // namespace
@@ -437,6 +454,7 @@ absl::StatusOr<std::vector<ImageRecord>> ImportImage(ContentStore* store, const 
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, action);
   absl::StatusOr<std::vector<ImageRecord>> out;
+  try {
   if (S_ISDIR(st.st_mode)) {
     absl::StatusOr<std::string> index = runtime::ReadFile(path + "/index.json", kMaxSmallBlob);
     if (!index.ok()) {
@@ -447,6 +465,9 @@ absl::StatusOr<std::vector<ImageRecord>> ImportImage(ContentStore* store, const 
     out = ImportIndex(store, &blobs, *index, options, action);
   } else {
     out = ImportArchive(store, path, options, action);
+  }
+  } catch (const json::exception& e) {
+    out = absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", e.what()));
   }
   if (!out.ok()) return Prefix(action, out.status());
   for (const ImageRecord& r : *out) {

@@ -31,8 +31,9 @@ struct ImportOptions {
 // annotations when they are full references; docker: RepoTags) and
 // options.reference. Returns the records written. Errors are
 // `import image <path>: <cause>`; a blob that does not match its digest is
-// kDataLoss and is not committed; a source that names no usable reference
-// is kInvalidArgument.
+// kDataLoss and is not committed (a failed archive import also removes the
+// blobs it added that no record uses); a source that names no usable
+// reference is kInvalidArgument.
 absl::StatusOr<std::vector<ImageRecord>> ImportImage(ContentStore* store, const std::string& path,
                                                      const ImportOptions& options = {});
 

@@ -117,6 +117,38 @@ TEST_F(ImportTest, DockerArchiveRegistersItsRepoTags) {
   ExpectComplete((*r)[1]);
 }
 
+TEST_F(ImportTest, DockerArchiveWithAlteredLayerIsRejected) {
+  const std::string tar = dir_ + "/busybox.tar";
+  const std::string bad = dir_ + "/busybox-bad.tar";
+  ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 docker-archive:", tar,
+                              ":busybox:1"))
+                  .ok());
+  // Flip one byte in the middle of the (uncompressed) layer member.
+  ASSERT_TRUE(Sh(absl::StrCat("python3 - ", tar, " ", bad, R"( <<'PY'
+import json, sys, tarfile, io
+src, dst = sys.argv[1], sys.argv[2]
+with tarfile.open(src) as t:
+    members = [(m, t.extractfile(m).read() if m.isfile() else None) for m in t.getmembers()]
+layer = json.loads(dict((m.name, d) for m, d in members)["manifest.json"])[0]["Layers"][0]
+with tarfile.open(dst, "w") as out:
+    for m, d in members:
+        if m.name == layer:
+            d = bytearray(d); d[len(d) // 2] ^= 1; d = bytes(d)
+        out.addfile(m, io.BytesIO(d) if d is not None else None)
+PY)"))
+                  .ok());
+  auto r = ImportImage(store_.get(), bad);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("the config's diff_id is"));
+  EXPECT_TRUE(store_->List()->empty());  // nothing of it stays
+  EXPECT_EQ(store_->GetImage("docker.io/library/busybox:1").status().code(),
+            absl::StatusCode::kNotFound);
+  // The intact archive imports.
+  auto good = ImportImage(store_.get(), tar);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ((*good)[0].reference, "docker.io/library/busybox:1");
+}
+
 TEST_F(ImportTest, OciArchiveImports) {
   const std::string tar = dir_ + "/busybox-oci.tar";
   ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 oci-archive:", tar,
@@ -126,6 +158,30 @@ TEST_F(ImportTest, OciArchiveImports) {
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 1u);
   ExpectComplete((*r)[0]);
+}
+
+TEST_F(ImportTest, BerthImageTool) {
+  const std::string tool = BERTH_IMAGE_TOOL;
+  const std::string store = "--store=" + dir_ + "/tool-store";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {tool, store});
+    auto r = runtime::RunCommand(args, absl::Minutes(1));
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : runtime::CommandResult{};
+  };
+  auto imported = run({"import", Layout("busybox"), "localhost/bb:1"});
+  EXPECT_EQ(imported.exit_code, 0) << imported.output;
+  auto list = run({"list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.output, HasSubstr("localhost/bb:1"));
+  EXPECT_EQ(run({"rm", "localhost/bb:1"}).exit_code, 0);
+  auto again = run({"rm", "localhost/bb:1"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.output, HasSubstr("get image localhost/bb:1: not in the store"));
+  auto prune = run({"prune"});
+  EXPECT_THAT(prune.output, HasSubstr("removed 0 images, 3 blobs"));
+  EXPECT_THAT(run({"list"}).output, ::testing::Not(HasSubstr("localhost/bb:1")));
+  EXPECT_EQ(run({"frobnicate"}).exit_code, 2);
 }
 
 TEST_F(ImportTest, BadSourcesAreClearErrors) {

@@ -100,7 +100,12 @@ absl::StatusOr<ImageRecord> Puller::Pull(const std::string& reference,
   absl::StatusOr<ImageRecord> result;
   {
     absl::ReaderMutexLock gc(&gc_mu_);
-    result = DoPull(*ref, options);
+    try {
+      result = DoPull(*ref, options);
+    } catch (const json::exception& e) {
+      result = absl::InvalidArgumentError(
+          absl::StrCat("pull image ", key, ": malformed manifest or config: ", e.what()));
+    }
   }
   absl::MutexLock lock(&mu_);
   flight->result = result;

@@ -69,7 +69,13 @@ absl::Status ErrorFor(const http::http_response& r, const std::string& what) {
     if (j.is_object() && j.contains("errors") && j["errors"].is_array()) {
       std::vector<std::string> parts;
       for (const auto& e : j["errors"]) {
-        if (e.is_object()) parts.push_back(e.value("message", e.value("code", "")));
+        if (!e.is_object()) continue;
+        for (const char* key : {"message", "code"}) {
+          if (e.contains(key) && e[key].is_string()) {
+            parts.push_back(e[key].get<std::string>());
+            break;
+          }
+        }
       }
       detail = absl::StrJoin(parts, "; ");
     }
@@ -234,7 +240,11 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& domain,
     if (!body.ok()) return body.status();
     nlohmann::json j = nlohmann::json::parse(*body, nullptr, false);
     std::string token;
-    if (j.is_object()) token = j.value("token", j.value("access_token", ""));
+    for (const char* key : {"token", "access_token"}) {
+      if (token.empty() && j.is_object() && j.contains(key) && j[key].is_string()) {
+        token = j[key].get<std::string>();
+      }
+    }
     if (token.empty()) {
       return absl::PermissionDeniedError(absl::StrCat(what, ": the response has no token"));
     }
@@ -295,7 +305,13 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Get(
       if (absl::StartsWith(location, "/")) {
         location = absl::StrCat(from.scheme(), "://", Authority(from), location);
       }
-      web::uri to(location);
+      web::uri to;
+      try {
+        to = web::uri(location);
+      } catch (const std::exception& e) {
+        return absl::InvalidArgumentError(absl::StrCat(action, ": GET ", current,
+                                                       ": bad redirect \"", location, "\""));
+      }
       if (from.scheme() == "https" && to.scheme() == "http") {
         return absl::PermissionDeniedError(absl::StrCat(
             action, ": GET ", current, ": refusing a redirect from HTTPS to ", location));
@@ -343,16 +359,21 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(const Reference& ref
   if (!j.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": the manifest is not a JSON object"));
   }
+  const int schema_version =
+      j.contains("schemaVersion") && j["schemaVersion"].is_number_integer()
+          ? j["schemaVersion"].get<int>()
+          : 0;
   if (type.empty() || type == "application/json" || type == "text/plain" ||
       type == "application/octet-stream") {
-    type = j.value("mediaType", "");
+    type = j.contains("mediaType") && j["mediaType"].is_string() ? j["mediaType"].get<std::string>()
+                                                                 : "";
     if (type.empty()) {
-      if (j.value("schemaVersion", 0) == 1) type = kDockerSchema1;
+      if (schema_version == 1) type = kDockerSchema1;
       else if (j.contains("manifests")) type = kOciIndex;
       else if (j.contains("config")) type = kOciManifest;
     }
   }
-  if (type == kDockerSchema1 || type == kDockerSchema1Signed || j.value("schemaVersion", 2) == 1) {
+  if (type == kDockerSchema1 || type == kDockerSchema1Signed || schema_version == 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         what, ": Docker schema 1 manifests are not supported (push the image again with a "
               "current client)"));

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "runtime/image/digest.h"
 #include "runtime/image/puller.h"
+#include "runtime/sys/process.h"
 
 namespace berth::image {
 namespace {
@@ -92,6 +93,18 @@ class FakeRegistryTest : public ::testing::Test {
     } else if (what == "untyped") {
       r.headers().add("Content-Type", "application/json");
       r.set_body(std::string(R"({"schemaVersion":2,"manifests":[]})"));
+    } else if (what == "badtypes") {
+      r.headers().add("Content-Type", kOciManifest);
+      r.set_body(std::string(R"({"schemaVersion":2,"config":{"digest":5,"size":"x"},"layers":[]})"));
+    } else if (what == "helm") {
+      r.headers().add("Content-Type", kOciManifest);
+      r.set_body(absl::StrCat(R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")",
+                              DigestOf("c"), R"(","size":1},"layers":[{"mediaType":)",
+                              R"("application/vnd.cncf.helm.chart.content.v1.tar+gzip","digest":")",
+                              DigestOf("l"), R"(","size":1}]})"));
+    } else if (what == "oddindex") {
+      r.headers().add("Content-Type", kOciIndex);
+      r.set_body(std::string(R"({"schemaVersion":2,"manifests":[{"platform":{"os":1}}]})"));
     } else if (what == "forbidden") {
       r.set_status_code(403);
       r.set_body(std::string(R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})"));
@@ -141,6 +154,22 @@ TEST_F(FakeRegistryTest, MapsAnswersToCodes) {
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.message(), HasSubstr("manifest unknown"));
   EXPECT_THAT(missing.message(), HasSubstr(absl::StrCat("get manifest ", host_, "/x:missing")));
+}
+
+TEST_F(FakeRegistryTest, MalformedManifestsAreInvalidArgument) {
+  char tmpl[] = "/tmp/berth-fake-registry-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  auto store = ContentStore::Open(tmpl);
+  ASSERT_TRUE(store.ok());
+  Puller puller(store->get(), client_.get());
+  for (const char* tag : {"badtypes", "helm", "oddindex"}) {
+    auto r = puller.Pull(absl::StrCat(host_, "/x:", tag));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << tag << ": " << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr(absl::StrCat("pull image ", host_, "/x:", tag)));
+  }
+  EXPECT_THAT(puller.Pull(host_ + "/x:helm").status().message(),
+              HasSubstr("unsupported media type"));
+  EXPECT_TRUE(runtime::RemoveTree(tmpl).ok());
 }
 
 TEST(RegistryClientTest, SilentServerTimesOutAsUnavailable) {
