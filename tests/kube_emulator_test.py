@@ -47,7 +47,7 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
 class Emulator:
     """One hack/kube-emulator process and its temporary directory."""
 
-    def __init__(self, *extra, tls=False, token=None, client_ca=False):
+    def __init__(self, *extra, tls=False, token=None, client_ca=False, embed_client_cert=False):
         self.dir = tempfile.mkdtemp(prefix="kube-emulator-test-")
         self.token = token
         self.ssl_context = None
@@ -61,6 +61,9 @@ class Emulator:
         if client_ca:
             args += ["--client-ca", self.path("ca.pem")]
             self.client_cert = (self.path("client.pem"), self.path("client.key"))
+            if embed_client_cert:
+                args += ["--kubeconfig-client-cert", self.client_cert[0],
+                         "--kubeconfig-client-key", self.client_cert[1]]
         if token:
             args += ["--token", token]
         args += list(extra)
@@ -730,6 +733,57 @@ class TlsTokenTest(EmulatorTestCase):
             self.assertEqual(w.next()["object"]["metadata"]["name"], "sleeper")
         finally:
             w.close()
+
+
+class LifecycleTest(unittest.TestCase):
+    def test_sigterm_with_an_open_watch_exits_cleanly(self):
+        emu = Emulator()
+        try:
+            w = emu.watch("/api/v1/namespaces?watch=1&allowWatchBookmarks=true")
+            self.assertEqual(w.next()["object"]["metadata"]["name"], "default")
+        finally:
+            directory, proc = emu.dir, emu.proc
+            started = time.monotonic()
+            code = emu.stop()
+        self.assertEqual(code, 0)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertTrue(w.ended.wait(5), "the watch outlived the server")
+        w.close()
+        self.assertIsNotNone(proc.poll())
+        self.assertFalse(os.path.exists(directory))
+
+    def test_history_bound_makes_old_versions_gone(self):
+        emu = Emulator("--history", "3")
+        try:
+            code, listing = emu.request("GET", "/api/v1/nodes")
+            rv = listing["metadata"]["resourceVersion"]
+            for i in range(5):
+                code, _ = emu.request("POST", "/api/v1/nodes",
+                                      {"apiVersion": "v1", "kind": "Node",
+                                       "metadata": {"name": "n%d" % i}})
+                self.assertEqual(code, 201)
+            w = emu.watch("/api/v1/nodes?watch=1&resourceVersion=" + rv)
+            try:
+                ev = w.next()
+                self.assertEqual((ev["type"], ev["object"]["code"]), ("ERROR", 410))
+            finally:
+                w.close()
+        finally:
+            self.assertEqual(emu.stop(), 0)
+
+
+class TlsClientCertificateTest(EmulatorTestCase):
+    emulator_args = {"tls": True, "client_ca": True, "embed_client_cert": True}
+
+    def test_kubectl_with_a_client_certificate(self):
+        with open(self.emu.path("kubeconfig")) as f:
+            config = f.read()
+        self.assertIn("client-certificate-data:", config)
+        self.assertNotIn("token:", config)
+        self.emu.kubectl("apply", "-f", os.path.join(EXAMPLES, "sleeper.yaml"))
+        self.assertIn("sleeper", self.names())
+        code, _ = self.emu.request("GET", "/api/v1/namespaces", cert=False)
+        self.assertEqual(code, 401)
 
 
 # ---- The CRD against the parser's test data. ----
