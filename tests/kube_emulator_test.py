@@ -469,7 +469,12 @@ class CrdAndKubectlTest(EmulatorTestCase):
              self.emu.path("kubectl-cache"), "delete", "nc", "final", "--timeout=30s"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(1.0)
+            def waiting():
+                _, log = self.emu.request("GET", "/_emulator/requests")
+                return any(r["verb"] == "watch" and "metadata.name%3Dfinal" in r["query"]
+                           for r in log)
+            wait_for(waiting, timeout=30, what="kubectl delete to watch the object")
+            time.sleep(0.5)
             self.assertIsNone(waiter.poll(), "kubectl delete returned before the finalizer "
                                              "was removed")
             self.emu.kubectl("patch", "nc", "final", "--type", "json",
