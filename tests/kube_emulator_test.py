@@ -626,6 +626,21 @@ class WatchTest(EmulatorTestCase):
             self.assertTrue(w.ended.wait(5), "timeoutSeconds not honoured")
         finally:
             w.close()
+        # The older /watch/ paths, with the name in the path.
+        w = self.emu.watch(NC + "/watch/namespaces/default/nodecontainers/initial"
+                                "?timeoutSeconds=5")
+        try:
+            self.create(nc("initial-other"))
+            code, _ = self.emu.request(
+                "PATCH", NC + "/namespaces/default/nodecontainers/initial",
+                {"metadata": {"labels": {"seen": "yes"}}}, "application/merge-patch+json")
+            self.assertEqual(code, 200)
+            self.assertEqual(w.next()["type"], "ADDED")
+            ev = w.next()
+            self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]),
+                             ("MODIFIED", "initial"))
+        finally:
+            w.close()
 
     def test_selector_transitions(self):
         self.create(nc("mover", node="node-a"))
