@@ -554,6 +554,82 @@ class CrdAndKubectlTest(EmulatorTestCase):
         code, groups = self.emu.request("GET", "/apis")
         self.assertNotIn("example.com", [g["name"] for g in groups["groups"]])
 
+    def test_pruning_and_field_validation_modes(self):
+        obj = nc("pruned")
+        obj["spec"]["bogus"] = 1
+        obj["spec"]["mounts"] = [{"mountPath": "/m", "tmpfs": {}, "extra": True}]
+        path = NC + "/namespaces/default/nodecontainers"
+        code, status = self.emu.request("POST", path + "?fieldValidation=Strict", obj)
+        self.assertEqual(code, 400, status)
+        self.assertIn('unknown field "spec.bogus"', status["message"])
+        self.assertIn('unknown field "spec.mounts[0].extra"', status["message"])
+        req = urllib.request.Request(self.emu.base + path + "?fieldValidation=Warn",
+                                     data=json.dumps(obj).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            created = json.loads(resp.read())
+            warnings = resp.headers.get_all("Warning")
+        self.assertEqual(resp.status, 201)
+        self.assertIn('299 - "unknown field \\"spec.bogus\\""', warnings)
+        self.assertNotIn("bogus", created["spec"])
+        self.assertEqual(created["spec"]["mounts"], [{"mountPath": "/m", "tmpfs": {}}])
+        # Null fields are dropped, then defaults applied.
+        obj = nc("nulls")
+        obj["spec"]["restartPolicy"] = None
+        obj["spec"]["nodeSelector"] = None
+        code, created = self.emu.request("POST", path + "?fieldValidation=Ignore", obj)
+        self.assertEqual(code, 201, created)
+        self.assertEqual(created["spec"]["restartPolicy"], "Always")
+        self.assertNotIn("nodeSelector", created["spec"])
+
+    def test_concurrent_status_writers_with_conflicts(self):
+        """The read-modify-write loop of CONTRACT.md, from several writers."""
+        self.create(nc("contended"))
+        item = NC + "/namespaces/default/nodecontainers/contended"
+        writers, rounds, conflicts, errors = 6, 10, [], []
+
+        def writer(index):
+            try:
+                write(index)
+            except Exception as e:  # noqa: BLE001 -- reported below
+                errors.append(e)
+
+        def write(index):
+            node = "node-%d" % index
+            for _ in range(rounds):
+                for _attempt in range(200):
+                    _, obj = self.emu.request("GET", item)
+                    status = obj.get("status") or {}
+                    entries = [e for e in status.get("nodes", []) if e["nodeName"] != node]
+                    mine = [e for e in status.get("nodes", []) if e["nodeName"] == node]
+                    count = mine[0]["restartCount"] + 1 if mine else 1
+                    entries.append({"nodeName": node, "phase": "Running",
+                                    "restartCount": count})
+                    obj["status"] = {"phase": "Running", "nodes": entries,
+                                     "restartCount": sum(e["restartCount"] for e in entries)}
+                    code, _ = self.emu.request("PUT", item + "/status", obj)
+                    if code == 200:
+                        break
+                    if code != 409:
+                        raise AssertionError("status PUT: %d" % code)
+                    conflicts.append(1)
+                else:
+                    raise AssertionError("writer %d never succeeded" % index)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+            self.assertFalse(t.is_alive())
+        self.assertEqual(errors, [])
+        _, obj = self.emu.request("GET", item)
+        self.assertEqual(obj["status"]["restartCount"], writers * rounds)
+        self.assertEqual(sorted(e["restartCount"] for e in obj["status"]["nodes"]),
+                         [rounds] * writers)
+        self.assertTrue(conflicts, "no write ever conflicted")
+        self.assertEqual(obj["metadata"]["generation"], 1)
+
     def test_request_log(self):
         self.emu.kubectl("get", "nc", "--field-selector", "spec.nodeName=node-z")
         code, log = self.emu.request("GET", "/_emulator/requests")
