@@ -632,16 +632,30 @@ TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
       AcceptedFields(head + "spec: {image: b, mounts: [{tmpfs: {zzz: 1}}]}",
                      "spec.mounts[0].tmpfs"),
       SchemaFields(mount["properties"]["tmpfs"]));
-  const std::vector<std::string> columns = {"Phase", "Restarts", "Age"};
+  // The status shape and columns of CONTRACT.md.
+  const std::vector<std::string> columns = {"Node", "Phase", "Restarts", "Age"};
+  ASSERT_EQ(version["additionalPrinterColumns"].size(), columns.size());
   for (size_t i = 0; i < columns.size(); ++i) {
     EXPECT_EQ(version["additionalPrinterColumns"][i]["name"].as<std::string>(),
               columns[i]);
   }
+  EXPECT_EQ(version["selectableFields"][0]["jsonPath"].as<std::string>(),
+            ".spec.nodeName");
+  const YAML::Node status = root["properties"]["status"];
+  EXPECT_EQ(SchemaFields(status),
+            (std::set<std::string>{"phase", "restartCount",
+                                   "observedGeneration", "conditions",
+                                   "nodes"}));
+  const YAML::Node nodes = status["properties"]["nodes"];
+  EXPECT_EQ(nodes["x-kubernetes-list-type"].as<std::string>(), "map");
+  EXPECT_EQ(nodes["x-kubernetes-list-map-keys"][0].as<std::string>(),
+            "nodeName");
   EXPECT_EQ(
-      SchemaFields(root["properties"]["status"]),
-      (std::set<std::string>{"phase", "containerID", "pid", "startedAt",
-                             "finishedAt", "exitCode", "reason", "restartCount",
-                             "lastError", "observedGeneration", "message"}));
+      SchemaFields(nodes["items"]),
+      (std::set<std::string>{"nodeName", "phase", "observedGeneration",
+                             "containerID", "pid", "startedAt", "finishedAt",
+                             "exitCode", "reason", "message", "restartCount",
+                             "lastState", "lastError", "conditions"}));
 }
 
 }  // namespace
