@@ -655,7 +655,8 @@ TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
       (std::set<std::string>{"nodeName", "phase", "observedGeneration",
                              "containerID", "pid", "startedAt", "finishedAt",
                              "exitCode", "reason", "message", "restartCount",
-                             "lastState", "lastError", "conditions"}));
+                             "lastState", "lastError", "conditions", "image",
+                             "imageID"}));
 }
 
 }  // namespace
