@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "cpprest/http_client.h"
 #include "cpprest/uri.h"
@@ -227,45 +228,57 @@ absl::StatusOr<ApiResponse> ApiClient::Request(const std::string& method,
                                                const Cancellation* cancel) {
   const std::string what = absl::StrCat(method, " ", path_with_query);
   if (timeout <= absl::ZeroDuration()) timeout = options_.request_timeout;
-  web::http::http_request req(method);
+  web::uri uri;
   try {
-    req.set_request_uri(web::uri(path_with_query));
+    uri = web::uri(path_with_query);
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": bad path: ", e.what()));
   }
-  req.headers().add("Accept", "application/json");
-  req.headers().add("User-Agent", options_.user_agent);
-  if (std::string auth = AuthorizationHeader(); !auth.empty()) {
-    req.headers().add("Authorization", auth);
-  }
-  if (body.has_value()) req.set_body(body->dump(), content_type);
+  const std::string auth = AuthorizationHeader();
+  auto make_request = [&] {
+    web::http::http_request req(method);
+    req.set_request_uri(uri);
+    req.headers().add("Accept", "application/json");
+    req.headers().add("User-Agent", options_.user_agent);
+    if (!auth.empty()) req.headers().add("Authorization", auth);
+    if (body.has_value()) req.set_body(body->dump(), content_type);
+    return req;
+  };
 
   pplx::cancellation_token_source cts;
   if (cancel != nullptr) {
     pplx::cancellation_token token = cancel->impl().source.get_token();
     cts = pplx::cancellation_token_source::create_linked_source(token);
   }
-  pplx::task<std::pair<int, std::string>> task =
-      http_->request(req, cts.get_token()).then([](web::http::http_response r) {
-        const int code = r.status_code();
-        return r.extract_utf8string(true).then(
-            [code](std::string s) { return std::make_pair(code, std::move(s)); });
-      });
-  auto w = Watcher(std::move(task));
-  if (!w->Wait(timeout)) {
-    cts.cancel();
-    w->Wait(kCancelGrace);
-    return absl::UnavailableError(
-        absl::StrCat(what, ": no answer within ", absl::FormatDuration(timeout)));
-  }
-  absl::MutexLock l(&w->mu);
-  if (!w->value.has_value()) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (int attempt = 0;; ++attempt) {
+    pplx::task<std::pair<int, std::string>> task =
+        http_->request(make_request(), cts.get_token()).then([](web::http::http_response r) {
+          const int code = r.status_code();
+          return r.extract_utf8string(true).then(
+              [code](std::string s) { return std::make_pair(code, std::move(s)); });
+        });
+    auto w = Watcher(std::move(task));
+    if (!w->Wait(deadline - absl::Now())) {
+      cts.cancel();
+      w->Wait(kCancelGrace);
+      return absl::UnavailableError(
+          absl::StrCat(what, ": no answer within ", absl::FormatDuration(timeout)));
+    }
+    absl::MutexLock l(&w->mu);
+    if (w->value.has_value()) return MakeResponse(w->value->first, w->value->second);
     if (cancel != nullptr && cancel->Cancelled()) {
       return absl::CancelledError(absl::StrCat(what, ": cancelled"));
     }
+    // A pooled connection the server closed while idle fails when the
+    // request is written: the server never saw it, so send it again once
+    // (cpprestsdk itself retries only when reading the status line fails).
+    if (attempt == 0 && absl::StrContains(w->error, "Failed to write request")) {
+      spdlog::debug("{}: {}; sending again", what, w->error);
+      continue;
+    }
     return absl::UnavailableError(absl::StrCat(what, ": ", w->error));
   }
-  return MakeResponse(w->value->first, w->value->second);
 }
 
 absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
@@ -273,17 +286,13 @@ absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
                                              const Cancellation& cancel,
                                              absl::Duration inactivity_timeout) {
   const std::string what = absl::StrCat("watch ", path_with_query);
-  web::http::http_request req(web::http::methods::GET);
+  web::uri uri;
   try {
-    req.set_request_uri(web::uri(path_with_query));
+    uri = web::uri(path_with_query);
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": bad path: ", e.what()));
   }
-  req.headers().add("Accept", "application/json");
-  req.headers().add("User-Agent", options_.user_agent);
-  if (std::string auth = AuthorizationHeader(); !auth.empty()) {
-    req.headers().add("Authorization", auth);
-  }
+  const std::string auth = AuthorizationHeader();
   pplx::cancellation_token user_token = cancel.impl().source.get_token();
   pplx::cancellation_token_source cts =
       pplx::cancellation_token_source::create_linked_source(user_token);
@@ -291,13 +300,28 @@ absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
     return absl::CancelledError(absl::StrCat(what, ": cancelled"));
   };
 
-  auto headers = Watcher(http_->request(req, cts.get_token()));
-  if (!headers->Wait(options_.request_timeout)) {
-    cts.cancel();
-    headers->Wait(kCancelGrace);
-    if (cancel.Cancelled()) return cancelled();
-    return absl::UnavailableError(absl::StrCat(what, ": no answer within ",
-                                               absl::FormatDuration(options_.request_timeout)));
+  std::shared_ptr<Waiter<web::http::http_response>> headers;
+  for (int attempt = 0;; ++attempt) {
+    web::http::http_request req(web::http::methods::GET);
+    req.set_request_uri(uri);
+    req.headers().add("Accept", "application/json");
+    req.headers().add("User-Agent", options_.user_agent);
+    if (!auth.empty()) req.headers().add("Authorization", auth);
+    headers = Watcher(http_->request(req, cts.get_token()));
+    if (!headers->Wait(options_.request_timeout)) {
+      cts.cancel();
+      headers->Wait(kCancelGrace);
+      if (cancel.Cancelled()) return cancelled();
+      return absl::UnavailableError(absl::StrCat(what, ": no answer within ",
+                                                 absl::FormatDuration(options_.request_timeout)));
+    }
+    absl::MutexLock l(&headers->mu);
+    // As in Request: a stale pooled connection fails the write; once more.
+    if (attempt == 0 && !headers->value.has_value() && !cancel.Cancelled() &&
+        absl::StrContains(headers->error, "Failed to write request")) {
+      continue;
+    }
+    break;
   }
   web::http::http_response response;
   {
