@@ -117,8 +117,12 @@ absl::Status KubeEventRecorder::Send(const Pending& p) {
 
 absl::Status KubeEventRecorder::Create(const Pending& p, const std::string& key) {
   const controller::ObjectMeta& m = p.object.metadata;
-  const std::string name =
-      absl::StrFormat("%s.%x", m.name, static_cast<uint64_t>(absl::ToUnixNanos(p.time)));
+  // kubelet's "<name>.<unix nanos in hex>", kept unique per recorder even
+  // when the clock repeats itself.
+  uint64_t nanos = static_cast<uint64_t>(absl::ToUnixNanos(p.time));
+  if (nanos <= last_nanos_) nanos = last_nanos_ + 1;
+  last_nanos_ = nanos;
+  const std::string name = absl::StrFormat("%s.%x", m.name, nanos);
   nlohmann::json involved = {{"apiVersion", controller::kApiVersion},
                              {"kind", controller::kKind},
                              {"name", m.name},
@@ -145,6 +149,10 @@ absl::Status KubeEventRecorder::Create(const Pending& p, const std::string& key)
   absl::StatusOr<ApiResponse> r = client_.Request(
       "POST", absl::StrCat("/api/v1/namespaces/", m.namespace_, "/events"), event);
   if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
+  if (r->code == 409) {
+    // The name is taken (another recorder, same nanosecond): next name.
+    return absl::UnavailableError(absl::StrCat(what, ": event name ", name, " taken"));
+  }
   if (r->code != 201 && r->code != 200) return ResponseError(*r, what);
   if (cache_.size() >= options_.cache_size) {
     auto oldest = cache_.begin();

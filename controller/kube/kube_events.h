@@ -92,6 +92,7 @@ class KubeEventRecorder : public controller::EventRecorder {
   std::atomic<int64_t> failed_{0};
   std::map<std::string, Sent> cache_;  // sender thread only
   uint64_t tick_ = 0;                  // sender thread only
+  uint64_t last_nanos_ = 0;            // sender thread only: last name suffix
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
