@@ -144,8 +144,13 @@ void ConfigureTls(const ClusterConfig& config, boost::asio::ssl::context& ctx) {
   ctx.set_options(boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
                   boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1);
   if (!config.ca_pem.empty()) {
-    // Trust only the configured CA, as client-go does.
-    SSL_CTX_set_cert_store(ctx.native_handle(), X509_STORE_new());
+    // Trust only the configured certificates, as client-go does, and, as
+    // Go (and curl) do, any of them as an anchor even when it is not
+    // self-signed (kubeconfigs sometimes carry the server's own
+    // certificate as its "CA").
+    X509_STORE* store = X509_STORE_new();
+    X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+    SSL_CTX_set_cert_store(ctx.native_handle(), store);
     ctx.add_certificate_authority(boost::asio::buffer(config.ca_pem));
   }
   if (!config.client_cert_pem.empty()) {
