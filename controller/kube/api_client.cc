@@ -80,6 +80,11 @@ std::shared_ptr<Waiter<T>> Watcher(pplx::task<T> task) {
   return w;
 }
 
+// cpprestsdk's message when writing a request fails, and how many such
+// failures in a row a call tolerates (one per stale pooled connection).
+constexpr char kWriteFailed[] = "Failed to write request";
+constexpr int kMaxStaleConnections = 16;
+
 // Deadline to wait for an operation to wind down after its connection was
 // closed by a cancellation.
 constexpr absl::Duration kCancelGrace = absl::Seconds(5);
@@ -275,10 +280,12 @@ absl::StatusOr<ApiResponse> ApiClient::Request(const std::string& method,
     if (cancel != nullptr && cancel->Cancelled()) {
       return absl::CancelledError(absl::StrCat(what, ": cancelled"));
     }
-    // A pooled connection the server closed while idle fails when the
-    // request is written: the server never saw it, so send it again once
-    // (cpprestsdk itself retries only when reading the status line fails).
-    if (attempt == 0 && absl::StrContains(w->error, "Failed to write request")) {
+    // A pooled connection the server closed while idle can fail when the
+    // request is written: the server never saw it, so send it again; the
+    // failed connection is dropped, so this ends when the stale ones are
+    // used up (cpprestsdk itself retries only when reading the status line
+    // of a reused connection fails).
+    if (attempt < kMaxStaleConnections && absl::StrContains(w->error, kWriteFailed)) {
       spdlog::debug("{}: {}; sending again", what, w->error);
       continue;
     }
@@ -321,9 +328,9 @@ absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
                                                  absl::FormatDuration(options_.request_timeout)));
     }
     absl::MutexLock l(&headers->mu);
-    // As in Request: a stale pooled connection fails the write; once more.
-    if (attempt == 0 && !headers->value.has_value() && !cancel.Cancelled() &&
-        absl::StrContains(headers->error, "Failed to write request")) {
+    // As in Request: a stale pooled connection fails the write; again.
+    if (attempt < kMaxStaleConnections && !headers->value.has_value() && !cancel.Cancelled() &&
+        absl::StrContains(headers->error, kWriteFailed)) {
       continue;
     }
     break;

@@ -24,17 +24,25 @@ using testing::Emulator;
 using testing::Spec;
 using testing::WaitFor;
 
-// Requests whose path contains `needle`, as "METHOD code".
-std::vector<std::string> Sent(Emulator& emu, const std::string& needle) {
-  absl::StatusOr<std::vector<nlohmann::json>> log = emu.Requests();
-  EXPECT_TRUE(log.ok()) << log.status();
+// Requests whose path contains `needle`, as "METHOD code", once the log
+// holds `count` of them (the emulator logs a request just after answering
+// it) or 3 s passed.
+std::vector<std::string> Sent(Emulator& emu, const std::string& needle, size_t count) {
   std::vector<std::string> out;
-  if (!log.ok()) return out;
-  for (const nlohmann::json& e : *log) {
-    if (absl::StrContains(e["path"].get<std::string>(), needle)) {
-      out.push_back(absl::StrCat(e["method"].get<std::string>(), " ", e["code"].get<int>()));
+  auto read = [&] {
+    out.clear();
+    absl::StatusOr<std::vector<nlohmann::json>> log = emu.Requests();
+    EXPECT_TRUE(log.ok()) << log.status();
+    if (!log.ok()) return true;
+    for (const nlohmann::json& e : *log) {
+      if (absl::StrContains(e["path"].get<std::string>(), needle)) {
+        out.push_back(absl::StrCat(e["method"].get<std::string>(), " ", e["code"].get<int>()));
+      }
     }
-  }
+    return out.size() >= count;
+  };
+  if (count == 0) absl::SleepFor(absl::Milliseconds(200));
+  WaitFor(read, absl::Seconds(3));
   return out;
 }
 
@@ -121,14 +129,14 @@ TEST(KubeStatusSinkTest, NodesKeepTheirOwnEntriesAndTheSummary) {
   BERTH_ASSERT_OK(emu.ClearRequests());
   a.Report(Report("x", "Running", 1));
   ASSERT_TRUE(a.WaitIdle(absl::Seconds(10)));
-  EXPECT_THAT(Sent(emu, "/nodecontainers/"), ::testing::IsEmpty());
+  EXPECT_THAT(Sent(emu, "/nodecontainers/", 0), ::testing::IsEmpty());
   {
     KubeStatusSink fresh(emu.admin(), SinkOptions("node-a", &clock));
     clock.Advance(absl::Hours(1));
     fresh.Report(Report("x", "Running", 1));
     ASSERT_TRUE(fresh.WaitIdle(absl::Seconds(10)));
   }
-  EXPECT_THAT(Sent(emu, "/nodecontainers/"), ElementsAre("GET 200"));
+  EXPECT_THAT(Sent(emu, "/nodecontainers/", 1), ElementsAre("GET 200"));
 
   // A change keeps the Ready transition time while Ready stays True.
   a.Report(Report("x", "Running", 2));
@@ -157,7 +165,7 @@ TEST(KubeStatusSinkTest, NodesKeepTheirOwnEntriesAndTheSummary) {
   m.id = "manifests.x";
   a.Report(m);
   ASSERT_TRUE(a.WaitIdle(absl::Seconds(10)));
-  EXPECT_THAT(Sent(emu, "/nodecontainers/"), ::testing::IsEmpty());
+  EXPECT_THAT(Sent(emu, "/nodecontainers/", 0), ::testing::IsEmpty());
   EXPECT_EQ(a.Writes(), 3);
 }
 
@@ -193,7 +201,7 @@ TEST(KubeStatusSinkTest, ConflictRereadsAndOutageRetries) {
   BERTH_ASSERT_OK(emu.ClearRequests());
   a.Report(Report("x", "Running", 0));
   ASSERT_TRUE(a.WaitIdle(absl::Seconds(10)));
-  EXPECT_THAT(Sent(emu, "/nodecontainers/x"),
+  EXPECT_THAT(Sent(emu, "/nodecontainers/x", 5),
               UnorderedElementsAre("GET 200", "PATCH 200", "PUT 409", "GET 200", "PUT 200"));
   EXPECT_EQ(Entry(Status(emu, "x"), "node-a")["phase"], "Running");
 
@@ -222,11 +230,11 @@ TEST(FinalizersTest, AddRemoveWithConflictsAndDeletion) {
   EXPECT_THAT(Fetch(emu, "default", "x").metadata.finalizers, ElementsAre("node.berth.dev/node-a"));
   BERTH_ASSERT_OK(emu.ClearRequests());
   BERTH_ASSERT_OK(fa.Ensure(Fetch(emu, "default", "x")));
-  EXPECT_THAT(Sent(emu, "/nodecontainers/x"), ElementsAre("GET 200"));  // only Fetch's
+  EXPECT_THAT(Sent(emu, "/nodecontainers/x", 1), ElementsAre("GET 200"));  // only Fetch's
   // From a stale copy: 409, re-read, and node-a's finalizer is kept.
   BERTH_ASSERT_OK(emu.ClearRequests());
   BERTH_ASSERT_OK(fb.Ensure(stale));
-  EXPECT_THAT(Sent(emu, "/nodecontainers/x"),
+  EXPECT_THAT(Sent(emu, "/nodecontainers/x", 3),
               UnorderedElementsAre("PATCH 409", "GET 200", "PATCH 200"));
   BERTH_ASSERT_OK(flong.Ensure(Fetch(emu, "default", "x")));
   EXPECT_THAT(Fetch(emu, "default", "x").metadata.finalizers,
@@ -285,7 +293,7 @@ TEST(KubeEventRecorderTest, AggregatesRepeatsLikeKubelet) {
   manifest.metadata.uid.clear();
   rec.Record(manifest, controller::EventType::kNormal, "Started", "not an API object");
   ASSERT_TRUE(rec.WaitIdle(absl::Seconds(10)));
-  EXPECT_THAT(Sent(emu, "/events"),
+  EXPECT_THAT(Sent(emu, "/events", 4),
               UnorderedElementsAre("POST 201", "PATCH 200", "PATCH 200", "POST 201"));
   std::vector<nlohmann::json> events = Events(emu);
   ASSERT_EQ(events.size(), 2u);
@@ -319,7 +327,7 @@ TEST(KubeEventRecorderTest, AggregatesRepeatsLikeKubelet) {
   clock.Advance(absl::Seconds(1));
   rec.Record(x, controller::EventType::kNormal, "Started", "Started container");
   ASSERT_TRUE(rec.WaitIdle(absl::Seconds(10)));
-  EXPECT_THAT(Sent(emu, "/events"), UnorderedElementsAre("PATCH 404", "POST 201"));
+  EXPECT_THAT(Sent(emu, "/events", 2), UnorderedElementsAre("PATCH 404", "POST 201"));
   EXPECT_EQ(Events(emu).size(), 3u);
   EXPECT_EQ(rec.Dropped(), 0);
 }
