@@ -228,7 +228,22 @@ absl::StatusOr<std::vector<nlohmann::json>> Emulator::Requests() {
   return r->get<std::vector<nlohmann::json>>();
 }
 
-absl::Status Emulator::ClearRequests() { return Call("DELETE", "/_emulator/requests").status(); }
+absl::Status Emulator::ClearRequests() {
+  // The emulator logs a request just after answering it: let the log settle
+  // so that no earlier request lands in it after the clear.
+  size_t last = SIZE_MAX;
+  WaitFor(
+      [&] {
+        absl::StatusOr<std::vector<nlohmann::json>> log = Requests();
+        const size_t n = log.ok() ? log->size() : 0;
+        const bool stable = n == last;
+        last = n;
+        if (!stable) absl::SleepFor(absl::Milliseconds(50));
+        return stable;
+      },
+      absl::Seconds(3));
+  return Call("DELETE", "/_emulator/requests").status();
+}
 
 absl::StatusOr<nlohmann::json> Emulator::CreateNodeContainer(const std::string& ns,
                                                              const std::string& name,
