@@ -146,6 +146,9 @@ TEST(KubeSourceTest, EachNodeSeesOnlyItsObjects) {
   ASSERT_TRUE(WaitFor([&] { return b.NodeLabels().count("zone") && b.NodeLabels()["zone"] == "a"; },
                       absl::Seconds(10)));
   EXPECT_THAT(b.Ids(), ElementsAre("default.sel-a", "other.any", "other.on-b"));
+  // on_change follows the label update (outside the source's lock).
+  EXPECT_TRUE(WaitFor([&] { return changes_b.Has("default.sel-a") && changes_b.Has("default.sel-b"); },
+                      absl::Seconds(10)));
   EXPECT_EQ(changes_b.Take(), (std::set<std::string>{"default.sel-a", "default.sel-b"}));
 
   // An object moving to another node leaves one source for the other.

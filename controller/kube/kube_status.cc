@@ -226,14 +226,9 @@ void KubeStatusSink::Remove(const std::string& id) {
 }
 
 bool KubeStatusSink::WaitIdle(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock l(&mu_);
-  while (!pending_.empty() || busy_) {
-    if (absl::Now() >= deadline) return false;
-    mu_.AwaitWithDeadline(absl::Condition(+[](bool* b) { return *b; }, &stopping_),
-                          std::min(deadline, absl::Now() + absl::Milliseconds(20)));
-  }
-  return true;
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_.empty() && !busy_; };
+  return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
 
 void KubeStatusSink::Run() {
