@@ -35,6 +35,7 @@ KubeEventRecorder::~KubeEventRecorder() {
     absl::MutexLock l(&mu_);
     stopping_ = true;
   }
+  cancel_.Cancel();  // a request in flight ends now
   thread_.join();
 }
 
@@ -82,7 +83,7 @@ void KubeEventRecorder::Run() {
       absl::MutexLock l(&mu_);
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.retry_delay)) break;
     }
-    if (!s.ok()) {
+    if (!s.ok() && !absl::IsCancelled(s)) {
       ++failed_;
       spdlog::warn("{}", s.ToString());
     }
@@ -101,7 +102,7 @@ absl::Status KubeEventRecorder::Send(const Pending& p) {
     const std::string what = absl::StrCat("update event ", sent.namespace_, "/", sent.name);
     absl::StatusOr<ApiResponse> r = client_.Request(
         "PATCH", absl::StrCat("/api/v1/namespaces/", sent.namespace_, "/events/", sent.name),
-        patch, "application/strategic-merge-patch+json");
+        patch, "application/strategic-merge-patch+json", absl::ZeroDuration(), &cancel_);
     if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
     if (r->code == 200) {
       sent.count += 1;
@@ -147,7 +148,8 @@ absl::Status KubeEventRecorder::Create(const Pending& p, const std::string& key)
   const std::string what = absl::StrCat("create event ", p.reason, " for NodeContainer ",
                                         m.namespace_, "/", m.name);
   absl::StatusOr<ApiResponse> r = client_.Request(
-      "POST", absl::StrCat("/api/v1/namespaces/", m.namespace_, "/events"), event);
+      "POST", absl::StrCat("/api/v1/namespaces/", m.namespace_, "/events"), event,
+      "application/json", absl::ZeroDuration(), &cancel_);
   if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
   if (r->code == 409) {
     // The name is taken (another recorder, same nanosecond): next name.

@@ -50,7 +50,7 @@ class KubeEventRecorder : public controller::EventRecorder {
 
   // `client` must outlive the recorder. Starts the sender thread.
   KubeEventRecorder(ApiClient& client, Options options);
-  // Stops the sender (an event being sent finishes); queued events are
+  // Stops the sender (a request in flight is cancelled); queued events are
   // dropped.
   ~KubeEventRecorder() override;
   KubeEventRecorder(const KubeEventRecorder&) = delete;
@@ -93,6 +93,8 @@ class KubeEventRecorder : public controller::EventRecorder {
   std::map<std::string, Sent> cache_;  // sender thread only
   uint64_t tick_ = 0;                  // sender thread only
   uint64_t last_nanos_ = 0;            // sender thread only: last name suffix
+
+  Cancellation cancel_;  // cancelled by the destructor
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

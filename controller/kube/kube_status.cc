@@ -179,6 +179,7 @@ KubeStatusSink::~KubeStatusSink() {
     absl::MutexLock l(&mu_);
     stopping_ = true;
   }
+  cancel_.Cancel();  // a request in flight ends now
   thread_.join();
 }
 
@@ -278,7 +279,7 @@ void KubeStatusSink::Run() {
       work.not_before = absl::Now() + absl::Seconds(secs);
       order_.push_back(work.id);
       pending_[work.id] = std::move(work);
-    } else if (!absl::IsUnavailable(s)) {
+    } else if (!absl::IsUnavailable(s) && !absl::IsCancelled(s)) {
       spdlog::error("{}", s.ToString());
     }
   }
@@ -290,7 +291,8 @@ absl::Status KubeStatusSink::Write(const Work& work) {
                                         work.namespace_, "/", work.name);
   const std::string path = NodeContainerPath(work.namespace_, work.name);
   for (int attempt = 0; attempt < options_.max_conflicts; ++attempt) {
-    absl::StatusOr<ApiResponse> got = client_.Request("GET", path);
+    absl::StatusOr<ApiResponse> got = client_.Request("GET", path, std::nullopt, "application/json",
+                                                      absl::ZeroDuration(), &cancel_);
     if (!got.ok()) return absl::Status(got.status().code(), absl::StrCat(what, ": ", got.status().message()));
     if (got->code == 404) {
       absl::MutexLock l(&mu_);
@@ -318,7 +320,8 @@ absl::Status KubeStatusSink::Write(const Work& work) {
       return absl::OkStatus();
     }
     object["status"] = merged;
-    absl::StatusOr<ApiResponse> put = client_.Request("PUT", path + "/status", object);
+    absl::StatusOr<ApiResponse> put = client_.Request("PUT", path + "/status", object, "application/json",
+                                                      absl::ZeroDuration(), &cancel_);
     if (!put.ok()) return absl::Status(put.status().code(), absl::StrCat(what, ": ", put.status().message()));
     if (put->code == 409) continue;
     if (put->code == 404) return absl::OkStatus();

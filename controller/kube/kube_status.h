@@ -80,7 +80,7 @@ class KubeStatusSink : public controller::StatusSink {
 
   // `client` must outlive the sink. Starts the writer thread.
   KubeStatusSink(ApiClient& client, Options options);
-  // Stops the writer thread (an in-flight write finishes); pending writes
+  // Stops the writer thread (a request in flight is cancelled); pending writes
   // are dropped.
   ~KubeStatusSink() override;
   KubeStatusSink(const KubeStatusSink&) = delete;
@@ -114,6 +114,8 @@ class KubeStatusSink : public controller::StatusSink {
   ApiClient& client_;
   const Options options_;
   std::atomic<int64_t> writes_{0};
+
+  Cancellation cancel_;  // cancelled by the destructor
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
