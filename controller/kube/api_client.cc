@@ -10,8 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cpprest/http_client.h"
 #include "cpprest/uri.h"
@@ -99,8 +99,8 @@ ApiResponse MakeResponse(int code, const std::string& text) {
 }
 
 bool IsUnreserved(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' ||
-         c == '_' || c == '~';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+         c == '~';
 }
 
 }  // namespace
@@ -160,8 +160,7 @@ void ConfigureTls(const ClusterConfig& config, boost::asio::ssl::context& ctx) {
   }
   if (!config.client_cert_pem.empty()) {
     ctx.use_certificate_chain(boost::asio::buffer(config.client_cert_pem));
-    ctx.use_private_key(boost::asio::buffer(config.client_key_pem),
-                        boost::asio::ssl::context::pem);
+    ctx.use_private_key(boost::asio::buffer(config.client_key_pem), boost::asio::ssl::context::pem);
     if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
       throw std::runtime_error("the client key does not match the client certificate");
     }
@@ -234,8 +233,7 @@ absl::StatusOr<ApiResponse> ApiClient::Request(const std::string& method,
                                                const std::string& path_with_query,
                                                const std::optional<nlohmann::json>& body,
                                                const std::string& content_type,
-                                               absl::Duration timeout,
-                                               const Cancellation* cancel) {
+                                               absl::Duration timeout, const Cancellation* cancel) {
   const std::string what = absl::StrCat(method, " ", path_with_query);
   if (timeout <= absl::ZeroDuration()) timeout = options_.request_timeout;
   web::uri uri;
@@ -379,8 +377,7 @@ absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
       if (avail > 0) {
         const size_t old = pending.size();
         pending.resize(old + avail);
-        const size_t n =
-            buf.getn(reinterpret_cast<uint8_t*>(pending.data() + old), avail).get();
+        const size_t n = buf.getn(reinterpret_cast<uint8_t*>(pending.data() + old), avail).get();
         pending.resize(old + n);
         if (!deliver()) {
           cts.cancel();
@@ -393,8 +390,8 @@ absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
         cts.cancel();
         next->Wait(kCancelGrace);
         if (cancel.Cancelled()) return cancelled();
-        return absl::UnavailableError(absl::StrCat(
-            what, ": nothing received for ", absl::FormatDuration(inactivity_timeout)));
+        return absl::UnavailableError(absl::StrCat(what, ": nothing received for ",
+                                                   absl::FormatDuration(inactivity_timeout)));
       }
       absl::MutexLock l(&next->mu);
       if (!next->value.has_value()) {

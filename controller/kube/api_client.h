@@ -101,8 +101,7 @@ class ApiClient {
   // when no answer arrived (connection refused or closed, TLS failure,
   // timeout: `timeout`, or Options::request_timeout when zero), kCancelled
   // when `cancel` was cancelled, kInvalidArgument for a malformed path.
-  absl::StatusOr<ApiResponse> Request(const std::string& method,
-                                      const std::string& path_with_query,
+  absl::StatusOr<ApiResponse> Request(const std::string& method, const std::string& path_with_query,
                                       const std::optional<nlohmann::json>& body = std::nullopt,
                                       const std::string& content_type = "application/json",
                                       absl::Duration timeout = absl::ZeroDuration(),
@@ -123,9 +122,8 @@ class ApiClient {
   //  * nothing arrived for `inactivity_timeout`, the connection failed or
   //    broke: kUnavailable.
   // Headers must arrive within Options::request_timeout.
-  absl::StatusOr<ApiResponse> Watch(const std::string& path_with_query,
-                                    const LineCallback& on_line, const Cancellation& cancel,
-                                    absl::Duration inactivity_timeout);
+  absl::StatusOr<ApiResponse> Watch(const std::string& path_with_query, const LineCallback& on_line,
+                                    const Cancellation& cancel, absl::Duration inactivity_timeout);
 
   // The Authorization header value in use now ("Bearer ..."), re-reading the
   // token file if it changed; empty when no token is configured. Exposed for

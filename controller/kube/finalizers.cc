@@ -30,8 +30,7 @@ std::string FinalizerName(const std::string& node_name) {
 }
 
 std::string NodeContainerPath(const std::string& namespace_, const std::string& name) {
-  return absl::StrCat("/apis/berth.dev/v1alpha1/namespaces/", namespace_, "/nodecontainers/",
-                      name);
+  return absl::StrCat("/apis/berth.dev/v1alpha1/namespaces/", namespace_, "/nodecontainers/", name);
 }
 
 Finalizers::Finalizers(ApiClient& client, std::string node_name)
@@ -78,7 +77,8 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
       deleting = meta.contains("deletionTimestamp") && !meta["deletionTimestamp"].is_null();
       reread = false;
     }
-    const bool has = std::find(finalizers.begin(), finalizers.end(), finalizer_) != finalizers.end();
+    const bool has =
+        std::find(finalizers.begin(), finalizers.end(), finalizer_) != finalizers.end();
     if (has == add) return absl::OkStatus();
     if (add && deleting) {
       return absl::FailedPreconditionError(absl::StrCat(what, ": the object is being deleted"));
@@ -92,7 +92,8 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
     if (!resource_version.empty()) patch["metadata"]["resourceVersion"] = resource_version;
     absl::StatusOr<ApiResponse> r =
         client_.Request("PATCH", path, patch, "application/merge-patch+json");
-    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
+    if (!r.ok())
+      return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
     if (r->code == 200) return absl::OkStatus();
     if (r->code == 404) {
       if (add) return absl::NotFoundError(absl::StrCat(what, ": the object is gone"));
@@ -100,8 +101,8 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
     }
     if (r->code != 409) return ResponseError(*r, what);
     if (attempt + 1 >= kMaxConflicts) {
-      return absl::AbortedError(absl::StrCat(what, ": still conflicting after ", kMaxConflicts,
-                                             " attempts"));
+      return absl::AbortedError(
+          absl::StrCat(what, ": still conflicting after ", kMaxConflicts, " attempts"));
     }
     reread = true;  // conflict: re-read and try again with the current list
   }

@@ -149,8 +149,8 @@ void Informer::Run() {
 }
 
 bool Informer::Backoff() {
-  const double base = absl::ToDoubleSeconds(options_.initial_backoff) *
-                      std::pow(2.0, std::min(backoff_steps_, 30));
+  const double base =
+      absl::ToDoubleSeconds(options_.initial_backoff) * std::pow(2.0, std::min(backoff_steps_, 30));
   const double capped = std::min(base, absl::ToDoubleSeconds(options_.max_backoff));
   const absl::Duration d = absl::Seconds(capped * (1.0 + options_.jitter * Uniform01()));
   ++backoff_steps_;
@@ -165,9 +165,8 @@ absl::Status Informer::ListAndReplace() {
   std::string continue_token;
   for (int page = 0;; ++page) {
     const std::string path = Query(false, "", continue_token);
-    absl::StatusOr<ApiResponse> r =
-        client_.Request("GET", path, std::nullopt, "application/json", absl::ZeroDuration(),
-                        &cancel_);
+    absl::StatusOr<ApiResponse> r = client_.Request("GET", path, std::nullopt, "application/json",
+                                                    absl::ZeroDuration(), &cancel_);
     if (!r.ok()) return r.status();
     if (r->code == 410 && !continue_token.empty()) {
       // The continue token expired: start over.
@@ -179,8 +178,7 @@ absl::Status Informer::ListAndReplace() {
     const nlohmann::json& body = r->body;
     if (!body.is_object() || !body.contains("items") ||
         !(body["items"].is_array() || body["items"].is_null())) {
-      return absl::UnavailableError(
-          absl::StrCat("list ", options_.name, ": answer is not a list"));
+      return absl::UnavailableError(absl::StrCat("list ", options_.name, ": answer is not a list"));
     }
     if (body["items"].is_array()) {
       for (const nlohmann::json& item : body["items"]) {

@@ -20,10 +20,10 @@ namespace berth::kube {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAreArray;
 using testing::Emulator;
+using ::testing::IsEmpty;
 using testing::Spec;
+using ::testing::UnorderedElementsAreArray;
 using testing::WaitFor;
 
 // What the handlers saw, in order: "add ns/name", "update ...", "delete ...".
@@ -190,9 +190,8 @@ TEST(InformerTest, ListThenWatchSeesCreateUpdateDelete) {
   BERTH_ASSERT_OK(emu.CreateNodeContainer("other", "x", Spec()));
   ASSERT_TRUE(WaitFor([&] { return rec.Saw("add other/x"); }, absl::Seconds(10)));
   BERTH_ASSERT_OK(emu.Call("PATCH", Path("other", "x"),
-                       nlohmann::json{{"metadata", {{"labels", {{"k", "v"}}}}}},
-                       "application/merge-patch+json")
-                  );
+                           nlohmann::json{{"metadata", {{"labels", {{"k", "v"}}}}}},
+                           "application/merge-patch+json"));
   ASSERT_TRUE(WaitFor([&] { return rec.Saw("update other/x"); }, absl::Seconds(10)));
   auto got = informer.Get("other/x");
   ASSERT_TRUE(got.has_value());
@@ -206,9 +205,10 @@ TEST(InformerTest, ListThenWatchSeesCreateUpdateDelete) {
 
   // Bookmarks advance the resourceVersion a reconnect starts from.
   const std::string rv = informer.ResourceVersion();
-  BERTH_ASSERT_OK(emu.Call("POST", "/api/v1/namespaces",
-                       nlohmann::json{{"metadata", {{"name", "bump"}}}})
-                  );  // another kind moves the global resourceVersion
+  BERTH_ASSERT_OK(emu.Call(
+      "POST", "/api/v1/namespaces",
+      nlohmann::json{
+          {"metadata", {{"name", "bump"}}}}));  // another kind moves the global resourceVersion
   EXPECT_TRUE(WaitFor([&] { return std::stoll(informer.ResourceVersion()) > std::stoll(rv); },
                       absl::Seconds(10)));
 
@@ -233,10 +233,10 @@ TEST(InformerTest, DroppedWatchResumesWithoutRelist) {
     BERTH_ASSERT_OK(emu.Post("/_emulator/drop-watches"));
     const std::string name = absl::StrCat("new", round);
     BERTH_ASSERT_OK(emu.CreateNodeContainer("default", name, Spec()));
-    BERTH_ASSERT_OK(emu.Call("PATCH", Path("default", "a"),
-                         nlohmann::json{{"metadata", {{"labels", {{"round", absl::StrCat(round)}}}}}},
-                         "application/merge-patch+json")
-                    );
+    BERTH_ASSERT_OK(
+        emu.Call("PATCH", Path("default", "a"),
+                 nlohmann::json{{"metadata", {{"labels", {{"round", absl::StrCat(round)}}}}}},
+                 "application/merge-patch+json"));
     if (round == 2) BERTH_ASSERT_OK(emu.Call("DELETE", Path("default", "b")));
   }
   EXPECT_TRUE(WaitFor([&] { return StoreState(informer) == ServerState(emu); }, absl::Seconds(15)));
@@ -271,16 +271,14 @@ TEST(InformerTest, ExpiredResourceVersionRelistsAndDeliversMissedChanges) {
   ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
   const std::string same_rv = (*informer.Get("default/same"))["metadata"]["resourceVersion"];
   BERTH_ASSERT_OK(emu.Call("PATCH", Path("default", "gate"),
-                       nlohmann::json{{"metadata", {{"labels", {{"x", "1"}}}}}},
-                       "application/merge-patch+json")
-                  );
+                           nlohmann::json{{"metadata", {{"labels", {{"x", "1"}}}}}},
+                           "application/merge-patch+json"));
   ASSERT_TRUE(blocked.WaitForNotificationWithTimeout(absl::Seconds(10)));
   BERTH_ASSERT_OK(emu.Post("/_emulator/drop-watches"));
   BERTH_ASSERT_OK(emu.Call("DELETE", Path("default", "gone")));
   BERTH_ASSERT_OK(emu.Call("PATCH", Path("default", "change"),
-                       nlohmann::json{{"metadata", {{"labels", {{"y", "2"}}}}}},
-                       "application/merge-patch+json")
-                  );
+                           nlohmann::json{{"metadata", {{"labels", {{"y", "2"}}}}}},
+                           "application/merge-patch+json"));
   BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "added", Spec()));
   BERTH_ASSERT_OK(emu.Post("/_emulator/compact"));
   rec.Clear();
@@ -327,12 +325,10 @@ TEST(InformerTest, SelectorsGoToTheServer) {
   Emulator emu;
   ASSERT_TRUE(emu.started());
   BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "mine", Spec({{"nodeName", "n1"}}),
-                                      {{"app", "x"}})
-                  );
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "other", Spec({{"nodeName", "n2"}}),
-                                      {{"app", "x"}})
-                  );
+  BERTH_ASSERT_OK(
+      emu.CreateNodeContainer("default", "mine", Spec({{"nodeName", "n1"}}), {{"app", "x"}}));
+  BERTH_ASSERT_OK(
+      emu.CreateNodeContainer("default", "other", Spec({{"nodeName", "n2"}}), {{"app", "x"}}));
   BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "nolabel", Spec({{"nodeName", "n1"}})));
   Informer::Options o = FastOptions();
   o.field_selector = "spec.nodeName=n1";
@@ -344,9 +340,8 @@ TEST(InformerTest, SelectorsGoToTheServer) {
   EXPECT_THAT(informer.Keys(), ElementsAre("default/mine"));
   // Moving an object out of the selection deletes it from the store.
   BERTH_ASSERT_OK(emu.Call("PATCH", Path("default", "mine"),
-                       nlohmann::json{{"spec", {{"nodeName", "n2"}}}},
-                       "application/merge-patch+json")
-                  );
+                           nlohmann::json{{"spec", {{"nodeName", "n2"}}}},
+                           "application/merge-patch+json"));
   EXPECT_TRUE(WaitFor([&] { return rec.Saw("delete default/mine"); }, absl::Seconds(10)));
   EXPECT_THAT(informer.Keys(), IsEmpty());
 }

@@ -39,9 +39,8 @@ KubeEventRecorder::~KubeEventRecorder() {
   thread_.join();
 }
 
-void KubeEventRecorder::Record(const controller::NodeContainer& object,
-                               controller::EventType type, absl::string_view reason,
-                               absl::string_view message) {
+void KubeEventRecorder::Record(const controller::NodeContainer& object, controller::EventType type,
+                               absl::string_view reason, absl::string_view message) {
   if (object.metadata.uid.empty()) return;
   absl::MutexLock l(&mu_);
   if (stopping_) return;
@@ -52,8 +51,8 @@ void KubeEventRecorder::Record(const controller::NodeContainer& object,
     }
     return;
   }
-  queue_.push_back(Pending{object, type, std::string(reason), std::string(message),
-                           options_.clock->Now()});
+  queue_.push_back(
+      Pending{object, type, std::string(reason), std::string(message), options_.clock->Now()});
 }
 
 bool KubeEventRecorder::WaitIdle(absl::Duration timeout) {
@@ -67,9 +66,8 @@ void KubeEventRecorder::Run() {
     Pending p;
     {
       absl::MutexLock l(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !queue_.empty();
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (stopping_) return;
       p = std::move(queue_.front());
@@ -97,13 +95,13 @@ absl::Status KubeEventRecorder::Send(const Pending& p) {
   auto it = cache_.find(key);
   if (it != cache_.end() && p.time - it->second.last < options_.aggregation_window) {
     Sent& sent = it->second;
-    const nlohmann::json patch = {{"count", sent.count + 1},
-                                  {"lastTimestamp", Rfc3339(p.time)}};
+    const nlohmann::json patch = {{"count", sent.count + 1}, {"lastTimestamp", Rfc3339(p.time)}};
     const std::string what = absl::StrCat("update event ", sent.namespace_, "/", sent.name);
     absl::StatusOr<ApiResponse> r = client_.Request(
-        "PATCH", absl::StrCat("/api/v1/namespaces/", sent.namespace_, "/events/", sent.name),
-        patch, "application/strategic-merge-patch+json", absl::ZeroDuration(), &cancel_);
-    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
+        "PATCH", absl::StrCat("/api/v1/namespaces/", sent.namespace_, "/events/", sent.name), patch,
+        "application/strategic-merge-patch+json", absl::ZeroDuration(), &cancel_);
+    if (!r.ok())
+      return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
     if (r->code == 200) {
       sent.count += 1;
       sent.last = p.time;
@@ -145,12 +143,13 @@ absl::Status KubeEventRecorder::Create(const Pending& p, const std::string& key)
       {"reportingComponent", "berth.dev/berthd"},
       {"reportingInstance", options_.node_name},
   };
-  const std::string what = absl::StrCat("create event ", p.reason, " for NodeContainer ",
-                                        m.namespace_, "/", m.name);
-  absl::StatusOr<ApiResponse> r = client_.Request(
-      "POST", absl::StrCat("/api/v1/namespaces/", m.namespace_, "/events"), event,
-      "application/json", absl::ZeroDuration(), &cancel_);
-  if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
+  const std::string what =
+      absl::StrCat("create event ", p.reason, " for NodeContainer ", m.namespace_, "/", m.name);
+  absl::StatusOr<ApiResponse> r =
+      client_.Request("POST", absl::StrCat("/api/v1/namespaces/", m.namespace_, "/events"), event,
+                      "application/json", absl::ZeroDuration(), &cancel_);
+  if (!r.ok())
+    return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
   if (r->code == 409) {
     // The name is taken (another recorder, same nanosecond): next name.
     return absl::UnavailableError(absl::StrCat(what, ": event name ", name, " taken"));

@@ -75,11 +75,11 @@ class KubeEventRecorder : public controller::EventRecorder {
     absl::Time time;
   };
   struct Sent {
-    std::string name;       // the Event's metadata.name
+    std::string name;  // the Event's metadata.name
     std::string namespace_;
     int64_t count = 0;
-    absl::Time last;        // lastTimestamp
-    uint64_t used = 0;      // LRU tick
+    absl::Time last;    // lastTimestamp
+    uint64_t used = 0;  // LRU tick
   };
 
   void Run();

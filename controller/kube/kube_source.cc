@@ -68,7 +68,9 @@ KubeSource::KubeSource(ApiClient& client, Options options,
     o.field_selector = which == 0 ? "spec.nodeName=" + options_.node_name : "spec.nodeName=";
     o.name = "nodecontainers " + o.field_selector;
     Informer::Handlers h;
-    h.on_add = [this, which](const std::string&, const nlohmann::json& obj) { OnObject(which, obj); };
+    h.on_add = [this, which](const std::string&, const nlohmann::json& obj) {
+      OnObject(which, obj);
+    };
     h.on_update = h.on_add;
     h.on_delete = [this, which](const std::string&, const nlohmann::json& obj) {
       OnObjectDeleted(which, obj);
@@ -102,8 +104,7 @@ void KubeSource::Stop() {
 }
 
 bool KubeSource::HasSynced() const {
-  return informers_[0]->HasSynced() && informers_[1]->HasSynced() &&
-         node_informer_->HasSynced();
+  return informers_[0]->HasSynced() && informers_[1]->HasSynced() && node_informer_->HasSynced();
 }
 
 const KubeSource::Entry* KubeSource::FindLocked(const std::string& id) const {

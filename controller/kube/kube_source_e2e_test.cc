@@ -15,8 +15,8 @@ namespace berth::kube {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::Emulator;
+using ::testing::IsEmpty;
 using testing::Spec;
 using testing::WaitFor;
 
@@ -48,8 +48,8 @@ class FakeEvents : public controller::EventRecorder {
               absl::string_view reason, absl::string_view message) override {
     absl::MutexLock l(&mu_);
     seen.push_back(absl::StrCat(controller::ContainerIdFor(object.metadata), " ",
-                                type == controller::EventType::kWarning ? "Warning" : "Normal",
-                                " ", reason));
+                                type == controller::EventType::kWarning ? "Warning" : "Normal", " ",
+                                reason));
   }
   std::vector<std::string> Seen() {
     absl::MutexLock l(&mu_);
@@ -135,8 +135,8 @@ TEST(KubeSourceTest, EachNodeSeesOnlyItsObjects) {
   EXPECT_FALSE(on_a->metadata.resource_version.empty());
   EXPECT_FALSE(a.Get("other.on-b").has_value());
   EXPECT_FALSE(a.Get("default.both").has_value());
-  EXPECT_THAT(b.NodeLabels(), ::testing::Contains(std::make_pair(std::string("disk"),
-                                                                 std::string("ssd"))));
+  EXPECT_THAT(b.NodeLabels(),
+              ::testing::Contains(std::make_pair(std::string("disk"), std::string("ssd"))));
 
   // The node's labels change: objects with a nodeSelector are re-evaluated.
   changes_b.Take();
@@ -147,8 +147,9 @@ TEST(KubeSourceTest, EachNodeSeesOnlyItsObjects) {
                       absl::Seconds(10)));
   EXPECT_THAT(b.Ids(), ElementsAre("default.sel-a", "other.any", "other.on-b"));
   // on_change follows the label update (outside the source's lock).
-  EXPECT_TRUE(WaitFor([&] { return changes_b.Has("default.sel-a") && changes_b.Has("default.sel-b"); },
-                      absl::Seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return changes_b.Has("default.sel-a") && changes_b.Has("default.sel-b"); },
+              absl::Seconds(10)));
   EXPECT_EQ(changes_b.Take(), (std::set<std::string>{"default.sel-a", "default.sel-b"}));
 
   // An object moving to another node leaves one source for the other.
@@ -158,9 +159,11 @@ TEST(KubeSourceTest, EachNodeSeesOnlyItsObjects) {
                            "application/merge-patch+json"));
   ASSERT_TRUE(WaitFor([&] { return changes_a.Has("other.any"); }, absl::Seconds(10)));
   EXPECT_TRUE(WaitFor([&] { return !a.Get("other.any").has_value(); }, absl::Seconds(10)));
-  EXPECT_TRUE(WaitFor([&] { return b.Get("other.any").has_value() &&
-                                   b.Get("other.any")->spec.node_name == "node-b"; },
-                      absl::Seconds(10)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return b.Get("other.any").has_value() && b.Get("other.any")->spec.node_name == "node-b";
+      },
+      absl::Seconds(10)));
   EXPECT_TRUE(a.IsApiObject("default.on-a"));
   EXPECT_FALSE(a.IsApiObject("other.on-b"));
   EXPECT_THAT(events.Seen(), IsEmpty());
@@ -172,7 +175,8 @@ TEST(KubeSourceTest, InvalidObjectsAreReportedOnceAndKept) {
   BERTH_ASSERT_OK(emu.InstallCrd());
   BERTH_ASSERT_OK(emu.CreateNode("node-a", {}));
   // Valid for the CRD, refused by the parser (memory under 4096 bytes).
-  nlohmann::json bad = Spec({{"nodeName", "node-a"}, {"resources", {{"limits", {{"memory", "1Ki"}}}}}});
+  nlohmann::json bad =
+      Spec({{"nodeName", "node-a"}, {"resources", {{"limits", {{"memory", "1Ki"}}}}}});
   BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "bad", bad));
   Changes changes;
   FakeEvents events;
@@ -202,9 +206,10 @@ TEST(KubeSourceTest, InvalidObjectsAreReportedOnceAndKept) {
   EXPECT_EQ(status.Seen().size(), 2u);
 
   // Fixed: held, and its container may go when it is deleted.
-  BERTH_ASSERT_OK(emu.Call("PATCH", NodeContainerPath("default", "bad"),
-                           nlohmann::json{{"spec", {{"resources", {{"limits", {{"memory", "64Mi"}}}}}}}},
-                           "application/merge-patch+json"));
+  BERTH_ASSERT_OK(
+      emu.Call("PATCH", NodeContainerPath("default", "bad"),
+               nlohmann::json{{"spec", {{"resources", {{"limits", {{"memory", "64Mi"}}}}}}}},
+               "application/merge-patch+json"));
   ASSERT_TRUE(WaitFor([&] { return a.Get("default.bad").has_value(); }, absl::Seconds(10)));
   EXPECT_EQ(a.Get("default.bad")->spec.limits.memory_bytes, 64 << 20);
   EXPECT_TRUE(a.MayRemove(Container("default.bad")));
@@ -216,21 +221,25 @@ TEST(KubeSourceTest, ObjectsBeingDeletedStayUntilReleased) {
   ASSERT_TRUE(emu.started());
   BERTH_ASSERT_OK(emu.InstallCrd());
   BERTH_ASSERT_OK(emu.CreateNode("node-a", {}));
-  nlohmann::json obj = {{"apiVersion", "berth.dev/v1alpha1"},
-                        {"kind", "NodeContainer"},
-                        {"metadata",
-                         {{"name", "x"}, {"namespace", "default"},
-                          {"finalizers", {"node.berth.dev/node-a"}}}},
-                        {"spec", Spec({{"nodeName", "node-a"}})}};
-  BERTH_ASSERT_OK(emu.Call("POST", "/apis/berth.dev/v1alpha1/namespaces/default/nodecontainers", obj));
+  nlohmann::json obj = {
+      {"apiVersion", "berth.dev/v1alpha1"},
+      {"kind", "NodeContainer"},
+      {"metadata",
+       {{"name", "x"}, {"namespace", "default"}, {"finalizers", {"node.berth.dev/node-a"}}}},
+      {"spec", Spec({{"nodeName", "node-a"}})}};
+  BERTH_ASSERT_OK(
+      emu.Call("POST", "/apis/berth.dev/v1alpha1/namespaces/default/nodecontainers", obj));
   Changes changes;
   KubeSource a(emu.admin(), SourceOptions("node-a"), changes.Callback());
   a.Start();
   ASSERT_TRUE(WaitFor([&] { return a.HasSynced(); }, absl::Seconds(10)));
   BERTH_ASSERT_OK(emu.Call("DELETE", NodeContainerPath("default", "x")));
-  ASSERT_TRUE(WaitFor([&] { return a.Get("default.x").has_value() &&
-                                   !a.Get("default.x")->metadata.deletion_timestamp.empty(); },
-                      absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return a.Get("default.x").has_value() &&
+               !a.Get("default.x")->metadata.deletion_timestamp.empty();
+      },
+      absl::Seconds(10)));
   EXPECT_THAT(a.Ids(), ElementsAre("default.x"));
   EXPECT_THAT(a.Get("default.x")->metadata.finalizers, ElementsAre("node.berth.dev/node-a"));
   BERTH_ASSERT_OK(emu.Call("PATCH", NodeContainerPath("default", "x"),

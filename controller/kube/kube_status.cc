@@ -19,8 +19,8 @@ std::string Rfc3339(absl::Time t) {
 }
 
 int PhaseRank(const std::string& phase) {
-  static const char* const kOrder[] = {"Succeeded", "Running", "Pending",
-                                       "CrashLoopBackOff", "Failed", "Error"};
+  static const char* const kOrder[] = {"Succeeded",        "Running", "Pending",
+                                       "CrashLoopBackOff", "Failed",  "Error"};
   for (int i = 0; i < 6; ++i) {
     if (phase == kOrder[i]) return i;
   }
@@ -154,9 +154,10 @@ nlohmann::json MergeNodeStatus(const nlohmann::json& status, const std::string& 
       return Condition(type, false, "NoNodes", "no node reports this object", generation,
                        prev_conditions, now);
     }
-    if (failing.empty()) return Condition(type, true, ok_reason, "", generation, prev_conditions, now);
-    return Condition(type, false, bad_reason, "nodes: " + absl::StrJoin(failing, ", "),
-                     generation, prev_conditions, now);
+    if (failing.empty())
+      return Condition(type, true, ok_reason, "", generation, prev_conditions, now);
+    return Condition(type, false, bad_reason, "nodes: " + absl::StrJoin(failing, ", "), generation,
+                     prev_conditions, now);
   };
   out["conditions"] = nlohmann::json::array(
       {summary("Ready", not_ready, "AllNodesReady", "NodesNotReady"),
@@ -191,8 +192,8 @@ void KubeStatusSink::Enqueue(Work work) {
 
 void KubeStatusSink::Report(const controller::ContainerReport& report) {
   if (options_.is_api_object && !options_.is_api_object(report.id)) return;
-  const nlohmann::json core = Core(
-      NodeStatusEntry(report, options_.node_name, nullptr, options_.clock->Now()));
+  const nlohmann::json core =
+      Core(NodeStatusEntry(report, options_.node_name, nullptr, options_.clock->Now()));
   {
     absl::MutexLock l(&mu_);
     auto it = known_.find(report.id);
@@ -286,14 +287,15 @@ void KubeStatusSink::Run() {
 }
 
 absl::Status KubeStatusSink::Write(const Work& work) {
-  const std::string what = absl::StrCat(work.report ? "write" : "remove", " status of node ",
-                                        options_.node_name, " in NodeContainer ",
-                                        work.namespace_, "/", work.name);
+  const std::string what =
+      absl::StrCat(work.report ? "write" : "remove", " status of node ", options_.node_name,
+                   " in NodeContainer ", work.namespace_, "/", work.name);
   const std::string path = NodeContainerPath(work.namespace_, work.name);
   for (int attempt = 0; attempt < options_.max_conflicts; ++attempt) {
     absl::StatusOr<ApiResponse> got = client_.Request("GET", path, std::nullopt, "application/json",
                                                       absl::ZeroDuration(), &cancel_);
-    if (!got.ok()) return absl::Status(got.status().code(), absl::StrCat(what, ": ", got.status().message()));
+    if (!got.ok())
+      return absl::Status(got.status().code(), absl::StrCat(what, ": ", got.status().message()));
     if (got->code == 404) {
       absl::MutexLock l(&mu_);
       known_.erase(work.id);
@@ -320,9 +322,10 @@ absl::Status KubeStatusSink::Write(const Work& work) {
       return absl::OkStatus();
     }
     object["status"] = merged;
-    absl::StatusOr<ApiResponse> put = client_.Request("PUT", path + "/status", object, "application/json",
-                                                      absl::ZeroDuration(), &cancel_);
-    if (!put.ok()) return absl::Status(put.status().code(), absl::StrCat(what, ": ", put.status().message()));
+    absl::StatusOr<ApiResponse> put = client_.Request(
+        "PUT", path + "/status", object, "application/json", absl::ZeroDuration(), &cancel_);
+    if (!put.ok())
+      return absl::Status(put.status().code(), absl::StrCat(what, ": ", put.status().message()));
     if (put->code == 409) continue;
     if (put->code == 404) return absl::OkStatus();
     if (put->code != 200 && put->code != 201) return ResponseError(*put, what);

@@ -29,8 +29,8 @@ namespace berth::kube::testing {
 
 TempDir::TempDir() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string templ = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
-                                   "/berth-kube-test.XXXXXX");
+  std::string templ =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/berth-kube-test.XXXXXX");
   if (mkdtemp(templ.data()) == nullptr) {
     ADD_FAILURE() << "mkdtemp " << templ << ": " << strerror(errno);
     return;
@@ -53,11 +53,12 @@ absl::Status MakePki(const std::string& dir, const std::string& server_san) {
   const std::string openssl = "/usr/bin/openssl";
   auto key_and_csr = [&](const std::string& name, const std::string& cn) {
     return Run({openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                "-nodes", "-keyout", dir + "/" + name + ".key", "-out",
-                dir + "/" + name + ".csr", "-subj", "/CN=" + cn});
+                "-nodes", "-keyout", dir + "/" + name + ".key", "-out", dir + "/" + name + ".csr",
+                "-subj", "/CN=" + cn});
   };
   auto sign = [&](const std::string& name, const std::string& ext) -> absl::Status {
-    if (absl::Status s = runtime::WriteFileAtomic(dir + "/" + name + ".ext", ext); !s.ok()) return s;
+    if (absl::Status s = runtime::WriteFileAtomic(dir + "/" + name + ".ext", ext); !s.ok())
+      return s;
     return Run({openssl, "x509", "-req", "-in", dir + "/" + name + ".csr", "-CA", dir + "/ca.crt",
                 "-CAkey", dir + "/ca.key", "-CAcreateserial", "-out", dir + "/" + name + ".crt",
                 "-days", "2", "-extfile", dir + "/" + name + ".ext"});
@@ -69,8 +70,8 @@ absl::Status MakePki(const std::string& dir, const std::string& server_san) {
     return s;
   }
   if (absl::Status s = key_and_csr("server", "kube-emulator"); !s.ok()) return s;
-  if (absl::Status s = sign("server", absl::StrCat("subjectAltName=", server_san,
-                                                   "\nextendedKeyUsage=serverAuth\n"));
+  if (absl::Status s = sign(
+          "server", absl::StrCat("subjectAltName=", server_san, "\nextendedKeyUsage=serverAuth\n"));
       !s.ok()) {
     return s;
   }
@@ -124,21 +125,25 @@ absl::StatusOr<nlohmann::json> YamlToJson(const std::string& yaml) {
 Emulator::Emulator(Options options) : options_(std::move(options)) {
   const std::string port_file = dir() + "/port";
   kubeconfig_ = dir() + "/kubeconfig";
-  std::vector<std::string> argv = {"/usr/bin/python3", BERTH_KUBE_EMULATOR,
-                                   "--port", "0",
-                                   "--port-file", port_file,
-                                   "--kubeconfig-out", kubeconfig_,
-                                   "--bookmark-interval", absl::StrCat(options_.bookmark_interval)};
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   BERTH_KUBE_EMULATOR,
+                                   "--port",
+                                   "0",
+                                   "--port-file",
+                                   port_file,
+                                   "--kubeconfig-out",
+                                   kubeconfig_,
+                                   "--bookmark-interval",
+                                   absl::StrCat(options_.bookmark_interval)};
   if (options_.tls) {
     argv.insert(argv.end(), {"--tls-cert", options_.pki_dir + "/server.crt", "--tls-key",
                              options_.pki_dir + "/server.key"});
   }
   if (!options_.token.empty()) argv.insert(argv.end(), {"--token", options_.token});
   if (options_.client_ca) {
-    argv.insert(argv.end(),
-                {"--client-ca", options_.pki_dir + "/ca.crt", "--kubeconfig-client-cert",
-                 options_.pki_dir + "/client.crt", "--kubeconfig-client-key",
-                 options_.pki_dir + "/client.key"});
+    argv.insert(argv.end(), {"--client-ca", options_.pki_dir + "/ca.crt",
+                             "--kubeconfig-client-cert", options_.pki_dir + "/client.crt",
+                             "--kubeconfig-client-key", options_.pki_dir + "/client.key"});
   }
   const std::string log = dir() + "/emulator.log";
   int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -211,9 +216,8 @@ absl::Status Emulator::InstallCrd() {
       Call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", *crd);
   if (!r.ok()) return r.status();
   // Established once the group is served.
-  bool served = WaitFor(
-      [&] { return Call("GET", "/apis/berth.dev/v1alpha1/nodecontainers").ok(); },
-      absl::Seconds(10));
+  bool served = WaitFor([&] { return Call("GET", "/apis/berth.dev/v1alpha1/nodecontainers").ok(); },
+                        absl::Seconds(10));
   return served ? absl::OkStatus() : absl::DeadlineExceededError("CRD not served");
 }
 
@@ -260,15 +264,16 @@ absl::StatusOr<nlohmann::json> Emulator::CreateNodeContainer(const std::string& 
 
 absl::Status Emulator::CreateNamespace(const std::string& name) {
   return Call("POST", "/api/v1/namespaces",
-              nlohmann::json{{"apiVersion", "v1"}, {"kind", "Namespace"},
-                             {"metadata", {{"name", name}}}})
+              nlohmann::json{
+                  {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}})
       .status();
 }
 
 absl::Status Emulator::CreateNode(const std::string& name,
                                   const std::map<std::string, std::string>& labels) {
   return Call("POST", "/api/v1/nodes",
-              nlohmann::json{{"apiVersion", "v1"}, {"kind", "Node"},
+              nlohmann::json{{"apiVersion", "v1"},
+                             {"kind", "Node"},
                              {"metadata", {{"name", name}, {"labels", labels}}}})
       .status();
 }

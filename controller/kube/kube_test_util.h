@@ -37,10 +37,10 @@ template <typename T>
 absl::Status ToStatus(const absl::StatusOr<T>& s) {
   return s.status();
 }
-#define BERTH_ASSERT_OK(expr)                                          \
-  do {                                                                 \
+#define BERTH_ASSERT_OK(expr)                                             \
+  do {                                                                    \
     const absl::Status _berth_s = ::berth::kube::testing::ToStatus(expr); \
-    ASSERT_TRUE(_berth_s.ok()) << #expr << ": " << _berth_s;           \
+    ASSERT_TRUE(_berth_s.ok()) << #expr << ": " << _berth_s;              \
   } while (0)
 
 // Polls `pred` every 10 ms until it holds or `timeout` passes.
@@ -69,10 +69,10 @@ class Emulator {
  public:
   struct Options {
     bool tls = false;
-    std::string token;      // --token
+    std::string token;       // --token
     bool client_ca = false;  // --client-ca; the kubeconfig embeds the client cert
     double bookmark_interval = 1.0;
-    std::string pki_dir;     // MakePki output; required for tls
+    std::string pki_dir;  // MakePki output; required for tls
   };
 
   // Starts the emulator and waits for its port (bounded). Fails the test
@@ -108,12 +108,12 @@ class Emulator {
   absl::StatusOr<nlohmann::json> Call(const std::string& method, const std::string& path,
                                       const std::optional<nlohmann::json>& body = std::nullopt,
                                       const std::string& content_type = "application/json");
-  absl::StatusOr<nlohmann::json> CreateNodeContainer(const std::string& ns,
-                                                     const std::string& name,
+  absl::StatusOr<nlohmann::json> CreateNodeContainer(const std::string& ns, const std::string& name,
                                                      const nlohmann::json& spec,
                                                      const nlohmann::json& labels = nullptr);
   absl::Status CreateNamespace(const std::string& name);
-  absl::Status CreateNode(const std::string& name, const std::map<std::string, std::string>& labels);
+  absl::Status CreateNode(const std::string& name,
+                          const std::map<std::string, std::string>& labels);
 
  private:
   Options options_;

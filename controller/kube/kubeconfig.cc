@@ -34,8 +34,8 @@ absl::StatusOr<YAML::Node> Named(const YAML::Node& root, const char* key, const 
                                  const std::string& name, const std::string& file) {
   YAML::Node list = root[key];
   if (list.IsDefined() && !list.IsNull() && !list.IsSequence()) {
-    return absl::InvalidArgumentError(absl::StrCat("read kubeconfig ", file, ": ", key,
-                                                   " is not a list"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("read kubeconfig ", file, ": ", key, " is not a list"));
   }
   if (list.IsSequence()) {
     for (const YAML::Node& entry : list) {
@@ -194,8 +194,7 @@ absl::StatusOr<ClusterConfig> ParseNode(const YAML::Node& root, const std::strin
 }  // namespace
 
 absl::StatusOr<ClusterConfig> ParseKubeconfig(const std::string& content, const std::string& dir,
-                                              const std::string& name,
-                                              const std::string& context) {
+                                              const std::string& name, const std::string& context) {
   YAML::Node root;
   try {
     root = YAML::Load(content);
@@ -225,8 +224,8 @@ absl::StatusOr<ClusterConfig> InClusterConfig(const std::string& root) {
   const std::string dir = root + "/var/run/secrets/kubernetes.io/serviceaccount";
   ClusterConfig config;
   const std::string h = host;
-  config.server = absl::StrCat("https://", h.find(':') != std::string::npos ? "[" + h + "]" : h,
-                               ":", port);
+  config.server =
+      absl::StrCat("https://", h.find(':') != std::string::npos ? "[" + h + "]" : h, ":", port);
   config.token_file = dir + "/token";
   struct stat st;
   if (stat(config.token_file.c_str(), &st) != 0) {

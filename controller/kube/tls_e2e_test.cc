@@ -103,8 +103,8 @@ TEST(TlsTest, CaTokenAndClientCertificateFromKubeconfig) {
   informer.Start();
   ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
   BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "over-tls", Spec()));
-  EXPECT_TRUE(WaitFor([&] { return informer.Get("default/over-tls").has_value(); },
-                      absl::Seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return informer.Get("default/over-tls").has_value(); }, absl::Seconds(10)));
   informer.Stop();
 }
 

@@ -19,9 +19,9 @@ namespace berth::kube {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::UnorderedElementsAre;
 using testing::Emulator;
 using testing::Spec;
+using ::testing::UnorderedElementsAre;
 using testing::WaitFor;
 
 // Requests whose path contains `needle`, as "METHOD code", once the log
@@ -75,8 +75,8 @@ nlohmann::json Cond(const nlohmann::json& holder, const std::string& type) {
   return nullptr;
 }
 
-controller::ContainerReport Report(const std::string& name, const std::string& phase,
-                                   int restarts, const std::string& error = "") {
+controller::ContainerReport Report(const std::string& name, const std::string& phase, int restarts,
+                                   const std::string& error = "") {
   controller::ContainerReport r;
   r.id = "default." + name;
   r.namespace_ = "default";
@@ -237,8 +237,9 @@ TEST(FinalizersTest, AddRemoveWithConflictsAndDeletion) {
   EXPECT_THAT(Sent(emu, "/nodecontainers/x", 3),
               UnorderedElementsAre("PATCH 409", "GET 200", "PATCH 200"));
   BERTH_ASSERT_OK(flong.Ensure(Fetch(emu, "default", "x")));
-  EXPECT_THAT(Fetch(emu, "default", "x").metadata.finalizers,
-              ElementsAre("node.berth.dev/node-a", "node.berth.dev/node-b", FinalizerName(long_node)));
+  EXPECT_THAT(
+      Fetch(emu, "default", "x").metadata.finalizers,
+      ElementsAre("node.berth.dev/node-a", "node.berth.dev/node-b", FinalizerName(long_node)));
 
   BERTH_ASSERT_OK(emu.Call("DELETE", NodeContainerPath("default", "x")));
   controller::NodeContainer deleting = Fetch(emu, "default", "x");
