@@ -1,4 +1,9 @@
 // ApiClient and Informer against the real API server emulator.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <set>
@@ -112,6 +117,45 @@ TEST(ApiClientTest, RequestAndErrors) {
   ASSERT_TRUE(client.ok());
   r = (*client)->Request("GET", "/version", std::nullopt, "application/json", absl::Seconds(5));
   EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+}
+
+TEST(ApiClientTest, SilentServerTimesOut) {
+  // A socket that accepts connections (the kernel's backlog) and never
+  // answers.
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ClusterConfig config;
+  config.server = absl::StrCat("http://127.0.0.1:", ntohs(addr.sin_port));
+  ApiClient::Options options;
+  options.request_timeout = absl::Milliseconds(700);
+  auto client = ApiClient::Create(config, options);
+  ASSERT_TRUE(client.ok());
+  absl::Time t = absl::Now();
+  absl::StatusOr<ApiResponse> r = (*client)->Request("GET", "/version");
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  EXPECT_LT(absl::Now() - t, absl::Seconds(3));
+  // A watch waits for its headers as long as a request does.
+  Cancellation cancel;
+  t = absl::Now();
+  r = (*client)->Watch(
+      "/api/v1/nodes?watch=1", [](absl::string_view) { return true; }, cancel, absl::Seconds(60));
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  EXPECT_LT(absl::Now() - t, absl::Seconds(3));
+  // A cancelled request ends at once.
+  cancel.Cancel();
+  t = absl::Now();
+  r = (*client)->Request("GET", "/version", std::nullopt, "application/json", absl::Seconds(30),
+                         &cancel);
+  EXPECT_TRUE(absl::IsCancelled(r.status())) << r.status();
+  EXPECT_LT(absl::Now() - t, absl::Seconds(3));
+  close(fd);
 }
 
 TEST(ApiClientTest, WatchStreamsLinesAndTimesOut) {
