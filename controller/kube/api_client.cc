@@ -85,6 +85,9 @@ std::shared_ptr<Waiter<T>> Watcher(pplx::task<T> task) {
 constexpr char kWriteFailed[] = "Failed to write request";
 constexpr int kMaxStaleConnections = 16;
 
+// Longest watch event line accepted (objects are at most ~1.5 MiB).
+constexpr size_t kMaxLineBytes = 16 << 20;
+
 // Deadline to wait for an operation to wind down after its connection was
 // closed by a cancellation.
 constexpr absl::Duration kCancelGrace = absl::Seconds(5);
@@ -382,6 +385,11 @@ absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
         if (!deliver()) {
           cts.cancel();
           return ApiResponse{200, nullptr};
+        }
+        if (pending.size() > kMaxLineBytes) {
+          cts.cancel();
+          return absl::UnavailableError(
+              absl::StrCat(what, ": an event line exceeds ", kMaxLineBytes, " bytes"));
         }
         continue;
       }

@@ -120,7 +120,7 @@ class ApiClient {
   //  * `on_line` returned false: ApiResponse{200};
   //  * `cancel` was cancelled: kCancelled;
   //  * nothing arrived for `inactivity_timeout`, the connection failed or
-  //    broke: kUnavailable.
+  //    broke, or a line grew over 16 MiB: kUnavailable.
   // Headers must arrive within Options::request_timeout.
   absl::StatusOr<ApiResponse> Watch(const std::string& path_with_query, const LineCallback& on_line,
                                     const Cancellation& cancel, absl::Duration inactivity_timeout);
