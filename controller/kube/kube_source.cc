@@ -1,0 +1,267 @@
+#include "controller/kube/kube_source.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controller/desired_state.h"
+#include "controller/spec_parser.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::kube {
+namespace {
+
+std::string MetaString(const nlohmann::json& object, const char* key) {
+  if (!object.is_object() || !object.contains("metadata")) return "";
+  const nlohmann::json& meta = object["metadata"];
+  if (!meta.is_object() || !meta.contains(key) || !meta[key].is_string()) return "";
+  return meta[key].get<std::string>();
+}
+
+std::map<std::string, std::string> StringMap(const nlohmann::json& j) {
+  std::map<std::string, std::string> out;
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  }
+  return out;
+}
+
+// Whether an object that failed to parse still says it is for this node:
+// its spec.nodeName is the node, or empty with a nodeSelector (a map of
+// strings) the labels satisfy.
+bool LooksForNode(const nlohmann::json& object, const std::string& node,
+                  const std::map<std::string, std::string>& labels) {
+  if (!object.contains("spec") || !object["spec"].is_object()) return false;
+  const nlohmann::json& spec = object["spec"];
+  const std::string node_name = spec.contains("nodeName") && spec["nodeName"].is_string()
+                                    ? spec["nodeName"].get<std::string>()
+                                    : "";
+  if (!node_name.empty()) return node_name == node;
+  if (!spec.contains("nodeSelector")) return true;
+  if (!spec["nodeSelector"].is_object()) return false;
+  for (auto it = spec["nodeSelector"].begin(); it != spec["nodeSelector"].end(); ++it) {
+    if (!it.value().is_string()) return false;
+    auto l = labels.find(it.key());
+    if (l == labels.end() || l->second != it.value().get<std::string>()) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string IdOf(const nlohmann::json& object) {
+  const std::string name = MetaString(object, "name");
+  if (name.empty()) return "";
+  std::string ns = MetaString(object, "namespace");
+  if (ns.empty()) ns = "default";
+  return absl::StrCat(ns, ".", name);
+}
+
+KubeSource::KubeSource(ApiClient& client, Options options,
+                       std::function<void(const std::string&)> on_change)
+    : options_(std::move(options)), on_change_(std::move(on_change)) {
+  for (int which = 0; which < 2; ++which) {
+    Informer::Options o = options_.informer;
+    o.path = kNodeContainersPath;
+    o.label_selector.clear();
+    o.field_selector = which == 0 ? "spec.nodeName=" + options_.node_name : "spec.nodeName=";
+    o.name = "nodecontainers " + o.field_selector;
+    Informer::Handlers h;
+    h.on_add = [this, which](const std::string&, const nlohmann::json& obj) {
+      OnObject(which, obj);
+    };
+    h.on_update = h.on_add;
+    h.on_delete = [this, which](const std::string&, const nlohmann::json& obj) {
+      OnObjectDeleted(which, obj);
+    };
+    informers_[which] = std::make_unique<Informer>(client, std::move(o), std::move(h));
+  }
+  Informer::Options o = options_.informer;
+  o.path = "/api/v1/nodes";
+  o.label_selector.clear();
+  o.field_selector = "metadata.name=" + options_.node_name;
+  o.name = "node " + options_.node_name;
+  Informer::Handlers h;
+  h.on_add = [this](const std::string&, const nlohmann::json& obj) { OnNode(obj, false); };
+  h.on_update = h.on_add;
+  h.on_delete = [this](const std::string&, const nlohmann::json& obj) { OnNode(obj, true); };
+  node_informer_ = std::make_unique<Informer>(client, std::move(o), std::move(h));
+}
+
+KubeSource::~KubeSource() { Stop(); }
+
+void KubeSource::Start() {
+  // The node first, so that its labels are usually known before objects
+  // with a nodeSelector arrive (a later label change re-evaluates anyway).
+  node_informer_->Start();
+  for (auto& i : informers_) i->Start();
+}
+
+void KubeSource::Stop() {
+  for (auto& i : informers_) i->Stop();
+  node_informer_->Stop();
+}
+
+bool KubeSource::HasSynced() const {
+  return informers_[0]->HasSynced() && informers_[1]->HasSynced() && node_informer_->HasSynced();
+}
+
+const KubeSource::Entry* KubeSource::FindLocked(const std::string& id) const {
+  for (const Entries& entries : entries_) {
+    auto it = entries.find(id);
+    if (it != entries.end() && it->second.object.has_value()) return &it->second;
+  }
+  return nullptr;
+}
+
+bool KubeSource::HeldLocked(const std::string& id) const {
+  const Entry* e = FindLocked(id);
+  return e != nullptr && controller::IsForNode(*e->object, options_.node_name, node_labels_);
+}
+
+std::vector<std::string> KubeSource::Ids() const {
+  absl::MutexLock l(&mu_);
+  std::set<std::string> ids;
+  for (const Entries& entries : entries_) {
+    for (const auto& [id, entry] : entries) {
+      if (HeldLocked(id)) ids.insert(id);
+    }
+  }
+  return std::vector<std::string>(ids.begin(), ids.end());
+}
+
+std::optional<controller::NodeContainer> KubeSource::Get(const std::string& id) const {
+  absl::MutexLock l(&mu_);
+  if (!HeldLocked(id)) return std::nullopt;
+  return *FindLocked(id)->object;
+}
+
+bool KubeSource::MayRemove(const runtime::ContainerStatus& container) const {
+  if (!HasSynced()) return false;
+  absl::MutexLock l(&mu_);
+  for (const Entries& entries : entries_) {
+    auto it = entries.find(container.id);
+    if (it != entries.end() && !it->second.object.has_value()) return false;
+  }
+  return true;
+}
+
+bool KubeSource::IsApiObject(const std::string& id) const {
+  absl::MutexLock l(&mu_);
+  return entries_[0].count(id) > 0 || entries_[1].count(id) > 0;
+}
+
+std::map<std::string, std::string> KubeSource::NodeLabels() const {
+  absl::MutexLock l(&mu_);
+  return node_labels_;
+}
+
+void KubeSource::OnObject(int which, const nlohmann::json& object) {
+  const std::string id = IdOf(object);
+  if (id.empty()) return;
+  nlohmann::json full = object;
+  // List items of some servers lack apiVersion and kind.
+  if (!full.contains("apiVersion")) full["apiVersion"] = controller::kApiVersion;
+  if (!full.contains("kind")) full["kind"] = controller::kKind;
+  absl::StatusOr<controller::NodeContainer> parsed =
+      controller::ParseNodeContainer(full.dump(), "api");
+  Entry entry;
+  entry.resource_version = MetaString(object, "resourceVersion");
+  if (parsed.ok()) {
+    parsed->metadata.deletion_timestamp = MetaString(object, "deletionTimestamp");
+    entry.object = *std::move(parsed);
+  } else {
+    entry.raw = object;
+  }
+  {
+    absl::MutexLock l(&mu_);
+    entries_[which][id] = std::move(entry);
+    if (parsed.ok()) reported_.erase(id);
+  }
+  if (!parsed.ok()) ReportInvalid(id, object, parsed.status());
+  if (on_change_) on_change_(id);
+}
+
+void KubeSource::OnObjectDeleted(int which, const nlohmann::json& object) {
+  const std::string id = IdOf(object);
+  if (id.empty()) return;
+  {
+    absl::MutexLock l(&mu_);
+    entries_[which].erase(id);
+    if (entries_[0].count(id) == 0 && entries_[1].count(id) == 0) reported_.erase(id);
+  }
+  if (on_change_) on_change_(id);
+}
+
+void KubeSource::OnNode(const nlohmann::json& node, bool deleted) {
+  std::map<std::string, std::string> labels;
+  if (!deleted && node.contains("metadata") && node["metadata"].is_object() &&
+      node["metadata"].contains("labels")) {
+    labels = StringMap(node["metadata"]["labels"]);
+  }
+  std::vector<std::string> changed;
+  {
+    absl::MutexLock l(&mu_);
+    if (labels == node_labels_) return;
+    std::set<std::string> ids;
+    for (const Entries& entries : entries_) {
+      for (const auto& [id, entry] : entries) ids.insert(id);
+    }
+    std::map<std::string, bool> before;
+    for (const std::string& id : ids) before[id] = HeldLocked(id);
+    node_labels_ = std::move(labels);
+    for (const std::string& id : ids) {
+      if (HeldLocked(id) != before[id]) changed.push_back(id);
+    }
+  }
+  spdlog::info("node {}: labels changed; {} object(s) re-evaluated", options_.node_name,
+               changed.size());
+  if (on_change_) {
+    for (const std::string& id : changed) on_change_(id);
+  }
+}
+
+void KubeSource::ReportInvalid(const std::string& id, const nlohmann::json& object,
+                               const absl::Status& error) {
+  const std::string rv = MetaString(object, "resourceVersion");
+  std::map<std::string, std::string> labels;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = reported_.find(id);
+    if (it != reported_.end() && it->second == rv) return;
+    reported_[id] = rv;
+    labels = node_labels_;
+  }
+  spdlog::warn("NodeContainer {} (resourceVersion {}) is invalid and ignored: {}", id, rv,
+               std::string(error.message()));
+  if (!LooksForNode(object, options_.node_name, labels)) return;
+  controller::NodeContainer meta_only;
+  meta_only.metadata.name = MetaString(object, "name");
+  meta_only.metadata.namespace_ = MetaString(object, "namespace");
+  if (meta_only.metadata.namespace_.empty()) meta_only.metadata.namespace_ = "default";
+  meta_only.metadata.uid = MetaString(object, "uid");
+  meta_only.metadata.resource_version = rv;
+  meta_only.source = "api";
+  const nlohmann::json meta = object.value("metadata", nlohmann::json::object());
+  if (meta.is_object() && meta.contains("generation") && meta["generation"].is_number_integer()) {
+    meta_only.metadata.generation = meta["generation"].get<int64_t>();
+  }
+  const std::string message = absl::StrCat("invalid NodeContainer: ", error.message());
+  if (options_.events != nullptr) {
+    options_.events->Record(meta_only, controller::EventType::kWarning, "Failed", message);
+  }
+  if (options_.status != nullptr) {
+    controller::ContainerReport report;
+    report.id = id;
+    report.namespace_ = meta_only.metadata.namespace_;
+    report.name = meta_only.metadata.name;
+    report.phase = "Error";
+    report.reason = "InvalidSpec";
+    report.last_error = message;
+    report.observed_generation = meta_only.metadata.generation;
+    options_.status->Report(report);
+  }
+}
+
+}  // namespace berth::kube
