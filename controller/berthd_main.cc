@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <set>
 #include <thread>
@@ -26,6 +27,7 @@
 #include "controller/manifest_source.h"
 #include "controller/multi_source.h"
 #include "controller/reconciler.h"
+#include "controller/kube/cluster.h"
 #include "controller/registry_image_store.h"
 #include "runtime/image/auth_config.h"
 #include "controller/status.h"
@@ -52,7 +54,15 @@ ABSL_FLAG(int, image_gc_high_threshold, 85,
           "Disk usage (percent) of the image store's file system at which unused images are "
           "removed");
 ABSL_FLAG(absl::Duration, image_gc_period, absl::Minutes(5), "How often image GC looks");
-ABSL_FLAG(std::string, node_name, "", "This node's name (default: the host name)");
+ABSL_FLAG(std::string, node_name, "",
+          "This node's name (default: $NODE_NAME, else the host name)");
+ABSL_FLAG(std::string, kubeconfig, "",
+          "Cluster mode: run the NodeContainers of the Kubernetes API that this kubeconfig "
+          "reaches (its current context)");
+ABSL_FLAG(std::string, kube_context, "", "The kubeconfig context to use instead of the current one");
+ABSL_FLAG(bool, in_cluster, false,
+          "Cluster mode with the pod's service account (KUBERNETES_SERVICE_HOST, the token "
+          "and CA under /var/run/secrets/kubernetes.io/serviceaccount)");
 ABSL_FLAG(std::string, node_labels, "", "This node's labels for nodeSelector: k=v,k2=v2");
 ABSL_FLAG(int, workers, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
           "Containers reconciled in parallel");
@@ -233,6 +243,7 @@ int Main(int argc, char** argv) {
   const std::string images_dir =
       absl::GetFlag(FLAGS_images_dir).empty() ? state_dir + "/images" : absl::GetFlag(FLAGS_images_dir);
   std::string node_name = absl::GetFlag(FLAGS_node_name);
+  if (node_name.empty() && getenv("NODE_NAME") != nullptr) node_name = getenv("NODE_NAME");
   if (node_name.empty()) {
     char host[256] = {};
     gethostname(host, sizeof host - 1);
@@ -259,10 +270,24 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  ManifestSource source(absl::GetFlag(FLAGS_manifests_dir));
-  source.Scan();
+  const std::string manifests_dir = absl::GetFlag(FLAGS_manifests_dir);
+  const bool cluster_mode = !absl::GetFlag(FLAGS_kubeconfig).empty() || absl::GetFlag(FLAGS_in_cluster);
+  if (manifests_dir.empty() && !cluster_mode) {
+    spdlog::error("nothing to run: --manifests-dir is empty and no --kubeconfig or --in-cluster");
+    return 2;
+  }
+  // The manifests directory, unless turned off with --manifests-dir="".
+  std::unique_ptr<ManifestSource> manifests;
+  if (!manifests_dir.empty()) {
+    manifests = std::make_unique<ManifestSource>(manifests_dir);
+    manifests->Scan();
+  }
   if (absl::GetFlag(FLAGS_dry_run)) {
-    return DryRun(source, state_dir + "/containers", node_name, *node_labels);
+    if (!manifests) {
+      spdlog::error("--dry-run plans the manifests directory only");
+      return 2;
+    }
+    return DryRun(*manifests, state_dir + "/containers", node_name, *node_labels);
   }
 
   // Signals are taken by sigwait below; every thread inherits the mask.
@@ -306,20 +331,73 @@ int Main(int argc, char** argv) {
   }
   RegistryImageStore& images = **images_or;
   FileStatusSink status(state_dir + "/status");
+
+  // Cluster mode: the API's objects, status, events and finalizers.
+  std::atomic<Controller*> running_controller{nullptr};
+  std::unique_ptr<kube::Cluster> cluster;
+  if (cluster_mode) {
+    kube::ClusterOptions ko;
+    ko.node_name = node_name;
+    ko.kubeconfig = absl::GetFlag(FLAGS_kubeconfig);
+    ko.context = absl::GetFlag(FLAGS_kube_context);
+    absl::StatusOr<std::unique_ptr<kube::Cluster>> c =
+        kube::Cluster::Create(ko, [&running_controller](const std::string& id) {
+          if (Controller* ctl = running_controller.load()) ctl->Enqueue(id);
+        });
+    if (!c.ok()) {
+      spdlog::error("cluster mode: {}", std::string(c.status().message()));
+      return 1;
+    }
+    cluster = *std::move(c);
+  }
+  std::vector<StatusSink*> sinks = {&status};
+  LogEventRecorder log_events;
+  std::vector<EventRecorder*> recorders = {&log_events};
+  std::vector<Source*> source_list;
+  if (manifests) source_list.push_back(manifests.get());
+  if (cluster) {
+    sinks.push_back(&cluster->status());
+    recorders.push_back(&cluster->events());
+    source_list.push_back(&cluster->source());
+  }
+  FanOutStatusSink status_out(sinks);
+  kube::TeeEventRecorder events(recorders);
+  MultiSource sources(source_list);
+
   ReconcilerOptions reco;
+  reco.events = &events;
+  if (cluster) {
+    reco.claim = [&cluster](const NodeContainer& o) { return cluster->Claim(o); };
+    reco.release = [&cluster](const NodeContainer& o) { return cluster->Release(o); };
+    reco.pull_auth = [&cluster](const NodeContainer& o) { return cluster->PullAuthFor(o); };
+    // The Node object's labels, over --node-labels.
+    reco.current_node_labels = [&cluster, flags = *node_labels] {
+      std::map<std::string, std::string> labels = flags;
+      for (auto& [k, v] : cluster->source().NodeLabels()) labels[k] = v;
+      return labels;
+    };
+  }
   reco.node_name = node_name;
   reco.node_labels = *node_labels;
   reco.backoff.initial = absl::GetFlag(FLAGS_restart_backoff_initial);
   reco.backoff.max = absl::GetFlag(FLAGS_restart_backoff_max);
   // A broken manifest keeps its containers running, even across a restart
-  // of berthd that lost the file's last good version.
-  MultiSource sources({&source});
+  // of berthd that lost the file's last good version; so does an API that
+  // has not been listed yet.
   reco.keep_undesired = [&sources](const runtime::ContainerStatus& c) {
     return !sources.MayRemove(c);
   };
-  Reconciler reconciler(
-      **rt, [&sources](const std::string& id) { return sources.Get(id); }, images, status,
-      RealClock(), reco);
+  auto desired = [&sources, &cluster](const std::string& id) -> std::optional<NodeContainer> {
+    std::optional<NodeContainer> o = sources.Get(id);
+    if (!o.has_value() && cluster) {
+      // An API object no longer meant for this node: its container goes
+      // and its finalizer is removed.
+      o = cluster->source().Lookup(id);
+      if (o.has_value()) o->origin = "api";
+    }
+    return o;
+  };
+  Reconciler reconciler(**rt, desired, images, status_out, RealClock(), reco);
   ControllerOptions co;
   co.workers = absl::GetFlag(FLAGS_workers);
   co.relist_period = absl::GetFlag(FLAGS_relist_period);
@@ -334,17 +412,24 @@ int Main(int argc, char** argv) {
     auto guard_inputs = [](const SourceSnapshot& s) {
       return std::make_tuple(s.failed_files, s.objects_unknown, s.directory_unreadable);
     };
-    const auto before = guard_inputs(source.Snapshot());
-    for (const std::string& id : source.Scan()) controller.Enqueue(id);
-    if (guard_inputs(source.Snapshot()) != before) controller.EnqueueAll();
+    if (!manifests) return;
+    const auto before = guard_inputs(manifests->Snapshot());
+    for (const std::string& id : manifests->Scan()) controller.Enqueue(id);
+    if (guard_inputs(manifests->Snapshot()) != before) controller.EnqueueAll();
   };
   controller.Start();
+  running_controller = &controller;
+  if (cluster) {
+    spdlog::info("cluster mode: API server {}, node {}", cluster->server(), node_name);
+    cluster->Start();
+  }
   controller.EnqueueAll();
   // Status files of containers that went away while berthd was not running
   // (the reconciler removes those of ids neither desired nor present).
   for (const std::string& id : status.Ids()) controller.Enqueue(id);
-  absl::StatusOr<std::unique_ptr<DirectoryWatcher>> watcher = DirectoryWatcher::Start(
-      absl::GetFlag(FLAGS_manifests_dir), absl::Milliseconds(100), rescan);
+  absl::StatusOr<std::unique_ptr<DirectoryWatcher>> watcher =
+      manifests ? DirectoryWatcher::Start(manifests_dir, absl::Milliseconds(100), rescan)
+                : absl::StatusOr<std::unique_ptr<DirectoryWatcher>>(nullptr);
   if (!watcher.ok()) {
     spdlog::warn("{}; changes are noticed at each resync only", watcher.status().ToString());
   }
@@ -359,15 +444,25 @@ int Main(int argc, char** argv) {
   } resync;
   std::thread resyncer([&] {
     absl::Time last_gc = absl::Now();
+    // Until the API's first list, what it no longer holds is unknown; once
+    // listed, everything is looked at again.
+    bool api_listed = !cluster;
     while (true) {
       {
         absl::MutexLock l(&resync.mu);
         if (!resync.now && !resync.stop) {
           resync.cv.WaitWithTimeout(
-              &resync.mu, std::min(absl::GetFlag(FLAGS_resync_period), absl::GetFlag(FLAGS_image_gc_period)));
+              &resync.mu, api_listed ? std::min(absl::GetFlag(FLAGS_resync_period),
+                                                absl::GetFlag(FLAGS_image_gc_period))
+                                     : absl::Milliseconds(100));
         }
         if (resync.stop) return;
         resync.now = false;
+      }
+      if (!api_listed) {
+        if (!cluster->source().HasSynced()) continue;
+        api_listed = true;
+        spdlog::info("cluster mode: the API is listed");
       }
       rescan();
       controller.EnqueueAll();
@@ -382,7 +477,7 @@ int Main(int argc, char** argv) {
     int sig = sigwaitinfo(&signals, nullptr);
     if (sig < 0) continue;  // EINTR
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: re-reading {}", absl::GetFlag(FLAGS_manifests_dir));
+      spdlog::info("SIGHUP: re-reading {}", manifests_dir);
       absl::MutexLock l(&resync.mu);
       resync.now = true;
       resync.cv.Signal();
@@ -398,12 +493,14 @@ int Main(int argc, char** argv) {
   }
   resyncer.join();
   if (watcher.ok()) watcher->reset();
+  if (cluster) cluster->source().Stop();
   controller.Stop();
   if (absl::GetFlag(FLAGS_stop_on_exit)) {
-    StopAll(**rt, status);
+    StopAll(**rt, status_out);
   } else {
     spdlog::info("containers keep running (use --stop-on-exit to stop them)");
   }
+  if (cluster) cluster->Stop(absl::Seconds(5));  // last status writes and events
   return 0;
 }
 

@@ -137,6 +137,13 @@ std::optional<controller::NodeContainer> KubeSource::Get(const std::string& id) 
   return *FindLocked(id)->object;
 }
 
+std::optional<controller::NodeContainer> KubeSource::Lookup(const std::string& id) const {
+  absl::MutexLock l(&mu_);
+  const Entry* e = FindLocked(id);
+  if (e == nullptr) return std::nullopt;
+  return *e->object;
+}
+
 bool KubeSource::MayRemove(const runtime::ContainerStatus& container) const {
   if (!HasSynced()) return false;
   absl::MutexLock l(&mu_);

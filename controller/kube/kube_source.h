@@ -74,6 +74,11 @@ class KubeSource : public controller::Source {
   // False until HasSynced(), and for the id of an invalid object that exists.
   bool MayRemove(const runtime::ContainerStatus& container) const override;
 
+  // The valid object with this id, whether or not it is meant for this node
+  // (Get returns only those that are). The reconciler needs one that is no
+  // longer meant for the node to remove its container and finalizer here.
+  std::optional<controller::NodeContainer> Lookup(const std::string& id) const;
+
   // Whether `id` names an object the informers hold, valid or not, for this
   // node or not: the test for KubeStatusSink's "is an API object".
   bool IsApiObject(const std::string& id) const;

@@ -1,0 +1,331 @@
+// berthd in cluster mode, end to end: the real binary with real runc, the
+// API emulator (hack/kube-emulator) and the real kubectl driving it the way a
+// cluster's users do. Every test checks for leaks afterwards.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/runc_runtime.h"
+#include "runtime/sys/process.h"
+#include "tests/processes.h"
+#include "tests/test_env.h"
+
+namespace berth {
+namespace {
+
+using ::berth::testing::BusyboxRootfs;
+using ::berth::testing::KubeEmulator;
+using ::berth::testing::OwnedProcess;
+using ::berth::testing::TestWorld;
+using ::berth::testing::WaitFor;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using nlohmann::json;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+// A NodeContainer that exits with 0 on SIGTERM and prints `word`.
+std::string Object(const std::string& name, const std::string& word,
+                   const std::string& extra_spec = "") {
+  return absl::StrCat(
+      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: ", name,
+      "\nspec:\n  image: busybox\n  command: [\"sh\", \"-c\", ",
+      json(absl::StrCat("trap 'exit 0' TERM; while true; do echo ", word,
+                        "; sleep 0.1; done"))
+          .dump(),
+      "]\n  terminationGracePeriodSeconds: 20\n", extra_spec);
+}
+
+std::string NodeObject(const std::string& name, const std::string& labels) {
+  return absl::StrCat("apiVersion: v1\nkind: Node\nmetadata:\n  name: ", name,
+                      "\n  labels: {", labels, "}\n");
+}
+
+bool Alive(int pid) { return pid > 0 && kill(pid, 0) == 0 && runtime::ProcessStartTime(pid) != 0; }
+
+// One node: a berthd with its own state, run and cgroup directories.
+struct Node {
+  explicit Node(std::string node_name) : name(std::move(node_name)) {
+    const std::string image = world.dir() + "/images/busybox/latest";
+    EXPECT_TRUE(runtime::MakeDirs(image).ok());
+    EXPECT_EQ(symlink(BusyboxRootfs().c_str(), (image + "/rootfs").c_str()), 0);
+  }
+
+  void Start(const KubeEmulator& api, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {BERTH_BERTHD_PATH,
+                                     "--node-name=" + name,
+                                     "--kubeconfig=" + api.kubeconfig(),
+                                     "--manifests-dir=",
+                                     "--state-dir=" + world.berth_state_dir(),
+                                     "--run-dir=" + world.run_dir(),
+                                     "--images-dir=" + world.dir() + "/images",
+                                     "--cgroup-parent=" + world.cgroup_parent(),
+                                     "--monitor=" BERTH_MONITOR_PATH,
+                                     "--relist-period=100ms",
+                                     "--resync-period=2s",
+                                     "--restart-backoff-initial=300ms",
+                                     "--workers=2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(berthd.Start(argv, world.dir() + "/berthd.log").ok());
+  }
+
+  // The containers running on this node: id -> pid.
+  std::map<std::string, int> Running() const {
+    std::map<std::string, int> out;
+    auto rt = runtime::RuncRuntime::Open(world.RuntimeOptions());
+    if (!rt.ok()) return out;
+    auto all = (*rt)->List();
+    if (!all.ok()) return out;
+    for (const auto& c : *all) {
+      if (c.state == runtime::ContainerState::kRunning) out[c.id] = c.pid;
+    }
+    return out;
+  }
+
+  // Stops berthd, deletes what it left and returns the leaks.
+  std::vector<std::string> TearDown() {
+    berthd.Stop(SIGKILL);
+    auto rt = runtime::RuncRuntime::Open(world.RuntimeOptions());
+    if (!rt.ok()) return {rt.status().ToString()};
+    auto all = (*rt)->List();
+    if (all.ok()) {
+      for (const auto& c : *all) (*rt)->Delete(c.id).IgnoreError();
+    }
+    rt->reset();
+    return world.Leaks();
+  }
+
+  std::string name;
+  TestWorld world;
+  OwnedProcess berthd;
+};
+
+class ClusterE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(berth::testing::KubectlPath().empty()) << "kubectl is not installed";
+    auto api = KubeEmulator::Start(api_world_.dir(), {"--bookmark-interval=1"});
+    ASSERT_TRUE(api.ok()) << api.status();
+    api_ = *std::move(api);
+    Ok(api_->Kubectl({"apply", "-f", BERTH_SOURCE_DIR "/crds/"}));
+    Ok(api_->KubectlWithFile({"apply"}, NodeObject("node-a", "zone: north")));
+    Ok(api_->KubectlWithFile({"apply"}, NodeObject("node-b", "zone: south")));
+  }
+
+  void TearDown() override {
+    for (auto& [name, node] : nodes_) {
+      if (HasFailure()) std::cerr << "berthd " << name << " log:\n" << node->berthd.Log();
+      EXPECT_THAT(node->TearDown(), IsEmpty()) << name;
+    }
+    if (HasFailure() && api_) std::cerr << "emulator log:\n" << api_->Log();
+  }
+
+  Node& StartNode(const std::string& name, std::vector<std::string> extra = {}) {
+    auto& node = nodes_[name];
+    node = std::make_unique<Node>(name);
+    node->Start(*api_, std::move(extra));
+    return *node;
+  }
+
+  std::string Ok(const runtime::CommandResult& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output;
+  }
+
+  // The object as kubectl shows it; null when it does not exist.
+  json Get(const std::string& name) {
+    runtime::CommandResult r = api_->Kubectl({"get", "nodecontainer", name, "-o", "json"});
+    if (r.exit_code != 0) return nullptr;
+    json j = json::parse(r.output, nullptr, false);
+    return j.is_discarded() ? nullptr : j;
+  }
+
+  // This node's entry in the object's status; null when there is none.
+  static json Entry(const json& object, const std::string& node) {
+    if (object.is_null() || !object.contains("status")) return nullptr;
+    for (const json& e : object["status"].value("nodes", json::array())) {
+      if (e.value("nodeName", "") == node) return e;
+    }
+    return nullptr;
+  }
+
+  // Waits until `pred(object)` holds; returns the last object seen.
+  template <typename Pred>
+  json WaitObject(const std::string& name, Pred pred, absl::Duration timeout = kWait) {
+    json last;
+    bool ok = WaitFor([&] {
+      last = Get(name);
+      return pred(last);
+    }, timeout);
+    EXPECT_TRUE(ok) << name << " never matched; last: " << last.dump();
+    return last;
+  }
+
+  // Waits until `node` reports the object Running at its generation.
+  json WaitRunning(const std::string& name, const std::string& node) {
+    return WaitObject(name, [&](const json& o) {
+      json e = Entry(o, node);
+      return !e.is_null() && e.value("phase", "") == "Running" && e.contains("pid") &&
+             e.value("observedGeneration", 0) == o["metadata"].value("generation", -1);
+    });
+  }
+
+  TestWorld api_world_;
+  std::unique_ptr<KubeEmulator> api_;
+  std::map<std::string, std::unique_ptr<Node>> nodes_;
+};
+
+TEST_F(ClusterE2eTest, ApplyEditDeleteWithKubectl) {
+  Node& a = StartNode("node-a");
+  Ok(api_->KubectlWithFile({"apply"}, Object("web", "one", "  nodeName: node-a\n")));
+  json running = WaitRunning("web", "node-a");
+  const int pid = Entry(running, "node-a")["pid"];
+  EXPECT_TRUE(Alive(pid));
+  EXPECT_EQ(a.Running().count("default.web"), 1u);
+  EXPECT_EQ(running["status"]["phase"], "Running");
+  EXPECT_THAT(running["metadata"]["finalizers"].dump(), HasSubstr("node.berth.dev/node-a"));
+  std::string table = Ok(api_->Kubectl({"get", "nodecontainers"}));
+  EXPECT_THAT(table, HasSubstr("Running"));
+  EXPECT_THAT(table, HasSubstr("node-a"));
+  std::string events = Ok(api_->Kubectl({"get", "events", "-o", "json"}));
+  EXPECT_THAT(events, HasSubstr("Started"));
+
+  // An edit of the spec: a new container, and the status follows the
+  // generation.
+  Ok(api_->KubectlWithFile({"apply"}, Object("web", "two", "  nodeName: node-a\n")));
+  json edited = WaitObject("web", [&](const json& o) {
+    json e = Entry(o, "node-a");
+    return !e.is_null() && e.value("observedGeneration", 0) == 2 && e.value("phase", "") == "Running" &&
+           e.value("pid", 0) != pid;
+  });
+  EXPECT_EQ(edited["metadata"]["generation"], 2);
+  EXPECT_FALSE(Alive(pid));
+  const int pid2 = Entry(edited, "node-a")["pid"];
+
+  // Delete: stopped within its grace period (it exits on SIGTERM), the
+  // finalizer removed, the object gone.
+  const absl::Time begin = absl::Now();
+  Ok(api_->Kubectl({"delete", "nodecontainer", "web", "--timeout=60s"}, absl::Seconds(70)));
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(20));
+  EXPECT_TRUE(Get("web").is_null());
+  EXPECT_FALSE(Alive(pid2));
+  EXPECT_TRUE(WaitFor([&] { return a.Running().empty(); }, kWait));
+}
+
+TEST_F(ClusterE2eTest, TwoNodesEachRunOnlyTheirOwn) {
+  Node& a = StartNode("node-a");
+  Node& b = StartNode("node-b");
+  Ok(api_->KubectlWithFile({"apply"}, Object("for-a", "a", "  nodeName: node-a\n")));
+  Ok(api_->KubectlWithFile({"apply"}, Object("for-b", "b", "  nodeName: node-b\n")));
+  Ok(api_->KubectlWithFile({"apply"}, Object("south", "s", "  nodeSelector: {zone: south}\n")));
+  Ok(api_->KubectlWithFile({"apply"}, Object("everywhere", "e")));
+  WaitRunning("for-a", "node-a");
+  WaitRunning("for-b", "node-b");
+  WaitRunning("south", "node-b");
+  WaitRunning("everywhere", "node-a");
+  json both = WaitRunning("everywhere", "node-b");
+  EXPECT_EQ(both["status"]["nodes"].size(), 2u) << "one node's status overwrote the other's";
+  EXPECT_EQ(a.Running().size(), 2u);
+  EXPECT_EQ(a.Running().count("default.for-a"), 1u);
+  EXPECT_EQ(b.Running().size(), 3u);
+  EXPECT_EQ(b.Running().count("default.for-a"), 0u);
+
+  // node-a joins the south zone: it starts "south" too.
+  Ok(api_->Kubectl({"label", "node", "node-a", "zone=south", "--overwrite"}));
+  WaitRunning("south", "node-a");
+  // And leaves it: its container goes, node-b's stays.
+  Ok(api_->Kubectl({"label", "node", "node-a", "zone=north", "--overwrite"}));
+  EXPECT_TRUE(WaitFor([&] { return a.Running().count("default.south") == 0; }, kWait));
+  EXPECT_EQ(b.Running().count("default.south"), 1u);
+
+  // Deleting an object running on both nodes waits for both.
+  Ok(api_->Kubectl({"delete", "nodecontainer", "everywhere", "--timeout=60s"}, absl::Seconds(70)));
+  EXPECT_TRUE(Get("everywhere").is_null());
+  EXPECT_EQ(a.Running().count("default.everywhere"), 0u);
+  EXPECT_EQ(b.Running().count("default.everywhere"), 0u);
+}
+
+TEST_F(ClusterE2eTest, DroppedWatchesAndCompactionMissNothing) {
+  Node& a = StartNode("node-a");
+  for (const char* n : {"keep", "edit", "gone"}) {
+    Ok(api_->KubectlWithFile({"apply"}, Object(n, n, "  nodeName: node-a\n")));
+  }
+  WaitRunning("gone", "node-a");
+  WaitRunning("edit", "node-a");
+  const int keep_pid = Entry(WaitRunning("keep", "node-a"), "node-a")["pid"];
+
+  // Changes while watches are dropped and their history is compacted away.
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(api_->Control("drop-watches").ok());
+    ASSERT_TRUE(api_->Control("compact").ok());
+  }
+  Ok(api_->Kubectl({"delete", "nodecontainer", "gone", "--wait=false"}));
+  ASSERT_TRUE(api_->Control("drop-watches").ok());
+  Ok(api_->KubectlWithFile({"apply"}, Object("edit", "edited", "  nodeName: node-a\n")));
+  ASSERT_TRUE(api_->Control("compact").ok());
+  Ok(api_->KubectlWithFile({"apply"}, Object("new", "new", "  nodeName: node-a\n")));
+  ASSERT_TRUE(api_->Control("drop-watches").ok());
+
+  WaitRunning("new", "node-a");
+  WaitObject("edit", [](const json& o) {
+    json e = Entry(o, "node-a");
+    return !e.is_null() && e.value("observedGeneration", 0) == 2 && e.value("phase", "") == "Running";
+  });
+  EXPECT_TRUE(WaitFor([&] { return Get("gone").is_null(); }, kWait)) << "finalizer never removed";
+  EXPECT_TRUE(WaitFor([&] {
+    auto running = a.Running();
+    return running.size() == 3 && running.count("default.gone") == 0;
+  }, kWait));
+  EXPECT_EQ(a.Running()["default.keep"], keep_pid) << "an unchanged container was touched";
+}
+
+TEST_F(ClusterE2eTest, ApiOutageLeavesContainersAloneAndConvergesAfter) {
+  Node& a = StartNode("node-a");
+  Ok(api_->KubectlWithFile({"apply"}, Object("web", "w", "  nodeName: node-a\n")));
+  const int pid = Entry(WaitRunning("web", "node-a"), "node-a")["pid"];
+
+  ASSERT_TRUE(api_->Control("outage?seconds=4").ok());
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_EQ(a.Running()["default.web"], pid) << "the outage touched a running container";
+  absl::SleepFor(absl::Seconds(2));
+
+  // Back: a change made now is picked up.
+  Ok(api_->KubectlWithFile({"apply"}, Object("later", "l", "  nodeName: node-a\n")));
+  WaitRunning("later", "node-a");
+  EXPECT_EQ(a.Running()["default.web"], pid);
+}
+
+TEST_F(ClusterE2eTest, BerthdRestartAdoptsAndStandaloneRunsBeside) {
+  // A manifests directory next to the API.
+  Node& a = *(nodes_["node-a"] = std::make_unique<Node>("node-a"));
+  const std::string dir = a.world.dir() + "/manifests";
+  ASSERT_TRUE(runtime::MakeDirs(dir).ok());
+  ASSERT_TRUE(runtime::WriteFileAtomic(dir + "/local.yaml", Object("local", "l")).ok());
+  a.Start(*api_, {"--manifests-dir=" + dir});
+  Ok(api_->KubectlWithFile({"apply"}, Object("web", "w", "  nodeName: node-a\n")));
+  const int pid = Entry(WaitRunning("web", "node-a"), "node-a")["pid"];
+  EXPECT_TRUE(WaitFor([&] { return a.Running().count("default.local") == 1; }, kWait));
+  const int local_pid = a.Running()["default.local"];
+
+  // kill -9 and start again: both adopted as they are.
+  a.berthd.Stop(SIGKILL);
+  a.Start(*api_, {"--manifests-dir=" + dir});
+  ASSERT_TRUE(WaitFor([&] { return a.berthd.CountInLog("adopted") >= 2; }, kWait));
+  absl::SleepFor(absl::Seconds(2));  // a few relists and the first list
+  auto running = a.Running();
+  EXPECT_EQ(running["default.web"], pid);
+  EXPECT_EQ(running["default.local"], local_pid);
+}
+
+}  // namespace
+}  // namespace berth
