@@ -17,7 +17,9 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "absl/strings/escaping.h"
 #include "tests/processes.h"
+#include "tests/registry_env.h"
 #include "tests/test_env.h"
 
 namespace berth {
@@ -325,6 +327,62 @@ TEST_F(ClusterE2eTest, BerthdRestartAdoptsAndStandaloneRunsBeside) {
   auto running = a.Running();
   EXPECT_EQ(running["default.web"], pid);
   EXPECT_EQ(running["default.local"], local_pid);
+}
+
+TEST_F(ClusterE2eTest, ImagePullSecretsOpenAPrivateRegistry) {
+  berth::testing::RegistryEnvOptions ro;
+  ro.tls = true;
+  ro.user = "puller";
+  ro.password = "s3cret-pw";
+  auto registry = berth::testing::RegistryEnv::Start(ro);
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  ASSERT_TRUE((*registry)->PushTestImages({"busybox"}).ok());
+  const std::string image = (*registry)->host() + "/busybox:1";
+  StartNode("node-a", {"--registry-ca=" + (*registry)->host() + "=" + (*registry)->ca_file()});
+
+  // Without credentials the registry says no: ErrImagePull, then back-off.
+  Ok(api_->KubectlWithFile(
+      {"apply"}, absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n"
+                              "  name: private\nspec:\n  image: ", image,
+                              "\n  command: [sleep, \"1000\"]\n  stopSignal: SIGKILL\n"
+                              "  nodeName: node-a\n  imagePullSecrets: [{name: regcred}]\n")));
+  json denied = WaitObject("private", [](const json& o) {
+    json e = Entry(o, "node-a");
+    return !e.is_null() && (e.value("reason", "") == "ErrImagePull" ||
+                            e.value("reason", "") == "ImagePullBackOff");
+  });
+  EXPECT_EQ(denied["status"]["phase"], "Pending");
+
+  // The secret arrives: the next attempt pulls with it.
+  const std::string auth = absl::Base64Escape("puller:s3cret-pw");
+  const std::string config = absl::StrCat("{\"auths\":{\"", (*registry)->host(),
+                                          "\":{\"auth\":\"", auth, "\"}}}");
+  Ok(api_->KubectlWithFile(
+      {"apply"}, absl::StrCat("apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n"
+                              "type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: ",
+                              absl::Base64Escape(config), "\n")));
+  json running = WaitRunning("private", "node-a");
+  EXPECT_THAT(Entry(running, "node-a").value("imageID", ""), ::testing::StartsWith("sha256:"));
+  std::string events = Ok(api_->Kubectl({"get", "events", "-o", "json"}));
+  EXPECT_THAT(events, HasSubstr("Pulled"));
+  EXPECT_THAT(events, HasSubstr("Failed to pull image"));
+}
+
+TEST_F(ClusterE2eTest, DeletedWhileBerthdWasDownIsCleanedUpAfter) {
+  Node& a = StartNode("node-a");
+  Ok(api_->KubectlWithFile({"apply"}, Object("web", "w", "  nodeName: node-a\n")));
+  const int pid = Entry(WaitRunning("web", "node-a"), "node-a")["pid"];
+  a.berthd.Stop(SIGKILL);
+  // Deleted meanwhile: the object waits for node-a's finalizer.
+  Ok(api_->Kubectl({"delete", "nodecontainer", "web", "--wait=false"}));
+  json deleting = Get("web");
+  ASSERT_FALSE(deleting.is_null());
+  EXPECT_TRUE(deleting["metadata"].contains("deletionTimestamp"));
+  EXPECT_TRUE(Alive(pid));
+  a.Start(*api_);
+  EXPECT_TRUE(WaitFor([&] { return Get("web").is_null(); }, kWait));
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_TRUE(a.Running().empty());
 }
 
 }  // namespace
