@@ -16,7 +16,8 @@
 #include "runtime/image/puller.h"
 #include "runtime/image/registry_client.h"
 
-ABSL_FLAG(std::string, store, "/var/lib/berth/content", "content store directory");
+ABSL_FLAG(std::string, store, "/var/lib/berth/images/content",
+          "content store directory (berthd: <state-dir>/images/content)");
 ABSL_FLAG(std::vector<std::string>, insecure, {}, "registries (host:port) spoken to over HTTP");
 ABSL_FLAG(std::vector<std::string>, ca, {}, "extra CA files per registry: host:port=FILE");
 ABSL_FLAG(std::string, docker_config, "",
