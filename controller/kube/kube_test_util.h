@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "controller/kube/api_client.h"
 #include "nlohmann/json.hpp"
+#include "tests/test_env.h"
 
 namespace berth::kube::testing {
 
@@ -43,16 +44,7 @@ absl::Status ToStatus(const absl::StatusOr<T>& s) {
     ASSERT_TRUE(_berth_s.ok()) << #expr << ": " << _berth_s;              \
   } while (0)
 
-// Polls `pred` every 10 ms until it holds or `timeout` passes.
-template <typename Pred>
-bool WaitFor(Pred pred, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!pred()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return true;
-}
+using ::berth::testing::WaitFor;
 
 // Runs argv (argv[0] resolved in PATH) and fails on a non-zero exit.
 absl::Status Run(const std::vector<std::string>& argv);
