@@ -46,14 +46,19 @@ FileStatusSink::FileStatusSink(std::string dir) : dir_(std::move(dir)) {
 
 void FileStatusSink::Report(const ContainerReport& report) {
   std::string content = ReportToJson(report).dump(2) + "\n";
-  absl::MutexLock l(&mu_);
-  auto it = last_.find(report.id);
-  if (it != last_.end() && it->second == content) return;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = last_.find(report.id);
+    if (it != last_.end() && it->second == content) return;
+  }
+  // Written without the lock: reports of one id come one at a time (the work
+  // queue), and other ids need not wait for this fsync.
   const std::string path = absl::StrCat(dir_, "/", report.id, ".json");
   if (absl::Status s = runtime::WriteFileAtomic(path, content); !s.ok()) {
     spdlog::error("write status of {}: {}", report.id, s.ToString());
     return;
   }
+  absl::MutexLock l(&mu_);
   last_[report.id] = std::move(content);
 }
 
