@@ -301,6 +301,11 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   }
   record.monitor_pid = IntField(*hello, "monitor_pid");
   record.monitor_start_time = ProcessStartTime(record.monitor_pid);
+  // Out of the caller's cgroup, so that whatever stops the caller's service
+  // or pod (a cgroup-wide kill) leaves the monitor and its exit record alone.
+  if (absl::Status s = MoveToCgroup(record.monitor_pid, MonitorCgroup(id)); !s.ok()) {
+    spdlog::warn("container {}: monitor stays in berthd's cgroup: {}", id, s.ToString());
+  }
   if (absl::Status s = fault("monitor_spawn"); !s.ok()) return fail("monitor_spawn", s);
 
   // Step runc_create: wait for the monitor's word on `runc create`.
@@ -432,6 +437,9 @@ absl::Status RuncRuntime::KillAndForget(const std::string& id, const std::string
     if (!deleted.ok() && !absl::IsNotFound(deleted)) Keep(&first, deleted);
   }
   Keep(&first, KillAndRemoveCgroups(cgroups_path, options_.cleanup_timeout));
+  Keep(&first, KillAndRemoveCgroups(MonitorCgroup(id), options_.cleanup_timeout));
+  // The monitors' parent goes when it is empty (rmdir fails otherwise).
+  for (const std::string& d : ExistingCgroupDirs(MonitorCgroup(""))) rmdir(d.c_str());
   // runc may have been killed between writing its state and finishing.
   Keep(&first, RemoveTree(absl::StrCat(runc_.root(), "/", id)));
   return first;
@@ -608,10 +616,19 @@ void RuncRuntime::Recover() {
   }
   for (const oci::RuncState& c : *listed) {
     if (known.count(c.id) != 0 || !ValidateContainerId(c.id).ok()) continue;
+    known.insert(c.id);
     note(&recovery_.orphans_removed, c.id,
          KillAndForget(c.id, absl::StrCat(options_.cgroup_parent, "/", c.id), 0, 0,
                        /*host_pid=*/true, /*runc_deleted=*/false));
   }
+  // Monitors of containers that have nothing else left (a crash between
+  // moving the monitor and writing the record).
+  for (const std::string& name : CgroupChildren(MonitorCgroup(""))) {
+    if (known.count(name) != 0) continue;
+    note(&recovery_.orphans_removed, name,
+         KillAndRemoveCgroups(MonitorCgroup(name), options_.cleanup_timeout));
+  }
+  for (const std::string& d : ExistingCgroupDirs(MonitorCgroup(""))) rmdir(d.c_str());
   for (const auto& id : recovery_.rolled_back) spdlog::info("recovery: rolled back container {}", id);
   for (const auto& id : recovery_.orphans_removed) spdlog::info("recovery: removed orphan {}", id);
   for (const auto& e : recovery_.errors) spdlog::error("recovery: {}", e);

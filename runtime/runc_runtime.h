@@ -90,6 +90,12 @@ class RuncRuntime : public Runtime {
                         pid_t monitor_pid, uint64_t monitor_start_time, pid_t pid,
                         uint64_t pid_start_time, bool host_pid);
   void Recover();
+  // Where the monitor of `id` runs: <cgroup_parent>/_monitors/<id> ("_" is
+  // in no container id).
+  std::string MonitorCgroup(const std::string& id) const {
+    return id.empty() ? options_.cgroup_parent + "/_monitors"
+                      : options_.cgroup_parent + "/_monitors/" + id;
+  }
   struct IdMutex {
     absl::Mutex mu;
     int users = 0;  // holders and waiters

@@ -152,6 +152,22 @@ TEST_F(RuntimeE2eTest, LifecycleRoundTrip) {
   EXPECT_THAT(world_.Leaks(), IsEmpty());
 }
 
+TEST_F(RuntimeE2eTest, MonitorRunsInACgroupOfItsOwn) {
+  ASSERT_TRUE(runtime_->Create(Spec("web", TrappingShell(0))).ok());
+  ASSERT_TRUE(runtime_->Start("web").ok());
+  StateStore store(world_.state_dir());
+  const pid_t monitor = store.ReadMonitorPid("web");
+  ASSERT_GT(monitor, 0);
+  // Not in this process's cgroup: killing the caller's cgroup (a pod, a
+  // service) leaves the monitor alone.
+  auto cgroups = ReadFile(absl::StrCat("/proc/", monitor, "/cgroup"));
+  ASSERT_TRUE(cgroups.ok());
+  EXPECT_THAT(*cgroups, HasSubstr(world_.cgroup_parent() + "/_monitors/web"));
+  ASSERT_TRUE(runtime_->Stop("web", absl::Seconds(10)).ok());
+  ASSERT_TRUE(runtime_->Delete("web").ok());
+  EXPECT_THAT(world_.Leaks(), IsEmpty()) << "the monitors' cgroups are removed with it";
+}
+
 TEST_F(RuntimeE2eTest, CreateTwiceIsAlreadyExists) {
   ContainerSpec spec = Spec("dup", {"/bin/sleep", "1000"});
   ASSERT_TRUE(runtime_->Create(spec).ok());

@@ -1,6 +1,7 @@
 #include "runtime/sys/cgroups.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -107,6 +108,56 @@ std::vector<int> CgroupPids(const std::string& cgroups_path) {
     for (int pid : ReadProcs(d)) all.insert(pid);
   }
   return {all.begin(), all.end()};
+}
+
+absl::Status MoveToCgroup(int pid, const std::string& cgroups_path) {
+  if (cgroups_path.empty() || cgroups_path == "/") {
+    return absl::InvalidArgumentError("move to cgroup: no path");
+  }
+  const std::string line = std::to_string(pid);
+  for (const Hierarchy& h : MountedHierarchies()) {
+    const std::string dir = Join(h.mount_point, cgroups_path);
+    // A concurrent removal of an empty parent can win once; try again.
+    absl::Status made = MakeDirs(dir, 0755);
+    if (!made.ok()) made = MakeDirs(dir, 0755);
+    if (!made.ok()) return made;
+    if (std::find(h.controllers.begin(), h.controllers.end(), "cpuset") != h.controllers.end()) {
+      // A new v1 cpuset cgroup has no cpus or mems, and takes no process
+      // until it gets its parent's (as runc does for containers).
+      std::string at = h.mount_point;
+      for (absl::string_view part : absl::StrSplit(cgroups_path, '/', absl::SkipEmpty())) {
+        const std::string parent = at;
+        at = absl::StrCat(at, "/", part);
+        for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+          absl::StatusOr<std::string> own = ReadFile(absl::StrCat(at, "/", file));
+          if (own.ok() && !absl::StripAsciiWhitespace(*own).empty()) continue;
+          absl::StatusOr<std::string> inherited = ReadFile(absl::StrCat(parent, "/", file));
+          if (!inherited.ok()) return inherited.status();
+          int fd = open(absl::StrCat(at, "/", file).c_str(), O_WRONLY | O_CLOEXEC);
+          if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", at, "/", file));
+          const ssize_t n = write(fd, inherited->data(), inherited->size());
+          close(fd);
+          if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("write ", at, "/", file));
+        }
+      }
+    }
+    const std::string procs = dir + "/cgroup.procs";
+    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", procs));
+    const bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    const int err = errno;
+    close(fd);
+    if (!ok) return absl::ErrnoToStatus(err, absl::StrCat("move ", pid, " to ", procs));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> CgroupChildren(const std::string& cgroups_path) {
+  std::set<std::string> names;
+  for (const std::string& d : ExistingCgroupDirs(cgroups_path)) {
+    for (const std::string& child : SubDirs(d)) names.insert(child.substr(child.rfind('/') + 1));
+  }
+  return {names.begin(), names.end()};
 }
 
 absl::Status KillAndRemoveCgroups(const std::string& cgroups_path, absl::Duration timeout) {

@@ -35,6 +35,14 @@ void ThawCgroups(const std::string& cgroups_path);
 // Pids in the container's cgroups (all hierarchies, de-duplicated).
 std::vector<int> CgroupPids(const std::string& cgroups_path);
 
+// Moves `pid` into `cgroups_path` in every mounted hierarchy, creating the
+// directories. Stops at the first error (the pid may then be in some
+// hierarchies only).
+absl::Status MoveToCgroup(int pid, const std::string& cgroups_path);
+
+// The names of the child cgroups of `cgroups_path`, in any hierarchy.
+std::vector<std::string> CgroupChildren(const std::string& cgroups_path);
+
 }  // namespace berth::runtime
 
 #endif  // BERTH_RUNTIME_SYS_CGROUPS_H_
