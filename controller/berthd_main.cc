@@ -468,7 +468,8 @@ int Main(int argc, char** argv) {
       controller.EnqueueAll();
       if (absl::Now() - last_gc >= absl::GetFlag(FLAGS_image_gc_period)) {
         last_gc = absl::Now();
-        absl::StatusOr<ImageGcReport> gc = images.CollectGarbage(ImagesInUse(**rt, sources), false);
+        absl::StatusOr<ImageGcReport> gc =
+            images.CollectGarbage([&] { return ImagesInUse(**rt, sources); }, false);
         if (!gc.ok()) spdlog::error("image GC: {}", gc.status().ToString());
       }
     }

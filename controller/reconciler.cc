@@ -15,6 +15,12 @@ using runtime::ContainerStatus;
 // as being created or deleted by someone else's call.
 constexpr absl::Duration kBusyRequeue = absl::Seconds(1);
 
+std::string StringAnnotation(const std::map<std::string, std::string>& annotations,
+                             const std::string& key) {
+  auto it = annotations.find(key);
+  return it == annotations.end() ? "" : it->second;
+}
+
 std::optional<std::string> HashOf(const ContainerStatus& observed) {
   auto it = observed.annotations.find(kSpecHashAnnotation);
   if (it == observed.annotations.end()) return std::string();
@@ -66,8 +72,20 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
 
   if (!object.has_value()) {
     if (observed.has_value()) {
-      ReconcileResult removed = Remove(*observed, unwanted ? &*unwanted : nullptr);
-      if (!removed.status.ok() || !unwanted.has_value()) return removed;
+      bool deleted = false;
+      ReconcileResult removed = Remove(*observed, unwanted ? &*unwanted : nullptr, &deleted);
+      if (!removed.status.ok() || !deleted) return removed;
+      if (!unwanted.has_value()) {
+        // No source holds the object any more (deleted, or moved to another
+        // node out of this node's view): release it by the names the
+        // container carries; the API is asked whether anything is left.
+        NodeContainer stub;
+        stub.metadata.namespace_ = StringAnnotation(observed->annotations, kNamespaceAnnotation);
+        stub.metadata.name = StringAnnotation(observed->annotations, kNameAnnotation);
+        stub.origin = StringAnnotation(observed->annotations, kSourceAnnotation);
+        if (stub.metadata.name.empty()) return removed;
+        return Release(stub);
+      }
     } else {
       status_.Remove(id);
       absl::MutexLock l(&mu_);
@@ -125,7 +143,8 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   return {absl::OkStatus(), kBusyRequeue};
 }
 
-ReconcileResult Reconciler::Remove(const ContainerStatus& observed, const NodeContainer* object) {
+ReconcileResult Reconciler::Remove(const ContainerStatus& observed, const NodeContainer* object,
+                                   bool* deleted) {
   if (object == nullptr && options_.keep_undesired && options_.keep_undesired(observed)) {
     spdlog::debug("keep container {}: its source cannot say now whether it is wanted",
                   observed.id);
@@ -136,6 +155,7 @@ ReconcileResult Reconciler::Remove(const ContainerStatus& observed, const NodeCo
                : !object->metadata.deletion_timestamp.empty() ? "its object is being deleted"
                                                                : "not meant for this node");
   if (absl::Status s = StopAndDelete(observed, object); !s.ok()) return {s};
+  *deleted = true;
   status_.Remove(observed.id);
   absl::MutexLock l(&mu_);
   ForgetLocked(observed.id);

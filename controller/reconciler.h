@@ -36,9 +36,11 @@ struct ReconcilerOptions {
   std::function<bool(const runtime::ContainerStatus&)> keep_undesired;
   // Cluster mode: `claim` runs before a container is created for an object
   // (it adds this node's finalizer); `release` runs once the container of an
-  // object that is being deleted, or is no longer meant for this node, is
-  // gone (it removes the finalizer; a no-op when there is none). Errors are
-  // retried. Empty: nothing to do.
+  // object that is being deleted, is no longer meant for this node, or that
+  // no source holds any more, is gone (it removes the finalizer; a no-op
+  // when there is none). In the last case `release` gets only the
+  // namespace, name and origin the container carries (no resourceVersion).
+  // Errors are retried. Empty: nothing to do.
   std::function<absl::Status(const NodeContainer&)> claim;
   std::function<absl::Status(const NodeContainer&)> release;
   // Where events go; null: the log.
@@ -67,7 +69,9 @@ class Reconciler {
  private:
   // `object`: the source holds the object but it is not to run here (it is
   // being deleted or is for another node), so keep_undesired is not asked.
-  ReconcileResult Remove(const runtime::ContainerStatus& observed, const NodeContainer* object);
+  // `deleted`: set when the container was stopped and deleted.
+  ReconcileResult Remove(const runtime::ContainerStatus& observed, const NodeContainer* object,
+                         bool* deleted);
   ReconcileResult Release(const NodeContainer& object);
   // Creates and starts the container; a restart carries the count and last
   // exit kept in pending_ for `id`.

@@ -470,6 +470,29 @@ TEST_F(ReconcilerTest, NeverPullPolicyAndBadReferences) {
   EXPECT_THAT(runtime_.calls, IsEmpty());
 }
 
+TEST_F(ReconcilerTest, ObjectNoSourceHoldsIsReleasedByTheNamesOnItsContainer) {
+  std::vector<std::string> released;
+  options_.release = [&](const NodeContainer& o) {
+    released.push_back(absl::StrCat(o.origin, " ", o.metadata.namespace_, "/", o.metadata.name,
+                                    " rv=", o.metadata.resource_version));
+    return absl::OkStatus();
+  };
+  Want("web").origin = "api";
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  desired_.clear();  // moved to another node: out of this node's view
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(released, ElementsAre("api default/web rv="));
+  // Kept by the guard: not released.
+  Want("kept").origin = "api";
+  ASSERT_TRUE(r.Reconcile("default.kept").status.ok());
+  desired_.clear();
+  options_.keep_undesired = [](const ContainerStatus&) { return true; };
+  Reconciler guarded = Make();
+  ASSERT_TRUE(guarded.Reconcile("default.kept").status.ok());
+  EXPECT_THAT(released, ElementsAre("api default/web rv="));
+}
+
 TEST_F(ReconcilerTest, CrashLoopBackOffIsOneEventPerExit) {
   RecordingEvents events;
   options_.events = &events;

@@ -1,6 +1,9 @@
 #include "controller/registry_image_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +26,28 @@ std::vector<std::string> Strings(const nlohmann::json& config, const char* key) 
   return out;
 }
 
+// Reads <layer>/etc/<file> when it is a regular file reached without
+// symlinks (a layer's symlinks point into the container, not the host).
+// kNotFound when the layer does not have it; kFailedPrecondition when it
+// hides it (a whiteout) or has something else there.
+absl::StatusOr<std::string> ReadImageEtcFile(const std::string& layer, const char* file) {
+  struct stat st;
+  const std::string etc = layer + "/etc";
+  if (lstat(etc.c_str(), &st) != 0) return absl::NotFoundError(etc);
+  if (!S_ISDIR(st.st_mode)) return absl::FailedPreconditionError(etc + " is not a directory");
+  const std::string path = absl::StrCat(etc, "/", file);
+  if (lstat(path.c_str(), &st) != 0) return absl::NotFoundError(path);
+  if (!S_ISREG(st.st_mode)) return absl::FailedPreconditionError(path + " is not a regular file");
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, path);
+  std::string content;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0 && content.size() < (1u << 20)) content.append(buf, n);
+  close(fd);
+  return content;
+}
+
 // A name from the image's /etc/passwd or /etc/group (the top-most layer that
 // has the file), or a number.
 std::optional<uint32_t> LookUpId(const std::string& name, const std::vector<std::string>& layers,
@@ -30,8 +55,9 @@ std::optional<uint32_t> LookUpId(const std::string& name, const std::vector<std:
   uint32_t id;
   if (absl::SimpleAtoi(name, &id)) return id;
   for (const std::string& layer : layers) {
-    absl::StatusOr<std::string> content = runtime::ReadFile(absl::StrCat(layer, "/", file));
-    if (!content.ok()) continue;
+    absl::StatusOr<std::string> content = ReadImageEtcFile(layer, file);
+    if (absl::IsNotFound(content.status())) continue;
+    if (!content.ok()) return std::nullopt;
     for (absl::string_view line : absl::StrSplit(*content, '\n')) {
       std::vector<absl::string_view> f = absl::StrSplit(line, ':');
       if (f.size() >= 3 && f[0] == name && absl::SimpleAtoi(f[2], &id)) return id;
@@ -84,7 +110,15 @@ absl::StatusOr<ResolvedImage> RegistryImageStore::Resolve(const std::string& ref
     return absl::NotFoundError(absl::StrCat("image ", ref->String(),
                                             " is not present and the pull policy is Never"));
   }
-  if (local.ok() && policy != ImagePullPolicy::kAlways) return FromRecord(*local, false);
+  if (local.ok() && policy != ImagePullPolicy::kAlways) {
+    absl::StatusOr<ResolvedImage> image = FromRecord(*local, false);
+    // A record whose blobs are gone (pruned by another process while it was
+    // written) is as good as no record: pull again.
+    if (image.ok() || !absl::IsNotFound(image.status()) || policy == ImagePullPolicy::kNever) {
+      return image;
+    }
+    spdlog::warn("image {}: {}; pulling it again", ref->String(), image.status().ToString());
+  }
 
   image::PullOptions pull;
   int64_t last_logged = 0;
@@ -148,13 +182,13 @@ absl::StatusOr<ResolvedImage> RegistryImageStore::FromRecord(const image::ImageR
   if (c.contains("User") && c["User"].is_string() && !c["User"].get<std::string>().empty()) {
     const std::string user = c["User"].get<std::string>();
     std::vector<std::string> ug = absl::StrSplit(user, absl::MaxSplits(':', 1));
-    image.uid = LookUpId(ug[0], image.layers, "etc/passwd");
+    image.uid = LookUpId(ug[0], image.layers, "passwd");
     if (!image.uid) {
       return absl::InvalidArgumentError(absl::StrCat("image ", record.reference, ": user \"",
                                                      ug[0], "\" is not in its /etc/passwd"));
     }
     if (ug.size() == 2) {
-      image.gid = LookUpId(ug[1], image.layers, "etc/group");
+      image.gid = LookUpId(ug[1], image.layers, "group");
       if (!image.gid) {
         return absl::InvalidArgumentError(absl::StrCat("image ", record.reference, ": group \"",
                                                        ug[1], "\" is not in its /etc/group"));
@@ -191,16 +225,18 @@ std::vector<std::string> RegistryImageStore::List() const {
 }
 
 absl::StatusOr<ImageGcReport> RegistryImageStore::CollectGarbage(
-    const std::set<std::string>& in_use, bool force) {
+    const std::function<std::set<std::string>()>& in_use, bool force) {
   ImageGcReport report;
   report.disk_used_percent = DiskUsedPercent(options_.root);
   if (!force && report.disk_used_percent < options_.gc_high_percent) return report;
   report.collected = true;
   absl::WriterMutexLock gc(&gc_mu_);
+  // Asked with no Resolve running: an image a Resolve just returned is
+  // wanted by its source already.
   // References that are not valid image references (directory images with
   // odd names, say) cannot name a pulled image: leave them out.
   std::set<std::string> keep;
-  for (const std::string& r : in_use) {
+  for (const std::string& r : in_use()) {
     if (image::ParseReference(r).ok()) keep.insert(r);
   }
   absl::StatusOr<image::PruneResult> pruned = puller_->Prune(keep);
@@ -215,9 +251,9 @@ absl::StatusOr<ImageGcReport> RegistryImageStore::CollectGarbage(
     for (const image::LayerDescriptor& l : r.layers) diff_ids.push_back(l.diff_id);
     for (std::string& c : snapshot::ChainIds(diff_ids)) chains.insert(std::move(c));
   }
-  absl::StatusOr<std::vector<std::string>> removed = snapshots_->Prune(chains);
-  if (!removed.ok()) return removed.status();
-  report.removed_snapshots = static_cast<int>(removed->size());
+  const size_t snapshots_before = snapshots_->List().size();
+  if (absl::Status s = snapshots_->Prune(chains); !s.ok()) return s;
+  report.removed_snapshots = static_cast<int>(snapshots_before - snapshots_->List().size());
   if (!report.removed_images.empty()) {
     spdlog::info("image GC (disk {}% used): removed {} image(s), {} blob(s), {} snapshot(s)",
                  report.disk_used_percent, report.removed_images.size(), report.removed_blobs,

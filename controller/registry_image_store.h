@@ -17,6 +17,7 @@
 #ifndef BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
 #define BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -64,9 +65,11 @@ class RegistryImageStore : public ImageStore {
   absl::StatusOr<std::vector<std::string>> Import(const std::string& path,
                                                   const std::string& reference);
 
-  // Removes pulled images not in `in_use` (references in any form) when the
-  // disk is over the threshold, or always when `force`.
-  absl::StatusOr<ImageGcReport> CollectGarbage(const std::set<std::string>& in_use, bool force);
+  // Removes pulled images not in `in_use()` (references in any form) when
+  // the disk is over the threshold, or always when `force`. `in_use` is
+  // asked while no Resolve runs.
+  absl::StatusOr<ImageGcReport> CollectGarbage(
+      const std::function<std::set<std::string>()>& in_use, bool force);
 
   // Normalized references of the pulled and imported images.
   std::vector<std::string> List() const;

@@ -257,6 +257,25 @@ TEST_F(ClusterE2eTest, TwoNodesEachRunOnlyTheirOwn) {
   EXPECT_EQ(b.Running().count("default.everywhere"), 0u);
 }
 
+TEST_F(ClusterE2eTest, MovedToAnotherNodeLeavesNoFinalizerBehind) {
+  Node& a = StartNode("node-a");
+  Node& b = StartNode("node-b");
+  Ok(api_->KubectlWithFile({"apply"}, Object("mover", "m", "  nodeName: node-a\n")));
+  WaitRunning("mover", "node-a");
+  Ok(api_->KubectlWithFile({"apply"}, Object("mover", "m", "  nodeName: node-b\n")));
+  json moved = WaitObject("mover", [](const json& o) {
+    json e = Entry(o, "node-b");
+    return !e.is_null() && e.value("phase", "") == "Running" &&
+           o["metadata"].value("finalizers", json::array()).dump() ==
+               json::array({"node.berth.dev/node-b"}).dump();
+  });
+  EXPECT_TRUE(WaitFor([&] { return a.Running().empty(); }, kWait));
+  EXPECT_EQ(b.Running().count("default.mover"), 1u);
+  Ok(api_->Kubectl({"delete", "nodecontainer", "mover", "--timeout=60s"}, absl::Seconds(70)));
+  EXPECT_TRUE(Get("mover").is_null());
+  EXPECT_TRUE(b.Running().empty());
+}
+
 TEST_F(ClusterE2eTest, DroppedWatchesAndCompactionMissNothing) {
   Node& a = StartNode("node-a");
   for (const char* n : {"keep", "edit", "gone"}) {

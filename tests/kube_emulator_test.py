@@ -936,7 +936,7 @@ BAD_EXPECTED = {
     "syntax_indentation.yaml": ("kubectl", "error converting YAML to JSON"),
     "unknown_field_metadata.yaml": ("strict", "metadata.lables"),
     "unknown_field_mount.yaml": ("strict", "spec.mounts[0].subPath"),
-    "unknown_field_spec.yaml": ("strict", "spec.imagePullPolicy"),
+    "unknown_field_spec.yaml": ("strict", "spec.imagPullPolicy"),
     "unknown_field_top.yaml": ("strict", "specs"),
     "unsupported_tag.yaml": ("parser-only", "kubectl's YAML reader takes !custom busybox as "
                                             "the string busybox"),

@@ -75,6 +75,7 @@ absl::StatusOr<controller::PullAuth> Cluster::PullAuthFor(
     }
     if (r->code != 200) return ResponseError(*r, what);
     const nlohmann::json& body = r->body;
+    if (!body.is_object()) return absl::UnavailableError(absl::StrCat(what, ": not an object"));
     if (body.value("type", "") != "kubernetes.io/dockerconfigjson") {
       return absl::InvalidArgumentError(
           absl::StrCat(what, ": type is \"", body.value("type", ""),

@@ -66,7 +66,11 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
         return absl::OkStatus();
       }
       if (g->code != 200) return ResponseError(*g, what);
-      const nlohmann::json meta = g->body.value("metadata", nlohmann::json::object());
+      if (!g->body.is_object() || !g->body.contains("metadata") ||
+          !g->body["metadata"].is_object()) {
+        return absl::UnavailableError(absl::StrCat(what, ": the answer is not an object"));
+      }
+      const nlohmann::json meta = g->body["metadata"];
       finalizers.clear();
       if (meta.contains("finalizers") && meta["finalizers"].is_array()) {
         for (const nlohmann::json& f : meta["finalizers"]) {

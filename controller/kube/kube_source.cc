@@ -178,6 +178,23 @@ void KubeSource::OnObject(int which, const nlohmann::json& object) {
   if (parsed.ok()) {
     parsed->metadata.deletion_timestamp = MetaString(object, "deletionTimestamp");
     entry.object = *std::move(parsed);
+  } else if (!MetaString(object, "deletionTimestamp").empty()) {
+    // Invalid, but being deleted: what to do is clear all the same (stop
+    // and delete its container, then remove the finalizer).
+    controller::NodeContainer gone;
+    gone.metadata.namespace_ = MetaString(object, "namespace");
+    gone.metadata.name = MetaString(object, "name");
+    gone.metadata.uid = MetaString(object, "uid");
+    gone.metadata.resource_version = entry.resource_version;
+    gone.metadata.deletion_timestamp = MetaString(object, "deletionTimestamp");
+    const nlohmann::json& meta = object["metadata"];
+    if (meta.contains("finalizers") && meta["finalizers"].is_array()) {
+      for (const nlohmann::json& f : meta["finalizers"]) {
+        if (f.is_string()) gone.metadata.finalizers.push_back(f.get<std::string>());
+      }
+    }
+    gone.source = "api";
+    entry.object = std::move(gone);
   } else {
     entry.raw = object;
   }

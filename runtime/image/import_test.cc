@@ -1,4 +1,4 @@
-// Imports of OCI layouts and docker archives built with umoci and skopeo
+// Imports of OCI layouts and docker archives built with make-oci-image and skopeo
 // (label e2e: runs those tools).
 #include "runtime/image/import.h"
 
