@@ -197,7 +197,12 @@ void KubeStatusSink::Report(const controller::ContainerReport& report) {
   {
     absl::MutexLock l(&mu_);
     auto it = known_.find(report.id);
-    if (pending_.count(report.id) == 0 && it != known_.end() && it->second == core) return;
+    // Equal to what was last written, and no other write of it queued or on
+    // its way (which would overwrite it): nothing to do.
+    if (pending_.count(report.id) == 0 && !(busy_ && writing_ == report.id) &&
+        it != known_.end() && it->second == core) {
+      return;
+    }
   }
   Work w;
   w.id = report.id;
@@ -256,6 +261,7 @@ void KubeStatusSink::Run() {
           pending_.erase(*ready);
           order_.erase(ready);
           busy_ = true;
+          writing_ = work.id;
           break;
         }
         // Woken by Enqueue (pending_ grows) or stop; else at the next retry.

@@ -120,6 +120,7 @@ class KubeStatusSink : public controller::StatusSink {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  std::string writing_ ABSL_GUARDED_BY(mu_);  // the id being written, if busy_
   std::map<std::string, Work> pending_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> order_ ABSL_GUARDED_BY(mu_);
   // id -> this node's entry as last written or read, without condition
