@@ -1,130 +1,77 @@
-// berth-bench-pull: pull throughput of the image layer next to skopeo on
-// the same image, registry and run. Starts a docker-registry on 127.0.0.1,
-// pushes the ~100 MB multi-layer test image big:1 (hack/make-test-images
-// --big), then per round: Puller::Pull into an empty store, and `skopeo copy
-// docker://... dir:...`. Prints MB/s (blob bytes / wall time, median of the
-// rounds) and the ratio.
+// berth-bench-pull: the image side of hack/bench (hack/image_bench.h), each
+// next to its floor in the same run. Starts a docker-registry on 127.0.0.1
+// and pushes the test images (hack/make-test-images), then
+//   - pull and pull+unpack of --image (default the ~100 MB, 5-layer big:1)
+//     into empty directories next to `skopeo copy docker://... dir:...`:
+//     medians of --rounds, MB/s of the compressed size and time ratios;
+//   - time to running of --run_image (default busybox:1) once it is pulled
+//     and unpacked, next to `runc run -d`: median and p90 of --n containers.
+// Exits non-zero if anything of its runtime is left behind.
 #include <stdlib.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "runtime/image/content_store.h"
-#include "runtime/image/puller.h"
-#include "runtime/image/registry_client.h"
-#include "runtime/sys/process.h"
+#include "absl/strings/str_join.h"
+#include "hack/image_bench.h"
 #include "spdlog/spdlog.h"
 #include "tests/registry_env.h"
+#include "tests/test_env.h"
 
-ABSL_FLAG(int, rounds, 3, "rounds of each (the median is reported)");
+ABSL_FLAG(int, rounds, 3, "pull rounds (the median is reported)");
+ABSL_FLAG(std::string, image, "big", "test image pulled (hack/make-test-images; big is built with --big)");
+ABSL_FLAG(int, n, 20, "containers started from the pulled image");
+ABSL_FLAG(std::string, run_image, "busybox", "one-layer test image the containers run");
 ABSL_FLAG(std::string, keep_store, "",
-          "leave the last round's store here (for later steps, e.g. unpacking)");
+          "leave the last round's content store here (for later steps, e.g. unpacking)");
 
 namespace berth {
 namespace {
 
-struct PullResult {
-  image::ImageRecord record;
-  int64_t bytes = 0;  // all blobs fetched
-  double seconds = 0;
-};
-
-// Pulls `ref` from the loopback registry into an empty store at `store_dir`.
-absl::StatusOr<PullResult> MeasurePull(const testing::RegistryEnv& env, const std::string& ref,
-                                       const std::string& store_dir) {
-  if (absl::Status s = runtime::RemoveTree(store_dir); !s.ok()) return s;
-  auto store = image::ContentStore::Open(store_dir);
-  if (!store.ok()) return store.status();
-  image::RegistryClientOptions o;
-  o.insecure_registries.insert(env.host());
-  image::RegistryClient client(o);
-  image::Puller puller(store->get(), &client);
-  const absl::Time begin = absl::Now();
-  auto r = puller.Pull(ref);
-  const double secs = absl::ToDoubleSeconds(absl::Now() - begin);
-  if (!r.ok()) return r.status();
-  PullResult out{*r, 0, secs};
-  for (const std::string& d : image::ReferencedDigests(*r)) out.bytes += *(*store)->Size(d);
-  return out;
-}
-
-absl::StatusOr<double> MeasureSkopeo(const testing::RegistryEnv& env, const std::string& ref,
-                                     const std::string& dir) {
-  if (absl::Status s = runtime::RemoveTree(dir); !s.ok()) return s;
-  const absl::Time begin = absl::Now();
-  absl::Status s = runtime::RunCommandOk({"/usr/bin/skopeo", "copy", "-q",
-                                          "--src-tls-verify=false", "docker://" + ref,
-                                          "dir:" + dir},
-                                         absl::Minutes(10));
-  if (!s.ok()) return s;
-  return absl::ToDoubleSeconds(absl::Now() - begin);
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "bench-pull: %s\n", s.ToString().c_str());
+  return 1;
 }
 
 int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::warn);
+  const std::string pulled = absl::GetFlag(FLAGS_image), run = absl::GetFlag(FLAGS_run_image);
   auto env = testing::RegistryEnv::Start();
-  if (!env.ok()) {
-    std::fprintf(stderr, "bench-pull: %s\n", std::string(env.status().message()).c_str());
-    return 1;
-  }
-  std::printf("bench-pull: building and pushing big:1 ...\n");
+  if (!env.ok()) return Fail(env.status());
+  std::printf("bench-pull: building and pushing %s:1 and %s:1 ...\n", pulled.c_str(), run.c_str());
   std::fflush(stdout);
-  if (absl::Status s = (*env)->PushTestImages({"big"}, true); !s.ok()) {
-    std::fprintf(stderr, "bench-pull: %s\n", std::string(s.message()).c_str());
-    return 1;
+  if (absl::Status s = (*env)->PushTestImages({pulled, run}, pulled == "big"); !s.ok()) return Fail(s);
+
+  testing::TestWorld world;
+  bench::PullBenchOptions po;
+  po.registry = (*env)->host();
+  po.reference = (*env)->host() + "/" + pulled + ":1";
+  po.work_dir = world.dir();
+  po.rounds = absl::GetFlag(FLAGS_rounds);
+  po.keep_store = absl::GetFlag(FLAGS_keep_store);
+  absl::StatusOr<bench::PullBenchResult> p = bench::BenchPull(po);
+  if (!p.ok()) return Fail(p.status());
+  std::printf("%s", bench::FormatPull(*p).c_str());
+  if (!po.keep_store.empty()) std::printf("  store kept at %s\n", po.keep_store.c_str());
+  std::fflush(stdout);
+
+  bench::RunBenchOptions ro;
+  ro.registry = po.registry;
+  ro.reference = (*env)->host() + "/" + run + ":1";
+  ro.work_dir = world.dir();
+  ro.runtime = world.RuntimeOptions();
+  ro.n = absl::GetFlag(FLAGS_n);
+  absl::StatusOr<bench::RunBenchResult> r = bench::BenchTimeToRunning(ro);
+  if (!r.ok()) return Fail(r.status());
+  std::printf("%s", bench::FormatRun(*r).c_str());
+  if (std::vector<std::string> leaks = world.Leaks(); !leaks.empty()) {
+    return Fail(absl::InternalError("left behind: " + absl::StrJoin(leaks, "; ")));
   }
-  const std::string ref = (*env)->host() + "/big:1";
-  char tmpl[] = "/tmp/berth-bench-pull-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return 1;
-  const std::string dir = tmpl;
-  std::vector<double> berth_secs, skopeo_secs;
-  int64_t bytes = 0;
-  size_t layers = 0;
-  int rc = 0;
-  for (int i = 0; i < absl::GetFlag(FLAGS_rounds) && rc == 0; ++i) {
-    auto p = MeasurePull(**env, ref, dir + "/store");
-    auto k = MeasureSkopeo(**env, ref, dir + "/skopeo");
-    if (!p.ok() || !k.ok()) {
-      std::fprintf(stderr, "bench-pull: %s\n",
-                   std::string((p.ok() ? k.status() : p.status()).message()).c_str());
-      rc = 1;
-      break;
-    }
-    bytes = p->bytes;
-    layers = p->record.layers.size();
-    berth_secs.push_back(p->seconds);
-    skopeo_secs.push_back(*k);
-  }
-  if (rc == 0) {
-    const double mb = bytes / 1e6;
-    const double b = Median(berth_secs), s = Median(skopeo_secs);
-    std::printf("pull %s: %.1f MB in %zu layers, median of %zu rounds\n", "big:1", mb, layers,
-                berth_secs.size());
-    std::printf("  berth Puller:  %7.1f MB/s  (%.2f s)\n", mb / b, b);
-    std::printf("  skopeo copy:   %7.1f MB/s  (%.2f s)\n", mb / s, s);
-    std::printf("  ratio berth/skopeo throughput: %.2f\n", s / b);
-    const std::string keep = absl::GetFlag(FLAGS_keep_store);
-    if (!keep.empty()) {
-      runtime::RemoveTree(keep).IgnoreError();
-      if (rename((dir + "/store").c_str(), keep.c_str()) == 0) {
-        std::printf("  store kept at %s\n", keep.c_str());
-      }
-    }
-  }
-  runtime::RemoveTree(dir).IgnoreError();
-  return rc;
+  return 0;
 }
 
 }  // namespace

@@ -13,9 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
-#include "runtime/oci/oci_config.h"
-#include "runtime/oci/runc.h"
+#include "hack/runc_floor.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/cgroups.h"
 #include "runtime/sys/process.h"
@@ -29,14 +27,12 @@ namespace {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
-absl::Duration TimeShell(const std::string& script) {
-  const absl::Time begin = absl::Now();
-  absl::Status s = runtime::RunCommandOk({"/bin/sh", "-c", script}, absl::Minutes(10));
-  if (!s.ok()) {
-    std::fprintf(stderr, "bench: %s\n", std::string(s.message()).c_str());
+absl::Duration OrExit(absl::StatusOr<absl::Duration> d) {
+  if (!d.ok()) {
+    std::fprintf(stderr, "bench: %s\n", std::string(d.status().message()).c_str());
     std::exit(1);
   }
-  return absl::Now() - begin;
+  return *d;
 }
 
 // Sum of VmRSS and of private (Private_Clean + Private_Dirty) kB of `pid`.
@@ -64,28 +60,17 @@ int Main(int argc, char** argv) {
   testing::TestWorld world;
   const std::string rootfs = testing::BusyboxRootfs();
 
-  // The raw floor: one bundle, N containers, no cgroupsPath (runc picks /<id>).
-  const std::string bundle = world.dir() + "/raw-bundle";
-  const std::string raw_root = world.dir() + "/raw-runc";
+  // The raw floor: one bundle, N containers (hack/runc_floor.h).
   runtime::ContainerSpec spec;
   spec.id = "raw";
   spec.rootfs_layers = {rootfs};
   spec.args = {"/bin/sleep", "1000"};
-  nlohmann::json config = runtime::oci::BuildOciConfig(spec, {rootfs, ""});
-  config["linux"].erase("cgroupsPath");
-  config["root"]["readonly"] = true;
-  if (!runtime::MakeDirs(bundle).ok() ||
-      !runtime::WriteFileAtomic(bundle + "/config.json", config.dump()).ok()) {
-    return 1;
-  }
-  const std::string runc = runtime::oci::FindRunc();
-  const std::string seq = absl::StrCat("i=0; while [ $i -lt ", n, " ]; do ");
-  const std::string rc = absl::StrCat(runc, " --root ", raw_root);
-  const absl::Duration raw_up = TimeShell(absl::StrCat(
-      seq, rc, " run -d --bundle ", bundle, " raw-$i </dev/null >/dev/null 2>&1 || exit 1; i=$((i+1)); done"));
-  const absl::Duration raw_down = TimeShell(absl::StrCat(
-      seq, rc, " kill raw-$i KILL || exit 1; i=$((i+1)); done; ", seq, rc,
-      " delete raw-$i 2>/dev/null || { sleep 0.01; ", rc, " delete raw-$i || exit 1; }; i=$((i+1)); done"));
+  absl::StatusOr<bench::RuncFloor> floor = bench::RuncFloor::Prepare(world.dir() + "/raw", spec, rootfs);
+  if (!floor.ok()) return std::fprintf(stderr, "bench: %s\n", floor.status().ToString().c_str()), 1;
+  const std::string raw = absl::StrCat("raw-", getpid(), "-");  // runc's cgroup is /<id>
+  const absl::Duration raw_up = OrExit(floor->RunAll(raw, n));
+  const absl::Duration raw_down = OrExit(floor->KillDeleteAll(raw, n));
+  const std::string runc = floor->runc();
 
   // The layer.
   auto rt = runtime::RuncRuntime::Open(world.RuntimeOptions());
@@ -122,7 +107,7 @@ int Main(int argc, char** argv) {
   }
   const absl::Duration layer_down = absl::Now() - begin;
   rt->reset();
-  runtime::RemoveTree(raw_root).IgnoreError();
+  floor->Remove().IgnoreError();
 
   std::printf("berth-bench: N=%d containers, busybox sleep, %s\n", n, runc.c_str());
   std::printf("%-22s %12s %12s %8s\n", "per container", "raw runc", "berth layer", "ratio");

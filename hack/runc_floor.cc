@@ -1,0 +1,101 @@
+#include "hack/runc_floor.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+#include "runtime/oci/oci_config.h"
+#include "runtime/oci/runc.h"
+#include "runtime/sys/process.h"
+
+namespace berth::bench {
+
+absl::StatusOr<RuncFloor> RuncFloor::Prepare(const std::string& dir, const runtime::ContainerSpec& spec,
+                                             const std::string& rootfs) {
+  RuncFloor f;
+  f.runc_ = runtime::oci::FindRunc();
+  if (f.runc_.empty()) return absl::FailedPreconditionError("prepare raw runc floor: no runc on PATH");
+  f.dir_ = dir;
+  f.root_ = dir + "/runc";
+  f.bundle_ = dir + "/bundle";
+  nlohmann::json config = runtime::oci::BuildOciConfig(spec, {rootfs, ""});
+  config["linux"].erase("cgroupsPath");
+  config["root"]["readonly"] = true;
+  if (absl::Status s = runtime::MakeDirs(f.bundle_); !s.ok()) return s;
+  if (absl::Status s = runtime::WriteFileAtomic(f.bundle_ + "/config.json", config.dump()); !s.ok()) {
+    return s;
+  }
+  return f;
+}
+
+absl::StatusOr<absl::Duration> RuncFloor::TimeShell(const std::string& script) const {
+  const absl::Time begin = absl::Now();
+  absl::Status s = runtime::RunCommandOk({"/bin/sh", "-c", script}, absl::Minutes(10));
+  if (!s.ok()) return s;
+  return absl::Now() - begin;
+}
+
+absl::StatusOr<absl::Duration> RuncFloor::RunAll(const std::string& prefix, int n) const {
+  const std::string rc = absl::StrCat(runc_, " --root ", root_);
+  return TimeShell(absl::StrCat("i=0; while [ $i -lt ", n, " ]; do ", rc, " run -d --bundle ", bundle_,
+                                " ", prefix, "$i </dev/null >/dev/null 2>&1 || exit 1; i=$((i+1)); done"));
+}
+
+absl::StatusOr<absl::Duration> RuncFloor::KillDeleteAll(const std::string& prefix, int n) const {
+  const std::string seq = absl::StrCat("i=0; while [ $i -lt ", n, " ]; do ");
+  const std::string rc = absl::StrCat(runc_, " --root ", root_);
+  const std::string id = prefix + "$i";
+  return TimeShell(absl::StrCat(seq, rc, " kill ", id, " KILL || exit 1; i=$((i+1)); done; ", seq, rc,
+                                " delete ", id, " 2>/dev/null || { sleep 0.01; ", rc, " delete ", id,
+                                " || exit 1; }; i=$((i+1)); done"));
+}
+
+absl::StatusOr<absl::Duration> RuncFloor::RunOne(const std::string& id) const {
+  // Standard streams on /dev/null: the detached container inherits them.
+  const std::vector<std::string> argv = {runc_, "--root", root_, "run", "-d", "--bundle", bundle_, id};
+  const absl::Time begin = absl::Now();
+  absl::StatusOr<pid_t> pid = runtime::Spawn(argv, {});
+  if (!pid.ok()) return pid.status();
+  const absl::Time deadline = begin + absl::Seconds(30);
+  int status = 0;
+  while (waitpid(*pid, &status, WNOHANG) == 0) {
+    if (absl::Now() >= deadline) {
+      kill(*pid, SIGKILL);
+      waitpid(*pid, &status, 0);
+      return absl::DeadlineExceededError(absl::StrCat("run container ", id, ": runc run -d took over 30 s"));
+    }
+    absl::SleepFor(absl::Microseconds(200));
+  }
+  const absl::Duration took = absl::Now() - begin;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat("run container ", id, ": ", absl::StrJoin(argv, " "),
+                                            ": wait status ", status));
+  }
+  return took;
+}
+
+absl::Status RuncFloor::KillDelete(const std::string& id) const {
+  runtime::oci::Runc runc(runc_, root_);
+  if (absl::Status s = runc.Kill(id, SIGKILL, false); !s.ok()) return s;
+  absl::Status deleted;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!(deleted = runc.Delete(id, false)).ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return deleted;
+}
+
+absl::Status RuncFloor::Remove() const {
+  runtime::oci::Runc runc(runc_, root_);
+  absl::StatusOr<std::vector<runtime::oci::RuncState>> left = runc.List();
+  if (left.ok() && !left->empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("remove raw runc floor ", dir_, ": ", left->size(),
+                                                      " container(s) left, e.g. ", (*left)[0].id));
+  }
+  return runtime::RemoveTree(dir_);
+}
+
+}  // namespace berth::bench
