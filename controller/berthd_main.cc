@@ -443,34 +443,41 @@ int Main(int argc, char** argv) {
     bool stop = false;
   } resync;
   std::thread resyncer([&] {
-    absl::Time last_gc = absl::Now();
+    const absl::Duration resync_period = absl::GetFlag(FLAGS_resync_period);
+    const absl::Duration gc_period = absl::GetFlag(FLAGS_image_gc_period);
+    absl::Time next_resync = absl::Now() + resync_period;
+    absl::Time next_gc = absl::Now() + gc_period;
     // Until the API's first list, what it no longer holds is unknown; once
     // listed, everything is looked at again.
     bool api_listed = !cluster;
     while (true) {
+      bool due = false;
       {
         absl::MutexLock l(&resync.mu);
         if (!resync.now && !resync.stop) {
-          resync.cv.WaitWithTimeout(
-              &resync.mu, api_listed ? std::min(absl::GetFlag(FLAGS_resync_period),
-                                                absl::GetFlag(FLAGS_image_gc_period))
-                                     : absl::Milliseconds(100));
+          absl::Time until = std::min(next_resync, next_gc);
+          if (!api_listed) until = std::min(until, absl::Now() + absl::Milliseconds(100));
+          resync.cv.WaitWithDeadline(&resync.mu, until);
         }
         if (resync.stop) return;
+        due = resync.now || absl::Now() >= next_resync;
         resync.now = false;
       }
-      if (!api_listed) {
-        if (!cluster->source().HasSynced()) continue;
+      if (!api_listed && cluster->source().HasSynced()) {
         api_listed = true;
+        due = true;
         spdlog::info("cluster mode: the API is listed");
       }
-      rescan();
-      controller.EnqueueAll();
-      if (absl::Now() - last_gc >= absl::GetFlag(FLAGS_image_gc_period)) {
-        last_gc = absl::Now();
+      if (due) {
+        rescan();
+        controller.EnqueueAll();
+        next_resync = absl::Now() + resync_period;
+      }
+      if (absl::Now() >= next_gc) {
         absl::StatusOr<ImageGcReport> gc =
             images.CollectGarbage([&] { return ImagesInUse(**rt, sources); }, false);
         if (!gc.ok()) spdlog::error("image GC: {}", gc.status().ToString());
+        next_gc = absl::Now() + gc_period;
       }
     }
   });
