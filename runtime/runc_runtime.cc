@@ -440,8 +440,11 @@ absl::Status RuncRuntime::KillAndForget(const std::string& id, const std::string
   Keep(&first, KillAndRemoveCgroups(MonitorCgroup(id), options_.cleanup_timeout));
   // The monitors' parent goes when it is empty (rmdir fails otherwise).
   for (const std::string& d : ExistingCgroupDirs(MonitorCgroup(""))) rmdir(d.c_str());
-  // runc may have been killed between writing its state and finishing.
-  Keep(&first, RemoveTree(absl::StrCat(runc_.root(), "/", id)));
+  // runc may have been killed between writing its state and finishing, or
+  // while its sealed copy of itself (runc.XXXXXX) was mounted there.
+  const std::string runc_dir = absl::StrCat(runc_.root(), "/", id);
+  for (const std::string& m : MountsUnder(runc_dir)) Keep(&first, Unmount(m));
+  Keep(&first, RemoveTree(runc_dir));
   return first;
 }
 

@@ -110,38 +110,60 @@ std::vector<int> CgroupPids(const std::string& cgroups_path) {
   return {all.begin(), all.end()};
 }
 
+namespace {
+
+// Gives a new v1 cpuset cgroup (and its new parents) the cpus and mems of
+// its parent: without them it takes no process (runc does the same).
+absl::Status InheritCpuset(const std::string& mount_point, const std::string& cgroups_path) {
+  std::string at = mount_point;
+  for (absl::string_view part : absl::StrSplit(cgroups_path, '/', absl::SkipEmpty())) {
+    const std::string parent = at;
+    at = absl::StrCat(at, "/", part);
+    for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
+      absl::StatusOr<std::string> own = ReadFile(absl::StrCat(at, "/", file));
+      if (own.ok() && !absl::StripAsciiWhitespace(*own).empty()) continue;
+      absl::StatusOr<std::string> inherited = ReadFile(absl::StrCat(parent, "/", file));
+      if (!inherited.ok()) return inherited.status();
+      const std::string path = absl::StrCat(at, "/", file);
+      int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+      const ssize_t n = write(fd, inherited->data(), inherited->size());
+      const int err = errno;
+      close(fd);
+      if (n < 0) return absl::ErrnoToStatus(err, absl::StrCat("write ", path));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status MoveToCgroup(int pid, const std::string& cgroups_path) {
   if (cgroups_path.empty() || cgroups_path == "/") {
     return absl::InvalidArgumentError("move to cgroup: no path");
   }
-  const std::string line = std::to_string(pid);
-  for (const Hierarchy& h : MountedHierarchies()) {
+  // First every directory, ready to take a process; only then the move, so
+  // that a failure to prepare moves nothing and leaves nothing.
+  const std::vector<Hierarchy> hierarchies = MountedHierarchies();
+  absl::Status prepared;
+  for (const Hierarchy& h : hierarchies) {
     const std::string dir = Join(h.mount_point, cgroups_path);
     // A concurrent removal of an empty parent can win once; try again.
-    absl::Status made = MakeDirs(dir, 0755);
-    if (!made.ok()) made = MakeDirs(dir, 0755);
-    if (!made.ok()) return made;
-    if (std::find(h.controllers.begin(), h.controllers.end(), "cpuset") != h.controllers.end()) {
-      // A new v1 cpuset cgroup has no cpus or mems, and takes no process
-      // until it gets its parent's (as runc does for containers).
-      std::string at = h.mount_point;
-      for (absl::string_view part : absl::StrSplit(cgroups_path, '/', absl::SkipEmpty())) {
-        const std::string parent = at;
-        at = absl::StrCat(at, "/", part);
-        for (const char* file : {"cpuset.cpus", "cpuset.mems"}) {
-          absl::StatusOr<std::string> own = ReadFile(absl::StrCat(at, "/", file));
-          if (own.ok() && !absl::StripAsciiWhitespace(*own).empty()) continue;
-          absl::StatusOr<std::string> inherited = ReadFile(absl::StrCat(parent, "/", file));
-          if (!inherited.ok()) return inherited.status();
-          int fd = open(absl::StrCat(at, "/", file).c_str(), O_WRONLY | O_CLOEXEC);
-          if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", at, "/", file));
-          const ssize_t n = write(fd, inherited->data(), inherited->size());
-          close(fd);
-          if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("write ", at, "/", file));
-        }
-      }
+    prepared = MakeDirs(dir, 0755);
+    if (!prepared.ok()) prepared = MakeDirs(dir, 0755);
+    if (prepared.ok() &&
+        std::find(h.controllers.begin(), h.controllers.end(), "cpuset") != h.controllers.end()) {
+      prepared = InheritCpuset(h.mount_point, cgroups_path);
     }
-    const std::string procs = dir + "/cgroup.procs";
+    if (!prepared.ok()) break;
+  }
+  if (!prepared.ok()) {
+    for (const std::string& d : ExistingCgroupDirs(cgroups_path)) rmdir(d.c_str());
+    return prepared;
+  }
+  const std::string line = std::to_string(pid);
+  for (const Hierarchy& h : hierarchies) {
+    const std::string procs = Join(h.mount_point, cgroups_path) + "/cgroup.procs";
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", procs));
     const bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
