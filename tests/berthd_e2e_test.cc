@@ -23,6 +23,7 @@
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "tests/processes.h"
+#include "tests/status_files.h"
 #include "tests/test_env.h"
 
 extern char** environ;
@@ -132,27 +133,16 @@ class BerthdE2eTest : public ::testing::Test {
   }
 
   json Status(const std::string& id) const {
-    auto s = runtime::ReadFile(world_.berth_state_dir() + "/status/" + id + ".json");
-    if (!s.ok()) return nullptr;
-    json j = json::parse(*s, nullptr, false);
-    return j.is_discarded() ? nullptr : j;
+    return berth::testing::ReadStatusFile(world_.berth_state_dir(), id);
   }
 
   // Waits until the status of `id` satisfies `pred`; returns the last status.
   template <typename Pred>
   json WaitStatus(const std::string& id, Pred pred, absl::Duration timeout = kWait) {
-    json last;
-    bool ok = WaitFor([&] {
-      last = Status(id);
-      return !last.is_null() && pred(last);
-    }, timeout);
-    EXPECT_TRUE(ok) << "status of " << id << " never matched; last: " << last.dump();
-    return last;
+    return berth::testing::WaitStatusFile(world_.berth_state_dir(), id, pred, timeout);
   }
 
-  json WaitRunning(const std::string& id) {
-    return WaitStatus(id, [](const json& s) { return s["phase"] == "Running" && s.contains("pid"); });
-  }
+  json WaitRunning(const std::string& id) { return WaitStatus(id, berth::testing::IsRunning); }
 
   // Waits until berthd rewrote the status file of `id` after `since` (a new
   // berthd writes each one once it has reconciled it).

@@ -17,6 +17,7 @@
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "tests/processes.h"
+#include "tests/status_files.h"
 #include "tests/registry_env.h"
 #include "tests/test_env.h"
 
@@ -86,25 +87,15 @@ class BerthdImagesE2eTest : public ::testing::Test {
   }
 
   json Status(const std::string& id) const {
-    auto s = runtime::ReadFile(world_.berth_state_dir() + "/status/" + id + ".json");
-    if (!s.ok()) return nullptr;
-    json j = json::parse(*s, nullptr, false);
-    return j.is_discarded() ? nullptr : j;
+    return berth::testing::ReadStatusFile(world_.berth_state_dir(), id);
   }
 
   template <typename Pred>
   json WaitStatus(const std::string& id, Pred pred) {
-    json last;
-    EXPECT_TRUE(WaitFor([&] {
-      last = Status(id);
-      return !last.is_null() && pred(last);
-    }, kWait)) << id << " never matched; last: " << last.dump();
-    return last;
+    return berth::testing::WaitStatusFile(world_.berth_state_dir(), id, pred, kWait);
   }
 
-  json WaitRunning(const std::string& id) {
-    return WaitStatus(id, [](const json& s) { return s["phase"] == "Running" && s.contains("pid"); });
-  }
+  json WaitRunning(const std::string& id) { return WaitStatus(id, berth::testing::IsRunning); }
 
   std::string ContainerLog(const std::string& id) const {
     return runtime::ReadFile(world_.state_dir() + "/" + id + "/container.log").value_or("");
