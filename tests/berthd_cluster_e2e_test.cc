@@ -276,6 +276,23 @@ TEST_F(ClusterE2eTest, MovedToAnotherNodeLeavesNoFinalizerBehind) {
   EXPECT_TRUE(b.Running().empty());
 }
 
+TEST_F(ClusterE2eTest, TargetingByNameInsteadOfSelectorKeepsTheContainer) {
+  // Between the node's two watches (nodeName "" and nodeName node-a): the
+  // same container goes on, whichever watch tells first.
+  Node& a = StartNode("node-a");
+  Ok(api_->KubectlWithFile({"apply"}, Object("web", "w", "  nodeSelector: {zone: north}\n")));
+  const int pid = Entry(WaitRunning("web", "node-a"), "node-a")["pid"];
+  for (int round = 0; round < 3; ++round) {
+    Ok(api_->KubectlWithFile({"apply"}, Object("web", "w", "  nodeName: node-a\n")));
+    WaitObject("web", [](const json& o) { return o["spec"].value("nodeName", "") == "node-a"; });
+    absl::SleepFor(absl::Milliseconds(500));
+    Ok(api_->KubectlWithFile({"apply"}, Object("web", "w", "  nodeSelector: {zone: north}\n")));
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  WaitRunning("web", "node-a");
+  EXPECT_EQ(a.Running()["default.web"], pid) << "the container was replaced";
+}
+
 TEST_F(ClusterE2eTest, DroppedWatchesAndCompactionMissNothing) {
   Node& a = StartNode("node-a");
   for (const char* n : {"keep", "edit", "gone"}) {

@@ -1,5 +1,6 @@
 #include "controller/kube/kube_source.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -60,7 +61,7 @@ std::string IdOf(const nlohmann::json& object) {
 
 KubeSource::KubeSource(ApiClient& client, Options options,
                        std::function<void(const std::string&)> on_change)
-    : options_(std::move(options)), on_change_(std::move(on_change)) {
+    : client_(client), options_(std::move(options)), on_change_(std::move(on_change)) {
   for (int which = 0; which < 2; ++which) {
     Informer::Options o = options_.informer;
     o.path = kNodeContainersPath;
@@ -146,12 +147,50 @@ std::optional<controller::NodeContainer> KubeSource::Lookup(const std::string& i
 
 bool KubeSource::MayRemove(const runtime::ContainerStatus& container) const {
   if (!HasSynced()) return false;
-  absl::MutexLock l(&mu_);
-  for (const Entries& entries : entries_) {
-    auto it = entries.find(container.id);
-    if (it != entries.end() && !it->second.object.has_value()) return false;
+  {
+    absl::MutexLock l(&mu_);
+    for (const Entries& entries : entries_) {
+      auto it = entries.find(container.id);
+      if (it != entries.end() && !it->second.object.has_value()) return false;
+    }
   }
-  return true;
+  return !StillForThisNode(container.id);
+}
+
+bool KubeSource::StillForThisNode(const std::string& id) const {
+  // An object that moves between this node's two watches (nodeName "" and
+  // this node's name) leaves one before it enters the other. Before its
+  // container goes, the API itself is asked.
+  const size_t dot = id.find('.');
+  if (dot == std::string::npos) return false;
+  const std::string path = absl::StrCat("/apis/berth.dev/v1alpha1/namespaces/", id.substr(0, dot),
+                                        "/nodecontainers/", id.substr(dot + 1));
+  absl::StatusOr<ApiResponse> r = client_.Request("GET", path, std::nullopt, "application/json",
+                                                  absl::Seconds(10));
+  if (!r.ok()) return true;  // unknown: keep it for now
+  if (r->code == 404) return false;
+  if (r->code != 200 || !r->body.is_object()) return true;
+  const nlohmann::json& body = r->body;
+  if (!MetaString(body, "deletionTimestamp").empty()) return false;
+  std::string node_name;
+  std::map<std::string, std::string> selector;
+  if (body.contains("spec") && body["spec"].is_object()) {
+    const nlohmann::json& spec = body["spec"];
+    if (spec.contains("nodeName") && spec["nodeName"].is_string()) {
+      node_name = spec["nodeName"].get<std::string>();
+    }
+    if (spec.contains("nodeSelector")) selector = StringMap(spec["nodeSelector"]);
+  }
+  bool ours = node_name == options_.node_name;
+  if (node_name.empty()) {
+    absl::MutexLock l(&mu_);
+    ours = std::all_of(selector.begin(), selector.end(), [this](const auto& kv) {
+      auto it = node_labels_.find(kv.first);
+      return it != node_labels_.end() && it->second == kv.second;
+    });
+  }
+  if (ours) spdlog::info("container {}: its object is still meant for this node; kept", id);
+  return ours;
 }
 
 bool KubeSource::IsApiObject(const std::string& id) const {

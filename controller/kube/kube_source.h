@@ -71,7 +71,10 @@ class KubeSource : public controller::Source {
   std::string Name() const override { return "api"; }
   std::vector<std::string> Ids() const override;
   std::optional<controller::NodeContainer> Get(const std::string& id) const override;
-  // False until HasSynced(), and for the id of an invalid object that exists.
+  // False until HasSynced(), for the id of an invalid object that exists,
+  // and (asked of the API, as the cache may be between two of its watches)
+  // for an object that still exists and is meant for this node. False too
+  // when the API cannot be asked.
   bool MayRemove(const runtime::ContainerStatus& container) const override;
 
   // The valid object with this id, whether or not it is meant for this node
@@ -102,6 +105,11 @@ class KubeSource : public controller::Source {
   bool HeldLocked(const std::string& id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Entry* FindLocked(const std::string& id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Whether the API holds the object of `id` meant for this node; true also
+  // when the API cannot say.
+  bool StillForThisNode(const std::string& id) const;
+
+  ApiClient& client_;
   const Options options_;
   const std::function<void(const std::string&)> on_change_;
   std::unique_ptr<Informer> informers_[2];  // 0: targeted, 1: any node

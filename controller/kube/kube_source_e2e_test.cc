@@ -212,8 +212,11 @@ TEST(KubeSourceTest, InvalidObjectsAreReportedOnceAndKept) {
                "application/merge-patch+json"));
   ASSERT_TRUE(WaitFor([&] { return a.Get("default.bad").has_value(); }, absl::Seconds(10)));
   EXPECT_EQ(a.Get("default.bad")->spec.limits.memory_bytes, 64 << 20);
-  EXPECT_TRUE(a.MayRemove(Container("default.bad")));
+  EXPECT_FALSE(a.MayRemove(Container("default.bad"))) << "the API still has it for node-a";
   EXPECT_EQ(events.Seen().size(), 2u);
+  BERTH_ASSERT_OK(emu.Call("DELETE", NodeContainerPath("default", "bad")));
+  ASSERT_TRUE(WaitFor([&] { return !a.IsApiObject("default.bad"); }, absl::Seconds(10)));
+  EXPECT_TRUE(a.MayRemove(Container("default.bad")));
 }
 
 TEST(KubeSourceTest, ObjectsBeingDeletedStayUntilReleased) {
