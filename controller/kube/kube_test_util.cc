@@ -27,24 +27,6 @@
 
 namespace berth::kube::testing {
 
-TempDir::TempDir() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string templ =
-      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/berth-kube-test.XXXXXX");
-  if (mkdtemp(templ.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp " << templ << ": " << strerror(errno);
-    return;
-  }
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  if (path_.empty()) return;
-  if (absl::Status s = runtime::RemoveTree(path_); !s.ok()) {
-    ADD_FAILURE() << "remove " << path_ << ": " << s;
-  }
-}
-
 absl::Status Run(const std::vector<std::string>& argv) {
   return runtime::RunCommandOk(argv, absl::Seconds(60));
 }

@@ -18,20 +18,12 @@
 #include "absl/time/time.h"
 #include "controller/kube/api_client.h"
 #include "nlohmann/json.hpp"
+#include "tests/temp_dir.h"
 #include "tests/test_env.h"
 
 namespace berth::kube::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::berth::testing::TempDir;
 
 inline absl::Status ToStatus(const absl::Status& s) { return s; }
 template <typename T>

@@ -10,7 +10,6 @@
 #include <atomic>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -21,6 +20,7 @@
 #include "runtime/image/registry_client.h"
 #include "runtime/sys/process.h"
 #include "tests/registry_env.h"
+#include "tests/temp_dir.h"
 
 namespace berth::image {
 namespace {
@@ -147,31 +147,45 @@ class Front {
   std::unique_ptr<http_listener> registry_, storage_;
 };
 
-TEST(BearerE2eTest, TokenFromTheChallengeAndRedirectedBlobs) {
-  auto env = testing::RegistryEnv::Start();
-  ASSERT_TRUE(env.ok()) << env.status();
-  ASSERT_TRUE((*env)->PushTestImages({"busybox"}).ok());
-  Front front((*env)->host(), "alice", "pw");
-  ASSERT_TRUE(front.Start().ok());
+// A registry with busybox:1 behind a token-issuing front, and an empty
+// content store in a directory of its own.
+struct BearerWorld {
+  BearerWorld(const std::string& user, const std::string& password) {
+    auto started = testing::RegistryEnv::Start();
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return;
+    env = *std::move(started);
+    EXPECT_TRUE(env->PushTestImages({"busybox"}).ok());
+    front = std::make_unique<Front>(env->host(), user, password);
+    EXPECT_TRUE(front->Start().ok());
+    auto opened = ContentStore::Open(dir.path() + "/store");
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    if (opened.ok()) store = *std::move(opened);
+  }
+  bool ok() const { return env && front && store; }
 
-  char tmpl[] = "/tmp/berth-bearer-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  absl::Cleanup remove_dir = [&] { EXPECT_TRUE(runtime::RemoveTree(dir).ok()); };
-  auto store = ContentStore::Open(dir + "/store");
-  ASSERT_TRUE(store.ok());
+  testing::TempDir dir{"berth-bearer"};
+  std::unique_ptr<testing::RegistryEnv> env;
+  std::unique_ptr<Front> front;
+  std::unique_ptr<ContentStore> store;
+};
+
+TEST(BearerE2eTest, TokenFromTheChallengeAndRedirectedBlobs) {
+  BearerWorld w("alice", "pw");
+  ASSERT_TRUE(w.ok());
+  Front& front = *w.front;
 
   RegistryClientOptions o;
   o.insecure_registries.insert(front.host());
-  o.insecure_registries.insert((*env)->host());
+  o.insecure_registries.insert(w.env->host());
   o.auth.Set(front.host(), {"alice", "pw"});
   o.timeout = absl::Seconds(10);
   RegistryClient client(o);
-  Puller puller(store->get(), &client);
+  Puller puller(w.store.get(), &client);
   auto r = puller.Pull(front.host() + "/busybox:1");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->layers.size(), 1u);
-  EXPECT_TRUE((*store)->Has(r->layers[0].digest));
+  EXPECT_TRUE(w.store->Has(r->layers[0].digest));
   // One token for the scope, reused for manifest, config and layer.
   EXPECT_EQ(front.token_requests.load(), 1);
   EXPECT_EQ(front.storage_requests.load(), 2);  // config and layer
@@ -195,27 +209,19 @@ TEST(BearerE2eTest, TokenFromTheChallengeAndRedirectedBlobs) {
   RegistryClientOptions wrong = o;
   wrong.auth.Set(front.host(), {"alice", "nope"});
   RegistryClient wrong_client(wrong);
-  auto denied = Puller(store->get(), &wrong_client).Pull(front.host() + "/busybox:1");
+  auto denied = Puller(w.store.get(), &wrong_client).Pull(front.host() + "/busybox:1");
   EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied) << denied.status();
   EXPECT_THAT(denied.status().message(), HasSubstr("get token"));
 }
 
 TEST(BearerE2eTest, AnonymousToken) {
-  auto env = testing::RegistryEnv::Start();
-  ASSERT_TRUE(env.ok()) << env.status();
-  ASSERT_TRUE((*env)->PushTestImages({"busybox"}).ok());
-  Front front((*env)->host(), "", "");
-  ASSERT_TRUE(front.Start().ok());
-  char tmpl[] = "/tmp/berth-bearer-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
-  absl::Cleanup remove_dir = [&] { EXPECT_TRUE(runtime::RemoveTree(dir).ok()); };
-  auto store = ContentStore::Open(dir + "/store");
-  ASSERT_TRUE(store.ok());
+  BearerWorld w("", "");
+  ASSERT_TRUE(w.ok());
+  Front& front = *w.front;
   RegistryClientOptions o;
   o.insecure_registries.insert(front.host());
   RegistryClient client(o);
-  auto r = Puller(store->get(), &client).Pull(front.host() + "/busybox:1");
+  auto r = Puller(w.store.get(), &client).Pull(front.host() + "/busybox:1");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(front.token_requests.load(), 1);
 }

@@ -61,6 +61,15 @@ class ImageE2eTest : public ::testing::Test {
     return std::make_unique<RegistryClient>(std::move(o));
   }
 
+  // The digest of busybox:1's layer on `env`; empty (and a test failure)
+  // when the manifest cannot be read.
+  std::string BusyboxLayer(RegistryClient& client, const RegistryEnv& env) {
+    auto manifest = client.GetManifest(*ParseReference(env.host() + "/busybox:1"), "1");
+    EXPECT_TRUE(manifest.ok()) << manifest.status();
+    if (!manifest.ok()) return "";
+    return nlohmann::json::parse(manifest->body)["layers"][0]["digest"].get<std::string>();
+  }
+
   // Every blob the record names is committed and verifies.
   void ExpectComplete(const ImageRecord& r) {
     for (const std::string& d : ReferencedDigests(r)) {
@@ -236,10 +245,8 @@ TEST_F(ImageE2eTest, CorruptedBlobIsRejectedAndNothingStored) {
   ASSERT_NE(env, nullptr);
   auto client = Client(*env);
   Puller puller(store_.get(), client.get());
-  auto manifest = client->GetManifest(*ParseReference(env->host() + "/busybox:1"), "1");
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
-  const std::string layer =
-      nlohmann::json::parse(manifest->body)["layers"][0]["digest"].get<std::string>();
+  const std::string layer = BusyboxLayer(*client, *env);
+  ASSERT_FALSE(layer.empty());
   // Same size, one byte changed, in the registry's own storage.
   const std::string data_file = env->StoredBlobPath(layer);
   auto data = runtime::ReadFile(data_file, 64 << 20);
@@ -263,10 +270,8 @@ TEST_F(ImageE2eTest, PartialDownloadResumesWithARangeRequest) {
   ASSERT_NE(env, nullptr);
   auto client = Client(*env);
   Puller puller(store_.get(), client.get());
-  auto manifest = client->GetManifest(*ParseReference(env->host() + "/busybox:1"), "1");
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
-  const std::string layer =
-      nlohmann::json::parse(manifest->body)["layers"][0]["digest"].get<std::string>();
+  const std::string layer = BusyboxLayer(*client, *env);
+  ASSERT_FALSE(layer.empty());
   const std::string data_file = env->StoredBlobPath(layer);
   auto data = runtime::ReadFile(data_file, 64 << 20);
   ASSERT_TRUE(data.ok());
