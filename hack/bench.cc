@@ -1,11 +1,14 @@
 // berth-bench: per-container cost of the runtime layer next to the raw runc
 // floor, measured in the same run on the same rootfs.
-//   floor:  `runc run -d` for N containers in a shell loop; then `runc kill
-//           KILL` for all and `runc delete` for all, in shell loops.
-//   layer:  RuncRuntime Create+Start for N; then Stop+Delete for N.
-// Prints milliseconds per container and the layer/floor ratio.
+//   floor:  `runc run -d` for a batch of containers in a shell loop; later
+//           `runc kill KILL` for the batch and `runc delete` for it, in shell
+//           loops.
+//   layer:  RuncRuntime Create+Start for a batch; later Stop+Delete for it.
+// N containers each, in batches the two take turns at (--rounds). Prints
+// milliseconds per container, the layer/floor ratio and each round's ratio.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,6 +16,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "hack/runc_floor.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/cgroups.h"
@@ -20,7 +24,8 @@
 #include "spdlog/spdlog.h"
 #include "tests/test_env.h"
 
-ABSL_FLAG(int, n, 50, "containers per round");
+ABSL_FLAG(int, n, 50, "containers in all");
+ABSL_FLAG(int, rounds, 5, "turns the floor and the layer take");
 
 namespace berth {
 namespace {
@@ -53,10 +58,42 @@ std::pair<long, long> Memory(int pid) {
   return {rss, priv};
 }
 
+// Containers in round r when n are split over `rounds`.
+int Batch(int n, int rounds, int r) { return n / rounds + (r < n % rounds ? 1 : 0); }
+
+// Wall times of the floor and the layer over the rounds.
+struct Totals {
+  absl::Duration raw, layer;
+  std::vector<double> ratios;
+
+  template <typename Raw, typename Layer>
+  void Add(int round, Raw run_raw, Layer run_layer) {
+    absl::Duration r, l;
+    if (round % 2 == 0) {
+      r = run_raw();
+      l = run_layer();
+    } else {
+      l = run_layer();
+      r = run_raw();
+    }
+    raw += r;
+    layer += l;
+    ratios.push_back(Ms(l) / Ms(r));
+  }
+
+  void Print(const char* what, int n) const {
+    std::string spread;
+    for (double x : ratios) absl::StrAppend(&spread, spread.empty() ? "" : " ", absl::StrFormat("%.2f", x));
+    std::printf("%-22s %9.1f ms %9.1f ms %7.2fx%s%s\n", what, Ms(raw) / n, Ms(layer) / n,
+                Ms(layer) / Ms(raw), spread.empty() ? "" : "   ", spread.c_str());
+  }
+};
+
 int Main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::warn);
   const int n = absl::GetFlag(FLAGS_n);
+  const int rounds = std::max(1, std::min(n, absl::GetFlag(FLAGS_rounds)));
   testing::TestWorld world;
   const std::string rootfs = testing::BusyboxRootfs();
 
@@ -68,29 +105,42 @@ int Main(int argc, char** argv) {
   absl::StatusOr<bench::RuncFloor> floor = bench::RuncFloor::Prepare(world.dir() + "/raw", spec, rootfs);
   if (!floor.ok()) return std::fprintf(stderr, "bench: %s\n", floor.status().ToString().c_str()), 1;
   const std::string raw = absl::StrCat("raw-", getpid(), "-");  // runc's cgroup is /<id>
-  const absl::Duration raw_up = OrExit(floor->RunAll(raw, n));
-  const absl::Duration raw_down = OrExit(floor->KillDeleteAll(raw, n));
   const std::string runc = floor->runc();
-
-  // The layer.
   auto rt = runtime::RuncRuntime::Open(world.RuntimeOptions());
   if (!rt.ok()) {
     std::fprintf(stderr, "bench: %s\n", rt.status().ToString().c_str());
     return 1;
   }
+  auto check = [](const absl::Status& s) {
+    if (s.ok()) return;
+    std::fprintf(stderr, "bench: %s\n", s.ToString().c_str());
+    std::exit(1);
+  };
+
+  // The layer and the floor take turns, `rounds` times each, the first
+  // place alternating: a machine whose speed drifts during the run slows
+  // both alike. Each round is a batch of containers, as in the floor's loop.
+  Totals up, down;
   absl::Duration layer_create, layer_start;
-  absl::Time begin = absl::Now();
-  for (int i = 0; i < n; ++i) {
-    spec.id = absl::StrCat("layer-", i);
-    spec.stop_signal = SIGKILL;
-    const absl::Time t0 = absl::Now();
-    if (absl::Status s = (*rt)->Create(spec); !s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
-    const absl::Time t1 = absl::Now();
-    if (absl::Status s = (*rt)->Start(spec.id); !s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
-    layer_create += t1 - t0;
-    layer_start += absl::Now() - t1;
+  for (int r = 0, first = 0; r < rounds; first += Batch(n, rounds, r), ++r) {
+    const int k = Batch(n, rounds, r);
+    auto run_raw = [&] { return OrExit(floor->RunAll(raw, first, k)); };
+    auto run_layer = [&] {
+      const absl::Time begin = absl::Now();
+      for (int i = first; i < first + k; ++i) {
+        spec.id = absl::StrCat("layer-", i);
+        spec.stop_signal = SIGKILL;
+        const absl::Time t0 = absl::Now();
+        check((*rt)->Create(spec));
+        const absl::Time t1 = absl::Now();
+        check((*rt)->Start(spec.id));
+        layer_create += t1 - t0;
+        layer_start += absl::Now() - t1;
+      }
+      return absl::Now() - begin;
+    };
+    up.Add(r, run_raw, run_layer);
   }
-  const absl::Duration layer_up = absl::Now() - begin;
 
   long rss = 0, priv = 0;
   auto pids = testing::ProcessesMentioning(world.state_dir() + "/layer-0/");
@@ -99,24 +149,33 @@ int Main(int argc, char** argv) {
     if (comm.ok() && comm->rfind("berth-monitor", 0) == 0) std::tie(rss, priv) = Memory(pid);
   }
 
-  begin = absl::Now();
-  for (int i = 0; i < n; ++i) {
-    const std::string id = absl::StrCat("layer-", i);
-    if (absl::Status s = (*rt)->Stop(id, absl::ZeroDuration()); !s.ok()) return 1;
-    if (absl::Status s = (*rt)->Delete(id); !s.ok()) return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
+  for (int r = 0, first = 0; r < rounds; first += Batch(n, rounds, r), ++r) {
+    const int k = Batch(n, rounds, r);
+    auto down_raw = [&] { return OrExit(floor->KillDeleteAll(raw, first, k)); };
+    auto down_layer = [&] {
+      const absl::Time begin = absl::Now();
+      for (int i = first; i < first + k; ++i) {
+        const std::string id = absl::StrCat("layer-", i);
+        check((*rt)->Stop(id, absl::ZeroDuration()));
+        check((*rt)->Delete(id));
+      }
+      return absl::Now() - begin;
+    };
+    down.Add(r, down_raw, down_layer);
   }
-  const absl::Duration layer_down = absl::Now() - begin;
   rt->reset();
   floor->Remove().IgnoreError();
 
-  std::printf("berth-bench: N=%d containers, busybox sleep, %s\n", n, runc.c_str());
-  std::printf("%-22s %12s %12s %8s\n", "per container", "raw runc", "berth layer", "ratio");
-  std::printf("%-22s %9.1f ms %9.1f ms %7.2fx\n", "create+start", Ms(raw_up) / n, Ms(layer_up) / n,
-              Ms(layer_up) / Ms(raw_up));
-  std::printf("%-22s %9.1f ms %9.1f ms %7.2fx\n", "stop+delete", Ms(raw_down) / n,
-              Ms(layer_down) / n, Ms(layer_down) / Ms(raw_down));
-  std::printf("%-22s %9.1f ms %9.1f ms %7.2fx\n", "whole lifecycle", Ms(raw_up + raw_down) / n,
-              Ms(layer_up + layer_down) / n, Ms(layer_up + layer_down) / Ms(raw_up + raw_down));
+  std::printf("berth-bench: N=%d containers in %d interleaved rounds, busybox sleep, %s\n", n, rounds,
+              runc.c_str());
+  std::printf("%-22s %12s %12s %8s   %s\n", "per container", "raw runc", "berth layer", "ratio",
+              "rounds' ratios");
+  up.Print("create+start", n);
+  down.Print("stop+delete", n);
+  Totals whole;
+  whole.raw = up.raw + down.raw;
+  whole.layer = up.layer + down.layer;
+  whole.Print("whole lifecycle", n);
   std::printf("  layer create %.1f ms + start %.1f ms\n", Ms(layer_create) / n, Ms(layer_start) / n);
   std::printf("monitor memory: VmRSS %ld kB, private %ld kB (the rest is the shared binary)\n", rss, priv);
   std::vector<std::string> leaks = world.Leaks();

@@ -38,14 +38,15 @@ absl::StatusOr<absl::Duration> RuncFloor::TimeShell(const std::string& script) c
   return absl::Now() - begin;
 }
 
-absl::StatusOr<absl::Duration> RuncFloor::RunAll(const std::string& prefix, int n) const {
+absl::StatusOr<absl::Duration> RuncFloor::RunAll(const std::string& prefix, int first, int n) const {
   const std::string rc = absl::StrCat(runc_, " --root ", root_);
-  return TimeShell(absl::StrCat("i=0; while [ $i -lt ", n, " ]; do ", rc, " run -d --bundle ", bundle_,
+  return TimeShell(absl::StrCat("i=", first, "; while [ $i -lt ", first + n, " ]; do ", rc, " run -d --bundle ", bundle_,
                                 " ", prefix, "$i </dev/null >/dev/null 2>&1 || exit 1; i=$((i+1)); done"));
 }
 
-absl::StatusOr<absl::Duration> RuncFloor::KillDeleteAll(const std::string& prefix, int n) const {
-  const std::string seq = absl::StrCat("i=0; while [ $i -lt ", n, " ]; do ");
+absl::StatusOr<absl::Duration> RuncFloor::KillDeleteAll(const std::string& prefix, int first,
+                                                         int n) const {
+  const std::string seq = absl::StrCat("i=", first, "; while [ $i -lt ", first + n, " ]; do ");
   const std::string rc = absl::StrCat(runc_, " --root ", root_);
   const std::string id = prefix + "$i";
   return TimeShell(absl::StrCat(seq, rc, " kill ", id, " KILL || exit 1; i=$((i+1)); done; ", seq, rc,

@@ -24,12 +24,12 @@ class RuncFloor {
   static absl::StatusOr<RuncFloor> Prepare(const std::string& dir, const runtime::ContainerSpec& spec,
                                           const std::string& rootfs);
 
-  // `runc run -d` of containers <prefix>0 .. <prefix>(n-1) in one shell
-  // loop: the wall time of the loop.
-  absl::StatusOr<absl::Duration> RunAll(const std::string& prefix, int n) const;
+  // `runc run -d` of containers <prefix><first> .. <prefix><first+n-1> in
+  // one shell loop: the wall time of the loop.
+  absl::StatusOr<absl::Duration> RunAll(const std::string& prefix, int first, int n) const;
   // `runc kill KILL` of those n, then `runc delete` of them, in shell loops:
   // the wall time.
-  absl::StatusOr<absl::Duration> KillDeleteAll(const std::string& prefix, int n) const;
+  absl::StatusOr<absl::Duration> KillDeleteAll(const std::string& prefix, int first, int n) const;
 
   // `runc run -d` of one container, spawned directly: the time until runc
   // returned, i.e. until the container's program runs.
