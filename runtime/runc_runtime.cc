@@ -4,12 +4,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <set>
+#include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
@@ -97,25 +100,82 @@ std::string StringField(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-// Spawns berth-monitor with the sync pipe as fd 3 and reaps the short-lived
-// parent it forks from (the monitor itself detaches into its own session).
-absl::StatusOr<UniqueFd> SpawnMonitor(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe");
-  UniqueFd read_end(fds[0]), write_end(fds[1]);
-  SpawnOptions options;
-  options.stderr_fd = kInherit;  // the monitor's own early errors
-  options.fd3 = write_end.get();
-  absl::StatusOr<pid_t> pid = Spawn(argv, options);
-  if (!pid.ok()) return pid.status();
-  write_end.Reset();
-  int status = 0;
-  while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {}
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat(argv[0], " failed to start: status ", status));
+// berth-monitor from its spawn until it is told to go (monitor.h has the
+// protocol): the monitor starts while the bundle is being prepared.
+class MonitorLaunch {
+ public:
+  // Spawns `argv` with one end of a stream socket as fd 3.
+  static absl::StatusOr<MonitorLaunch> Start(const std::vector<std::string>& argv) {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      return absl::ErrnoToStatus(errno, "socketpair");
+    }
+    UniqueFd ours(fds[0]), theirs(fds[1]);
+    SpawnOptions options;
+    options.stderr_fd = kInherit;  // the monitor's own early errors
+    options.fd3 = theirs.get();
+    absl::StatusOr<pid_t> pid = runtime::Spawn(argv, options);
+    if (!pid.ok()) return pid.status();
+    return MonitorLaunch(argv[0], *pid, std::move(ours));
   }
-  return read_end;
-}
+
+  MonitorLaunch(MonitorLaunch&& other) noexcept
+      : binary_(std::move(other.binary_)),
+        spawner_(std::exchange(other.spawner_, 0)),
+        fd_(other.fd_),
+        sync_(std::move(other.sync_)),
+        monitor_pid_(other.monitor_pid_) {}
+  MonitorLaunch& operator=(MonitorLaunch&&) = delete;
+  ~MonitorLaunch() { ReapSpawner().IgnoreError(); }
+
+  // Reaps the short-lived spawner (the monitor detaches from it into a
+  // session of its own) and reads the monitor's first line: its pid.
+  // Idempotent.
+  absl::StatusOr<pid_t> Hello(absl::Time deadline) {
+    if (monitor_pid_ != 0) return monitor_pid_;
+    if (absl::Status s = ReapSpawner(); !s.ok()) return s;
+    absl::StatusOr<json> hello = sync_.ReadLine(deadline);
+    if (!hello.ok()) return hello.status();
+    if (std::string error = StringField(*hello, "error"); !error.empty()) {
+      return absl::InternalError(error);
+    }
+    monitor_pid_ = IntField(*hello, "monitor_pid");
+    if (monitor_pid_ <= 0) return absl::InternalError("monitor sent no pid");
+    return monitor_pid_;
+  }
+
+  // Tells the monitor to run runc create. A monitor already gone is found
+  // by the next read.
+  void Go() {
+    static constexpr char kGo[] = "go\n";
+    if (send(fd_, kGo, sizeof kGo - 1, MSG_NOSIGNAL) < 0) {
+      spdlog::debug("tell monitor {} to go: {}", monitor_pid_, std::strerror(errno));
+    }
+  }
+
+  SyncReader& sync() { return sync_; }
+
+ private:
+  MonitorLaunch(std::string binary, pid_t spawner, UniqueFd fd)
+      : binary_(std::move(binary)), spawner_(spawner), fd_(fd.get()), sync_(std::move(fd)) {}
+
+  absl::Status ReapSpawner() {
+    if (spawner_ == 0) return absl::OkStatus();
+    int status = 0;
+    while (waitpid(spawner_, &status, 0) < 0 && errno == EINTR) {}
+    spawner_ = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      return absl::InternalError(absl::StrCat(binary_, " failed to start: status ", status));
+    }
+    return absl::OkStatus();
+  }
+
+  std::string binary_;
+  pid_t spawner_;
+  int fd_;  // owned by sync_
+  SyncReader sync_;
+  pid_t monitor_pid_ = 0;
+};
 
 // Start time of `pid` if it is the berth-monitor of container `id`; 0 if not.
 uint64_t MonitorStartTimeIfOurs(pid_t pid, const std::string& id) {
@@ -236,6 +296,7 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   }
 
   // Step state_dir: the container's directory and its first record.
+  const std::string rootfs = store_.RootfsDir(id);
   if (absl::Status s = store_.CreateDir(id); !s.ok()) return s;
   const std::string dir = store_.ContainerDir(id);
   absl::Cleanup remove_dir = [&] {
@@ -249,27 +310,7 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   if (absl::Status s = store_.Write(record); !s.ok()) return fail("state_dir", s);
   if (absl::Status s = fault("state_dir"); !s.ok()) return fail("state_dir", s);
 
-  // Step bundle: config.json and the overlay's directories.
-  const std::string rootfs = store_.RootfsDir(id);
-  for (const std::string& d : {rootfs, store_.UpperDir(id), store_.WorkDir(id)}) {
-    if (absl::Status s = MakeDirs(d, 0755); !s.ok()) return fail("bundle", s);
-  }
-  json config = oci::BuildOciConfig(spec, {rootfs, record.cgroups_path});
-  if (absl::Status s = WriteFileAtomic(store_.BundleDir(id) + "/config.json", config.dump(), Durability::kAtomic);
-      !s.ok()) {
-    return fail("bundle", s);
-  }
-  if (absl::Status s = fault("bundle"); !s.ok()) return fail("bundle", s);
-
-  // Step rootfs_mount: the image read-only below a writable upper layer
-  // (or a copy of it). Unmount is a no-op on a copy; remove_dir removes it.
-  absl::Cleanup unmount = [&] {
-    if (absl::Status s = Unmount(rootfs); !s.ok()) spdlog::error("rollback {}: {}", id, s.ToString());
-  };
-  if (absl::Status s = BuildRootfs(spec); !s.ok()) return fail("rootfs_mount", s);
-  if (absl::Status s = fault("rootfs_mount"); !s.ok()) return fail("rootfs_mount", s);
-
-  // Step monitor_spawn: the monitor runs `runc create` as its child.
+  // The monitor starts now and waits while the bundle is prepared.
   std::vector<std::string> argv = {
       options_.monitor_binary, "--id", id, "--bundle", store_.BundleDir(id),
       "--runc", runc_.binary(), "--runc-root", runc_.root(),
@@ -281,10 +322,19 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
     argv.insert(argv.end(), {"--oom-file", oom});
   }
   if (spec.host_pid) argv.push_back("--kill-all");
-  absl::StatusOr<UniqueFd> sync_fd = SpawnMonitor(argv);
-  if (!sync_fd.ok()) return fail("monitor_spawn", sync_fd.status());
-  SyncReader sync(*std::move(sync_fd));
+  // Unmount is a no-op before the mount, and on a copy (remove_dir removes
+  // that); kill_processes runs before it.
+  absl::Cleanup unmount = [&] {
+    if (absl::Status s = Unmount(rootfs); !s.ok()) spdlog::error("rollback {}: {}", id, s.ToString());
+  };
+  absl::StatusOr<MonitorLaunch> launch = MonitorLaunch::Start(argv);
+  if (!launch.ok()) return fail("monitor_spawn", launch.status());
   absl::Cleanup kill_processes = [&] {
+    if (record.monitor_pid == 0) {
+      // Its pid comes first on the socket (it runs nothing before "go").
+      absl::StatusOr<pid_t> monitor = launch->Hello(absl::Now() + kMonitorHelloTimeout);
+      if (monitor.ok()) record.monitor_pid = *monitor;
+    }
     pid_t monitor = record.monitor_pid != 0 ? record.monitor_pid : store_.ReadMonitorPid(id);
     uint64_t start = record.monitor_start_time != 0 ? record.monitor_start_time
                                                     : MonitorStartTimeIfOurs(monitor, id);
@@ -294,22 +344,40 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
       spdlog::error("rollback {}: {}", id, s.ToString());
     }
   };
-  absl::StatusOr<json> hello = sync.ReadLine(absl::Now() + kMonitorHelloTimeout);
-  if (!hello.ok()) return fail("monitor_spawn", hello.status());
-  if (std::string error = StringField(*hello, "error"); !error.empty()) {
-    return fail("monitor_spawn", absl::InternalError(error));
+
+  // Step bundle: config.json and the overlay's directories.
+  for (const std::string& d : {rootfs, store_.UpperDir(id), store_.WorkDir(id)}) {
+    if (absl::Status s = MakeDirs(d, 0755); !s.ok()) return fail("bundle", s);
   }
-  record.monitor_pid = IntField(*hello, "monitor_pid");
+  json config = oci::BuildOciConfig(spec, {rootfs, record.cgroups_path});
+  if (absl::Status s = WriteFileAtomic(store_.BundleDir(id) + "/config.json", config.dump(), Durability::kAtomic);
+      !s.ok()) {
+    return fail("bundle", s);
+  }
+  if (absl::Status s = fault("bundle"); !s.ok()) return fail("bundle", s);
+
+  // Step rootfs_mount: the image read-only below a writable upper layer
+  // (or a copy of it).
+  if (absl::Status s = BuildRootfs(spec); !s.ok()) return fail("rootfs_mount", s);
+  if (absl::Status s = fault("rootfs_mount"); !s.ok()) return fail("rootfs_mount", s);
+
+  // Step monitor_spawn: the monitor has said hello; it runs `runc create`
+  // as its child once told to go.
+  absl::StatusOr<pid_t> monitor = launch->Hello(absl::Now() + kMonitorHelloTimeout);
+  if (!monitor.ok()) return fail("monitor_spawn", monitor.status());
+  record.monitor_pid = *monitor;
   record.monitor_start_time = ProcessStartTime(record.monitor_pid);
+  if (absl::Status s = fault("monitor_spawn"); !s.ok()) return fail("monitor_spawn", s);
+  launch->Go();
   // Out of the caller's cgroup, so that whatever stops the caller's service
   // or pod (a cgroup-wide kill) leaves the monitor and its exit record alone.
+  // Done while runc create runs.
   if (absl::Status s = MoveToCgroup(record.monitor_pid, MonitorCgroup(id)); !s.ok()) {
     spdlog::warn("container {}: monitor stays in berthd's cgroup: {}", id, s.ToString());
   }
-  if (absl::Status s = fault("monitor_spawn"); !s.ok()) return fail("monitor_spawn", s);
 
   // Step runc_create: wait for the monitor's word on `runc create`.
-  absl::StatusOr<json> created = sync.ReadLine(deadline);
+  absl::StatusOr<json> created = launch->sync().ReadLine(deadline);
   if (!created.ok()) return fail("runc_create", created.status());
   if (std::string error = StringField(*created, "error"); !error.empty()) {
     return fail("runc_create", absl::InternalError(error));

@@ -486,7 +486,7 @@ class BlockAt : public FaultInjector {
 TEST_F(RuntimeE2eTest, RecoveryRollsBackHalfCreatedContainers) {
   runtime_.reset();
   const RuncRuntimeOptions options = world_.RuntimeOptions();
-  for (const char* step : {"rootfs_mount", "monitor_spawn", "runc_create"}) {
+  for (const char* step : {"bundle", "rootfs_mount", "monitor_spawn", "runc_create"}) {
     SCOPED_TRACE(step);
     int fds[2];
     ASSERT_EQ(pipe(fds), 0);

@@ -60,9 +60,12 @@ Monitor::Monitor(const MonitorOptions& options, int sync_fd)
                  CriLineSplitter(LogStream::kStderr, &log_writer_)} {}
 
 int Monitor::Run() {
-  if (!Announce()) return 1;
+  // Nothing is written and nothing started before "go": a monitor whose
+  // spawner gave up, or died, leaves nothing behind.
+  SendSyncLine("{\"monitor_pid\":" + std::to_string(getpid()) + "}");
   std::string error;
-  if (!SetUpEvents(&error) || !StartRuncCreate(&error)) {
+  if (!AwaitGo(&error) || !WriteMonitorPidFile(&error) ||
+      !SetUpEvents(&error) || !StartRuncCreate(&error)) {
     SendSyncError(error);
     return 1;
   }
@@ -81,16 +84,9 @@ int Monitor::Run() {
   return WriteExitFile() ? 0 : 1;
 }
 
-bool Monitor::Announce() {
-  const std::string pid = std::to_string(getpid());
-  std::string error;
-  if (!WriteFileAtomic(options_.monitor_pid_file, pid, "monitor pid file",
-                       /*durable=*/false, &error)) {
-    SendSyncError(error);
-    return false;
-  }
-  SendSyncLine("{\"monitor_pid\":" + pid + "}");
-  return true;
+bool Monitor::WriteMonitorPidFile(std::string* error) {
+  return WriteFileAtomic(options_.monitor_pid_file, std::to_string(getpid()),
+                         "monitor pid file", /*durable=*/false, error);
 }
 
 bool Monitor::SetUpEvents(std::string* error) {
@@ -108,6 +104,31 @@ bool Monitor::SetUpEvents(std::string* error) {
     return false;
   }
   return true;
+}
+
+bool Monitor::AwaitGo(std::string* error) {
+  // Byte by byte, so that nothing after the line is consumed.
+  std::string line;
+  while (line.size() < 16) {
+    char c;
+    const ssize_t n = read(sync_fd_.get(), &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = ErrnoMessage("read", "go from the sync fd", errno);
+      return false;
+    }
+    if (n == 0) break;
+    if (c == '\n') {
+      if (line == "go") return true;
+      break;
+    }
+    line.push_back(c);
+  }
+  // On EOF the spawner gave up and reads nothing more; the error is for a
+  // spawner that sent something else.
+  *error = "expected \"go\" on the sync fd, got \"" + line + "\"" +
+           (line.size() < 16 ? "" : "...");
+  return false;
 }
 
 bool Monitor::StartRuncCreate(std::string* error) {

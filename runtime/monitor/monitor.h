@@ -1,11 +1,18 @@
 // The per-container monitor, after it has detached from its spawner.
 //
-// Sync protocol on --sync-fd (one JSON object per line):
-//   {"monitor_pid":N}   first, once the monitor pid file is written;
-//   {"pid":N}           runc create succeeded, N is the container pid;
+// Sync protocol on --sync-fd, a stream socket (one line per message):
+//   {"monitor_pid":N}   monitor -> spawner, first;
+//   go                  spawner -> monitor: the bundle is ready; write the
+//                       monitor pid file, open the log and run `runc create`.
+//                       EOF (or anything else) instead: the spawner gave up;
+//                       the monitor exits 1, having written and run nothing.
+//                       The spawner prepares the bundle meanwhile, so the
+//                       monitor's start costs a create no time;
+//   {"pid":N}           monitor -> spawner: runc create succeeded, N is the
+//                       container pid;
 //   {"error":"..."}     setup or runc create failed (this can also be the
-//                       first line, if the monitor pid file cannot be
-//                       written); the monitor exits 1 without an exit file.
+//                       first line, if the monitor cannot detach from its
+//                       spawner); the monitor exits 1 without an exit file.
 // The sync fd is closed after the "pid" or "error" line. EOF without either
 // means the monitor died (e.g. its process group was killed).
 //
@@ -54,8 +61,11 @@ class Monitor {
   };
 
   // Setup and runc create; on failure sends an error line and returns false.
-  bool Announce();
+  // For recovery: the monitor of a container whose record lacks it.
+  bool WriteMonitorPidFile(std::string* error);
   bool SetUpEvents(std::string* error);
+  // Blocks until the spawner's "go" line; false on EOF or anything else.
+  bool AwaitGo(std::string* error);
   bool StartRuncCreate(std::string* error);
   bool AwaitRuncCreate();
   bool ReadContainerPid(std::string* error);

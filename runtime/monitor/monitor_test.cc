@@ -186,6 +186,32 @@ TEST_F(MonitorTest, RejectsGarbageContainerPidFile) {
   ExpectMonitorExits();
 }
 
+TEST_F(MonitorTest, RunsNothingUntilGoAndNothingWhenTheSpawnerGivesUp) {
+  SetInit("exit 0\n");
+  StartMonitor();
+  ExpectMonitorPidLine(/*go=*/false);
+  usleep(100 * 1000);
+  EXPECT_FALSE(ProcessGone(monitor_pid_)) << "it waits";
+  CloseSync();  // what a spawner that gives up (or dies) does
+  ExpectMonitorExits();
+  // It wrote nothing (a new container of the same id may already use the
+  // directory) and ran nothing.
+  for (const char* file : {"runc-calls", "monitor.pid", "ctr.log", "exit.json"}) {
+    EXPECT_FALSE(Exists(Path(file))) << file;
+  }
+}
+
+TEST_F(MonitorTest, AnythingButGoIsRefused) {
+  SetInit("exit 0\n");
+  StartMonitor();
+  ExpectMonitorPidLine(/*go=*/false);
+  SendSync("gone\n");
+  json error = ReadSyncJson();
+  EXPECT_EQ(error["error"], "expected \"go\" on the sync fd, got \"gone\"");
+  ExpectMonitorExits();
+  EXPECT_FALSE(Exists(Path("runc-calls")));
+}
+
 TEST_F(MonitorTest, KillingTheMonitorGroupTakesRuncCreateWithIt) {
   // What the runtime does when runc create times out.
   SetInit("exit 0\n");

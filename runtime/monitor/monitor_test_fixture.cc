@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -132,7 +133,7 @@ void MonitorTest::TearDown() {
   if (monitor_pid_ > 0) {
     EXPECT_TRUE(ProcessGone(monitor_pid_)) << "monitor " << monitor_pid_;
   }
-  if (sync_read_ >= 0) close(sync_read_);
+  if (sync_fd_ >= 0) close(sync_fd_);
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
 }
@@ -164,7 +165,7 @@ std::vector<std::string> MonitorTest::RequiredArgs(int sync_fd) const {
 void MonitorTest::StartMonitor(const std::vector<std::string>& extra_args) {
   int sync[2];
   int report[2];
-  ASSERT_EQ(pipe2(sync, O_CLOEXEC), 0);
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync), 0);
   ASSERT_EQ(pipe2(report, O_CLOEXEC), 0);
   std::vector<std::string> argv = RequiredArgs(sync[1]);
   argv.insert(argv.begin(), BERTH_MONITOR_PATH);
@@ -173,10 +174,13 @@ void MonitorTest::StartMonitor(const std::vector<std::string>& extra_args) {
 
   reaper_pid_ = fork();
   ASSERT_GE(reaper_pid_, 0);
-  if (reaper_pid_ == 0) RunReaper(cargv, sync[1], report[1]);
+  if (reaper_pid_ == 0) {
+    close(sync[0]);  // or the monitor never sees the test close its end
+    RunReaper(cargv, sync[1], report[1]);
+  }
   close(sync[1]);
   close(report[1]);
-  sync_read_ = sync[0];
+  sync_fd_ = sync[0];
   int spawner[2] = {-1, -1};
   const bool reported = ReadExactly(report[0], spawner, sizeof(spawner));
   close(report[0]);
@@ -229,9 +233,9 @@ std::string MonitorTest::ReadSyncLine() {
       std::chrono::steady_clock::now() + std::chrono::milliseconds(kTestWaitMs);
   size_t newline;
   while ((newline = sync_buffer_.find('\n')) == std::string::npos) {
-    if (!PollReadable(sync_read_, deadline)) return "";
+    if (!PollReadable(sync_fd_, deadline)) return "";
     char buf[512];
-    ssize_t n = read(sync_read_, buf, sizeof(buf));
+    ssize_t n = read(sync_fd_, buf, sizeof(buf));
     if (n <= 0) return "";
     sync_buffer_.append(buf, n);
   }
@@ -249,11 +253,25 @@ json MonitorTest::ReadSyncJson() {
   return json::parse(line);
 }
 
-void MonitorTest::ExpectMonitorPidLine() {
+void MonitorTest::ExpectMonitorPidLine(bool go) {
   json first = ReadSyncJson();
   ASSERT_TRUE(first.contains("monitor_pid")) << first.dump();
   monitor_pid_ = first["monitor_pid"].get<pid_t>();
-  EXPECT_EQ(ReadWholeFile(Path("monitor.pid")), std::to_string(monitor_pid_));
+  if (!go) return;
+  SendSync("go\n");
+  EXPECT_TRUE(WaitFor([&] {
+    return ReadWholeFile(Path("monitor.pid")) == std::to_string(monitor_pid_);
+  })) << "monitor pid file: " << ReadWholeFile(Path("monitor.pid"));
+}
+
+void MonitorTest::SendSync(const std::string& text) {
+  ASSERT_EQ(send(sync_fd_, text.data(), text.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(text.size()));
+}
+
+void MonitorTest::CloseSync() {
+  ASSERT_EQ(close(sync_fd_), 0);
+  sync_fd_ = -1;
 }
 
 json MonitorTest::WaitForExitFile(int timeout_ms) {

@@ -45,8 +45,12 @@ class MonitorTest : public ::testing::Test {
   // The next sync line without its newline; "" on EOF or timeout.
   std::string ReadSyncLine();
   nlohmann::json ReadSyncJson();
-  // Reads the monitor_pid line into monitor_pid_ and checks the pid file.
-  void ExpectMonitorPidLine();
+  // Reads the monitor_pid line into monitor_pid_ and, with `go`, tells the
+  // monitor to run runc create and checks it wrote its pid file.
+  void ExpectMonitorPidLine(bool go = true);
+  // Writes to the monitor over the sync socket; closes it.
+  void SendSync(const std::string& text);
+  void CloseSync();
 
   nlohmann::json WaitForExitFile(int timeout_ms = kTestWaitMs);
   // The monitor exits by itself and leaves no process behind.
@@ -70,7 +74,7 @@ class MonitorTest : public ::testing::Test {
                                      int sync_fd, int report_fd);
   bool WaitForReaper();
 
-  int sync_read_ = -1;
+  int sync_fd_ = -1;  // the test's end of the sync socket
   std::string sync_buffer_;
 };
 

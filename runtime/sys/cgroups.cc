@@ -29,7 +29,7 @@ struct Hierarchy {
   bool unified = false;
 };
 
-std::vector<Hierarchy> MountedHierarchies() {
+std::vector<Hierarchy> ReadMountedHierarchies() {
   std::vector<Hierarchy> out;
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
@@ -55,6 +55,14 @@ std::vector<Hierarchy> MountedHierarchies() {
     out.push_back(std::move(h));
   }
   return out;
+}
+
+// The cgroup hierarchies are mounted at boot and stay: read once. (Container
+// mounts make mountinfo long, and this is asked several times a container.)
+const std::vector<Hierarchy>& MountedHierarchies() {
+  static const std::vector<Hierarchy>* const hierarchies =
+      new std::vector<Hierarchy>(ReadMountedHierarchies());
+  return *hierarchies;
 }
 
 bool IsDir(const std::string& p) {
@@ -144,7 +152,7 @@ absl::Status MoveToCgroup(int pid, const std::string& cgroups_path) {
   }
   // First every directory, ready to take a process; only then the move, so
   // that a failure to prepare moves nothing and leaves nothing.
-  const std::vector<Hierarchy> hierarchies = MountedHierarchies();
+  const std::vector<Hierarchy>& hierarchies = MountedHierarchies();
   absl::Status prepared;
   for (const Hierarchy& h : hierarchies) {
     const std::string dir = Join(h.mount_point, cgroups_path);

@@ -304,6 +304,10 @@ absl::Status RemoveTree(const std::string& path) {
 }
 
 absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  // Usually the parent exists: one mkdir. Otherwise, from the deepest
+  // existing ancestor down.
+  if (mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return absl::OkStatus();
+  if (errno != ENOENT) return Errno(absl::StrCat("create directory ", path), errno);
   std::string cur;
   for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
     absl::StrAppend(&cur, "/", part);
