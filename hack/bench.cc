@@ -5,7 +5,8 @@
 //           loops.
 //   layer:  RuncRuntime Create+Start for a batch; later Stop+Delete for it.
 // N containers each, in batches the two take turns at (--rounds). Prints
-// milliseconds per container, the layer/floor ratio and each round's ratio.
+// milliseconds per container, the layer/floor ratio of the totals, and the
+// median and range of the rounds' ratios.
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +26,7 @@
 #include "tests/test_env.h"
 
 ABSL_FLAG(int, n, 50, "containers in all");
-ABSL_FLAG(int, rounds, 5, "turns the floor and the layer take");
+ABSL_FLAG(int, rounds, 10, "turns the floor and the layer take");
 
 namespace berth {
 namespace {
@@ -81,11 +82,19 @@ struct Totals {
     ratios.push_back(Ms(l) / Ms(r));
   }
 
+  // The ratio of the totals; then the rounds' median ratio and range (a
+  // pause of the machine during one round shows there, not in the median).
   void Print(const char* what, int n) const {
-    std::string spread;
-    for (double x : ratios) absl::StrAppend(&spread, spread.empty() ? "" : " ", absl::StrFormat("%.2f", x));
-    std::printf("%-22s %9.1f ms %9.1f ms %7.2fx%s%s\n", what, Ms(raw) / n, Ms(layer) / n,
-                Ms(layer) / Ms(raw), spread.empty() ? "" : "   ", spread.c_str());
+    std::string rounds;
+    if (!ratios.empty()) {
+      std::vector<double> sorted = ratios;
+      std::sort(sorted.begin(), sorted.end());
+      const size_t m = sorted.size() / 2;
+      const double median = sorted.size() % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+      rounds = absl::StrFormat("   %5.2fx  %.2f-%.2f", median, sorted.front(), sorted.back());
+    }
+    std::printf("%-22s %9.1f ms %9.1f ms %7.2fx%s\n", what, Ms(raw) / n, Ms(layer) / n,
+                Ms(layer) / Ms(raw), rounds.c_str());
   }
 };
 
@@ -168,8 +177,8 @@ int Main(int argc, char** argv) {
 
   std::printf("berth-bench: N=%d containers in %d interleaved rounds, busybox sleep, %s\n", n, rounds,
               runc.c_str());
-  std::printf("%-22s %12s %12s %8s   %s\n", "per container", "raw runc", "berth layer", "ratio",
-              "rounds' ratios");
+  std::printf("%-22s %12s %12s %8s   %6s  %s\n", "per container", "raw runc", "berth layer", "ratio",
+              "median", "range of the rounds");
   up.Print("create+start", n);
   down.Print("stop+delete", n);
   Totals whole;
