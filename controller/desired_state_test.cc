@@ -175,6 +175,9 @@ TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
                           "busybox:-x", "a//b"}) {
     EXPECT_TRUE(absl::IsInvalidArgument(store.Resolve(bad, ImagePullPolicy::kNever, {}).status())) << bad;
   }
+  const std::string by_digest = "busybox@sha256:" + std::string(64, 'a');
+  EXPECT_THAT(store.Resolve(by_digest, ImagePullPolicy::kNever, {}).status().message(),
+              HasSubstr("digest references are not supported by the local image store"));
   ASSERT_TRUE(runtime::RemoveTree(dir).ok());
 }
 

@@ -2,12 +2,10 @@
 
 #include <sys/stat.h>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
+#include "runtime/image/reference.h"
 #include "runtime/sys/process.h"
 
 namespace berth::controller {
@@ -15,17 +13,6 @@ namespace {
 
 absl::Status Bad(const std::string& ref, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("resolve image \"", ref, "\": ", why));
-}
-
-bool NameComponentOk(absl::string_view c) {
-  if (c.empty() || c == "." || c == "..") return false;
-  for (char ch : c) {
-    if (!(absl::ascii_islower(ch) || absl::ascii_isdigit(ch) || ch == '.' || ch == '_' ||
-          ch == '-' || ch == ':')) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::vector<std::string> StringList(const nlohmann::json& j, const char* key) {
@@ -42,34 +29,21 @@ std::vector<std::string> StringList(const nlohmann::json& j, const char* key) {
 
 absl::Status ParseImageReference(const std::string& reference, std::string* name,
                                  std::string* tag) {
-  if (reference.empty()) return Bad(reference, "empty reference");
-  if (reference.size() > 255) return Bad(reference, "longer than 255 characters");
-  if (absl::StrContains(reference, "@")) {
+  // The registry's grammar decides what is valid: none of its names holds
+  // "..", an empty component or anything else a path must not.
+  absl::StatusOr<image::Reference> parsed = image::ParseReference(reference);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->digest.empty()) {
     return Bad(reference, "digest references are not supported by the local image store");
   }
-  // The tag follows the last ':' after the last '/' (a registry port is not a tag).
-  size_t slash = reference.rfind('/');
-  size_t colon = reference.rfind(':');
-  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
-    *name = reference.substr(0, colon);
-    *tag = reference.substr(colon + 1);
-  } else {
-    *name = reference;
-    *tag = "latest";
-  }
-  if (tag->empty() || tag->size() > 128) return Bad(reference, "tag must be 1-128 characters");
-  for (char ch : *tag) {
-    if (!(absl::ascii_isalnum(ch) || ch == '_' || ch == '.' || ch == '-')) {
-      return Bad(reference, "tag may hold letters, digits, '_', '.' and '-'");
-    }
-  }
-  if ((*tag)[0] == '.' || (*tag)[0] == '-') return Bad(reference, "tag must not start with '.' or '-'");
-  for (absl::string_view c : absl::StrSplit(*name, '/')) {
-    if (!NameComponentOk(c)) {
-      return Bad(reference, absl::StrCat("name component \"", c,
-                                         "\" must be lowercase letters, digits, '.', '_' or '-'"));
-    }
-  }
+  // The store keys by the name as written ("busybox", not
+  // "docker.io/library/busybox"); the tag follows the last ':' after the
+  // last '/' (a registry port is not a tag).
+  const size_t slash = reference.rfind('/');
+  const size_t colon = reference.rfind(':');
+  const bool tagged = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+  *name = tagged ? reference.substr(0, colon) : reference;
+  *tag = parsed->tag;
   return absl::OkStatus();
 }
 
