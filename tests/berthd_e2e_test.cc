@@ -214,7 +214,7 @@ TEST_F(BerthdE2eTest, BrokenFileKeepsItsContainersAndOthersWork) {
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Log(), manifests_ + "/b.yaml:"); }, kWait));
   // A file with an invalid name and a file that is not YAML at all.
   Write("c.yaml", Manifest("../x", "true"));
-  Write("d.yaml", std::string("\x01\x02 not yaml \xff", 16));
+  Write("d.yaml", "\x01\x02 not yaml \xff");
   Write("e.yaml", Manifest("e", Polite("e")));
   WaitRunning("default.e");
   absl::SleepFor(absl::Seconds(1));  // relists and a resync pass

@@ -39,7 +39,12 @@ int OwnedProcess::Stop(int signal) {
   if (pid_ <= 0) return -1;
   kill(pid_, signal);
   int status = 0;
-  waitpid(pid_, &status, 0);
+  const bool exited = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; },
+                              absl::Seconds(10));
+  if (!exited) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+  }
   pid_ = -1;
   return status;
 }

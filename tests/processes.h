@@ -27,8 +27,8 @@ class OwnedProcess {
 
   // Starts argv (argv[0] an absolute path). Fails if one is running.
   absl::Status Start(const std::vector<std::string>& argv, const std::string& log);
-  // Sends `signal` and waits for the exit; the wait status, or -1 when none
-  // was running.
+  // Sends `signal` and waits for the exit (SIGKILL after 10 s); the wait
+  // status, or -1 when none was running.
   int Stop(int signal);
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }

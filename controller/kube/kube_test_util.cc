@@ -105,52 +105,26 @@ absl::StatusOr<nlohmann::json> YamlToJson(const std::string& yaml) {
 }
 
 Emulator::Emulator(Options options) : options_(std::move(options)) {
-  const std::string port_file = dir() + "/port";
-  kubeconfig_ = dir() + "/kubeconfig";
-  std::vector<std::string> argv = {"/usr/bin/python3",
-                                   BERTH_KUBE_EMULATOR,
-                                   "--port",
-                                   "0",
-                                   "--port-file",
-                                   port_file,
-                                   "--kubeconfig-out",
-                                   kubeconfig_,
-                                   "--bookmark-interval",
-                                   absl::StrCat(options_.bookmark_interval)};
+  std::vector<std::string> flags = {"--bookmark-interval", absl::StrCat(options_.bookmark_interval)};
   if (options_.tls) {
-    argv.insert(argv.end(), {"--tls-cert", options_.pki_dir + "/server.crt", "--tls-key",
-                             options_.pki_dir + "/server.key"});
+    flags.insert(flags.end(), {"--tls-cert", options_.pki_dir + "/server.crt", "--tls-key",
+                               options_.pki_dir + "/server.key"});
   }
-  if (!options_.token.empty()) argv.insert(argv.end(), {"--token", options_.token});
+  if (!options_.token.empty()) flags.insert(flags.end(), {"--token", options_.token});
   if (options_.client_ca) {
-    argv.insert(argv.end(), {"--client-ca", options_.pki_dir + "/ca.crt",
-                             "--kubeconfig-client-cert", options_.pki_dir + "/client.crt",
-                             "--kubeconfig-client-key", options_.pki_dir + "/client.key"});
+    flags.insert(flags.end(), {"--client-ca", options_.pki_dir + "/ca.crt",
+                               "--kubeconfig-client-cert", options_.pki_dir + "/client.crt",
+                               "--kubeconfig-client-key", options_.pki_dir + "/client.key"});
   }
-  const std::string log = dir() + "/emulator.log";
-  int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  runtime::SpawnOptions spawn;
-  spawn.stderr_fd = fd;
-  spawn.stdout_fd = fd;
-  absl::StatusOr<pid_t> pid = runtime::Spawn(argv, spawn);
-  if (fd >= 0) close(fd);
-  if (!pid.ok()) {
-    ADD_FAILURE() << "start kube-emulator: " << pid.status();
+  absl::StatusOr<std::unique_ptr<::berth::testing::KubeEmulator>> process =
+      ::berth::testing::KubeEmulator::Start(dir(), flags);
+  if (!process.ok()) {
+    ADD_FAILURE() << process.status();
     return;
   }
-  pid_ = *pid;
-  const bool up = WaitFor(
-      [&] {
-        absl::StatusOr<std::string> p = runtime::ReadFile(port_file);
-        return p.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*p), &port_) && port_ > 0;
-      },
-      absl::Seconds(15));
-  if (!up) {
-    absl::StatusOr<std::string> text = runtime::ReadFile(log);
-    ADD_FAILURE() << "kube-emulator did not start: " << (text.ok() ? *text : "");
-    return;
-  }
-  absl::StatusOr<ClusterConfig> config = LoadKubeconfig(kubeconfig_);
+  process_ = *std::move(process);
+  kubeconfig_ = process_->kubeconfig();
+  absl::StatusOr<ClusterConfig> config = LoadKubeconfig(kubeconfig());
   if (!config.ok()) {
     ADD_FAILURE() << config.status();
     return;
@@ -165,18 +139,11 @@ Emulator::Emulator(Options options) : options_(std::move(options)) {
 
 Emulator::~Emulator() {
   admin_.reset();
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  bool gone = WaitFor([&] { return waitpid(pid_, nullptr, WNOHANG) == pid_; }, absl::Seconds(5));
-  if (!gone) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  EXPECT_NE(0, kill(pid_, 0)) << "kube-emulator " << pid_ << " still running";
+  process_.reset();  // SIGTERM, and the wait for its exit
 }
 
 std::string Emulator::url() const {
-  return absl::StrCat(options_.tls ? "https" : "http", "://127.0.0.1:", port_);
+  return absl::StrCat(options_.tls ? "https" : "http", "://127.0.0.1:", port());
 }
 
 absl::StatusOr<nlohmann::json> Emulator::Call(const std::string& method, const std::string& path,

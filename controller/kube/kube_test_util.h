@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "controller/kube/api_client.h"
 #include "nlohmann/json.hpp"
+#include "tests/processes.h"
 #include "tests/temp_dir.h"
 #include "tests/test_env.h"
 
@@ -63,12 +64,12 @@ class Emulator {
   // (ADD_FAILURE) and leaves started() false when it cannot.
   explicit Emulator(Options options);
   Emulator() : Emulator(Options()) {}
-  // Stops the process (SIGTERM, then SIGKILL) and removes its directory.
+  // Stops the process (SIGTERM; SIGKILL if it lingers) and removes its
+  // directory.
   ~Emulator();
 
-  bool started() const { return pid_ > 0 && port_ > 0; }
-  int port() const { return port_; }
-  pid_t pid() const { return pid_; }
+  bool started() const { return process_ != nullptr; }
+  int port() const { return process_ != nullptr ? process_->port() : 0; }
   std::string url() const;
   const std::string& kubeconfig() const { return kubeconfig_; }
   const std::string& dir() const { return dir_.path(); }
@@ -102,9 +103,8 @@ class Emulator {
  private:
   Options options_;
   TempDir dir_;
-  pid_t pid_ = -1;
-  int port_ = 0;
   std::string kubeconfig_;
+  std::unique_ptr<::berth::testing::KubeEmulator> process_;
   std::unique_ptr<ApiClient> admin_;
 };
 
