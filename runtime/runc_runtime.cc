@@ -52,7 +52,7 @@ bool IsDirectory(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// Lines of JSON from the monitor's sync pipe.
+// Lines of JSON from the monitor's sync socket.
 class SyncReader {
  public:
   explicit SyncReader(UniqueFd fd) : fd_(std::move(fd)) {}
@@ -74,12 +74,12 @@ class SyncReader {
       }
       pollfd p{fd_.get(), POLLIN, 0};
       int r = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
-      if (r < 0 && errno != EINTR) return absl::ErrnoToStatus(errno, "poll monitor sync pipe");
+      if (r < 0 && errno != EINTR) return absl::ErrnoToStatus(errno, "poll monitor sync socket");
       if (r <= 0) continue;
       char chunk[1024];
       ssize_t n = read(fd_.get(), chunk, sizeof chunk);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return absl::ErrnoToStatus(errno, "read monitor sync pipe");
+      if (n < 0) return absl::ErrnoToStatus(errno, "read monitor sync socket");
       if (n == 0) return absl::InternalError("monitor exited without reporting");
       buf_.append(chunk, static_cast<size_t>(n));
     }
