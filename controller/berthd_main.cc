@@ -494,6 +494,9 @@ int Main(int argc, char** argv) {
     spdlog::info("signal {}: shutting down", sig);
     break;
   }
+  // A pull in progress would hold up the workers (and garbage collection)
+  // for as long as it takes; it resumes from its partial blobs next time.
+  images.CancelPulls();
   {
     absl::MutexLock l(&resync.mu);
     resync.stop = true;

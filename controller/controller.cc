@@ -46,6 +46,11 @@ void Controller::Work() {
     if (r.status.ok()) {
       queue_.Forget(*id);
       if (r.requeue_after > absl::ZeroDuration()) queue_.AddAfter(*id, r.requeue_after);
+    } else if (absl::IsCancelled(r.status)) {
+      // Berthd is stopping (its pulls were cancelled): the next start picks
+      // this up again.
+      spdlog::info("reconcile {}: {}", *id, std::string(r.status.message()));
+      queue_.Forget(*id);
     } else if (absl::IsInvalidArgument(r.status)) {
       // Retrying cannot help; a change of the spec or the next resync will.
       spdlog::error("reconcile {}: {}", *id, std::string(r.status.message()));

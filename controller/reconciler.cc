@@ -333,6 +333,8 @@ std::optional<ReconcileResult> Reconciler::Prepare(const NodeContainer& object,
   const absl::Time began = absl::Now();
   absl::StatusOr<ResolvedImage> resolved = images_.Resolve(image, policy, auth);
   if (!resolved.ok()) {
+    // Pulls are cancelled when berthd stops: nothing failed, nothing to say.
+    if (absl::IsCancelled(resolved.status())) return ReconcileResult{resolved.status()};
     const std::string error(resolved.status().message());
     if (absl::IsInvalidArgument(resolved.status())) {
       Report(object, observed, waiting_phase, error, "", "InvalidImageName");

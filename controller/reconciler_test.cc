@@ -441,6 +441,26 @@ TEST_F(ReconcilerTest, FailedPullsBackOffAndRecover) {
   EXPECT_EQ(sink_.reports["default.web"].reason, "");
 }
 
+TEST_F(ReconcilerTest, PullCancelledByShutdownReportsNothingAndLeavesNoBackOff) {
+  RecordingEvents events;
+  options_.events = &events;
+  images_.errors["busybox"] = absl::CancelledError("pull image busybox: cancelled");
+  Want("web");
+  Reconciler r = Make();
+  ReconcileResult stopped = r.Reconcile("default.web");
+  EXPECT_TRUE(absl::IsCancelled(stopped.status)) << stopped.status;
+  EXPECT_EQ(sink_.reports.count("default.web"), 0u) << sink_.reports["default.web"].reason;
+  EXPECT_THAT(events.events, ElementsAre(::testing::StartsWith("Normal Pulling")));
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+
+  // The next start pulls at once: a cancelled pull is not a failed one.
+  images_.errors.clear();
+  images_.resolves.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(images_.resolves, ElementsAre("busybox"));
+  EXPECT_THAT(runtime_.calls, ElementsAre("create default.web", "start default.web"));
+}
+
 TEST_F(ReconcilerTest, NewImageIsPulledBeforeTheOldContainerStops) {
   Want("web");
   Reconciler r = Make();

@@ -89,10 +89,15 @@ absl::StatusOr<std::unique_ptr<RegistryImageStore>> RegistryImageStore::Open(
       snapshot::Snapshotter::Open(s->options_.root + "/snapshots");
   if (!snapshots.ok()) return snapshots.status();
   s->snapshots_ = *std::move(snapshots);
+  if (s->options_.registry.cancellation == nullptr) {
+    s->options_.registry.cancellation = std::make_shared<image::PullCancellation>();
+  }
   s->client_ = std::make_unique<image::RegistryClient>(s->options_.registry);
   s->puller_ = std::make_unique<image::Puller>(s->content_.get(), s->client_.get());
   return s;
 }
+
+void RegistryImageStore::CancelPulls() { options_.registry.cancellation->Cancel(); }
 
 bool RegistryImageStore::Present(const std::string& reference) const {
   return dirs_.Present(reference) || puller_->Get(reference).ok();

@@ -74,6 +74,10 @@ class RegistryImageStore : public ImageStore {
   // Normalized references of the pulled and imported images.
   std::vector<std::string> List() const;
 
+  // Ends the pulls in progress and refuses new ones (kCancelled), for a
+  // quick shutdown; partial blobs are kept for the next start to resume.
+  void CancelPulls();
+
  private:
   explicit RegistryImageStore(RegistryImageStoreOptions options);
   absl::StatusOr<ResolvedImage> FromRecord(const image::ImageRecord& record, bool pulled) const;

@@ -1,9 +1,11 @@
 // berthd with images from a real registry on 127.0.0.1 (Debian's
 // docker-registry, test images built from busybox-static): pull and run,
-// shared layers, a registry that is down, garbage collection. Every test
-// checks for leaks afterwards.
+// shared layers, a registry that is down, a pull that stalls while berthd
+// stops, garbage collection. Every test checks for leaks afterwards.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -19,6 +21,7 @@
 #include "tests/processes.h"
 #include "tests/status_files.h"
 #include "tests/registry_env.h"
+#include "tests/stalling_proxy.h"
 #include "tests/test_env.h"
 
 namespace berth {
@@ -26,10 +29,12 @@ namespace {
 
 using ::berth::testing::OwnedProcess;
 using ::berth::testing::RegistryEnv;
+using ::berth::testing::StallingProxy;
 using ::berth::testing::TestWorld;
 using ::berth::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using nlohmann::json;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
@@ -156,6 +161,51 @@ TEST_F(BerthdImagesE2eTest, RegistryDownIsImagePullBackOffUntilItReturns) {
   WaitStatus("default.web", [](const json& s) { return s.value("reason", "") == "ImagePullBackOff"; });
   ASSERT_TRUE(registry_->Restart().ok());
   WaitRunning("default.web");
+}
+
+// Bytes in the content store's partial downloads.
+int64_t PartialBytes(const std::string& ingest_dir) {
+  int64_t total = 0;
+  DIR* d = opendir(ingest_dir.c_str());
+  if (d == nullptr) return 0;
+  while (dirent* e = readdir(d)) {
+    struct stat st;
+    if (absl::EndsWith(e->d_name, ".partial") &&
+        stat((ingest_dir + "/" + e->d_name).c_str(), &st) == 0) {
+      total += st.st_size;
+    }
+  }
+  closedir(d);
+  return total;
+}
+
+TEST_F(BerthdImagesE2eTest, StopDuringAStalledPullIsQuickAndTheNextStartResumes) {
+  auto proxy = StallingProxy::Start(registry_->port());
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  (*proxy)->set_budget(400 << 10);  // busybox's layer is about 1 MB
+  const std::vector<std::string> flags = {
+      absl::StrCat("--insecure-registries=", registry_->host(), ",", (*proxy)->host())};
+  StartBerthd(flags);
+  Write("web", (*proxy)->host() + "/busybox:1", "exec sleep 1000");
+  const std::string ingest = world_.berth_state_dir() + "/images/content/ingest";
+  ASSERT_TRUE(WaitFor([&] { return (*proxy)->stalled() > 0 && PartialBytes(ingest) > 0; }, kWait))
+      << "the layer's download never got under way";
+
+  // The pull would wait out its 30 s timeout; stopping cancels it instead.
+  const absl::Time begin = absl::Now();
+  const int status = berthd_.Stop(SIGTERM);
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(10));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+  EXPECT_THAT(berthd_.Log(), Not(HasSubstr("ErrImagePull")));
+  const json reported = Status("default.web");
+  EXPECT_TRUE(reported.is_null() || reported.value("reason", "") != "ErrImagePull") << reported;
+  const int64_t kept = PartialBytes(ingest);
+  EXPECT_GT(kept, 0) << "what arrived is kept";
+
+  (*proxy)->set_budget(-1);
+  StartBerthd(flags);
+  WaitRunning("default.web");
+  EXPECT_THAT(berthd_.Log(), HasSubstr(absl::StrCat("resuming at byte ", kept)));
 }
 
 TEST_F(BerthdImagesE2eTest, NeverPolicyWithoutTheImageAndGarbageCollection) {

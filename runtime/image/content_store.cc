@@ -327,8 +327,11 @@ absl::Status ContentStore::IngestLocked(const std::string& action, const std::st
     const bool resumed = writer.written() > 0;
     absl::Status s = source(writer.written(), &writer);
     if (!s.ok()) {
+      // What arrived before a transport failure or a cancellation is kept
+      // for the next attempt to resume.
       if (s.code() != absl::StatusCode::kUnavailable &&
-          s.code() != absl::StatusCode::kDeadlineExceeded) {
+          s.code() != absl::StatusCode::kDeadlineExceeded &&
+          s.code() != absl::StatusCode::kCancelled) {
         unlink(path.c_str());
       }
       return s;

@@ -82,7 +82,9 @@ class ContentStore {
   // ingests of one digest fetch once: the others wait and share the result
   // (in this process) or find the committed blob (other processes, by a
   // lock on the partial). A resumed partial whose result does not verify is
-  // discarded and fetched once more from the start.
+  // discarded and fetched once more from the start. When `source` fails with
+  // kUnavailable, kDeadlineExceeded or kCancelled, what it wrote stays as a
+  // partial for the next ingest to resume.
   absl::Status Ingest(const std::string& action, const std::string& digest, int64_t size,
                       const BlobSource& source);
   // Ingest of bytes already in memory.

@@ -7,6 +7,10 @@
 #include <boost/asio/ssl.hpp>
 #include <cpprest/http_client.h>
 #include <cpprest/uri_builder.h>
+#include <pplx/pplxcancellation_token.h>
+
+#include <algorithm>
+#include <atomic>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -19,7 +23,33 @@
 #include "spdlog/spdlog.h"
 
 namespace berth::image {
+
+struct PullCancellation::Impl {
+  std::atomic<bool> cancelled{false};
+  pplx::cancellation_token_source source;
+};
+
+PullCancellation::PullCancellation() : impl_(std::make_unique<Impl>()) {}
+PullCancellation::~PullCancellation() = default;
+
+void PullCancellation::Cancel() {
+  impl_->cancelled.store(true);
+  impl_->source.cancel();  // closes the connections of requests in flight
+}
+
+bool PullCancellation::cancelled() const { return impl_->cancelled.load(); }
+
+struct PullCancellationAccess {
+  static pplx::cancellation_token Token(const std::shared_ptr<PullCancellation>& c) {
+    return c != nullptr ? c->impl_->source.get_token() : pplx::cancellation_token::none();
+  }
+};
+
 namespace {
+
+bool IsCancelled(const RegistryClientOptions& o) {
+  return o.cancellation != nullptr && o.cancellation->cancelled();
+}
 
 namespace http = web::http;
 using http::client::http_client;
@@ -118,9 +148,11 @@ class RegistryClient::Http {
     req.set_request_uri(u.resource());
     req.headers().add("User-Agent", options_.user_agent);
     for (const auto& [k, v] : headers) req.headers().add(k, v);
+    if (IsCancelled(options_)) return absl::CancelledError(absl::StrCat("GET ", url, ": cancelled"));
     try {
-      return (*client)->request(req).get();
+      return (*client)->request(req, PullCancellationAccess::Token(options_.cancellation)).get();
     } catch (const std::exception& e) {
+      if (IsCancelled(options_)) return absl::CancelledError(absl::StrCat("GET ", url, ": cancelled"));
       return absl::UnavailableError(absl::StrCat("GET ", url, ": ", e.what()));
     }
   }
@@ -237,7 +269,7 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& domain,
                                                                      r.status().message()));
     if (r->status_code() != 200) return ErrorFor(*r, what);
     absl::StatusOr<std::string> body = ReadBody(*r, 1 << 20, what);
-    if (!body.ok()) return body.status();
+    if (!body.ok()) return UnlessCancelled(body.status(), what);
     nlohmann::json j = nlohmann::json::parse(*body, nullptr, false);
     std::string token;
     for (const char* key : {"token", "access_token"}) {
@@ -349,7 +381,7 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(const Reference& ref
   }
   if (code != 200) return ErrorFor(r->http, what);
   absl::StatusOr<std::string> body = ReadBody(r->http, kMaxManifestBytes, what);
-  if (!body.ok()) return body.status();
+  if (!body.ok()) return UnlessCancelled(body.status(), what);
   FetchedManifest m;
   m.body = std::move(*body);
   m.digest = DigestOf(m.body);
@@ -425,16 +457,29 @@ absl::Status RegistryClient::FetchBlob(const Reference& ref, const Descriptor& d
       auto sb = r->http.body().streambuf();
       std::unique_ptr<uint8_t[]> buf(new uint8_t[kReadChunk]);
       while (true) {
-        size_t n = sb.getn(buf.get(), kReadChunk).get();
+        // What is buffered, or else the next byte: a read of a fixed size
+        // would wait for all of it, and progress (and what a stall or a
+        // cancellation leaves to resume from) would lag the network.
+        const size_t want = std::min(std::max<size_t>(sb.in_avail(), 1), kReadChunk);
+        size_t n = sb.getn(buf.get(), want).get();
+        // A cancelled download ends early; what arrived stays as a partial.
+        if (IsCancelled(options_)) return absl::CancelledError(absl::StrCat(what, ": cancelled"));
         if (n == 0) break;
         if (absl::Status s = w->Write(buf.get(), n); !s.ok()) return s;
         if (progress) progress(w->written());
       }
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat(what, ": reading from ", r->url, ": ", e.what()));
+      return UnlessCancelled(
+          absl::UnavailableError(absl::StrCat(what, ": reading from ", r->url, ": ", e.what())),
+          what);
     }
     return absl::OkStatus();
   });
+}
+
+absl::Status RegistryClient::UnlessCancelled(absl::Status s, const std::string& what) const {
+  if (s.ok() || !IsCancelled(options_)) return s;
+  return absl::CancelledError(absl::StrCat(what, ": cancelled"));
 }
 
 }  // namespace berth::image

@@ -23,6 +23,25 @@
 
 namespace berth::image {
 
+// Stops the pulls of every client that shares it (berthd's shutdown):
+// requests in flight and those to come fail with kCancelled, and a blob's
+// partial download is kept for the next pull to resume. Thread-safe.
+class PullCancellation {
+ public:
+  PullCancellation();
+  ~PullCancellation();
+  PullCancellation(const PullCancellation&) = delete;
+  PullCancellation& operator=(const PullCancellation&) = delete;
+
+  void Cancel();
+  bool cancelled() const;
+
+ private:
+  friend struct PullCancellationAccess;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct RegistryClientOptions {
   // Credentials per registry domain (docker config.json "auths").
   DockerAuthConfig auth;
@@ -38,6 +57,8 @@ struct RegistryClientOptions {
   // Redirects followed per request (registries send blobs to storage).
   int max_redirects = 5;
   std::string user_agent = "berth";
+  // Optional; copies of the options share it.
+  std::shared_ptr<PullCancellation> cancellation;
 };
 
 // A manifest or index as the registry served it.
@@ -52,7 +73,8 @@ using ProgressFn = std::function<void(int64_t bytes_so_far)>;
 
 // Thread-safe. Errors: 401/403 kPermissionDenied, 404 kNotFound ("manifest
 // unknown"), transport failures, timeouts, 429 and 5xx kUnavailable, bad
-// content kDataLoss (digest) or kInvalidArgument (unsupported or malformed).
+// content kDataLoss (digest) or kInvalidArgument (unsupported or malformed),
+// kCancelled once options.cancellation is cancelled.
 class RegistryClient {
  public:
   explicit RegistryClient(RegistryClientOptions options);
@@ -93,6 +115,9 @@ class RegistryClient {
                                         const std::string& www_authenticate,
                                         const std::string& action);
   std::string CachedAuthorization(const std::string& domain, const std::string& scope);
+  // `s`, or kCancelled for `what` when the pulls were cancelled meanwhile
+  // (a cancelled request fails in whatever way the transport chose).
+  absl::Status UnlessCancelled(absl::Status s, const std::string& what) const;
 
   const RegistryClientOptions options_;
   std::unique_ptr<Http> http_;

@@ -10,6 +10,8 @@
 
 #include <cpprest/http_listener.h>
 
+#include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +21,7 @@
 #include "runtime/image/digest.h"
 #include "runtime/image/puller.h"
 #include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::image {
 namespace {
@@ -256,6 +259,82 @@ TEST(RegistryClientTest, StalledBodyTimesOutAsUnavailable) {
   close(fd);
   EXPECT_EQ(m.status().code(), absl::StatusCode::kUnavailable) << m.status();
   EXPECT_LT(took, absl::Seconds(10));
+}
+
+// Cancelling (berthd stopping) ends a download that would otherwise wait
+// out the timeout, keeps what arrived for the next pull, and refuses new
+// requests at once.
+TEST(RegistryClientTest, CancelEndsAStalledDownloadAndKeepsWhatArrived) {
+  int port = 0;
+  int fd = ListeningSocket(&port);
+  ASSERT_GE(fd, 0);
+  const std::string blob(1 << 20, 'b');
+  const std::string digest = DigestOf(blob);
+  const size_t sent = 200000;
+  absl::Notification done;
+  std::thread server([&] {
+    int c = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    char buf[4096];
+    (void)read(c, buf, sizeof(buf));
+    const std::string head = absl::StrCat(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ",
+        blob.size(), "\r\n\r\n");
+    (void)!write(c, head.data(), head.size());
+    (void)!write(c, blob.data(), sent);
+    done.WaitForNotificationWithTimeout(absl::Seconds(60));  // then stalls
+    close(c);
+  });
+  berth::testing::TempDir dir;
+  auto store = ContentStore::Open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  RegistryClientOptions o;
+  const std::string host = absl::StrCat("127.0.0.1:", port);
+  o.insecure_registries.insert(host);
+  o.timeout = absl::Seconds(60);  // only the cancellation can end it early
+  o.cancellation = std::make_shared<PullCancellation>();
+  RegistryClient client(o);
+  std::atomic<int64_t> arrived{0};
+  absl::Status fetched;
+  absl::Time cancelled_at;
+  std::thread pull([&] {
+    Descriptor d;
+    d.digest = digest;
+    d.size = static_cast<int64_t>(blob.size());
+    fetched = client.FetchBlob(*ParseReference(host + "/x:1"), d, store->get(), "pull image x",
+                               [&](int64_t bytes) { arrived = bytes; });
+  });
+  // The client hands the body on in chunks of its own: wait for some, then
+  // for the rest of what it will hand on before the stall.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (arrived.load() == 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  absl::SleepFor(absl::Milliseconds(300));
+  const int64_t before_cancel = arrived.load();
+  EXPECT_GT(before_cancel, 0);
+  EXPECT_LE(before_cancel, static_cast<int64_t>(sent));
+  cancelled_at = absl::Now();
+  o.cancellation->Cancel();
+  pull.join();
+  const absl::Duration took = absl::Now() - cancelled_at;
+  done.Notify();
+  server.join();
+  close(fd);
+  EXPECT_EQ(fetched.code(), absl::StatusCode::kCancelled) << fetched;
+  EXPECT_THAT(fetched.message(), HasSubstr("pull image x: blob " + digest));
+  EXPECT_LT(took, absl::Seconds(5));
+  EXPECT_FALSE((*store)->Has(digest));
+  const std::string partial =
+      absl::StrCat(dir.path(), "/ingest/", digest.substr(strlen("sha256:")), ".partial");
+  absl::StatusOr<std::string> kept = runtime::ReadFile(partial, blob.size());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(static_cast<int64_t>(kept->size()), before_cancel);
+  EXPECT_EQ(*kept, blob.substr(0, kept->size()));
+
+  // New requests fail at once, without a connection.
+  const absl::Time begin = absl::Now();
+  absl::Status ping = client.Ping(host);
+  EXPECT_EQ(ping.code(), absl::StatusCode::kCancelled) << ping;
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(1));
 }
 
 TEST(RegistryClientTest, BaseUrls) {
