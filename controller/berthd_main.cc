@@ -52,7 +52,9 @@ ABSL_FLAG(std::vector<std::string>, registry_ca, {},
           "Extra CA files for registries' HTTPS: host:port=/path/ca.pem, comma separated");
 ABSL_FLAG(int, image_gc_high_threshold, 85,
           "Disk usage (percent) of the image store's file system at which unused images are "
-          "removed");
+          "removed, least recently used first");
+ABSL_FLAG(int, image_gc_low_threshold, 80,
+          "Disk usage (percent) image GC frees down to (at most the high threshold)");
 ABSL_FLAG(absl::Duration, image_gc_period, absl::Minutes(5), "How often image GC looks");
 ABSL_FLAG(std::string, node_name, "",
           "This node's name (default: $NODE_NAME, else the host name)");
@@ -171,6 +173,12 @@ absl::StatusOr<std::unique_ptr<RegistryImageStore>> OpenImages(const std::string
   RegistryImageStoreOptions o;
   o.root = dir;
   o.gc_high_percent = absl::GetFlag(FLAGS_image_gc_high_threshold);
+  o.gc_low_percent = absl::GetFlag(FLAGS_image_gc_low_threshold);
+  if (o.gc_low_percent < 0 || o.gc_low_percent > o.gc_high_percent || o.gc_high_percent > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--image-gc-low-threshold=", o.gc_low_percent, " and --image-gc-high-threshold=",
+        o.gc_high_percent, ": want 0 <= low <= high <= 100"));
+  }
   if (const std::string auth = absl::GetFlag(FLAGS_registry_auth); !auth.empty()) {
     absl::StatusOr<image::DockerAuthConfig> config = image::DockerAuthConfig::Load(auth);
     if (!config.ok()) {

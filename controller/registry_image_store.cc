@@ -5,6 +5,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -116,6 +119,7 @@ absl::StatusOr<ResolvedImage> RegistryImageStore::Resolve(const std::string& ref
                                             " is not present and the pull policy is Never"));
   }
   if (local.ok() && policy != ImagePullPolicy::kAlways) {
+    NoteUsed(local->reference);
     absl::StatusOr<ResolvedImage> image = FromRecord(*local, false);
     // A record whose blobs are gone (pruned by another process while it was
     // written) is as good as no record: pull again.
@@ -155,6 +159,7 @@ absl::StatusOr<ResolvedImage> RegistryImageStore::Resolve(const std::string& ref
     pulled = puller.Pull(reference, pull);
   }
   if (!pulled.ok()) return pulled.status();
+  NoteUsed(pulled->reference);
   return FromRecord(*pulled, true);
 }
 
@@ -229,10 +234,20 @@ std::vector<std::string> RegistryImageStore::List() const {
   return refs;
 }
 
+int RegistryImageStore::DiskUsed() const {
+  return options_.disk_used_percent ? options_.disk_used_percent(options_.root)
+                                    : DiskUsedPercent(options_.root);
+}
+
+void RegistryImageStore::NoteUsed(const std::string& reference) const {
+  absl::MutexLock l(&used_mu_);
+  last_used_[reference] = absl::Now();
+}
+
 absl::StatusOr<ImageGcReport> RegistryImageStore::CollectGarbage(
     const std::function<std::set<std::string>()>& in_use, bool force) {
   ImageGcReport report;
-  report.disk_used_percent = DiskUsedPercent(options_.root);
+  report.disk_used_percent = DiskUsed();
   if (!force && report.disk_used_percent < options_.gc_high_percent) return report;
   report.collected = true;
   absl::WriterMutexLock gc(&gc_mu_);
@@ -242,12 +257,66 @@ absl::StatusOr<ImageGcReport> RegistryImageStore::CollectGarbage(
   // odd names, say) cannot name a pulled image: leave them out.
   std::set<std::string> keep;
   for (const std::string& r : in_use()) {
-    if (image::ParseReference(r).ok()) keep.insert(r);
+    absl::StatusOr<image::Reference> ref = image::ParseReference(r);
+    if (!ref.ok()) continue;
+    keep.insert(ref->String());
+    NoteUsed(ref->String());
   }
-  absl::StatusOr<image::PruneResult> pruned = puller_->Prune(keep);
-  if (!pruned.ok()) return pruned.status();
-  report.removed_images = pruned->removed_images;
-  report.removed_blobs = pruned->removed_blobs;
+  absl::StatusOr<std::vector<image::ImageRecord>> records = content_->ListImages();
+  if (!records.ok()) return records.status();
+  // Least recently used first (kubelet's order): an image not used since
+  // berthd started counts from its pull.
+  std::vector<std::pair<absl::Time, std::string>> candidates;
+  {
+    absl::MutexLock l(&used_mu_);
+    for (const image::ImageRecord& r : *records) {
+      if (keep.count(r.reference) != 0) continue;
+      auto used = last_used_.find(r.reference);
+      candidates.emplace_back(
+          used != last_used_.end() ? used->second : absl::FromUnixSeconds(r.created_unix),
+          r.reference);
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());
+  // Forced: all of them at once. Otherwise one at a time, until the disk
+  // is below the low mark. With none to remove, one pass still removes
+  // blobs and snapshots nothing references.
+  std::set<std::string> remaining;
+  for (const image::ImageRecord& r : *records) remaining.insert(r.reference);
+  size_t next = 0;
+  do {
+    if (force) {
+      for (const auto& c : candidates) remaining.erase(c.second);
+    } else if (next < candidates.size()) {
+      remaining.erase(candidates[next].second);
+    }
+    ++next;
+    absl::StatusOr<image::PruneResult> pruned = puller_->Prune(remaining);
+    if (!pruned.ok()) return pruned.status();
+    report.removed_images.insert(report.removed_images.end(), pruned->removed_images.begin(),
+                                 pruned->removed_images.end());
+    report.removed_blobs += pruned->removed_blobs;
+    absl::StatusOr<int> snapshots = PruneSnapshots();
+    if (!snapshots.ok()) return snapshots.status();
+    report.removed_snapshots += *snapshots;
+    if (force) break;
+    report.disk_used_percent = DiskUsed();
+    if (report.disk_used_percent < options_.gc_low_percent) break;
+  } while (next < candidates.size());
+  {
+    absl::MutexLock l(&used_mu_);
+    for (const std::string& r : report.removed_images) last_used_.erase(r);
+  }
+  if (!report.removed_images.empty()) {
+    spdlog::info("image GC: removed {} image(s), {} blob(s), {} snapshot(s); disk {}% used",
+                 report.removed_images.size(), report.removed_blobs, report.removed_snapshots,
+                 report.disk_used_percent);
+  }
+  return report;
+}
+
+absl::StatusOr<int> RegistryImageStore::PruneSnapshots() {
+  // The chains of the images left.
   std::set<std::string> chains;
   absl::StatusOr<std::vector<image::ImageRecord>> left = content_->ListImages();
   if (!left.ok()) return left.status();
@@ -256,15 +325,9 @@ absl::StatusOr<ImageGcReport> RegistryImageStore::CollectGarbage(
     for (const image::LayerDescriptor& l : r.layers) diff_ids.push_back(l.diff_id);
     for (std::string& c : snapshot::ChainIds(diff_ids)) chains.insert(std::move(c));
   }
-  const size_t snapshots_before = snapshots_->List().size();
+  const size_t before = snapshots_->List().size();
   if (absl::Status s = snapshots_->Prune(chains); !s.ok()) return s;
-  report.removed_snapshots = static_cast<int>(snapshots_before - snapshots_->List().size());
-  if (!report.removed_images.empty()) {
-    spdlog::info("image GC (disk {}% used): removed {} image(s), {} blob(s), {} snapshot(s)",
-                 report.disk_used_percent, report.removed_images.size(), report.removed_blobs,
-                 report.removed_snapshots);
-  }
-  return report;
+  return static_cast<int>(before - snapshots_->List().size());
 }
 
 }  // namespace berth::controller

@@ -10,14 +10,15 @@
 //   <root>/snapshots/             unpacked layers (Snapshotter)
 //
 // Garbage collection (kubelet's image GC): when the file system holding the
-// root is at least `gc_high_percent` full, every pulled image no container
-// uses and no source wants is removed (record, blobs no other image shares,
-// snapshots of chains no remaining image has). Directory images are never
-// removed.
+// root is at least `gc_high_percent` full, pulled images no container uses
+// and no source wants are removed, least recently used first, until it is
+// below `gc_low_percent` (record, blobs no other image shares, snapshots of
+// chains no remaining image has). Directory images are never removed.
 #ifndef BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
 #define BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -39,6 +40,10 @@ struct RegistryImageStoreOptions {
   // Registries, TLS and the node's own credentials (a docker config.json).
   image::RegistryClientOptions registry;
   int gc_high_percent = 85;
+  int gc_low_percent = 80;
+  // How full the file system holding `root` is, in percent; statvfs when
+  // not set.
+  std::function<int(const std::string& root)> disk_used_percent;
 };
 
 struct ImageGcReport {
@@ -65,9 +70,10 @@ class RegistryImageStore : public ImageStore {
   absl::StatusOr<std::vector<std::string>> Import(const std::string& path,
                                                   const std::string& reference);
 
-  // Removes pulled images not in `in_use()` (references in any form) when
-  // the disk is over the threshold, or always when `force`. `in_use` is
-  // asked while no Resolve runs.
+  // Over the high mark: removes pulled images not in `in_use()`
+  // (references in any form), least recently used first, until the disk is
+  // below the low mark. `force`: removes all of them, whatever the disk.
+  // `in_use` is asked while no Resolve runs.
   absl::StatusOr<ImageGcReport> CollectGarbage(
       const std::function<std::set<std::string>()>& in_use, bool force);
 
@@ -81,6 +87,11 @@ class RegistryImageStore : public ImageStore {
  private:
   explicit RegistryImageStore(RegistryImageStoreOptions options);
   absl::StatusOr<ResolvedImage> FromRecord(const image::ImageRecord& record, bool pulled) const;
+  int DiskUsed() const;
+  // Resolved (or in use) now: what garbage collection removes last.
+  void NoteUsed(const std::string& reference) const;
+  // Removes the snapshots no image record needs; how many.
+  absl::StatusOr<int> PruneSnapshots();
 
   RegistryImageStoreOptions options_;
   LocalImageStore dirs_;
@@ -90,6 +101,9 @@ class RegistryImageStore : public ImageStore {
   std::unique_ptr<snapshot::Snapshotter> snapshots_;
   // Resolves hold it shared; garbage collection exclusively.
   mutable absl::Mutex gc_mu_;
+  mutable absl::Mutex used_mu_;
+  // Normalised reference -> when last resolved or found in use.
+  mutable std::map<std::string, absl::Time> last_used_ ABSL_GUARDED_BY(used_mu_);
 };
 
 }  // namespace berth::controller

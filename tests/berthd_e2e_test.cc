@@ -383,6 +383,17 @@ TEST_F(BerthdE2eTest, RootfsModeCopyRunsContainersOnCopiesAndBadModesAreRefused)
                       kWait));
 }
 
+TEST_F(BerthdE2eTest, ImageGcThresholdsOutOfOrderAreRefused) {
+  std::vector<std::string> argv = Flags();
+  argv.insert(argv.end(), {"--image-gc-high-threshold=70", "--image-gc-low-threshold=75"});
+  pid_t p = Spawn(argv);
+  int status = 0;
+  waitpid(p, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << "wait status " << status;
+  EXPECT_THAT(Log(), HasSubstr("--image-gc-low-threshold=75 and --image-gc-high-threshold=70: "
+                               "want 0 <= low <= high <= 100"));
+}
+
 TEST_F(BerthdE2eTest, StatusOfAContainerGoneWhileBerthdWasDownIsRemoved) {
   Write("web.yaml", Manifest("web", "exec sleep 1000", "  stopSignal: SIGKILL\n"));
   StartBerthd();

@@ -209,7 +209,7 @@ TEST_F(BerthdImagesE2eTest, StopDuringAStalledPullIsQuickAndTheNextStartResumes)
 }
 
 TEST_F(BerthdImagesE2eTest, NeverPolicyWithoutTheImageAndGarbageCollection) {
-  StartBerthd({"--image-gc-period=1s", "--image-gc-high-threshold=0"});
+  StartBerthd({"--image-gc-period=1s", "--image-gc-high-threshold=0", "--image-gc-low-threshold=0"});
   Write("never", Image("busybox"), "exec sleep 1000", "  imagePullPolicy: Never\n");
   WaitStatus("default.never", [](const json& s) { return s.value("reason", "") == "ErrImageNeverPull"; });
   Write("keep", Image("busybox"), "exec sleep 1000");
