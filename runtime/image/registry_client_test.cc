@@ -18,7 +18,7 @@
 #include "gtest/gtest.h"
 #include "runtime/image/digest.h"
 #include "runtime/image/puller.h"
-#include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::image {
 namespace {
@@ -157,9 +157,8 @@ TEST_F(FakeRegistryTest, MapsAnswersToCodes) {
 }
 
 TEST_F(FakeRegistryTest, MalformedManifestsAreInvalidArgument) {
-  char tmpl[] = "/tmp/berth-fake-registry-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  auto store = ContentStore::Open(tmpl);
+  testing::TempDir dir{"berth-fake-registry"};
+  auto store = ContentStore::Open(dir.path());
   ASSERT_TRUE(store.ok());
   Puller puller(store->get(), client_.get());
   for (const char* tag : {"badtypes", "helm", "oddindex"}) {
@@ -169,7 +168,6 @@ TEST_F(FakeRegistryTest, MalformedManifestsAreInvalidArgument) {
   }
   EXPECT_THAT(puller.Pull(host_ + "/x:helm").status().message(),
               HasSubstr("unsupported media type"));
-  EXPECT_TRUE(runtime::RemoveTree(tmpl).ok());
 }
 
 TEST(RegistryClientTest, SilentServerTimesOutAsUnavailable) {
