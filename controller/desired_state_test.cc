@@ -1,13 +1,12 @@
 #include "controller/desired_state.h"
 
-#include <stdlib.h>
-
 #include "absl/strings/str_format.h"
 #include "controller/diff.h"
 #include "nlohmann/json.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::controller {
 namespace {
@@ -155,8 +154,8 @@ TEST(DesiredStateTest, NodeSelection) {
 }
 
 TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
-  char tmpl[] = "/tmp/berth-images-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  testing::TempDir tmp{"berth-images"};
+  const std::string& dir = tmp.path();
   ASSERT_TRUE(runtime::MakeDirs(dir + "/busybox/latest/rootfs").ok());
   ASSERT_TRUE(runtime::MakeDirs(dir + "/127.0.0.1_5000/team/app/v1/rootfs").ok());
   ASSERT_TRUE(runtime::WriteFileAtomic(dir + "/busybox/latest/config.json",
@@ -178,7 +177,6 @@ TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
   const std::string by_digest = "busybox@sha256:" + std::string(64, 'a');
   EXPECT_THAT(store.Resolve(by_digest, ImagePullPolicy::kNever, {}).status().message(),
               HasSubstr("digest references are not supported by the local image store"));
-  ASSERT_TRUE(runtime::RemoveTree(dir).ok());
 }
 
 TEST(DiffTest, DecidesEachCase) {

@@ -3,9 +3,6 @@
 #ifndef BERTH_CONTROLLER_MANIFEST_TEST_UTIL_H_
 #define BERTH_CONTROLLER_MANIFEST_TEST_UTIL_H_
 
-#include <stdlib.h>
-
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -13,27 +10,16 @@
 #include "absl/strings/str_cat.h"
 #include "controller/manifest_source.h"
 #include "gtest/gtest.h"
+#include "tests/temp_dir.h"
 
 namespace berth::controller::test_util {
 
-// A fresh directory under the test temp dir, removed at the end.
-class TempDir {
+// A fresh temporary directory, removed at the end; `dir / "name"` is a path
+// in it.
+class TempDir : public ::berth::testing::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "berth-source-XXXXXX");
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr) << "mkdtemp " << tmpl;
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : ::berth::testing::TempDir("berth-source") {}
+  std::string operator/(const std::string& name) const { return path() + "/" + name; }
 };
 
 inline void WriteFile(const std::string& path, const std::string& content) {

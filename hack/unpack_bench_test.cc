@@ -1,7 +1,5 @@
 #include "hack/unpack_bench.h"
 
-#include <stdlib.h>
-
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +8,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/snapshot/test_tar.h"
 #include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::bench {
 namespace {
@@ -21,10 +20,7 @@ using snapshot::testing::File;
 class UnpackBenchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-unpack-bench-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    layout_ = dir_ + "/layout";
+    layout_ = dir_.path() + "/layout";
     const std::string blobs = layout_ + "/blobs/sha256";
     ASSERT_TRUE(runtime::MakeDirs(blobs).ok());
     layers_.push_back(snapshot::testing::WriteLayer(
@@ -51,7 +47,6 @@ class UnpackBenchTest : public ::testing::Test {
     index["manifests"] = nlohmann::json::array({entry});
     ASSERT_TRUE(runtime::WriteFileAtomic(layout_ + "/index.json", index.dump()).ok());
   }
-  void TearDown() override { ASSERT_TRUE(runtime::RemoveTree(dir_).ok()); }
 
   std::string Put(const std::string& content) {
     std::string digest = snapshot::testing::Sha256(content);
@@ -59,7 +54,8 @@ class UnpackBenchTest : public ::testing::Test {
     return digest;
   }
 
-  std::string dir_, layout_;
+  testing::TempDir dir_{"berth-unpack-bench-test"};
+  std::string layout_;
   std::vector<snapshot::LayerBlob> layers_;
 };
 
@@ -74,7 +70,7 @@ TEST_F(UnpackBenchTest, ReadsAnOciLayoutAndMeasuresAllThreeMethods) {
   }
   EXPECT_TRUE(absl::IsNotFound(LayersFromOciLayout(layout_, "v2").status()));
 
-  auto r = BenchUnpack(*layers, dir_ + "/scratch", 1);
+  auto r = BenchUnpack(*layers, dir_.path() + "/scratch", 1);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->layers, 2);
   EXPECT_GT(r->tar_bytes, 100000);
@@ -84,13 +80,13 @@ TEST_F(UnpackBenchTest, ReadsAnOciLayoutAndMeasuresAllThreeMethods) {
   }
   EXPECT_GT(r->Ratio(), 0);
   // The scratch dir holds nothing afterwards.
-  auto ls = runtime::RunCommand({"/bin/ls", "-A", dir_ + "/scratch"}, absl::Seconds(5));
+  auto ls = runtime::RunCommand({"/bin/ls", "-A", dir_.path() + "/scratch"}, absl::Seconds(5));
   ASSERT_TRUE(ls.ok());
   EXPECT_EQ(ls->output, "");
 }
 
 TEST_F(UnpackBenchTest, BlobsGivenByPathGetTheirDiffIdsComputed) {
-  auto layers = LayersFromBlobs({layers_[0].path, layers_[1].path}, dir_ + "/scratch");
+  auto layers = LayersFromBlobs({layers_[0].path, layers_[1].path}, dir_.path() + "/scratch");
   ASSERT_TRUE(layers.ok()) << layers.status();
   EXPECT_EQ((*layers)[0].diff_id, layers_[0].diff_id);
   EXPECT_EQ((*layers)[1].diff_id, layers_[1].diff_id);
@@ -99,7 +95,7 @@ TEST_F(UnpackBenchTest, BlobsGivenByPathGetTheirDiffIdsComputed) {
 TEST_F(UnpackBenchTest, WrongDiffIdIsDataLoss) {
   std::vector<snapshot::LayerBlob> bad = layers_;
   bad[1].diff_id = layers_[0].diff_id;
-  EXPECT_TRUE(absl::IsDataLoss(BenchUnpack(bad, dir_ + "/scratch", 1).status()));
+  EXPECT_TRUE(absl::IsDataLoss(BenchUnpack(bad, dir_.path() + "/scratch", 1).status()));
 }
 
 }  // namespace

@@ -1,10 +1,9 @@
 #include "runtime/state_store.h"
 
-#include <stdlib.h>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::runtime {
 namespace {
@@ -12,14 +11,11 @@ namespace {
 class StateStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-store-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    store_ = std::make_unique<StateStore>(dir_ + "/containers");
+    store_ = std::make_unique<StateStore>(dir_.path() + "/containers");
     ASSERT_TRUE(store_->Init().ok());
   }
-  void TearDown() override { ASSERT_TRUE(RemoveTree(dir_).ok()); }
 
-  std::string dir_;
+  testing::TempDir dir_{"berth-store"};
   std::unique_ptr<StateStore> store_;
 };
 

@@ -1,7 +1,6 @@
 #include "runtime/image/content_store.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "runtime/image/digest.h"
 #include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::image {
 namespace {
@@ -23,17 +23,13 @@ using ::testing::IsEmpty;
 class ContentStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-cs-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto store = ContentStore::Open(dir_ + "/store");
+    auto store = ContentStore::Open(dir_.path() + "/store");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
-  void TearDown() override { ASSERT_TRUE(runtime::RemoveTree(dir_).ok()); }
 
   std::string PartialPath(const std::string& digest) {
-    return absl::StrCat(dir_, "/store/ingest/", DigestHex(digest), ".partial");
+    return absl::StrCat(dir_.path(), "/store/ingest/", DigestHex(digest), ".partial");
   }
 
   // A source serving `data` from the offset it is given.
@@ -44,7 +40,7 @@ class ContentStoreTest : public ::testing::Test {
     };
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"berth-cs"};
   std::unique_ptr<ContentStore> store_;
 };
 
@@ -60,7 +56,7 @@ TEST_F(ContentStoreTest, IngestCommitsVerifiedBlob) {
   EXPECT_FALSE(store_->Has(digest));
   ASSERT_TRUE(store_->Ingest("pull image x", digest, data.size(), Serve(data)).ok());
   EXPECT_TRUE(store_->Has(digest));
-  EXPECT_EQ(store_->BlobPath(digest), dir_ + "/store/blobs/sha256/" + std::string(DigestHex(digest)));
+  EXPECT_EQ(store_->BlobPath(digest), dir_.path() + "/store/blobs/sha256/" + std::string(DigestHex(digest)));
   EXPECT_EQ(*store_->Size(digest), static_cast<int64_t>(data.size()));
   EXPECT_EQ(*store_->ReadBlob(digest, 4 << 20), data);
   EXPECT_EQ(store_->ReadBlob(digest, 10).status().code(), absl::StatusCode::kFailedPrecondition);
@@ -231,7 +227,7 @@ TEST_F(ContentStoreTest, ConcurrentIngestsShareAFailure) {
 }
 
 TEST_F(ContentStoreTest, IngestWaitsForAnotherProcessHoldingThePartial) {
-  auto store = ContentStore::Open(dir_ + "/store", {.ingest_wait = absl::Milliseconds(300)});
+  auto store = ContentStore::Open(dir_.path() + "/store", {.ingest_wait = absl::Milliseconds(300)});
   ASSERT_TRUE(store.ok());
   const std::string data = Data(1000, 'k');
   const std::string digest = DigestOf(data);
@@ -261,9 +257,9 @@ TEST_F(ContentStoreTest, IngestWaitsForAnotherProcessHoldingThePartial) {
 }
 
 TEST_F(ContentStoreTest, OpenRemovesTemporaryLeftovers) {
-  const std::string tmp = dir_ + "/store/ingest/tmp-abc123";
+  const std::string tmp = dir_.path() + "/store/ingest/tmp-abc123";
   ASSERT_TRUE(runtime::WriteFileAtomic(tmp, "half").ok());
-  ASSERT_TRUE(ContentStore::Open(dir_ + "/store").ok());
+  ASSERT_TRUE(ContentStore::Open(dir_.path() + "/store").ok());
   EXPECT_NE(access(tmp.c_str(), F_OK), 0);
 }
 

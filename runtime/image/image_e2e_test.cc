@@ -15,6 +15,7 @@
 #include "runtime/image/registry_client.h"
 #include "runtime/sys/process.h"
 #include "tests/registry_env.h"
+#include "tests/temp_dir.h"
 
 namespace berth::image {
 namespace {
@@ -26,10 +27,7 @@ using ::testing::IsEmpty;
 class ImageE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-image-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto store = ContentStore::Open(dir_ + "/store");
+    auto store = ContentStore::Open(dir_.path() + "/store");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
@@ -41,7 +39,6 @@ class ImageE2eTest : public ::testing::Test {
       EXPECT_NE(kill(pid, 0), 0) << "registry " << pid << " still running";
       EXPECT_NE(access(dir.c_str(), F_OK), 0) << dir << " left behind";
     }
-    ASSERT_TRUE(runtime::RemoveTree(dir_).ok());
   }
 
   RegistryEnv* StartRegistry(testing::RegistryEnvOptions o = {},
@@ -82,7 +79,7 @@ class ImageE2eTest : public ::testing::Test {
     EXPECT_EQ(r.layers.size(), r.config["rootfs"]["diff_ids"].size());
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"berth-image-e2e"};
   std::unique_ptr<ContentStore> store_;
   std::vector<std::unique_ptr<RegistryEnv>> envs_;
 };

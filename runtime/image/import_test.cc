@@ -2,7 +2,6 @@
 // (label e2e: runs those tools).
 #include "runtime/image/import.h"
 
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +10,7 @@
 #include "runtime/image/digest.h"
 #include "runtime/sys/process.h"
 #include "tests/registry_env.h"
+#include "tests/temp_dir.h"
 
 namespace berth::image {
 namespace {
@@ -21,14 +21,10 @@ class ImportTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(testing::BuildTestImages({"busybox", "multi", "layers"}).ok());
-    char tmpl[] = "/tmp/berth-import-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    auto store = ContentStore::Open(dir_ + "/store");
+    auto store = ContentStore::Open(dir_.path() + "/store");
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
-  void TearDown() override { ASSERT_TRUE(runtime::RemoveTree(dir_).ok()); }
 
   std::string Layout(const std::string& name) { return testing::TestImagesDir() + "/" + name; }
 
@@ -47,7 +43,7 @@ class ImportTest : public ::testing::Test {
     EXPECT_EQ(store_->GetImage(r.reference)->manifest_digest, r.manifest_digest);
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"berth-import"};
   std::unique_ptr<ContentStore> store_;
 };
 
@@ -73,13 +69,13 @@ TEST_F(ImportTest, OciLayoutWithAnIndexPicksThePlatform) {
 }
 
 TEST_F(ImportTest, CorruptedLayoutBlobIsRejected) {
-  const std::string copy = dir_ + "/layout";
+  const std::string copy = dir_.path() + "/layout";
   ASSERT_TRUE(Sh(absl::StrCat("cp -a ", Layout("layers"), " ", copy)).ok());
   auto good = ImportImage(store_.get(), Layout("layers"), {.reference = "x.io/layers:1"});
   ASSERT_TRUE(good.ok()) << good.status();
   const std::string layer = (*good)[0].layers.back().digest;
   ASSERT_TRUE(runtime::RemoveTree(store_->root()).ok());
-  auto store = ContentStore::Open(dir_ + "/store");
+  auto store = ContentStore::Open(dir_.path() + "/store");
   ASSERT_TRUE(store.ok());
   store_ = std::move(*store);
   const std::string file = absl::StrCat(copy, "/blobs/sha256/", DigestHex(layer));
@@ -98,7 +94,7 @@ TEST_F(ImportTest, CorruptedLayoutBlobIsRejected) {
 }
 
 TEST_F(ImportTest, DockerArchiveRegistersItsRepoTags) {
-  const std::string tar = dir_ + "/layers.tar";
+  const std::string tar = dir_.path() + "/layers.tar";
   ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("layers"), ":1 docker-archive:", tar,
                               ":team/layers:2"))
                   .ok());
@@ -118,8 +114,8 @@ TEST_F(ImportTest, DockerArchiveRegistersItsRepoTags) {
 }
 
 TEST_F(ImportTest, DockerArchiveWithAlteredLayerIsRejected) {
-  const std::string tar = dir_ + "/busybox.tar";
-  const std::string bad = dir_ + "/busybox-bad.tar";
+  const std::string tar = dir_.path() + "/busybox.tar";
+  const std::string bad = dir_.path() + "/busybox-bad.tar";
   ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 docker-archive:", tar,
                               ":busybox:1"))
                   .ok());
@@ -150,7 +146,7 @@ PY)"))
 }
 
 TEST_F(ImportTest, OciArchiveImports) {
-  const std::string tar = dir_ + "/busybox-oci.tar";
+  const std::string tar = dir_.path() + "/busybox-oci.tar";
   ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 oci-archive:", tar,
                               ":1"))
                   .ok());
@@ -162,7 +158,7 @@ TEST_F(ImportTest, OciArchiveImports) {
 
 TEST_F(ImportTest, BerthImageTool) {
   const std::string tool = BERTH_IMAGE_TOOL;
-  const std::string store = "--store=" + dir_ + "/tool-store";
+  const std::string store = "--store=" + dir_.path() + "/tool-store";
   auto run = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {tool, store});
     auto r = runtime::RunCommand(args, absl::Minutes(1));
@@ -185,12 +181,12 @@ TEST_F(ImportTest, BerthImageTool) {
 }
 
 TEST_F(ImportTest, BadSourcesAreClearErrors) {
-  EXPECT_EQ(ImportImage(store_.get(), dir_ + "/missing").status().code(),
+  EXPECT_EQ(ImportImage(store_.get(), dir_.path() + "/missing").status().code(),
             absl::StatusCode::kNotFound);
-  ASSERT_TRUE(runtime::WriteFileAtomic(dir_ + "/junk.tar", "not a tar at all").ok());
-  auto junk = ImportImage(store_.get(), dir_ + "/junk.tar", {.reference = "a.io/b:1"});
+  ASSERT_TRUE(runtime::WriteFileAtomic(dir_.path() + "/junk.tar", "not a tar at all").ok());
+  auto junk = ImportImage(store_.get(), dir_.path() + "/junk.tar", {.reference = "a.io/b:1"});
   EXPECT_FALSE(junk.ok());
-  EXPECT_THAT(junk.status().message(), HasSubstr("import image " + dir_ + "/junk.tar"));
+  EXPECT_THAT(junk.status().message(), HasSubstr("import image " + dir_.path() + "/junk.tar"));
 }
 
 }  // namespace

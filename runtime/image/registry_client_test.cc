@@ -160,9 +160,8 @@ TEST_F(FakeRegistryTest, MapsAnswersToCodes) {
 }
 
 TEST_F(FakeRegistryTest, MalformedManifestsAreInvalidArgument) {
-  char tmpl[] = "/tmp/berth-fake-registry-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  auto store = ContentStore::Open(tmpl);
+  testing::TempDir dir{"berth-fake-registry"};
+  auto store = ContentStore::Open(dir.path());
   ASSERT_TRUE(store.ok());
   Puller puller(store->get(), client_.get());
   for (const char* tag : {"badtypes", "helm", "oddindex"}) {
@@ -172,7 +171,6 @@ TEST_F(FakeRegistryTest, MalformedManifestsAreInvalidArgument) {
   }
   EXPECT_THAT(puller.Pull(host_ + "/x:helm").status().message(),
               HasSubstr("unsupported media type"));
-  EXPECT_TRUE(runtime::RemoveTree(tmpl).ok());
 }
 
 TEST(RegistryClientTest, SilentServerTimesOutAsUnavailable) {

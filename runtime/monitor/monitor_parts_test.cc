@@ -1,5 +1,4 @@
 // In-process tests of the monitor's pieces: flags, JSON, time, CRI log.
-#include <stdlib.h>
 #include <time.h>
 
 #include <filesystem>
@@ -13,6 +12,7 @@
 #include "runtime/monitor/monitor_options.h"
 #include "runtime/monitor/monitor_test_util.h"
 #include "runtime/monitor/sys_util.h"
+#include "tests/temp_dir.h"
 
 namespace berth::monitor {
 namespace {
@@ -120,17 +120,11 @@ TEST(MonitorTimeTest, FormatsRfc3339NanoInUtc) {
 
 class MonitorLogWriterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char templ[] = "/tmp/berth-monitor-log-test.XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  testing::TempDir dir_{"berth-monitor-log-test"};
 };
 
 TEST_F(MonitorLogWriterTest, SplitsEntriesLargerThanTheCap) {
-  const std::string path = dir_ + "/log";
+  const std::string path = dir_.path() + "/log";
   const std::string ts = FormatRfc3339Nano(RealtimeNow());
   CriLogWriter writer(path, 100, 3);
   std::string error;
@@ -153,7 +147,7 @@ TEST_F(MonitorLogWriterTest, SplitsEntriesLargerThanTheCap) {
 }
 
 TEST_F(MonitorLogWriterTest, LineOfExactlyMaxBytesIsOneFullEntry) {
-  const std::string path = dir_ + "/log";
+  const std::string path = dir_.path() + "/log";
   CriLogWriter writer(path, 1 << 20, 2);
   std::string error;
   ASSERT_TRUE(writer.Open(&error)) << error;

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,7 +11,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <utility>
 
 namespace berth::monitor {
@@ -114,12 +112,9 @@ bool ReadExactly(int fd, void* data, size_t size) {
 }  // namespace
 
 void MonitorTest::SetUp() {
-  char templ[] = "/tmp/berth-monitor-test.XXXXXX";
-  ASSERT_NE(mkdtemp(templ), nullptr) << strerror(errno);
-  dir_ = templ;
   ASSERT_EQ(mkdir(Path("bundle").c_str(), 0755), 0);
   ASSERT_EQ(mkdir(Path("root").c_str(), 0755), 0);
-  WriteWholeFile(Path("runc"), FakeRuncScript(dir_));
+  WriteWholeFile(Path("runc"), FakeRuncScript(dir_.path()));
   ASSERT_EQ(chmod(Path("runc").c_str(), 0755), 0);
 }
 
@@ -134,8 +129,6 @@ void MonitorTest::TearDown() {
     EXPECT_TRUE(ProcessGone(monitor_pid_)) << "monitor " << monitor_pid_;
   }
   if (sync_fd_ >= 0) close(sync_fd_);
-  std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
 }
 
 void MonitorTest::SetInit(const std::string& script) {

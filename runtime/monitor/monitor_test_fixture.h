@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "runtime/monitor/monitor_test_util.h"
+#include "tests/temp_dir.h"
 
 namespace berth::monitor {
 
@@ -25,11 +26,13 @@ class MonitorTest : public ::testing::Test {
 
   // A temp dir with bundle/, root/ and the fake runc.
   void SetUp() override;
-  // Kills whatever is left in the monitor's process group, reaps the reaper,
-  // checks the monitor is gone and removes the temp dir.
+  // Kills whatever is left in the monitor's process group, reaps the reaper
+  // and checks the monitor is gone (before dir_ removes the temp dir).
   void TearDown() override;
 
-  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string Path(const std::string& name) const {
+    return dir_.path() + "/" + name;
+  }
   // The container's init script, run by /bin/sh.
   void SetInit(const std::string& script);
   // Every required flag, files under the temp dir.
@@ -63,7 +66,7 @@ class MonitorTest : public ::testing::Test {
   static int RunMonitorDirectly(const std::vector<std::string>& args,
                                 std::string* stderr_text);
 
-  std::string dir_;
+  testing::TempDir dir_{"berth-monitor-test"};
   pid_t spawner_pid_ = -1;
   int spawner_status_ = -1;
   pid_t monitor_pid_ = -1;

@@ -1,7 +1,6 @@
 #include "runtime/snapshot/copy_layers.h"
 
 #include <dirent.h>
-#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -17,10 +16,12 @@
 #include "runtime/snapshot/test_tar.h"
 #include "runtime/snapshot/unpack.h"
 #include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::snapshot {
 namespace {
 
+using ::berth::testing::TempDir;
 using testing::Dir;
 using testing::File;
 using testing::Hardlink;
@@ -69,9 +70,6 @@ std::vector<std::string> Tree(const std::string& root) {
 class CopyLayersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-copy-layers-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     TarEntry owned = File("etc/passwd", "root:x:0:0\nnew\n", 0600);
     owned.uid = 5;
     TarEntry note = File("note", "n");
@@ -86,23 +84,20 @@ class CopyLayersTest : public ::testing::Test {
         {File("top", "t"), File("lib/.wh.x", ""), File("opt/new2", "n2"), Symlink("etc/rel", "passwd")},
     };
     for (size_t i = 0; i < layers.size(); ++i) {
-      LayerBlob l = testing::WriteLayer(dir_ + "/blobs", layers[i]);
-      const std::string target = absl::StrCat(dir_, "/layer", i);
+      LayerBlob l = testing::WriteLayer(dir_.path() + "/blobs", layers[i]);
+      const std::string target = absl::StrCat(dir_.path(), "/layer", i);
       ASSERT_TRUE(UnpackLayer(l.path, l.media_type, l.diff_id, target).ok());
       lowers_.insert(lowers_.begin(), target);  // top-most first
     }
   }
-  void TearDown() override {
-    umount2((dir_ + "/merged").c_str(), MNT_DETACH);
-    ASSERT_TRUE(runtime::RemoveTree(dir_).ok());
-  }
+  void TearDown() override { umount2((dir_.path() + "/merged").c_str(), MNT_DETACH); }
 
-  std::string dir_;
+  TempDir dir_{"berth-copy-layers-test"};
   std::vector<std::string> lowers_;
 };
 
 TEST_F(CopyLayersTest, ShowsTheMergedViewWithWhiteoutsApplied) {
-  const std::string copy = dir_ + "/copy";
+  const std::string copy = dir_.path() + "/copy";
   ASSERT_EQ(mkdir(copy.c_str(), 0755), 0);
   ASSERT_TRUE(CopyLayers(lowers_, copy).ok());
   std::vector<std::string> tree = Tree(copy);
@@ -132,8 +127,8 @@ TEST_F(CopyLayersTest, ShowsTheMergedViewWithWhiteoutsApplied) {
 }
 
 TEST_F(CopyLayersTest, MatchesAnOverlayMountOfTheSameLayers) {
-  if (!ProbeOverlay(dir_ + "/probe").ok()) GTEST_SKIP() << "no overlay here";
-  const std::string copy = dir_ + "/copy", merged = dir_ + "/merged";
+  if (!ProbeOverlay(dir_.path() + "/probe").ok()) GTEST_SKIP() << "no overlay here";
+  const std::string copy = dir_.path() + "/copy", merged = dir_.path() + "/merged";
   ASSERT_EQ(mkdir(copy.c_str(), 0755), 0);
   ASSERT_EQ(mkdir(merged.c_str(), 0755), 0);
   ASSERT_TRUE(CopyLayers(lowers_, copy).ok());

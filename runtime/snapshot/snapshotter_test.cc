@@ -1,6 +1,5 @@
 #include "runtime/snapshot/snapshotter.h"
 
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,10 +12,12 @@
 #include "gtest/gtest.h"
 #include "runtime/snapshot/test_tar.h"
 #include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::snapshot {
 namespace {
 
+using ::berth::testing::TempDir;
 using testing::Compression;
 using testing::Dir;
 using testing::File;
@@ -35,16 +36,12 @@ std::vector<std::string> Entries(const std::string& dir) {
 class SnapshotterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-snapshotter-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    root_ = dir_ + "/root";
-    blobs_ = dir_ + "/blobs";
+    root_ = dir_.path() + "/root";
+    blobs_ = dir_.path() + "/blobs";
     base_ = testing::WriteLayer(blobs_, {Dir("etc"), File("etc/base", "b")});
     a1_ = testing::WriteLayer(blobs_, {File("etc/a", "a")}, Compression::kZstd);
     b1_ = testing::WriteLayer(blobs_, {File("etc/b", "b")}, Compression::kNone);
   }
-  void TearDown() override { ASSERT_TRUE(runtime::RemoveTree(dir_).ok()); }
 
   std::unique_ptr<Snapshotter> MustOpen() {
     auto s = Snapshotter::Open(root_);
@@ -52,7 +49,8 @@ class SnapshotterTest : public ::testing::Test {
     return s.ok() ? *std::move(s) : nullptr;
   }
 
-  std::string dir_, root_, blobs_;
+  TempDir dir_{"berth-snapshotter-test"};
+  std::string root_, blobs_;
   LayerBlob base_, a1_, b1_;
 };
 
@@ -199,7 +197,7 @@ TEST_F(SnapshotterTest, UnpackBoundsApply) {
 
 TEST_F(SnapshotterTest, RejectsBadInput) {
   EXPECT_TRUE(absl::IsInvalidArgument(Snapshotter::Open("relative").status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(Snapshotter::Open(dir_ + "/a:b").status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(Snapshotter::Open(dir_.path() + "/a:b").status()));
   auto snap = MustOpen();
   EXPECT_TRUE(absl::IsInvalidArgument(snap->Prepare({}).status()));
   LayerBlob bad = base_;

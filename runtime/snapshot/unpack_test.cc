@@ -1,6 +1,5 @@
 #include "runtime/snapshot/unpack.h"
 
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -12,10 +11,12 @@
 #include "runtime/snapshot/overlay.h"
 #include "runtime/snapshot/test_tar.h"
 #include "runtime/sys/process.h"
+#include "tests/temp_dir.h"
 
 namespace berth::snapshot {
 namespace {
 
+using ::berth::testing::TempDir;
 using testing::Compression;
 using testing::Dir;
 using testing::File;
@@ -27,15 +28,11 @@ using ::testing::HasSubstr;
 class UnpackTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/berth-unpack-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    blobs_ = dir_ + "/blobs";
-    target_ = dir_ + "/target";
-    outside_ = dir_ + "/outside";
+    blobs_ = dir_.path() + "/blobs";
+    target_ = dir_.path() + "/target";
+    outside_ = dir_.path() + "/outside";
     ASSERT_EQ(mkdir(outside_.c_str(), 0755), 0);
   }
-  void TearDown() override { ASSERT_TRUE(runtime::RemoveTree(dir_).ok()); }
 
   absl::StatusOr<UnpackStats> Unpack(const std::vector<TarEntry>& entries,
                                      Compression c = Compression::kGzip, UnpackOptions options = {}) {
@@ -59,7 +56,8 @@ class UnpackTest : public ::testing::Test {
     EXPECT_EQ(listing->output, "") << "written outside the target";
   }
 
-  std::string dir_, blobs_, target_, outside_;
+  TempDir dir_{"berth-unpack-test"};
+  std::string blobs_, target_, outside_;
 };
 
 class UnpackCompressionTest : public UnpackTest,
@@ -260,7 +258,8 @@ TEST_F(UnpackTest, RejectsBadArguments) {
   EXPECT_TRUE(absl::IsInvalidArgument(
       UnpackLayer(l.path, "application/vnd.oci.image.layer.v1.tar+encrypted", l.diff_id, target_).status()));
   EXPECT_TRUE(absl::IsInvalidArgument(UnpackLayer(l.path, l.media_type, "sha256:abc", target_).status()));
-  EXPECT_TRUE(absl::IsNotFound(UnpackLayer(dir_ + "/nope", l.media_type, l.diff_id, target_).status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(UnpackLayer(dir_.path() + "/nope", l.media_type, l.diff_id, target_).status()));
   ExpectNothingLeft();
   ASSERT_EQ(mkdir(target_.c_str(), 0755), 0);
   EXPECT_TRUE(absl::IsAlreadyExists(UnpackLayer(l.path, l.media_type, l.diff_id, target_).status()));

@@ -1,13 +1,13 @@
 #include "runtime/sys/process.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/temp_dir.h"
 
 namespace berth::runtime {
 namespace {
@@ -72,8 +72,8 @@ TEST(ProcessTest, PidFdSignalsAndWaits) {
 }
 
 TEST(ProcessTest, FilesAndTrees) {
-  char tmpl[] = "/tmp/berth-proc-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  testing::TempDir tmp{"berth-proc"};
+  const std::string& dir = tmp.path();
   ASSERT_TRUE(MakeDirs(dir + "/a/b/c").ok());
   ASSERT_TRUE(WriteFileAtomic(dir + "/a/b/c/f", "hello").ok());
   EXPECT_EQ(*ReadFile(dir + "/a/b/c/f"), "hello");
