@@ -182,8 +182,8 @@ absl::StatusOr<std::vector<nlohmann::json>> Emulator::Requests() {
 }
 
 absl::Status Emulator::ClearRequests() {
-  // The emulator logs a request just after answering it: let the log settle
-  // so that no earlier request lands in it after the clear.
+  // The emulator logs a request when it arrives: let the log settle so that
+  // no earlier request lands in it after the clear.
   size_t last = SIZE_MAX;
   WaitFor(
       [&] {

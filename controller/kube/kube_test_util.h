@@ -84,8 +84,8 @@ class Emulator {
   // Control endpoints.
   absl::Status Post(const std::string& control_path);  // e.g. "/_emulator/compact"
   absl::StatusOr<std::vector<nlohmann::json>> Requests();
-  // Waits for the log to settle (requests are logged just after their
-  // answer), then empties it.
+  // Waits for the log to settle (requests are logged when they arrive, so
+  // one in flight may still land), then empties it.
   absl::Status ClearRequests();
 
   // Convenience: create / change / delete through the admin client; the

@@ -25,8 +25,8 @@ using ::testing::UnorderedElementsAre;
 using testing::WaitFor;
 
 // Requests whose path contains `needle`, as "METHOD code", once the log
-// holds `count` of them (the emulator logs a request just after answering
-// it) or 3 s passed.
+// holds `count` of them (the emulator logs a request when it arrives and
+// its code before answering) or 3 s passed.
 std::vector<std::string> Sent(Emulator& emu, const std::string& needle, size_t count) {
   std::vector<std::string> out;
   auto read = [&] {
