@@ -7,8 +7,16 @@
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "runtime/sys/process.h"
+#include "spdlog/spdlog.h"
 
 namespace berth::image {
+namespace {
+
+// A helper asks a keychain or a cloud's API; docker waits for it, Berth not
+// for ever.
+constexpr absl::Duration kCredentialHelperTimeout = absl::Seconds(30);
+
+}  // namespace
 
 std::string AuthKeyForDomain(const std::string& domain) {
   return domain == "docker.io" ? "https://index.docker.io/v1/" : domain;
@@ -31,6 +39,31 @@ absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Parse(absl::string_view confi
     return absl::InvalidArgumentError("parse docker config: not a JSON object");
   }
   DockerAuthConfig out;
+  // Helper names become program names: letters, digits, '-', '_' and '.'.
+  auto helper_name = [](const nlohmann::json& v, const std::string& what) -> absl::StatusOr<std::string> {
+    if (!v.is_string()) return absl::InvalidArgumentError(absl::StrCat("parse docker config: ", what, ": not a string"));
+    const std::string name = v.get<std::string>();
+    bool ok = !name.empty() && name.size() <= 64 && name[0] != '.';
+    for (char c : name) ok = ok && (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.');
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parse docker config: ", what, ": \"", name, "\" is not a helper name"));
+    }
+    return name;
+  };
+  if (auto store = j.find("credsStore"); store != j.end() && !(store->is_string() && store->get<std::string>().empty())) {
+    absl::StatusOr<std::string> name = helper_name(*store, "credsStore");
+    if (!name.ok()) return name.status();
+    out.store_ = *name;
+  }
+  if (auto helpers = j.find("credHelpers"); helpers != j.end()) {
+    if (!helpers->is_object()) return absl::InvalidArgumentError("parse docker config: bad \"credHelpers\"");
+    for (auto it = helpers->begin(); it != helpers->end(); ++it) {
+      absl::StatusOr<std::string> name = helper_name(it.value(), absl::StrCat("credHelpers \"", it.key(), "\""));
+      if (!name.ok()) return name.status();
+      out.helpers_[DomainForAuthKey(it.key())] = *name;
+    }
+  }
   auto auths = j.find("auths");
   if (auths == j.end()) return out;
   if (!auths->is_object()) return absl::InvalidArgumentError("parse docker config: bad \"auths\"");
@@ -93,6 +126,57 @@ std::optional<Credentials> DockerAuthConfig::Lookup(const std::string& domain) c
 
 void DockerAuthConfig::Set(const std::string& domain, Credentials credentials) {
   by_domain_[DomainForAuthKey(domain)] = std::move(credentials);
+}
+
+std::string DockerAuthConfig::HelperFor(const std::string& domain) const {
+  auto it = helpers_.find(DomainForAuthKey(domain));
+  return it != helpers_.end() ? it->second : store_;
+}
+
+absl::StatusOr<std::optional<Credentials>> DockerAuthConfig::Find(const std::string& domain) const {
+  const std::string helper = HelperFor(domain);
+  if (helper.empty()) return Lookup(domain);
+  absl::StatusOr<std::optional<Credentials>> c = CredentialsFromHelper(helper, domain);
+  if (absl::IsNotFound(c.status())) {
+    // A config copied from a desktop ("credsStore": "desktop") should not
+    // stop pulls where that program does not exist.
+    spdlog::warn("{}; using the config's \"auths\"", std::string(c.status().message()));
+    return Lookup(domain);
+  }
+  return c;
+}
+
+absl::StatusOr<std::optional<Credentials>> CredentialsFromHelper(const std::string& helper,
+                                                                const std::string& domain) {
+  const std::string program = "docker-credential-" + helper;
+  const std::string what = absl::StrCat("credential helper ", program, " for ", domain);
+  const std::string path = runtime::FindExecutable(program);
+  if (path.empty()) return absl::NotFoundError(absl::StrCat(what, ": not found on PATH"));
+  absl::StatusOr<runtime::CommandResult> r =
+      runtime::RunCommand({path, "get"}, kCredentialHelperTimeout, AuthKeyForDomain(domain) + "\n");
+  if (!r.ok()) return absl::UnavailableError(absl::StrCat(what, ": ", r.status().message()));
+  const std::string output(absl::StripAsciiWhitespace(r->output));
+  if (r->exit_code != 0) {
+    // docker-credential-helpers' own words for "nothing stored".
+    if (absl::StrContains(output, "credentials not found")) return std::nullopt;
+    return absl::UnavailableError(
+        absl::StrCat(what, ": exit status ", r->exit_code, ": ", output.substr(0, 512)));
+  }
+  nlohmann::json j = nlohmann::json::parse(output, nullptr, false);
+  if (!j.is_object() || !j.contains("Username") || !j["Username"].is_string() ||
+      !j.contains("Secret") || !j["Secret"].is_string()) {
+    return absl::UnavailableError(
+        absl::StrCat(what, ": expected {\"Username\":..., \"Secret\":...}, got \"",
+                     output.substr(0, 64), output.size() > 64 ? "..." : "", "\""));
+  }
+  Credentials c{j["Username"].get<std::string>(), j["Secret"].get<std::string>()};
+  if (c.username == "<token>") {
+    return absl::UnavailableError(absl::StrCat(
+        what, ": it answers with an identity token (OAuth refresh token), which Berth does not "
+              "support; store a user name and password or token instead"));
+  }
+  if (c.username.empty() && c.password.empty()) return std::nullopt;
+  return c;
 }
 
 absl::StatusOr<std::vector<AuthChallenge>> ParseAuthChallenges(absl::string_view header) {

@@ -25,9 +25,11 @@ std::string AuthKeyForDomain(const std::string& domain);
 // index.docker.io / registry-1.docker.io / docker.io -> "docker.io".
 std::string DomainForAuthKey(absl::string_view key);
 
-// Credentials per registry domain, from the "auths" object of a docker
-// config.json: each entry has "auth" (base64 of "user:password") or
-// "username" and "password".
+// Credentials per registry domain, from a docker config.json: the "auths"
+// object (each entry has "auth", base64 of "user:password", or "username"
+// and "password"), and credential helpers (programs
+// docker-credential-<name> on PATH) named by "credHelpers" for a registry
+// or "credsStore" for all, which come first as with docker.
 class DockerAuthConfig {
  public:
   DockerAuthConfig() = default;
@@ -36,14 +38,33 @@ class DockerAuthConfig {
   // A missing file is an empty config; unreadable or bad ones are errors.
   static absl::StatusOr<DockerAuthConfig> Load(const std::string& path);
 
-  // Credentials for a reference domain ("docker.io", "127.0.0.1:5000").
+  // Credentials of "auths" for a reference domain ("docker.io",
+  // "127.0.0.1:5000").
   std::optional<Credentials> Lookup(const std::string& domain) const;
   void Set(const std::string& domain, Credentials credentials);
-  bool empty() const { return by_domain_.empty(); }
+  bool empty() const { return by_domain_.empty() && helpers_.empty() && store_.empty(); }
+
+  // The credential helper for a domain ("credHelpers", else "credsStore");
+  // "" when none.
+  std::string HelperFor(const std::string& domain) const;
+  // Credentials for a domain: from its helper when it has one (nullopt when
+  // the helper has none for it), else Lookup; Lookup too, with a warning,
+  // when the helper's program is not on PATH. A helper that fails or
+  // answers nonsense is kUnavailable naming it.
+  absl::StatusOr<std::optional<Credentials>> Find(const std::string& domain) const;
 
  private:
   std::map<std::string, Credentials> by_domain_;
+  std::map<std::string, std::string> helpers_;  // domain -> helper name
+  std::string store_;                            // credsStore
 };
+
+// Asks the program docker-credential-`helper` (on PATH) for the credentials
+// of `domain`, the way docker does: `get` with the server address on stdin.
+// nullopt when it has none; kNotFound when there is no such program;
+// kUnavailable when it fails or times out.
+absl::StatusOr<std::optional<Credentials>> CredentialsFromHelper(const std::string& helper,
+                                                                const std::string& domain);
 
 // One challenge of a WWW-Authenticate header: scheme (lowercase: "basic",
 // "bearer") and its parameters (keys lowercase), e.g.

@@ -223,6 +223,40 @@ TEST_F(ImageE2eTest, BasicAuthOverTlsWithTheCa) {
   EXPECT_EQ(untrusted.status().code(), absl::StatusCode::kUnavailable) << untrusted.status();
 }
 
+// The node's docker config names a credential helper for the registry (as
+// `docker login` with one configured leaves it): the pull asks it.
+TEST_F(ImageE2eTest, BasicAuthFromACredentialHelper) {
+  testing::RegistryEnvOptions o;
+  o.tls = true;
+  o.user = "berth";
+  o.password = "from-helper";
+  RegistryEnv* env = StartRegistry(o);
+  ASSERT_NE(env, nullptr);
+  const std::string bin = dir_.path() + "/bin";
+  ASSERT_TRUE(runtime::MakeDirs(bin).ok());
+  ASSERT_TRUE(runtime::WriteFileAtomic(
+                  bin + "/docker-credential-berthtest",
+                  absl::StrCat("#!/bin/sh\nread -r server\n[ \"$1 $server\" = \"get ", env->host(),
+                               "\" ] || exit 2\n"
+                               "echo '{\"ServerURL\":\"'$server'\",\"Username\":\"berth\","
+                               "\"Secret\":\"from-helper\"}'\n"))
+                  .ok());
+  ASSERT_EQ(chmod((bin + "/docker-credential-berthtest").c_str(), 0755), 0);
+  const std::string old_path = getenv("PATH") != nullptr ? getenv("PATH") : "";
+  setenv("PATH", absl::StrCat(bin, ":", old_path).c_str(), 1);
+  auto config = DockerAuthConfig::Parse(
+      absl::StrCat(R"({"credHelpers": {")", env->host(), R"(": "berthtest"}})"));
+  ASSERT_TRUE(config.ok()) << config.status();
+  RegistryClientOptions with_helper;
+  with_helper.ca_files[env->host()] = env->ca_file();
+  with_helper.auth = *config;
+  auto client = Client(*env, with_helper);
+  auto r = Puller(store_.get(), client.get()).Pull(env->host() + "/busybox:1");
+  setenv("PATH", old_path.c_str(), 1);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectComplete(*r);
+}
+
 TEST_F(ImageE2eTest, RegistryDownIsUnavailableAndARetryWorks) {
   RegistryEnv* env = StartRegistry();
   ASSERT_NE(env, nullptr);

@@ -238,7 +238,12 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& domain,
     if (c.scheme == "bearer" && bearer == nullptr) bearer = &c;
     if (c.scheme == "basic" && basic == nullptr) basic = &c;
   }
-  std::optional<Credentials> creds = options_.auth.Lookup(domain);
+  absl::StatusOr<std::optional<Credentials>> found = options_.auth.Find(domain);
+  if (!found.ok()) {
+    return absl::Status(found.status().code(),
+                        absl::StrCat(action, ": credentials: ", found.status().message()));
+  }
+  const std::optional<Credentials>& creds = *found;
   const std::string basic_header =
       creds ? "Basic " + absl::Base64Escape(creds->username + ":" + creds->password) : "";
   if (bearer != nullptr) {

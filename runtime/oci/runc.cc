@@ -134,14 +134,6 @@ absl::StatusOr<std::vector<RuncState>> Runc::List() const {
   return states;
 }
 
-std::string FindRunc() {
-  std::string path = getenv("PATH") ? getenv("PATH") : "";
-  absl::StrAppend(&path, ":/usr/sbin:/usr/bin:/sbin:/bin");
-  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-    std::string candidate = absl::StrCat(dir, "/runc");
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
+std::string FindRunc() { return FindExecutable("runc"); }
 
 }  // namespace berth::runtime::oci

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -65,7 +66,11 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOpt
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (options.stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, options.stdin_fd, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
   for (auto [target, fd] : {std::pair{1, options.stdout_fd}, std::pair{2, options.stderr_fd}}) {
     if (fd == kDevNull) {
       posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0);
@@ -96,14 +101,28 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOpt
 }
 
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                         absl::Duration timeout) {
+                                         absl::Duration timeout, absl::string_view input) {
   if (argv.empty()) return absl::InvalidArgumentError("run command: empty argv");
   const std::string name = argv[0];
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return Errno(absl::StrCat("run ", name, ": pipe"), errno);
   UniqueFd read_end(fds[0]), write_end(fds[1]);
+  // The input fits the pipe's buffer: written whole before the program runs.
+  UniqueFd stdin_read;
+  if (!input.empty()) {
+    if (input.size() > 65536) {
+      return absl::InvalidArgumentError(absl::StrCat("run ", name, ": input over 64 KiB"));
+    }
+    if (pipe2(fds, O_CLOEXEC) != 0) return Errno(absl::StrCat("run ", name, ": pipe"), errno);
+    stdin_read.Reset(fds[0]);
+    UniqueFd stdin_write(fds[1]);
+    if (write(stdin_write.get(), input.data(), input.size()) != static_cast<ssize_t>(input.size())) {
+      return Errno(absl::StrCat("run ", name, ": write input"), errno);
+    }
+  }
 
   SpawnOptions options;
+  options.stdin_fd = stdin_read.valid() ? stdin_read.get() : kDevNull;
   options.stdout_fd = write_end.get();
   options.stderr_fd = write_end.get();
   absl::StatusOr<pid_t> spawned = Spawn(argv, options);
@@ -137,6 +156,21 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+std::string FindExecutable(absl::string_view name) {
+  if (name.empty() || absl::StrContains(name, '/')) return "";
+  std::string path = getenv("PATH") != nullptr ? getenv("PATH") : "";
+  absl::StrAppend(&path, ":/usr/sbin:/usr/bin:/sbin:/bin");
+  for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
+    std::string candidate = absl::StrCat(dir, "/", name);
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return "";
 }
 
 absl::Status RunCommandOk(const std::vector<std::string>& argv, absl::Duration timeout) {

@@ -21,17 +21,22 @@ struct CommandResult {
   std::string output;  // stdout and stderr, interleaved
 };
 
-// Runs argv[0] (an absolute path) with stdin from /dev/null and waits for it,
-// killing it with SIGKILL when `timeout` passes (then kDeadlineExceeded).
-// A non-zero exit is not an error here: the caller reads exit_code.
+// Runs argv[0] (an absolute path) and waits for it, killing it with SIGKILL
+// when `timeout` passes (then kDeadlineExceeded). Its stdin holds `input`
+// (at most 64 KiB), /dev/null when empty.
 absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                         absl::Duration timeout);
+                                         absl::Duration timeout, absl::string_view input = {});
+
+// The first executable `name` in $PATH, then in /usr/sbin, /usr/bin, /sbin
+// and /bin; "" when there is none.
+std::string FindExecutable(absl::string_view name);
 
 // Where a spawned program's standard output or error goes.
 inline constexpr int kDevNull = -1;
 inline constexpr int kInherit = -2;
 
 struct SpawnOptions {
+  int stdin_fd = kDevNull;   // a descriptor or kDevNull
   int stdout_fd = kDevNull;  // a descriptor, kDevNull or kInherit
   int stderr_fd = kDevNull;
   int fd3 = -1;  // passed to the program as descriptor 3 when >= 0
