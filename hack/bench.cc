@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,11 +34,17 @@ namespace {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
-absl::Duration OrExit(absl::StatusOr<absl::Duration> d) {
-  if (!d.ok()) {
-    std::fprintf(stderr, "bench: %s\n", std::string(d.status().message()).c_str());
-    std::exit(1);
-  }
+// A failed step: the run stops, and what it made is removed.
+struct BenchFailure : std::runtime_error {
+  explicit BenchFailure(const absl::Status& s) : std::runtime_error(s.ToString()) {}
+};
+
+void Check(const absl::Status& s) {
+  if (!s.ok()) throw BenchFailure(s);
+}
+
+absl::Duration OrFail(absl::StatusOr<absl::Duration> d) {
+  Check(d.status());
   return *d;
 }
 
@@ -120,57 +127,63 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "bench: %s\n", rt.status().ToString().c_str());
     return 1;
   }
-  auto check = [](const absl::Status& s) {
-    if (s.ok()) return;
-    std::fprintf(stderr, "bench: %s\n", s.ToString().c_str());
-    std::exit(1);
-  };
-
   // The layer and the floor take turns, `rounds` times each, the first
   // place alternating: a machine whose speed drifts during the run slows
   // both alike. Each round is a batch of containers, as in the floor's loop.
   Totals up, down;
   absl::Duration layer_create, layer_start;
-  for (int r = 0, first = 0; r < rounds; first += Batch(n, rounds, r), ++r) {
-    const int k = Batch(n, rounds, r);
-    auto run_raw = [&] { return OrExit(floor->RunAll(raw, first, k)); };
-    auto run_layer = [&] {
-      const absl::Time begin = absl::Now();
-      for (int i = first; i < first + k; ++i) {
-        spec.id = absl::StrCat("layer-", i);
-        spec.stop_signal = SIGKILL;
-        const absl::Time t0 = absl::Now();
-        check((*rt)->Create(spec));
-        const absl::Time t1 = absl::Now();
-        check((*rt)->Start(spec.id));
-        layer_create += t1 - t0;
-        layer_start += absl::Now() - t1;
-      }
-      return absl::Now() - begin;
-    };
-    up.Add(r, run_raw, run_layer);
-  }
-
   long rss = 0, priv = 0;
-  auto pids = testing::ProcessesMentioning(world.state_dir() + "/layer-0/");
-  for (int pid : pids) {
-    auto comm = runtime::ReadFile(absl::StrCat("/proc/", pid, "/comm"));
-    if (comm.ok() && comm->rfind("berth-monitor", 0) == 0) std::tie(rss, priv) = Memory(pid);
-  }
+  try {
+    for (int r = 0, first = 0; r < rounds; first += Batch(n, rounds, r), ++r) {
+      const int k = Batch(n, rounds, r);
+      auto run_raw = [&] { return OrFail(floor->RunAll(raw, first, k)); };
+      auto run_layer = [&] {
+        const absl::Time begin = absl::Now();
+        for (int i = first; i < first + k; ++i) {
+          spec.id = absl::StrCat("layer-", i);
+          spec.stop_signal = SIGKILL;
+          const absl::Time t0 = absl::Now();
+          Check((*rt)->Create(spec));
+          const absl::Time t1 = absl::Now();
+          Check((*rt)->Start(spec.id));
+          layer_create += t1 - t0;
+          layer_start += absl::Now() - t1;
+        }
+        return absl::Now() - begin;
+      };
+      up.Add(r, run_raw, run_layer);
+    }
 
-  for (int r = 0, first = 0; r < rounds; first += Batch(n, rounds, r), ++r) {
-    const int k = Batch(n, rounds, r);
-    auto down_raw = [&] { return OrExit(floor->KillDeleteAll(raw, first, k)); };
-    auto down_layer = [&] {
-      const absl::Time begin = absl::Now();
-      for (int i = first; i < first + k; ++i) {
-        const std::string id = absl::StrCat("layer-", i);
-        check((*rt)->Stop(id, absl::ZeroDuration()));
-        check((*rt)->Delete(id));
-      }
-      return absl::Now() - begin;
-    };
-    down.Add(r, down_raw, down_layer);
+    auto pids = testing::ProcessesMentioning(world.state_dir() + "/layer-0/");
+    for (int pid : pids) {
+      auto comm = runtime::ReadFile(absl::StrCat("/proc/", pid, "/comm"));
+      if (comm.ok() && comm->rfind("berth-monitor", 0) == 0) std::tie(rss, priv) = Memory(pid);
+    }
+
+    for (int r = 0, first = 0; r < rounds; first += Batch(n, rounds, r), ++r) {
+      const int k = Batch(n, rounds, r);
+      auto down_raw = [&] { return OrFail(floor->KillDeleteAll(raw, first, k)); };
+      auto down_layer = [&] {
+        const absl::Time begin = absl::Now();
+        for (int i = first; i < first + k; ++i) {
+          const std::string id = absl::StrCat("layer-", i);
+          Check((*rt)->Stop(id, absl::ZeroDuration()));
+          Check((*rt)->Delete(id));
+        }
+        return absl::Now() - begin;
+      };
+      down.Add(r, down_raw, down_layer);
+    }
+  } catch (const BenchFailure& e) {
+    std::fprintf(stderr, "bench: %s\n", e.what());
+    if (auto all = (*rt)->List(); all.ok()) {
+      for (const auto& c : *all) (*rt)->Delete(c.id).IgnoreError();
+    }
+    rt->reset();
+    if (absl::Status s = floor->ForceRemove(); !s.ok()) {
+      std::fprintf(stderr, "bench: %s\n", s.ToString().c_str());
+    }
+    return 1;
   }
   rt->reset();
   floor->Remove().IgnoreError();

@@ -99,4 +99,12 @@ absl::Status RuncFloor::Remove() const {
   return runtime::RemoveTree(dir_);
 }
 
+absl::Status RuncFloor::ForceRemove() const {
+  runtime::oci::Runc runc(runc_, root_);
+  if (absl::StatusOr<std::vector<runtime::oci::RuncState>> left = runc.List(); left.ok()) {
+    for (const runtime::oci::RuncState& c : *left) runc.Delete(c.id, /*force=*/true).IgnoreError();
+  }
+  return Remove();
+}
+
 }  // namespace berth::bench

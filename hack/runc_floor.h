@@ -41,6 +41,9 @@ class RuncFloor {
   // Removes <dir> (bundle and runc's state); kFailedPrecondition (and
   // nothing removed) while runc still lists a container there.
   absl::Status Remove() const;
+  // Deletes (--force) what runc still lists there, then Remove: after a
+  // failed run.
+  absl::Status ForceRemove() const;
 
   const std::string& runc() const { return runc_; }
 
