@@ -57,6 +57,8 @@ class SyncReader {
  public:
   explicit SyncReader(UniqueFd fd) : fd_(std::move(fd)) {}
 
+  int fd() const { return fd_.get(); }
+
   absl::StatusOr<json> ReadLine(absl::Time deadline) {
     while (true) {
       size_t nl = buf_.find('\n');
@@ -122,7 +124,6 @@ class MonitorLaunch {
   MonitorLaunch(MonitorLaunch&& other) noexcept
       : binary_(std::move(other.binary_)),
         spawner_(std::exchange(other.spawner_, 0)),
-        fd_(other.fd_),
         sync_(std::move(other.sync_)),
         monitor_pid_(other.monitor_pid_) {}
   MonitorLaunch& operator=(MonitorLaunch&&) = delete;
@@ -148,7 +149,7 @@ class MonitorLaunch {
   // by the next read.
   void Go() {
     static constexpr char kGo[] = "go\n";
-    if (send(fd_, kGo, sizeof kGo - 1, MSG_NOSIGNAL) < 0) {
+    if (send(sync_.fd(), kGo, sizeof kGo - 1, MSG_NOSIGNAL) < 0) {
       spdlog::debug("tell monitor {} to go: {}", monitor_pid_, std::strerror(errno));
     }
   }
@@ -157,7 +158,7 @@ class MonitorLaunch {
 
  private:
   MonitorLaunch(std::string binary, pid_t spawner, UniqueFd fd)
-      : binary_(std::move(binary)), spawner_(spawner), fd_(fd.get()), sync_(std::move(fd)) {}
+      : binary_(std::move(binary)), spawner_(spawner), sync_(std::move(fd)) {}
 
   absl::Status ReapSpawner() {
     if (spawner_ == 0) return absl::OkStatus();
@@ -172,7 +173,6 @@ class MonitorLaunch {
 
   std::string binary_;
   pid_t spawner_;
-  int fd_;  // owned by sync_
   SyncReader sync_;
   pid_t monitor_pid_ = 0;
 };

@@ -44,6 +44,25 @@ TEST(ProcessTest, SpawnedProgramsGetDefaultSignals) {
   EXPECT_EQ(ignored & (1ull << (SIGPIPE - 1)), 0u) << r->output;
 }
 
+TEST(ProcessTest, RunCommandFeedsStdinAndRefusesLargeInput) {
+  auto r = RunCommand({"/bin/cat"}, absl::Seconds(10), "server.example\n");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_EQ(r->output, "server.example\n");
+  auto none = RunCommand({"/bin/cat"}, absl::Seconds(10));
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->output, "") << "stdin is /dev/null";
+  auto large = RunCommand({"/bin/cat"}, absl::Seconds(10), std::string(65537, 'x'));
+  EXPECT_EQ(large.status().code(), absl::StatusCode::kInvalidArgument) << large.status();
+}
+
+TEST(ProcessTest, FindExecutableSearchesPathAndRefusesPaths) {
+  EXPECT_EQ(FindExecutable("sh").empty(), false);
+  EXPECT_EQ(FindExecutable("no-such-program-berth"), "");
+  EXPECT_EQ(FindExecutable("../bin/sh"), "");
+  EXPECT_EQ(FindExecutable(""), "");
+}
+
 TEST(ProcessTest, RunCommandKillsOnTimeout) {
   auto r = RunCommand({"/bin/sleep", "30"}, absl::Milliseconds(100));
   EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
