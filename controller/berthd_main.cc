@@ -31,6 +31,7 @@
 #include "controller/registry_image_store.h"
 #include "runtime/image/auth_config.h"
 #include "controller/status.h"
+#include "runtime/exit_watcher.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/state_store.h"
 #include "runtime/sys/process.h"
@@ -427,6 +428,12 @@ int Main(int argc, char** argv) {
   };
   controller.Start();
   running_controller = &controller;
+  // Exits reach the controller as they happen; the relist is the safety net.
+  absl::StatusOr<std::unique_ptr<runtime::ExitWatcher>> exits = runtime::ExitWatcher::Start(
+      ro.state_dir, [&controller](const std::string& id) { controller.Enqueue(id); });
+  if (!exits.ok()) {
+    spdlog::warn("{}; exits are noticed at each relist only", exits.status().ToString());
+  }
   if (cluster) {
     spdlog::info("cluster mode: API server {}, node {}", cluster->server(), node_name);
     cluster->Start();
@@ -512,6 +519,7 @@ int Main(int argc, char** argv) {
   }
   resyncer.join();
   if (watcher.ok()) watcher->reset();
+  if (exits.ok()) exits->reset();
   if (cluster) cluster->source().Stop();
   controller.Stop();
   if (absl::GetFlag(FLAGS_stop_on_exit)) {

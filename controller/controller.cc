@@ -5,6 +5,13 @@
 
 namespace berth::controller {
 
+std::string RelistSignature(const runtime::ContainerStatus& c) {
+  // The instance (its creation time) first: two instances that exited alike
+  // (same state, no pid, same code) are still two changes.
+  return absl::StrCat(absl::ToUnixNanos(c.created_at), "/", runtime::ContainerStateName(c.state),
+                      "/", c.pid, "/", c.exit_code.value_or(-1), "/", c.reason);
+}
+
 Controller::Controller(runtime::Runtime& runtime, Reconciler& reconciler,
                        std::function<std::vector<std::string>()> desired_ids, const Clock& clock,
                        ControllerOptions options)
@@ -72,10 +79,7 @@ void Controller::Relist() {
       continue;
     }
     std::map<std::string, std::string> now;
-    for (const auto& c : *all) {
-      now[c.id] = absl::StrCat(runtime::ContainerStateName(c.state), "/", c.pid, "/",
-                               c.exit_code.value_or(-1));
-    }
+    for (const auto& c : *all) now[c.id] = RelistSignature(c);
     for (const auto& [id, sig] : now) {
       auto it = seen_.find(id);
       if (it == seen_.end() || it->second != sig) queue_.Add(id);

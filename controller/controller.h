@@ -1,6 +1,8 @@
 // The control loop: a de-duplicating work queue of container ids, a pool of
 // workers running the Reconciler, and a relister that notices changes on the
-// node (exits, kills behind Berth's back) the way kubelet's PLEG does.
+// node (exits, kills behind Berth's back) the way kubelet's PLEG does. Exits
+// also arrive as events (runtime::ExitWatcher, wired by berthd to Enqueue);
+// the relist is the safety net for what no event reports.
 #ifndef BERTH_CONTROLLER_CONTROLLER_H_
 #define BERTH_CONTROLLER_CONTROLLER_H_
 
@@ -27,6 +29,11 @@ struct ControllerOptions {
   absl::Duration retry_base_delay = absl::Milliseconds(200);
   absl::Duration retry_max_delay = absl::Minutes(5);
 };
+
+// What the relister compares between two lists for one container: the
+// instance (its creation time), its state, pid, exit code and reason. A
+// change of any queues the container.
+std::string RelistSignature(const runtime::ContainerStatus& container);
 
 class Controller {
  public:

@@ -55,6 +55,12 @@ class ImageStore {
                                                 const PullAuth& auth) const = 0;
   // Whether Resolve with kIfNotPresent would not pull.
   virtual bool Present(const std::string& reference) const = 0;
+  // Whether Resolve with `policy` would pull from a registry (kubelet says
+  // "Pulling" then, and "already present on machine" otherwise).
+  virtual bool WouldPull(const std::string& reference, ImagePullPolicy policy) const {
+    return policy == ImagePullPolicy::kAlways ||
+           (policy == ImagePullPolicy::kIfNotPresent && !Present(reference));
+  }
 };
 
 // Directory images only: a directory image is used as it is, whatever the
@@ -65,6 +71,10 @@ class LocalImageStore : public ImageStore {
   absl::StatusOr<ResolvedImage> Resolve(const std::string& reference, ImagePullPolicy policy,
                                         const PullAuth& auth) const override;
   bool Present(const std::string& reference) const override;
+  // A directory image is never pulled.
+  bool WouldPull(const std::string& reference, ImagePullPolicy policy) const override {
+    return false;
+  }
 
  private:
   std::string dir_;

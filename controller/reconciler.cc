@@ -127,9 +127,7 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
     case ContainerState::kCreated: {
       // Created but never started (a restart of Berth between the two).
       if (absl::Status s = runtime_.Start(id); !s.ok()) return {s};
-      absl::StatusOr<ContainerStatus> now = runtime_.State(id);
-      Report(*object, now.ok() ? &*now : &*observed, "Running", "", "");
-      return {};
+      return AfterStart(*object, id);
     }
     case ContainerState::kRunning:
     case ContainerState::kPaused:
@@ -237,11 +235,26 @@ ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
   spdlog::info("started container {}{}", id,
                restart.restart_count > 0 ? absl::StrCat(" (restart ", restart.restart_count, ")")
                                          : "");
+  return AfterStart(object, id);
+}
+
+ReconcileResult Reconciler::AfterStart(const NodeContainer& object, const std::string& id) {
   absl::StatusOr<ContainerStatus> now = runtime_.State(id);
-  if (now.ok()) {
-    Report(object, &*now, now->state == ContainerState::kStopped ? "Pending" : "Running", "", "");
+  if (!now.ok()) return {now.status()};
+  switch (now->state) {
+    case ContainerState::kRunning:
+    case ContainerState::kPaused:
+      Report(object, &*now, "Running", "", "");
+      return {};
+    case ContainerState::kStopped:
+      return HandleExit(object, *now);
+    case ContainerState::kCreated:
+    case ContainerState::kUnknown:
+      // Exiting: its monitor is still writing the exit, which arrives as
+      // an event; look again soon in any case.
+      break;
   }
-  return {};
+  return {absl::OkStatus(), kBusyRequeue};
 }
 
 ReconcileResult Reconciler::HandleExit(const NodeContainer& object,
@@ -327,8 +340,7 @@ std::optional<ReconcileResult> Reconciler::Prepare(const NodeContainer& object,
     auth = *std::move(a);
   }
   const ImagePullPolicy policy = EffectivePullPolicy(object.spec);
-  const bool pulls = policy == ImagePullPolicy::kAlways ||
-                     (policy == ImagePullPolicy::kIfNotPresent && !images_.Present(image));
+  const bool pulls = images_.WouldPull(image, policy);
   if (pulls) Event(object, EventType::kNormal, "Pulling", absl::StrCat("Pulling image \"", image, "\""));
   const absl::Time began = absl::Now();
   absl::StatusOr<ResolvedImage> resolved = images_.Resolve(image, policy, auth);
@@ -360,10 +372,14 @@ std::optional<ReconcileResult> Reconciler::Prepare(const NodeContainer& object,
     pulls_.erase(id);
     pull_backoff_.Forget(id);
   }
+  // kubelet's events: Pulled after a pull, or that the image is present.
   if (resolved->pulled) {
     Event(object, EventType::kNormal, "Pulled",
           absl::StrCat("Successfully pulled image \"", image, "\" in ",
                        absl::FormatDuration(absl::Trunc(absl::Now() - began, absl::Milliseconds(1)))));
+  } else if (!pulls) {
+    Event(object, EventType::kNormal, "Pulled",
+          absl::StrCat("Container image \"", image, "\" already present on machine"));
   }
   absl::StatusOr<runtime::ContainerSpec> built = BuildContainerSpec(object, *resolved);
   if (!built.ok()) {

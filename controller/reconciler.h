@@ -85,6 +85,10 @@ class Reconciler {
                                          const runtime::ContainerStatus* observed,
                                          runtime::ContainerSpec* spec);
   void ForgetLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reports what the runtime says of `id` right after its start: Running
+  // only for a process that runs; one that has exited already goes through
+  // HandleExit (restart policy, back-off).
+  ReconcileResult AfterStart(const NodeContainer& object, const std::string& id);
   ReconcileResult HandleExit(const NodeContainer& object, const runtime::ContainerStatus& observed);
   // Stop with the container's own grace period, then delete.
   // `object`, when known, names the container in events.

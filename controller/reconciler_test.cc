@@ -3,6 +3,8 @@
 #include "controller/reconciler.h"
 
 #include <map>
+#include <optional>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -38,6 +40,7 @@ class FakeRuntime : public runtime::Runtime {
     if (!start_error.ok()) return start_error;
     containers[id].state = ContainerState::kRunning;
     containers[id].started_at = clock->Now();
+    if (exit_on_start.has_value()) Exit(id, *exit_on_start, clock->Now());
     return absl::OkStatus();
   }
   absl::Status Stop(const std::string& id, absl::Duration timeout) override {
@@ -75,6 +78,8 @@ class FakeRuntime : public runtime::Runtime {
   absl::Status create_error;
   absl::Status start_error;
   absl::Status delete_error;
+  // The program exits the moment it starts, with this code.
+  std::optional<int> exit_on_start;
   int next_pid = 100;
   int creates = 0;
   const Clock* clock = nullptr;
@@ -90,11 +95,17 @@ class FakeImages : public ImageStore {
     i.reference = ref + ":latest";
     i.layers = {"/images/" + ref};
     i.cmd = {"sh"};
-    i.pulled = policy == ImagePullPolicy::kAlways;
+    i.pulled = WouldPull(ref, policy);
     return i;
   }
   bool Present(const std::string& ref) const override { return errors.count(ref) == 0; }
+  bool WouldPull(const std::string& ref, ImagePullPolicy policy) const override {
+    if (directory_images.count(ref) != 0) return false;
+    return ImageStore::WouldPull(ref, policy);
+  }
   std::map<std::string, absl::Status> errors;
+  // Images that are directories: never pulled, whatever the policy.
+  std::set<std::string> directory_images;
   mutable std::vector<std::string> resolves;
 };
 
@@ -346,8 +357,10 @@ TEST_F(ReconcilerTest, ClaimsBeforeCreatingAndReleasesAfterDeleting) {
   Reconciler r = Make();
   ASSERT_TRUE(r.Reconcile("default.web").status.ok());
   EXPECT_THAT(claims, ElementsAre("claim web"));
-  EXPECT_THAT(events.events, ElementsAre("Normal Created: Created container web",
-                                         "Normal Started: Started container web"));
+  EXPECT_THAT(events.events,
+              ElementsAre("Normal Pulled: Container image \"busybox\" already present on machine",
+                          "Normal Created: Created container web",
+                          "Normal Started: Started container web"));
 
   // Being deleted: even a guard that keeps undesired containers does not
   // keep it, and the object is released only after its container is gone.
@@ -525,6 +538,77 @@ TEST_F(ReconcilerTest, CrashLoopBackOffIsOneEventPerExit) {
   r.Reconcile("default.crash");
   EXPECT_THAT(events.events,
               ElementsAre("Warning BackOff: Back-off restarting failed container crash"));
+}
+
+TEST_F(ReconcilerTest, AProgramThatExitsAtOnceIsNeverReportedRunning) {
+  // What the runtime says after the start counts: an exit that came first
+  // goes through the restart policy and its back-off at once.
+  Want("crash");
+  runtime_.exit_on_start = 3;
+  Reconciler r = Make();
+  ReconcileResult first = r.Reconcile("default.crash");
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  EXPECT_EQ(sink_.reports["default.crash"].phase, "CrashLoopBackOff");
+  EXPECT_EQ(sink_.reports["default.crash"].exit_code, 3);
+  EXPECT_EQ(first.requeue_after, absl::Seconds(10));
+  for (int restart = 1; restart <= 3; ++restart) {
+    clock_.Advance(first.requeue_after);
+    runtime_.calls.clear();
+    ReconcileResult next = r.Reconcile("default.crash");
+    ASSERT_TRUE(next.status.ok()) << next.status;
+    EXPECT_THAT(runtime_.calls, ElementsAre("delete default.crash", "create default.crash",
+                                            "start default.crash"));
+    EXPECT_EQ(sink_.reports["default.crash"].phase, "CrashLoopBackOff") << restart;
+    EXPECT_EQ(sink_.reports["default.crash"].restart_count, restart);
+    EXPECT_EQ(next.requeue_after, std::min(absl::Seconds(10) * (1 << restart), absl::Seconds(40)))
+        << "restart " << restart;
+    first = next;
+  }
+}
+
+TEST_F(ReconcilerTest, AContainerCreatedButNotStartedIsReportedAsItIsAfterItsStart) {
+  Want("crash");
+  Reconciler r = Make();
+  runtime::ContainerSpec spec;
+  spec.id = "default.crash";
+  ASSERT_TRUE(runtime_.Create(spec).ok());
+  runtime_.containers["default.crash"].annotations[kSpecHashAnnotation] =
+      DesiredSpecHash(desired_["default.crash"]);
+  runtime_.exit_on_start = 1;
+  ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
+  EXPECT_EQ(sink_.reports["default.crash"].phase, "CrashLoopBackOff");
+}
+
+TEST_F(ReconcilerTest, ADirectoryImageIsPresentNeverPulling) {
+  // kubelet: no Pulling for an image it does not pull, and Pulled says it
+  // is already present on the machine.
+  RecordingEvents events;
+  options_.events = &events;
+  images_.directory_images.insert("busybox");
+  Want("web").spec.image_pull_policy = ImagePullPolicy::kAlways;
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(events.events,
+              ElementsAre("Normal Pulled: Container image \"busybox\" already present on machine",
+                          "Normal Created: Created container web",
+                          "Normal Started: Started container web"));
+}
+
+TEST_F(ReconcilerTest, PulledImagesSayPulledAndPresentOnesSaySo) {
+  RecordingEvents events;
+  options_.events = &events;
+  Want("always").spec.image_pull_policy = ImagePullPolicy::kAlways;
+  Want("present").spec.image_pull_policy = ImagePullPolicy::kIfNotPresent;
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.always").status.ok());
+  ASSERT_GE(events.events.size(), 2u);
+  EXPECT_THAT(events.events[0], ::testing::StartsWith("Normal Pulling: Pulling image"));
+  EXPECT_THAT(events.events[1], ::testing::StartsWith("Normal Pulled: Successfully pulled image"));
+  events.events.clear();
+  ASSERT_TRUE(r.Reconcile("default.present").status.ok());
+  ASSERT_GE(events.events.size(), 1u);
+  EXPECT_EQ(events.events[0],
+            "Normal Pulled: Container image \"busybox\" already present on machine");
 }
 
 }  // namespace

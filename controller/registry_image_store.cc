@@ -106,6 +106,11 @@ bool RegistryImageStore::Present(const std::string& reference) const {
   return dirs_.Present(reference) || puller_->Get(reference).ok();
 }
 
+bool RegistryImageStore::WouldPull(const std::string& reference, ImagePullPolicy policy) const {
+  if (dirs_.Present(reference)) return false;
+  return ImageStore::WouldPull(reference, policy);
+}
+
 absl::StatusOr<ResolvedImage> RegistryImageStore::Resolve(const std::string& reference,
                                                           ImagePullPolicy policy,
                                                           const PullAuth& auth) const {

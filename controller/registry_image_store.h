@@ -64,6 +64,8 @@ class RegistryImageStore : public ImageStore {
   absl::StatusOr<ResolvedImage> Resolve(const std::string& reference, ImagePullPolicy policy,
                                         const PullAuth& auth) const override;
   bool Present(const std::string& reference) const override;
+  // False for a directory image, whatever the policy.
+  bool WouldPull(const std::string& reference, ImagePullPolicy policy) const override;
 
   // Imports an OCI layout directory or an OCI/Docker archive (air-gapped
   // nodes); `reference` names it when the source does not.

@@ -36,6 +36,7 @@ using ::berth::testing::TestWorld;
 using ::berth::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using nlohmann::json;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
@@ -76,19 +77,25 @@ class BerthdE2eTest : public ::testing::Test {
     if (HasFailure()) std::cerr << "berthd log:\n" << Log();
   }
 
-  std::vector<std::string> Flags() const {
+  // Where this test's berthd keeps things; every other flag at its default.
+  std::vector<std::string> DefaultFlags() const {
     return {BERTH_BERTHD_PATH,
             "--manifests-dir=" + manifests_,
             "--state-dir=" + world_.berth_state_dir(),
             "--run-dir=" + world_.run_dir(),
             "--images-dir=" + world_.dir() + "/images",
             "--cgroup-parent=" + world_.cgroup_parent(),
-            "--monitor=" BERTH_MONITOR_PATH,
-            "--relist-period=100ms",
-            "--resync-period=2s",
-            "--restart-backoff-initial=300ms",
-            "--restart-backoff-max=5s",
-            "--workers=2"};
+            "--monitor=" BERTH_MONITOR_PATH};
+  }
+
+  std::vector<std::string> Flags() const {
+    std::vector<std::string> flags = DefaultFlags();
+    for (const char* f : {"--relist-period=100ms", "--resync-period=2s",
+                          "--restart-backoff-initial=300ms", "--restart-backoff-max=5s",
+                          "--workers=2"}) {
+      flags.push_back(f);
+    }
+    return flags;
   }
 
   pid_t Spawn(std::vector<std::string> argv) {
@@ -108,7 +115,10 @@ class BerthdE2eTest : public ::testing::Test {
   }
 
   void StartBerthd(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = Flags();
+    StartBerthdWith(Flags(), std::move(extra));
+  }
+
+  void StartBerthdWith(std::vector<std::string> argv, std::vector<std::string> extra = {}) {
     argv.insert(argv.end(), extra.begin(), extra.end());
     ASSERT_TRUE(berthd_.Start(argv, world_.dir() + "/berthd.log").ok());
   }
@@ -438,6 +448,61 @@ TEST_F(BerthdE2eTest, JsonLogsAreOneObjectPerLine) {
   }
   EXPECT_GE(lines, 2);
   EXPECT_THAT(Log(), HasSubstr("bad.yaml:3:"));
+}
+
+int RestartCount(const json& status) {
+  return status.is_object() ? status.value("restartCount", -1) : -1;
+}
+
+// A program that exits the moment it starts, with berthd's default flags: it
+// is restarted on kubelet's CrashLoopBackOff curve (10 s, then 20 s), not
+// once a resync, and while it waits its status says so, never Running.
+TEST_F(BerthdE2eTest, AnInstantCrashFollowsTheBackOffCurveWithDefaultFlags) {
+  StartBerthdWith(DefaultFlags());
+  Write("crash.yaml", Manifest("crash", "exit 3"));
+  json first = WaitStatus("default.crash", [](const json& s) {
+    return s.value("restartCount", -1) == 1;
+  }, absl::Seconds(25));
+  ASSERT_EQ(RestartCount(first), 1) << "no restart after the first 10 s back-off";
+  // The restarted instance exits at once too: its back-off is reported, with
+  // its exit code, as soon as the exit happened.
+  json waiting = WaitStatus("default.crash", [](const json& s) {
+    return s.value("restartCount", -1) == 1 && s.value("phase", "") == "CrashLoopBackOff";
+  }, absl::Seconds(3));
+  EXPECT_EQ((waiting.is_object() ? waiting.value("phase", "") : ""), "CrashLoopBackOff") << waiting.dump();
+  EXPECT_EQ((waiting.is_object() ? waiting.value("exitCode", -1) : -1), 3) << waiting.dump();
+  json second = WaitStatus("default.crash", [](const json& s) {
+    return s.value("restartCount", -1) >= 2;
+  }, absl::Seconds(30));
+  EXPECT_EQ(RestartCount(second), 2) << "restart 2 comes 20 s after restart 1";
+}
+
+// The same curve with a short back-off (the relist and resync at their
+// defaults): every restart is on time, however fast the crash.
+TEST_F(BerthdE2eTest, AnInstantCrashIsRestartedOnEveryStepOfAShortBackOff) {
+  StartBerthdWith(DefaultFlags(), {"--restart-backoff-initial=1s", "--restart-backoff-max=4s"});
+  Write("crash.yaml", Manifest("crash", "exit 3"));
+  const absl::Time began = absl::Now();
+  // 1 + 2 + 4 + 4 + 4 s of back-off: five restarts well before the first
+  // resync (60 s).
+  json fifth = WaitStatus("default.crash", [](const json& s) {
+    return s.value("restartCount", -1) >= 5;
+  }, absl::Seconds(40));
+  EXPECT_GE(RestartCount(fifth), 5) << fifth.dump();
+  EXPECT_GE(absl::Now() - began, absl::Seconds(14)) << "restarted faster than the back-off";
+}
+
+// kubelet's events for an image it does not pull: no Pulling, and Pulled
+// says it is present (a directory image is never pulled, whatever the
+// policy; busybox without a tag means Always).
+TEST_F(BerthdE2eTest, ADirectoryImageIsAlreadyPresentNeverPulling) {
+  StartBerthdWith(DefaultFlags(), {"--log-level=debug"});
+  Write("web.yaml", Manifest("web", Polite("web")));
+  WaitRunning("default.web");
+  const std::string log = Log();
+  EXPECT_THAT(log, HasSubstr("default.web: Pulled: Container image \"busybox\" already present "
+                             "on machine"));
+  EXPECT_THAT(log, Not(HasSubstr("Pulling")));
 }
 
 }  // namespace

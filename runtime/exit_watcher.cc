@@ -1,0 +1,176 @@
+#include "runtime/exit_watcher.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::runtime {
+namespace {
+
+constexpr char kExitFile[] = "exit.json";
+// What changes the exit file: the monitor renames it into place; a plain
+// write (closed after writing) counts too.
+constexpr uint32_t kDirEvents = IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR | IN_DONT_FOLLOW;
+// New container directories appear in the root.
+constexpr uint32_t kRootEvents = IN_CREATE | IN_MOVED_TO | IN_ONLYDIR;
+// While a watch is missing (the watch limit), how often the watcher looks.
+constexpr int kRescanMillis = 1000;
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ExitWatcher>> ExitWatcher::Start(std::string containers_dir,
+                                                                Callback on_exit) {
+  UniqueFd inotify(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  if (!inotify.valid()) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("watch exits in ", containers_dir, ": inotify"));
+  }
+  UniqueFd stop(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!stop.valid()) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("watch exits in ", containers_dir, ": eventfd"));
+  }
+  std::unique_ptr<ExitWatcher> w(
+      new ExitWatcher(std::move(containers_dir), std::move(on_exit), std::move(inotify),
+                      std::move(stop)));
+  w->root_wd_ = inotify_add_watch(w->inotify_.get(), w->dir_.c_str(), kRootEvents);
+  if (w->root_wd_ < 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("watch exits in ", w->dir_));
+  }
+  // Directories already there: their exits so far are the caller's to read
+  // (it lists the runtime at start); from now on they are reported.
+  if (DIR* d = opendir(w->dir_.c_str())) {
+    while (struct dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      if (IsDir(w->dir_ + "/" + name)) w->WatchDir(name, /*check=*/false);
+    }
+    closedir(d);
+  }
+  w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
+  return w;
+}
+
+ExitWatcher::ExitWatcher(std::string containers_dir, Callback on_exit, UniqueFd inotify,
+                         UniqueFd stop)
+    : dir_(std::move(containers_dir)),
+      on_exit_(std::move(on_exit)),
+      inotify_(std::move(inotify)),
+      stop_(std::move(stop)) {}
+
+ExitWatcher::~ExitWatcher() {
+  if (thread_.joinable()) {
+    const uint64_t one = 1;
+    if (write(stop_.get(), &one, sizeof one) != sizeof one) {
+      spdlog::error("exit watcher: stop: {}", strerror(errno));
+    }
+    thread_.join();
+  }
+}
+
+void ExitWatcher::WatchDir(const std::string& name, bool check) {
+  const std::string path = absl::StrCat(dir_, "/", name);
+  const int wd = inotify_add_watch(inotify_.get(), path.c_str(), kDirEvents);
+  if (wd < 0) {
+    // Gone already (ENOENT), or not a directory: nothing to watch. Out of
+    // watches: look again later.
+    if (errno == ENOSPC || errno == ENOMEM) {
+      if (!missed_) {
+        spdlog::warn("watch exits of container {}: {} (fs.inotify.max_user_watches); exits are "
+                     "noticed at the next relist",
+                     name, strerror(errno));
+      }
+      missed_ = true;
+    }
+    return;
+  }
+  ids_[wd] = name;
+  if (check && Exists(absl::StrCat(path, "/", kExitFile))) on_exit_(name);
+}
+
+void ExitWatcher::Rescan(bool report_all) {
+  missed_ = false;
+  std::map<std::string, bool> watched;
+  for (const auto& [wd, id] : ids_) watched[id] = true;
+  DIR* d = opendir(dir_.c_str());
+  if (d == nullptr) return;
+  while (struct dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string path = absl::StrCat(dir_, "/", name);
+    if (!IsDir(path)) continue;
+    if (watched.count(name) == 0) {
+      WatchDir(name, /*check=*/true);
+    } else if (report_all && Exists(absl::StrCat(path, "/", kExitFile))) {
+      on_exit_(name);
+    }
+  }
+  closedir(d);
+}
+
+bool ExitWatcher::Drain() {
+  alignas(struct inotify_event) char buf[16 * 1024];
+  while (true) {
+    const ssize_t n = read(inotify_.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return true;
+      spdlog::error("exit watcher: read {}: {}", dir_, strerror(errno));
+      return false;
+    }
+    bool overflow = false;
+    for (ssize_t off = 0; off < n;) {
+      const auto* ev = reinterpret_cast<const struct inotify_event*>(buf + off);
+      off += static_cast<ssize_t>(sizeof(struct inotify_event) + ev->len);
+      const std::string name = ev->len > 0 ? std::string(ev->name) : std::string();
+      if (ev->mask & IN_Q_OVERFLOW) {
+        overflow = true;
+      } else if (ev->wd == root_wd_) {
+        if ((ev->mask & IN_ISDIR) && !name.empty()) WatchDir(name, /*check=*/true);
+      } else if (ev->mask & IN_IGNORED) {
+        ids_.erase(ev->wd);  // the directory was removed
+      } else if (name == kExitFile) {
+        auto it = ids_.find(ev->wd);
+        if (it != ids_.end()) on_exit_(it->second);
+      }
+    }
+    if (overflow) {
+      spdlog::warn("exit watcher: events of {} were dropped; looking at every container", dir_);
+      Rescan(/*report_all=*/true);
+    }
+  }
+}
+
+void ExitWatcher::Run() {
+  struct pollfd fds[2] = {{inotify_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+  while (true) {
+    const int r = poll(fds, 2, missed_ ? kRescanMillis : -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("exit watcher: poll: {}", strerror(errno));
+      return;
+    }
+    if (fds[1].revents != 0) return;
+    if (r == 0) {
+      Rescan(/*report_all=*/false);
+      continue;
+    }
+    if (!Drain()) return;
+  }
+}
+
+}  // namespace berth::runtime
