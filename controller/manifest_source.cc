@@ -7,16 +7,20 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <set>
 #include <tuple>
 #include <utility>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "controller/desired_state.h"
 #include "controller/spec_parser.h"
+#include "controller/yaml_reader.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
 
@@ -41,7 +45,7 @@ std::string JoinPath(const std::string& dir, const std::string& name) {
 struct ReadResult {
   enum Kind {
     kAbsent,   // gone (raced with a delete) or a dangling symlink
-    kIgnored,  // not a regular file (directory, FIFO, device, ...)
+    kSkipped,  // not a regular file (directory, FIFO, ...); `error` says so
     kError,    // exists but cannot be used; `error` says why
     kContent,  // `content` holds the whole file
   };
@@ -50,43 +54,91 @@ struct ReadResult {
   std::string error;
 };
 
-// Reads `name` in the directory `dir_fd`, following symlinks, at most
-// kMaxManifestBytes + 1 bytes. `path` is for messages.
-ReadResult ReadCandidate(int dir_fd, const std::string& name,
-                         const std::string& path) {
+// "a directory", "a FIFO", ... for a file type other than a regular file.
+const char* FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
+// The absolute path the kernel resolved for the open descriptor `fd`.
+absl::StatusOr<std::string> ResolvedPath(int fd) {
+  const std::string link = absl::StrCat("/proc/self/fd/", fd);
+  std::string target(PATH_MAX, '\0');
+  ssize_t n = readlink(link.c_str(), target.data(), target.size());
+  if (n < 0) return absl::ErrnoToStatus(errno, absl::StrCat("readlink ", link));
+  if (static_cast<size_t>(n) >= target.size()) {
+    return absl::OutOfRangeError(absl::StrCat("readlink ", link, ": path too long"));
+  }
+  target.resize(static_cast<size_t>(n));
+  return target;
+}
+
+// Whether `path` (absolute, resolved) lies below the directory `dir`
+// (absolute, resolved).
+bool IsBelow(const std::string& path, const std::string& dir) {
+  if (dir == "/") return path.size() > 1 && path[0] == '/';
+  return path.size() > dir.size() + 1 && absl::StartsWith(path, dir) &&
+         path[dir.size()] == '/';
+}
+
+// Reads `name` in the directory `dir_fd`, whose resolved path is `real_dir`,
+// following symlinks, at most kMaxManifestBytes + 1 bytes. `path` is for
+// messages. A name that resolves outside `real_dir` is refused unread.
+ReadResult ReadCandidate(int dir_fd, const std::string& real_dir,
+                         const std::string& name, const std::string& path) {
   ReadResult result;
   auto fail = [&](absl::string_view cause) {
     result.kind = ReadResult::kError;
     result.error = absl::StrCat("read manifest ", path, ": ", cause);
     return result;
   };
-  // stat first (following symlinks) so that FIFOs and devices are never
-  // opened.
-  struct stat st;
-  if (fstatat(dir_fd, name.c_str(), &st, 0) != 0) {
+  // O_PATH follows the symlinks without opening the file itself, so a FIFO
+  // or a device is never opened (no blocking, no driver side effects), and
+  // what is checked below is what gets read.
+  int fd;
+  do {
+    fd = openat(dir_fd, name.c_str(), O_PATH | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
     if (errno == ENOENT) return result;  // kAbsent
     return fail(std::strerror(errno));
   }
+  UniqueFd target(fd);
+  absl::StatusOr<std::string> resolved = ResolvedPath(target.get());
+  if (!resolved.ok()) return fail(resolved.status().message());
+  if (!IsBelow(*resolved, real_dir)) {
+    // Whoever may write the directory must not get other files into the log
+    // (a link to /etc/shadow would otherwise be parsed and quoted).
+    return fail(absl::StrCat("a symlink to ", QuoteForError(*resolved),
+                             ", outside the manifests directory ",
+                             QuoteForError(real_dir), "; not read"));
+  }
+  struct stat st;
+  if (fstat(target.get(), &st) != 0) return fail(std::strerror(errno));
   if (!S_ISREG(st.st_mode)) {
-    result.kind = ReadResult::kIgnored;
+    result.kind = ReadResult::kSkipped;
+    result.error = absl::StrCat(
+        "read manifest ", path, ": ", FileTypeName(st.st_mode),
+        S_ISDIR(st.st_mode)
+            ? ", not a file; not read (subdirectories are not searched)"
+            : ", not a regular file; not read");
     return result;
   }
-  int fd;
+  // Reopen the very file checked above for reading.
   do {
-    fd = openat(dir_fd, name.c_str(),
-                O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    fd = open(absl::StrCat("/proc/self/fd/", target.get()).c_str(),
+              O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     if (errno == ENOENT) return result;  // kAbsent
     return fail(std::strerror(errno));
   }
   UniqueFd owned(fd);
-  // Replaced by something else between fstatat and openat?
   if (fstat(fd, &st) != 0) return fail(std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) {
-    result.kind = ReadResult::kIgnored;
-    return result;
-  }
   constexpr size_t kLimit = kMaxManifestBytes + 1;
   std::string content;
   content.resize(std::min<size_t>(
@@ -195,9 +247,16 @@ std::vector<std::string> ManifestSource::Scan() {
   std::vector<std::string> names;
   UniqueFd dir_fd(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   std::string dir_error;
+  // Where the directory really is (dir_ may be or contain a symlink): the
+  // files read must resolve below it.
+  std::string real_dir;
   if (!dir_fd.valid()) {
     dir_error = std::strerror(errno);
+  } else if (absl::StatusOr<std::string> resolved = ResolvedPath(dir_fd.get());
+             !resolved.ok()) {
+    dir_error = std::string(resolved.status().message());
   } else {
+    real_dir = *std::move(resolved);
     int list_fd = dup(dir_fd.get());
     DIR* d = list_fd >= 0 ? fdopendir(list_fd) : nullptr;
     if (d == nullptr) {
@@ -242,8 +301,12 @@ std::vector<std::string> ManifestSource::Scan() {
   std::set<std::string> present;
   for (const std::string& name : names) {
     const std::string path = JoinPath(dir_, name);
-    ReadResult read = ReadCandidate(dir_fd.get(), name, path);
-    if (read.kind == ReadResult::kAbsent || read.kind == ReadResult::kIgnored) {
+    ReadResult read = ReadCandidate(dir_fd.get(), real_dir, name, path);
+    if (read.kind == ReadResult::kAbsent) continue;
+    if (read.kind == ReadResult::kSkipped) {
+      // Contributes nothing, like a missing file; reported (and so logged
+      // once) for as long as it is there.
+      errors.push_back(std::move(read.error));
       continue;
     }
     present.insert(name);

@@ -3,21 +3,30 @@
 // pod directory.
 //
 // Files considered: entries directly in the directory whose name ends in
-// ".yaml", ".yml" or ".json" and does not start with ".", and that are regular
-// files or symlinks to regular files. Symlinks are followed, so the layout of a
-// Kubernetes ConfigMap volume works (`x.yaml -> ..data/x.yaml`,
+// ".yaml", ".yml" or ".json" and does not start with ".". Symlinks are
+// followed as long as they resolve below the directory (itself resolved, so a
+// manifests directory that is a symlink works), so the layout of a Kubernetes
+// ConfigMap volume works (`x.yaml -> ..data/x.yaml`,
 // `..data -> ..2026_01_01_...`, swapped atomically by renaming `..data`).
-// Subdirectories, hidden entries, dangling symlinks and other file types are
-// ignored.
+//  * A name that resolves outside the directory (`x.yaml -> /etc/shadow`) is
+//    refused unread: an error for that file (see below). Whoever may write the
+//    directory must not be able to get other files into the log.
+//  * A candidate name that is a directory, a FIFO, a socket or a device (or a
+//    symlink to one) is not read (a FIFO is never opened) and contributes
+//    nothing; an error naming it and its type is in `errors` (and logged once)
+//    for as long as it is there.
+//  * Hidden entries, other names, the contents of subdirectories and dangling
+//    symlinks (a ConfigMap key being removed) are ignored silently.
 //
 // Each Scan re-reads every candidate file (at most kMaxManifestBytes + 1
 // bytes) and re-parses it only when its bytes differ from the last ones read.
 //
 // Failures keep the last good state:
-//  * A file that fails (unreadable, larger than 1 MiB, syntax error, any
-//    invalid document, a NodeContainer defined twice in it) is reported in
-//    `errors` and keeps contributing exactly the objects it yielded at its last
-//    successful parse (none if it never parsed). A file is applied whole or not
+//  * A file that fails (unreadable, a symlink out of the directory, larger
+//    than 1 MiB, syntax error, any invalid document, a NodeContainer defined
+//    twice in it) is reported in `errors` and keeps contributing exactly the
+//    objects it yielded at its last successful parse (none if it never
+//    parsed). A file is applied whole or not
 //    at all: good documents next to a bad one are not applied either.
 //  * A missing or unreadable directory is reported and keeps all objects
 //    (a briefly missing directory must not stop every container).
@@ -29,6 +38,9 @@
 // first file name wins. The other objects of the losing file are applied.
 //
 // Errors are recomputed on every Scan, so fixing a file clears its errors.
+// Each error is logged once, at the Scan where it appears (or changes).
+// Errors quote at most a short, escaped part of a file's content (see
+// spec_parser.h); a file that is not a NodeContainer at all gets one error.
 //
 // Thread-safe: Snapshot and Get may be called from any thread while Scan runs
 // (typically on a DirectoryWatcher callback or a resync timer). Concurrent Scan

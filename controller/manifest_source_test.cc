@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +19,8 @@
 #include "controller/manifest_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 
 namespace berth::controller {
 namespace {
@@ -29,6 +33,7 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
 
 using ::berth::controller::test_util::ImageOf;
 using ::berth::controller::test_util::Manifest;
@@ -37,6 +42,46 @@ using ::berth::controller::test_util::WriteFile;
 
 std::string Docs(const std::vector<std::string>& docs) {
   return absl::StrJoin(docs, "---\n");
+}
+
+// Captures what is logged through spdlog's default logger while it lives.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out_);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+
+  std::string text() const { return out_.str(); }
+  // Lines logged that contain `needle`.
+  int Count(const std::string& needle) const {
+    int n = 0;
+    std::istringstream in(out_.str());
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(needle) != std::string::npos) ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::ostringstream out_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Lines as in /etc/shadow: user names and password hashes that must never
+// reach an error or the log.
+constexpr const char* kShadow =
+    "root:$6$Qx7vP2mW$T1s9Kd0uZ8bYp3LrVf6NcEa4HgJw5XiOq2MnBy7Rt1Us0Vk9Lz3Pa8"
+    "Dc6Fe4Gh2Jk1Wm5Xn:19000:0:99999:7:::\n"
+    "daemon:*:19000:0:99999:7:::\n"
+    "alice:$y$j9T$Fh3Ks8Lq2Wn6Pb1Vz$Gx0Rc5Tm7Yd9Ue4Ji2Oa8Se6Dk3Fl1Hq5Zw9Xv7Nb4:"
+    "19500:0:99999:7:::\n";
+
+// Pieces of kShadow that would show that its content leaked.
+std::vector<std::string> ShadowSecrets() {
+  return {"root", "daemon", "alice", "Qx7vP2mW", "T1s9Kd0u", "Dc6Fe4Gh",
+          "j9T", "Fh3Ks8Lq", "Gx0Rc5Tm", "Nb4:"};
 }
 
 // ---------------------------------------------------------------------------
@@ -290,23 +335,120 @@ TEST(ManifestSourceTest, DuplicateWithinFileFailsThatFile) {
                              HasSubstr(dir / "a.yaml:5"))));
 }
 
-TEST(ManifestSourceTest,
-     HiddenOtherSuffixesSubdirectoriesAndSpecialFilesIgnored) {
+TEST(ManifestSourceTest, HiddenOtherSuffixesSubdirectoriesAndDanglingIgnored) {
   TempDir dir;
   WriteFile(dir / ".hidden.yaml", Manifest("hidden"));
   WriteFile(dir / "notes.txt", Manifest("txt"));
   WriteFile(dir / "x.yaml~", Manifest("backup"));
   fs::create_directory(dir / "sub");
   WriteFile(dir / "sub/x.yaml", Manifest("nested"));
-  fs::create_directory(dir / "dir.yaml");
-  fs::create_directory_symlink("sub", dir / "linkdir.yaml");
   fs::create_symlink("nowhere.yaml", dir / "dangling.yaml");
-  ASSERT_EQ(mkfifo((dir / "fifo.yaml").c_str(), 0600), 0);  // must not block
+  ASSERT_EQ(mkfifo((dir / ".fifo.yaml").c_str(), 0600), 0);
   WriteFile(dir / "ok.json",
             R"({"apiVersion": "berth.dev/v1alpha1", "kind": "NodeContainer",)"
             R"( "metadata": {"name": "json"}, "spec": {"image": "busybox"}})");
   ManifestSource source(dir.path());
   EXPECT_THAT(source.Scan(), ElementsAre("default.json"));
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+}
+
+TEST(ManifestSourceTest, DirectoriesAndFifosAreReportedOnceAndNotRead) {
+  TempDir dir;
+  fs::create_directory(dir / "sub");
+  WriteFile(dir / "sub/x.yaml", Manifest("nested"));
+  fs::create_directory(dir / "dir.yaml");
+  fs::create_directory_symlink("sub", dir / "linkdir.yaml");
+  ASSERT_EQ(mkfifo((dir / "fifo.yaml").c_str(), 0600), 0);  // must not block
+  WriteFile(dir / "ok.yaml", Manifest("web"));
+  LogCapture log;
+  ManifestSource source(dir.path());
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  const auto expected_errors = UnorderedElementsAre(
+      AllOf(HasSubstr(dir / "dir.yaml: a directory"), HasSubstr("not read")),
+      AllOf(HasSubstr(dir / "linkdir.yaml: a directory"),
+            HasSubstr("not read")),
+      AllOf(HasSubstr(dir / "fifo.yaml: a FIFO"), HasSubstr("not read")));
+  SourceSnapshot snap = source.Snapshot();
+  EXPECT_THAT(snap.errors, expected_errors);
+  // They contribute nothing and hide nothing: containers may be removed.
+  EXPECT_THAT(snap.failed_files, IsEmpty());
+  EXPECT_FALSE(snap.objects_unknown);
+
+  // Reported once, not at every Scan; still in the snapshot.
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_THAT(source.Snapshot().errors, expected_errors);
+  EXPECT_EQ(log.Count(dir / "fifo.yaml"), 1) << log.text();
+  EXPECT_EQ(log.Count(dir / "dir.yaml"), 1) << log.text();
+  EXPECT_EQ(log.Count(dir / "linkdir.yaml"), 1) << log.text();
+
+  // Gone: no longer reported; back: reported again.
+  fs::remove(dir / "fifo.yaml");
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_THAT(source.Snapshot().errors, SizeIs(2));
+  ASSERT_EQ(mkfifo((dir / "fifo.yaml").c_str(), 0600), 0);
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_THAT(source.Snapshot().errors, expected_errors);
+  EXPECT_EQ(log.Count(dir / "fifo.yaml"), 2) << log.text();
+}
+
+TEST(ManifestSourceTest, SymlinkOutOfTheDirectoryIsRefusedUnread) {
+  TempDir root;
+  const std::string dir = root / "manifests";
+  fs::create_directory(dir);
+  fs::create_directory(root / "manifests-old");
+  WriteFile(root / "shadow", kShadow);
+  WriteFile(root / "elsewhere.yaml", Manifest("elsewhere"));
+  WriteFile(root / "manifests-old/x.yaml", Manifest("old"));
+  fs::create_symlink(root / "shadow", dir + "/shadow.yaml");
+  fs::create_symlink("../elsewhere.yaml", dir + "/relative.yaml");
+  fs::create_symlink("../manifests-old/x.yaml", dir + "/sibling.yaml");
+  fs::create_directory_symlink("..", dir + "/up");
+  fs::create_symlink("up/elsewhere.yaml", dir + "/through-dir-link.yaml");
+  WriteFile(dir + "/ok.yaml", Manifest("web"));
+  LogCapture log;
+  ManifestSource source(dir);
+  EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
+  SourceSnapshot snap = source.Snapshot();
+  for (const char* name : {"shadow.yaml", "relative.yaml", "sibling.yaml",
+                           "through-dir-link.yaml"}) {
+    const std::string path = dir + "/" + name;
+    EXPECT_THAT(snap.errors,
+                Contains(AllOf(HasSubstr("read manifest " + path + ": "),
+                               HasSubstr("outside the manifests directory"))))
+        << name;
+    EXPECT_EQ(snap.failed_files.count(path), 1u) << name;
+  }
+  for (const std::string& secret : ShadowSecrets()) {
+    for (const std::string& e : snap.errors) {
+      EXPECT_THAT(e, Not(HasSubstr(secret)));
+    }
+    EXPECT_THAT(log.text(), Not(HasSubstr(secret)));
+  }
+  EXPECT_EQ(log.Count(dir + "/shadow.yaml"), 2) << log.text();  // error, "not applied"
+  EXPECT_THAT(source.Scan(), IsEmpty());
+  EXPECT_EQ(log.Count(dir + "/shadow.yaml"), 2) << log.text();
+}
+
+TEST(ManifestSourceTest, SymlinksInsideASymlinkedDirectoryAreRead) {
+  TempDir root;
+  const std::string real = root / "real";
+  fs::create_directory(real);
+  fs::create_directory_symlink("real", root / "link");
+  const std::string dir = root / "link";
+  // A ConfigMap volume's layout, and links by absolute path, through the
+  // directory's symlink and to its real path.
+  fs::create_directory(real + "/..2026_01_01_00_00_00.1");
+  WriteFile(real + "/..2026_01_01_00_00_00.1/x.yaml", Manifest("cm"));
+  fs::create_directory_symlink("..2026_01_01_00_00_00.1", real + "/..data");
+  fs::create_symlink("..data/x.yaml", real + "/x.yaml");
+  fs::create_directory(real + "/sub");
+  WriteFile(real + "/sub/y.yaml", Manifest("via-link"));
+  WriteFile(real + "/sub/z.yaml", Manifest("real-path"));
+  fs::create_symlink(dir + "/sub/y.yaml", real + "/y.yaml");
+  fs::create_symlink(real + "/sub/z.yaml", real + "/z.yaml");
+  ManifestSource source(dir);
+  EXPECT_THAT(source.Scan(), ElementsAre("default.cm", "default.real-path",
+                                          "default.via-link"));
   EXPECT_THAT(source.Snapshot().errors, IsEmpty());
 }
 

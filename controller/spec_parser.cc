@@ -112,6 +112,9 @@ class Decoder {
   // Returns the object if the document has no errors; see errors().
   std::optional<NodeContainer> Decode();
   std::vector<ParseError>& errors() { return errors_; }
+  // The document is not an object at all (not a mapping, or a mapping with
+  // none of an object's top-level fields); errors() has one error saying so.
+  bool foreign() const { return foreign_; }
 
  private:
   const YamlNode& At(int index) const { return nodes_[index]; }
@@ -182,6 +185,7 @@ class Decoder {
   const YamlDocument& doc_;
   absl::string_view file_;
   std::vector<ParseError> errors_;
+  bool foreign_ = false;
 };
 
 Fields Decoder::ReadFields(const YamlNode& n, std::string path,
@@ -202,7 +206,8 @@ Fields Decoder::ReadFields(const YamlNode& n, std::string path,
                std::find(accepted.begin(), accepted.end(), key.value) ==
                    accepted.end()) {
       Error(key, FieldPath(fields.path, key.value),
-            absl::StrCat("unknown field ", QuoteForError(key.value),
+            absl::StrCat("unknown field ",
+                         QuoteForError(key.value, kMaxShownKeyBytes),
                          " (accepted: ", absl::StrJoin(accepted, ", "), ")"));
     } else if (TypeOf(*entry.value) != YamlType::kNull) {
       fields.values[key.value] = entry.value;
@@ -220,7 +225,8 @@ bool Decoder::ReadString(const YamlNode& n, const std::string& path,
     Error(n, path,
           absl::StrCat(
               "expected a string, got ", Describe(n),
-              quotable ? absl::StrCat(" (quote it: \"", n.value, "\")") : ""));
+              quotable ? absl::StrCat(" (quote it: ", QuoteForError(n.value), ")")
+                       : ""));
     return false;
   }
   if (n.value.find('\0') != std::string::npos) {
@@ -246,10 +252,11 @@ bool Decoder::ReadIntOrString(const YamlNode& n, const std::string& path,
   // a manifest that works here must work with kubectl apply.
   Error(n, path,
         overflow
-            ? absl::StrCat("integer out of range: ", n.value)
+            ? absl::StrCat("integer out of range: ", EscapeForError(n.value))
             : absl::StrCat("expected an integer or a string, got ", Describe(n),
                            type == YamlType::kFloat
-                               ? absl::StrCat(" (quote it: \"", n.value, "\")")
+                               ? absl::StrCat(" (quote it: ",
+                                              QuoteForError(n.value), ")")
                                : ""));
   return false;
 }
@@ -267,9 +274,10 @@ void Decoder::Int(const Fields& f, absl::string_view key, int64_t min,
   } else if (overflow || value < min || value > max) {
     Error(*n, f.Path(key),
           min == 0 && value < 0 && !overflow
-              ? absl::StrCat("must not be negative, got ", n->value)
+              ? absl::StrCat("must not be negative, got ",
+                             EscapeForError(n->value))
               : absl::StrCat("must be between ", min, " and ", max, ", got ",
-                             n->value));
+                             EscapeForError(n->value)));
   } else {
     *out = value;
   }
@@ -312,7 +320,7 @@ void Decoder::StringMap(const Fields& f, absl::string_view key, MapKind kind,
     if (!ReadString(*value, path, &text)) continue;
     if (kind != MapKind::kPlain && !IsQualifiedName(name)) {
       Error(*value, path,
-            absl::StrCat("invalid key ", QuoteForError(name),
+            absl::StrCat("invalid key ", QuoteForError(name, kMaxShownKeyBytes),
                          " (an optional DNS prefix and '/', then 1-63 "
                          "letters, digits, '-', '_' or '.', starting and "
                          "ending with a letter or digit)"));
@@ -371,9 +379,30 @@ std::optional<NodeContainer> Decoder::Decode() {
     Error(*doc_.refused);
     return std::nullopt;
   }
-  Fields top = ReadFields(At(0), "",
+  // Not an object at all (e.g. /etc/shadow read as YAML: a mapping of one
+  // key per line): one error, quoting nothing of it.
+  const YamlNode& root = At(0);
+  if (root.kind != YamlKind::kMap) {
+    foreign_ = true;
+    Error(root, "", absl::StrCat("expected a mapping, got ", Describe(root)));
+    return std::nullopt;
+  }
+  bool object_key = false;
+  for (size_t i = 0; i < root.children.size() && !object_key; i += 2) {
+    const YamlNode& key = At(root.children[i]);
+    object_key = key.kind == YamlKind::kScalar &&
+                 (key.value == "apiVersion" || key.value == "kind" ||
+                  key.value == "metadata" || key.value == "spec");
+  }
+  if (!object_key) {
+    foreign_ = true;
+    Error(root, "",
+          "expected a NodeContainer, got a mapping without apiVersion, kind, "
+          "metadata or spec");
+    return std::nullopt;
+  }
+  Fields top = ReadFields(root, "",
                           {"apiVersion", "kind", "metadata", "spec", "status"});
-  if (!top.map) return std::nullopt;
   std::string api_version, kind;
   if (Require(top, "apiVersion") && String(top, "apiVersion", &api_version) &&
       api_version != kApiVersion) {
@@ -641,11 +670,23 @@ std::string ParseError::ToString() const {
 ParseResult ParseManifests(absl::string_view content, absl::string_view file) {
   ParseResult result;
   size_t suppressed = 0;
+  // Documents that are not objects at all get one error for the file (the
+  // first one's), not one each.
+  std::optional<size_t> first_foreign;
+  size_t more_foreign = 0;
   std::optional<YamlFileError> error =
       ReadYamlDocuments(content, [&](const YamlDocument& document) {
         Decoder decoder(document, file);
         std::optional<NodeContainer> object = decoder.Decode();
         if (object) result.objects.push_back(std::move(*object));
+        if (decoder.foreign()) {
+          if (first_foreign.has_value() ||
+              result.errors.size() >= kMaxErrors) {
+            ++more_foreign;
+            return;
+          }
+          first_foreign = result.errors.size();
+        }
         std::stable_sort(decoder.errors().begin(), decoder.errors().end(),
                          [](const ParseError& a, const ParseError& b) {
                            return std::pair(a.line, a.column) <
@@ -665,6 +706,12 @@ ParseResult ParseManifests(absl::string_view content, absl::string_view file) {
     result.errors = {ParseError{std::string(file), error->line, error->column,
                                 "", std::move(error->reason)}};
     return result;
+  }
+  if (more_foreign > 0 && first_foreign.has_value()) {
+    absl::StrAppend(&result.errors[*first_foreign].reason, " (and ",
+                    more_foreign, " more documents like it)");
+  } else if (more_foreign > 0) {
+    suppressed += more_foreign;
   }
   if (suppressed > 0) {
     result.errors.push_back(

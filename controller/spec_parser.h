@@ -12,6 +12,13 @@
 // deletionTimestamp, finalizers, ownerReferences, ...); uid and resourceVersion
 // are kept.
 //
+// Errors quote at most a short, C-escaped part of an offending key (32 bytes)
+// or value (64 bytes): the input may be some other file. A document that is
+// not an object at all (not a mapping, or a mapping with none of apiVersion,
+// kind, metadata and spec, as /etc/shadow or a .env file reads) gets one
+// error that quotes nothing of it, and all such documents of a file share
+// that one error.
+//
 // Hostile input is bounded: content over 1 MiB is refused unparsed; NUL and
 // other control characters and invalid UTF-8 are refused before yaml-cpp sees
 // them; YAML aliases are refused (no "billion laughs"); nesting depth (64),

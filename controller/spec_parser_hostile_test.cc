@@ -127,6 +127,101 @@ TEST(SpecParserHostileTest, ErrorCountIsBounded) {
   EXPECT_THAT(result.errors.back().reason, HasSubstr("more errors not shown"));
 }
 
+// Files that are not manifests at all, as someone might link them into the
+// manifests directory, and pieces of them that must not show in errors.
+struct OtherFile {
+  std::string name;
+  std::string content;
+  std::vector<std::string> secrets;
+};
+
+std::vector<OtherFile> OtherFiles() {
+  return {
+      {"shadow",
+       "root:$6$Qx7vP2mW$T1s9Kd0uZ8bYp3LrVf6NcEa4HgJw5XiOq2MnBy7Rt1Us0Vk9Lz3P"
+       "a8Dc6Fe4Gh2Jk1Wm5Xn:19000:0:99999:7:::\n"
+       "daemon:*:19000:0:99999:7:::\n"
+       "alice:$y$j9T$Fh3Ks8Lq2Wn6Pb1Vz$Gx0Rc5Tm7Yd9Ue4Ji2Oa8Se6Dk3Fl1Hq5Zw9Xv7Nb"
+       "4:19500:0:99999:7:::\n",
+       {"root", "daemon", "alice", "Qx7vP2mW", "T1s9Kd0u", "Dc6Fe4Gh", "j9T",
+        "Fh3Ks8Lq", "Gx0Rc5Tm"}},
+      {"passwd",
+       "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice "
+       "Liddell:/home/alice:/bin/sh\n",
+       {"root", "alice", "Liddell", "bash"}},
+      {"dotenv",
+       "DB_PASSWORD=hunter2-Zk81\nAPI_TOKEN=tok_9f8e7d6c5b4a\n",
+       {"DB_PASS", "hunter2", "API_TOK", "9f8e7d"}},
+      {"yaml secrets",
+       "db_password: hunter2-Zk81\napi_token: tok_9f8e7d6c5b4a\n"
+       "nested: {key: Yq2Lp0sW}\n",
+       {"db_pass", "hunter2", "api_tok", "9f8e7d", "nested", "Yq2Lp0sW"}},
+      {"several documents",
+       "user: alice\npassword: Wr0ngH0rse\n---\nuser: bob\n"
+       "password: B4tt3ryStaple\n---\n- Cr4zyList\n---\nPl4inScalar\n",
+       {"alice", "Wr0ngH0rse", "bob", "B4tt3ry", "Cr4zy", "Pl4in", "password"}},
+  };
+}
+
+TEST(SpecParserHostileTest, OtherFilesGetOneErrorQuotingNothingOfThem) {
+  for (const OtherFile& file : OtherFiles()) {
+    SCOPED_TRACE(file.name);
+    ParseResult result = ParseManifests(file.content, "m.yaml");
+    EXPECT_THAT(result.objects, IsEmpty());
+    ASSERT_THAT(result.errors, SizeIs(1));
+    const std::string error = result.errors[0].ToString();
+    EXPECT_THAT(error, StartsWith("m.yaml:1:1: expected a"));
+    for (const std::string& secret : file.secrets) {
+      EXPECT_THAT(error, Not(HasSubstr(secret)));
+    }
+    absl::StatusOr<NodeContainer> api = ParseNodeContainer(file.content, "api");
+    ASSERT_FALSE(api.ok());
+    for (const std::string& secret : file.secrets) {
+      EXPECT_THAT(Message(api.status()), Not(HasSubstr(secret)));
+    }
+  }
+}
+
+TEST(SpecParserHostileTest, QuotedKeysAndValuesAreShortAndEscaped) {
+  const std::string tail = "TAILSECRET";
+  const std::string long_key = std::string(40, 'k') + tail;
+  const std::string long_number = std::string(70, '7') + "1234567";
+  const std::vector<std::string> inputs = {
+      WithSpec("  " + long_key + ": 1\n"),
+      WithSpec("  \"" + long_key + "\": 1\n"),
+      WithSpec("  \"\\e[31m\\u0085\\t" + long_key + "\": 1\n"),
+      WithSpec("  args: [" + long_number + "]\n"),
+      WithSpec("  args: [" + long_number + ".5]\n"),
+      WithSpec("  stopSignal: " + long_number + ".5\n"),
+      WithSpec("  stopSignal: " + long_number + "\n"),
+      WithSpec("  terminationGracePeriodSeconds: " + long_number + "\n"),
+      WithSpec("  terminationGracePeriodSeconds: -" + long_number + "\n"),
+      WithSpec("  terminationGracePeriodSeconds: " + std::string(60, '1') +
+               "1234567\n"),
+      WithSpec("  image: \"a\\tb" + std::string(80, 'x') + tail + "\"\n"),
+      WithSpec("  nodeSelector: {" + long_key + ": 1}\n"),
+      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n"
+      "  name: web\n  labels: {\"a/" + long_key + long_key + "\": x}\n"
+      "spec: {image: busybox}\n",
+  };
+  for (const std::string& input : inputs) {
+    SCOPED_TRACE(input);
+    ParseResult result = ParseManifests(input, "m.yaml");
+    EXPECT_THAT(result.objects, IsEmpty());
+    ASSERT_THAT(result.errors, Not(IsEmpty()));
+    for (const ParseError& e : result.errors) {
+      const std::string text = e.ToString();
+      EXPECT_THAT(text, Not(HasSubstr(tail)));
+      EXPECT_THAT(text, Not(HasSubstr("1234567")));
+      EXPECT_LT(text.size(), 400u) << text;
+      for (char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        EXPECT_TRUE(byte >= 0x20 && byte < 0x7f) << text;
+      }
+    }
+  }
+}
+
 TEST(SpecParserHostileTest, StrayTopLevelCommaDoesNotLoopForever) {
   // yaml-cpp 0.7 alone yields empty documents at "," forever.
   ParseResult result = ParseManifests("{a: 1},", "comma.yaml");

@@ -285,10 +285,13 @@ std::optional<YamlFileError> ReadYamlDocuments(
   } catch (const LimitExceeded& e) {
     error = YamlFileError{e.mark.line + 1, e.mark.column + 1, e.reason};
   } catch (const YAML::Exception& e) {
+    // Some messages end in a character of the input ("unknown escape
+    // character: ").
+    const std::string reason =
+        absl::StrCat("invalid YAML: ", EscapeForError(e.msg, 2 * kMaxShownBytes));
     error = e.mark.is_null()
-                ? YamlFileError{0, 0, absl::StrCat("invalid YAML: ", e.msg)}
-                : YamlFileError{e.mark.line + 1, e.mark.column + 1,
-                                absl::StrCat("invalid YAML: ", e.msg)};
+                ? YamlFileError{0, 0, reason}
+                : YamlFileError{e.mark.line + 1, e.mark.column + 1, reason};
   } catch (const std::exception& e) {
     error = YamlFileError{0, 0, absl::StrCat("invalid YAML: ", e.what())};
   }
@@ -322,7 +325,8 @@ std::vector<YamlEntry> MappingEntries(const YamlDocument& doc,
     if (!inserted) {
       entry.error =
           YamlNodeError{key.line, key.column, FieldPath(path, key.value),
-                        absl::StrCat("duplicate key ", QuoteForError(key.value),
+                        absl::StrCat("duplicate key ",
+                                     QuoteForError(key.value, kMaxShownKeyBytes),
                                      " (first at ", first->second->line, ":",
                                      first->second->column, ")")};
     } else if (key.value.find('\0') != std::string::npos) {
@@ -412,10 +416,13 @@ bool ParseYamlInt(absl::string_view text, int64_t* out, bool* overflow) {
 
 std::string FieldPath(absl::string_view path, absl::string_view key) {
   const bool plain =
-      !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+      !key.empty() && key.size() <= kMaxShownKeyBytes &&
+      std::all_of(key.begin(), key.end(), [](char c) {
         return absl::ascii_isalnum(c) || c == '_' || c == '-';
       });
-  if (!plain) return absl::StrCat(path, "[", QuoteForError(key), "]");
+  if (!plain) {
+    return absl::StrCat(path, "[", QuoteForError(key, kMaxShownKeyBytes), "]");
+  }
   return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
 }
 
@@ -423,11 +430,14 @@ std::string ItemPath(absl::string_view path, size_t index) {
   return absl::StrCat(path, "[", index, "]");
 }
 
-std::string QuoteForError(absl::string_view text) {
-  constexpr size_t kShown = 64;
-  std::string shown = absl::CHexEscape(text.substr(0, kShown));
-  if (text.size() > kShown) shown += "...";
-  return absl::StrCat("\"", shown, "\"");
+std::string EscapeForError(absl::string_view text, size_t max_bytes) {
+  std::string shown = absl::CHexEscape(text.substr(0, max_bytes));
+  if (text.size() > max_bytes) shown += "...";
+  return shown;
+}
+
+std::string QuoteForError(absl::string_view text, size_t max_bytes) {
+  return absl::StrCat("\"", EscapeForError(text, max_bytes), "\"");
 }
 
 }  // namespace berth::controller

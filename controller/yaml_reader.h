@@ -119,13 +119,26 @@ bool YamlBoolValue(const YamlNode& node);
 bool ParseYamlInt(absl::string_view text, int64_t* out, bool* overflow);
 
 // Field paths as errors show them: FieldPath("spec", "image") is
-// "spec.image", a key other than [A-Za-z0-9_-]+ is quoted
-// ("metadata.labels[\"a/b\"]"); ItemPath("spec.env", 1) is "spec.env[1]".
+// "spec.image", a key other than [A-Za-z0-9_-]+ or longer than
+// kMaxShownKeyBytes is quoted and cut as QuoteForError(key,
+// kMaxShownKeyBytes) does ("metadata.labels[\"a/b\"]"); ItemPath("spec.env",
+// 1) is "spec.env[1]".
 std::string FieldPath(absl::string_view path, absl::string_view key);
 std::string ItemPath(absl::string_view path, size_t index);
 
-// `text` quoted for an error message: C-escaped, cut after 64 bytes.
-std::string QuoteForError(absl::string_view text);
+// What an error message shows of a file's text (a value, a key, a path):
+// at most `max_bytes` bytes of it, C-escaped (no raw control characters, no
+// bytes above 0x7f), "..." when cut. Error messages never show more of a
+// file: it may be something else than a manifest.
+inline constexpr size_t kMaxShownBytes = 64;
+// Keys are cut shorter: a file that is not YAML for us (/etc/shadow, a .env
+// file) reads as keys, a whole line each.
+inline constexpr size_t kMaxShownKeyBytes = 32;
+std::string EscapeForError(absl::string_view text,
+                           size_t max_bytes = kMaxShownBytes);
+// EscapeForError in double quotes.
+std::string QuoteForError(absl::string_view text,
+                          size_t max_bytes = kMaxShownBytes);
 
 }  // namespace berth::controller
 

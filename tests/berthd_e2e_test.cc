@@ -8,13 +8,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -96,6 +99,18 @@ class BerthdE2eTest : public ::testing::Test {
       flags.push_back(f);
     }
     return flags;
+  }
+
+  // Where berthd keeps and finds things, and nothing else: every other flag
+  // at its default.
+  std::vector<std::string> DefaultFlags() const {
+    return {BERTH_BERTHD_PATH,
+            "--manifests-dir=" + manifests_,
+            "--state-dir=" + world_.berth_state_dir(),
+            "--run-dir=" + world_.run_dir(),
+            "--images-dir=" + world_.dir() + "/images",
+            "--cgroup-parent=" + world_.cgroup_parent(),
+            "--monitor=" BERTH_MONITOR_PATH};
   }
 
   pid_t Spawn(std::vector<std::string> argv) {
@@ -432,6 +447,45 @@ TEST_F(BerthdE2eTest, TruncatedManifestKeepsItsContainer) {
   absl::SleepFor(absl::Milliseconds(500));  // relists and reconciles
   EXPECT_TRUE(Alive(pid));
   EXPECT_EQ(Status("default.web")["pid"], pid);
+}
+
+// A manifest that is a symlink to a file outside the directory (here one of
+// /etc/shadow's form) is refused unread: an error naming the link, none of
+// the file's lines in the log, and the other manifests run. A FIFO named like
+// a manifest is reported once and never opened. berthd with default flags.
+TEST_F(BerthdE2eTest, SymlinkOutOfTheDirectoryIsRefusedAndNothingOfItIsLogged) {
+  const std::vector<std::string> lines = {
+      "root:$6$Qx7vP2mW$T1s9Kd0uZ8bYp3LrVf6NcEa4HgJw5XiOq2MnBy7Rt1Us0Vk9Lz3Pa8Dc6:19000:0:99999:7:::",
+      "daemon:*:19000:0:99999:7:::",
+      "alice:$y$j9T$Fh3Ks8Lq2Wn6Pb1Vz$Gx0Rc5Tm7Yd9Ue4Ji2Oa8Se6Dk3Fl1Hq5Zw9Xv7Nb4:19500:0:99999:7:::"};
+  const std::string secret = world_.dir() + "/shadow";
+  ASSERT_TRUE(runtime::WriteFileAtomic(secret, absl::StrJoin(lines, "\n") + "\n").ok());
+  Write("a.yaml", Manifest("a", Polite("a")));
+  ASSERT_EQ(symlink(secret.c_str(), (manifests_ + "/leak.yaml").c_str()), 0);
+  ASSERT_EQ(mkfifo((manifests_ + "/pipe.yaml").c_str(), 0600), 0);
+  ASSERT_TRUE(berthd_.Start(DefaultFlags(), world_.dir() + "/berthd.log").ok());
+  const int a = WaitRunning("default.a")["pid"];
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Log(), manifests_ + "/leak.yaml"); }, kWait));
+  // Added while the link is there.
+  Write("b.yaml", Manifest("b", Polite("b")));
+  WaitRunning("default.b");
+  EXPECT_EQ(Status("default.a")["pid"], a);
+
+  const std::string log = Log();
+  EXPECT_THAT(log, HasSubstr("read manifest " + manifests_ + "/leak.yaml: a symlink to \"" + secret +
+                             "\", outside the manifests directory"));
+  EXPECT_THAT(log, HasSubstr("read manifest " + manifests_ + "/pipe.yaml: a FIFO"));
+  EXPECT_EQ(berthd_.CountInLog("read manifest " + manifests_ + "/leak.yaml"), 1);
+  EXPECT_EQ(berthd_.CountInLog("read manifest " + manifests_ + "/pipe.yaml"), 1);
+  // No line, no user name (but "root", found in "rootfs"), no part of a hash.
+  for (const std::string& line : lines) {
+    EXPECT_THAT(log, Not(HasSubstr(line)));
+    for (absl::string_view field : absl::StrSplit(line, absl::ByAnyChar(":$"))) {
+      if (field.size() >= 5 && !std::all_of(field.begin(), field.end(), absl::ascii_isdigit)) {
+        EXPECT_THAT(log, Not(HasSubstr(std::string(field.substr(0, 8)))));
+      }
+    }
+  }
 }
 
 TEST_F(BerthdE2eTest, JsonLogsAreOneObjectPerLine) {
