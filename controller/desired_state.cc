@@ -65,7 +65,7 @@ runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const ResolvedIm
     spec.gid = in.run_as_group.value_or(image->gid.value_or(0));
   }
   // kubelet: a host-network container keeps the node's name.
-  if (!in.host_network) spec.hostname = object.metadata.name.substr(0, object.metadata.name.find('.'));
+  if (!in.host_network) spec.hostname = HostnameFor(object.metadata);
   spec.resources.memory_bytes = in.limits.memory_bytes;
   spec.resources.cpu_millis = in.limits.cpu_millis;
   spec.resources.pids = in.limits.pids;

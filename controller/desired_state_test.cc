@@ -5,6 +5,7 @@
 #include "nlohmann/json.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/names.h"
 #include "runtime/sys/process.h"
 #include "tests/temp_dir.h"
 
@@ -134,10 +135,32 @@ TEST(DesiredStateTest, ErrorsNameTheContainer) {
   auto s = BuildContainerSpec(o, images);
   EXPECT_TRUE(absl::IsNotFound(s.status()));
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("build container default.web"));
-  o = Object();
-  o.metadata.name = std::string(100, 'a');
-  EXPECT_TRUE(absl::IsInvalidArgument(BuildContainerSpec(o, images).status()))
-      << "namespace.name longer than a container id allows";
+}
+
+// Names the API allows but that do not fit a container id directly run
+// under their mapped id, with a valid hostname and their real names on the
+// container.
+TEST(DesiredStateTest, LongNamesBuild) {
+  FakeImages images;
+  for (const std::string& name :
+       {std::string(100, 'a'), std::string(70, 'h') + ".x", std::string(253, 'b'),
+        std::string(62, 'c') + "-" + std::string(10, 'd')}) {
+    NodeContainer o = Object();
+    o.metadata.name = name;
+    absl::StatusOr<runtime::ContainerSpec> spec = BuildContainerSpec(o, images);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    EXPECT_EQ(spec->id, ContainerIdFor(o.metadata));
+    EXPECT_TRUE(runtime::ValidateContainerId(spec->id).ok()) << spec->id;
+    EXPECT_LE(spec->hostname.size(), 63u);
+    EXPECT_TRUE(runtime::ValidateDnsLabel("hostname", spec->hostname).ok()) << spec->hostname;
+    EXPECT_EQ(spec->annotations[kNamespaceAnnotation], "default");
+    EXPECT_EQ(spec->annotations[kNameAnnotation], name);
+  }
+  NodeContainer o = Object();
+  o.metadata.name = std::string(62, 'c') + "-" + std::string(10, 'd');
+  EXPECT_EQ(BuildContainerSpec(o, images)->hostname, std::string(62, 'c'));
+  o.metadata.name = "web.example.com";
+  EXPECT_EQ(BuildContainerSpec(o, images)->hostname, "web");
 }
 
 TEST(DesiredStateTest, NodeSelection) {

@@ -31,7 +31,7 @@ class LogEventRecorder : public EventRecorder {
  public:
   void Record(const NodeContainer& object, EventType type, absl::string_view reason,
               absl::string_view message) override {
-    const std::string id = ContainerIdFor(object.metadata);
+    const std::string id = ContainerIdFor(object.metadata) + RealNameNote(object.metadata);
     if (type == EventType::kWarning) {
       spdlog::warn("{}: {}: {}", id, std::string(reason), std::string(message));
     } else {

@@ -70,6 +70,12 @@ struct NodeContainerSpec {
   bool host_network = false;
 };
 
+// An object's namespace and name, as the API addresses it.
+struct NamespacedName {
+  std::string namespace_;
+  std::string name;
+};
+
 struct NodeContainer {
   ObjectMeta metadata;
   NodeContainerSpec spec;
@@ -79,11 +85,44 @@ struct NodeContainer {
   std::string origin;
 };
 
-// The runtime container id of an object: "<namespace>.<name>". Unique,
-// because a namespace is a DNS label and so holds no dot.
-inline std::string ContainerIdFor(const ObjectMeta& meta) {
-  return meta.namespace_ + "." + meta.name;
-}
+// The runtime container id of an object; every path, cgroup and runc call
+// names the container by it. Two forms:
+//
+//   "<namespace>.<name>"  whenever that is a valid container id
+//                         (runtime::ValidateContainerId: at most 128
+//                         characters, each dot-separated part at most 63):
+//                         the id every container had before long names
+//                         were mapped, so existing containers keep theirs.
+//   "<prefix>-<hash>"     otherwise (the API allows names of 253 characters
+//                         with parts of any length): one DNS label of at
+//                         most 63 characters and no dot. <hash> is the
+//                         first 20 hex digits (80 bits) of the SHA-256 of
+//                         "<namespace>/<name>"; <prefix>, for people, is
+//                         "<namespace>-<name>" with every character
+//                         other than [a-z0-9-] (the dots) made '-', cut to
+//                         42 characters, without leading or trailing '-'.
+//
+// Unique: the first form is injective (a namespace holds no dot); the
+// second never holds a dot, so it never equals one of the first; two of the
+// second differ unless SHA-256 collides in 80 bits. Stable: a function of
+// namespace and name only, the same in every release (ContainerIdFor's
+// test pins a value). Always a valid container id, whatever the strings.
+// The object's real namespace and name stay on the container
+// (berth.dev/namespace, berth.dev/name annotations) and in its status:
+// never split an id back into them.
+std::string ContainerIdFor(const ObjectMeta& meta);
+
+// Whether ContainerIdFor(meta) is the mapped ("<prefix>-<hash>") form.
+bool IsMappedContainerId(const ObjectMeta& meta);
+
+// For log lines that name a container by its id: "" when the id is
+// "<namespace>.<name>", else " (NodeContainer <namespace>/<name>)".
+std::string RealNameNote(const ObjectMeta& meta);
+
+// The hostname of an object's container (when not on the host network):
+// the first dot-separated part of its name, cut to 63 characters (a
+// hostname label's limit) without trailing '-', as kubelet cuts a pod's.
+std::string HostnameFor(const ObjectMeta& meta);
 
 }  // namespace berth::controller
 

@@ -232,7 +232,7 @@ ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
     absl::MutexLock l(&mu_);
     pending_.erase(id);
   }
-  spdlog::info("started container {}{}", id,
+  spdlog::info("started container {}{}{}", id, RealNameNote(object.metadata),
                restart.restart_count > 0 ? absl::StrCat(" (restart ", restart.restart_count, ")")
                                          : "");
   return AfterStart(object, id);

@@ -556,6 +556,40 @@ TEST(SpecParserTest, ParseNodeContainerNeedsExactlyOneValidObject) {
             "parse NodeContainer api: 1:101: spec.image: must not be empty");
 }
 
+// metadata.name is what the API server's IsDNS1123Subdomain accepts: up to
+// 253 characters, parts of any length; metadata.namespace a DNS-1123 label.
+TEST(SpecParserTest, NamesFollowTheApiServer) {
+  auto parse = [](const std::string& name, const std::string& ns) {
+    return ParseManifests(absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
+                                       "metadata:\n  name: ", name, "\n  namespace: ", ns,
+                                       "\nspec:\n  image: busybox\n"),
+                          "f.yaml");
+  };
+  const std::string part100 = "p" + std::string(98, '1') + "q";
+  std::string name253 = part100 + "." + part100 + ".";
+  name253 += std::string(253 - name253.size(), 'z');
+  ASSERT_EQ(name253.size(), 253u);
+  for (const std::string& ok : {part100, "a." + part100 + ".b", name253,
+                                std::string(253, 'a')}) {
+    ParseResult r = parse(ok, "default");
+    EXPECT_THAT(r.errors, IsEmpty()) << ok << "\n" << AllErrors(r);
+    ASSERT_THAT(r.objects, SizeIs(1));
+    EXPECT_EQ(r.objects[0].metadata.name, ok);
+  }
+  for (const std::string& bad : {std::string(254, 'a'), name253 + "z", part100 + "-",
+                                 "-" + part100, part100 + "..b", "a_" + part100}) {
+    ParseResult r = parse(bad, "default");
+    EXPECT_THAT(r.objects, IsEmpty()) << bad;
+    EXPECT_THAT(AllErrors(r), HasSubstr("metadata.name: invalid name")) << bad;
+  }
+  EXPECT_THAT(parse("web", std::string(63, 'n')).errors, IsEmpty());
+  for (const std::string& bad : {std::string(64, 'n'), std::string("a.b"), std::string("Ns")}) {
+    ParseResult r = parse("web", bad);
+    EXPECT_THAT(r.objects, IsEmpty()) << bad;
+    EXPECT_THAT(AllErrors(r), HasSubstr("metadata.namespace: invalid namespace")) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace berth::controller
 

@@ -13,9 +13,10 @@ namespace {
 bool IsLowerAlnum(char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'z'); }
 
 // Returns an empty string when `label` is valid, otherwise the reason.
-std::string LabelProblem(absl::string_view label) {
+// `max_size` 0: no length limit.
+std::string LabelProblem(absl::string_view label, size_t max_size = 63) {
   if (label.empty()) return "empty label";
-  if (label.size() > 63) return "label longer than 63 characters";
+  if (max_size != 0 && label.size() > max_size) return "label longer than 63 characters";
   for (char c : label) {
     if (!IsLowerAlnum(c) && c != '-') {
       if (absl::ascii_isprint(static_cast<unsigned char>(c))) {
@@ -47,19 +48,29 @@ absl::Status ValidateDnsLabel(absl::string_view what, absl::string_view value) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateDnsSubdomain(absl::string_view what, absl::string_view value) {
+namespace {
+
+absl::Status ValidateSubdomain(absl::string_view what, absl::string_view value, size_t max_size,
+                               size_t max_label_size) {
   if (value.empty()) return Invalid(what, value, "must not be empty");
-  if (value.size() > 253) return Invalid(what, value, "longer than 253 characters");
+  if (value.size() > max_size) {
+    return Invalid(what, value, absl::StrCat("longer than ", max_size, " characters"));
+  }
   for (absl::string_view label : absl::StrSplit(value, '.')) {
-    std::string problem = LabelProblem(label);
+    std::string problem = LabelProblem(label, max_label_size);
     if (!problem.empty()) return Invalid(what, value, problem);
   }
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status ValidateDnsSubdomain(absl::string_view what, absl::string_view value) {
+  return ValidateSubdomain(what, value, 253, 0);
+}
+
 absl::Status ValidateContainerId(absl::string_view id) {
-  if (id.size() > 128) return Invalid("container id", id, "longer than 128 characters");
-  return ValidateDnsSubdomain("container id", id);
+  return ValidateSubdomain("container id", id, 128, 63);
 }
 
 }  // namespace berth::runtime

@@ -37,6 +37,25 @@ TEST(NamesTest, LengthLimits) {
   EXPECT_FALSE(ValidateDnsSubdomain("name", long_name).ok());
 }
 
+// As the API server's IsDNS1123Subdomain: 253 characters, no per-part
+// limit. Container ids keep DNS labels of at most 63.
+TEST(NamesTest, SubdomainPartsMayBeLongerThanALabel) {
+  const std::string long_part = "a" + std::string(98, 'b') + "c";  // 100 characters
+  EXPECT_TRUE(ValidateDnsSubdomain("name", long_part).ok());
+  EXPECT_TRUE(ValidateDnsSubdomain("name", "x." + long_part + ".y").ok());
+  const std::string longest = std::string(125, 'a') + "." + std::string(127, 'b');  // 253
+  EXPECT_TRUE(ValidateDnsSubdomain("name", longest).ok());
+  EXPECT_FALSE(ValidateDnsSubdomain("name", longest + "b").ok());
+  EXPECT_FALSE(ValidateDnsSubdomain("name", long_part + "-").ok());
+  EXPECT_FALSE(ValidateDnsSubdomain("name", "A" + long_part).ok());
+
+  absl::Status s = ValidateContainerId("ns." + long_part);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("label longer than 63 characters"));
+  EXPECT_FALSE(ValidateContainerId(std::string(64, 'a')).ok());
+  EXPECT_TRUE(ValidateContainerId(std::string(63, 'a')).ok());
+}
+
 TEST(NamesTest, MessageShowsEscapedValue) {
   absl::Status s = ValidateDnsSubdomain("name", "bad\x01name");
   EXPECT_THAT(std::string(s.message()), HasSubstr("\\x01"));

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "controller/node_container.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "absl/strings/escaping.h"
@@ -61,6 +62,19 @@ struct Node {
     const std::string image = world.dir() + "/images/busybox/latest";
     EXPECT_TRUE(runtime::MakeDirs(image).ok());
     EXPECT_EQ(symlink(BusyboxRootfs().c_str(), (image + "/rootfs").c_str()), 0);
+  }
+
+  // With berthd's own defaults for everything but the paths.
+  void StartWithDefaults(const KubeEmulator& api) {
+    ASSERT_TRUE(berthd.Start({BERTH_BERTHD_PATH, "--node-name=" + name,
+                              "--kubeconfig=" + api.kubeconfig(), "--manifests-dir=",
+                              "--state-dir=" + world.berth_state_dir(),
+                              "--run-dir=" + world.run_dir(),
+                              "--images-dir=" + world.dir() + "/images",
+                              "--cgroup-parent=" + world.cgroup_parent(),
+                              "--monitor=" BERTH_MONITOR_PATH},
+                             world.dir() + "/berthd.log")
+                    .ok());
   }
 
   void Start(const KubeEmulator& api, std::vector<std::string> extra = {}) {
@@ -291,6 +305,49 @@ TEST_F(ClusterE2eTest, TargetingByNameInsteadOfSelectorKeepsTheContainer) {
   }
   WaitRunning("web", "node-a");
   EXPECT_EQ(a.Running()["default.web"], pid) << "the container was replaced";
+}
+
+// A name the API accepts (220 characters, a part of 100) runs under its
+// mapped id; the container is kept while the object moves between the
+// node's two watches, and removed with this node's finalizer when the
+// object goes to another node: all by the object's names, not its id.
+TEST_F(ClusterE2eTest, LongNameRunsAndMovesByItsNames) {
+  std::string name = "collector.metrics-" + std::string(92, 'm') + ".";
+  name += std::string(220 - name.size(), 'z');
+  controller::ObjectMeta meta;
+  meta.name = name;
+  const std::string id = controller::ContainerIdFor(meta);
+  ASSERT_NE(id, "default." + name);
+  auto& slot = nodes_["node-a"];
+  slot = std::make_unique<Node>("node-a");
+  Node& a = *slot;
+  a.StartWithDefaults(*api_);
+  Ok(api_->KubectlWithFile({"apply"}, Object(name, "w", "  nodeSelector: {zone: north}\n")));
+  json running = WaitRunning(name, "node-a");
+  EXPECT_EQ(Entry(running, "node-a")["containerID"], id);
+  EXPECT_EQ(running["status"]["phase"], "Running");
+  const int pid = Entry(running, "node-a")["pid"];
+  EXPECT_EQ(a.Running()[id], pid);
+
+  for (int round = 0; round < 3; ++round) {
+    Ok(api_->KubectlWithFile({"apply"}, Object(name, "w", "  nodeName: node-a\n")));
+    WaitObject(name, [](const json& o) { return o["spec"].value("nodeName", "") == "node-a"; });
+    absl::SleepFor(absl::Milliseconds(1500));
+    Ok(api_->KubectlWithFile({"apply"}, Object(name, "w", "  nodeSelector: {zone: north}\n")));
+    absl::SleepFor(absl::Milliseconds(1500));
+  }
+  WaitRunning(name, "node-a");
+  EXPECT_EQ(a.Running()[id], pid) << "the container was replaced";
+
+  // To a node with no berthd: node-a's container and finalizer go.
+  Ok(api_->KubectlWithFile({"apply"}, Object(name, "w", "  nodeName: node-b\n")));
+  WaitObject(name, [](const json& o) {
+    return !o.is_null() && o["metadata"].value("finalizers", json::array()).empty();
+  });
+  EXPECT_TRUE(WaitFor([&] { return a.Running().empty(); }, kWait));
+  EXPECT_FALSE(Alive(pid));
+  Ok(api_->Kubectl({"delete", "nodecontainer", name, "--timeout=60s"}, absl::Seconds(70)));
+  EXPECT_TRUE(Get(name).is_null());
 }
 
 TEST_F(ClusterE2eTest, DroppedWatchesAndCompactionMissNothing) {

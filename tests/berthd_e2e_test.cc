@@ -23,6 +23,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "controller/node_container.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "tests/processes.h"
@@ -99,18 +100,6 @@ class BerthdE2eTest : public ::testing::Test {
       flags.push_back(f);
     }
     return flags;
-  }
-
-  // Where berthd keeps and finds things, and nothing else: every other flag
-  // at its default.
-  std::vector<std::string> DefaultFlags() const {
-    return {BERTH_BERTHD_PATH,
-            "--manifests-dir=" + manifests_,
-            "--state-dir=" + world_.berth_state_dir(),
-            "--run-dir=" + world_.run_dir(),
-            "--images-dir=" + world_.dir() + "/images",
-            "--cgroup-parent=" + world_.cgroup_parent(),
-            "--monitor=" BERTH_MONITOR_PATH};
   }
 
   pid_t Spawn(std::vector<std::string> argv) {
@@ -486,6 +475,50 @@ TEST_F(BerthdE2eTest, SymlinkOutOfTheDirectoryIsRefusedAndNothingOfItIsLogged) {
       }
     }
   }
+}
+
+// The API allows a name of 253 characters with parts longer than 63; it runs
+// under a mapped id (ContainerIdFor), which its status file shows next to
+// its real name, and keeps that id across a restart of berthd.
+TEST_F(BerthdE2eTest, LongNameRunsUnderItsMappedId) {
+  const std::string part = "metrics-" + std::string(92, 'm');  // 100 characters
+  std::string name = "collector." + part + ".";
+  name += std::string(220 - name.size(), 'z');
+  ASSERT_EQ(name.size(), 220u);
+  controller::ObjectMeta meta;
+  meta.name = name;
+  const std::string id = controller::ContainerIdFor(meta);
+  ASSERT_NE(id, "default." + name);
+  Write("long.yaml", Manifest(name, "echo host=$(hostname); trap 'exit 0' TERM; "
+                                    "while true; do sleep 0.1; done"));
+  ASSERT_TRUE(berthd_.Start(DefaultFlags(), world_.dir() + "/berthd.log").ok());
+  json status = WaitRunning(id);
+  EXPECT_EQ(status["namespace"], "default");
+  EXPECT_EQ(status["name"], name);
+  EXPECT_EQ(status["containerID"], id);
+  const int pid = status["pid"];
+  EXPECT_TRUE(Alive(pid));
+  EXPECT_THAT(Log(), HasSubstr(absl::StrCat("started container ", id, " (NodeContainer default/",
+                                            name, ")")));
+  EXPECT_THAT(Log(), ::testing::Not(HasSubstr("label longer than 63")));
+  // Its hostname: the name's first part.
+  ASSERT_TRUE(WaitFor([&] {
+    auto log = runtime::ReadFile(world_.state_dir() + "/" + id + "/container.log");
+    return log.ok() && absl::StrContains(*log, "host=collector");
+  }, kWait)) << runtime::ReadFile(world_.state_dir() + "/" + id + "/container.log").value_or("");
+
+  // A new berthd adopts it under the same id.
+  StopBerthd(SIGKILL);
+  const absl::Time restarted = absl::Now();
+  ASSERT_TRUE(berthd_.Start(DefaultFlags(), world_.dir() + "/berthd.log").ok());
+  WaitForStatusWrittenAfter(id, restarted);
+  EXPECT_EQ(Status(id)["pid"], pid);
+  EXPECT_TRUE(Alive(pid));
+
+  // Deleting the manifest removes the container and its status.
+  ASSERT_EQ(unlink((manifests_ + "/long.yaml").c_str()), 0);
+  EXPECT_TRUE(WaitFor([&] { return Status(id).is_null(); }, kWait)) << Status(id).dump();
+  EXPECT_TRUE(WaitFor([&] { return !Alive(pid); }, kWait));
 }
 
 TEST_F(BerthdE2eTest, JsonLogsAreOneObjectPerLine) {

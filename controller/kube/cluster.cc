@@ -20,7 +20,7 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
   KubeStatusSink::Options so;
   so.node_name = options.node_name;
   Cluster* self = c.get();
-  so.is_api_object = [self](const std::string& id) { return self->source_->IsApiObject(id); };
+  so.api_object = [self](const std::string& id) { return self->source_->ApiObjectName(id); };
   c->status_ = std::make_unique<KubeStatusSink>(*c->client_, so);
 
   KubeEventRecorder::Options eo;

@@ -52,11 +52,12 @@ bool LooksForNode(const nlohmann::json& object, const std::string& node,
 }  // namespace
 
 std::string IdOf(const nlohmann::json& object) {
-  const std::string name = MetaString(object, "name");
-  if (name.empty()) return "";
-  std::string ns = MetaString(object, "namespace");
-  if (ns.empty()) ns = "default";
-  return absl::StrCat(ns, ".", name);
+  controller::ObjectMeta meta;
+  meta.name = MetaString(object, "name");
+  if (meta.name.empty()) return "";
+  meta.namespace_ = MetaString(object, "namespace");
+  if (meta.namespace_.empty()) meta.namespace_ = "default";
+  return controller::ContainerIdFor(meta);
 }
 
 KubeSource::KubeSource(ApiClient& client, Options options,
@@ -154,17 +155,24 @@ bool KubeSource::MayRemove(const runtime::ContainerStatus& container) const {
       if (it != entries.end() && !it->second.object.has_value()) return false;
     }
   }
-  return !StillForThisNode(container.id);
+  return !StillForThisNode(container);
 }
 
-bool KubeSource::StillForThisNode(const std::string& id) const {
+bool KubeSource::StillForThisNode(const runtime::ContainerStatus& container) const {
   // An object that moves between this node's two watches (nodeName "" and
   // this node's name) leaves one before it enters the other. Before its
-  // container goes, the API itself is asked.
-  const size_t dot = id.find('.');
-  if (dot == std::string::npos) return false;
-  const std::string path = absl::StrCat("/apis/berth.dev/v1alpha1/namespaces/", id.substr(0, dot),
-                                        "/nodecontainers/", id.substr(dot + 1));
+  // container goes, the API itself is asked, by the names the container
+  // carries (its id may be a hash of them).
+  const std::string& id = container.id;
+  auto annotation = [&container](const char* key) {
+    auto it = container.annotations.find(key);
+    return it == container.annotations.end() ? std::string() : it->second;
+  };
+  const std::string ns = annotation(controller::kNamespaceAnnotation);
+  const std::string name = annotation(controller::kNameAnnotation);
+  if (ns.empty() || name.empty()) return false;
+  const std::string path =
+      absl::StrCat("/apis/berth.dev/v1alpha1/namespaces/", ns, "/nodecontainers/", name);
   absl::StatusOr<ApiResponse> r = client_.Request("GET", path, std::nullopt, "application/json",
                                                   absl::Seconds(10));
   if (!r.ok()) return true;  // unknown: keep it for now
@@ -189,13 +197,32 @@ bool KubeSource::StillForThisNode(const std::string& id) const {
       return it != node_labels_.end() && it->second == kv.second;
     });
   }
-  if (ours) spdlog::info("container {}: its object is still meant for this node; kept", id);
+  if (ours) {
+    spdlog::info("container {} (NodeContainer {}/{}): its object is still meant for this node; kept",
+                 id, ns, name);
+  }
   return ours;
 }
 
 bool KubeSource::IsApiObject(const std::string& id) const {
   absl::MutexLock l(&mu_);
   return entries_[0].count(id) > 0 || entries_[1].count(id) > 0;
+}
+
+std::optional<controller::NamespacedName> KubeSource::ApiObjectName(const std::string& id) const {
+  absl::MutexLock l(&mu_);
+  for (const Entries& entries : entries_) {
+    auto it = entries.find(id);
+    if (it == entries.end()) continue;
+    const Entry& e = it->second;
+    if (e.object.has_value()) {
+      return controller::NamespacedName{e.object->metadata.namespace_, e.object->metadata.name};
+    }
+    controller::NamespacedName n{MetaString(e.raw, "namespace"), MetaString(e.raw, "name")};
+    if (n.namespace_.empty()) n.namespace_ = "default";
+    return n;
+  }
+  return std::nullopt;
 }
 
 std::map<std::string, std::string> KubeSource::NodeLabels() const {
@@ -296,8 +323,9 @@ void KubeSource::ReportInvalid(const std::string& id, const nlohmann::json& obje
     reported_[id] = rv;
     labels = node_labels_;
   }
-  spdlog::warn("NodeContainer {} (resourceVersion {}) is invalid and ignored: {}", id, rv,
-               std::string(error.message()));
+  spdlog::warn("NodeContainer {}/{} (id {}, resourceVersion {}) is invalid and ignored: {}",
+               MetaString(object, "namespace").empty() ? "default" : MetaString(object, "namespace"),
+               MetaString(object, "name"), id, rv, std::string(error.message()));
   if (!LooksForNode(object, options_.node_name, labels)) return;
   controller::NodeContainer meta_only;
   meta_only.metadata.name = MetaString(object, "name");

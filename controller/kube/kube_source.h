@@ -86,6 +86,10 @@ class KubeSource : public controller::Source {
   // node or not: the test for KubeStatusSink's "is an API object".
   bool IsApiObject(const std::string& id) const;
 
+  // The namespace and name of the object with this id the informers hold,
+  // valid or not (KubeStatusSink's api_object); nullopt when none.
+  std::optional<controller::NamespacedName> ApiObjectName(const std::string& id) const;
+
   std::map<std::string, std::string> NodeLabels() const;
 
  private:
@@ -105,9 +109,9 @@ class KubeSource : public controller::Source {
   bool HeldLocked(const std::string& id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const Entry* FindLocked(const std::string& id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Whether the API holds the object of `id` meant for this node; true also
-  // when the API cannot say.
-  bool StillForThisNode(const std::string& id) const;
+  // Whether the API holds the object of `container` (by the namespace and
+  // name it carries) meant for this node; true also when the API cannot say.
+  bool StillForThisNode(const runtime::ContainerStatus& container) const;
 
   ApiClient& client_;
   const Options options_;
@@ -122,8 +126,7 @@ class KubeSource : public controller::Source {
   std::map<std::string, std::string> reported_ ABSL_GUARDED_BY(mu_);
 };
 
-// The id (ContainerIdFor) of an API object: "<namespace>.<name>"; "" when
-// it has no name.
+// The id (ContainerIdFor) of an API object; "" when it has no name.
 std::string IdOf(const nlohmann::json& object);
 
 }  // namespace berth::kube

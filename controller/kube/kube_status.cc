@@ -191,7 +191,7 @@ void KubeStatusSink::Enqueue(Work work) {
 }
 
 void KubeStatusSink::Report(const controller::ContainerReport& report) {
-  if (options_.is_api_object && !options_.is_api_object(report.id)) return;
+  if (options_.api_object && !options_.api_object(report.id).has_value()) return;
   const nlohmann::json core =
       Core(NodeStatusEntry(report, options_.node_name, nullptr, options_.clock->Now()));
   {
@@ -213,18 +213,18 @@ void KubeStatusSink::Report(const controller::ContainerReport& report) {
 }
 
 void KubeStatusSink::Remove(const std::string& id) {
-  if (options_.is_api_object && !options_.is_api_object(id)) {
+  std::optional<controller::NamespacedName> names;
+  if (options_.api_object) names = options_.api_object(id);
+  if (!names.has_value()) {
     // The object is gone (or never was an API object): nothing to clean.
     absl::MutexLock l(&mu_);
     known_.erase(id);
     return;
   }
-  const size_t dot = id.find('.');
-  if (dot == std::string::npos) return;
   Work w;
   w.id = id;
-  w.namespace_ = id.substr(0, dot);
-  w.name = id.substr(dot + 1);
+  w.namespace_ = names->namespace_;
+  w.name = names->name;
   {
     absl::MutexLock l(&mu_);
     known_.erase(id);

@@ -24,8 +24,10 @@
 // per id coalescing: the latest Report/Remove for an id replaces any
 // pending one. kUnavailable (API unreachable, 429, 5xx) retries with
 // exponential backoff unless a newer report for the id arrived meanwhile.
-// Reports for ids that are not API objects (is_api_object false: e.g.
-// manifests) are ignored.
+// Reports for ids that are not API objects (api_object nullopt: e.g.
+// manifests) are ignored. Work names the object by the namespace and name
+// the report carries, or for Remove by api_object: never by splitting its
+// id (a long name's id is a hash, ContainerIdFor).
 #ifndef BERTH_CONTROLLER_KUBE_KUBE_STATUS_H_
 #define BERTH_CONTROLLER_KUBE_KUBE_STATUS_H_
 
@@ -44,6 +46,7 @@
 #include "absl/time/time.h"
 #include "controller/clock.h"
 #include "controller/kube/api_client.h"
+#include "controller/node_container.h"
 #include "controller/status.h"
 #include "nlohmann/json.hpp"
 
@@ -69,8 +72,11 @@ class KubeStatusSink : public controller::StatusSink {
  public:
   struct Options {
     std::string node_name;
-    // Whether an id is an API object (e.g. KubeSource::IsApiObject).
-    std::function<bool(const std::string& id)> is_api_object;
+    // The namespace and name of the API object with this id (e.g.
+    // KubeSource::ApiObjectName); nullopt when the id is not an API object
+    // (e.g. manifests). Unset: every reported id is one, and Remove, which
+    // has only the id, does nothing (an id is never split into names).
+    std::function<std::optional<controller::NamespacedName>(const std::string& id)> api_object;
     // Wall clock for lastTransitionTime; must outlive the sink.
     const controller::Clock* clock = &controller::RealClock();
     int max_conflicts = 10;

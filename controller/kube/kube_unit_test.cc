@@ -210,6 +210,17 @@ TEST(KeysTest, KeysIdsAndEscaping) {
   EXPECT_EQ(ObjectKey(cluster_obj), "node-1");
   EXPECT_EQ(ObjectKey(nlohmann::json::object()), "");
   EXPECT_EQ(IdOf(ns_obj), "n.a");
+  EXPECT_EQ(IdOf(cluster_obj), "default.node-1");
+  // A name the API accepts that does not fit a container id: the same id
+  // as the container's (ContainerIdFor).
+  const std::string long_name = std::string(100, 'l') + ".x";
+  controller::ObjectMeta meta;
+  meta.namespace_ = "n";
+  meta.name = long_name;
+  EXPECT_EQ(IdOf({{"metadata", {{"name", long_name}, {"namespace", "n"}}}}),
+            controller::ContainerIdFor(meta));
+  EXPECT_EQ(IdOf({{"metadata", {{"name", long_name}, {"namespace", "n"}}}}).find('.'),
+            std::string::npos);
   EXPECT_EQ(QueryEscape("spec.nodeName=n1"), "spec.nodeName%3Dn1");
   EXPECT_EQ(QueryEscape("app in (a,b)"), "app%20in%20%28a%2Cb%29");
 }

@@ -75,10 +75,18 @@ nlohmann::json Cond(const nlohmann::json& holder, const std::string& type) {
   return nullptr;
 }
 
+// A name the API accepts (253 characters, a part of 100) whose id is mapped.
+std::string LongName() {
+  std::string name = "long-" + std::string(95, 'l') + ".";
+  return name + std::string(253 - name.size(), 'n');
+}
+
 controller::ContainerReport Report(const std::string& name, const std::string& phase, int restarts,
                                    const std::string& error = "") {
   controller::ContainerReport r;
-  r.id = "default." + name;
+  controller::ObjectMeta meta;
+  meta.name = name;
+  r.id = controller::ContainerIdFor(meta);
   r.namespace_ = "default";
   r.name = name;
   r.phase = phase;
@@ -92,7 +100,15 @@ controller::ContainerReport Report(const std::string& name, const std::string& p
 KubeStatusSink::Options SinkOptions(const std::string& node, const controller::Clock* clock) {
   KubeStatusSink::Options o;
   o.node_name = node;
-  o.is_api_object = [](const std::string& id) { return !absl::StartsWith(id, "manifests."); };
+  // The API objects of these tests, as KubeSource::ApiObjectName finds them.
+  o.api_object = [](const std::string& id) -> std::optional<controller::NamespacedName> {
+    for (const std::string& name : {std::string("x"), LongName()}) {
+      controller::ObjectMeta meta;
+      meta.name = name;
+      if (controller::ContainerIdFor(meta) == id) return controller::NamespacedName{"default", name};
+    }
+    return std::nullopt;
+  };
   o.clock = clock;
   o.initial_backoff = absl::Milliseconds(100);
   o.max_backoff = absl::Milliseconds(500);
@@ -167,6 +183,35 @@ TEST(KubeStatusSinkTest, NodesKeepTheirOwnEntriesAndTheSummary) {
   ASSERT_TRUE(a.WaitIdle(absl::Seconds(10)));
   EXPECT_THAT(Sent(emu, "/nodecontainers/", 0), ::testing::IsEmpty());
   EXPECT_EQ(a.Writes(), 3);
+}
+
+// An object whose id is a hash of its names (ContainerIdFor) gets its
+// status written and removed by those names.
+TEST(KubeStatusSinkTest, LongNamesAreWrittenAndRemovedByTheirNames) {
+  Emulator emu;
+  ASSERT_TRUE(emu.started());
+  BERTH_ASSERT_OK(emu.InstallCrd());
+  const std::string name = LongName();
+  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", name, Spec()));
+  controller::FakeClock clock;
+  KubeStatusSink a(emu.admin(), SinkOptions("node-a", &clock));
+  KubeStatusSink b(emu.admin(), SinkOptions("node-b", &clock));
+  const controller::ContainerReport report = Report(name, "Running", 0);
+  ASSERT_EQ(report.id.find('.'), std::string::npos) << report.id;
+  a.Report(report);
+  b.Report(report);
+  ASSERT_TRUE(a.WaitIdle(absl::Seconds(10)));
+  ASSERT_TRUE(b.WaitIdle(absl::Seconds(10)));
+  nlohmann::json status = Status(emu, name);
+  EXPECT_EQ(Entry(status, "node-a")["phase"], "Running");
+  EXPECT_EQ(Entry(status, "node-a")["containerID"], report.id);
+  EXPECT_FALSE(Entry(status, "node-b").is_null());
+
+  b.Remove(report.id);
+  ASSERT_TRUE(b.WaitIdle(absl::Seconds(10)));
+  status = Status(emu, name);
+  EXPECT_TRUE(Entry(status, "node-b").is_null()) << status.dump();
+  EXPECT_FALSE(Entry(status, "node-a").is_null());
 }
 
 // A clock that, read by the sink's writer between its GET and its PUT,
