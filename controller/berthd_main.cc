@@ -385,6 +385,8 @@ int Main(int argc, char** argv) {
       for (auto& [k, v] : cluster->source().NodeLabels()) labels[k] = v;
       return labels;
     };
+    // A nodeSelector is not decided against labels not yet listed.
+    reco.node_labels_known = [&cluster] { return cluster->source().NodeHasSynced(); };
   }
   reco.node_name = node_name;
   reco.node_labels = *node_labels;

@@ -14,6 +14,9 @@ using runtime::ContainerStatus;
 // How long to wait before looking again at a container the runtime reports
 // as being created or deleted by someone else's call.
 constexpr absl::Duration kBusyRequeue = absl::Seconds(1);
+// How long to wait before looking again at an object whose nodeSelector
+// cannot be decided while this node's labels are not known.
+constexpr absl::Duration kNodeUnknownRequeue = absl::Milliseconds(500);
 
 std::string StringAnnotation(const std::map<std::string, std::string>& annotations,
                              const std::string& key) {
@@ -45,13 +48,26 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   // Held by the source, but not to run here: its container goes, then the
   // object is released.
   std::optional<NodeContainer> unwanted;
-  if (object.has_value() &&
-      (!object->metadata.deletion_timestamp.empty() ||
-       !IsForNode(*object, options_.node_name,
-                  options_.current_node_labels ? options_.current_node_labels()
-                                               : options_.node_labels))) {
+  if (object.has_value() && !object->metadata.deletion_timestamp.empty()) {
     unwanted = std::move(object);
     object.reset();
+  } else if (object.has_value()) {
+    // Asked before the labels: labels read first could be older than a
+    // "known" that follows them.
+    const bool labels_known = !options_.node_labels_known || options_.node_labels_known();
+    if (!IsForNode(*object, options_.node_name,
+                   options_.current_node_labels ? options_.current_node_labels()
+                                                : options_.node_labels)) {
+      if (!labels_known &&
+          (object->spec.node_name.empty() || object->spec.node_name == options_.node_name)) {
+        // Only the nodeSelector says no, and this node's labels are not
+        // known yet: whatever runs keeps running.
+        spdlog::debug("container {}: this node's labels are not known yet; decided later", id);
+        return {absl::OkStatus(), kNodeUnknownRequeue};
+      }
+      unwanted = std::move(object);
+      object.reset();
+    }
   }
   absl::StatusOr<ContainerStatus> observed_or = runtime_.State(id);
   if (!observed_or.ok() && !absl::IsNotFound(observed_or.status())) {
@@ -126,12 +142,18 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   switch (observed->state) {
     case ContainerState::kCreated: {
       // Created but never started (a restart of Berth between the two).
+      if (options_.claim) {
+        if (absl::Status s = options_.claim(*object); !s.ok()) return {s};
+      }
       if (absl::Status s = runtime_.Start(id); !s.ok()) return {s};
       return AfterStart(*object, id);
     }
     case ContainerState::kRunning:
     case ContainerState::kPaused:
       Report(*object, &*observed, "Running", "", "");
+      // A running container's object carries this node's finalizer, even
+      // when someone removed it.
+      if (options_.claim) return {options_.claim(*object)};
       return {};
     case ContainerState::kStopped:
       return HandleExit(*object, *observed);

@@ -29,13 +29,22 @@ struct ReconcilerOptions {
   // When set, this node's labels now (e.g. from its Node object in cluster
   // mode), asked at each reconcile instead of `node_labels`.
   std::function<std::map<std::string, std::string>()> current_node_labels;
+  // When set, whether this node's labels are known yet (in cluster mode:
+  // its Node object has been listed); asked before the labels. Until then
+  // an object whose nodeSelector the labels known so far do not satisfy is
+  // neither started nor removed: its container keeps running, and it is
+  // looked at again shortly. Empty: always known.
+  std::function<bool()> node_labels_known;
   RestartBackoff::Options backoff;
   // Asked before a container that is no longer desired is removed: true
   // keeps it (its manifest is broken right now, so "not desired" is not
   // known). Empty: always remove.
   std::function<bool(const runtime::ContainerStatus&)> keep_undesired;
   // Cluster mode: `claim` runs before a container is created for an object
-  // (it adds this node's finalizer); `release` runs once the container of an
+  // (it adds this node's finalizer), and again at each look at an object
+  // whose container runs (so a finalizer removed by someone else is put
+  // back; it must not call the API when the object already has it);
+  // `release` runs once the container of an
   // object that is being deleted, is no longer meant for this node, or that
   // no source holds any more, is gone (it removes the finalizer; a no-op
   // when there is none). In the last case `release` gets only the

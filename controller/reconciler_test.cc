@@ -423,6 +423,81 @@ TEST_F(ReconcilerTest, NodeLabelsAreAskedAtEachReconcile) {
   EXPECT_THAT(runtime_.calls, ElementsAre("create default.south", "start default.south"));
 }
 
+TEST_F(ReconcilerTest, NodeSelectorIsNotDecidedBeforeTheNodesLabelsAreKnown) {
+  // A restart of berthd: the container runs, the object is listed, the
+  // Node (with its labels) not yet.
+  std::vector<std::string> released;
+  options_.release = [&](const NodeContainer& o) {
+    released.push_back(o.metadata.name);
+    return absl::OkStatus();
+  };
+  options_.node_name = "this-node";
+  std::map<std::string, std::string> labels = {{"zone", "north"}};
+  bool known = true;
+  options_.current_node_labels = [&] { return labels; };
+  options_.node_labels_known = [&] { return known; };
+  Want("sel").spec.node_selector = {{"zone", "north"}};
+  Want("named").spec.node_name = "this-node";
+  desired_["default.named"].spec.node_selector = {{"zone", "north"}};
+  Want("elsewhere").spec.node_name = "other-node";
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.sel").status.ok());
+  ASSERT_TRUE(r.Reconcile("default.named").status.ok());
+  runtime_.containers["default.elsewhere"] = runtime_.containers["default.sel"];
+  runtime_.containers["default.elsewhere"].id = "default.elsewhere";
+  runtime_.calls.clear();
+
+  labels.clear();
+  known = false;
+  for (const char* id : {"default.sel", "default.named"}) {
+    ReconcileResult res = r.Reconcile(id);
+    EXPECT_TRUE(res.status.ok()) << res.status;
+    EXPECT_GT(res.requeue_after, absl::ZeroDuration()) << id << ": not looked at again";
+  }
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  EXPECT_THAT(released, IsEmpty());
+  // Another node's by name: not a question of labels.
+  ASSERT_TRUE(r.Reconcile("default.elsewhere").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("stop default.elsewhere 7s", "delete default.elsewhere"));
+  EXPECT_THAT(released, ElementsAre("elsewhere"));
+
+  // Known, and they match: the same containers go on.
+  runtime_.calls.clear();
+  labels = {{"zone", "north"}};
+  known = true;
+  ASSERT_TRUE(r.Reconcile("default.sel").status.ok());
+  ASSERT_TRUE(r.Reconcile("default.named").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  // Known, and they do not: removed and released.
+  labels = {{"zone", "south"}};
+  ASSERT_TRUE(r.Reconcile("default.sel").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("stop default.sel 7s", "delete default.sel"));
+  EXPECT_THAT(released, ElementsAre("elsewhere", "sel"));
+}
+
+TEST_F(ReconcilerTest, RunningContainersAreClaimedAgain) {
+  // The finalizer removed by someone else while the container runs: the
+  // next look at the object claims it again.
+  std::vector<std::string> claims;
+  absl::Status claim_error;
+  options_.claim = [&](const NodeContainer& o) {
+    claims.push_back(o.metadata.name);
+    return claim_error;
+  };
+  Want("web");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  ASSERT_THAT(claims, ElementsAre("web"));
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(claims, ElementsAre("web", "web"));
+  // A failed claim is retried; the container is left alone.
+  claim_error = absl::UnavailableError("api down");
+  EXPECT_TRUE(absl::IsUnavailable(r.Reconcile("default.web").status));
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  EXPECT_EQ(sink_.reports["default.web"].phase, "Running");
+}
+
 TEST_F(ReconcilerTest, FailedPullsBackOffAndRecover) {
   RecordingEvents events;
   options_.events = &events;

@@ -64,20 +64,8 @@ struct Node {
     EXPECT_EQ(symlink(BusyboxRootfs().c_str(), (image + "/rootfs").c_str()), 0);
   }
 
-  // With berthd's own defaults for everything but the paths.
-  void StartWithDefaults(const KubeEmulator& api) {
-    ASSERT_TRUE(berthd.Start({BERTH_BERTHD_PATH, "--node-name=" + name,
-                              "--kubeconfig=" + api.kubeconfig(), "--manifests-dir=",
-                              "--state-dir=" + world.berth_state_dir(),
-                              "--run-dir=" + world.run_dir(),
-                              "--images-dir=" + world.dir() + "/images",
-                              "--cgroup-parent=" + world.cgroup_parent(),
-                              "--monitor=" BERTH_MONITOR_PATH},
-                             world.dir() + "/berthd.log")
-                    .ok());
-  }
-
-  void Start(const KubeEmulator& api, std::vector<std::string> extra = {}) {
+  // `tuned`: shorter periods and back-off than berthd's defaults.
+  void Start(const KubeEmulator& api, std::vector<std::string> extra = {}, bool tuned = true) {
     std::vector<std::string> argv = {BERTH_BERTHD_PATH,
                                      "--node-name=" + name,
                                      "--kubeconfig=" + api.kubeconfig(),
@@ -86,11 +74,13 @@ struct Node {
                                      "--run-dir=" + world.run_dir(),
                                      "--images-dir=" + world.dir() + "/images",
                                      "--cgroup-parent=" + world.cgroup_parent(),
-                                     "--monitor=" BERTH_MONITOR_PATH,
-                                     "--relist-period=100ms",
-                                     "--resync-period=2s",
-                                     "--restart-backoff-initial=300ms",
-                                     "--workers=2"};
+                                     "--monitor=" BERTH_MONITOR_PATH};
+    if (tuned) {
+      for (const char* f : {"--relist-period=100ms", "--resync-period=2s",
+                            "--restart-backoff-initial=300ms", "--workers=2"}) {
+        argv.push_back(f);
+      }
+    }
     argv.insert(argv.end(), extra.begin(), extra.end());
     ASSERT_TRUE(berthd.Start(argv, world.dir() + "/berthd.log").ok());
   }
@@ -146,11 +136,21 @@ class ClusterE2eTest : public ::testing::Test {
     if (HasFailure() && api_) std::cerr << "emulator log:\n" << api_->Log();
   }
 
-  Node& StartNode(const std::string& name, std::vector<std::string> extra = {}) {
+  Node& StartNode(const std::string& name, std::vector<std::string> extra = {},
+                  bool tuned = true) {
     auto& node = nodes_[name];
     node = std::make_unique<Node>(name);
-    node->Start(*api_, std::move(extra));
+    node->Start(*api_, std::move(extra), tuned);
     return *node;
+  }
+
+  // Whether the object lists `node`'s finalizer.
+  static bool HasFinalizer(const json& object, const std::string& node) {
+    if (object.is_null()) return false;
+    for (const json& f : object["metadata"].value("finalizers", json::array())) {
+      if (f == "node.berth.dev/" + node) return true;
+    }
+    return false;
   }
 
   std::string Ok(const runtime::CommandResult& r) {
@@ -321,7 +321,7 @@ TEST_F(ClusterE2eTest, LongNameRunsAndMovesByItsNames) {
   auto& slot = nodes_["node-a"];
   slot = std::make_unique<Node>("node-a");
   Node& a = *slot;
-  a.StartWithDefaults(*api_);
+  a.Start(*api_, {}, /*tuned=*/false);
   Ok(api_->KubectlWithFile({"apply"}, Object(name, "w", "  nodeSelector: {zone: north}\n")));
   json running = WaitRunning(name, "node-a");
   EXPECT_EQ(Entry(running, "node-a")["containerID"], id);
@@ -474,6 +474,76 @@ TEST_F(ClusterE2eTest, DeletedWhileBerthdWasDownIsCleanedUpAfter) {
   EXPECT_TRUE(Alive(pid));
   a.Start(*api_);
   EXPECT_TRUE(WaitFor([&] { return Get("web").is_null(); }, kWait));
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_TRUE(a.Running().empty());
+}
+
+TEST_F(ClusterE2eTest, RestartsOfBerthdKeepANodeSelectorContainer) {
+  // kill -9 and start again, with berthd's default flags: after a start the
+  // objects may be listed before the Node's labels; a container chosen by
+  // nodeSelector must not be removed meanwhile.
+  Node& a = StartNode("node-a", {}, /*tuned=*/false);
+  Ok(api_->KubectlWithFile({"apply"}, Object("sel", "s", "  nodeSelector: {zone: north}\n")));
+  const int pid = Entry(WaitRunning("sel", "node-a"), "node-a")["pid"];
+  for (int round = 0; round < 8; ++round) {
+    a.berthd.Stop(SIGKILL);
+    const int listed = a.berthd.CountInLog("the API is listed");
+    a.Start(*api_, {}, /*tuned=*/false);
+    ASSERT_TRUE(WaitFor([&] { return a.berthd.CountInLog("the API is listed") > listed; }, kWait));
+    absl::SleepFor(absl::Milliseconds(500));  // the reconciles that follow the first list
+    EXPECT_EQ(a.Running()["default.sel"], pid) << "round " << round;
+  }
+  EXPECT_EQ(a.berthd.CountInLog("delete container default.sel"), 0);
+  EXPECT_TRUE(Alive(pid));
+  EXPECT_TRUE(HasFinalizer(WaitRunning("sel", "node-a"), "node-a"));
+}
+
+TEST_F(ClusterE2eTest, AFinalizerRemovedByHandIsPutBack) {
+  Node& a = StartNode("node-a", {}, /*tuned=*/false);
+  Ok(api_->KubectlWithFile({"apply"}, Object("web", "w", "  nodeName: node-a\n")));
+  const int pid = Entry(WaitRunning("web", "node-a"), "node-a")["pid"];
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(HasFinalizer(WaitObject("web", [](const json& o) { return HasFinalizer(o, "node-a"); }),
+                             "node-a"));
+    std::string out = Ok(api_->Kubectl({"patch", "nodecontainer", "web", "--type=merge", "-p",
+                                        R"({"metadata":{"finalizers":null}})"}));
+    EXPECT_THAT(out, ::testing::Not(HasSubstr("no change")));
+    json back = WaitObject("web", [](const json& o) { return HasFinalizer(o, "node-a"); },
+                           absl::Seconds(10));
+    EXPECT_TRUE(HasFinalizer(back, "node-a")) << "round " << round;
+  }
+  EXPECT_EQ(a.Running()["default.web"], pid);
+  // The deletion waits for the container again.
+  Ok(api_->Kubectl({"delete", "nodecontainer", "web", "--timeout=60s"}, absl::Seconds(70)));
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_TRUE(a.Running().empty());
+}
+
+TEST_F(ClusterE2eTest, TheFinalizerSurvivesLeavingAndRejoiningTheSelector) {
+  // The node leaves the selector and rejoins it at once: the container goes
+  // (its finalizer released) and comes back (claimed again), while the
+  // informer's copy may still show the finalizer the release removed.
+  Node& a = StartNode("node-a", {}, /*tuned=*/false);
+  Ok(api_->KubectlWithFile({"apply"}, Object("sel", "s", "  nodeSelector: {zone: north}\n")));
+  int pid = Entry(WaitRunning("sel", "node-a"), "node-a")["pid"];
+  for (int round = 0; round < 4; ++round) {
+    Ok(api_->Kubectl({"label", "node", "node-a", "zone=south", "--overwrite"}));
+    ASSERT_TRUE(WaitFor([&] { return a.berthd.CountInLog("delete container default.sel") > round; },
+                        kWait));
+    Ok(api_->Kubectl({"label", "node", "node-a", "zone=north", "--overwrite"}));
+    json running = WaitObject("sel", [&](const json& o) {
+      json e = Entry(o, "node-a");
+      return !e.is_null() && e.value("phase", "") == "Running" && e.value("pid", 0) != pid;
+    });
+    pid = Entry(running, "node-a").value("pid", 0);
+    // The container runs: its finalizer is there (in bounded time) and stays.
+    EXPECT_TRUE(HasFinalizer(
+        WaitObject("sel", [](const json& o) { return HasFinalizer(o, "node-a"); }, absl::Seconds(5)),
+        "node-a")) << "round " << round;
+    absl::SleepFor(absl::Milliseconds(500));
+    EXPECT_TRUE(HasFinalizer(Get("sel"), "node-a")) << "round " << round;
+  }
+  Ok(api_->Kubectl({"delete", "nodecontainer", "sel", "--timeout=60s"}, absl::Seconds(70)));
   EXPECT_FALSE(Alive(pid));
   EXPECT_TRUE(a.Running().empty());
 }

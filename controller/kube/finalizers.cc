@@ -12,6 +12,16 @@ namespace {
 
 constexpr int kMaxConflicts = 10;
 
+std::vector<std::string> FinalizersOf(const nlohmann::json& meta) {
+  std::vector<std::string> out;
+  if (meta.contains("finalizers") && meta["finalizers"].is_array()) {
+    for (const nlohmann::json& f : meta["finalizers"]) {
+      if (f.is_string()) out.push_back(f.get<std::string>());
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 uint64_t Fnv1a64(absl::string_view data) {
@@ -50,11 +60,23 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
   const std::string what = absl::StrCat(add ? "add" : "remove", " finalizer ", finalizer_,
                                         add ? " to" : " from", " NodeContainer ", ns, "/", name);
   const std::string path = NodeContainerPath(ns, name);
+  const std::string key = absl::StrCat(ns, "/", name);
   std::vector<std::string> finalizers = object.metadata.finalizers;
   std::string resource_version = object.metadata.resource_version;
   bool deleting = !object.metadata.deletion_timestamp.empty();
-  // Without a resourceVersion the object's state is unknown: read it first.
+  auto has_ours = [this](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), finalizer_) != list.end();
+  };
+  // Without a resourceVersion the object's state is unknown, and a copy
+  // that disagrees with the server's last answer is either older than it
+  // (e.g. an informer's copy from before this node's own write) or shows a
+  // change made since (e.g. the finalizer removed by hand): read it first.
   bool reread = resource_version.empty();
+  if (!reread) {
+    absl::MutexLock l(&mu_);
+    auto it = answered_.find(key);
+    if (it != answered_.end() && it->second != has_ours(finalizers)) reread = true;
+  }
   for (int attempt = 0;; ++attempt) {
     if (reread) {
       absl::StatusOr<ApiResponse> g = client_.Request("GET", path);
@@ -62,6 +84,7 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
         return absl::Status(g.status().code(), absl::StrCat(what, ": ", g.status().message()));
       }
       if (g->code == 404) {
+        Forget(key);
         if (add) return absl::NotFoundError(absl::StrCat(what, ": the object is gone"));
         return absl::OkStatus();
       }
@@ -71,19 +94,17 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
         return absl::UnavailableError(absl::StrCat(what, ": the answer is not an object"));
       }
       const nlohmann::json meta = g->body["metadata"];
-      finalizers.clear();
-      if (meta.contains("finalizers") && meta["finalizers"].is_array()) {
-        for (const nlohmann::json& f : meta["finalizers"]) {
-          if (f.is_string()) finalizers.push_back(f.get<std::string>());
-        }
-      }
+      finalizers = FinalizersOf(meta);
       resource_version = meta.value("resourceVersion", "");
       deleting = meta.contains("deletionTimestamp") && !meta["deletionTimestamp"].is_null();
       reread = false;
+      if (deleting && !has_ours(finalizers)) {
+        Forget(key);
+      } else {
+        Remember(key, has_ours(finalizers));
+      }
     }
-    const bool has =
-        std::find(finalizers.begin(), finalizers.end(), finalizer_) != finalizers.end();
-    if (has == add) return absl::OkStatus();
+    if (has_ours(finalizers) == add) return absl::OkStatus();
     if (add && deleting) {
       return absl::FailedPreconditionError(absl::StrCat(what, ": the object is being deleted"));
     }
@@ -98,8 +119,27 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
         client_.Request("PATCH", path, patch, "application/merge-patch+json");
     if (!r.ok())
       return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
-    if (r->code == 200) return absl::OkStatus();
+    if (r->code == 200) {
+      // What the server holds now, as it answered (the object, or a Status
+      // when the write let a deleted object go).
+      const bool answered = r->body.is_object() && r->body.contains("metadata") &&
+                            r->body["metadata"].is_object() &&
+                            r->body.value("kind", "") != "Status";
+      const bool has = answered ? has_ours(FinalizersOf(r->body["metadata"])) : add;
+      if (!add && deleting) {
+        Forget(key);
+      } else {
+        Remember(key, has);
+      }
+      if (has != add) {
+        return absl::UnavailableError(
+            absl::StrCat(what, ": the server's answer ", has ? "still lists" : "does not list",
+                         " it"));
+      }
+      return absl::OkStatus();
+    }
     if (r->code == 404) {
+      Forget(key);
       if (add) return absl::NotFoundError(absl::StrCat(what, ": the object is gone"));
       return absl::OkStatus();
     }
@@ -110,6 +150,16 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
     }
     reread = true;  // conflict: re-read and try again with the current list
   }
+}
+
+void Finalizers::Remember(const std::string& key, bool has) {
+  absl::MutexLock l(&mu_);
+  answered_[key] = has;
+}
+
+void Finalizers::Forget(const std::string& key) {
+  absl::MutexLock l(&mu_);
+  answered_.erase(key);
 }
 
 }  // namespace berth::kube

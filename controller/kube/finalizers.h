@@ -6,13 +6,22 @@
 // list and metadata.resourceVersion as a precondition; a 409 Conflict
 // re-reads the object and tries again (bounded).
 //
-// Thread-safe (no state besides the client); calls block on the API.
+// What the server last answered about this node's finalizer on each object
+// (its list in the answer of a write or a read) is remembered: a copy of the
+// object that disagrees with it (e.g. an informer's copy from before this
+// node's own write, or one showing that someone removed the finalizer by
+// hand) is not trusted, the object is read first.
+//
+// Thread-safe; calls block on the API.
 #ifndef BERTH_CONTROLLER_KUBE_FINALIZERS_H_
 #define BERTH_CONTROLLER_KUBE_FINALIZERS_H_
 
+#include <map>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "controller/kube/api_client.h"
 #include "controller/node_container.h"
 #include "nlohmann/json.hpp"
@@ -39,7 +48,8 @@ class Finalizers {
   const std::string& name() const { return finalizer_; }
 
   // Adds this node's finalizer unless the object already has it. Starts from
-  // `object`'s finalizers and resourceVersion and re-reads on a conflict.
+  // `object`'s finalizers and resourceVersion (see below) and re-reads on a
+  // conflict.
   // kNotFound when the object is gone; kFailedPrecondition when it is being
   // deleted and lacks the finalizer (the API refuses new finalizers then);
   // kUnavailable when the API cannot be reached; kAborted after too many
@@ -50,17 +60,29 @@ class Finalizers {
   // not carry it.
   //
   // Both trust `object`'s finalizers when it has a resourceVersion (an
-  // informer's copy); with an empty resourceVersion (only namespace and name
-  // known, e.g. for a container whose object no longer targets this node)
-  // they GET the object first.
+  // informer's copy) and, when the server's last answer about this object is
+  // remembered, the copy agrees with it on this node's finalizer. Otherwise
+  // (an empty resourceVersion: only namespace and name known, e.g. for a
+  // container whose object no longer targets this node; or a copy that
+  // disagrees with the last answer) they GET the object first.
   absl::Status Remove(const controller::NodeContainer& object);
 
  private:
   absl::Status Update(const controller::NodeContainer& object, bool add);
+  // Remembers the server's answer for `key` ("<ns>/<name>"): whether the
+  // object carries this node's finalizer.
+  void Remember(const std::string& key, bool has);
+  void Forget(const std::string& key);
 
   ApiClient& client_;
   const std::string node_name_;
   const std::string finalizer_;
+
+  absl::Mutex mu_;
+  // "<ns>/<name>" -> whether the server's last answer listed the finalizer.
+  // Forgotten when the object is gone or its deletion no longer waits for
+  // this node.
+  std::map<std::string, bool> answered_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::kube

@@ -109,6 +109,8 @@ bool KubeSource::HasSynced() const {
   return informers_[0]->HasSynced() && informers_[1]->HasSynced() && node_informer_->HasSynced();
 }
 
+bool KubeSource::NodeHasSynced() const { return node_informer_->HasSynced(); }
+
 const KubeSource::Entry* KubeSource::FindLocked(const std::string& id) const {
   for (const Entries& entries : entries_) {
     auto it = entries.find(id);

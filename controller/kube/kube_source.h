@@ -67,6 +67,9 @@ class KubeSource : public controller::Source {
 
   // Every informer has listed once.
   bool HasSynced() const;
+  // The Node informer has listed once: NodeLabels() are the Node's (empty
+  // when it has none or does not exist), not "not known yet".
+  bool NodeHasSynced() const;
 
   std::string Name() const override { return "api"; }
   std::vector<std::string> Ids() const override;

@@ -308,6 +308,46 @@ TEST(FinalizersTest, AddRemoveWithConflictsAndDeletion) {
   EXPECT_TRUE(absl::IsNotFound(fa.Ensure(name_only)));
 }
 
+TEST(FinalizersTest, DecidesFromTheServersAnswerNotAnOlderCopy) {
+  Emulator emu;
+  ASSERT_TRUE(emu.started());
+  BERTH_ASSERT_OK(emu.InstallCrd());
+  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  Finalizers fa(emu.admin(), "node-a");
+  const controller::NodeContainer unclaimed = Fetch(emu, "default", "x");
+  for (int round = 0; round < 3; ++round) {
+    BERTH_ASSERT_OK(fa.Ensure(unclaimed));
+    const controller::NodeContainer claimed = Fetch(emu, "default", "x");
+    ASSERT_THAT(claimed.metadata.finalizers, ElementsAre("node.berth.dev/node-a"));
+    BERTH_ASSERT_OK(fa.Remove(claimed));
+    ASSERT_THAT(Fetch(emu, "default", "x").metadata.finalizers, ::testing::IsEmpty());
+    // An informer's copy from before the removal still lists the finalizer:
+    // the server's answer to the removal wins.
+    BERTH_ASSERT_OK(fa.Ensure(claimed));
+    EXPECT_THAT(Fetch(emu, "default", "x").metadata.finalizers,
+                ElementsAre("node.berth.dev/node-a"))
+        << "round " << round;
+    // And a copy from before the add does not list it: removed all the same.
+    BERTH_ASSERT_OK(fa.Remove(unclaimed));
+    EXPECT_THAT(Fetch(emu, "default", "x").metadata.finalizers, ::testing::IsEmpty())
+        << "round " << round;
+  }
+  // A copy that agrees with the last answer is trusted: nothing is sent.
+  BERTH_ASSERT_OK(fa.Ensure(unclaimed));
+  const controller::NodeContainer claimed = Fetch(emu, "default", "x");
+  BERTH_ASSERT_OK(emu.ClearRequests());
+  BERTH_ASSERT_OK(fa.Ensure(claimed));
+  EXPECT_THAT(Sent(emu, "/nodecontainers/x", 0), ::testing::IsEmpty());
+  // Removed by hand: the copy that shows it is not trusted blindly either
+  // (it disagrees with the last answer), and the finalizer goes back.
+  BERTH_ASSERT_OK(emu.Call("PATCH", NodeContainerPath("default", "x"),
+                           nlohmann::json::parse(R"({"metadata":{"finalizers":null}})"),
+                           "application/merge-patch+json"));
+  BERTH_ASSERT_OK(fa.Ensure(Fetch(emu, "default", "x")));
+  EXPECT_THAT(Fetch(emu, "default", "x").metadata.finalizers,
+              ElementsAre("node.berth.dev/node-a"));
+}
+
 std::vector<nlohmann::json> Events(Emulator& emu) {
   absl::StatusOr<nlohmann::json> list = emu.Call("GET", "/api/v1/namespaces/default/events");
   EXPECT_TRUE(list.ok()) << list.status();
