@@ -170,8 +170,14 @@ bool KubeSource::StillForThisNode(const runtime::ContainerStatus& container) con
     auto it = container.annotations.find(key);
     return it == container.annotations.end() ? std::string() : it->second;
   };
-  const std::string ns = annotation(controller::kNamespaceAnnotation);
-  const std::string name = annotation(controller::kNameAnnotation);
+  std::string ns = annotation(controller::kNamespaceAnnotation);
+  std::string name = annotation(controller::kNameAnnotation);
+  if ((ns.empty() || name.empty()) && id.find('.') != std::string::npos) {
+    // A container without the annotations: only an id of the
+    // "<namespace>.<name>" form has a dot (ContainerIdFor), so it splits.
+    ns = id.substr(0, id.find('.'));
+    name = id.substr(id.find('.') + 1);
+  }
   if (ns.empty() || name.empty()) return false;
   const std::string path =
       absl::StrCat("/apis/berth.dev/v1alpha1/namespaces/", ns, "/nodecontainers/", name);
