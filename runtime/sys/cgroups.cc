@@ -242,14 +242,41 @@ void ThawCgroups(const std::string& cgroups_path) {
   }
 }
 
+namespace {
+
+// Where the freezer is: in exactly one place, the v1 hierarchy that has the
+// freezer controller or, without one, the unified hierarchy. Empty mount
+// point: no freezer.
+struct Freezer {
+  std::string mount_point;
+  std::string file;  // freezer.state (v1, "FROZEN") or cgroup.freeze (v2, "1")
+};
+
+const Freezer& MountedFreezer() {
+  static const Freezer* const freezer = [] {
+    const Hierarchy* unified = nullptr;
+    for (const Hierarchy& h : MountedHierarchies()) {
+      if (std::find(h.controllers.begin(), h.controllers.end(), "freezer") != h.controllers.end()) {
+        return new Freezer{h.mount_point, "freezer.state"};
+      }
+      if (h.unified && unified == nullptr) unified = &h;
+    }
+    return unified != nullptr ? new Freezer{unified->mount_point, "cgroup.freeze"} : new Freezer{};
+  }();
+  return *freezer;
+}
+
+}  // namespace
+
 bool CgroupIsFrozen(const std::string& cgroups_path) {
-  for (const std::string& d : ExistingCgroupDirs(cgroups_path)) {
-    absl::StatusOr<std::string> v1 = ReadFile(d + "/freezer.state");
-    if (v1.ok() && absl::StripAsciiWhitespace(*v1) == "FROZEN") return true;
-    absl::StatusOr<std::string> v2 = ReadFile(d + "/cgroup.freeze");
-    if (v2.ok() && absl::StripAsciiWhitespace(*v2) == "1") return true;
-  }
-  return false;
+  // One read of one file: this is asked for every container at every relist.
+  const Freezer& freezer = MountedFreezer();
+  if (freezer.mount_point.empty() || cgroups_path.empty() || cgroups_path == "/") return false;
+  absl::StatusOr<std::string> v =
+      ReadFile(absl::StrCat(Join(freezer.mount_point, cgroups_path), "/", freezer.file));
+  if (!v.ok()) return false;
+  const absl::string_view state = absl::StripAsciiWhitespace(*v);
+  return state == "FROZEN" || state == "1";
 }
 
 }  // namespace berth::runtime
