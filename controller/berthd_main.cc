@@ -26,6 +26,7 @@
 #include "controller/logging.h"
 #include "controller/manifest_source.h"
 #include "controller/multi_source.h"
+#include "controller/notify.h"
 #include "controller/reconciler.h"
 #include "controller/kube/cluster.h"
 #include "controller/registry_image_store.h"
@@ -239,6 +240,8 @@ void StopAll(runtime::Runtime& rt, StatusSink& status) {
 }
 
 int Main(int argc, char** argv) {
+  // Before any child or thread: no monitor or runc may inherit NOTIFY_SOCKET.
+  const ServiceNotifier notifier = ServiceNotifier::FromEnvironment();
   absl::SetProgramUsageMessage("berthd: keeps the NodeContainers in a directory running on this node");
   std::vector<std::string> storage;
   std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
@@ -451,6 +454,14 @@ int Main(int argc, char** argv) {
     spdlog::warn("{}; changes are noticed at each resync only", watcher.status().ToString());
   }
   rescan();  // what changed while the runtime recovered and the watcher started
+  // systemd (Type=notify): the runtime is recovered, the controller runs and
+  // the manifests directory has been read (and the API's watches started).
+  if (absl::Status s = notifier.Ready(absl::StrCat(
+          "running: ", sources.Ids().size(), " NodeContainer(s) known, ", rec.adopted.size(),
+          " container(s) adopted", cluster ? ", API server " + cluster->server() : ""));
+      !s.ok()) {
+    spdlog::warn("{}", s.ToString());
+  }
 
   // Resyncs run on their own thread, so this one only waits for signals.
   struct {
@@ -510,6 +521,12 @@ int Main(int argc, char** argv) {
     }
     spdlog::info("signal {}: shutting down", sig);
     break;
+  }
+  if (absl::Status s = notifier.Stopping(absl::GetFlag(FLAGS_stop_on_exit)
+                                             ? "shutting down, stopping every container"
+                                             : "shutting down, containers keep running");
+      !s.ok()) {
+    spdlog::warn("{}", s.ToString());
   }
   // A pull in progress would hold up the workers (and garbage collection)
   // for as long as it takes; it resumes from its partial blobs next time.
