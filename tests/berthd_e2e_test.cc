@@ -3,12 +3,16 @@
 // processes themselves; every test checks for leaks afterwards.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <string>
@@ -26,6 +30,7 @@
 #include "controller/node_container.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "runtime/sys/unique_fd.h"
 #include "tests/processes.h"
 #include "tests/status_files.h"
 #include "tests/test_env.h"
@@ -590,6 +595,105 @@ TEST_F(BerthdE2eTest, ADirectoryImageIsAlreadyPresentNeverPulling) {
   EXPECT_THAT(log, HasSubstr("default.web: Pulled: Container image \"busybox\" already present "
                              "on machine"));
   EXPECT_THAT(log, Not(HasSubstr("Pulling")));
+}
+
+// systemd's end of Type=notify: a datagram socket, with the sender's
+// credentials as systemd reads them (NotifyAccess=main trusts only the
+// service's main pid).
+class NotifySocket {
+ public:
+  struct Message {
+    std::string text;
+    pid_t pid = -1;
+  };
+
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_.Reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr = {};
+    addr.sun_family = AF_UNIX;
+    path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+    const int on = 1;
+    bound_ = fd_.valid() && path.size() < sizeof addr.sun_path &&
+             bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+             setsockopt(fd_.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == 0;
+  }
+  ~NotifySocket() { unlink(path_.c_str()); }
+  bool bound() const { return bound_; }
+
+  // The next datagram within `timeout`; text "<none>" if none came.
+  Message Next(absl::Duration timeout) {
+    pollfd p = {fd_.get(), POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) != 1) return {"<none>"};
+    char buf[4096];
+    iovec iov = {buf, sizeof buf};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
+    if (n < 0) return {"<none>"};
+    Message m{std::string(buf, n)};
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        ucred cred;
+        memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        m.pid = cred.pid;
+      }
+    }
+    return m;
+  }
+
+ private:
+  std::string path_;
+  runtime::UniqueFd fd_;
+  bool bound_ = false;
+};
+
+// Under systemd (Type=notify) berthd says READY=1 once it has recovered the
+// containers, started the controller and read the manifests directory, and
+// STOPPING=1 on SIGTERM; no container sees NOTIFY_SOCKET.
+TEST_F(BerthdE2eTest, TellsSystemdReadyAfterRecoveryAndTheManifestsAndStoppingOnSigterm) {
+  Write("a.yaml", Manifest("a", "env; " + Polite("a")));
+  Write("b.yaml", Manifest("b", Polite("b")));
+  NotifySocket systemd(world_.dir() + "/notify.sock");
+  ASSERT_TRUE(systemd.bound());
+  ASSERT_EQ(setenv("NOTIFY_SOCKET", (world_.dir() + "/notify.sock").c_str(), 1), 0);
+  StartBerthdWith(DefaultFlags());
+  NotifySocket::Message ready = systemd.Next(kWait);
+  EXPECT_EQ(ready.text, "READY=1\nSTATUS=running: 2 NodeContainer(s) known, 0 container(s) adopted");
+  EXPECT_EQ(ready.pid, berthd_.pid()) << "systemd takes READY=1 from the main pid only";
+  EXPECT_THAT(Log(), HasSubstr("adopted"));
+  // Ready means the containers are on their way, without anything else.
+  const int a = WaitRunning("default.a")["pid"];
+  const int b = WaitRunning("default.b")["pid"];
+  ASSERT_TRUE(WaitFor([&] {
+    auto log = runtime::ReadFile(world_.state_dir() + "/default.a/container.log");
+    return log.ok() && absl::StrContains(*log, "stdout F a");
+  }, kWait));
+  const std::string env = *runtime::ReadFile(world_.state_dir() + "/default.a/container.log");
+  EXPECT_THAT(env, HasSubstr("stdout F PATH="));
+  EXPECT_THAT(env, Not(HasSubstr("NOTIFY_SOCKET"))) << "runc was handed berthd's NOTIFY_SOCKET";
+  EXPECT_EQ(systemd.Next(absl::ZeroDuration()).text, "<none>");
+
+  // SIGTERM: STOPPING=1 before it exits; the containers keep running.
+  const int status = StopBerthd(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  NotifySocket::Message stopping = systemd.Next(absl::ZeroDuration());
+  EXPECT_EQ(stopping.text, "STOPPING=1\nSTATUS=shutting down, containers keep running");
+  EXPECT_TRUE(Alive(a));
+  EXPECT_TRUE(Alive(b));
+
+  // A restart (systemctl restart with KillMode=process): ready once both
+  // are adopted.
+  StartBerthdWith(DefaultFlags());
+  ready = systemd.Next(kWait);
+  unsetenv("NOTIFY_SOCKET");
+  EXPECT_EQ(ready.text, "READY=1\nSTATUS=running: 2 NodeContainer(s) known, 2 container(s) adopted");
+  EXPECT_EQ(ready.pid, berthd_.pid());
+  EXPECT_EQ(WaitRunning("default.a")["pid"], a);
+  EXPECT_EQ(WaitRunning("default.b")["pid"], b);
 }
 
 }  // namespace
