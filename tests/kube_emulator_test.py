@@ -16,6 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -30,7 +31,19 @@ CRDS = os.path.join(ROOT, "crds")
 EXAMPLES = os.path.join(ROOT, "manifests", "examples")
 GOOD = os.path.join(ROOT, "controller", "testdata", "good")
 BAD = os.path.join(ROOT, "controller", "testdata", "bad")
-KUBECTL = os.environ.get("KUBECTL", "/usr/bin/kubectl")
+
+
+def find_kubectl():
+    """The kubectl hack/install-tools installed (BERTH_KUBECTL, set by CTest,
+    else build/tools/kubectl), else the first one on PATH."""
+    for candidate in (os.environ.get("BERTH_KUBECTL"),
+                      os.path.join(ROOT, "build", "tools", "kubectl")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return shutil.which("kubectl")
+
+
+KUBECTL = find_kubectl()
 NC = "/apis/berth.dev/v1alpha1"
 
 
@@ -1029,4 +1042,7 @@ import re  # noqa: E402  (used by the testdata tests above)
 
 
 if __name__ == "__main__":
+    if KUBECTL is None:
+        raise SystemExit("kube_emulator_test: no kubectl; hack/setup installs build/tools/kubectl")
+    print("kube_emulator_test: using", KUBECTL, file=sys.stderr)
     unittest.main(verbosity=2)

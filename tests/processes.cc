@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tests/test_env.h"
 
@@ -62,8 +64,12 @@ int OwnedProcess::CountInLog(const std::string& needle) const {
 }
 
 std::string KubectlPath() {
-  for (const char* p : {"/usr/bin/kubectl", "/usr/local/bin/kubectl"}) {
-    if (access(p, X_OK) == 0) return p;
+  if (access(BERTH_KUBECTL, X_OK) == 0) return BERTH_KUBECTL;
+  const char* path = getenv("PATH");
+  for (absl::string_view dir :
+       absl::StrSplit(path != nullptr ? path : "", ':', absl::SkipEmpty())) {
+    std::string candidate = absl::StrCat(dir, "/kubectl");
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return "";
 }

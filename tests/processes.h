@@ -73,7 +73,9 @@ class KubeEmulator {
   mutable int files_ = 0;
 };
 
-// Where kubectl is; empty when it is not installed.
+// Where kubectl is: the one hack/install-tools put into the build tree
+// (BERTH_KUBECTL, build/tools/kubectl), else the first on PATH; empty when
+// there is none.
 std::string KubectlPath();
 
 }  // namespace berth::testing
