@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -81,6 +82,29 @@ absl::Status StateStore::Write(const ContainerRecord& r) const {
 
 absl::StatusOr<ContainerRecord> StateStore::Read(const std::string& id) const {
   const std::string path = ContainerDir(id) + "/state.json";
+  // A record is replaced by renaming a new file into place: the same inode,
+  // modification time and size is the same record, parsed already.
+  struct stat st;
+  const bool stated = stat(path.c_str(), &st) == 0;
+  const FileKey key = stated ? FileKey{st.st_ino, absl::TimeFromTimespec(st.st_mtim), st.st_size}
+                             : FileKey{};
+  if (stated) {
+    absl::MutexLock l(&cache_mu_);
+    auto it = cache_.find(id);
+    if (it != cache_.end() && it->second.key == key) return it->second.record;
+  }
+  absl::StatusOr<ContainerRecord> r = Parse(id, path);
+  absl::MutexLock l(&cache_mu_);
+  if (stated && r.ok()) {
+    cache_.insert_or_assign(id, Cached{key, *r});
+  } else {
+    cache_.erase(id);
+  }
+  return r;
+}
+
+absl::StatusOr<ContainerRecord> StateStore::Parse(const std::string& id,
+                                                  const std::string& path) const {
   absl::StatusOr<std::string> content = ReadFile(path);
   if (!content.ok()) {
     if (absl::IsNotFound(content.status())) {
@@ -156,6 +180,12 @@ std::vector<std::string> StateStore::ListEntries() const {
     out.push_back(std::move(name));
   }
   closedir(d);
+  // Records of containers that are gone leave the cache.
+  const std::set<std::string> present(out.begin(), out.end());
+  absl::MutexLock l(&cache_mu_);
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    it = present.count(it->first) != 0 ? std::next(it) : cache_.erase(it);
+  }
   return out;
 }
 

@@ -7,12 +7,15 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "runtime/container_spec.h"
 
@@ -81,7 +84,28 @@ class StateStore {
   std::vector<std::string> ListEntries() const;
 
  private:
+  // Identifies one version of a record file (each write renames a new file
+  // into place).
+  struct FileKey {
+    ino_t ino = 0;
+    absl::Time mtime = absl::InfinitePast();
+    off_t size = -1;
+    bool operator==(const FileKey& o) const {
+      return ino == o.ino && mtime == o.mtime && size == o.size;
+    }
+  };
+  struct Cached {
+    FileKey key;
+    ContainerRecord record;
+  };
+  absl::StatusOr<ContainerRecord> Parse(const std::string& id, const std::string& path) const;
+
   std::string root_;
+  // The last record read of each container, by its file's version: Read is
+  // asked for every container at every relist, and parsing is its cost.
+  // Entries of containers no longer listed are dropped by ListEntries.
+  mutable absl::Mutex cache_mu_;
+  mutable std::map<std::string, Cached> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 const char* RecordPhaseName(RecordPhase phase);

@@ -73,5 +73,36 @@ TEST_F(StateStoreTest, ExitRecord) {
   EXPECT_EQ(e->finished_at, absl::FromUnixSeconds(5));
 }
 
+TEST_F(StateStoreTest, EveryNewVersionOfARecordIsReadAndAGoneOneIsNotFound) {
+  // Reads are served from what was parsed while the file is the same one.
+  ContainerRecord r;
+  r.spec.id = "web";
+  r.spec.rootfs_layers = {"/r"};
+  r.spec.args = {"/bin/sh"};
+  r.phase = RecordPhase::kCreated;
+  ASSERT_TRUE(store_->CreateDir("web").ok());
+  ASSERT_TRUE(store_->Write(r).ok());
+  for (int pid = 1; pid <= 20; ++pid) {
+    r.pid = pid;
+    r.phase = pid % 2 == 0 ? RecordPhase::kStarted : RecordPhase::kCreated;
+    ASSERT_TRUE(store_->Write(r).ok());
+    auto back = store_->Read("web");
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ(back->pid, pid);
+    EXPECT_EQ(back->phase, r.phase);
+    EXPECT_EQ(store_->Read("web")->pid, pid) << "read again";
+  }
+  // Replaced by something unreadable: not the last good record.
+  ASSERT_TRUE(WriteFileAtomic(store_->ContainerDir("web") + "/state.json", "{not json").ok());
+  EXPECT_TRUE(absl::IsDataLoss(store_->Read("web").status()));
+  ASSERT_TRUE(store_->Write(r).ok());
+  EXPECT_TRUE(store_->Read("web").ok());
+  // Removed: not found, also after a listing.
+  ASSERT_TRUE(RemoveTree(store_->ContainerDir("web")).ok());
+  EXPECT_TRUE(absl::IsNotFound(store_->Read("web").status()));
+  EXPECT_THAT(store_->ListEntries(), ::testing::IsEmpty());
+  EXPECT_TRUE(absl::IsNotFound(store_->Read("web").status()));
+}
+
 }  // namespace
 }  // namespace berth::runtime
