@@ -48,6 +48,9 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   // Held by the source, but not to run here: its container goes, then the
   // object is released.
   std::optional<NodeContainer> unwanted;
+  // Only the nodeSelector says no, and this node's labels are not known yet:
+  // decided once the runtime is read.
+  bool selector_undecided = false;
   if (object.has_value() && !object->metadata.deletion_timestamp.empty()) {
     unwanted = std::move(object);
     object.reset();
@@ -60,13 +63,11 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
                                                 : options_.node_labels)) {
       if (!labels_known &&
           (object->spec.node_name.empty() || object->spec.node_name == options_.node_name)) {
-        // Only the nodeSelector says no, and this node's labels are not
-        // known yet: whatever runs keeps running.
-        spdlog::debug("container {}: this node's labels are not known yet; decided later", id);
-        return {absl::OkStatus(), kNodeUnknownRequeue};
+        selector_undecided = true;
+      } else {
+        unwanted = std::move(object);
+        object.reset();
       }
-      unwanted = std::move(object);
-      object.reset();
     }
   }
   absl::StatusOr<ContainerStatus> observed_or = runtime_.State(id);
@@ -75,6 +76,15 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   }
   std::optional<ContainerStatus> observed;
   if (observed_or.ok()) observed = *std::move(observed_or);
+  if (selector_undecided &&
+      (!observed.has_value() || observed->state != ContainerState::kStopped)) {
+    // Nothing is created or removed before the labels say whether the
+    // object is meant for this node; what runs keeps running. An exited
+    // container (it was meant for this node) goes on through its restart
+    // policy below.
+    spdlog::debug("container {}: this node's labels are not known yet; decided later", id);
+    return {absl::OkStatus(), kNodeUnknownRequeue};
+  }
 
   // Only this reconciler drives the runtime for `id`, one call at a time:
   // a record still "Creating" or "Deleting" is what a failed rollback or

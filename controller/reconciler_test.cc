@@ -686,5 +686,35 @@ TEST_F(ReconcilerTest, PulledImagesSayPulledAndPresentOnesSaySo) {
             "Normal Pulled: Container image \"busybox\" already present on machine");
 }
 
+TEST_F(ReconcilerTest, AnExitWhileTheNodesLabelsAreUnknownGoesThroughTheRestartPolicy) {
+  // The Node may never be listed (no permission, no API): a container that
+  // was meant for this node and exits is still restarted with its back-off.
+  options_.node_name = "this-node";
+  std::map<std::string, std::string> labels = {{"zone", "north"}};
+  bool known = true;
+  options_.current_node_labels = [&] { return labels; };
+  options_.node_labels_known = [&] { return known; };
+  Want("sel").spec.node_selector = {{"zone", "north"}};
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.sel").status.ok());
+  labels.clear();
+  known = false;
+  runtime_.Exit("default.sel", 1, clock_.Now());
+  runtime_.calls.clear();
+  ReconcileResult waiting = r.Reconcile("default.sel");
+  ASSERT_TRUE(waiting.status.ok()) << waiting.status;
+  EXPECT_EQ(sink_.reports["default.sel"].phase, "CrashLoopBackOff");
+  EXPECT_EQ(waiting.requeue_after, absl::Seconds(10));
+  clock_.Advance(waiting.requeue_after);
+  ASSERT_TRUE(r.Reconcile("default.sel").status.ok());
+  EXPECT_THAT(runtime_.calls,
+              ElementsAre("delete default.sel", "create default.sel", "start default.sel"));
+  // Nothing new is created while they are unknown.
+  Want("other").spec.node_selector = {{"zone", "south"}};
+  runtime_.calls.clear();
+  EXPECT_GT(r.Reconcile("default.other").requeue_after, absl::ZeroDuration());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+}
+
 }  // namespace
 }  // namespace berth::controller
