@@ -104,8 +104,10 @@ void ExitWatcher::WatchDir(const std::string& name, bool check) {
 
 void ExitWatcher::Rescan(bool report_all) {
   missed_ = false;
-  std::map<std::string, bool> watched;
-  for (const auto& [wd, id] : ids_) watched[id] = true;
+  // Every directory is watched again: adding a watch to a watched directory
+  // gives its descriptor back, and after an overflow the removals of some
+  // directories (and so which descriptors are stale) may have been lost.
+  std::map<int, std::string> now;
   DIR* d = opendir(dir_.c_str());
   if (d == nullptr) return;
   while (struct dirent* e = readdir(d)) {
@@ -113,13 +115,17 @@ void ExitWatcher::Rescan(bool report_all) {
     if (name == "." || name == "..") continue;
     const std::string path = absl::StrCat(dir_, "/", name);
     if (!IsDir(path)) continue;
-    if (watched.count(name) == 0) {
-      WatchDir(name, /*check=*/true);
-    } else if (report_all && Exists(absl::StrCat(path, "/", kExitFile))) {
-      on_exit_(name);
+    const int wd = inotify_add_watch(inotify_.get(), path.c_str(), kDirEvents);
+    if (wd < 0) {
+      if (errno == ENOSPC || errno == ENOMEM) missed_ = true;
+      continue;
     }
+    const bool added = ids_.count(wd) == 0 || ids_[wd] != name;
+    now[wd] = name;
+    if ((report_all || added) && Exists(absl::StrCat(path, "/", kExitFile))) on_exit_(name);
   }
   closedir(d);
+  ids_ = std::move(now);
 }
 
 bool ExitWatcher::Drain() {

@@ -54,8 +54,9 @@ class ExitWatcher {
   // Adds a watch on the container directory `name`; with `check`, reports an
   // exit file already in it.
   void WatchDir(const std::string& name, bool check);
-  // Adds the missing watches, reporting exit files in the directories that
-  // lacked one; with `report_all`, every exit file present.
+  // Watches every container directory anew (dropping stale descriptors),
+  // reporting exit files in the directories that lacked a watch; with
+  // `report_all`, every exit file present.
   void Rescan(bool report_all);
 
   const std::string dir_;

@@ -77,7 +77,17 @@ absl::Status StateStore::Write(const ContainerRecord& r) const {
   };
   // Like runc's own state: atomic against a crash of Berth; containers do
   // not outlive a power loss, so there is nothing to fsync for.
-  return WriteFileAtomic(ContainerDir(r.spec.id) + "/state.json", j.dump(), Durability::kAtomic);
+  // What was cached of the file this replaces goes, also what a read while
+  // it was replaced put there.
+  auto forget = [&] {
+    absl::MutexLock l(&cache_mu_);
+    cache_.erase(r.spec.id);
+  };
+  forget();
+  absl::Status written =
+      WriteFileAtomic(ContainerDir(r.spec.id) + "/state.json", j.dump(), Durability::kAtomic);
+  forget();
+  return written;
 }
 
 absl::StatusOr<ContainerRecord> StateStore::Read(const std::string& id) const {
@@ -86,7 +96,8 @@ absl::StatusOr<ContainerRecord> StateStore::Read(const std::string& id) const {
   // modification time and size is the same record, parsed already.
   struct stat st;
   const bool stated = stat(path.c_str(), &st) == 0;
-  const FileKey key = stated ? FileKey{st.st_ino, absl::TimeFromTimespec(st.st_mtim), st.st_size}
+  const FileKey key = stated ? FileKey{st.st_dev, st.st_ino, absl::TimeFromTimespec(st.st_mtim),
+                                       absl::TimeFromTimespec(st.st_ctim), st.st_size}
                              : FileKey{};
   if (stated) {
     absl::MutexLock l(&cache_mu_);

@@ -87,11 +87,14 @@ class StateStore {
   // Identifies one version of a record file (each write renames a new file
   // into place).
   struct FileKey {
+    dev_t dev = 0;
     ino_t ino = 0;
     absl::Time mtime = absl::InfinitePast();
+    absl::Time ctime = absl::InfinitePast();
     off_t size = -1;
     bool operator==(const FileKey& o) const {
-      return ino == o.ino && mtime == o.mtime && size == o.size;
+      return dev == o.dev && ino == o.ino && mtime == o.mtime && ctime == o.ctime &&
+             size == o.size;
     }
   };
   struct Cached {
@@ -103,7 +106,9 @@ class StateStore {
   std::string root_;
   // The last record read of each container, by its file's version: Read is
   // asked for every container at every relist, and parsing is its cost.
-  // Entries of containers no longer listed are dropped by ListEntries.
+  // Write drops the entry it replaces (a freed inode can come back with the
+  // next file); entries of containers no longer listed are dropped by
+  // ListEntries.
   mutable absl::Mutex cache_mu_;
   mutable std::map<std::string, Cached> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
