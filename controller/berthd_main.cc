@@ -72,8 +72,9 @@ ABSL_FLAG(int, workers, static_cast<int>(std::max(1u, std::thread::hardware_conc
           "Containers reconciled in parallel");
 ABSL_FLAG(absl::Duration, resync_period, absl::Seconds(60),
           "Full resync: re-read the manifests and reconcile everything");
-ABSL_FLAG(absl::Duration, relist_period, absl::Seconds(1),
-          "How often the node's containers are listed to notice exits");
+ABSL_FLAG(absl::Duration, relist_period, absl::Seconds(10),
+          "How often the node's containers are listed to notice what no event reports (exits "
+          "are noticed as they happen)");
 ABSL_FLAG(absl::Duration, restart_backoff_initial, absl::Seconds(10),
           "First CrashLoopBackOff delay (doubles per restart)");
 ABSL_FLAG(absl::Duration, restart_backoff_max, absl::Minutes(5), "Largest CrashLoopBackOff delay");

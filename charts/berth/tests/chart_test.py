@@ -218,7 +218,7 @@ class DefaultsTest(unittest.TestCase):
             "--log-level=info",
             "--log-format=text",
             "--resync-period=60s",
-            "--relist-period=1s",
+            "--relist-period=10s",
             "--restart-backoff-initial=10s",
             "--restart-backoff-max=5m",
             "--image-gc-high-threshold=85",
