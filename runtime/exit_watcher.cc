@@ -57,7 +57,7 @@ absl::StatusOr<std::unique_ptr<ExitWatcher>> ExitWatcher::Start(std::string cont
     while (struct dirent* e = readdir(d)) {
       const std::string name = e->d_name;
       if (name == "." || name == "..") continue;
-      if (IsDir(w->dir_ + "/" + name)) w->WatchDir(name, /*check=*/false);
+      if (IsDir(w->dir_ + "/" + name)) w->WatchDir(name);
     }
     closedir(d);
   }
@@ -82,7 +82,7 @@ ExitWatcher::~ExitWatcher() {
   }
 }
 
-void ExitWatcher::WatchDir(const std::string& name, bool check) {
+int ExitWatcher::WatchDir(const std::string& name) {
   const std::string path = absl::StrCat(dir_, "/", name);
   const int wd = inotify_add_watch(inotify_.get(), path.c_str(), kDirEvents);
   if (wd < 0) {
@@ -96,10 +96,14 @@ void ExitWatcher::WatchDir(const std::string& name, bool check) {
       }
       missed_ = true;
     }
-    return;
+    return -1;
   }
   ids_[wd] = name;
-  if (check && Exists(absl::StrCat(path, "/", kExitFile))) on_exit_(name);
+  return wd;
+}
+
+void ExitWatcher::ReportIfExited(const std::string& name) {
+  if (Exists(absl::StrCat(dir_, "/", name, "/", kExitFile))) on_exit_(name);
 }
 
 void ExitWatcher::Rescan(bool report_all) {
@@ -107,25 +111,21 @@ void ExitWatcher::Rescan(bool report_all) {
   // Every directory is watched again: adding a watch to a watched directory
   // gives its descriptor back, and after an overflow the removals of some
   // directories (and so which descriptors are stale) may have been lost.
-  std::map<int, std::string> now;
+  const std::map<int, std::string> before = std::move(ids_);
+  ids_.clear();
   DIR* d = opendir(dir_.c_str());
   if (d == nullptr) return;
   while (struct dirent* e = readdir(d)) {
     const std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    const std::string path = absl::StrCat(dir_, "/", name);
-    if (!IsDir(path)) continue;
-    const int wd = inotify_add_watch(inotify_.get(), path.c_str(), kDirEvents);
-    if (wd < 0) {
-      if (errno == ENOSPC || errno == ENOMEM) missed_ = true;
-      continue;
-    }
-    const bool added = ids_.count(wd) == 0 || ids_[wd] != name;
-    now[wd] = name;
-    if ((report_all || added) && Exists(absl::StrCat(path, "/", kExitFile))) on_exit_(name);
+    if (!IsDir(absl::StrCat(dir_, "/", name))) continue;
+    const int wd = WatchDir(name);
+    if (wd < 0) continue;
+    auto it = before.find(wd);
+    const bool added = it == before.end() || it->second != name;
+    if (report_all || added) ReportIfExited(name);
   }
   closedir(d);
-  ids_ = std::move(now);
 }
 
 bool ExitWatcher::Drain() {
@@ -146,7 +146,8 @@ bool ExitWatcher::Drain() {
       if (ev->mask & IN_Q_OVERFLOW) {
         overflow = true;
       } else if (ev->wd == root_wd_) {
-        if ((ev->mask & IN_ISDIR) && !name.empty()) WatchDir(name, /*check=*/true);
+        // An exit renamed in before the watch was added is reported now.
+        if ((ev->mask & IN_ISDIR) && !name.empty() && WatchDir(name) >= 0) ReportIfExited(name);
       } else if (ev->mask & IN_IGNORED) {
         ids_.erase(ev->wd);  // the directory was removed
       } else if (name == kExitFile) {

@@ -51,9 +51,11 @@ class ExitWatcher {
   // Reads and handles what the inotify descriptor holds; false when it
   // cannot be read any more.
   bool Drain();
-  // Adds a watch on the container directory `name`; with `check`, reports an
-  // exit file already in it.
-  void WatchDir(const std::string& name, bool check);
+  // Adds (or finds) the watch on the container directory `name`: its
+  // descriptor, or -1 when it cannot be watched.
+  int WatchDir(const std::string& name);
+  // Reports `name` when its exit file is there.
+  void ReportIfExited(const std::string& name);
   // Watches every container directory anew (dropping stale descriptors),
   // reporting exit files in the directories that lacked a watch; with
   // `report_all`, every exit file present.

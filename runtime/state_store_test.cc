@@ -15,16 +15,22 @@ class StateStoreTest : public ::testing::Test {
     ASSERT_TRUE(store_->Init().ok());
   }
 
+  // A record of `id` with what every record needs.
+  static ContainerRecord Record(const std::string& id, RecordPhase phase) {
+    ContainerRecord r;
+    r.spec.id = id;
+    r.spec.rootfs_layers = {"/r"};
+    r.spec.args = {"/bin/sh"};
+    r.phase = phase;
+    return r;
+  }
+
   testing::TempDir dir_{"berth-store"};
   std::unique_ptr<StateStore> store_;
 };
 
 TEST_F(StateStoreTest, RecordRoundTrip) {
-  ContainerRecord r;
-  r.spec.id = "web";
-  r.spec.rootfs_layers = {"/r"};
-  r.spec.args = {"/bin/sh"};
-  r.phase = RecordPhase::kStarted;
+  ContainerRecord r = Record("web", RecordPhase::kStarted);
   r.cgroups_path = "/berth/web";
   r.monitor_pid = 12;
   r.monitor_start_time = 34;
@@ -75,11 +81,7 @@ TEST_F(StateStoreTest, ExitRecord) {
 
 TEST_F(StateStoreTest, EveryNewVersionOfARecordIsReadAndAGoneOneIsNotFound) {
   // Reads are served from what was parsed while the file is the same one.
-  ContainerRecord r;
-  r.spec.id = "web";
-  r.spec.rootfs_layers = {"/r"};
-  r.spec.args = {"/bin/sh"};
-  r.phase = RecordPhase::kCreated;
+  ContainerRecord r = Record("web", RecordPhase::kCreated);
   ASSERT_TRUE(store_->CreateDir("web").ok());
   ASSERT_TRUE(store_->Write(r).ok());
   for (int pid = 1; pid <= 20; ++pid) {
