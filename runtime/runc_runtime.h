@@ -1,8 +1,17 @@
 // The Runtime on runc: a berth-monitor per container, state on disk, and
 // recovery from that state and runc's after a restart.
+//
+// Defined by concern (containerd's core/runtime/v2 as the model):
+// runc_runtime.cc (Open, locks, Start, State, List), runc_create.cc (the
+// create transaction), runc_teardown.cc (Stop, Delete, teardown),
+// runc_recovery.cc (recovery at Open), monitor_client.h (berth-monitor's
+// spawn and sync protocol, runtime side).
 #ifndef BERTH_RUNTIME_RUNC_RUNTIME_H_
 #define BERTH_RUNTIME_RUNC_RUNTIME_H_
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,15 +45,21 @@ const char* RootfsModeName(RootfsMode mode);
 absl::StatusOr<RootfsMode> ParseRootfsMode(absl::string_view name);  // "overlay" or "copy"
 
 struct RuncRuntimeOptions {
+  // One directory per container (StateStore); created by Open.
   std::string state_dir = "/var/lib/berth/containers";
   std::string runc_root = "/run/berth/runc";  // owned by this runtime alone
   std::string runc_binary;                    // empty: found on PATH
   std::string monitor_binary;                 // empty: beside the executable, else installed
+  // Absolute cgroup path: containers run in <cgroup_parent>/<id>, their
+  // monitors in <cgroup_parent>/_monitors/<id>.
   std::string cgroup_parent = "/berth";
+  // How long Create waits for the monitor's word on `runc create`.
   absl::Duration create_timeout = absl::Seconds(30);
+  // How long killed processes may take to end (Stop after its SIGKILL, a
+  // teardown, a rollback) before that is reported as an error.
   absl::Duration cleanup_timeout = absl::Seconds(10);
   RootfsMode rootfs_mode = RootfsMode::kOverlay;
-  FaultInjector* faults = nullptr;  // not owned; tests only
+  FaultInjector* faults = nullptr;  // not owned; tests only (see kCreateSteps)
 };
 
 // What Open found and did.
@@ -55,16 +70,42 @@ struct RecoveryReport {
   std::vector<std::string> errors;
 };
 
+// Thread-safe: calls for one id are serialized by a lock of that id, calls
+// for different ids run in parallel. State and List take no lock (every
+// file they read is replaced atomically) and never wait for a Stop or
+// Delete in progress. Everything the runtime knows is on disk (the state
+// directory and runc's root): a new instance opened on the same options
+// after a crash, even a kill -9 in the middle of a call, carries on from
+// there (see Open).
 class RuncRuntime : public Runtime {
  public:
-  // Prepares the directories and recovers what an earlier process left.
+  // Prepares the directories and recovers what an earlier process left:
+  // created and started containers are adopted untouched (their monitors
+  // kept running and record their exits); containers caught half-created
+  // or half-deleted are torn down; directories, runc state and monitor
+  // cgroups with no record are removed. What it did is in recovery().
+  // kFailedPrecondition when runc is not found or the monitor is not
+  // executable, kInvalidArgument for a relative cgroup parent.
   static absl::StatusOr<std::unique_ptr<RuncRuntime>> Open(RuncRuntimeOptions options);
 
+  // Asks options.faults at each of kCreateSteps. kFailedPrecondition when a
+  // layer is not a directory; kAlreadyExists when the id has a directory.
   absl::Status Create(const ContainerSpec& spec) override;
+  // kFailedPrecondition unless the container is created and has not
+  // exited. A start interrupted by a crash after the program began is
+  // recognised and recorded.
   absl::Status Start(const std::string& id) override;
   absl::Status Stop(const std::string& id, absl::Duration timeout) override;
+  // Also cleans up runc state and cgroups of an id with no directory.
+  // kFailedPrecondition for a record written by a newer version: that is
+  // left alone.
   absl::Status Delete(const std::string& id) override;
+  // The reason of an unknown state is "Creating" or "Deleting" (a call in
+  // progress, or one a crash interrupted), or "Exiting" (the monitor is
+  // still writing the exit); a stopped container whose exit was never
+  // recorded has the reason "ExitCodeLost" and no exit code.
   absl::StatusOr<ContainerStatus> State(const std::string& id) override;
+  // Every container with a valid id and a readable record.
   absl::StatusOr<std::vector<ContainerStatus>> List() override;
 
   const RecoveryReport& recovery() const { return recovery_; }
@@ -72,30 +113,75 @@ class RuncRuntime : public Runtime {
   RootfsMode rootfs_mode() const { return options_.rootfs_mode; }
 
  private:
+  // What a teardown acts on: what is known of a container's processes and
+  // places, 0 / empty where unknown. Set the fields by name; see
+  // RecordedTarget and BareTarget.
+  struct TeardownTarget {
+    std::string id;
+    std::string cgroups_path;
+    // The monitor; with its start time, so that a reused pid is left alone.
+    pid_t monitor_pid = 0;
+    uint64_t monitor_start_time = 0;
+    // The container's init.
+    pid_t pid = 0;
+    uint64_t pid_start_time = 0;
+    // No PID namespace of its own: every process in its cgroup is killed.
+    bool host_pid = false;
+    // runc's state is gone already (KillAndForget skips `runc delete`;
+    // TearDown finds this out itself).
+    bool runc_deleted = false;
+  };
+
   explicit RuncRuntime(RuncRuntimeOptions options);
 
-  absl::Status CreateLocked(const ContainerSpec& spec);
-  absl::StatusOr<ContainerStatus> ReadState(const std::string& id) const;
-  // Mounts (or copies) the layers onto the bundle's rootfs directory.
-  absl::Status BuildRootfs(const ContainerSpec& spec);
-  // Kills the monitor's process group and whatever is left in the
-  // container's cgroups, and removes runc's state (unless `runc_deleted`).
-  // Safe on partial state.
-  absl::Status KillAndForget(const std::string& id, const std::string& cgroups_path,
-                             pid_t monitor_pid, uint64_t monitor_start_time, bool host_pid,
-                             bool runc_deleted);
-  // Everything: kills the container (letting its monitor record the exit),
-  // then KillAndForget, the rootfs mount and the directory.
-  absl::Status TearDown(const std::string& id, const std::string& cgroups_path,
-                        pid_t monitor_pid, uint64_t monitor_start_time, pid_t pid,
-                        uint64_t pid_start_time, bool host_pid);
-  void Recover();
+  // Where the container `id` runs: <cgroup_parent>/<id>.
+  std::string CgroupPathFor(const std::string& id) const {
+    return options_.cgroup_parent + "/" + id;
+  }
   // Where the monitor of `id` runs: <cgroup_parent>/_monitors/<id> ("_" is
-  // in no container id).
+  // in no container id); with an empty id, the monitors' parent.
   std::string MonitorCgroup(const std::string& id) const {
     return id.empty() ? options_.cgroup_parent + "/_monitors"
                       : options_.cgroup_parent + "/_monitors/" + id;
   }
+
+  // runc_runtime.cc: the state as callers see it, from the files alone.
+  absl::StatusOr<ContainerStatus> ReadState(const std::string& id) const;
+
+  // runc_create.cc: the create transaction. Each step acquires a resource,
+  // arms an absl::Cleanup that undoes it and asks options_.faults by the
+  // step's name (kCreateSteps); commit cancels every cleanup. The caller
+  // holds the id's lock.
+  absl::Status CreateLocked(const ContainerSpec& spec);
+  // Mounts (or copies) the layers onto the bundle's rootfs directory.
+  absl::Status BuildRootfs(const ContainerSpec& spec);
+
+  // runc_teardown.cc: stop and teardown.
+  // Everything of `id` as its record says.
+  static TeardownTarget RecordedTarget(const std::string& id, const ContainerRecord& record);
+  // `id` with no record: its cgroups where Create puts them, nothing else.
+  TeardownTarget BareTarget(const std::string& id) const;
+  // Fills an unknown monitor pid from the pid file the monitor wrote itself,
+  // and an unknown start time from the process, if it is the monitor of
+  // this container (MonitorStartTimeIfOurs).
+  void FindMonitor(TeardownTarget* target) const;
+  // Kills the monitor's process group and whatever is left in the
+  // container's cgroups, and removes runc's state (unless
+  // `target.runc_deleted`) with runc's directory. Leaves the container's
+  // directory in the state dir alone.
+  // Safe on partial state; returns the first error, having tried all.
+  absl::Status KillAndForget(const TeardownTarget& target);
+  // Everything: kills the container (letting its monitor record the exit),
+  // then KillAndForget, the rootfs mount and the directory. Safe on partial
+  // state; returns the first error, having tried all.
+  absl::Status TearDown(const TeardownTarget& target);
+
+  // runc_recovery.cc: at Open, adopts what is created or started, rolls
+  // back what a crash caught half-created or half-deleted, and removes
+  // orphans (directories without a record, runc state or monitor cgroups
+  // without a directory); fills recovery_.
+  void Recover();
+
   struct IdMutex {
     absl::Mutex mu;
     int users = 0;  // holders and waiters

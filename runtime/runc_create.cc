@@ -1,0 +1,155 @@
+// RuncRuntime's create transaction: one step per resource, each undone by
+// its own absl::Cleanup unless the record is committed (containerd's
+// task manager: rollback on a failed create).
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "runtime/monitor_client.h"
+#include "runtime/oci/oci_config.h"
+#include "runtime/runc_internal.h"
+#include "runtime/runc_runtime.h"
+#include "runtime/snapshot/copy_layers.h"
+#include "runtime/snapshot/overlay.h"
+#include "runtime/sys/cgroups.h"
+#include "runtime/sys/process.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::runtime {
+
+absl::Status RuncRuntime::Create(const ContainerSpec& spec) {
+  if (absl::Status s = ValidateContainerSpec(spec); !s.ok()) return s;
+  IdLock l(this, spec.id);
+  return CreateLocked(spec);
+}
+
+absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
+  const std::string& id = spec.id;
+  const absl::Time deadline = absl::Now() + options_.create_timeout;
+  auto fault = [&](const char* step) {
+    return options_.faults != nullptr ? options_.faults->Check(step) : absl::OkStatus();
+  };
+  auto fail = [&](const char* step, const absl::Status& s) {
+    return WithContext("create", id, step, s);
+  };
+  for (const std::string& layer : spec.rootfs_layers) {
+    if (!IsDirectory(layer)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("create container ", id, ": rootfs layer ", layer, " is not a directory"));
+    }
+  }
+
+  // Step state_dir: the container's directory and its first record.
+  const std::string rootfs = store_.RootfsDir(id);
+  if (absl::Status s = store_.CreateDir(id); !s.ok()) return s;
+  const std::string dir = store_.ContainerDir(id);
+  absl::Cleanup remove_dir = [&] {
+    if (absl::Status s = RemoveTree(dir); !s.ok()) spdlog::error("rollback {}: {}", id, s.ToString());
+  };
+  ContainerRecord record;
+  record.spec = spec;
+  record.phase = RecordPhase::kCreating;
+  record.cgroups_path = CgroupPathFor(id);
+  record.created_at = absl::Now();
+  if (absl::Status s = store_.Write(record); !s.ok()) return fail("state_dir", s);
+  if (absl::Status s = fault("state_dir"); !s.ok()) return fail("state_dir", s);
+
+  // The monitor starts now and waits while the bundle is prepared.
+  const std::vector<std::string> argv =
+      MonitorArgv(options_.monitor_binary, spec, store_, runc_, record.cgroups_path);
+  // Unmount is a no-op before the mount, and on a copy (remove_dir removes
+  // that); kill_processes runs before it.
+  absl::Cleanup unmount = [&] {
+    if (absl::Status s = Unmount(rootfs); !s.ok()) spdlog::error("rollback {}: {}", id, s.ToString());
+  };
+  absl::StatusOr<MonitorLaunch> launch = MonitorLaunch::Start(argv);
+  if (!launch.ok()) return fail("monitor_spawn", launch.status());
+  absl::Cleanup kill_processes = [&] {
+    if (record.monitor_pid == 0) {
+      // Its pid comes first on the socket (it runs nothing before "go").
+      absl::StatusOr<pid_t> monitor = launch->Hello(absl::Now() + kMonitorHelloTimeout);
+      if (monitor.ok()) record.monitor_pid = *monitor;
+    }
+    TeardownTarget target = RecordedTarget(id, record);
+    FindMonitor(&target);
+    if (absl::Status s = KillAndForget(target); !s.ok()) {
+      spdlog::error("rollback {}: {}", id, s.ToString());
+    }
+  };
+
+  // Step bundle: config.json and the overlay's directories.
+  for (const std::string& d : {rootfs, store_.UpperDir(id), store_.WorkDir(id)}) {
+    if (absl::Status s = MakeDirs(d, 0755); !s.ok()) return fail("bundle", s);
+  }
+  nlohmann::json config = oci::BuildOciConfig(spec, {rootfs, record.cgroups_path});
+  if (absl::Status s = WriteFileAtomic(store_.BundleDir(id) + "/config.json", config.dump(), Durability::kAtomic);
+      !s.ok()) {
+    return fail("bundle", s);
+  }
+  if (absl::Status s = fault("bundle"); !s.ok()) return fail("bundle", s);
+
+  // Step rootfs_mount: the image read-only below a writable upper layer
+  // (or a copy of it).
+  if (absl::Status s = BuildRootfs(spec); !s.ok()) return fail("rootfs_mount", s);
+  if (absl::Status s = fault("rootfs_mount"); !s.ok()) return fail("rootfs_mount", s);
+
+  // Step monitor_spawn: the monitor has said hello; it runs `runc create`
+  // as its child once told to go.
+  absl::StatusOr<pid_t> monitor = launch->Hello(absl::Now() + kMonitorHelloTimeout);
+  if (!monitor.ok()) return fail("monitor_spawn", monitor.status());
+  record.monitor_pid = *monitor;
+  record.monitor_start_time = ProcessStartTime(record.monitor_pid);
+  if (absl::Status s = fault("monitor_spawn"); !s.ok()) return fail("monitor_spawn", s);
+  launch->Go();
+  // Out of the caller's cgroup, so that whatever stops the caller's service
+  // or pod (a cgroup-wide kill) leaves the monitor and its exit record alone.
+  // Done while runc create runs.
+  if (absl::Status s = MoveToCgroup(record.monitor_pid, MonitorCgroup(id)); !s.ok()) {
+    spdlog::warn("container {}: monitor stays in berthd's cgroup: {}", id, s.ToString());
+  }
+
+  // Step runc_create: wait for the monitor's word on `runc create`.
+  absl::StatusOr<pid_t> created = launch->Created(deadline);
+  if (!created.ok()) return fail("runc_create", created.status());
+  record.pid = *created;
+  record.pid_start_time = ProcessStartTime(record.pid);
+  if (record.pid <= 0 || record.pid_start_time == 0) {
+    return fail("runc_create", absl::InternalError(absl::StrCat(
+                                   "container process ", record.pid, " is not running")));
+  }
+  if (absl::Status s = fault("runc_create"); !s.ok()) return fail("runc_create", s);
+
+  // Step commit.
+  if (absl::Status s = fault("commit"); !s.ok()) return fail("commit", s);
+  record.phase = RecordPhase::kCreated;
+  if (absl::Status s = store_.Write(record); !s.ok()) return fail("commit", s);
+  std::move(kill_processes).Cancel();
+  std::move(unmount).Cancel();
+  std::move(remove_dir).Cancel();
+  return absl::OkStatus();
+}
+
+absl::Status RuncRuntime::BuildRootfs(const ContainerSpec& spec) {
+  const std::string rootfs = store_.RootfsDir(spec.id);
+  if (options_.rootfs_mode == RootfsMode::kOverlay) {
+    const std::string options = snapshot::OverlayMountOptions(
+        spec.rootfs_layers, store_.UpperDir(spec.id), store_.WorkDir(spec.id));
+    if (options.size() <= snapshot::kMaxMountOptionBytes) {
+      if (mount("overlay", rootfs.c_str(), "overlay", MS_NODEV, options.c_str()) != 0) {
+        return absl::ErrnoToStatus(errno, absl::StrCat("mount overlay on ", rootfs));
+      }
+      return absl::OkStatus();
+    }
+    spdlog::warn("create container {}: overlay options for {} layers take {} bytes (limit {}); "
+                 "copying the layers instead",
+                 spec.id, spec.rootfs_layers.size(), options.size(), snapshot::kMaxMountOptionBytes);
+  }
+  return snapshot::CopyLayers(spec.rootfs_layers, rootfs);
+}
+
+}  // namespace berth::runtime
