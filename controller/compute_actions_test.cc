@@ -139,8 +139,9 @@ TEST(ComputeActionsTest, RestartPolicyTimesExitCodeTimesBackOff) {
   const std::string waiting = "report CrashLoopBackOff, requeue 5s";
   std::vector<Case> cases;
   for (Backoff b : {Backoff::kNone, Backoff::kWaiting, Backoff::kElapsed}) {
-    const std::string looping = b == Backoff::kNone ? first : b == Backoff::kWaiting ? waiting
-                                                                                   : restart;
+    const std::string looping = b == Backoff::kNone      ? first
+                                : b == Backoff::kWaiting ? waiting
+                                                         : restart;
     cases.push_back({RestartPolicy::kAlways, 0, b, looping});
     cases.push_back({RestartPolicy::kAlways, 1, b, looping});
     cases.push_back({RestartPolicy::kAlways, std::nullopt, b, looping});
@@ -214,10 +215,18 @@ TEST(ComputeActionsTest, PullBackOffBeforeEveryPull) {
     in.memory.pull_delay = absl::Seconds(10);
   };
   RunTable({
-      {"create: waits", [&](Observation& in) { in.observed.reset(); failed(in, "busybox"); },
+      {"create: waits",
+       [&](Observation& in) {
+         in.observed.reset();
+         failed(in, "busybox");
+       },
        "report Pending/ImagePullBackOff, requeue 6s"},
       {"create: another image's failure does not count",
-       [&](Observation& in) { in.observed.reset(); failed(in, "alpine"); }, "prepare, create r0"},
+       [&](Observation& in) {
+         in.observed.reset();
+         failed(in, "alpine");
+       },
+       "prepare, create r0"},
       {"create: the back-off passed",
        [&](Observation& in) {
          in.observed.reset();
@@ -248,8 +257,7 @@ TEST(ComputeActionsTest, SpecAndState) {
        [](Observation& in) { in.observed = Container(ContainerState::kPaused); },
        "report Running, claim"},
       {"created, never started",
-       [](Observation& in) { in.observed = Container(ContainerState::kCreated); },
-       "start-created"},
+       [](Observation& in) { in.observed = Container(ContainerState::kCreated); }, "start-created"},
       {"absent: created", [](Observation& in) { in.observed.reset(); }, "prepare, create r0"},
       {"absent after a failed restart: the count is kept",
        [](Observation& in) {
@@ -356,7 +364,8 @@ TEST(ComputeActionsTest, Deletion) {
          in.keep_undesired = true;
        },
        "kept"},
-      {"not held, gone", [&](Observation& in) {
+      {"not held, gone",
+       [&](Observation& in) {
          not_held(in);
          in.observed.reset();
        },
@@ -419,7 +428,8 @@ TEST(ComputeActionsTest, Classify) {
   o.spec.node_name = "n";
   EXPECT_EQ(Classify(o, "n", {}, false), Wanted::kSelectorUndecided);
   o.spec.node_name = "other";
-  EXPECT_EQ(Classify(o, "n", north, false), Wanted::kOtherNode) << "by name: not a question of labels";
+  EXPECT_EQ(Classify(o, "n", north, false), Wanted::kOtherNode)
+      << "by name: not a question of labels";
   EXPECT_EQ(Classify(o, "n", north, true), Wanted::kOtherNode);
   o.metadata.deletion_timestamp = "2026-01-01T00:00:00Z";
   EXPECT_EQ(Classify(o, "n", north, true), Wanted::kBeingDeleted);
@@ -435,20 +445,20 @@ TEST(ComputeActionsTest, KillingEventNamesTheGracePeriod) {
   in.wanted = Wanted::kBeingDeleted;
   ContainerActions a = ComputeActions(in);
   ASSERT_TRUE(a.remove && a.remove->killing);
-  EXPECT_EQ(*a.remove->killing,
-            (EventRecord{EventType::kNormal, "Killing", "Stopping container web (grace period 7s)"}));
+  EXPECT_EQ(*a.remove->killing, (EventRecord{EventType::kNormal, "Killing",
+                                             "Stopping container web (grace period 7s)"}));
   EXPECT_EQ(a.remove->why, "delete container default.web: its object is being deleted");
 }
 
 TEST(DecideAfterStartTest, WhatTheRuntimeSaysAfterTheStart) {
   RestartBackoff::Options backoff;
   const RestartState none;
-  EXPECT_EQ(Summary(DecideAfterStart(Web(), Container(ContainerState::kRunning), none, backoff,
-                                     kNow)),
-            "report Running");
-  EXPECT_EQ(Summary(DecideAfterStart(Web(), Container(ContainerState::kCreated), none, backoff,
-                                     kNow)),
-            "requeue 1s");
+  EXPECT_EQ(
+      Summary(DecideAfterStart(Web(), Container(ContainerState::kRunning), none, backoff, kNow)),
+      "report Running");
+  EXPECT_EQ(
+      Summary(DecideAfterStart(Web(), Container(ContainerState::kCreated), none, backoff, kNow)),
+      "requeue 1s");
   EXPECT_EQ(Summary(DecideAfterStart(Web(), Exited(3), none, backoff, kNow)),
             "exit-seen +10s, event BackOff, report CrashLoopBackOff, requeue 10s");
   NodeContainer never = Web();
@@ -464,16 +474,40 @@ std::string Summary(const ImageActions& a) {
     p.push_back(absl::StrCat("report ", PhaseName(a.report->phase),
                              a.report->reason.empty() ? "" : "/" + a.report->reason));
   }
-  for (const EventRecord& e : a.events) p.push_back(absl::StrCat("event ", e.reason, ": ", e.message));
-  p.push_back(a.ready ? "ready" : absl::StrCat("status ", absl::StatusCodeToString(a.status.code())));
+  for (const EventRecord& e : a.events)
+    p.push_back(absl::StrCat("event ", e.reason, ": ", e.message));
+  p.push_back(a.ready ? "ready"
+                      : absl::StrCat("status ", absl::StatusCodeToString(a.status.code())));
   if (a.requeue_after != absl::ZeroDuration()) {
     p.push_back("requeue " + absl::FormatDuration(a.requeue_after));
   }
   return absl::StrJoin(p, ", ");
 }
 
+PullOutcome AuthFailed(absl::Status status) {
+  PullOutcome o;
+  o.kind = PullOutcome::Kind::kAuthFailed;
+  o.status = std::move(status);
+  return o;
+}
+
+PullOutcome Failed(absl::Status status, ImagePullPolicy policy = ImagePullPolicy::kIfNotPresent) {
+  PullOutcome o;
+  o.kind = PullOutcome::Kind::kFailed;
+  o.status = std::move(status);
+  o.policy = policy;
+  return o;
+}
+
+PullOutcome Resolved(bool would_pull, bool pulled, absl::Duration took = absl::ZeroDuration()) {
+  PullOutcome o;
+  o.would_pull = would_pull;
+  o.pulled = pulled;
+  o.took = took;
+  return o;
+}
+
 TEST(DecideAfterPullTest, PullOutcomes) {
-  using Kind = PullOutcome::Kind;
   RestartBackoff::Options backoff;
   RestartState failed_before;
   failed_before.pull_delay = absl::Seconds(10);
@@ -486,35 +520,58 @@ TEST(DecideAfterPullTest, PullOutcomes) {
     std::string want;
   };
   const std::vector<Case> cases = {
-      {"auth failed", {Kind::kAuthFailed, absl::UnavailableError("no secret"), {}, false, false, {}}, {}, std::nullopt,
+      {"auth failed",
+       AuthFailed(absl::UnavailableError("no secret")),
+       {},
+       std::nullopt,
        "report Pending/ErrImagePull, event Failed: Error: no secret, status UNAVAILABLE"},
-      {"cancelled by shutdown", {Kind::kFailed, absl::CancelledError("stop"), {}, false, false, {}}, {}, std::nullopt,
+      {"cancelled by shutdown",
+       Failed(absl::CancelledError("stop")),
+       {},
+       std::nullopt,
        "status CANCELLED"},
-      {"invalid name", {Kind::kFailed, absl::InvalidArgumentError("bad ref"), {}, false, false, {}}, {}, std::nullopt,
+      {"invalid name",
+       Failed(absl::InvalidArgumentError("bad ref")),
+       {},
+       std::nullopt,
        "report Pending/InvalidImageName, event InspectFailed: bad ref, status INVALID_ARGUMENT"},
-      {"failed", {Kind::kFailed, absl::UnavailableError("down"), {}, false, false, {}}, {}, std::nullopt,
+      {"failed",
+       Failed(absl::UnavailableError("down")),
+       {},
+       std::nullopt,
        "pull-failed +10s, report Pending/ErrImagePull, event Failed: Failed to pull image "
        "\"busybox\": down, status OK, requeue 10s"},
-      {"failed again: the delay doubles", {Kind::kFailed, absl::UnavailableError("down"), {}, false, false, {}},
-       failed_before, std::nullopt,
+      {"failed again: the delay doubles", Failed(absl::UnavailableError("down")), failed_before,
+       std::nullopt,
        "pull-failed +20s, report Pending/ErrImagePull, event Failed: Failed to pull image "
        "\"busybox\": down, status OK, requeue 20s"},
-      {"failed while the old one runs", {Kind::kFailed, absl::NotFoundError("gone"), {}, false, false, {}}, {}, running,
+      {"failed while the old one runs",
+       Failed(absl::NotFoundError("gone")),
+       {},
+       running,
        "pull-failed +10s, report Running/ErrImagePull, event Failed: Failed to pull image "
        "\"busybox\": gone, status OK, requeue 10s"},
       {"never pull, not present",
-       {Kind::kFailed, absl::NotFoundError("absent"), ImagePullPolicy::kNever, false, false, {}}, {}, std::nullopt,
+       Failed(absl::NotFoundError("absent"), ImagePullPolicy::kNever),
+       {},
+       std::nullopt,
        "pull-failed +10s, report Pending/ErrImageNeverPull, event ErrImageNeverPull: Container "
        "image \"busybox\" is not present with pull policy of Never, status OK, requeue 10s"},
       {"pulled",
-       {Kind::kResolved, {}, ImagePullPolicy::kAlways, true, true, absl::Microseconds(1234567)},
-       {}, std::nullopt,
+       Resolved(true, true, absl::Microseconds(1234567)),
+       {},
+       std::nullopt,
        "forget-pull, event Pulled: Successfully pulled image \"busybox\" in 1.234s, ready"},
-      {"present, not pulled", {Kind::kResolved, {}, ImagePullPolicy::kIfNotPresent, false, false, {}},
-       {}, std::nullopt,
+      {"present, not pulled",
+       Resolved(false, false),
+       {},
+       std::nullopt,
        "forget-pull, event Pulled: Container image \"busybox\" already present on machine, ready"},
-      {"would pull, found it current", {Kind::kResolved, {}, ImagePullPolicy::kAlways, true, false, {}},
-       {}, std::nullopt, "forget-pull, ready"},
+      {"would pull, found it current",
+       Resolved(true, false),
+       {},
+       std::nullopt,
+       "forget-pull, ready"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(Summary(DecideAfterPull(Web(), c.observed, c.outcome, c.memory, backoff, kNow)),
