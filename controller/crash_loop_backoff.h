@@ -7,6 +7,7 @@
 #ifndef BERTH_CONTROLLER_CRASH_LOOP_BACKOFF_H_
 #define BERTH_CONTROLLER_CRASH_LOOP_BACKOFF_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -28,6 +29,8 @@ class RestartBackoff {
   RestartBackoff() : RestartBackoff(Options()) {}
   explicit RestartBackoff(Options options) : options_(options) {}
 
+  const Options& options() const { return options_; }
+
   // Records that `key`'s container, started at `started_at`, exited at
   // `finished_at`, and returns how long to wait after `finished_at` before
   // starting it again:
@@ -37,20 +40,40 @@ class RestartBackoff {
   // finished_at before started_at counts as a run of zero length.
   absl::Duration OnExit(const std::string& key, absl::Time started_at,
                         absl::Time finished_at) {
-    auto [it, inserted] = delays_.try_emplace(key, options_.initial);
-    if (inserted || finished_at - started_at >= options_.reset_after) {
-      it->second = options_.initial;
-    } else {
-      const absl::Duration doubled = it->second * 2;  // Saturates.
-      it->second = doubled > options_.max ? options_.max : doubled;
+    auto it = delays_.find(key);
+    const absl::Duration delay =
+        Next(options_, it == delays_.end() ? std::nullopt : std::optional(it->second),
+             started_at, finished_at);
+    delays_.insert_or_assign(key, delay);
+    return delay;
+  }
+
+  // OnExit's rule alone: the delay after `previous` (nullopt: the first
+  // exit) for a run from `started_at` to `finished_at`.
+  static absl::Duration Next(const Options& options, std::optional<absl::Duration> previous,
+                             absl::Time started_at, absl::Time finished_at) {
+    if (!previous.has_value() || finished_at - started_at >= options.reset_after) {
+      return options.initial;
     }
+    const absl::Duration doubled = *previous * 2;  // Saturates.
+    return doubled > options.max ? options.max : doubled;
+  }
+
+  // The delay returned by the last OnExit for `key`, or set by Set;
+  // nullopt if none since construction or Forget.
+  std::optional<absl::Duration> Last(const std::string& key) const {
+    auto it = delays_.find(key);
+    if (it == delays_.end()) return std::nullopt;
     return it->second;
   }
+
+  // Records `delay` as `key`'s last (one computed with Next elsewhere).
+  void Set(const std::string& key, absl::Duration delay) { delays_.insert_or_assign(key, delay); }
 
   // Drops `key`'s state (the container was deleted or its spec replaced).
   void Forget(const std::string& key) { delays_.erase(key); }
 
-  // The delay returned by the last OnExit for `key`; zero if none since
+  // The delay returned by the last OnExit (or Set) for `key`; zero if none since
   // construction or Forget.
   absl::Duration Current(const std::string& key) const {
     auto it = delays_.find(key);

@@ -85,15 +85,17 @@ runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const ResolvedIm
   spec.stop_signal = in.stop_signal;
   spec.host_network = in.host_network;
   spec.labels = object.metadata.labels;
-  spec.annotations[kNamespaceAnnotation] = object.metadata.namespace_;
-  spec.annotations[kNameAnnotation] = object.metadata.name;
-  spec.annotations[kGracePeriodAnnotation] = std::to_string(in.termination_grace_period_seconds);
-  spec.annotations[kGenerationAnnotation] = std::to_string(object.metadata.generation);
+  ContainerAnnotations annotations;
+  annotations.namespace_ = object.metadata.namespace_;
+  annotations.name = object.metadata.name;
+  annotations.grace_period = absl::Seconds(in.termination_grace_period_seconds);
+  annotations.generation = object.metadata.generation;
   // NodeContainer::source is "file:line"; keep the file.
-  spec.annotations[kSourceFileAnnotation] = object.source.substr(0, object.source.rfind(':'));
-  if (!object.origin.empty()) spec.annotations[kSourceAnnotation] = object.origin;
-  spec.annotations[kImageAnnotation] = image->reference;
-  if (!image->image_id.empty()) spec.annotations[kImageIdAnnotation] = image->image_id;
+  annotations.source_file = object.source.substr(0, object.source.rfind(':'));
+  annotations.source = object.origin;
+  annotations.image = image->reference;
+  annotations.image_id = image->image_id;
+  annotations.EncodeInto(&spec.annotations);
   return spec;
 }
 
@@ -133,7 +135,9 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
         " has no Entrypoint or Cmd"));
   }
   if (absl::Status s = runtime::ValidateContainerSpec(spec); !s.ok()) return s;
-  spec.annotations[kSpecHashAnnotation] = DesiredSpecHash(object);
+  ContainerAnnotations annotations = ContainerAnnotations::Decode(spec.annotations);
+  annotations.spec_hash = DesiredSpecHash(object);
+  annotations.EncodeInto(&spec.annotations);
   return spec;
 }
 

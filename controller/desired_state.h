@@ -7,30 +7,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "controller/container_annotations.h"
 #include "controller/image_store.h"
 #include "controller/node_container.h"
 #include "runtime/container_spec.h"
 
 namespace berth::controller {
-
-// Annotations Berth keeps on its runtime containers.
-inline constexpr char kSpecHashAnnotation[] = "berth.dev/spec-hash";
-inline constexpr char kNamespaceAnnotation[] = "berth.dev/namespace";
-inline constexpr char kNameAnnotation[] = "berth.dev/name";
-inline constexpr char kGracePeriodAnnotation[] = "berth.dev/termination-grace-period-seconds";
-inline constexpr char kGenerationAnnotation[] = "berth.dev/generation";
-inline constexpr char kRestartCountAnnotation[] = "berth.dev/restart-count";
-inline constexpr char kLastExitCodeAnnotation[] = "berth.dev/last-exit-code";
-inline constexpr char kLastExitReasonAnnotation[] = "berth.dev/last-exit-reason";
-// The manifest file the container's spec came from (standalone mode).
-inline constexpr char kSourceFileAnnotation[] = "berth.dev/source-file";
-// The Source that holds the object (NodeContainer::origin); absent on
-// containers made before sources had names: "manifests".
-inline constexpr char kSourceAnnotation[] = "berth.dev/source";
-
-// The image reference as written in the spec and what it resolved to.
-inline constexpr char kImageAnnotation[] = "berth.dev/image";
-inline constexpr char kImageIdAnnotation[] = "berth.dev/image-id";
 
 // The runtime spec for `object` on `image`, with kubelet's rules for
 // command/args against the image's Entrypoint/Cmd, the image's env under the
@@ -61,7 +43,8 @@ std::string SpecHash(const runtime::ContainerSpec& spec);
 bool IsForNode(const NodeContainer& object, const std::string& node_name,
                const std::map<std::string, std::string>& node_labels);
 
-// Reads an integer annotation; `fallback` when absent or malformed.
+// Reads an integer annotation; `fallback` when absent or malformed. Prefer
+// ContainerAnnotations::Decode (controller/container_annotations.h).
 int64_t IntAnnotation(const std::map<std::string, std::string>& annotations,
                       const std::string& key, int64_t fallback);
 

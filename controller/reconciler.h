@@ -1,6 +1,8 @@
 // Drives one container from what is observed towards what is desired. Level
 // triggered: every call re-reads both sides, so it is safe to call at any
-// time, any number of times, for any id.
+// time, any number of times, for any id. It reads, asks ComputeActions
+// (controller/compute_actions.h) what to do, and does it (kubelet's
+// computePodActions, then SyncPod).
 #ifndef BERTH_CONTROLLER_RECONCILER_H_
 #define BERTH_CONTROLLER_RECONCILER_H_
 
@@ -9,15 +11,15 @@
 #include <optional>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/clock.h"
+#include "controller/compute_actions.h"
 #include "controller/crash_loop_backoff.h"
 #include "controller/events.h"
 #include "controller/image_store.h"
 #include "controller/node_container.h"
+#include "controller/restart_memory.h"
 #include "controller/status.h"
 #include "runtime/runtime.h"
 
@@ -76,37 +78,24 @@ class Reconciler {
   ReconcileResult Reconcile(const std::string& id);
 
  private:
-  // `object`: the source holds the object but it is not to run here (it is
-  // being deleted or is for another node), so keep_undesired is not asked.
-  // `deleted`: set when the container was stopped and deleted.
-  ReconcileResult Remove(const runtime::ContainerStatus& observed, const NodeContainer* object,
-                         bool* deleted);
-  ReconcileResult Release(const NodeContainer& object);
-  // Creates and starts the container; a restart carries the count and last
-  // exit kept in pending_ for `id`.
-  ReconcileResult CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec);
-  // Resolves (pulls, per the pull policy) the object's image and builds its
-  // spec into `spec`. Returns what to return from Reconcile when the spec is
-  // not ready: a pull failed (ErrImagePull, then ImagePullBackOff until
-  // the back-off delay passes) or the spec cannot be built. `observed`, when
-  // set, is what runs now; it keeps running.
+  // Carries out `actions` in the order of their numbered fields; stops at
+  // the first failure and returns it.
+  ReconcileResult Carry(ContainerActions actions);
+  // Resolves (pulls, per the pull policy) the image and builds the spec
+  // into `spec`; returns what to return from Reconcile when it is not ready.
   std::optional<ReconcileResult> Prepare(const NodeContainer& object,
-                                         const runtime::ContainerStatus* observed,
+                                         const std::optional<runtime::ContainerStatus>& observed,
                                          runtime::ContainerSpec* spec);
-  void ForgetLocked(const std::string& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Reports what the runtime says of `id` right after its start: Running
-  // only for a process that runs; one that has exited already goes through
-  // HandleExit (restart policy, back-off).
+  // Claims, creates and starts the container with `restart`'s annotations,
+  // then looks at it again (AfterStart).
+  ReconcileResult CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec,
+                                 const PendingRestart& restart);
+  // What the runtime says of `id` right after its start, decided again.
   ReconcileResult AfterStart(const NodeContainer& object, const std::string& id);
-  ReconcileResult HandleExit(const NodeContainer& object, const runtime::ContainerStatus& observed);
-  // Stop with the container's own grace period, then delete.
-  // `object`, when known, names the container in events.
-  absl::Status StopAndDelete(const runtime::ContainerStatus& observed, const NodeContainer* object);
-  void Event(const NodeContainer& object, EventType type, absl::string_view reason,
-             const std::string& message);
-  void Report(const NodeContainer& object, const runtime::ContainerStatus* observed,
-              const std::string& phase, const std::string& last_error,
-              const std::string& message, const std::string& reason = "");
+  absl::Status StopAndDelete(const Removal& removal, const NodeContainer* object);
+  void Apply(const NodeContainer& object, const ImageActions& actions);
+  void Event(const NodeContainer& object, const EventRecord& event);
+  void Report(const NodeContainer& object, const ReportRecord& report);
 
   runtime::Runtime& runtime_;
   DesiredLookup desired_;
@@ -115,32 +104,7 @@ class Reconciler {
   const Clock& clock_;
   ReconcilerOptions options_;
   LogEventRecorder log_events_;
-
-  // The exit of one container instance (named by its creation time) and
-  // when it may be restarted.
-  struct ExitSeen {
-    absl::Time created_at;
-    absl::Time restart_at;
-  };
-  // What the next container of an id carries, kept until it is created (so
-  // a failed create does not reset the count).
-  struct PendingRestart {
-    int restart_count = 0;
-    std::optional<int> last_exit_code;
-    std::string last_exit_reason;
-  };
-  // A failed pull of `image` for an id: not tried again before `retry_at`.
-  struct PullFailure {
-    std::string image;
-    absl::Time retry_at;
-    std::string error;
-  };
-  absl::Mutex mu_;
-  RestartBackoff backoff_ ABSL_GUARDED_BY(mu_);
-  RestartBackoff pull_backoff_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, PullFailure> pulls_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, ExitSeen> exits_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, PendingRestart> pending_ ABSL_GUARDED_BY(mu_);
+  RestartMemory memory_;
 };
 
 }  // namespace berth::controller

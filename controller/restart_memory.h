@@ -1,0 +1,86 @@
+// What the reconciler remembers of each container id between looks: the
+// restart and pull back-offs, the exit it saw last and what the next
+// container of the id carries. Not on disk: a restart of berthd starts
+// every count of delay afresh (the restart count itself is an annotation).
+#ifndef BERTH_CONTROLLER_RESTART_MEMORY_H_
+#define BERTH_CONTROLLER_RESTART_MEMORY_H_
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/crash_loop_backoff.h"
+
+namespace berth::controller {
+
+// The exit of one container instance (named by its creation time) and
+// when it may be restarted.
+struct ExitSeen {
+  absl::Time created_at;
+  absl::Time restart_at;
+};
+
+// What the next container of an id carries, kept until it is started (so
+// a failed create does not reset the count).
+struct PendingRestart {
+  int restart_count = 0;
+  std::optional<int> last_exit_code;
+  std::string last_exit_reason;
+};
+
+// A failed pull of `image` for an id: not tried again before `retry_at`.
+struct PullFailure {
+  std::string image;
+  absl::Time retry_at;
+  std::string error;
+};
+
+// Everything remembered of one id, as a value.
+struct RestartState {
+  std::optional<ExitSeen> exit;
+  // The last restart back-off delay (nullopt: none yet, or forgotten).
+  std::optional<absl::Duration> exit_delay;
+  std::optional<PendingRestart> pending;
+  std::optional<PullFailure> pull;
+  std::optional<absl::Duration> pull_delay;  // the last pull back-off delay
+};
+
+// Thread-safe; the methods for one id are meant to be called by one
+// reconcile at a time (the work queue's guarantee), so a Get followed by
+// a Record for the same id sees no one else's change in between.
+class RestartMemory {
+ public:
+  explicit RestartMemory(RestartBackoff::Options options);
+
+  const RestartBackoff::Options& options() const { return options_; }
+
+  RestartState Get(const std::string& id) const;
+
+  // An exit seen for the first time, and the back-off `delay` after it.
+  void RecordExit(const std::string& id, ExitSeen exit, absl::Duration delay);
+  void RecordPending(const std::string& id, PendingRestart pending);
+  // The next container has started: nothing is pending any more.
+  void ClearPending(const std::string& id);
+  // A failed pull, and the pull back-off `delay` after it.
+  void RecordPullFailure(const std::string& id, PullFailure failure, absl::Duration delay);
+  // A pull succeeded: its back-off starts afresh.
+  void ForgetPull(const std::string& id);
+  // Everything of `id` (its container is gone, or a new spec replaces it).
+  void Forget(const std::string& id);
+
+ private:
+  const RestartBackoff::Options options_;
+  mutable absl::Mutex mu_;
+  RestartBackoff backoff_ ABSL_GUARDED_BY(mu_);
+  RestartBackoff pull_backoff_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, PullFailure> pulls_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, ExitSeen> exits_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, PendingRestart> pending_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace berth::controller
+
+#endif  // BERTH_CONTROLLER_RESTART_MEMORY_H_
