@@ -300,7 +300,8 @@ TEST(ControllerTest, RelistQueuesNewChangedAndRemovedContainers) {
   Controller c(rt, rec.Func(), SteadyClock(), o);
   c.Start();
   // New to the relister: both.
-  ASSERT_TRUE(rec.WaitFor([&] { return rec.Count("default.a") == 1 && rec.Count("default.b") == 1; }));
+  ASSERT_TRUE(
+      rec.WaitFor([&] { return rec.Count("default.a") == 1 && rec.Count("default.b") == 1; }));
   absl::SleepFor(absl::Milliseconds(50));  // unchanged lists queue nothing
   EXPECT_EQ(rec.Count("default.a"), 1);
   EXPECT_EQ(rec.Count("default.b"), 1);

@@ -44,7 +44,8 @@ absl::StatusOr<Config> ResolveConfig(Config c, const NodeNameFallback& fallback)
   if (c.node_name.empty() && fallback.env) c.node_name = fallback.env().value_or("");
   if (c.node_name.empty() && fallback.host_name) c.node_name = fallback.host_name();
   for (const auto& [name, value] :
-       {std::pair{"--resync_period", c.resync_period}, std::pair{"--relist_period", c.relist_period},
+       {std::pair{"--resync_period", c.resync_period},
+        std::pair{"--relist_period", c.relist_period},
         std::pair{"--restart_backoff_initial", c.restart_backoff_initial},
         std::pair{"--restart_backoff_max", c.restart_backoff_max}}) {
     if (value <= absl::ZeroDuration()) {
@@ -85,7 +86,8 @@ absl::StatusOr<controller::RegistryImageStoreOptions> ImageStoreOptionsOf(const 
         o.gc_high_percent, ": want 0 <= low <= high <= 100"));
   }
   if (!config.registry_auth.empty()) {
-    absl::StatusOr<image::DockerAuthConfig> auth = image::DockerAuthConfig::Load(config.registry_auth);
+    absl::StatusOr<image::DockerAuthConfig> auth =
+        image::DockerAuthConfig::Load(config.registry_auth);
     if (!auth.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--registry_auth: ", auth.status().message()));
     }

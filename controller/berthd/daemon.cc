@@ -149,7 +149,8 @@ absl::Status Daemon::Start() {
   if (!lock.ok()) return lock.status();
   lock_ = *std::move(lock);
   if (absl::Status s = OpenRuntime(); !s.ok()) return s;
-  absl::StatusOr<controller::RegistryImageStoreOptions> image_options = ImageStoreOptionsOf(config_);
+  absl::StatusOr<controller::RegistryImageStoreOptions> image_options =
+      ImageStoreOptionsOf(config_);
   if (!image_options.ok()) return image_options.status();
   absl::StatusOr<std::unique_ptr<controller::RegistryImageStore>> images =
       controller::RegistryImageStore::Open(*std::move(image_options));

@@ -39,7 +39,8 @@ ABSL_FLAG(std::string, node_name, "",
 ABSL_FLAG(std::string, kubeconfig, "",
           "Cluster mode: run the NodeContainers of the Kubernetes API that this kubeconfig "
           "reaches (its current context)");
-ABSL_FLAG(std::string, kube_context, "", "The kubeconfig context to use instead of the current one");
+ABSL_FLAG(std::string, kube_context, "",
+          "The kubeconfig context to use instead of the current one");
 ABSL_FLAG(bool, in_cluster, false,
           "Cluster mode with the pod's service account (KUBERNETES_SERVICE_HOST, the token "
           "and CA under /var/run/secrets/kubernetes.io/serviceaccount)");

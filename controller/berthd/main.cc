@@ -9,7 +9,8 @@
 
 int main(int argc, char** argv) {
   // Before any child or thread: no monitor or runc may inherit NOTIFY_SOCKET.
-  berth::controller::ServiceNotifier notifier = berth::controller::ServiceNotifier::FromEnvironment();
+  berth::controller::ServiceNotifier notifier =
+      berth::controller::ServiceNotifier::FromEnvironment();
   std::optional<berth::berthd::Config> config = berth::berthd::ConfigFromCommandLine(argc, argv);
   if (!config.has_value()) return 2;  // logged
   return berth::berthd::Daemon(*std::move(config), std::move(notifier)).Run();
