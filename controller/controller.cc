@@ -1,5 +1,8 @@
 #include "controller/controller.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -12,26 +15,34 @@ std::string RelistSignature(const runtime::ContainerStatus& c) {
                       "/", c.pid, "/", c.exit_code.value_or(-1), "/", c.reason);
 }
 
-Controller::Controller(runtime::Runtime& runtime, Reconciler& reconciler,
-                       std::function<std::vector<std::string>()> desired_ids, const Clock& clock,
+Controller::Controller(runtime::Runtime& runtime, ReconcileFunc reconcile, const Clock& clock,
                        ControllerOptions options)
     : runtime_(runtime),
-      reconciler_(reconciler),
-      desired_ids_(std::move(desired_ids)),
+      reconcile_(std::move(reconcile)),
       options_(options),
       queue_(clock, WorkQueue::Options{options.retry_base_delay, options.retry_max_delay}) {}
 
 Controller::~Controller() { Stop(); }
+
+void Controller::Watch(Source& source) {
+  sources_.push_back(&source);
+  source.Watch(&handler_);
+}
 
 void Controller::Start() {
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { Work(); });
   threads_.emplace_back([this] { Relist(); });
 }
 
-void Controller::Enqueue(const std::string& id) { queue_.Add(id); }
+void Controller::Resync() {
+  for (Source* s : sources_) s->Resync();
+  EnqueueAll();
+}
 
 void Controller::EnqueueAll() {
-  for (const std::string& id : desired_ids_()) queue_.Add(id);
+  for (const Source* s : sources_) {
+    for (const std::string& id : s->Ids()) queue_.Add(id);
+  }
   absl::StatusOr<std::vector<runtime::ContainerStatus>> all = runtime_.List();
   if (!all.ok()) {
     spdlog::error("resync: {}", all.status().ToString());
@@ -49,7 +60,7 @@ void Controller::Stop() {
 
 void Controller::Work() {
   while (std::optional<std::string> id = queue_.Get()) {
-    ReconcileResult r = reconciler_.Reconcile(*id);
+    ReconcileResult r = reconcile_(*id);
     if (r.status.ok()) {
       queue_.Forget(*id);
       if (r.requeue_after > absl::ZeroDuration()) queue_.AddAfter(*id, r.requeue_after);

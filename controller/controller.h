@@ -1,8 +1,14 @@
-// The control loop: a de-duplicating work queue of container ids, a pool of
-// workers running the Reconciler, and a relister that notices changes on the
+// The control loop: a de-duplicating work queue of container ids that the
+// controller owns, the sources that push into it (Watch), a pool of workers
+// running the reconcile function, and a relister that notices changes on the
 // node (exits, kills behind Berth's back) the way kubelet's PLEG does. Exits
-// also arrive as events (runtime::ExitWatcher, wired by berthd to Enqueue);
-// the relist is the safety net for what no event reports.
+// also arrive as events (runtime::ExitWatcher, pushed through a
+// ChannelSource); the relist is the safety net for what no event reports.
+//
+// Like controller-runtime's controller: sources are watched before Start,
+// each push is level-triggered (the reconcile re-reads everything), and the
+// queue de-duplicates, retries with per-key exponential backoff and never
+// hands one id to two workers at once.
 #ifndef BERTH_CONTROLLER_CONTROLLER_H_
 #define BERTH_CONTROLLER_CONTROLLER_H_
 
@@ -16,6 +22,7 @@
 #include "absl/time/time.h"
 #include "controller/clock.h"
 #include "controller/reconciler.h"
+#include "controller/source.h"
 #include "controller/work_queue.h"
 #include "runtime/runtime.h"
 
@@ -35,30 +42,61 @@ struct ControllerOptions {
 // change of any queues the container.
 std::string RelistSignature(const runtime::ContainerStatus& container);
 
+// Brings one container id to its desired state (Reconciler::Reconcile in
+// berthd). Called from the workers, never twice at once for one id. An OK
+// result is forgotten by the backoff (and requeued after requeue_after when
+// set); kCancelled (berthd stopping) and kInvalidArgument (retrying cannot
+// help) are logged and dropped; any other error is retried with backoff.
+using ReconcileFunc = std::function<ReconcileResult(const std::string& id)>;
+
 class Controller {
  public:
-  // `desired_ids` returns every id the sources currently want.
-  Controller(runtime::Runtime& runtime, Reconciler& reconciler,
-             std::function<std::vector<std::string>()> desired_ids, const Clock& clock,
+  // `runtime` and `clock` must outlive the controller. The clock times the
+  // queue's delays: it must not jump (SteadyClock()).
+  Controller(runtime::Runtime& runtime, ReconcileFunc reconcile, const Clock& clock,
              ControllerOptions options);
   ~Controller();  // Stop()
 
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Watches `source`: its pushes (Source::Handler) reach the queue, its ids
+  // count as desired in EnqueueAll, and Resync re-reads it. Before Start;
+  // the source must outlive the controller or be stopped before it.
+  void Watch(Source& source);
+
+  // Starts the workers and the relister. Ids pushed before are kept.
   void Start();
-  void Enqueue(const std::string& id);
+  // The periodic resync (and SIGHUP): every watched source re-reads what it
+  // cannot watch (Source::Resync), then EnqueueAll.
+  void Resync();
   // Every desired id and every container on the node (a full resync).
   void EnqueueAll();
   // Stops taking work, lets running reconciles finish, joins the threads.
+  // Pushes after it are dropped. Idempotent.
   void Stop();
 
  private:
+  // What the watched sources call.
+  class QueueHandler : public Source::Handler {
+   public:
+    explicit QueueHandler(Controller& controller) : controller_(controller) {}
+    void OnChange(const std::string& id) override { controller_.queue_.Add(id); }
+    void OnResync() override { controller_.EnqueueAll(); }
+
+   private:
+    Controller& controller_;
+  };
+
   void Work();
   void Relist();
 
   runtime::Runtime& runtime_;
-  Reconciler& reconciler_;
-  std::function<std::vector<std::string>()> desired_ids_;
-  ControllerOptions options_;
+  const ReconcileFunc reconcile_;
+  const ControllerOptions options_;
   WorkQueue queue_;
+  QueueHandler handler_{*this};
+  std::vector<Source*> sources_;  // set before Start, then read-only
   absl::Notification stopping_;
   std::vector<std::thread> threads_;
   // Relister's view of the node: id -> what it saw last.

@@ -240,6 +240,35 @@ bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
 
 ManifestSource::ManifestSource(std::string dir) : dir_(std::move(dir)) {}
 
+ManifestSource::~ManifestSource() { Stop(); }
+
+void ManifestSource::Rescan() {
+  // What MayRemove looks at, beside each container's own file.
+  auto guard_inputs = [](const SourceSnapshot& s) {
+    return std::make_tuple(s.failed_files, s.objects_unknown, s.directory_unreadable);
+  };
+  const auto before = guard_inputs(Snapshot());
+  std::vector<std::string> changed = Scan();
+  const bool guard_changed = guard_inputs(Snapshot()) != before;
+  Handler* handler = handler_.load();
+  if (handler == nullptr) return;
+  for (const std::string& id : changed) handler->OnChange(id);
+  if (guard_changed) handler->OnResync();
+}
+
+void ManifestSource::Start(absl::Duration debounce) {
+  absl::StatusOr<std::unique_ptr<DirectoryWatcher>> watcher =
+      DirectoryWatcher::Start(dir_, debounce, [this] { Rescan(); });
+  if (watcher.ok()) {
+    watcher_ = *std::move(watcher);
+  } else {
+    spdlog::warn("{}; changes are noticed at each resync only", watcher.status().ToString());
+  }
+  Rescan();
+}
+
+void ManifestSource::Stop() { watcher_.reset(); }
+
 std::vector<std::string> ManifestSource::Scan() {
   absl::MutexLock scan_lock(&scan_mu_);
 

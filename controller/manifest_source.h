@@ -42,20 +42,31 @@
 // Errors quote at most a short, escaped part of a file's content (see
 // spec_parser.h); a file that is not a NodeContainer at all gets one error.
 //
+// Watched (Source::Watch), the source pushes what each Rescan finds: the ids
+// Scan returns, and OnResync when what MayRemove looks at changed (the
+// failing files, whether their objects are unknown, whether the directory
+// could be read), since containers it does not hold may then be kept or
+// removed. Start watches the directory (a DirectoryWatcher, 100 ms debounce)
+// and rescans on every change; Resync (the periodic resync, SIGHUP) rescans.
+//
 // Thread-safe: Snapshot and Get may be called from any thread while Scan runs
-// (typically on a DirectoryWatcher callback or a resync timer). Concurrent Scan
-// calls are serialized.
+// (typically on the DirectoryWatcher's thread or a resync timer). Concurrent
+// Scan calls are serialized.
 #ifndef BERTH_CONTROLLER_MANIFEST_SOURCE_H_
 #define BERTH_CONTROLLER_MANIFEST_SOURCE_H_
 
+#include <atomic>
 #include <map>
-#include <set>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "controller/directory_watcher.h"
 #include "controller/node_container.h"
 #include "controller/source.h"
 
@@ -81,6 +92,7 @@ class ManifestSource : public Source {
  public:
   // `dir` is not read until the first Scan.
   explicit ManifestSource(std::string dir);
+  ~ManifestSource() override;  // Stop()
 
   ManifestSource(const ManifestSource&) = delete;
   ManifestSource& operator=(const ManifestSource&) = delete;
@@ -91,6 +103,18 @@ class ManifestSource : public Source {
   // object moved to another line or file) is not a change, but Snapshot/Get
   // return the new source.
   std::vector<std::string> Scan() ABSL_LOCKS_EXCLUDED(scan_mu_, mu_);
+
+  // Scan, then pushes to the watching handler (if any) what changed: each
+  // id Scan returned, and OnResync when the inputs of MayRemove changed.
+  void Rescan() ABSL_LOCKS_EXCLUDED(scan_mu_, mu_);
+
+  // Starts watching the directory, then rescans (what changed since the
+  // first Scan). If the directory cannot be watched, that is logged and
+  // changes are noticed at each Resync only.
+  void Start(absl::Duration debounce = absl::Milliseconds(100));
+  // Stops watching; no Rescan from the watcher starts after it returns.
+  // Idempotent.
+  void Stop();
 
   // A copy of the state after the last Scan.
   SourceSnapshot Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -109,6 +133,8 @@ class ManifestSource : public Source {
   // whose own file (berth.dev/source-file) fails now.
   bool MayRemove(const runtime::ContainerStatus& container) const override
       ABSL_LOCKS_EXCLUDED(mu_);
+  void Watch(Handler* handler) override { handler_ = handler; }
+  void Resync() override { Rescan(); }
 
  private:
   // What Scan remembers about one candidate file (by file name).
@@ -131,6 +157,10 @@ class ManifestSource : public Source {
 
   mutable absl::Mutex mu_;
   SourceSnapshot state_ ABSL_GUARDED_BY(mu_);
+
+  std::atomic<Handler*> handler_{nullptr};
+  // Last: stopped first, as its callback uses the rest.
+  std::unique_ptr<DirectoryWatcher> watcher_;
 };
 
 // Whether two objects describe the same desired state: metadata and spec are

@@ -11,9 +11,11 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_join.h"
 #include "controller/spec_parser.h"
 #include "controller/manifest_test_util.h"
@@ -618,6 +620,86 @@ TEST(ManifestSourceTest, EqualityCoversAllFields) {
   EXPECT_EQ(sizeof(NodeContainer), 688u);
 }
 #endif
+
+// What a watched source pushes.
+class Pushes : public Source::Handler {
+ public:
+  void OnChange(const std::string& id) override {
+    absl::MutexLock l(&mu_);
+    ids_.push_back(id);
+  }
+  void OnResync() override {
+    absl::MutexLock l(&mu_);
+    ++resyncs_;
+  }
+  std::vector<std::string> TakeIds() {
+    absl::MutexLock l(&mu_);
+    return std::exchange(ids_, {});
+  }
+  int resyncs() {
+    absl::MutexLock l(&mu_);
+    return resyncs_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> ids_ ABSL_GUARDED_BY(mu_);
+  int resyncs_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST(ManifestSourceWatchTest, RescanPushesChangedIdsAndAResyncWhenMayRemoveMayAnswerOtherwise) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("a"));
+  ManifestSource source(dir.path());
+  source.Scan();
+  Pushes pushes;
+  source.Watch(&pushes);
+  source.Rescan();
+  EXPECT_THAT(pushes.TakeIds(), IsEmpty());
+  EXPECT_EQ(pushes.resyncs(), 0);
+
+  WriteFile(dir / "b.yaml", Manifest("b"));
+  WriteFile(dir / "a.yaml", Manifest("a", "alpine"));
+  source.Resync();  // the periodic resync rescans too
+  EXPECT_THAT(pushes.TakeIds(), ElementsAre("default.a", "default.b"));
+  EXPECT_EQ(pushes.resyncs(), 0);
+
+  // A broken file: its objects stay, and containers it does not hold may
+  // now be kept: everything is looked at again.
+  WriteFile(dir / "b.yaml", "kind: [");
+  source.Rescan();
+  EXPECT_THAT(pushes.TakeIds(), IsEmpty());
+  EXPECT_EQ(pushes.resyncs(), 1);
+  source.Rescan();  // still broken: no change
+  EXPECT_EQ(pushes.resyncs(), 1);
+  WriteFile(dir / "b.yaml", Manifest("b"));
+  source.Rescan();
+  EXPECT_EQ(pushes.resyncs(), 2);
+}
+
+TEST(ManifestSourceWatchTest, StartWatchesTheDirectoryAndStopEndsThePushes) {
+  TempDir dir;
+  ManifestSource source(dir.path());
+  source.Scan();
+  Pushes pushes;
+  source.Watch(&pushes);
+  WriteFile(dir / "a.yaml", Manifest("a"));  // before Start: pushed by its rescan
+  source.Start(absl::Milliseconds(10));
+  EXPECT_THAT(pushes.TakeIds(), ElementsAre("default.a"));
+  WriteFile(dir / "b.yaml", Manifest("b"));
+  std::vector<std::string> seen;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (seen.empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+    seen = pushes.TakeIds();
+  }
+  EXPECT_THAT(seen, ElementsAre("default.b"));
+  source.Stop();
+  WriteFile(dir / "c.yaml", Manifest("c"));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_THAT(pushes.TakeIds(), IsEmpty());
+  source.Stop();  // idempotent
+}
 
 }  // namespace
 }  // namespace berth::controller

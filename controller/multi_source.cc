@@ -55,6 +55,14 @@ bool MultiSource::MayRemove(const runtime::ContainerStatus& container) const {
   return s == nullptr || s->MayRemove(container);
 }
 
+void MultiSource::Watch(Handler* handler) {
+  for (Source* s : sources_) s->Watch(handler);
+}
+
+void MultiSource::Resync() {
+  for (Source* s : sources_) s->Resync();
+}
+
 Source* MultiSource::Find(const std::string& name) const {
   for (Source* s : sources_) {
     if (s->Name() == name) return s;

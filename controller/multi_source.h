@@ -9,6 +9,9 @@
 // source the container came from. A container from a source that is no
 // longer configured (berthd restarted without --kubeconfig, say) may be
 // removed, as kubelet removes pods of a source it no longer has.
+//
+// Watch and Resync fan out: every source pushes into the one handler, and a
+// resync re-reads each source.
 #ifndef BERTH_CONTROLLER_MULTI_SOURCE_H_
 #define BERTH_CONTROLLER_MULTI_SOURCE_H_
 
@@ -32,6 +35,8 @@ class MultiSource : public Source {
   std::vector<std::string> Ids() const override;
   std::optional<NodeContainer> Get(const std::string& id) const override;
   bool MayRemove(const runtime::ContainerStatus& container) const override;
+  void Watch(Handler* handler) override;
+  void Resync() override;
 
   // The source of this name, if configured.
   Source* Find(const std::string& name) const;

@@ -26,6 +26,8 @@ class MapSource : public Source {
     return it->second;
   }
   bool MayRemove(const runtime::ContainerStatus&) const override { return may_remove; }
+  void Watch(Handler* h) override { handler = h; }
+  void Resync() override { ++resyncs; }
 
   void Add(const std::string& name, const std::string& image) {
     NodeContainer o;
@@ -35,6 +37,8 @@ class MapSource : public Source {
   }
   std::map<std::string, NodeContainer> objects;
   bool may_remove = true;
+  Handler* handler = nullptr;
+  int resyncs = 0;
 
  private:
   std::string name_;
@@ -79,6 +83,24 @@ TEST(MultiSourceTest, MayRemoveAsksTheContainersOwnSource) {
   EXPECT_TRUE(multi.MayRemove(ContainerFrom("gone"))) << "a source no longer configured";
   MultiSource files_only({&files});
   EXPECT_TRUE(files_only.MayRemove(ContainerFrom("api")));
+}
+
+class NullHandler : public Source::Handler {
+ public:
+  void OnChange(const std::string&) override {}
+  void OnResync() override {}
+};
+
+TEST(MultiSourceTest, WatchAndResyncFanOutToEverySource) {
+  MapSource files("manifests"), api("api");
+  MultiSource multi({&files, &api});
+  NullHandler handler;
+  multi.Watch(&handler);
+  EXPECT_EQ(files.handler, &handler);
+  EXPECT_EQ(api.handler, &handler);
+  multi.Resync();
+  EXPECT_EQ(files.resyncs, 1);
+  EXPECT_EQ(api.resyncs, 1);
 }
 
 }  // namespace

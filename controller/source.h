@@ -1,5 +1,11 @@
 // A source of desired NodeContainers: a manifests directory, the Kubernetes
 // API, or several of them together.
+//
+// A source is read (Ids, Get, MayRemove) and watched: Watch hands it a
+// Handler to which it pushes the ids whose desired state may have changed,
+// as controller-runtime's sources push keys into the queue their controller
+// owns (Controller::Watch). Pushes are level-triggered: the handler reads the
+// source again (Get) to learn what changed.
 #ifndef BERTH_CONTROLLER_SOURCE_H_
 #define BERTH_CONTROLLER_SOURCE_H_
 
@@ -15,6 +21,20 @@ namespace berth::controller {
 
 class Source {
  public:
+  // Where a watched source pushes. Called from the source's own threads
+  // (informers, a directory watcher, a resync), concurrently: implementations
+  // must be thread-safe and must not call back into the source's Stop.
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // The desired state of `id` may have changed (added, changed, removed).
+    virtual void OnChange(const std::string& id) = 0;
+    // What the source knows changed as a whole (its first full list, or the
+    // answer of MayRemove for containers it does not hold): every container
+    // is to be looked at again.
+    virtual void OnResync() = 0;
+  };
+
   virtual ~Source() = default;
 
   // Short name for logs and the berth.dev/source annotation: "manifests", "api".
@@ -34,6 +54,16 @@ class Source {
   // for example, before the first list from the API completed, or while the
   // manifest file the container came from is broken.
   virtual bool MayRemove(const runtime::ContainerStatus& container) const = 0;
+
+  // Registers where changes are pushed. Called at most once, before the
+  // source is started (Start of the concrete source); `handler` must outlive
+  // the source's Stop. A source that never changes keeps this default.
+  virtual void Watch(Handler* handler) { (void)handler; }
+
+  // Re-reads what the source cannot watch (the periodic resync and SIGHUP)
+  // and pushes what changed. The default does nothing (a source whose
+  // watches see everything).
+  virtual void Resync() {}
 };
 
 }  // namespace berth::controller

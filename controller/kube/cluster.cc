@@ -6,8 +6,7 @@
 
 namespace berth::kube {
 
-absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
-    const ClusterOptions& options, std::function<void(const std::string&)> on_change) {
+absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(const ClusterOptions& options) {
   absl::StatusOr<ClusterConfig> config = options.kubeconfig.empty()
                                              ? InClusterConfig()
                                              : LoadKubeconfig(options.kubeconfig, options.context);
@@ -31,7 +30,7 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(
   src.node_name = options.node_name;
   src.events = c->events_.get();
   src.status = c->status_.get();
-  c->source_ = std::make_unique<KubeSource>(*c->client_, src, std::move(on_change));
+  c->source_ = std::make_unique<KubeSource>(*c->client_, src);
   c->finalizers_ = std::make_unique<Finalizers>(*c->client_, options.node_name);
   return c;
 }
@@ -46,6 +45,13 @@ void Cluster::Stop(absl::Duration grace) {
     if (status_) status_->WaitIdle(grace);
     if (events_) events_->WaitIdle(grace);
   }
+}
+
+std::map<std::string, std::string> Cluster::NodeLabels(
+    const std::map<std::string, std::string>& flags) const {
+  std::map<std::string, std::string> labels = flags;
+  for (auto& [k, v] : source_->NodeLabels()) labels[k] = v;
+  return labels;
 }
 
 absl::Status Cluster::Claim(const controller::NodeContainer& object) {

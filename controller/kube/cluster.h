@@ -33,10 +33,9 @@ struct ClusterOptions {
 class Cluster {
  public:
   // Reads the configuration and builds the parts; nothing is sent before
-  // Start. `on_change(id)` is called when an object's desired state may
-  // have changed (from informer threads).
-  static absl::StatusOr<std::unique_ptr<Cluster>> Create(
-      const ClusterOptions& options, std::function<void(const std::string&)> on_change);
+  // Start. What changes is pushed by source() to whoever watches it
+  // (Source::Watch, before Start).
+  static absl::StatusOr<std::unique_ptr<Cluster>> Create(const ClusterOptions& options);
   ~Cluster();
 
   void Start();
@@ -53,6 +52,11 @@ class Cluster {
   absl::Status Release(const controller::NodeContainer& object);
   // The object's imagePullSecrets (type kubernetes.io/dockerconfigjson).
   absl::StatusOr<controller::PullAuth> PullAuthFor(const controller::NodeContainer& object);
+
+  // This node's labels for nodeSelector: the Node object's over `flags`
+  // (--node-labels).
+  std::map<std::string, std::string> NodeLabels(
+      const std::map<std::string, std::string>& flags) const;
 
   const std::string& server() const { return client_->config().server; }
 

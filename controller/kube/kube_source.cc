@@ -60,9 +60,8 @@ std::string IdOf(const nlohmann::json& object) {
   return controller::ContainerIdFor(meta);
 }
 
-KubeSource::KubeSource(ApiClient& client, Options options,
-                       std::function<void(const std::string&)> on_change)
-    : client_(client), options_(std::move(options)), on_change_(std::move(on_change)) {
+KubeSource::KubeSource(ApiClient& client, Options options)
+    : client_(client), options_(std::move(options)) {
   for (int which = 0; which < 2; ++which) {
     Informer::Options o = options_.informer;
     o.path = kNodeContainersPath;
@@ -98,11 +97,33 @@ void KubeSource::Start() {
   // with a nodeSelector arrive (a later label change re-evaluates anyway).
   node_informer_->Start();
   for (auto& i : informers_) i->Start();
+  if (handler_.load() != nullptr && !first_list_.joinable()) {
+    first_list_ = std::thread([this] { AwaitFirstList(); });
+  }
 }
 
 void KubeSource::Stop() {
+  {
+    absl::MutexLock l(&lister_mu_);
+    stopping_ = true;
+  }
+  if (first_list_.joinable()) first_list_.join();
   for (auto& i : informers_) i->Stop();
   node_informer_->Stop();
+}
+
+void KubeSource::AwaitFirstList() {
+  while (!HasSynced()) {
+    absl::MutexLock l(&lister_mu_);
+    // Wakes at Stop or after 100 ms.
+    if (lister_mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(100))) return;
+  }
+  spdlog::info("cluster mode: the API is listed");
+  if (Handler* h = handler_.load()) h->OnResync();
+}
+
+void KubeSource::Changed(const std::string& id) {
+  if (Handler* h = handler_.load()) h->OnChange(id);
 }
 
 bool KubeSource::HasSynced() const {
@@ -145,7 +166,9 @@ std::optional<controller::NodeContainer> KubeSource::Lookup(const std::string& i
   absl::MutexLock l(&mu_);
   const Entry* e = FindLocked(id);
   if (e == nullptr) return std::nullopt;
-  return *e->object;
+  controller::NodeContainer object = *e->object;
+  object.origin = Name();
+  return object;
 }
 
 bool KubeSource::MayRemove(const runtime::ContainerStatus& container) const {
@@ -278,7 +301,7 @@ void KubeSource::OnObject(int which, const nlohmann::json& object) {
     if (parsed.ok()) reported_.erase(id);
   }
   if (!parsed.ok()) ReportInvalid(id, object, parsed.status());
-  if (on_change_) on_change_(id);
+  Changed(id);
 }
 
 void KubeSource::OnObjectDeleted(int which, const nlohmann::json& object) {
@@ -289,7 +312,7 @@ void KubeSource::OnObjectDeleted(int which, const nlohmann::json& object) {
     entries_[which].erase(id);
     if (entries_[0].count(id) == 0 && entries_[1].count(id) == 0) reported_.erase(id);
   }
-  if (on_change_) on_change_(id);
+  Changed(id);
 }
 
 void KubeSource::OnNode(const nlohmann::json& node, bool deleted) {
@@ -315,9 +338,7 @@ void KubeSource::OnNode(const nlohmann::json& node, bool deleted) {
   }
   spdlog::info("node {}: labels changed; {} object(s) re-evaluated", options_.node_name,
                changed.size());
-  if (on_change_) {
-    for (const std::string& id : changed) on_change_(id);
-  }
+  for (const std::string& id : changed) Changed(id);
 }
 
 void KubeSource::ReportInvalid(const std::string& id, const nlohmann::json& object,

@@ -15,18 +15,22 @@
 // recorder and sink. While an invalid object exists, MayRemove is false for
 // its container (like a broken manifest file: the intent is unknown).
 //
-// Threading: the informer threads call on_change(id) (the id's desired state
-// may have changed; level-triggered: call Get) concurrently with each other,
-// so on_change must be thread-safe (WorkQueue::Add is). Every other method
-// may be called from any thread.
+// Watched (Source::Watch, before Start), the informer threads push
+// OnChange(id) (the id's desired state may have changed; level-triggered:
+// call Get) concurrently with each other, and, once every informer has
+// listed for the first time, OnResync (logged "cluster mode: the API is
+// listed"): until then MayRemove was false, so every container is looked
+// at again. Every other method may be called from any thread.
 #ifndef BERTH_CONTROLLER_KUBE_KUBE_SOURCE_H_
 #define BERTH_CONTROLLER_KUBE_KUBE_SOURCE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -56,13 +60,13 @@ class KubeSource : public controller::Source {
   };
 
   // `client` must outlive the source. Nothing happens before Start().
-  KubeSource(ApiClient& client, Options options, std::function<void(const std::string&)> on_change);
+  KubeSource(ApiClient& client, Options options);
   ~KubeSource() override;  // Stop()
   KubeSource(const KubeSource&) = delete;
   KubeSource& operator=(const KubeSource&) = delete;
 
   void Start();
-  // Stops the informers promptly; idempotent. Not from on_change.
+  // Stops the informers promptly; idempotent. Not from the handler.
   void Stop();
 
   // Every informer has listed once.
@@ -79,10 +83,12 @@ class KubeSource : public controller::Source {
   // for an object that still exists and is meant for this node. False too
   // when the API cannot be asked.
   bool MayRemove(const runtime::ContainerStatus& container) const override;
+  void Watch(Handler* handler) override { handler_ = handler; }
 
   // The valid object with this id, whether or not it is meant for this node
-  // (Get returns only those that are). The reconciler needs one that is no
-  // longer meant for the node to remove its container and finalizer here.
+  // (Get returns only those that are), with origin "api". The reconciler
+  // needs one that is no longer meant for the node to remove its container
+  // and finalizer here.
   std::optional<controller::NodeContainer> Lookup(const std::string& id) const;
 
   // Whether `id` names an object the informers hold, valid or not, for this
@@ -115,10 +121,13 @@ class KubeSource : public controller::Source {
   // Whether the API holds the object of `container` (by the namespace and
   // name it carries) meant for this node; true also when the API cannot say.
   bool StillForThisNode(const runtime::ContainerStatus& container) const;
+  // Pushes OnResync once every informer has listed (polled every 100 ms).
+  void AwaitFirstList();
+  void Changed(const std::string& id);
 
   ApiClient& client_;
   const Options options_;
-  const std::function<void(const std::string&)> on_change_;
+  std::atomic<Handler*> handler_{nullptr};
   std::unique_ptr<Informer> informers_[2];  // 0: targeted, 1: any node
   std::unique_ptr<Informer> node_informer_;
 
@@ -127,6 +136,10 @@ class KubeSource : public controller::Source {
   std::map<std::string, std::string> node_labels_ ABSL_GUARDED_BY(mu_);
   // id -> resourceVersion last reported invalid.
   std::map<std::string, std::string> reported_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex lister_mu_;
+  bool stopping_ ABSL_GUARDED_BY(lister_mu_) = false;
+  std::thread first_list_;  // AwaitFirstList, when watched
 };
 
 // The id (ContainerIdFor) of an API object; "" when it has no name.

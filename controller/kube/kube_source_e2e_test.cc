@@ -20,13 +20,20 @@ using ::testing::IsEmpty;
 using testing::Spec;
 using testing::WaitFor;
 
-class Changes {
+// What a watched source pushes.
+class Changes : public controller::Source::Handler {
  public:
-  std::function<void(const std::string&)> Callback() {
-    return [this](const std::string& id) {
-      absl::MutexLock l(&mu_);
-      ids_.insert(id);
-    };
+  void OnChange(const std::string& id) override {
+    absl::MutexLock l(&mu_);
+    ids_.insert(id);
+  }
+  void OnResync() override {
+    absl::MutexLock l(&mu_);
+    ++resyncs_;
+  }
+  int resyncs() {
+    absl::MutexLock l(&mu_);
+    return resyncs_;
   }
   std::set<std::string> Take() {
     absl::MutexLock l(&mu_);
@@ -40,6 +47,7 @@ class Changes {
  private:
   absl::Mutex mu_;
   std::set<std::string> ids_;
+  int resyncs_ = 0;
 };
 
 class FakeEvents : public controller::EventRecorder {
@@ -116,8 +124,10 @@ TEST(KubeSourceTest, EachNodeSeesOnlyItsObjects) {
   KubeSource::Options oa = SourceOptions("node-a");
   oa.events = &events;
   oa.status = &status;
-  KubeSource a(emu.admin(), oa, changes_a.Callback());
-  KubeSource b(emu.admin(), SourceOptions("node-b"), changes_b.Callback());
+  KubeSource a(emu.admin(), oa);
+  KubeSource b(emu.admin(), SourceOptions("node-b"));
+  a.Watch(&changes_a);
+  b.Watch(&changes_b);
   EXPECT_EQ(a.Name(), "api");
   EXPECT_FALSE(a.MayRemove(Container("default.gone")));
   a.Start();
@@ -131,6 +141,7 @@ TEST(KubeSourceTest, EachNodeSeesOnlyItsObjects) {
   ASSERT_TRUE(on_a.has_value());
   EXPECT_EQ(on_a->spec.node_name, "node-a");
   EXPECT_EQ(on_a->source, "api");
+  EXPECT_EQ(a.Lookup("default.on-a")->origin, "api");
   EXPECT_FALSE(on_a->metadata.uid.empty());
   EXPECT_FALSE(on_a->metadata.resource_version.empty());
   EXPECT_FALSE(a.Get("other.on-b").has_value());
@@ -146,7 +157,7 @@ TEST(KubeSourceTest, EachNodeSeesOnlyItsObjects) {
   ASSERT_TRUE(WaitFor([&] { return b.NodeLabels().count("zone") && b.NodeLabels()["zone"] == "a"; },
                       absl::Seconds(10)));
   EXPECT_THAT(b.Ids(), ElementsAre("default.sel-a", "other.any", "other.on-b"));
-  // on_change follows the label update (outside the source's lock).
+  // OnChange follows the label update (outside the source's lock).
   EXPECT_TRUE(
       WaitFor([&] { return changes_b.Has("default.sel-a") && changes_b.Has("default.sel-b"); },
               absl::Seconds(10)));
@@ -184,7 +195,8 @@ TEST(KubeSourceTest, InvalidObjectsAreReportedOnceAndKept) {
   KubeSource::Options o = SourceOptions("node-a");
   o.events = &events;
   o.status = &status;
-  KubeSource a(emu.admin(), o, changes.Callback());
+  KubeSource a(emu.admin(), o);
+  a.Watch(&changes);
   a.Start();
   ASSERT_TRUE(WaitFor([&] { return a.HasSynced(); }, absl::Seconds(10)));
   EXPECT_THAT(a.Ids(), IsEmpty());
@@ -233,9 +245,12 @@ TEST(KubeSourceTest, ObjectsBeingDeletedStayUntilReleased) {
   BERTH_ASSERT_OK(
       emu.Call("POST", "/apis/berth.dev/v1alpha1/namespaces/default/nodecontainers", obj));
   Changes changes;
-  KubeSource a(emu.admin(), SourceOptions("node-a"), changes.Callback());
+  KubeSource a(emu.admin(), SourceOptions("node-a"));
+  a.Watch(&changes);
   a.Start();
   ASSERT_TRUE(WaitFor([&] { return a.HasSynced(); }, absl::Seconds(10)));
+  // The first list is pushed as a resync, once.
+  ASSERT_TRUE(WaitFor([&] { return changes.resyncs() == 1; }, absl::Seconds(10)));
   BERTH_ASSERT_OK(emu.Call("DELETE", NodeContainerPath("default", "x")));
   ASSERT_TRUE(WaitFor(
       [&] {

@@ -90,8 +90,8 @@ def seconds(duration):
 
 
 def berthd_flag_defaults():
-    """The defaults in controller/berthd_main.cc's ABSL_FLAG definitions."""
-    with open(os.path.join(ROOT, "controller", "berthd_main.cc")) as f:
+    """The defaults in controller/berthd/flags.cc's ABSL_FLAG definitions."""
+    with open(os.path.join(ROOT, "controller", "berthd", "flags.cc")) as f:
         source = f.read()
     defaults = {}
     for name, value in re.findall(r"ABSL_FLAG\(\s*[\w:<>]+\s*,\s*(\w+)\s*,\s*([^,]+?)\s*,", source):

@@ -1,0 +1,181 @@
+#include "controller/berthd/config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "controller/berthd/flags.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace berth::berthd {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+NodeNameFallback Fallback(std::optional<std::string> env, std::string host) {
+  NodeNameFallback f;
+  f.env = [env] { return env; };
+  f.host_name = [host] { return host; };
+  return f;
+}
+
+std::string ErrorOf(const Config& c) {
+  absl::StatusOr<Config> r = ResolveConfig(c, Fallback(std::nullopt, "host"));
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(r.status().message());
+}
+
+TEST(ConfigTest, TheFlagsDefaultsAreConfigsDefaults) {
+  std::string name = "berthd";
+  char* argv[] = {name.data()};
+  std::optional<Config> flags = ConfigFromCommandLine(1, argv);
+  ASSERT_TRUE(flags.has_value());
+  const Config defaults;
+  EXPECT_EQ(flags->manifests_dir, defaults.manifests_dir);
+  EXPECT_EQ(flags->state_dir, defaults.state_dir);
+  EXPECT_EQ(flags->run_dir, defaults.run_dir);
+  EXPECT_EQ(flags->images_dir, defaults.state_dir + "/images");
+  EXPECT_EQ(flags->image_gc_high_threshold, defaults.image_gc_high_threshold);
+  EXPECT_EQ(flags->image_gc_low_threshold, defaults.image_gc_low_threshold);
+  EXPECT_EQ(flags->image_gc_period, defaults.image_gc_period);
+  EXPECT_EQ(flags->resync_period, defaults.resync_period);
+  EXPECT_EQ(flags->relist_period, defaults.relist_period);
+  EXPECT_EQ(flags->restart_backoff_initial, defaults.restart_backoff_initial);
+  EXPECT_EQ(flags->restart_backoff_max, defaults.restart_backoff_max);
+  EXPECT_EQ(flags->cgroup_parent, defaults.cgroup_parent);
+  EXPECT_EQ(flags->rootfs_mode, defaults.rootfs_mode);
+  EXPECT_EQ(flags->log_level, defaults.log_level);
+  EXPECT_EQ(flags->log_format, defaults.log_format);
+  EXPECT_GE(flags->workers, 1);
+  EXPECT_FALSE(flags->node_name.empty());
+  EXPECT_FALSE(flags->cluster_mode());
+  EXPECT_FALSE(flags->dry_run);
+  EXPECT_FALSE(flags->stop_on_exit);
+}
+
+TEST(ConfigTest, NodeNameFromTheFlagThenNodeNameThenTheHostName) {
+  Config c;
+  c.node_name = "flag";
+  EXPECT_EQ(ResolveConfig(c, Fallback("env", "host"))->node_name, "flag");
+  c.node_name.clear();
+  EXPECT_EQ(ResolveConfig(c, Fallback("env", "host"))->node_name, "env");
+  EXPECT_EQ(ResolveConfig(c, Fallback("", "host"))->node_name, "host");
+  EXPECT_EQ(ResolveConfig(c, Fallback(std::nullopt, "host"))->node_name, "host");
+}
+
+TEST(ConfigTest, ImagesDirDefaultsBelowTheStateDir) {
+  Config c;
+  c.state_dir = "/srv/berth";
+  EXPECT_EQ(ResolveConfig(c, Fallback(std::nullopt, "h"))->images_dir, "/srv/berth/images");
+  c.images_dir = "/images";
+  EXPECT_EQ(ResolveConfig(c, Fallback(std::nullopt, "h"))->images_dir, "/images");
+  EXPECT_EQ(c.containers_dir(), "/srv/berth/containers");
+  EXPECT_EQ(c.status_dir(), "/srv/berth/status");
+}
+
+TEST(ConfigTest, DurationsMustBePositive) {
+  Config c;
+  c.resync_period = absl::ZeroDuration();
+  EXPECT_EQ(ErrorOf(c), "--resync_period must be positive, not 0");
+  c = Config();
+  c.relist_period = absl::Seconds(-1);
+  EXPECT_EQ(ErrorOf(c), "--relist_period must be positive, not -1s");
+  c = Config();
+  c.restart_backoff_initial = absl::ZeroDuration();
+  EXPECT_EQ(ErrorOf(c), "--restart_backoff_initial must be positive, not 0");
+  c = Config();
+  c.restart_backoff_max = absl::ZeroDuration();
+  EXPECT_EQ(ErrorOf(c), "--restart_backoff_max must be positive, not 0");
+}
+
+TEST(ConfigTest, WorkersLabelsAndSomethingToRun) {
+  Config c;
+  c.workers = 0;
+  EXPECT_EQ(ErrorOf(c), "--workers must be at least 1");
+  c = Config();
+  c.node_labels_flag = "disk=ssd,=x";
+  EXPECT_EQ(ErrorOf(c), "--node_labels: bad pair \"=x\"");
+  c = Config();
+  c.node_labels_flag = "disk=ssd,,zone=a=b,bare";
+  absl::StatusOr<Config> ok = ResolveConfig(c, Fallback(std::nullopt, "h"));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_THAT(ok->node_labels,
+              UnorderedElementsAre(Pair("disk", "ssd"), Pair("zone", "a=b"), Pair("bare", "")));
+  c = Config();
+  c.manifests_dir.clear();
+  EXPECT_EQ(ErrorOf(c),
+            "nothing to run: --manifests-dir is empty and no --kubeconfig or --in-cluster");
+  c.in_cluster = true;
+  EXPECT_TRUE(ResolveConfig(c, Fallback(std::nullopt, "h")).ok());
+  c.dry_run = true;
+  EXPECT_EQ(ErrorOf(c), "--dry-run plans the manifests directory only");
+  c = Config();
+  c.manifests_dir.clear();
+  c.kubeconfig = "/etc/kubeconfig";
+  EXPECT_TRUE(c.cluster_mode());
+  EXPECT_TRUE(ResolveConfig(c, Fallback(std::nullopt, "h")).ok());
+}
+
+TEST(ConfigTest, RootfsMode) {
+  Config c;
+  EXPECT_EQ(*RootfsModeOf(c), runtime::RootfsMode::kOverlay);
+  c.rootfs_mode = "copy";
+  EXPECT_EQ(*RootfsModeOf(c), runtime::RootfsMode::kCopy);
+  c.rootfs_mode = "squashfs";
+  absl::StatusOr<runtime::RootfsMode> bad = RootfsModeOf(c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("--rootfs_mode: "));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("rootfs mode \"squashfs\""));
+}
+
+TEST(ConfigTest, ImageStoreOptions) {
+  Config c;
+  c.images_dir = "/images";
+  c.insecure_registries = {"127.0.0.1:5000", ""};
+  c.registry_ca = {"", "registry:443=/etc/ca.pem"};
+  absl::StatusOr<controller::RegistryImageStoreOptions> o = ImageStoreOptionsOf(c);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->root, "/images");
+  EXPECT_EQ(o->gc_high_percent, 85);
+  EXPECT_EQ(o->gc_low_percent, 80);
+  EXPECT_EQ(o->registry.insecure_registries, std::set<std::string>{"127.0.0.1:5000"});
+  EXPECT_EQ(o->registry.ca_files.at("registry:443"), "/etc/ca.pem");
+
+  c.image_gc_high_threshold = 70;
+  c.image_gc_low_threshold = 75;
+  EXPECT_EQ(ImageStoreOptionsOf(c).status().message(),
+            "--image-gc-low-threshold=75 and --image-gc-high-threshold=70: "
+            "want 0 <= low <= high <= 100");
+  c = Config();
+  c.image_gc_high_threshold = 101;
+  EXPECT_FALSE(ImageStoreOptionsOf(c).ok());
+  c = Config();
+  c.image_gc_low_threshold = -1;
+  EXPECT_FALSE(ImageStoreOptionsOf(c).ok());
+  c = Config();
+  c.registry_ca = {"registry:443"};
+  EXPECT_EQ(ImageStoreOptionsOf(c).status().message(),
+            "--registry_ca: expected host:port=/path, got \"registry:443\"");
+  c = Config();
+  char path[] = "/tmp/berthd-config-test.XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "{not json", 9), 9);
+  close(fd);
+  c.registry_auth = path;
+  absl::StatusOr<controller::RegistryImageStoreOptions> auth = ImageStoreOptionsOf(c);
+  unlink(path);
+  ASSERT_FALSE(auth.ok());
+  EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(auth.status().message()), HasSubstr("--registry_auth: "));
+}
+
+}  // namespace
+}  // namespace berth::berthd

@@ -1,0 +1,102 @@
+// Daemon: berthd's parts, built in order and stopped in reverse (Envoy's
+// MainCommon). It owns the state directory's lock, the runtime, the image
+// store, the status sinks, the sources (the manifests directory and, in
+// cluster mode, the Kubernetes API), the reconciler and the controller, and
+// two periodic tasks: the full resync and image garbage collection.
+//
+// Run, in order:
+//  1. --dry-run: prints the plan of the manifests directory and returns
+//     (0, or 1 when a manifest fails); nothing is locked or changed.
+//  2. Start: the lock, the runtime (recovering the node's containers), the
+//     images, the status sinks, the cluster's parts, the controller (its
+//     workers and relister start; the sources, runtime exits and leftover
+//     status files are watched), the API's informers, a full resync, the
+//     manifests directory's watch; READY=1 to systemd; the periodic tasks.
+//     A part that cannot be built is logged and Run returns 1.
+//  3. Signals: SIGHUP resyncs now; SIGTERM or SIGINT shuts down.
+//  4. Stop, the reverse: STOPPING=1, pulls cancelled, the periodic tasks,
+//     the watches (manifests, exits, the API's informers) and the
+//     controller stopped; with --stop-on-exit every container is stopped
+//     and removed; the API's last status writes and events get 5 s.
+#ifndef BERTH_CONTROLLER_BERTHD_DAEMON_H_
+#define BERTH_CONTROLLER_BERTHD_DAEMON_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "controller/berthd/config.h"
+#include "controller/channel_source.h"
+#include "controller/controller.h"
+#include "controller/events.h"
+#include "controller/kube/cluster.h"
+#include "controller/manifest_source.h"
+#include "controller/multi_source.h"
+#include "controller/notify.h"
+#include "controller/periodic.h"
+#include "controller/reconciler.h"
+#include "controller/registry_image_store.h"
+#include "controller/status.h"
+#include "runtime/exit_watcher.h"
+#include "runtime/runc_runtime.h"
+#include "runtime/sys/unique_fd.h"
+
+namespace berth::berthd {
+
+class Daemon {
+ public:
+  // `notifier` was taken from the environment before any thread started.
+  Daemon(Config config, controller::ServiceNotifier notifier);
+  ~Daemon();  // Stop()
+
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // The process's exit code: 0, or 1 when a part could not be built.
+  int Run();
+
+ private:
+  int DryRun();
+  absl::Status Start();
+  // Waits for SIGTERM or SIGINT (blocked by Run before any thread started);
+  // SIGHUP runs the resync now.
+  void ServeSignals();
+  void Stop();
+
+  // Parts built by Start, in order.
+  absl::Status OpenRuntime();
+  absl::Status BuildCluster();
+  void BuildController();
+  // The object the reconciler is to bring about: a source's, else an API
+  // object no longer meant for this node (its container goes and its
+  // finalizer is removed).
+  std::optional<controller::NodeContainer> Desired(const std::string& id) const;
+
+  const Config config_;
+  const controller::ServiceNotifier notifier_;
+  // Read at construction (--dry-run plans it).
+  std::unique_ptr<controller::ManifestSource> manifests_;
+  runtime::UniqueFd lock_;
+  std::unique_ptr<runtime::RuncRuntime> runtime_;
+  std::unique_ptr<controller::RegistryImageStore> images_;
+  std::unique_ptr<controller::FileStatusSink> status_files_;
+  std::unique_ptr<kube::Cluster> cluster_;
+  std::unique_ptr<controller::FanOutStatusSink> status_;
+  controller::LogEventRecorder log_events_;
+  std::unique_ptr<kube::TeeEventRecorder> events_;
+  std::unique_ptr<controller::MultiSource> sources_;
+  controller::ChannelSource exits_{"exits"};
+  controller::ChannelSource leftover_status_{"status-files"};
+  std::unique_ptr<controller::Reconciler> reconciler_;
+  std::unique_ptr<controller::Controller> controller_;
+  std::unique_ptr<runtime::ExitWatcher> exit_watcher_;
+  std::unique_ptr<controller::Periodic> resync_;
+  std::unique_ptr<controller::Periodic> image_gc_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace berth::berthd
+
+#endif  // BERTH_CONTROLLER_BERTHD_DAEMON_H_
