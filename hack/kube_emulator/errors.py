@@ -65,7 +65,6 @@ def gone(message):
     return ApiError(410, "Expired", message)
 
 
-
 def type_name(v):
     if v is None:
         return "null"
@@ -80,7 +79,6 @@ def type_name(v):
     if isinstance(v, list):
         return "array"
     return "object"
-
 
 
 def go_value(v):

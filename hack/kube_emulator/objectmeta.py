@@ -51,7 +51,6 @@ def qualified_name_error(key):
     return None
 
 
-
 def validate_metadata(rtype, obj, errs):
     """ObjectMeta rules every object follows."""
     meta = obj["metadata"]

@@ -107,7 +107,6 @@ def gv_path(group, version):
     return "api/v1" if group == "" else "apis/%s/%s" % (group, version)
 
 
-
 def openapi_root(store):
     """The /openapi/v3 index: each group version's document with its hash.
     The caller holds store.lock."""

@@ -34,7 +34,6 @@ def decode_body(body, content_type):
         raise bad_request("the body of the request could not be decoded: %s" % e)
 
 
-
 def serve_resource(h, method, rtype, ns, name, sub, watch, params, raw):
     """Answers one request on a resource through handler h."""
     store = h.server.emulator.store

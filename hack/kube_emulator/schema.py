@@ -27,7 +27,6 @@ def is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-
 def type_ok(v, t):
     return {"string": lambda: isinstance(v, str),
             "integer": lambda: is_int(v) or (isinstance(v, float) and v.is_integer()),
@@ -35,7 +34,6 @@ def type_ok(v, t):
             "boolean": lambda: isinstance(v, bool),
             "array": lambda: isinstance(v, list),
             "object": lambda: isinstance(v, dict)}.get(t, lambda: True)()
-
 
 
 def prune(value, schema, path, unknown, root=False):
