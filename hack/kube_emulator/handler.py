@@ -1,0 +1,295 @@
+"""The HTTP request handler: reading bodies, sending JSON answers, logging
+each request, authentication and outages, the /_emulator control endpoints,
+and routing a URL to discovery, OpenAPI or a resource (resource_verbs.py
+serves those, watch_stream.py the watches)."""
+
+import http.server
+import json
+import select
+import socket
+import ssl
+import time
+import urllib.parse
+
+from . import discovery, openapi
+from .auth import authenticated
+from .errors import ApiError, bad_request
+from .resource_verbs import serve_resource
+from .server import log
+
+NOT_FOUND = "the server could not find the requested resource"
+
+
+def kube_verb(method, is_collection, watch):
+    if method == "GET":
+        if watch:
+            return "watch"
+        return "list" if is_collection else "get"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch",
+            "DELETE": "deletecollection" if is_collection else "delete"}.get(method, method.lower())
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kube-emulator"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    # -- plumbing --
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def logged_code(self, code):
+        # Into the request log before the answer leaves: a client that has
+        # its answer finds the code in the log.
+        self.code = code
+        entry = getattr(self, "entry", None)
+        if entry is not None:
+            entry["code"] = code
+
+    def send_bytes(self, code, data, content_type="application/json", headers=()):
+        self.logged_code(code)
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def send_json(self, code, obj, headers=()):
+        self.send_bytes(code, json.dumps(obj).encode(), headers=headers)
+
+    def warning_headers(self, warnings):
+        return [("Warning", '299 - "%s"' % w.replace('"', '\\"')) for w in warnings]
+
+    # -- dispatch --
+
+    def dispatch(self, method):
+        emu = self.server.emulator
+        url = urllib.parse.urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        self.code = 0
+        self.entry = None
+        try:
+            body = self.read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        if path.startswith("/_emulator/"):
+            try:
+                self.control(method, path, params)
+            except ApiError as e:
+                self.send_json(e.code, e.status())
+            return
+        entry = {"method": method, "path": url.path, "query": url.query, "verb": "",
+                 "contentType": self.headers.get("Content-Type", ""),
+                 "accept": self.headers.get("Accept", ""),
+                 "userAgent": self.headers.get("User-Agent", ""), "code": 0}
+        emu.record(entry)  # now, so that open watches show; the code is filled in later
+        self.entry = entry
+        if emu.in_outage():
+            entry["code"] = -1
+            log("%s %s -> connection closed (outage)" % (method, self.path))
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        try:
+            if not authenticated(emu.token, emu.client_ca, self.headers.get("Authorization", ""),
+                                 self.connection, path):
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            self.route(method, path, params, body, entry)
+        except ApiError as e:
+            if not self.code:
+                self.send_json(e.code, e.status())
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
+        except RecursionError:
+            if not self.code:
+                self.send_json(400, bad_request("the object is nested too deeply").status())
+        except Exception as e:  # noqa: BLE001 -- report, keep serving
+            import traceback
+            traceback.print_exc()
+            if not self.code:
+                self.send_json(500, ApiError(500, "InternalError",
+                                             "Internal error occurred: %s" % e).status())
+        entry["code"] = self.code
+        log("%s %s -> %s" % (method, self.path, self.code or "closed"))
+
+    def control(self, method, path, params):
+        emu = self.server.emulator
+        if path == "/_emulator/compact" and method == "POST":
+            rv = emu.store.compact()
+            log("compacted: every resourceVersion < %d is too old" % rv)
+            self.send_json(200, {"resourceVersion": str(rv)})
+        elif path == "/_emulator/drop-watches" and method == "POST":
+            emu.store.drop_watches()
+            self.send_json(200, {"dropped": True})
+        elif path == "/_emulator/outage" and method == "POST":
+            try:
+                seconds = float(params.get("seconds", "0"))
+            except ValueError:
+                raise bad_request("seconds must be a number")
+            emu.outage_until = time.monotonic() + seconds
+            emu.store.drop_watches()
+            log("outage for %.1f s" % seconds)
+            self.send_json(200, {"seconds": seconds})
+        elif path == "/_emulator/requests" and method == "GET":
+            with emu.lock:
+                data = [dict(r) for r in emu.requests]
+            self.send_json(200, data)
+        elif path == "/_emulator/requests" and method == "DELETE":
+            with emu.lock:
+                emu.requests.clear()
+            self.send_json(200, {"cleared": True})
+        else:
+            raise ApiError(404, "NotFound", "no control endpoint %s %s" % (method, path))
+
+    def route(self, method, path, params, body, entry):
+        store = self.server.emulator.store
+        if method == "GET":
+            if path == "/version":
+                return self.send_json(200, discovery.VERSION)
+            if path in ("/healthz", "/livez", "/readyz"):
+                return self.send_bytes(200, b"ok", "text/plain; charset=utf-8")
+            if path == "/api":
+                return self.send_json(200, discovery.api_versions(self.server.emulator.address))
+            if path == "/apis":
+                with store.lock:
+                    doc = discovery.api_group_list(store)
+                return self.send_json(200, doc)
+            if path == "/openapi/v3":
+                return self.openapi_root()
+            if path.startswith("/openapi/v3/"):
+                return self.openapi_gv(path[len("/openapi/v3/"):])
+            if path == "/openapi/v2" or path == "/swagger-2.0.0.pb-v1":
+                raise ApiError(404, "NotFound", "the server could not find the requested "
+                                                "resource (OpenAPI v2 is not served)")
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) >= 2 and parts[1] == "v1":
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        elif parts[0] == "apis" and len(parts) == 2 and method == "GET":
+            with store.lock:
+                versions = store.groups().get(parts[1])
+                if not versions:
+                    raise ApiError(404, "NotFound", NOT_FOUND)
+                return self.send_json(200, discovery.api_group(parts[1], versions))
+        else:
+            raise ApiError(404, "NotFound", NOT_FOUND)
+        if not rest:
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method "
+                                                        "on the requested resource")
+            with store.lock:
+                types = store.resources(group, version)
+                if not types:
+                    raise ApiError(404, "NotFound", NOT_FOUND)
+                doc = discovery.api_resource_list(group, version, types)
+            return self.send_json(200, doc)
+        watch = False
+        if rest[0] == "watch":
+            watch, rest = True, rest[1:]
+        ns = None
+        if rest and rest[0] == "namespaces" and len(rest) >= 3 and not (
+                group == "" and rest[2] in ("status", "finalize")):
+            ns, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise ApiError(404, "NotFound", NOT_FOUND)
+        plural = rest[0]
+        name = rest[1] if len(rest) >= 2 else None
+        sub = rest[2] if len(rest) == 3 else None
+        rtype = store.find(group, version, plural)
+        if rtype is None or (ns is not None and not rtype.namespaced) or (
+                sub is not None and not (sub == "status" and rtype.status)):
+            raise ApiError(404, "NotFound", NOT_FOUND)
+        if params.get("watch") in ("1", "true", "True"):
+            watch = True
+        entry["verb"] = kube_verb(method, name is None, watch)
+        if rtype.namespaced and name is not None and ns is None:
+            raise ApiError(404, "NotFound", NOT_FOUND)
+        serve_resource(self, method, rtype, ns, name, sub, watch, params, body)
+
+    def openapi_root(self):
+        store = self.server.emulator.store
+        with store.lock:
+            doc = openapi.openapi_root(store)
+        self.send_json(200, doc)
+
+    def openapi_gv(self, rel):
+        store = self.server.emulator.store
+        parts = rel.split("/")
+        if parts == ["api", "v1"]:
+            group, version = "", "v1"
+        elif len(parts) == 3 and parts[0] == "apis":
+            group, version = parts[1], parts[2]
+        else:
+            raise ApiError(404, "NotFound", NOT_FOUND)
+        with store.lock:
+            if not store.resources(group, version):
+                raise ApiError(404, "NotFound", NOT_FOUND)
+            doc = openapi.openapi_doc(store, group, version)
+        self.send_json(200, doc)
+
+    # -- helpers for resource_verbs.py and watch_stream.py --
+
+    def wants_table(self):
+        accept = self.headers.get("Accept", "")
+        return "as=Table" in accept and "g=meta.k8s.io" in accept
+
+    def check_accept(self):
+        accept = self.headers.get("Accept", "")
+        if accept and "json" not in accept and "*/*" not in accept:
+            raise ApiError(406, "NotAcceptable", "only the following media types are "
+                                                 "accepted: application/json")
+
+    def write_chunk(self, data):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def peer_closed(self):
+        if isinstance(self.connection, ssl.SSLSocket):
+            return False
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if readable:
+                return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+        return False
+

@@ -1,0 +1,71 @@
+"""Ages as kubectl prints them, Tables, and the protobuf Namespace decode."""
+
+import unittest
+
+from kube_emulator.protobuf import decode_protobuf_object
+from kube_emulator.resources import ResourceType, builtin_types
+from kube_emulator.tables import make_table
+from kube_emulator.timestamps import human_duration
+
+
+def pb(field, payload):
+    """A length-delimited protobuf field (payloads < 128 bytes)."""
+    return bytes([field << 3 | 2, len(payload)]) + payload
+
+
+class HumanDurationTest(unittest.TestCase):
+    def test_like_apimachinery(self):
+        for seconds, text in ((-5, "<invalid>"), (-1, "0s"), (59, "59s"), (119, "119s"),
+                              (150, "2m30s"), (600, "10m"), (3 * 3600 + 60, "3h1m"),
+                              (10 * 3600, "10h"), (50 * 3600, "2d2h"), (400 * 86400, "400d"),
+                              (3 * 365 * 86400, "3y"), (10 * 365 * 86400, "10y")):
+            self.assertEqual(human_duration(seconds), text, seconds)
+
+
+class TableTest(unittest.TestCase):
+    def test_printer_columns(self):
+        t = ResourceType("berth.dev", "v1alpha1", "nodecontainers", "nodecontainer",
+                         "NodeContainer", True, builtin=False,
+                         columns=[{"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+                                  {"name": "Restarts", "type": "integer",
+                                   "jsonPath": ".status.restarts"}])
+        obj = {"metadata": {"name": "a"}, "status": {"phase": "Running", "restarts": 2}}
+        table = make_table(t, [obj], "7", "Metadata")
+        self.assertEqual([c["name"] for c in table["columnDefinitions"]],
+                         ["Name", "Phase", "Restarts"])
+        self.assertEqual(table["rows"][0]["cells"], ["a", "Running", 2])
+        self.assertEqual(table["rows"][0]["object"]["kind"], "PartialObjectMetadata")
+        self.assertEqual(make_table(t, [obj], "7", "Object")["rows"][0]["object"], obj)
+        self.assertNotIn("object", make_table(t, [obj], "7", "None")["rows"][0])
+
+    def test_builtin_types_get_an_age(self):
+        ns = [t for t in builtin_types() if t.plural == "namespaces"][0]
+        table = make_table(ns, [{"metadata": {"name": "default"},
+                                 "status": {"phase": "Active"}}], "1", "Metadata")
+        self.assertEqual([c["name"] for c in table["columnDefinitions"]],
+                         ["Name", "Status", "Age"])
+        self.assertEqual(table["rows"][0]["cells"], ["default", "Active", None])
+
+
+class ProtobufTest(unittest.TestCase):
+    def test_namespace(self):
+        type_meta = pb(1, b"v1") + pb(2, b"Namespace")
+        meta = (pb(1, b"team-a") + pb(11, pb(1, b"env") + pb(2, b"prod")) +
+                pb(14, b"kubernetes"))
+        data = b"k8s\x00" + pb(1, type_meta) + pb(2, pb(1, meta))
+        self.assertEqual(decode_protobuf_object(data), {
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "team-a", "labels": {"env": "prod"},
+                         "finalizers": ["kubernetes"]}})
+
+    def test_refused(self):
+        with self.assertRaises(ValueError):
+            decode_protobuf_object(b"{}")
+        with self.assertRaises(ValueError):
+            decode_protobuf_object(b"k8s\x00" + pb(1, pb(2, b"Pod")))
+        with self.assertRaises(ValueError):
+            decode_protobuf_object(b"k8s\x00\x0a\x05ab")
+
+
+if __name__ == "__main__":
+    unittest.main()
