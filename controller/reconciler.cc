@@ -124,8 +124,10 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   if (observed.has_value() && observed->state == ContainerState::kUnknown) {
     return {absl::OkStatus(), kBusyRequeue};
   }
-  PlannedAction action =
-      Decide(id, DesiredSpecHash(*object), observed ? HashOf(*observed) : std::nullopt);
+  // A container of an earlier release matches by that release's hash.
+  PlannedAction action = Decide(
+      id, DesiredSpecHash(*object),
+      observed ? std::optional(EffectiveObservedHash(*object, *HashOf(*observed))) : std::nullopt);
   switch (action.kind) {
     case ActionKind::kCreate: {
       runtime::ContainerSpec spec;
