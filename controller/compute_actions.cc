@@ -194,9 +194,11 @@ ContainerActions ComputeActions(const Observation& in) {
     a.requeue_after = kBusyRequeue;  // its exit is being written
     return a;
   }
+  // A container of an earlier release matches by that release's hash.
   const PlannedAction action = Decide(
       in.id, DesiredSpecHash(object),
-      observed ? std::optional(ContainerAnnotations::Decode(observed->annotations).spec_hash)
+      observed ? std::optional(EffectiveObservedHash(
+                     object, ContainerAnnotations::Decode(observed->annotations).spec_hash))
                : std::nullopt);
   switch (action.kind) {
     case ActionKind::kCreate:

@@ -3,22 +3,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "nlohmann/json.hpp"
+#include "controller/spec_hash.h"
 #include "runtime/names.h"
 
 namespace berth::controller {
 namespace {
-
-// FNV-1a, 64 bit: stable across builds and platforms.
-uint64_t Fnv1a(absl::string_view data) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : data) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // The runtime spec of `object` on `image`, not validated and without the
 // spec hash.
@@ -101,14 +90,7 @@ runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const ResolvedIm
 
 }  // namespace
 
-std::string DesiredSpecHash(const NodeContainer& object) {
-  // The image as written, not what it resolves to: a newer image behind the
-  // same reference does not replace a running container (kubelet's rule).
-  ResolvedImage placeholder;
-  placeholder.reference = object.spec.image;
-  placeholder.layers = {object.spec.image};
-  return SpecHash(ComposeSpec(object, &placeholder));
-}
+std::string DesiredSpecHash(const NodeContainer& object) { return SpecHash(object.spec); }
 
 ImagePullPolicy EffectivePullPolicy(const NodeContainerSpec& spec) {
   if (spec.image_pull_policy.has_value()) return *spec.image_pull_policy;
@@ -151,21 +133,6 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
                                      image.status().message()));
   }
   return BuildContainerSpec(object, *image);
-}
-
-
-
-std::string SpecHash(const runtime::ContainerSpec& spec) {
-  nlohmann::json j = spec;
-  j.erase("labels");
-  j.erase("annotations");
-  // A one-layer spec hashes as it did when specs had a single "rootfs":
-  // containers created before layers are not recreated for the rename.
-  if (j["rootfs_layers"].size() == 1) {
-    j["rootfs"] = j["rootfs_layers"][0];
-    j.erase("rootfs_layers");
-  }
-  return absl::StrFormat("%016x", Fnv1a(j.dump()));
 }
 
 bool IsForNode(const NodeContainer& object, const std::string& node_name,

@@ -10,6 +10,7 @@
 #include "controller/container_annotations.h"
 #include "controller/image_store.h"
 #include "controller/node_container.h"
+#include "controller/spec_hash.h"
 #include "runtime/container_spec.h"
 
 namespace berth::controller {
@@ -24,19 +25,16 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
                                                           const ImageStore& images);
 
 // The hash that decides whether a running container still matches `object`:
-// of its runtime spec built on the image reference as written (not on what
-// it resolves to, so a newer image behind a tag does not recreate running
-// containers, as with kubelet). Labels, annotations, the grace period and
-// the pull policy are not in it: changing only them does not recreate.
+// SpecHash(object.spec) (controller/spec_hash.h: the image reference as
+// written, not what it resolves to; labels, annotations, the grace period
+// and the pull policy are not in it). Compare an observed container's hash
+// with SpecMatches or EffectiveObservedHash, never as a plain string: a
+// container of an earlier release carries that release's form.
 std::string DesiredSpecHash(const NodeContainer& object);
 
 // imagePullPolicy with Kubernetes' default when unset: Always for an image
 // without a tag or with the tag "latest" (and no digest), else IfNotPresent.
 ImagePullPolicy EffectivePullPolicy(const NodeContainerSpec& spec);
-
-// A stable hash of everything in `spec` that needs a new container to
-// change (so not labels or annotations), as 16 hex digits.
-std::string SpecHash(const runtime::ContainerSpec& spec);
 
 // True when `object` is meant for the node named `node_name` with
 // `node_labels`: nodeName empty or equal, and every nodeSelector pair present.

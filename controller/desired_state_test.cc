@@ -72,7 +72,7 @@ TEST(DesiredStateTest, HashIgnoresLabelsAndAnnotationsOnly) {
   FakeImages images;
   NodeContainer o = Object();
   const std::string h = BuildContainerSpec(o, images)->annotations.at(kSpecHashAnnotation);
-  EXPECT_EQ(h.size(), 16u);
+  EXPECT_THAT(h, ::testing::MatchesRegex("v2:[0-9a-f]{16}"));
   NodeContainer relabeled = o;
   relabeled.metadata.labels["tier"] = "front";
   relabeled.metadata.annotations["note"] = "x";

@@ -1,5 +1,6 @@
 // What the runtime layer needs to create one container, and what it reports
-// about one.
+// about one. How a spec is kept on disk is the state store's business
+// (runtime/state_store.h), not part of this type.
 #ifndef BERTH_RUNTIME_CONTAINER_SPEC_H_
 #define BERTH_RUNTIME_CONTAINER_SPEC_H_
 
@@ -12,7 +13,6 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "nlohmann/json.hpp"
 
 namespace berth::runtime {
 
@@ -77,11 +77,6 @@ struct ContainerStatus {
   std::map<std::string, std::string> annotations;
   std::string log_path;
 };
-
-void to_json(nlohmann::json& j, const MountSpec& m);
-void from_json(const nlohmann::json& j, MountSpec& m);
-void to_json(nlohmann::json& j, const ContainerSpec& s);
-void from_json(const nlohmann::json& j, ContainerSpec& s);
 
 }  // namespace berth::runtime
 

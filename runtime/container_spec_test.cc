@@ -57,25 +57,5 @@ TEST(ContainerSpecTest, EachProblemIsNamed) {
   }
 }
 
-TEST(ContainerSpecTest, JsonRoundTrip) {
-  ContainerSpec in = Valid();
-  in.host_pid = true;
-  in.annotations = {{"berth.dev/spec-hash", "abc"}};
-  nlohmann::json j = in;
-  ContainerSpec out = j.get<ContainerSpec>();
-  EXPECT_EQ(nlohmann::json(out), j);
-  EXPECT_EQ(out.mounts[1].type, MountSpec::Type::kTmpfs);
-  EXPECT_TRUE(out.host_pid);
-  EXPECT_EQ(out.rootfs_layers, in.rootfs_layers);
-}
-
-TEST(ContainerSpecTest, RecordWithOneRootfsDirectoryReadsAsOneLayer) {
-  nlohmann::json j = Valid();
-  j.erase("rootfs_layers");
-  j["rootfs"] = "/var/lib/berth/images/busybox/latest/rootfs";
-  ContainerSpec out = j.get<ContainerSpec>();
-  EXPECT_THAT(out.rootfs_layers, ::testing::ElementsAre("/var/lib/berth/images/busybox/latest/rootfs"));
-}
-
 }  // namespace
 }  // namespace berth::runtime

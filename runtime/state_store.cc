@@ -30,6 +30,84 @@ absl::StatusOr<RecordPhase> ParsePhase(const std::string& s) {
   return absl::DataLossError(absl::StrCat("unknown phase \"", s, "\""));
 }
 
+// The record's form of a ContainerSpec (record version 1). Field names and
+// value types are part of the on-disk format: changing them needs a new
+// record version.
+json MountToJson(const MountSpec& m) {
+  return {{"type", m.type == MountSpec::Type::kTmpfs ? "tmpfs" : "bind"},
+          {"source", m.source},
+          {"destination", m.destination},
+          {"read_only", m.read_only},
+          {"size_bytes", m.size_bytes}};
+}
+
+MountSpec MountFromJson(const json& j) {
+  MountSpec m;
+  m.type = j.at("type").get<std::string>() == "tmpfs" ? MountSpec::Type::kTmpfs
+                                                     : MountSpec::Type::kBind;
+  m.source = j.at("source").get<std::string>();
+  m.destination = j.at("destination").get<std::string>();
+  m.read_only = j.at("read_only").get<bool>();
+  m.size_bytes = j.at("size_bytes").get<int64_t>();
+  return m;
+}
+
+json SpecToJson(const ContainerSpec& s) {
+  json mounts = json::array();
+  for (const MountSpec& m : s.mounts) mounts.push_back(MountToJson(m));
+  return {{"id", s.id},
+          {"rootfs_layers", s.rootfs_layers},
+          {"args", s.args},
+          {"env", s.env},
+          {"working_dir", s.working_dir},
+          {"uid", s.uid},
+          {"gid", s.gid},
+          {"hostname", s.hostname},
+          {"memory_bytes", s.resources.memory_bytes},
+          {"cpu_millis", s.resources.cpu_millis},
+          {"pids", s.resources.pids},
+          {"mounts", std::move(mounts)},
+          {"stop_signal", s.stop_signal},
+          {"host_network", s.host_network},
+          {"host_pid", s.host_pid},
+          {"labels", s.labels},
+          {"annotations", s.annotations},
+          {"log_max_bytes", s.log_max_bytes},
+          {"log_max_files", s.log_max_files}};
+}
+
+// Throws json::exception on a missing field or a wrong type.
+ContainerSpec SpecFromJson(const json& j) {
+  ContainerSpec s;
+  s.id = j.at("id").get<std::string>();
+  // Records written before layers name one directory as "rootfs".
+  if (j.contains("rootfs_layers")) {
+    s.rootfs_layers = j.at("rootfs_layers").get<std::vector<std::string>>();
+  } else {
+    s.rootfs_layers = {j.at("rootfs").get<std::string>()};
+  }
+  s.args = j.at("args").get<std::vector<std::string>>();
+  s.env = j.at("env").get<std::vector<std::string>>();
+  s.working_dir = j.at("working_dir").get<std::string>();
+  s.uid = j.at("uid").get<uint32_t>();
+  s.gid = j.at("gid").get<uint32_t>();
+  s.hostname = j.at("hostname").get<std::string>();
+  s.resources.memory_bytes = j.at("memory_bytes").get<int64_t>();
+  s.resources.cpu_millis = j.at("cpu_millis").get<int64_t>();
+  s.resources.pids = j.at("pids").get<int64_t>();
+  for (const json& m : j.at("mounts").get<std::vector<json>>()) {
+    s.mounts.push_back(MountFromJson(m));
+  }
+  s.stop_signal = j.at("stop_signal").get<int>();
+  s.host_network = j.at("host_network").get<bool>();
+  s.host_pid = j.at("host_pid").get<bool>();
+  s.labels = j.at("labels").get<std::map<std::string, std::string>>();
+  s.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
+  s.log_max_bytes = j.at("log_max_bytes").get<int64_t>();
+  s.log_max_files = j.at("log_max_files").get<int>();
+  return s;
+}
+
 }  // namespace
 
 const char* RecordPhaseName(RecordPhase phase) {
@@ -64,7 +142,7 @@ absl::Status StateStore::CreateDir(const std::string& id) const {
 absl::Status StateStore::Write(const ContainerRecord& r) const {
   json j = {
       {"version", ContainerRecord::kVersion},
-      {"spec", r.spec},
+      {"spec", SpecToJson(r.spec)},
       {"phase", RecordPhaseName(r.phase)},
       {"cgroups_path", r.cgroups_path},
       {"monitor_pid", r.monitor_pid},
@@ -135,7 +213,7 @@ absl::StatusOr<ContainerRecord> StateStore::Parse(const std::string& id,
   }
   ContainerRecord r;
   try {
-    r.spec = j.at("spec").get<ContainerSpec>();
+    r.spec = SpecFromJson(j.at("spec"));
     absl::StatusOr<RecordPhase> phase = ParsePhase(j.at("phase").get<std::string>());
     if (!phase.ok()) return phase.status();
     r.phase = *phase;

@@ -1,6 +1,9 @@
 // The runtime's checkpoint on disk: one directory per container holding a
 // versioned record (state.json, written atomically), the OCI bundle, the
 // overlay's upper and work directories, the log and the monitor's files.
+// The record's JSON form (record version 1, CONTRACT.md) is defined in
+// state_store.cc alone: later releases read what earlier ones wrote, so a
+// change of it needs a new version.
 #ifndef BERTH_RUNTIME_STATE_STORE_H_
 #define BERTH_RUNTIME_STATE_STORE_H_
 

@@ -1,5 +1,6 @@
 #include "runtime/state_store.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/sys/process.h"
@@ -28,6 +29,119 @@ class StateStoreTest : public ::testing::Test {
   testing::TempDir dir_{"berth-store"};
   std::unique_ptr<StateStore> store_;
 };
+
+// A record with every field of the spec set.
+ContainerRecord FullRecord() {
+  ContainerRecord r;
+  ContainerSpec& s = r.spec;
+  s.id = "web";
+  s.rootfs_layers = {"/var/lib/berth/snapshots/2/fs", "/var/lib/berth/snapshots/1/fs"};
+  s.args = {"/bin/sleep", "10", "quote\" back\\slash\ttab caf\xc3\xa9"};
+  s.env = {"A=1", "EMPTY="};
+  s.working_dir = "/srv";
+  s.uid = 1000;
+  s.gid = 2000;
+  s.hostname = "web";
+  s.resources = {64 << 20, 500, 10};
+  s.mounts = {{MountSpec::Type::kBind, "/srv", "/data", true, 0},
+              {MountSpec::Type::kTmpfs, "", "/scratch", false, 1 << 20}};
+  s.stop_signal = 9;
+  s.host_network = true;
+  s.host_pid = true;
+  s.labels = {{"app", "web"}};
+  s.annotations = {{"berth.dev/spec-hash", "v2:0123456789abcdef"}, {"berth.dev/name", "web"}};
+  s.log_max_bytes = 1 << 20;
+  s.log_max_files = 3;
+  r.phase = RecordPhase::kStarted;
+  r.cgroups_path = "/berth/web";
+  r.monitor_pid = 12;
+  r.monitor_start_time = 34;
+  r.pid = 56;
+  r.pid_start_time = 78;
+  r.created_at = absl::FromUnixNanos(1000000000123);
+  r.started_at = absl::FromUnixSeconds(1001);
+  return r;
+}
+
+// state.json as every release writes it, byte for byte: records on disk are
+// read by the next release, and nothing may recreate containers for a
+// change of their form.
+TEST_F(StateStoreTest, RecordFileIsTheVersionOneFormat) {
+  ASSERT_TRUE(store_->CreateDir("web").ok());
+  ASSERT_TRUE(store_->Write(FullRecord()).ok());
+  const std::string want = absl::StrCat(R"({"boot_id":")", CurrentBootId(), R"json(")json"
+      R"json(,"cgroups_path":"/berth/web","created_at":1000000000123,"monitor_pid":12,)json"
+      R"json("monitor_start_time":34,"phase":"started","pid":56,"pid_start_time":78,)json"
+      R"json("spec":{"annotations":{"berth.dev/name":"web",)json"
+      R"json("berth.dev/spec-hash":"v2:0123456789abcdef"},"args":["/bin/sleep","10",)json"
+      R"json("quote\" back\\slash\ttab café"],"cpu_millis":500,"env":["A=1","EMPTY="],)json"
+      R"json("gid":2000,"host_network":true,"host_pid":true,"hostname":"web","id":"web",)json"
+      R"json("labels":{"app":"web"},"log_max_bytes":1048576,"log_max_files":3,)json"
+      R"json("memory_bytes":67108864,"mounts":[{"destination":"/data","read_only":true,)json"
+      R"json("size_bytes":0,"source":"/srv","type":"bind"},{"destination":"/scratch",)json"
+      R"json("read_only":false,"size_bytes":1048576,"source":"","type":"tmpfs"}],"pids":10,)json"
+      R"json("rootfs_layers":["/var/lib/berth/snapshots/2/fs",)json"
+      R"json("/var/lib/berth/snapshots/1/fs"],"stop_signal":9,"uid":1000,)json"
+      R"json("working_dir":"/srv"},"started_at":1001000000000,"version":1})json");
+  EXPECT_EQ(*ReadFile(store_->ContainerDir("web") + "/state.json"), want);
+}
+
+TEST_F(StateStoreTest, EveryFieldOfTheSpecRoundTrips) {
+  ASSERT_TRUE(store_->CreateDir("web").ok());
+  ASSERT_TRUE(store_->Write(FullRecord()).ok());
+  const std::string path = store_->ContainerDir("web") + "/state.json";
+  const std::string first = *ReadFile(path);
+  auto back = store_->Read("web");
+  ASSERT_TRUE(back.ok()) << back.status();
+  const ContainerSpec& s = back->spec;
+  EXPECT_EQ(s.rootfs_layers, FullRecord().spec.rootfs_layers);
+  EXPECT_EQ(s.args, FullRecord().spec.args);
+  EXPECT_EQ(s.env, FullRecord().spec.env);
+  EXPECT_EQ(s.working_dir, "/srv");
+  EXPECT_EQ(s.uid, 1000u);
+  EXPECT_EQ(s.gid, 2000u);
+  EXPECT_EQ(s.hostname, "web");
+  EXPECT_EQ(s.resources.memory_bytes, 64 << 20);
+  EXPECT_EQ(s.resources.cpu_millis, 500);
+  EXPECT_EQ(s.resources.pids, 10);
+  ASSERT_EQ(s.mounts.size(), 2u);
+  EXPECT_EQ(s.mounts[0].type, MountSpec::Type::kBind);
+  EXPECT_EQ(s.mounts[0].source, "/srv");
+  EXPECT_TRUE(s.mounts[0].read_only);
+  EXPECT_EQ(s.mounts[1].type, MountSpec::Type::kTmpfs);
+  EXPECT_EQ(s.mounts[1].destination, "/scratch");
+  EXPECT_EQ(s.mounts[1].size_bytes, 1 << 20);
+  EXPECT_EQ(s.stop_signal, 9);
+  EXPECT_TRUE(s.host_network);
+  EXPECT_TRUE(s.host_pid);
+  EXPECT_EQ(s.labels, FullRecord().spec.labels);
+  EXPECT_EQ(s.annotations, FullRecord().spec.annotations);
+  EXPECT_EQ(s.log_max_bytes, 1 << 20);
+  EXPECT_EQ(s.log_max_files, 3);
+  EXPECT_EQ(back->created_at, absl::FromUnixNanos(1000000000123));
+  EXPECT_EQ(back->cgroups_path, "/berth/web");
+  // Written back, the same bytes.
+  ASSERT_TRUE(store_->Write(*back).ok());
+  EXPECT_EQ(*ReadFile(path), first);
+}
+
+TEST_F(StateStoreTest, RecordWithOneRootfsDirectoryReadsAsOneLayer) {
+  // Records written before image layers name one directory as "rootfs".
+  ASSERT_TRUE(store_->CreateDir("web").ok());
+  ASSERT_TRUE(store_->Write(FullRecord()).ok());
+  const std::string path = store_->ContainerDir("web") + "/state.json";
+  std::string content = *ReadFile(path);
+  const std::string layers =
+      R"("rootfs_layers":["/var/lib/berth/snapshots/2/fs","/var/lib/berth/snapshots/1/fs"])";
+  ASSERT_NE(content.find(layers), std::string::npos) << content;
+  content.replace(content.find(layers), layers.size(),
+                  R"("rootfs":"/var/lib/berth/images/busybox/latest/rootfs")");
+  ASSERT_TRUE(WriteFileAtomic(path, content).ok());
+  auto back = store_->Read("web");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_THAT(back->spec.rootfs_layers,
+              ::testing::ElementsAre("/var/lib/berth/images/busybox/latest/rootfs"));
+}
 
 TEST_F(StateStoreTest, RecordRoundTrip) {
   ContainerRecord r = Record("web", RecordPhase::kStarted);

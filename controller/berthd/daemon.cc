@@ -138,6 +138,10 @@ int Daemon::DryRun() {
     if (!r.ok()) continue;
     auto h = r->spec.annotations.find(controller::kSpecHashAnnotation);
     observed[id] = h == r->spec.annotations.end() ? "" : h->second;
+    // A container of an earlier release matches by that release's hash.
+    if (auto d = snapshot.objects.find(id); d != snapshot.objects.end() && desired.count(id)) {
+      observed[id] = controller::EffectiveObservedHash(d->second, observed[id]);
+    }
   }
   for (const std::string& e : snapshot.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
   std::fputs(controller::FormatPlan(controller::Diff(desired, observed)).c_str(), stdout);
