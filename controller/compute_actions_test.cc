@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "controller/container_annotations.h"
 #include "controller/desired_state.h"
+#include "controller/legacy_spec_hash.h"
 #include "gtest/gtest.h"
 
 namespace berth::controller {
@@ -279,6 +280,17 @@ TEST(ComputeActionsTest, SpecAndState) {
        "prepare, replace(delete), forget, create r0"},
       {"no hash on the container: recreated",
        [](Observation& in) { in.observed->annotations.erase(kSpecHashAnnotation); },
+       "prepare, replace(stop 7s killing), forget, create r0"},
+      {"a container of v0.1.0 carrying that release's hash of this spec is kept",
+       [](Observation& in) {
+         in.observed->annotations[kSpecHashAnnotation] = LegacySpecHash(*in.object);
+       },
+       "report Running, claim"},
+      {"a container of v0.1.0 whose spec changed since is recreated",
+       [](Observation& in) {
+         in.observed->annotations[kSpecHashAnnotation] = LegacySpecHash(*in.object);
+         in.object->spec.command = {"sleep", "2"};
+       },
        "prepare, replace(stop 7s killing), forget, create r0"},
       {"labels and grace period alone do not recreate",
        [](Observation& in) {
