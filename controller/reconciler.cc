@@ -97,7 +97,7 @@ ReconcileResult Reconciler::Carry(ContainerActions a) {
   // 10. The image and the spec, before anything that runs is touched.
   runtime::ContainerSpec spec;
   if (a.prepare) {
-    if (auto wait = Prepare(*object, a.prepare_observed, &spec)) return *wait;
+    if (auto wait = Prepare(id, *object, a.prepare_observed, &spec)) return *wait;
   }
   // 11, 12. The old container makes way.
   if (a.record_pending.has_value()) memory_.RecordPending(id, *a.record_pending);
@@ -167,16 +167,16 @@ ReconcileResult Reconciler::AfterStart(const NodeContainer& object, const std::s
 }
 
 std::optional<ReconcileResult> Reconciler::Prepare(
-    const NodeContainer& object, const std::optional<ContainerStatus>& observed,
+    const std::string& id, const NodeContainer& object, const std::optional<ContainerStatus>& observed,
     runtime::ContainerSpec* spec) {
   const std::string& image = object.spec.image;
   const absl::Time now = clock_.Now();
   PullOutcome outcome;
   auto decided = [&]() -> std::optional<ReconcileResult> {
     const ImageActions d = DecideAfterPull(object, observed, outcome,
-                                           memory_.Get(ContainerIdFor(object.metadata)),
+                                           memory_.Get(id),
                                            memory_.options(), now);
-    Apply(object, d);
+    Apply(id, object, d);
     if (d.ready) return std::nullopt;
     return ReconcileResult{d.status, d.requeue_after};
   };
@@ -206,15 +206,15 @@ std::optional<ReconcileResult> Reconciler::Prepare(
   absl::StatusOr<runtime::ContainerSpec> built = BuildContainerSpec(object, *resolved);
   if (!built.ok()) {
     const ImageActions d = DecideAfterBuildFailure(object, observed, built.status());
-    Apply(object, d);
+    Apply(id, object, d);
     return ReconcileResult{d.status};
   }
   *spec = *std::move(built);
   return std::nullopt;
 }
 
-void Reconciler::Apply(const NodeContainer& object, const ImageActions& d) {
-  const std::string id = ContainerIdFor(object.metadata);
+void Reconciler::Apply(const std::string& id, const NodeContainer& object,
+                       const ImageActions& d) {
   if (d.forget_pull_failure) memory_.ForgetPull(id);
   if (d.record_pull_failure.has_value()) {
     memory_.RecordPullFailure(id, *d.record_pull_failure, d.pull_delay);

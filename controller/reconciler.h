@@ -83,7 +83,8 @@ class Reconciler {
   ReconcileResult Carry(ContainerActions actions);
   // Resolves (pulls, per the pull policy) the image and builds the spec
   // into `spec`; returns what to return from Reconcile when it is not ready.
-  std::optional<ReconcileResult> Prepare(const NodeContainer& object,
+  // Pull failures are remembered under `id`, the id being reconciled.
+  std::optional<ReconcileResult> Prepare(const std::string& id, const NodeContainer& object,
                                          const std::optional<runtime::ContainerStatus>& observed,
                                          runtime::ContainerSpec* spec);
   // Claims, creates and starts the container with `restart`'s annotations,
@@ -93,7 +94,7 @@ class Reconciler {
   // What the runtime says of `id` right after its start, decided again.
   ReconcileResult AfterStart(const NodeContainer& object, const std::string& id);
   absl::Status StopAndDelete(const Removal& removal, const NodeContainer* object);
-  void Apply(const NodeContainer& object, const ImageActions& actions);
+  void Apply(const std::string& id, const NodeContainer& object, const ImageActions& actions);
   void Event(const NodeContainer& object, const EventRecord& event);
   void Report(const NodeContainer& object, const ReportRecord& report);
 

@@ -1,6 +1,8 @@
 #include "controller/spec_hash.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -68,7 +70,18 @@ std::string CanonicalSpec(const NodeContainerSpec& spec) {
   w.Str("image", spec.image);
   w.List("command", spec.command, str);
   w.List("args", spec.args, str);
-  w.List("env", spec.env, [&](const std::string& name, const EnvVar& e) {
+  // As the container gets it: a name given twice is one variable, where it
+  // first appeared, with its last value.
+  std::vector<EnvVar> env;
+  for (const EnvVar& e : spec.env) {
+    auto same = std::find_if(env.begin(), env.end(), [&](const EnvVar& x) { return x.name == e.name; });
+    if (same == env.end()) {
+      env.push_back(e);
+    } else {
+      same->value = e.value;
+    }
+  }
+  w.List("env", env, [&](const std::string& name, const EnvVar& e) {
     w.Str(name + ".name", e.name);
     w.Str(name + ".value", e.value);
   });
@@ -81,7 +94,10 @@ std::string CanonicalSpec(const NodeContainerSpec& spec) {
   w.List("mounts", spec.mounts, [&](const std::string& name, const Mount& m) {
     w.Str(name + ".mountPath", m.mount_path);
     w.OptStr(name + ".hostPath", m.host_path);
-    w.OptInt(name + ".tmpfsSizeBytes", m.tmpfs_size_bytes);
+    // A size means something on a tmpfs only, where unset is 0 (the default).
+    w.OptInt(name + ".tmpfsSizeBytes",
+             m.host_path.has_value() ? std::nullopt
+                                     : std::optional<int64_t>(m.tmpfs_size_bytes.value_or(0)));
     w.Bool(name + ".readOnly", m.read_only);
   });
   w.Int("stopSignal", spec.stop_signal);

@@ -106,6 +106,27 @@ TEST(SpecHashTest, EveryFieldThatNeedsANewContainerChangesIt) {
   }
 }
 
+// Writing the same container another way keeps the hash: the container
+// would not differ.
+TEST(SpecHashTest, WhatTheContainerGetsIsHashedNotHowItIsWritten) {
+  NodeContainer o = Object();
+  const std::string h = SpecHash(o.spec);
+  NodeContainer dup = Object();
+  dup.spec.env = {{"A", "0"}, {"EMPTY", ""}, {"A", "1"}};  // one A, first place, last value
+  EXPECT_EQ(SpecHash(dup.spec), h);
+  NodeContainer moved = Object();
+  moved.spec.env = {{"EMPTY", ""}, {"A", "1"}};
+  EXPECT_NE(SpecHash(moved.spec), h) << "the order of the variables is the container's";
+  NodeContainer zero = Object();
+  zero.spec.mounts[1].tmpfs_size_bytes = 0;
+  NodeContainer unset = Object();
+  unset.spec.mounts[1].tmpfs_size_bytes.reset();
+  EXPECT_EQ(SpecHash(zero.spec), SpecHash(unset.spec)) << "0 is the default size";
+  NodeContainer host_sized = Object();
+  host_sized.spec.mounts[0].tmpfs_size_bytes = 4096;  // ignored on a hostPath mount
+  EXPECT_EQ(SpecHash(host_sized.spec), h);
+}
+
 TEST(SpecHashTest, WhatDoesNotNeedANewContainerLeavesIt) {
   const std::string h = SpecHash(Object().spec);
   NodeContainer o = Object();

@@ -47,7 +47,8 @@ absl::StatusOr<Config> ResolveConfig(Config c, const NodeNameFallback& fallback)
        {std::pair{"--resync_period", c.resync_period},
         std::pair{"--relist_period", c.relist_period},
         std::pair{"--restart_backoff_initial", c.restart_backoff_initial},
-        std::pair{"--restart_backoff_max", c.restart_backoff_max}}) {
+        std::pair{"--restart_backoff_max", c.restart_backoff_max},
+        std::pair{"--image_gc_period", c.image_gc_period}}) {
     if (value <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, " must be positive, not ", absl::FormatDuration(value)));

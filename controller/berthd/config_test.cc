@@ -93,6 +93,9 @@ TEST(ConfigTest, DurationsMustBePositive) {
   c = Config();
   c.restart_backoff_max = absl::ZeroDuration();
   EXPECT_EQ(ErrorOf(c), "--restart_backoff_max must be positive, not 0");
+  c = Config();
+  c.image_gc_period = absl::ZeroDuration();
+  EXPECT_EQ(ErrorOf(c), "--image_gc_period must be positive, not 0");
 }
 
 TEST(ConfigTest, WorkersLabelsAndSomethingToRun) {
