@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/container_annotations.h"
-#include "controller/image_store.h"
+#include "runtime/image/image_store.h"
 #include "controller/node_container.h"
 #include "controller/spec_hash.h"
 #include "runtime/container_spec.h"
@@ -19,10 +19,10 @@ namespace berth::controller {
 // command/args against the image's Entrypoint/Cmd, the image's env under the
 // object's, and the spec-hash annotation set (DesiredSpecHash).
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
-                                                          const ResolvedImage& image);
+                                                          const image::ResolvedImage& image);
 // The same with the image resolved from `images` without pulling (kNever).
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
-                                                          const ImageStore& images);
+                                                          const image::ImageStore& images);
 
 // The hash that decides whether a running container still matches `object`:
 // SpecHash(object.spec) (controller/spec_hash.h: the image reference as

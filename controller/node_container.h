@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/image/pull_policy.h"
+
 namespace berth::controller {
 
 inline constexpr char kApiVersion[] = "berth.dev/v1alpha1";
@@ -40,9 +42,10 @@ struct Mount {
 
 enum class RestartPolicy { kAlways, kOnFailure, kNever };
 
-// Kubernetes' imagePullPolicy. Unset: Always for an image without a tag or
-// digest or with the tag "latest", else IfNotPresent (EffectivePullPolicy).
-enum class ImagePullPolicy { kAlways, kIfNotPresent, kNever };
+// Kubernetes' imagePullPolicy (runtime/image/pull_policy.h). Unset: Always for
+// an image without a tag or digest or with the tag "latest", else
+// IfNotPresent (EffectivePullPolicy).
+using image::ImagePullPolicy;
 
 struct ResourceLimits {
   int64_t cpu_millis = 0;    // resources.limits.cpu ("500m", "1.5", 2)

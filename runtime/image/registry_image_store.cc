@@ -1,4 +1,4 @@
-#include "controller/registry_image_store.h"
+#include "runtime/image/registry_image_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,7 +17,7 @@
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
 
-namespace berth::controller {
+namespace berth::image {
 namespace {
 
 std::vector<std::string> Strings(const nlohmann::json& config, const char* key) {
@@ -335,4 +335,4 @@ absl::StatusOr<int> RegistryImageStore::PruneSnapshots() {
   return static_cast<int>(before - snapshots_->List().size());
 }
 
-}  // namespace berth::controller
+}  // namespace berth::image

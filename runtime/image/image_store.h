@@ -1,8 +1,8 @@
 // Images as root file systems on this node. The local store keeps one
 // directory per image: <dir>/<name>/<tag>/rootfs plus an optional OCI image
 // config.json (Entrypoint, Cmd, Env, WorkingDir, User).
-#ifndef BERTH_CONTROLLER_IMAGE_STORE_H_
-#define BERTH_CONTROLLER_IMAGE_STORE_H_
+#ifndef BERTH_RUNTIME_IMAGE_IMAGE_STORE_H_
+#define BERTH_RUNTIME_IMAGE_IMAGE_STORE_H_
 
 #include <cstdint>
 #include <optional>
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "controller/node_container.h"
+#include "runtime/image/pull_policy.h"
 
-namespace berth::controller {
+namespace berth::image {
 
 struct ResolvedImage {
   std::string reference;  // normalized: name:tag
@@ -87,6 +87,6 @@ class LocalImageStore : public ImageStore {
 absl::Status ParseImageReference(const std::string& reference, std::string* name,
                                  std::string* tag);
 
-}  // namespace berth::controller
+}  // namespace berth::image
 
-#endif  // BERTH_CONTROLLER_IMAGE_STORE_H_
+#endif  // BERTH_RUNTIME_IMAGE_IMAGE_STORE_H_

@@ -14,8 +14,8 @@
 // and no source wants are removed, least recently used first, until it is
 // below `gc_low_percent` (record, blobs no other image shares, snapshots of
 // chains no remaining image has). Directory images are never removed.
-#ifndef BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
-#define BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
+#ifndef BERTH_RUNTIME_IMAGE_REGISTRY_IMAGE_STORE_H_
+#define BERTH_RUNTIME_IMAGE_REGISTRY_IMAGE_STORE_H_
 
 #include <functional>
 #include <map>
@@ -27,13 +27,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "controller/image_store.h"
+#include "runtime/image/image_store.h"
 #include "runtime/image/content_store.h"
 #include "runtime/image/puller.h"
 #include "runtime/image/registry_client.h"
 #include "runtime/snapshot/snapshotter.h"
 
-namespace berth::controller {
+namespace berth::image {
 
 struct RegistryImageStoreOptions {
   std::string root;
@@ -108,6 +108,6 @@ class RegistryImageStore : public ImageStore {
   mutable std::map<std::string, absl::Time> last_used_ ABSL_GUARDED_BY(used_mu_);
 };
 
-}  // namespace berth::controller
+}  // namespace berth::image
 
-#endif  // BERTH_CONTROLLER_REGISTRY_IMAGE_STORE_H_
+#endif  // BERTH_RUNTIME_IMAGE_REGISTRY_IMAGE_STORE_H_

@@ -1,4 +1,4 @@
-#include "controller/image_store.h"
+#include "runtime/image/image_store.h"
 
 #include <sys/stat.h>
 
@@ -8,7 +8,7 @@
 #include "runtime/image/reference.h"
 #include "runtime/sys/process.h"
 
-namespace berth::controller {
+namespace berth::image {
 namespace {
 
 absl::Status Bad(const std::string& ref, absl::string_view why) {
@@ -95,4 +95,4 @@ absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& refere
   return image;
 }
 
-}  // namespace berth::controller
+}  // namespace berth::image

@@ -2,7 +2,7 @@
 // docker-registry): image garbage collection in least-recently-used order
 // down to the low mark. The disk's fullness is the one thing faked: it
 // follows the number of images in the store.
-#include "controller/registry_image_store.h"
+#include "runtime/image/registry_image_store.h"
 
 #include <string>
 #include <vector>
@@ -15,7 +15,7 @@
 #include "tests/registry_env.h"
 #include "tests/temp_dir.h"
 
-namespace berth::controller {
+namespace berth::image {
 namespace {
 
 using ::berth::testing::RegistryEnv;
@@ -108,4 +108,4 @@ TEST_F(RegistryImageStoreE2eTest, ForcedCollectionRemovesEveryUnusedImage) {
 }
 
 }  // namespace
-}  // namespace berth::controller
+}  // namespace berth::image
