@@ -3,7 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "controller/spec_hash.h"
+#include "controller/spec/spec_hash.h"
 #include "runtime/names.h"
 
 namespace berth::controller {

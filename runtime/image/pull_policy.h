@@ -1,5 +1,5 @@
 // When an image is pulled from its registry: Kubernetes' imagePullPolicy.
-// A NodeContainer's spec names one (controller/node_container.h) and an
+// A NodeContainer's spec names one (controller/spec/node_container.h) and an
 // ImageStore (runtime/image/image_store.h) carries it out.
 #ifndef BERTH_RUNTIME_IMAGE_PULL_POLICY_H_
 #define BERTH_RUNTIME_IMAGE_PULL_POLICY_H_
