@@ -1,7 +1,7 @@
 #include "controller/compute_actions.h"
 
 #include "absl/strings/str_cat.h"
-#include "controller/container_annotations.h"
+#include "controller/spec/container_annotations.h"
 #include "controller/desired_state.h"
 #include "controller/diff.h"
 

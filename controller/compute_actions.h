@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "controller/crash_loop_backoff.h"
 #include "controller/events.h"
-#include "controller/node_container.h"
+#include "controller/spec/node_container.h"
 #include "controller/phase.h"
 #include "controller/restart_memory.h"
 #include "runtime/runtime.h"

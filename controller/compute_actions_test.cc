@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controller/container_annotations.h"
+#include "controller/spec/container_annotations.h"
 #include "controller/desired_state.h"
 #include "controller/legacy_spec_hash.h"
 #include "gtest/gtest.h"

@@ -20,10 +20,10 @@
 
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "controller/clock.h"
+#include "controller/queue/clock.h"
 #include "controller/reconciler.h"
-#include "controller/source.h"
-#include "controller/work_queue.h"
+#include "controller/sources/source.h"
+#include "controller/queue/work_queue.h"
 #include "runtime/runtime.h"
 
 namespace berth::controller {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "controller/channel_source.h"
+#include "controller/sources/channel_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

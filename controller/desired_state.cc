@@ -3,7 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "controller/spec_hash.h"
+#include "controller/spec/spec_hash.h"
 #include "runtime/names.h"
 
 namespace berth::controller {
@@ -11,7 +11,7 @@ namespace {
 
 // The runtime spec of `object` on `image`, not validated and without the
 // spec hash.
-runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const ResolvedImage* image) {
+runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const image::ResolvedImage* image) {
   const std::string id = ContainerIdFor(object.metadata);
   const NodeContainerSpec& in = object.spec;
   runtime::ContainerSpec spec;
@@ -104,7 +104,7 @@ ImagePullPolicy EffectivePullPolicy(const NodeContainerSpec& spec) {
 }
 
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
-                                                          const ResolvedImage& image) {
+                                                          const image::ResolvedImage& image) {
   const std::string id = ContainerIdFor(object.metadata);
   if (absl::Status s = runtime::ValidateContainerId(id); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -124,8 +124,8 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
 }
 
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
-                                                          const ImageStore& images) {
-  absl::StatusOr<ResolvedImage> image =
+                                                          const image::ImageStore& images) {
+  absl::StatusOr<image::ResolvedImage> image =
       images.Resolve(object.spec.image, ImagePullPolicy::kNever, {});
   if (!image.ok()) {
     return absl::Status(image.status().code(),

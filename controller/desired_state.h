@@ -7,10 +7,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "controller/container_annotations.h"
-#include "controller/image_store.h"
-#include "controller/node_container.h"
-#include "controller/spec_hash.h"
+#include "controller/spec/container_annotations.h"
+#include "runtime/image/image_store.h"
+#include "controller/spec/node_container.h"
+#include "controller/spec/spec_hash.h"
 #include "runtime/container_spec.h"
 
 namespace berth::controller {
@@ -19,13 +19,13 @@ namespace berth::controller {
 // command/args against the image's Entrypoint/Cmd, the image's env under the
 // object's, and the spec-hash annotation set (DesiredSpecHash).
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
-                                                          const ResolvedImage& image);
+                                                          const image::ResolvedImage& image);
 // The same with the image resolved from `images` without pulling (kNever).
 absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& object,
-                                                          const ImageStore& images);
+                                                          const image::ImageStore& images);
 
 // The hash that decides whether a running container still matches `object`:
-// SpecHash(object.spec) (controller/spec_hash.h: the image reference as
+// SpecHash(object.spec) (controller/spec/spec_hash.h: the image reference as
 // written, not what it resolves to; labels, annotations, the grace period
 // and the pull policy are not in it). Compare an observed container's hash
 // with SpecMatches or EffectiveObservedHash, never as a plain string: a
@@ -42,7 +42,7 @@ bool IsForNode(const NodeContainer& object, const std::string& node_name,
                const std::map<std::string, std::string>& node_labels);
 
 // Reads an integer annotation; `fallback` when absent or malformed. Prefer
-// ContainerAnnotations::Decode (controller/container_annotations.h).
+// ContainerAnnotations::Decode (controller/spec/container_annotations.h).
 int64_t IntAnnotation(const std::map<std::string, std::string>& annotations,
                       const std::string& key, int64_t fallback);
 

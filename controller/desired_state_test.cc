@@ -15,12 +15,12 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class FakeImages : public ImageStore {
+class FakeImages : public image::ImageStore {
  public:
-  absl::StatusOr<ResolvedImage> Resolve(const std::string& ref, ImagePullPolicy,
-                                        const PullAuth&) const override {
+  absl::StatusOr<image::ResolvedImage> Resolve(const std::string& ref, ImagePullPolicy,
+                                        const image::PullAuth&) const override {
     if (ref != "app") return absl::NotFoundError("resolve image " + ref + ": not here");
-    ResolvedImage i;
+    image::ResolvedImage i;
     i.reference = "app:latest";
     i.layers = {"/images/app/latest/rootfs"};
     i.entrypoint = {"/entry"};
@@ -93,7 +93,7 @@ TEST(DesiredStateTest, HashIsOfTheReferenceNotOfWhatItResolvesTo) {
   NodeContainer o = Object();
   const std::string h = DesiredSpecHash(o);
   EXPECT_EQ(BuildContainerSpec(o, images)->annotations.at(kSpecHashAnnotation), h);
-  ResolvedImage newer = *images.Resolve("app", ImagePullPolicy::kAlways, {});
+  image::ResolvedImage newer = *images.Resolve("app", ImagePullPolicy::kAlways, {});
   newer.layers = {"/snapshots/7/fs", "/snapshots/3/fs"};
   newer.entrypoint = {"/new-entry"};
   newer.env = {"PATH=/usr/bin"};
@@ -183,7 +183,7 @@ TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
   ASSERT_TRUE(runtime::MakeDirs(dir + "/127.0.0.1_5000/team/app/v1/rootfs").ok());
   ASSERT_TRUE(runtime::WriteFileAtomic(dir + "/busybox/latest/config.json",
                                        R"({"config":{"Cmd":["sh"],"Env":["A=1"]}})").ok());
-  LocalImageStore store(dir);
+  image::LocalImageStore store(dir);
   auto bb = store.Resolve("busybox", ImagePullPolicy::kAlways, {});
   ASSERT_TRUE(bb.ok()) << bb.status();
   EXPECT_EQ(bb->reference, "busybox:latest");

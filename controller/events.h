@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "controller/node_container.h"
+#include "controller/spec/node_container.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::controller {

@@ -1,7 +1,7 @@
 #include "controller/reconciler.h"
 
 #include "absl/strings/str_cat.h"
-#include "controller/container_annotations.h"
+#include "controller/spec/container_annotations.h"
 #include "controller/desired_state.h"
 #include "spdlog/spdlog.h"
 
@@ -9,7 +9,7 @@ namespace berth::controller {
 
 using runtime::ContainerStatus;
 
-Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const ImageStore& images,
+Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const image::ImageStore& images,
                        StatusSink& status, const Clock& clock, ReconcilerOptions options)
     : runtime_(runtime),
       desired_(std::move(desired)),
@@ -180,9 +180,9 @@ std::optional<ReconcileResult> Reconciler::Prepare(
     if (d.ready) return std::nullopt;
     return ReconcileResult{d.status, d.requeue_after};
   };
-  PullAuth auth;
+  image::PullAuth auth;
   if (options_.pull_auth) {
-    absl::StatusOr<PullAuth> a = options_.pull_auth(object);
+    absl::StatusOr<image::PullAuth> a = options_.pull_auth(object);
     if (!a.ok()) {
       outcome.kind = PullOutcome::Kind::kAuthFailed;
       outcome.status = a.status();
@@ -194,7 +194,7 @@ std::optional<ReconcileResult> Reconciler::Prepare(
   outcome.would_pull = images_.WouldPull(image, outcome.policy);
   if (auto pulling = BeforePull(object, outcome.would_pull)) Event(object, *pulling);
   const absl::Time began = absl::Now();
-  absl::StatusOr<ResolvedImage> resolved = images_.Resolve(image, outcome.policy, auth);
+  absl::StatusOr<image::ResolvedImage> resolved = images_.Resolve(image, outcome.policy, auth);
   if (resolved.ok()) {
     outcome.pulled = resolved->pulled;
     outcome.took = absl::Now() - began;

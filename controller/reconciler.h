@@ -13,12 +13,12 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "controller/clock.h"
+#include "controller/queue/clock.h"
 #include "controller/compute_actions.h"
 #include "controller/crash_loop_backoff.h"
 #include "controller/events.h"
-#include "controller/image_store.h"
-#include "controller/node_container.h"
+#include "runtime/image/image_store.h"
+#include "controller/spec/node_container.h"
 #include "controller/restart_memory.h"
 #include "controller/status.h"
 #include "runtime/runtime.h"
@@ -58,7 +58,7 @@ struct ReconcilerOptions {
   EventRecorder* events = nullptr;
   // Registry credentials for an object's image (its imagePullSecrets in
   // cluster mode). Empty: none. An error is reported and retried.
-  std::function<absl::StatusOr<PullAuth>(const NodeContainer&)> pull_auth;
+  std::function<absl::StatusOr<image::PullAuth>(const NodeContainer&)> pull_auth;
 };
 
 struct ReconcileResult {
@@ -70,7 +70,7 @@ class Reconciler {
  public:
   using DesiredLookup = std::function<std::optional<NodeContainer>(const std::string& id)>;
 
-  Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const ImageStore& images,
+  Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const image::ImageStore& images,
              StatusSink& status, const Clock& clock, ReconcilerOptions options);
 
   // Calls for one id must not overlap (the work queue guarantees it); calls
@@ -100,7 +100,7 @@ class Reconciler {
 
   runtime::Runtime& runtime_;
   DesiredLookup desired_;
-  const ImageStore& images_;
+  const image::ImageStore& images_;
   StatusSink& status_;
   const Clock& clock_;
   ReconcilerOptions options_;

@@ -85,13 +85,13 @@ class FakeRuntime : public runtime::Runtime {
   const Clock* clock = nullptr;
 };
 
-class FakeImages : public ImageStore {
+class FakeImages : public image::ImageStore {
  public:
-  absl::StatusOr<ResolvedImage> Resolve(const std::string& ref, ImagePullPolicy policy,
-                                        const PullAuth&) const override {
+  absl::StatusOr<image::ResolvedImage> Resolve(const std::string& ref, ImagePullPolicy policy,
+                                        const image::PullAuth&) const override {
     resolves.push_back(ref);
     if (auto it = errors.find(ref); it != errors.end()) return it->second;
-    ResolvedImage i;
+    image::ResolvedImage i;
     i.reference = ref + ":latest";
     i.layers = {"/images/" + ref};
     i.cmd = {"sh"};
@@ -101,7 +101,7 @@ class FakeImages : public ImageStore {
   bool Present(const std::string& ref) const override { return errors.count(ref) == 0; }
   bool WouldPull(const std::string& ref, ImagePullPolicy policy) const override {
     if (directory_images.count(ref) != 0) return false;
-    return ImageStore::WouldPull(ref, policy);
+    return image::ImageStore::WouldPull(ref, policy);
   }
   std::map<std::string, absl::Status> errors;
   // Images that are directories: never pulled, whatever the policy.

@@ -13,7 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "controller/desired_state.h"
-#include "controller/registry_image_store.h"
+#include "runtime/image/registry_image_store.h"
 #include "hack/runc_floor.h"
 #include "runtime/image/content_store.h"
 #include "runtime/image/puller.h"
@@ -57,15 +57,15 @@ absl::StatusOr<double> TimePull(const PullBenchOptions& o, const std::string& di
 // pull and the unpacking of every layer.
 absl::StatusOr<double> TimePullUnpack(const PullBenchOptions& o, const std::string& dir) {
   if (absl::Status s = runtime::RemoveTree(dir); !s.ok()) return s;
-  controller::RegistryImageStoreOptions so;
+  image::RegistryImageStoreOptions so;
   so.root = dir;
   so.registry = Insecure(o.registry);
-  absl::StatusOr<std::unique_ptr<controller::RegistryImageStore>> store =
-      controller::RegistryImageStore::Open(so);
+  absl::StatusOr<std::unique_ptr<image::RegistryImageStore>> store =
+      image::RegistryImageStore::Open(so);
   if (!store.ok()) return store.status();
   const absl::Time begin = absl::Now();
-  absl::StatusOr<controller::ResolvedImage> image =
-      (*store)->Resolve(o.reference, controller::ImagePullPolicy::kAlways, {});
+  absl::StatusOr<image::ResolvedImage> image =
+      (*store)->Resolve(o.reference, image::ImagePullPolicy::kAlways, {});
   const double secs = Since(begin);
   if (!image.ok()) return image.status();
   if (!image->pulled) return absl::InternalError(absl::StrCat("bench pull ", o.reference, ": not pulled"));
@@ -84,11 +84,11 @@ absl::StatusOr<double> TimeSkopeo(const PullBenchOptions& o, const std::string& 
 
 // One container through Berth's path, image present: Resolve + spec +
 // Create + Start timed, then Stop + Delete. Milliseconds.
-absl::StatusOr<double> TimeBerthRun(const controller::RegistryImageStore& images, runtime::Runtime* rt,
+absl::StatusOr<double> TimeBerthRun(const image::RegistryImageStore& images, runtime::Runtime* rt,
                                     const controller::NodeContainer& object) {
   const absl::Time begin = absl::Now();
-  absl::StatusOr<controller::ResolvedImage> image =
-      images.Resolve(object.spec.image, controller::ImagePullPolicy::kIfNotPresent, {});
+  absl::StatusOr<image::ResolvedImage> image =
+      images.Resolve(object.spec.image, image::ImagePullPolicy::kIfNotPresent, {});
   if (!image.ok()) return image.status();
   if (image->pulled) return absl::InternalError(absl::StrCat("run ", object.spec.image, ": pulled again"));
   absl::StatusOr<runtime::ContainerSpec> spec = controller::BuildContainerSpec(object, *image);
@@ -150,15 +150,15 @@ absl::StatusOr<PullBenchResult> BenchPull(const PullBenchOptions& o) {
 absl::StatusOr<RunBenchResult> BenchTimeToRunning(const RunBenchOptions& o) {
   const std::string dir = o.work_dir + "/run";
   absl::Cleanup remove = [&] { runtime::RemoveTree(dir).IgnoreError(); };
-  controller::RegistryImageStoreOptions so;
+  image::RegistryImageStoreOptions so;
   so.root = dir + "/images";
   so.registry = Insecure(o.registry);
-  absl::StatusOr<std::unique_ptr<controller::RegistryImageStore>> images =
-      controller::RegistryImageStore::Open(so);
+  absl::StatusOr<std::unique_ptr<image::RegistryImageStore>> images =
+      image::RegistryImageStore::Open(so);
   if (!images.ok()) return images.status();
   // Pulled and unpacked once, not timed.
-  absl::StatusOr<controller::ResolvedImage> image =
-      (*images)->Resolve(o.reference, controller::ImagePullPolicy::kIfNotPresent, {});
+  absl::StatusOr<image::ResolvedImage> image =
+      (*images)->Resolve(o.reference, image::ImagePullPolicy::kIfNotPresent, {});
   if (!image.ok()) return image.status();
   if (image->layers.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("bench time to running ", o.reference, ": has ",

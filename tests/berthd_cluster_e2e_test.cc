@@ -15,7 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "controller/node_container.h"
+#include "controller/spec/node_container.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "absl/strings/escaping.h"

@@ -76,8 +76,8 @@ absl::StatusOr<runtime::RootfsMode> RootfsModeOf(const Config& config) {
   return mode;
 }
 
-absl::StatusOr<controller::RegistryImageStoreOptions> ImageStoreOptionsOf(const Config& config) {
-  controller::RegistryImageStoreOptions o;
+absl::StatusOr<image::RegistryImageStoreOptions> ImageStoreOptionsOf(const Config& config) {
+  image::RegistryImageStoreOptions o;
   o.root = config.images_dir;
   o.gc_high_percent = config.image_gc_high_threshold;
   o.gc_low_percent = config.image_gc_low_threshold;

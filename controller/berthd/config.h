@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "controller/registry_image_store.h"
+#include "runtime/image/registry_image_store.h"
 #include "runtime/runc_runtime.h"
 
 namespace berth::berthd {
@@ -91,7 +91,7 @@ absl::StatusOr<runtime::RootfsMode> RootfsModeOf(const Config& config);
 // The image store's options: the GC thresholds (0 <= low <= high <= 100),
 // the registry credentials (read from --registry-auth), insecure registries
 // and CA files.
-absl::StatusOr<controller::RegistryImageStoreOptions> ImageStoreOptionsOf(const Config& config);
+absl::StatusOr<image::RegistryImageStoreOptions> ImageStoreOptionsOf(const Config& config);
 
 }  // namespace berth::berthd
 

@@ -143,7 +143,7 @@ TEST(ConfigTest, ImageStoreOptions) {
   c.images_dir = "/images";
   c.insecure_registries = {"127.0.0.1:5000", ""};
   c.registry_ca = {"", "registry:443=/etc/ca.pem"};
-  absl::StatusOr<controller::RegistryImageStoreOptions> o = ImageStoreOptionsOf(c);
+  absl::StatusOr<image::RegistryImageStoreOptions> o = ImageStoreOptionsOf(c);
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->root, "/images");
   EXPECT_EQ(o->gc_high_percent, 85);
@@ -173,7 +173,7 @@ TEST(ConfigTest, ImageStoreOptions) {
   ASSERT_EQ(write(fd, "{not json", 9), 9);
   close(fd);
   c.registry_auth = path;
-  absl::StatusOr<controller::RegistryImageStoreOptions> auth = ImageStoreOptionsOf(c);
+  absl::StatusOr<image::RegistryImageStoreOptions> auth = ImageStoreOptionsOf(c);
   unlink(path);
   ASSERT_FALSE(auth.ok());
   EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);

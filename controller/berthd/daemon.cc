@@ -153,11 +153,11 @@ absl::Status Daemon::Start() {
   if (!lock.ok()) return lock.status();
   lock_ = *std::move(lock);
   if (absl::Status s = OpenRuntime(); !s.ok()) return s;
-  absl::StatusOr<controller::RegistryImageStoreOptions> image_options =
+  absl::StatusOr<image::RegistryImageStoreOptions> image_options =
       ImageStoreOptionsOf(config_);
   if (!image_options.ok()) return image_options.status();
-  absl::StatusOr<std::unique_ptr<controller::RegistryImageStore>> images =
-      controller::RegistryImageStore::Open(*std::move(image_options));
+  absl::StatusOr<std::unique_ptr<image::RegistryImageStore>> images =
+      image::RegistryImageStore::Open(*std::move(image_options));
   if (!images.ok()) return images.status();
   images_ = *std::move(images);
   status_files_ = std::make_unique<controller::FileStatusSink>(config_.status_dir());
@@ -201,7 +201,7 @@ absl::Status Daemon::Start() {
   image_gc_ = std::make_unique<controller::Periodic>(
       config_.image_gc_period,
       [this] {
-        absl::StatusOr<controller::ImageGcReport> gc = images_->CollectGarbage(
+        absl::StatusOr<image::ImageGcReport> gc = images_->CollectGarbage(
             [this] { return ImagesInUse(*runtime_, *sources_); }, false);
         if (!gc.ok()) spdlog::error("image GC: {}", gc.status().ToString());
       },

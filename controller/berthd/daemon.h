@@ -27,16 +27,16 @@
 
 #include "absl/status/status.h"
 #include "controller/berthd/config.h"
-#include "controller/channel_source.h"
+#include "controller/sources/channel_source.h"
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/kube/cluster.h"
-#include "controller/manifest_source.h"
-#include "controller/multi_source.h"
-#include "controller/notify.h"
-#include "controller/periodic.h"
+#include "controller/sources/manifest_source.h"
+#include "controller/sources/multi_source.h"
+#include "controller/berthd/notify.h"
+#include "controller/queue/periodic.h"
 #include "controller/reconciler.h"
-#include "controller/registry_image_store.h"
+#include "runtime/image/registry_image_store.h"
 #include "controller/status.h"
 #include "runtime/exit_watcher.h"
 #include "runtime/runc_runtime.h"
@@ -79,7 +79,7 @@ class Daemon {
   std::unique_ptr<controller::ManifestSource> manifests_;
   runtime::UniqueFd lock_;
   std::unique_ptr<runtime::RuncRuntime> runtime_;
-  std::unique_ptr<controller::RegistryImageStore> images_;
+  std::unique_ptr<image::RegistryImageStore> images_;
   std::unique_ptr<controller::FileStatusSink> status_files_;
   std::unique_ptr<kube::Cluster> cluster_;
   std::unique_ptr<controller::FanOutStatusSink> status_;

@@ -9,7 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "controller/logging.h"
+#include "controller/berthd/logging.h"
 #include "spdlog/spdlog.h"
 
 // The defaults are Config's (config_test checks that they agree); they are

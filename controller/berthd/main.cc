@@ -5,7 +5,7 @@
 
 #include "controller/berthd/daemon.h"
 #include "controller/berthd/flags.h"
-#include "controller/notify.h"
+#include "controller/berthd/notify.h"
 
 int main(int argc, char** argv) {
   // Before any child or thread: no monitor or runc may inherit NOTIFY_SOCKET.

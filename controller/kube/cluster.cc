@@ -64,9 +64,9 @@ absl::Status Cluster::Release(const controller::NodeContainer& object) {
   return finalizers_->Remove(object);
 }
 
-absl::StatusOr<controller::PullAuth> Cluster::PullAuthFor(
+absl::StatusOr<image::PullAuth> Cluster::PullAuthFor(
     const controller::NodeContainer& object) {
-  controller::PullAuth auth;
+  image::PullAuth auth;
   if (object.origin != "api") return auth;
   for (const std::string& name : object.spec.image_pull_secrets) {
     const std::string what =

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/events.h"
-#include "controller/image_store.h"
+#include "runtime/image/image_store.h"
 #include "controller/kube/api_client.h"
 #include "controller/kube/finalizers.h"
 #include "controller/kube/kube_events.h"
@@ -51,7 +51,7 @@ class Cluster {
   absl::Status Claim(const controller::NodeContainer& object);
   absl::Status Release(const controller::NodeContainer& object);
   // The object's imagePullSecrets (type kubernetes.io/dockerconfigjson).
-  absl::StatusOr<controller::PullAuth> PullAuthFor(const controller::NodeContainer& object);
+  absl::StatusOr<image::PullAuth> PullAuthFor(const controller::NodeContainer& object);
 
   // This node's labels for nodeSelector: the Node object's over `flags`
   // (--node-labels).

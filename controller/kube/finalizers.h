@@ -23,7 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "controller/kube/api_client.h"
-#include "controller/node_container.h"
+#include "controller/spec/node_container.h"
 #include "nlohmann/json.hpp"
 
 namespace berth::kube {

@@ -25,7 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "controller/clock.h"
+#include "controller/queue/clock.h"
 #include "controller/events.h"
 #include "controller/kube/api_client.h"
 #include "nlohmann/json.hpp"

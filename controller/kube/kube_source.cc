@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/desired_state.h"
-#include "controller/spec_parser.h"
+#include "controller/spec/spec_parser.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::kube {

@@ -7,7 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "controller/kube/finalizers.h"
 #include "controller/kube/kube_source.h"
-#include "controller/kube/kube_test_util.h"
+#include "controller/kube/testing/kube_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

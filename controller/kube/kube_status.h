@@ -44,9 +44,9 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "controller/clock.h"
+#include "controller/queue/clock.h"
 #include "controller/kube/api_client.h"
-#include "controller/node_container.h"
+#include "controller/spec/node_container.h"
 #include "controller/status.h"
 #include "nlohmann/json.hpp"
 

@@ -13,7 +13,7 @@
 #include "controller/kube/kube_events.h"
 #include "controller/kube/kube_source.h"
 #include "controller/kube/kube_status.h"
-#include "controller/kube/kube_test_util.h"
+#include "controller/kube/testing/kube_test_util.h"
 #include "controller/kube/kubeconfig.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

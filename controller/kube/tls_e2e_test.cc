@@ -10,7 +10,7 @@
 #include "controller/kube/api_client.h"
 #include "controller/kube/informer.h"
 #include "controller/kube/kube_source.h"
-#include "controller/kube/kube_test_util.h"
+#include "controller/kube/testing/kube_test_util.h"
 #include "controller/kube/kubeconfig.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

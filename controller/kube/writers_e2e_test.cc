@@ -6,12 +6,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controller/clock.h"
+#include "controller/queue/clock.h"
 #include "controller/kube/finalizers.h"
 #include "controller/kube/kube_events.h"
 #include "controller/kube/kube_status.h"
-#include "controller/kube/kube_test_util.h"
-#include "controller/spec_parser.h"
+#include "controller/kube/testing/kube_test_util.h"
+#include "controller/spec/spec_parser.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,0 +1,91 @@
+// DirectoryWatcher: tells its owner, from its own thread, that something in a
+// directory changed, so that the owner rescans it (e.g. ManifestSource::Scan).
+// It says only "something changed", never what: the owner re-reads everything
+// (level-triggered), so lost, merged or spurious notifications are harmless.
+//
+// Uses inotify on the directory itself (not recursive): creating, deleting,
+// writing, renaming into/out of and changing attributes of entries. That
+// covers editors' write-temp-then-rename and the Kubernetes ConfigMap volume
+// update, which atomically renames the hidden `..data` symlink inside the
+// directory. Changes inside subdirectories, or to files outside the directory
+// that a symlink points at, are not seen: owners should also rescan
+// periodically (as kubelet does for its static pod directory).
+//
+// Notifications are debounced: on_change runs once the directory has been
+// quiet for `debounce`, so a burst of events gives one call; under a steady
+// stream of events it still runs at least every 10 * debounce.
+//
+// The directory itself may be missing or go away: when it is deleted, moved
+// away, or the path starts naming another directory (e.g. a symlinked path was
+// re-pointed), on_change runs and the watcher polls every 500 ms until the
+// path names a directory again, then watches it and runs on_change again. If
+// the event queue overflows, on_change runs.
+//
+// on_change is never called at start (the owner scans at start itself) and
+// never concurrently with itself. It must not destroy the watcher.
+#ifndef BERTH_CONTROLLER_SOURCES_DIRECTORY_WATCHER_H_
+#define BERTH_CONTROLLER_SOURCES_DIRECTORY_WATCHER_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "runtime/sys/process.h"
+
+namespace berth::controller {
+
+class DirectoryWatcher {
+ public:
+  // Starts watching `dir`. A `dir` that does not exist yet (or is not a
+  // directory) is not an error: it is polled for as described above. Errors:
+  // inotify or eventfd unavailable, or adding the watch failing for another
+  // reason (EACCES, inotify watch limit): "watch directory <dir>: <cause>".
+  static absl::StatusOr<std::unique_ptr<DirectoryWatcher>> Start(
+      std::string dir, absl::Duration debounce,
+      std::function<void()> on_change);
+
+  DirectoryWatcher(const DirectoryWatcher&) = delete;
+  DirectoryWatcher& operator=(const DirectoryWatcher&) = delete;
+
+  // Stops and joins the thread; returns promptly, after waiting for an
+  // on_change call in progress. No call starts after it returns.
+  ~DirectoryWatcher();
+
+ private:
+  DirectoryWatcher(std::string dir, absl::Duration debounce,
+                   std::function<void()> on_change,
+                   runtime::UniqueFd inotify_fd, runtime::UniqueFd stop_fd);
+
+  // Tries to watch dir_: 0 on success, else the errno (ENOENT or ENOTDIR
+  // when the path names no directory now).
+  int AddWatch();
+  void RemoveWatch();
+  // Whether dir_ still names the watched directory.
+  bool StillWatchingPath() const;
+  // Reads all queued events. Returns whether there was any; sets
+  // `watch_lost` if the watch went away (directory deleted, moved, unmounted).
+  bool DrainEvents(bool& watch_lost);
+  void Run();
+
+  const std::string dir_;
+  const absl::Duration debounce_;
+  const std::function<void()> on_change_;
+  runtime::UniqueFd inotify_fd_;
+  runtime::UniqueFd stop_fd_;  // eventfd; written by the destructor
+
+  // Used only by the thread (and by Start before it runs).
+  int wd_ = -1;            // current watch, -1 when none
+  dev_t watched_dev_ = 0;  // identity of the watched directory
+  ino_t watched_ino_ = 0;
+
+  std::thread thread_;
+};
+
+}  // namespace berth::controller
+
+#endif  // BERTH_CONTROLLER_SOURCES_DIRECTORY_WATCHER_H_
