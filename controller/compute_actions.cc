@@ -1,9 +1,9 @@
 #include "controller/compute_actions.h"
 
 #include "absl/strings/str_cat.h"
-#include "controller/spec/container_annotations.h"
 #include "controller/desired_state.h"
 #include "controller/diff.h"
+#include "controller/spec/container_annotations.h"
 
 namespace berth::controller {
 namespace {
@@ -45,16 +45,16 @@ bool PullBackingOff(const NodeContainer& object, const std::optional<ContainerSt
   const std::optional<PullFailure>& f = memory.pull;
   if (!f.has_value() || f->image != object.spec.image || now >= f->retry_at) return false;
   a->report = MakeReport(WaitingPhase(observed), observed, f->error,
-                           absl::StrCat("Back-off pulling image \"", object.spec.image, "\""),
-                           "ImagePullBackOff");
+                         absl::StrCat("Back-off pulling image \"", object.spec.image, "\""),
+                         "ImagePullBackOff");
   a->requeue_after = f->retry_at - now;
   return true;
 }
 
 // An exited container of a wanted object: its restart policy and back-off.
 void DecideExit(const NodeContainer& object, const ContainerStatus& observed,
-                const RestartState& memory, const RestartBackoff::Options& backoff,
-                absl::Time now, ContainerActions* a) {
+                const RestartState& memory, const RestartBackoff::Options& backoff, absl::Time now,
+                ContainerActions* a) {
   const bool succeeded = observed.exit_code.has_value() && *observed.exit_code == 0;
   const RestartPolicy policy = object.spec.restart_policy;
   if (policy == RestartPolicy::kNever || (policy == RestartPolicy::kOnFailure && succeeded)) {
@@ -195,11 +195,11 @@ ContainerActions ComputeActions(const Observation& in) {
     return a;
   }
   // A container of an earlier release matches by that release's hash.
-  const PlannedAction action = Decide(
-      in.id, DesiredSpecHash(object),
-      observed ? std::optional(EffectiveObservedHash(
-                     object, ContainerAnnotations::Decode(observed->annotations).spec_hash))
-               : std::nullopt);
+  const PlannedAction action =
+      Decide(in.id, DesiredSpecHash(object),
+             observed ? std::optional(EffectiveObservedHash(
+                            object, ContainerAnnotations::Decode(observed->annotations).spec_hash))
+                      : std::nullopt);
   switch (action.kind) {
     case ActionKind::kCreate:
       if (PullBackingOff(object, observed, in.memory, in.now, &a)) return a;
@@ -218,8 +218,7 @@ ContainerActions ComputeActions(const Observation& in) {
       a.create = true;
       return a;
     case ActionKind::kDelete:  // not reachable: handled above
-    case ActionKind::kNoop:
-      break;
+    case ActionKind::kNoop: break;
   }
   switch (observed->state) {
     case ContainerState::kCreated:
@@ -236,8 +235,7 @@ ContainerActions ComputeActions(const Observation& in) {
     case ContainerState::kStopped:
       DecideExit(object, *observed, in.memory, in.backoff, in.now, &a);
       return a;
-    case ContainerState::kUnknown:
-      break;
+    case ContainerState::kUnknown: break;
   }
   a.requeue_after = kBusyRequeue;
   return a;
@@ -305,7 +303,7 @@ ImageActions DecideAfterPull(const NodeContainer& object,
       a.pull_delay = RestartBackoff::Next(backoff, memory.pull_delay, now, now);
       a.record_pull_failure = PullFailure{image, now + a.pull_delay, error};
       a.report = MakeReport(waiting, prepare_observed, error, "",
-                              never ? "ErrImageNeverPull" : "ErrImagePull");
+                            never ? "ErrImageNeverPull" : "ErrImagePull");
       a.events.push_back(
           never ? EventRecord{EventType::kWarning, "ErrImageNeverPull",
                               absl::StrCat("Container image \"", image,
@@ -315,8 +313,7 @@ ImageActions DecideAfterPull(const NodeContainer& object,
       a.requeue_after = a.pull_delay;
       return a;
     }
-    case PullOutcome::Kind::kResolved:
-      break;
+    case PullOutcome::Kind::kResolved: break;
   }
   a.forget_pull_failure = true;
   // kubelet's events: Pulled after a pull, or that the image is present.
@@ -339,9 +336,9 @@ ImageActions DecideAfterBuildFailure(const NodeContainer& object,
                                      const absl::Status& error) {
   ImageActions a;
   const std::string message(error.message());
-  a.report = MakeReport(WaitingPhase(prepare_observed) == Phase::kRunning ? Phase::kRunning
-                                                                            : Phase::kError,
-                          prepare_observed, message, "");
+  a.report = MakeReport(
+      WaitingPhase(prepare_observed) == Phase::kRunning ? Phase::kRunning : Phase::kError,
+      prepare_observed, message, "");
   a.events.push_back({EventType::kWarning, "Failed", absl::StrCat("Error: ", message)});
   a.status = error;
   return a;

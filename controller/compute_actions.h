@@ -15,9 +15,9 @@
 #include "absl/time/time.h"
 #include "controller/crash_loop_backoff.h"
 #include "controller/events.h"
-#include "controller/spec/node_container.h"
 #include "controller/phase.h"
 #include "controller/restart_memory.h"
+#include "controller/spec/node_container.h"
 #include "runtime/runtime.h"
 
 namespace berth::controller {
@@ -147,11 +147,11 @@ ContainerActions DecideAfterStart(const NodeContainer& object,
 struct PullOutcome {
   enum class Kind { kAuthFailed, kFailed, kResolved };
   Kind kind = Kind::kResolved;
-  absl::Status status;          // kAuthFailed, kFailed: why
+  absl::Status status;  // kAuthFailed, kFailed: why
   ImagePullPolicy policy = ImagePullPolicy::kIfNotPresent;
-  bool would_pull = false;      // the store said it would pull
-  bool pulled = false;          // kResolved: it did
-  absl::Duration took;          // kResolved and pulled: how long
+  bool would_pull = false;  // the store said it would pull
+  bool pulled = false;      // kResolved: it did
+  absl::Duration took;      // kResolved and pulled: how long
 };
 
 struct ImageActions {

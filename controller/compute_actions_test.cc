@@ -9,9 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controller/spec/container_annotations.h"
 #include "controller/desired_state.h"
-#include "controller/legacy_spec_hash.h"
+#include "controller/spec/container_annotations.h"
+#include "controller/spec/legacy_spec_hash.h"
 #include "gtest/gtest.h"
 
 namespace berth::controller {

@@ -21,9 +21,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "controller/queue/clock.h"
+#include "controller/queue/work_queue.h"
 #include "controller/reconciler.h"
 #include "controller/sources/source.h"
-#include "controller/queue/work_queue.h"
 #include "runtime/runtime.h"
 
 namespace berth::controller {

@@ -216,8 +216,8 @@ TEST(ControllerTest, WorkersDrainWhatAWatchedSourcePushes) {
   source.handler()->OnChange("default.b");
   exits.Push("default.c");
   ASSERT_TRUE(rec.WaitFor([&] { return rec.Ids().size() == 4; }));
-  EXPECT_THAT(rec.Ids(), UnorderedElementsAre("default.early", "default.a", "default.b",
-                                              "default.c"));
+  EXPECT_THAT(rec.Ids(),
+              UnorderedElementsAre("default.early", "default.a", "default.b", "default.c"));
   c.Stop();
   EXPECT_EQ(rec.Count("default.a"), 1);
 }

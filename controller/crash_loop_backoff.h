@@ -38,12 +38,11 @@ class RestartBackoff {
   //    finished_at - started_at >= reset_after;
   //  * otherwise min(2 * previous delay, max).
   // finished_at before started_at counts as a run of zero length.
-  absl::Duration OnExit(const std::string& key, absl::Time started_at,
-                        absl::Time finished_at) {
+  absl::Duration OnExit(const std::string& key, absl::Time started_at, absl::Time finished_at) {
     auto it = delays_.find(key);
     const absl::Duration delay =
-        Next(options_, it == delays_.end() ? std::nullopt : std::optional(it->second),
-             started_at, finished_at);
+        Next(options_, it == delays_.end() ? std::nullopt : std::optional(it->second), started_at,
+             finished_at);
     delays_.insert_or_assign(key, delay);
     return delay;
   }

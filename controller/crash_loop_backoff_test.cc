@@ -14,8 +14,7 @@ namespace berth::controller {
 namespace {
 
 // Restarts after runs of one second each.
-std::vector<int64_t> RestartDelaysSeconds(RestartBackoff& backoff,
-                                          const std::string& key, int n,
+std::vector<int64_t> RestartDelaysSeconds(RestartBackoff& backoff, const std::string& key, int n,
                                           absl::Time& t) {
   std::vector<int64_t> delays;
   for (int i = 0; i < n; ++i) {
@@ -42,8 +41,7 @@ TEST(RestartBackoffTest, ResetsAfterRunningTenMinutes) {
   ASSERT_EQ(backoff.Current("a"), absl::Minutes(5));
 
   // Just short of 10 minutes: still backing off.
-  EXPECT_EQ(backoff.OnExit("a", t, t + absl::Minutes(10) - absl::Seconds(1)),
-            absl::Minutes(5));
+  EXPECT_EQ(backoff.OnExit("a", t, t + absl::Minutes(10) - absl::Seconds(1)), absl::Minutes(5));
   t += absl::Minutes(20);
   // Exactly 10 minutes: reset.
   EXPECT_EQ(backoff.OnExit("a", t, t + absl::Minutes(10)), absl::Seconds(10));
@@ -80,8 +78,7 @@ TEST(RestartBackoffTest, CustomOptions) {
   options.reset_after = absl::Seconds(30);
   RestartBackoff backoff(options);
   absl::Time t = FakeClock::DefaultStart();
-  EXPECT_THAT(RestartDelaysSeconds(backoff, "a", 4, t),
-              ::testing::ElementsAre(1, 2, 3, 3));
+  EXPECT_THAT(RestartDelaysSeconds(backoff, "a", 4, t), ::testing::ElementsAre(1, 2, 3, 3));
   EXPECT_EQ(backoff.OnExit("a", t, t + absl::Seconds(30)), absl::Seconds(1));
   // Many doublings saturate at max rather than overflowing.
   for (int i = 0; i < 200; ++i) backoff.OnExit("a", t, t);

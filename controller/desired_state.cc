@@ -41,7 +41,7 @@ runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const image::Res
   }
   for (const EnvVar& e : in.env) put(e.name, e.value);
   for (const std::string& k : order) spec.env.push_back(absl::StrCat(k, "=", env[k]));
-  spec.working_dir = !in.working_dir.empty() ? in.working_dir
+  spec.working_dir = !in.working_dir.empty()       ? in.working_dir
                      : !image->working_dir.empty() ? image->working_dir
                                                    : "/";
   // kubelet: runAsUser replaces the image's USER (and its group, unless
@@ -107,14 +107,14 @@ absl::StatusOr<runtime::ContainerSpec> BuildContainerSpec(const NodeContainer& o
                                                           const image::ResolvedImage& image) {
   const std::string id = ContainerIdFor(object.metadata);
   if (absl::Status s = runtime::ValidateContainerId(id); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "build container ", id, " from ", object.source, ": namespace.name: ", s.message()));
+    return absl::InvalidArgumentError(absl::StrCat("build container ", id, " from ", object.source,
+                                                   ": namespace.name: ", s.message()));
   }
   runtime::ContainerSpec spec = ComposeSpec(object, &image);
   if (spec.args.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "build container ", id, ": no command: the spec has none and image ", image.reference,
-        " has no Entrypoint or Cmd"));
+    return absl::InvalidArgumentError(absl::StrCat("build container ", id,
+                                                   ": no command: the spec has none and image ",
+                                                   image.reference, " has no Entrypoint or Cmd"));
   }
   if (absl::Status s = runtime::ValidateContainerSpec(spec); !s.ok()) return s;
   ContainerAnnotations annotations = ContainerAnnotations::Decode(spec.annotations);
@@ -145,8 +145,8 @@ bool IsForNode(const NodeContainer& object, const std::string& node_name,
   return true;
 }
 
-int64_t IntAnnotation(const std::map<std::string, std::string>& annotations,
-                      const std::string& key, int64_t fallback) {
+int64_t IntAnnotation(const std::map<std::string, std::string>& annotations, const std::string& key,
+                      int64_t fallback) {
   auto it = annotations.find(key);
   int64_t v;
   if (it == annotations.end() || !absl::SimpleAtoi(it->second, &v)) return fallback;

@@ -8,10 +8,10 @@
 
 #include "absl/status/statusor.h"
 #include "controller/spec/container_annotations.h"
-#include "runtime/image/image_store.h"
 #include "controller/spec/node_container.h"
 #include "controller/spec/spec_hash.h"
 #include "runtime/container_spec.h"
+#include "runtime/image/image_store.h"
 
 namespace berth::controller {
 
@@ -43,8 +43,8 @@ bool IsForNode(const NodeContainer& object, const std::string& node_name,
 
 // Reads an integer annotation; `fallback` when absent or malformed. Prefer
 // ContainerAnnotations::Decode (controller/spec/container_annotations.h).
-int64_t IntAnnotation(const std::map<std::string, std::string>& annotations,
-                      const std::string& key, int64_t fallback);
+int64_t IntAnnotation(const std::map<std::string, std::string>& annotations, const std::string& key,
+                      int64_t fallback);
 
 }  // namespace berth::controller
 

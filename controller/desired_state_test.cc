@@ -2,9 +2,9 @@
 
 #include "absl/strings/str_format.h"
 #include "controller/diff.h"
-#include "nlohmann/json.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "runtime/names.h"
 #include "runtime/sys/process.h"
 #include "tests/temp_dir.h"
@@ -18,7 +18,7 @@ using ::testing::HasSubstr;
 class FakeImages : public image::ImageStore {
  public:
   absl::StatusOr<image::ResolvedImage> Resolve(const std::string& ref, ImagePullPolicy,
-                                        const image::PullAuth&) const override {
+                                               const image::PullAuth&) const override {
     if (ref != "app") return absl::NotFoundError("resolve image " + ref + ": not here");
     image::ResolvedImage i;
     i.reference = "app:latest";
@@ -182,7 +182,8 @@ TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
   ASSERT_TRUE(runtime::MakeDirs(dir + "/busybox/latest/rootfs").ok());
   ASSERT_TRUE(runtime::MakeDirs(dir + "/127.0.0.1_5000/team/app/v1/rootfs").ok());
   ASSERT_TRUE(runtime::WriteFileAtomic(dir + "/busybox/latest/config.json",
-                                       R"({"config":{"Cmd":["sh"],"Env":["A=1"]}})").ok());
+                                       R"({"config":{"Cmd":["sh"],"Env":["A=1"]}})")
+                  .ok());
   image::LocalImageStore store(dir);
   auto bb = store.Resolve("busybox", ImagePullPolicy::kAlways, {});
   ASSERT_TRUE(bb.ok()) << bb.status();
@@ -192,10 +193,12 @@ TEST(LocalImageStoreTest, ResolvesReferencesSafely) {
   auto app = store.Resolve("127.0.0.1:5000/team/app:v1", ImagePullPolicy::kNever, {});
   ASSERT_TRUE(app.ok()) << app.status();
   EXPECT_THAT(app->layers, ElementsAre(dir + "/127.0.0.1_5000/team/app/v1/rootfs"));
-  EXPECT_TRUE(absl::IsNotFound(store.Resolve("busybox:1.36", ImagePullPolicy::kIfNotPresent, {}).status()));
-  for (const char* bad : {"", "../busybox", "a/../../etc", "Busybox", "busybox:", "busybox@sha256:00",
-                          "busybox:-x", "a//b"}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(store.Resolve(bad, ImagePullPolicy::kNever, {}).status())) << bad;
+  EXPECT_TRUE(
+      absl::IsNotFound(store.Resolve("busybox:1.36", ImagePullPolicy::kIfNotPresent, {}).status()));
+  for (const char* bad : {"", "../busybox", "a/../../etc", "Busybox",
+                          "busybox:", "busybox@sha256:00", "busybox:-x", "a//b"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(store.Resolve(bad, ImagePullPolicy::kNever, {}).status()))
+        << bad;
   }
   const std::string by_digest = "busybox@sha256:" + std::string(64, 'a');
   EXPECT_THAT(store.Resolve(by_digest, ImagePullPolicy::kNever, {}).status().message(),

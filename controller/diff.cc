@@ -53,8 +53,8 @@ std::string FormatPlan(const std::vector<PlannedAction>& plan) {
   for (const auto& a : plan) width = std::max(width, a.id.size());
   std::string out;
   for (const auto& a : plan) {
-    absl::StrAppendFormat(&out, "%-8s %-*s  (%s)\n", ActionKindName(a.kind), static_cast<int>(width),
-                          a.id, a.reason);
+    absl::StrAppendFormat(&out, "%-8s %-*s  (%s)\n", ActionKindName(a.kind),
+                          static_cast<int>(width), a.id, a.reason);
   }
   return out;
 }

@@ -1,16 +1,17 @@
 #include "controller/reconciler.h"
 
 #include "absl/strings/str_cat.h"
-#include "controller/spec/container_annotations.h"
 #include "controller/desired_state.h"
+#include "controller/spec/container_annotations.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::controller {
 
 using runtime::ContainerStatus;
 
-Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired, const image::ImageStore& images,
-                       StatusSink& status, const Clock& clock, ReconcilerOptions options)
+Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired,
+                       const image::ImageStore& images, StatusSink& status, const Clock& clock,
+                       ReconcilerOptions options)
     : runtime_(runtime),
       desired_(std::move(desired)),
       images_(images),
@@ -28,10 +29,10 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
     // Asked before the labels: labels read first could be older than a
     // "known" that follows them.
     const bool labels_known = !options_.node_labels_known || options_.node_labels_known();
-    in.wanted = Classify(in.object, options_.node_name,
-                         options_.current_node_labels ? options_.current_node_labels()
-                                                      : options_.node_labels,
-                         labels_known);
+    in.wanted = Classify(
+        in.object, options_.node_name,
+        options_.current_node_labels ? options_.current_node_labels() : options_.node_labels,
+        labels_known);
   } else {
     in.wanted = Classify(in.object, options_.node_name, {}, true);
   }
@@ -119,8 +120,7 @@ absl::Status Reconciler::StopAndDelete(const Removal& removal, const NodeContain
   return runtime_.Delete(removal.id);
 }
 
-ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
-                                           runtime::ContainerSpec spec,
+ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec,
                                            const PendingRestart& restart) {
   const std::string id = spec.id;
   if (options_.claim) {
@@ -144,19 +144,19 @@ ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object,
     }
     return failed(s);
   }
-  Event(object, {EventType::kNormal, "Created",
-                 absl::StrCat("Created container ", object.metadata.name)});
+  Event(object,
+        {EventType::kNormal, "Created", absl::StrCat("Created container ", object.metadata.name)});
   if (absl::Status s = runtime_.Start(id); !s.ok()) {
     // Never leave a created-but-not-started container behind a failure.
     if (absl::Status d = runtime_.Delete(id); !d.ok()) spdlog::error("{}", d.ToString());
     return failed(s);
   }
-  Event(object, {EventType::kNormal, "Started",
-                 absl::StrCat("Started container ", object.metadata.name)});
+  Event(object,
+        {EventType::kNormal, "Started", absl::StrCat("Started container ", object.metadata.name)});
   memory_.ClearPending(id);
-  spdlog::info("started container {}{}{}", id, RealNameNote(object.metadata),
-               restart.restart_count > 0 ? absl::StrCat(" (restart ", restart.restart_count, ")")
-                                         : "");
+  spdlog::info(
+      "started container {}{}{}", id, RealNameNote(object.metadata),
+      restart.restart_count > 0 ? absl::StrCat(" (restart ", restart.restart_count, ")") : "");
   return AfterStart(object, id);
 }
 
@@ -166,16 +166,16 @@ ReconcileResult Reconciler::AfterStart(const NodeContainer& object, const std::s
   return Carry(DecideAfterStart(object, *now, memory_.Get(id), memory_.options(), clock_.Now()));
 }
 
-std::optional<ReconcileResult> Reconciler::Prepare(
-    const std::string& id, const NodeContainer& object, const std::optional<ContainerStatus>& observed,
-    runtime::ContainerSpec* spec) {
+std::optional<ReconcileResult> Reconciler::Prepare(const std::string& id,
+                                                   const NodeContainer& object,
+                                                   const std::optional<ContainerStatus>& observed,
+                                                   runtime::ContainerSpec* spec) {
   const std::string& image = object.spec.image;
   const absl::Time now = clock_.Now();
   PullOutcome outcome;
   auto decided = [&]() -> std::optional<ReconcileResult> {
-    const ImageActions d = DecideAfterPull(object, observed, outcome,
-                                           memory_.Get(id),
-                                           memory_.options(), now);
+    const ImageActions d =
+        DecideAfterPull(object, observed, outcome, memory_.Get(id), memory_.options(), now);
     Apply(id, object, d);
     if (d.ready) return std::nullopt;
     return ReconcileResult{d.status, d.requeue_after};
@@ -213,8 +213,7 @@ std::optional<ReconcileResult> Reconciler::Prepare(
   return std::nullopt;
 }
 
-void Reconciler::Apply(const std::string& id, const NodeContainer& object,
-                       const ImageActions& d) {
+void Reconciler::Apply(const std::string& id, const NodeContainer& object, const ImageActions& d) {
   if (d.forget_pull_failure) memory_.ForgetPull(id);
   if (d.record_pull_failure.has_value()) {
     memory_.RecordPullFailure(id, *d.record_pull_failure, d.pull_delay);

@@ -13,14 +13,14 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "controller/queue/clock.h"
 #include "controller/compute_actions.h"
 #include "controller/crash_loop_backoff.h"
 #include "controller/events.h"
-#include "runtime/image/image_store.h"
-#include "controller/spec/node_container.h"
+#include "controller/queue/clock.h"
 #include "controller/restart_memory.h"
+#include "controller/spec/node_container.h"
 #include "controller/status.h"
+#include "runtime/image/image_store.h"
 #include "runtime/runtime.h"
 
 namespace berth::controller {
@@ -62,7 +62,7 @@ struct ReconcilerOptions {
 };
 
 struct ReconcileResult {
-  absl::Status status;  // non-OK: retry with the queue's rate limit
+  absl::Status status;                                  // non-OK: retry with the queue's rate limit
   absl::Duration requeue_after = absl::ZeroDuration();  // zero: no timed requeue
 };
 

@@ -88,7 +88,7 @@ class FakeRuntime : public runtime::Runtime {
 class FakeImages : public image::ImageStore {
  public:
   absl::StatusOr<image::ResolvedImage> Resolve(const std::string& ref, ImagePullPolicy policy,
-                                        const image::PullAuth&) const override {
+                                               const image::PullAuth&) const override {
     resolves.push_back(ref);
     if (auto it = errors.find(ref); it != errors.end()) return it->second;
     image::ResolvedImage i;
@@ -120,8 +120,8 @@ class RecordingEvents : public EventRecorder {
  public:
   void Record(const NodeContainer& object, EventType type, absl::string_view reason,
               absl::string_view message) override {
-    events.push_back(absl::StrCat(type == EventType::kWarning ? "Warning " : "Normal ", reason,
-                                  ": ", message));
+    events.push_back(
+        absl::StrCat(type == EventType::kWarning ? "Warning " : "Normal ", reason, ": ", message));
   }
   std::vector<std::string> events;
 };
@@ -229,8 +229,8 @@ TEST_F(ReconcilerTest, AlwaysRestartsWithCrashLoopBackOff) {
 
   clock_.Advance(absl::Seconds(6));
   ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
-  EXPECT_THAT(runtime_.calls, ElementsAre("delete default.crash", "create default.crash",
-                                          "start default.crash"));
+  EXPECT_THAT(runtime_.calls,
+              ElementsAre("delete default.crash", "create default.crash", "start default.crash"));
   ContainerReport rep = sink_.reports["default.crash"];
   EXPECT_EQ(rep.phase, "Running");
   EXPECT_EQ(rep.restart_count, 1);
@@ -270,13 +270,15 @@ TEST_F(ReconcilerTest, FailuresAreReportedAndLeaveNoHalfStartedContainer) {
   ReconcileResult res = r.Reconcile("default.web");
   EXPECT_TRUE(absl::IsUnavailable(res.status));
   EXPECT_EQ(sink_.reports["default.web"].phase, "Error");
-  EXPECT_EQ(sink_.reports["default.web"].last_error, "create container default.web: runc_create: boom");
+  EXPECT_EQ(sink_.reports["default.web"].last_error,
+            "create container default.web: runc_create: boom");
 
   runtime_.create_error = absl::OkStatus();
   runtime_.start_error = absl::InternalError("start container default.web: no");
   runtime_.calls.clear();
   EXPECT_FALSE(r.Reconcile("default.web").status.ok());
-  EXPECT_THAT(runtime_.calls, ElementsAre("create default.web", "start default.web", "delete default.web"));
+  EXPECT_THAT(runtime_.calls,
+              ElementsAre("create default.web", "start default.web", "delete default.web"));
   EXPECT_THAT(runtime_.containers, IsEmpty());
 }
 
@@ -322,8 +324,8 @@ TEST_F(ReconcilerTest, LeftoversOfFailedCreatesAndDeletesAreRemoved) {
   half.reason = "Deleting";
   runtime_.containers["default.web"] = half;
   ASSERT_TRUE(r.Reconcile("default.web").status.ok());
-  EXPECT_THAT(runtime_.calls, ElementsAre("delete default.web", "create default.web",
-                                          "start default.web"));
+  EXPECT_THAT(runtime_.calls,
+              ElementsAre("delete default.web", "create default.web", "start default.web"));
   // An exit still being recorded is waited for, not removed.
   runtime_.calls.clear();
   runtime_.containers["default.web"].state = ContainerState::kUnknown;
@@ -373,7 +375,8 @@ TEST_F(ReconcilerTest, ClaimsBeforeCreatingAndReleasesAfterDeleting) {
   EXPECT_THAT(runtime_.calls, ElementsAre("stop default.web 7s", "delete default.web"));
   EXPECT_THAT(claims, ElementsAre("release web"));
   EXPECT_EQ(sink_.reports.count("default.web"), 0u);
-  EXPECT_THAT(events.events.back(), ::testing::StartsWith("Normal Killing: Stopping container web"));
+  EXPECT_THAT(events.events.back(),
+              ::testing::StartsWith("Normal Killing: Stopping container web"));
   // Again (the finalizer removal failed, say): nothing to stop, released again.
   runtime_.calls.clear();
   ASSERT_TRUE(r2.Reconcile("default.web").status.ok());
@@ -631,8 +634,8 @@ TEST_F(ReconcilerTest, AProgramThatExitsAtOnceIsNeverReportedRunning) {
     runtime_.calls.clear();
     ReconcileResult next = r.Reconcile("default.crash");
     ASSERT_TRUE(next.status.ok()) << next.status;
-    EXPECT_THAT(runtime_.calls, ElementsAre("delete default.crash", "create default.crash",
-                                            "start default.crash"));
+    EXPECT_THAT(runtime_.calls,
+                ElementsAre("delete default.crash", "create default.crash", "start default.crash"));
     EXPECT_EQ(sink_.reports["default.crash"].phase, "CrashLoopBackOff") << restart;
     EXPECT_EQ(sink_.reports["default.crash"].restart_count, restart);
     EXPECT_EQ(next.requeue_after, std::min(absl::Seconds(10) * (1 << restart), absl::Seconds(40)))

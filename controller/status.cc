@@ -19,7 +19,9 @@ std::string Rfc3339(absl::Time t) {
 }  // namespace
 
 nlohmann::json ReportToJson(const ContainerReport& r) {
-  nlohmann::json j = {{"namespace", r.namespace_}, {"name", r.name}, {"phase", r.phase},
+  nlohmann::json j = {{"namespace", r.namespace_},
+                      {"name", r.name},
+                      {"phase", r.phase},
                       {"restartCount", r.restart_count},
                       {"observedGeneration", r.observed_generation}};
   if (!r.container_id.empty()) j["containerID"] = r.container_id;

@@ -22,7 +22,8 @@
 #include "tests/test_env.h"
 
 ABSL_FLAG(int, rounds, 3, "pull rounds (the median is reported)");
-ABSL_FLAG(std::string, image, "big", "test image pulled (hack/make-test-images; big is built with --big)");
+ABSL_FLAG(std::string, image, "big",
+          "test image pulled (hack/make-test-images; big is built with --big)");
 ABSL_FLAG(int, n, 20, "containers started from the pulled image");
 ABSL_FLAG(std::string, run_image, "busybox", "one-layer test image the containers run");
 ABSL_FLAG(std::string, keep_store, "",
@@ -44,7 +45,8 @@ int Main(int argc, char** argv) {
   if (!env.ok()) return Fail(env.status());
   std::printf("bench-pull: building and pushing %s:1 and %s:1 ...\n", pulled.c_str(), run.c_str());
   std::fflush(stdout);
-  if (absl::Status s = (*env)->PushTestImages({pulled, run}, pulled == "big"); !s.ok()) return Fail(s);
+  if (absl::Status s = (*env)->PushTestImages({pulled, run}, pulled == "big"); !s.ok())
+    return Fail(s);
 
   testing::TestWorld world;
   bench::PullBenchOptions po;

@@ -118,7 +118,8 @@ int Main(int argc, char** argv) {
   spec.id = "raw";
   spec.rootfs_layers = {rootfs};
   spec.args = {"/bin/sleep", "1000"};
-  absl::StatusOr<bench::RuncFloor> floor = bench::RuncFloor::Prepare(world.dir() + "/raw", spec, rootfs);
+  absl::StatusOr<bench::RuncFloor> floor =
+      bench::RuncFloor::Prepare(world.dir() + "/raw", spec, rootfs);
   if (!floor.ok()) return std::fprintf(stderr, "bench: %s\n", floor.status().ToString().c_str()), 1;
   const std::string raw = absl::StrCat("raw-", getpid(), "-");  // runc's cgroup is /<id>
   const std::string runc = floor->runc();
@@ -188,18 +189,20 @@ int Main(int argc, char** argv) {
   rt->reset();
   floor->Remove().IgnoreError();
 
-  std::printf("berth-bench: N=%d containers in %d interleaved rounds, busybox sleep, %s\n", n, rounds,
-              runc.c_str());
-  std::printf("%-22s %12s %12s %8s   %6s  %s\n", "per container", "raw runc", "berth layer", "ratio",
-              "median", "range of the rounds");
+  std::printf("berth-bench: N=%d containers in %d interleaved rounds, busybox sleep, %s\n", n,
+              rounds, runc.c_str());
+  std::printf("%-22s %12s %12s %8s   %6s  %s\n", "per container", "raw runc", "berth layer",
+              "ratio", "median", "range of the rounds");
   up.Print("create+start", n);
   down.Print("stop+delete", n);
   Totals whole;
   whole.raw = up.raw + down.raw;
   whole.layer = up.layer + down.layer;
   whole.Print("whole lifecycle", n);
-  std::printf("  layer create %.1f ms + start %.1f ms\n", Ms(layer_create) / n, Ms(layer_start) / n);
-  std::printf("monitor memory: VmRSS %ld kB, private %ld kB (the rest is the shared binary)\n", rss, priv);
+  std::printf("  layer create %.1f ms + start %.1f ms\n", Ms(layer_create) / n,
+              Ms(layer_start) / n);
+  std::printf("monitor memory: VmRSS %ld kB, private %ld kB (the rest is the shared binary)\n", rss,
+              priv);
   std::vector<std::string> leaks = world.Leaks();
   for (const auto& l : leaks) std::printf("LEAK: %s\n", l.c_str());
   return leaks.empty() ? 0 : 1;

@@ -13,11 +13,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "controller/desired_state.h"
-#include "runtime/image/registry_image_store.h"
 #include "hack/runc_floor.h"
 #include "runtime/image/content_store.h"
 #include "runtime/image/puller.h"
 #include "runtime/image/registry_client.h"
+#include "runtime/image/registry_image_store.h"
 #include "runtime/sys/process.h"
 
 namespace berth::bench {
@@ -33,7 +33,8 @@ image::RegistryClientOptions Insecure(const std::string& registry) {
 
 // Puller::Pull of the image into an empty content store at `dir`; the
 // seconds, with the record and the bytes of every blob it references.
-absl::StatusOr<double> TimePull(const PullBenchOptions& o, const std::string& dir, PullBenchResult* r) {
+absl::StatusOr<double> TimePull(const PullBenchOptions& o, const std::string& dir,
+                                PullBenchResult* r) {
   if (absl::Status s = runtime::RemoveTree(dir); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<image::ContentStore>> store = image::ContentStore::Open(dir);
   if (!store.ok()) return store.status();
@@ -68,7 +69,8 @@ absl::StatusOr<double> TimePullUnpack(const PullBenchOptions& o, const std::stri
       (*store)->Resolve(o.reference, image::ImagePullPolicy::kAlways, {});
   const double secs = Since(begin);
   if (!image.ok()) return image.status();
-  if (!image->pulled) return absl::InternalError(absl::StrCat("bench pull ", o.reference, ": not pulled"));
+  if (!image->pulled)
+    return absl::InternalError(absl::StrCat("bench pull ", o.reference, ": not pulled"));
   return secs;
 }
 
@@ -90,7 +92,8 @@ absl::StatusOr<double> TimeBerthRun(const image::RegistryImageStore& images, run
   absl::StatusOr<image::ResolvedImage> image =
       images.Resolve(object.spec.image, image::ImagePullPolicy::kIfNotPresent, {});
   if (!image.ok()) return image.status();
-  if (image->pulled) return absl::InternalError(absl::StrCat("run ", object.spec.image, ": pulled again"));
+  if (image->pulled)
+    return absl::InternalError(absl::StrCat("run ", object.spec.image, ": pulled again"));
   absl::StatusOr<runtime::ContainerSpec> spec = controller::BuildContainerSpec(object, *image);
   if (!spec.ok()) return spec.status();
   if (absl::Status s = rt->Create(*spec); !s.ok()) return s;
@@ -162,7 +165,8 @@ absl::StatusOr<RunBenchResult> BenchTimeToRunning(const RunBenchOptions& o) {
   if (!image.ok()) return image.status();
   if (image->layers.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("bench time to running ", o.reference, ": has ",
-                                                   image->layers.size(), " layers; the raw floor needs one"));
+                                                   image->layers.size(),
+                                                   " layers; the raw floor needs one"));
   }
   controller::NodeContainer object;
   object.metadata.namespace_ = "bench";
@@ -176,7 +180,8 @@ absl::StatusOr<RunBenchResult> BenchTimeToRunning(const RunBenchOptions& o) {
   // The floor's bundle: a copy of the same layer with the mount points runc
   // needs (a read-only root of its own, as the layer is not to be written).
   const std::string raw_rootfs = dir + "/raw-rootfs";
-  if (absl::Status s = runtime::RunCommandOk({"/bin/cp", "-a", image->layers[0], raw_rootfs}, absl::Minutes(5));
+  if (absl::Status s =
+          runtime::RunCommandOk({"/bin/cp", "-a", image->layers[0], raw_rootfs}, absl::Minutes(5));
       !s.ok()) {
     return s;
   }
@@ -217,9 +222,11 @@ std::string FormatPull(const PullBenchResult& r) {
       "  %-20s %8s %9s %13s\n",
       r.reference, mb, r.layers, r.rounds.size(), "", "time", "MB/s", "time/skopeo");
   auto line = [&](const char* name, double secs, const char* what) {
-    absl::StrAppendFormat(&out, "  %-20s %6.2f s %9.1f %12.2fx  %s\n", name, secs, mb / secs, secs / floor, what);
+    absl::StrAppendFormat(&out, "  %-20s %6.2f s %9.1f %12.2fx  %s\n", name, secs, mb / secs,
+                          secs / floor, what);
   };
-  line("skopeo copy", floor, "docker:// to dir:, blobs fetched and verified, nothing unpacked (floor)");
+  line("skopeo copy", floor,
+       "docker:// to dir:, blobs fetched and verified, nothing unpacked (floor)");
   line("berth pull", Median(pull), "Puller: blobs fetched, verified, fsynced");
   line("berth pull+unpack", Median(unpack),
        "Resolve(Always) on an empty root: the pull + Prepare of every layer (ready to run)");
@@ -233,11 +240,15 @@ std::string FormatRun(const RunBenchResult& r) {
       "time to running, %s already pulled and unpacked: N=%zu containers of /bin/sleep 1000\n"
       "  %-20s %9s %9s\n",
       r.reference, r.berth_ms.size(), "per container", "median", "p90");
-  absl::StrAppendFormat(&out, "  %-20s %6.1f ms %6.1f ms  runc run -d on a bundle over a copy of the layer (floor)\n",
-                        "raw runc", raw50, raw90);
-  absl::StrAppendFormat(&out, "  %-20s %6.1f ms %6.1f ms  Resolve(IfNotPresent) + BuildContainerSpec + Create + Start\n",
-                        "berth", b50, b90);
-  absl::StrAppendFormat(&out, "  ratio berth/raw: %.2fx (median), %.2fx (p90)\n", b50 / raw50, b90 / raw90);
+  absl::StrAppendFormat(
+      &out, "  %-20s %6.1f ms %6.1f ms  runc run -d on a bundle over a copy of the layer (floor)\n",
+      "raw runc", raw50, raw90);
+  absl::StrAppendFormat(
+      &out,
+      "  %-20s %6.1f ms %6.1f ms  Resolve(IfNotPresent) + BuildContainerSpec + Create + Start\n",
+      "berth", b50, b90);
+  absl::StrAppendFormat(&out, "  ratio berth/raw: %.2fx (median), %.2fx (p90)\n", b50 / raw50,
+                        b90 / raw90);
   return out;
 }
 

@@ -62,12 +62,14 @@ TEST(ImageBenchSmokeTest, PullsRunsPrintsNumbersAndLeavesNothing) {
   ASSERT_EQ(pull->rounds.size(), 1u);
   EXPECT_EQ(pull->layers, 1);
   EXPECT_GT(pull->bytes, 100000);  // busybox-static, compressed
-  for (double s : {pull->rounds[0].pull_s, pull->rounds[0].pull_unpack_s, pull->rounds[0].skopeo_s}) {
+  for (double s :
+       {pull->rounds[0].pull_s, pull->rounds[0].pull_unpack_s, pull->rounds[0].skopeo_s}) {
     EXPECT_TRUE(PositiveFinite(s)) << s;
   }
   const std::string pull_text = FormatPull(*pull);
   for (const char* row : {"skopeo copy", "berth pull ", "berth pull\\+unpack"}) {
-    EXPECT_THAT(pull_text, ContainsRegex(std::string(row) + " +[0-9]+\\.[0-9]+ s +[0-9]+\\.[0-9] +[0-9]+\\.[0-9]+x"));
+    EXPECT_THAT(pull_text, ContainsRegex(std::string(row) +
+                                         " +[0-9]+\\.[0-9]+ s +[0-9]+\\.[0-9] +[0-9]+\\.[0-9]+x"));
   }
 
   RunBenchOptions ro;
@@ -84,7 +86,8 @@ TEST(ImageBenchSmokeTest, PullsRunsPrintsNumbersAndLeavesNothing) {
   for (double ms : run->raw_ms) EXPECT_TRUE(PositiveFinite(ms)) << ms;
   const std::string run_text = FormatRun(*run);
   for (const char* row : {"raw runc", "berth"}) {
-    EXPECT_THAT(run_text, ContainsRegex(std::string(row) + " +[0-9]+\\.[0-9] ms +[0-9]+\\.[0-9] ms"));
+    EXPECT_THAT(run_text,
+                ContainsRegex(std::string(row) + " +[0-9]+\\.[0-9] ms +[0-9]+\\.[0-9] ms"));
   }
   EXPECT_THAT(run_text, ContainsRegex("ratio berth/raw: [0-9]+\\.[0-9]+x"));
 

@@ -13,11 +13,13 @@
 
 namespace berth::bench {
 
-absl::StatusOr<RuncFloor> RuncFloor::Prepare(const std::string& dir, const runtime::ContainerSpec& spec,
+absl::StatusOr<RuncFloor> RuncFloor::Prepare(const std::string& dir,
+                                             const runtime::ContainerSpec& spec,
                                              const std::string& rootfs) {
   RuncFloor f;
   f.runc_ = runtime::oci::FindRunc();
-  if (f.runc_.empty()) return absl::FailedPreconditionError("prepare raw runc floor: no runc on PATH");
+  if (f.runc_.empty())
+    return absl::FailedPreconditionError("prepare raw runc floor: no runc on PATH");
   f.dir_ = dir;
   f.root_ = dir + "/runc";
   f.bundle_ = dir + "/bundle";
@@ -25,7 +27,8 @@ absl::StatusOr<RuncFloor> RuncFloor::Prepare(const std::string& dir, const runti
   config["linux"].erase("cgroupsPath");
   config["root"]["readonly"] = true;
   if (absl::Status s = runtime::MakeDirs(f.bundle_); !s.ok()) return s;
-  if (absl::Status s = runtime::WriteFileAtomic(f.bundle_ + "/config.json", config.dump()); !s.ok()) {
+  if (absl::Status s = runtime::WriteFileAtomic(f.bundle_ + "/config.json", config.dump());
+      !s.ok()) {
     return s;
   }
   return f;
@@ -38,25 +41,28 @@ absl::StatusOr<absl::Duration> RuncFloor::TimeShell(const std::string& script) c
   return absl::Now() - begin;
 }
 
-absl::StatusOr<absl::Duration> RuncFloor::RunAll(const std::string& prefix, int first, int n) const {
+absl::StatusOr<absl::Duration> RuncFloor::RunAll(const std::string& prefix, int first,
+                                                 int n) const {
   const std::string rc = absl::StrCat(runc_, " --root ", root_);
-  return TimeShell(absl::StrCat("i=", first, "; while [ $i -lt ", first + n, " ]; do ", rc, " run -d --bundle ", bundle_,
-                                " ", prefix, "$i </dev/null >/dev/null 2>&1 || exit 1; i=$((i+1)); done"));
+  return TimeShell(absl::StrCat("i=", first, "; while [ $i -lt ", first + n, " ]; do ", rc,
+                                " run -d --bundle ", bundle_, " ", prefix,
+                                "$i </dev/null >/dev/null 2>&1 || exit 1; i=$((i+1)); done"));
 }
 
 absl::StatusOr<absl::Duration> RuncFloor::KillDeleteAll(const std::string& prefix, int first,
-                                                         int n) const {
+                                                        int n) const {
   const std::string seq = absl::StrCat("i=", first, "; while [ $i -lt ", first + n, " ]; do ");
   const std::string rc = absl::StrCat(runc_, " --root ", root_);
   const std::string id = prefix + "$i";
-  return TimeShell(absl::StrCat(seq, rc, " kill ", id, " KILL || exit 1; i=$((i+1)); done; ", seq, rc,
-                                " delete ", id, " 2>/dev/null || { sleep 0.01; ", rc, " delete ", id,
-                                " || exit 1; }; i=$((i+1)); done"));
+  return TimeShell(absl::StrCat(seq, rc, " kill ", id, " KILL || exit 1; i=$((i+1)); done; ", seq,
+                                rc, " delete ", id, " 2>/dev/null || { sleep 0.01; ", rc,
+                                " delete ", id, " || exit 1; }; i=$((i+1)); done"));
 }
 
 absl::StatusOr<absl::Duration> RuncFloor::RunOne(const std::string& id) const {
   // Standard streams on /dev/null: the detached container inherits them.
-  const std::vector<std::string> argv = {runc_, "--root", root_, "run", "-d", "--bundle", bundle_, id};
+  const std::vector<std::string> argv = {runc_, "--root",   root_,   "run",
+                                         "-d",  "--bundle", bundle_, id};
   const absl::Time begin = absl::Now();
   absl::StatusOr<pid_t> pid = runtime::Spawn(argv, {});
   if (!pid.ok()) return pid.status();
@@ -66,7 +72,8 @@ absl::StatusOr<absl::Duration> RuncFloor::RunOne(const std::string& id) const {
     if (absl::Now() >= deadline) {
       kill(*pid, SIGKILL);
       waitpid(*pid, &status, 0);
-      return absl::DeadlineExceededError(absl::StrCat("run container ", id, ": runc run -d took over 30 s"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("run container ", id, ": runc run -d took over 30 s"));
     }
     absl::SleepFor(absl::Microseconds(200));
   }
@@ -93,8 +100,9 @@ absl::Status RuncFloor::Remove() const {
   runtime::oci::Runc runc(runc_, root_);
   absl::StatusOr<std::vector<runtime::oci::RuncState>> left = runc.List();
   if (left.ok() && !left->empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("remove raw runc floor ", dir_, ": ", left->size(),
-                                                      " container(s) left, e.g. ", (*left)[0].id));
+    return absl::FailedPreconditionError(absl::StrCat("remove raw runc floor ", dir_, ": ",
+                                                      left->size(), " container(s) left, e.g. ",
+                                                      (*left)[0].id));
   }
   return runtime::RemoveTree(dir_);
 }

@@ -21,8 +21,9 @@ class RuncFloor {
   // namespaces) over `rootfs` mounted read-only, and keeps runc's state in
   // <dir>/runc. `rootfs` must already hold the mount points runc needs
   // (/proc, /dev, /sys): runc creates missing ones in it.
-  static absl::StatusOr<RuncFloor> Prepare(const std::string& dir, const runtime::ContainerSpec& spec,
-                                          const std::string& rootfs);
+  static absl::StatusOr<RuncFloor> Prepare(const std::string& dir,
+                                           const runtime::ContainerSpec& spec,
+                                           const std::string& rootfs);
 
   // `runc run -d` of containers <prefix><first> .. <prefix><first+n-1> in
   // one shell loop: the wall time of the loop.

@@ -86,14 +86,15 @@ absl::StatusOr<std::string> Decompress(const std::string& blob, const std::strin
   if (n < 0) return absl::DataLossError(absl::StrCat("decompress ", blob, ": ", err));
   if (!write_ok) return absl::InternalError(absl::StrCat("write ", out, " failed"));
   std::string hex = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) absl::StrAppend(&hex, absl::Hex(digest[i], absl::kZeroPad2));
+  for (unsigned int i = 0; i < len; ++i)
+    absl::StrAppend(&hex, absl::Hex(digest[i], absl::kZeroPad2));
   return hex;
 }
 
 }  // namespace
 
 absl::StatusOr<std::vector<snapshot::LayerBlob>> LayersFromOciLayout(const std::string& dir,
-                                                                    const std::string& ref) {
+                                                                     const std::string& ref) {
   absl::StatusOr<json> index = ReadJson(dir + "/index.json");
   if (!index.ok()) return index.status();
   const json* desc = nullptr;
@@ -106,7 +107,8 @@ absl::StatusOr<std::vector<snapshot::LayerBlob>> LayersFromOciLayout(const std::
     }
   }
   if (desc == nullptr) {
-    return absl::NotFoundError(absl::StrCat("read OCI layout ", dir, ": no manifest for \"", ref, "\""));
+    return absl::NotFoundError(
+        absl::StrCat("read OCI layout ", dir, ": no manifest for \"", ref, "\""));
   }
   absl::StatusOr<json> manifest = ReadJson(BlobPath(dir, Str(*desc, "digest")));
   if (!manifest.ok()) return manifest.status();
@@ -144,8 +146,8 @@ absl::StatusOr<std::vector<snapshot::LayerBlob>> LayersFromOciLayout(const std::
   return out;
 }
 
-absl::StatusOr<std::vector<snapshot::LayerBlob>> LayersFromBlobs(const std::vector<std::string>& paths,
-                                                                const std::string& scratch_dir) {
+absl::StatusOr<std::vector<snapshot::LayerBlob>> LayersFromBlobs(
+    const std::vector<std::string>& paths, const std::string& scratch_dir) {
   if (absl::Status s = runtime::MakeDirs(scratch_dir); !s.ok()) return s;
   std::vector<snapshot::LayerBlob> out;
   for (const std::string& p : paths) {
@@ -188,18 +190,21 @@ absl::StatusOr<UnpackBenchResult> BenchUnpack(const std::vector<snapshot::LayerB
         const std::string target = absl::StrCat(out, "/", i);
         if (method == 2) {
           if (absl::Status s = runtime::MakeDirs(target); !s.ok()) return s;
-          absl::Status s = runtime::RunCommandOk(
-              {"/usr/bin/tar", "-x", "-p", "--same-owner", "--xattrs", "-f", plain[i].path, "-C", target},
-              absl::Minutes(30));
+          absl::Status s = runtime::RunCommandOk({"/usr/bin/tar", "-x", "-p", "--same-owner",
+                                                  "--xattrs", "-f", plain[i].path, "-C", target},
+                                                 absl::Minutes(30));
           if (!s.ok()) return absl::InternalError(absl::StrCat("bench unpack: tar: ", s.message()));
           continue;
         }
         const snapshot::LayerBlob& l = method == 0 ? layers[i] : plain[i];
-        absl::StatusOr<snapshot::UnpackStats> st = snapshot::UnpackLayer(l.path, l.media_type, l.diff_id, target);
+        absl::StatusOr<snapshot::UnpackStats> st =
+            snapshot::UnpackLayer(l.path, l.media_type, l.diff_id, target);
         if (!st.ok()) return st.status();
       }
       const double s = absl::ToDoubleSeconds(absl::Now() - begin);
-      double& best = method == 0 ? r.berth_compressed_s : method == 1 ? r.berth_plain_s : r.tar_plain_s;
+      double& best = method == 0   ? r.berth_compressed_s
+                     : method == 1 ? r.berth_plain_s
+                                   : r.tar_plain_s;
       best = std::min(best, s);
     }
   }

@@ -20,12 +20,12 @@ namespace berth::bench {
 // annotated org.opencontainers.image.ref.name=<ref>; "" takes the first.
 // An image index picks linux/amd64, else its first manifest.
 absl::StatusOr<std::vector<snapshot::LayerBlob>> LayersFromOciLayout(const std::string& dir,
-                                                                    const std::string& ref = "");
+                                                                     const std::string& ref = "");
 
 // Blob files given by path: media type detected from the bytes, diff_id
 // computed by decompressing them once (not timed).
-absl::StatusOr<std::vector<snapshot::LayerBlob>> LayersFromBlobs(const std::vector<std::string>& paths,
-                                                                const std::string& scratch_dir);
+absl::StatusOr<std::vector<snapshot::LayerBlob>> LayersFromBlobs(
+    const std::vector<std::string>& paths, const std::string& scratch_dir);
 
 struct UnpackBenchResult {
   int layers = 0;

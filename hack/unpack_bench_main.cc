@@ -55,8 +55,10 @@ int main(int argc, char** argv) {
               r->tar_bytes / 1e6);
   std::printf("berth unpack (as stored):    %8.3f s  %8.1f MB/s\n", r->berth_compressed_s,
               r->MBps(r->berth_compressed_s));
-  std::printf("berth unpack (decompressed): %8.3f s  %8.1f MB/s\n", r->berth_plain_s, r->MBps(r->berth_plain_s));
-  std::printf("tar -x (decompressed):       %8.3f s  %8.1f MB/s\n", r->tar_plain_s, r->MBps(r->tar_plain_s));
+  std::printf("berth unpack (decompressed): %8.3f s  %8.1f MB/s\n", r->berth_plain_s,
+              r->MBps(r->berth_plain_s));
+  std::printf("tar -x (decompressed):       %8.3f s  %8.1f MB/s\n", r->tar_plain_s,
+              r->MBps(r->tar_plain_s));
   std::printf("ratio berth/tar (same input): %.2f\n", r->Ratio());
   return 0;
 }

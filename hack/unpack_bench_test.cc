@@ -50,7 +50,8 @@ class UnpackBenchTest : public ::testing::Test {
 
   std::string Put(const std::string& content) {
     std::string digest = snapshot::testing::Sha256(content);
-    EXPECT_TRUE(runtime::WriteFileAtomic(layout_ + "/blobs/sha256/" + digest.substr(7), content).ok());
+    EXPECT_TRUE(
+        runtime::WriteFileAtomic(layout_ + "/blobs/sha256/" + digest.substr(7), content).ok());
     return digest;
   }
 

@@ -44,7 +44,8 @@ absl::Status ValidateContainerSpec(const ContainerSpec& spec) {
   }
   if (spec.rootfs_layers.empty()) return Bad(spec, "rootfs", "no layers");
   for (const std::string& layer : spec.rootfs_layers) {
-    if (std::string p = PathProblem(layer); !p.empty()) return Bad(spec, "rootfs layer " + layer, p);
+    if (std::string p = PathProblem(layer); !p.empty())
+      return Bad(spec, "rootfs layer " + layer, p);
     if (absl::StrContains(layer, ",") || absl::StrContains(layer, ":")) {
       return Bad(spec, "rootfs layer " + layer, "must not contain ',' or ':'");
     }
@@ -55,11 +56,13 @@ absl::Status ValidateContainerSpec(const ContainerSpec& spec) {
   }
   for (const std::string& e : spec.env) {
     size_t eq = e.find('=');
-    if (eq == std::string::npos || eq == 0) return Bad(spec, "env", absl::StrCat("\"", e, "\" is not KEY=VALUE"));
+    if (eq == std::string::npos || eq == 0)
+      return Bad(spec, "env", absl::StrCat("\"", e, "\" is not KEY=VALUE"));
     if (HasNul(e)) return Bad(spec, "env", "contains a NUL byte");
   }
   if (!spec.working_dir.empty()) {
-    if (std::string p = PathProblem(spec.working_dir); !p.empty()) return Bad(spec, "workingDir", p);
+    if (std::string p = PathProblem(spec.working_dir); !p.empty())
+      return Bad(spec, "workingDir", p);
   }
   for (const MountSpec& m : spec.mounts) {
     if (std::string p = PathProblem(m.destination); !p.empty()) {

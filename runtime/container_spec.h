@@ -22,7 +22,7 @@ struct MountSpec {
   std::string source;       // host path for kBind; unused for kTmpfs
   std::string destination;  // absolute path inside the container
   bool read_only = false;
-  int64_t size_bytes = 0;   // kTmpfs only; 0 = kernel default
+  int64_t size_bytes = 0;  // kTmpfs only; 0 = kernel default
 };
 
 struct ResourceLimits {
@@ -32,7 +32,7 @@ struct ResourceLimits {
 };
 
 struct ContainerSpec {
-  std::string id;                 // DNS-1123 subdomain, at most 128 characters
+  std::string id;  // DNS-1123 subdomain, at most 128 characters
   // Host directories stacked read-only below the container's own writable
   // layer, top-most first (overlay's lowerdir order); a plain directory
   // image is one layer. Each absolute, without ',' or ':' (overlay's option

@@ -44,9 +44,8 @@ absl::StatusOr<std::unique_ptr<ExitWatcher>> ExitWatcher::Start(std::string cont
   if (!stop.valid()) {
     return absl::ErrnoToStatus(errno, absl::StrCat("watch exits in ", containers_dir, ": eventfd"));
   }
-  std::unique_ptr<ExitWatcher> w(
-      new ExitWatcher(std::move(containers_dir), std::move(on_exit), std::move(inotify),
-                      std::move(stop)));
+  std::unique_ptr<ExitWatcher> w(new ExitWatcher(std::move(containers_dir), std::move(on_exit),
+                                                 std::move(inotify), std::move(stop)));
   w->root_wd_ = inotify_add_watch(w->inotify_.get(), w->dir_.c_str(), kRootEvents);
   if (w->root_wd_ < 0) {
     return absl::ErrnoToStatus(errno, absl::StrCat("watch exits in ", w->dir_));
@@ -90,9 +89,10 @@ int ExitWatcher::WatchDir(const std::string& name) {
     // watches: look again later.
     if (errno == ENOSPC || errno == ENOMEM) {
       if (!missed_) {
-        spdlog::warn("watch exits of container {}: {} (fs.inotify.max_user_watches); exits are "
-                     "noticed at the next relist",
-                     name, strerror(errno));
+        spdlog::warn(
+            "watch exits of container {}: {} (fs.inotify.max_user_watches); exits are "
+            "noticed at the next relist",
+            name, strerror(errno));
       }
       missed_ = true;
     }

@@ -67,7 +67,7 @@ class ExitWatcher {
   UniqueFd stop_;  // an eventfd: written by the destructor
   int root_wd_ = -1;
   std::map<int, std::string> ids_;  // watch descriptor -> container id; the thread's own
-  bool missed_ = false;              // a watch could not be added: rescan now and then
+  bool missed_ = false;             // a watch could not be added: rescan now and then
   std::thread thread_;
 };
 

@@ -84,13 +84,29 @@ std::vector<std::string> MonitorArgv(const std::string& binary, const ContainerS
                                      const StateStore& store, const oci::Runc& runc,
                                      const std::string& cgroups_path) {
   const std::string& id = spec.id;
-  std::vector<std::string> argv = {
-      binary, "--id", id, "--bundle", store.BundleDir(id),
-      "--runc", runc.binary(), "--runc-root", runc.root(),
-      "--pid-file", store.PidFile(id), "--exit-file", store.ExitFile(id),
-      "--log-file", store.LogFile(id), "--monitor-pid-file", store.MonitorPidFile(id),
-      "--sync-fd", "3", "--log-max-bytes", std::to_string(spec.log_max_bytes),
-      "--log-max-files", std::to_string(spec.log_max_files)};
+  std::vector<std::string> argv = {binary,
+                                   "--id",
+                                   id,
+                                   "--bundle",
+                                   store.BundleDir(id),
+                                   "--runc",
+                                   runc.binary(),
+                                   "--runc-root",
+                                   runc.root(),
+                                   "--pid-file",
+                                   store.PidFile(id),
+                                   "--exit-file",
+                                   store.ExitFile(id),
+                                   "--log-file",
+                                   store.LogFile(id),
+                                   "--monitor-pid-file",
+                                   store.MonitorPidFile(id),
+                                   "--sync-fd",
+                                   "3",
+                                   "--log-max-bytes",
+                                   std::to_string(spec.log_max_bytes),
+                                   "--log-max-files",
+                                   std::to_string(spec.log_max_files)};
   if (std::string oom = OomEventsFile(cgroups_path); !oom.empty()) {
     argv.insert(argv.end(), {"--oom-file", oom});
   }
@@ -170,7 +186,8 @@ absl::StatusOr<pid_t> MonitorLaunch::Created(absl::Time deadline) {
 absl::Status MonitorLaunch::ReapSpawner() {
   if (spawner_ == 0) return absl::OkStatus();
   int status = 0;
-  while (waitpid(spawner_, &status, 0) < 0 && errno == EINTR) {}
+  while (waitpid(spawner_, &status, 0) < 0 && errno == EINTR) {
+  }
   spawner_ = 0;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(absl::StrCat(binary_, " failed to start: status ", status));

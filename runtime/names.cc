@@ -35,9 +35,9 @@ absl::Status Invalid(absl::string_view what, absl::string_view value, absl::stri
   constexpr size_t kShown = 64;
   std::string shown(value.substr(0, kShown));
   if (value.size() > kShown) shown += "...";
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid ", what, " \"", absl::CHexEscape(shown), "\": ", why,
-      " (a DNS-1123 name: lowercase letters, digits, '-' and '.')"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid ", what, " \"", absl::CHexEscape(shown), "\": ", why,
+                   " (a DNS-1123 name: lowercase letters, digits, '-' and '.')"));
 }
 
 }  // namespace

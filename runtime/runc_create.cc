@@ -49,7 +49,8 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   if (absl::Status s = store_.CreateDir(id); !s.ok()) return s;
   const std::string dir = store_.ContainerDir(id);
   absl::Cleanup remove_dir = [&] {
-    if (absl::Status s = RemoveTree(dir); !s.ok()) spdlog::error("rollback {}: {}", id, s.ToString());
+    if (absl::Status s = RemoveTree(dir); !s.ok())
+      spdlog::error("rollback {}: {}", id, s.ToString());
   };
   ContainerRecord record;
   record.spec = spec;
@@ -65,7 +66,8 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   // Unmount is a no-op before the mount, and on a copy (remove_dir removes
   // that); kill_processes runs before it.
   absl::Cleanup unmount = [&] {
-    if (absl::Status s = Unmount(rootfs); !s.ok()) spdlog::error("rollback {}: {}", id, s.ToString());
+    if (absl::Status s = Unmount(rootfs); !s.ok())
+      spdlog::error("rollback {}: {}", id, s.ToString());
   };
   absl::StatusOr<MonitorLaunch> launch = MonitorLaunch::Start(argv);
   if (!launch.ok()) return fail("monitor_spawn", launch.status());
@@ -87,7 +89,8 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
     if (absl::Status s = MakeDirs(d, 0755); !s.ok()) return fail("bundle", s);
   }
   nlohmann::json config = oci::BuildOciConfig(spec, {rootfs, record.cgroups_path});
-  if (absl::Status s = WriteFileAtomic(store_.BundleDir(id) + "/config.json", config.dump(), Durability::kAtomic);
+  if (absl::Status s = WriteFileAtomic(store_.BundleDir(id) + "/config.json", config.dump(),
+                                       Durability::kAtomic);
       !s.ok()) {
     return fail("bundle", s);
   }
@@ -119,8 +122,8 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   record.pid = *created;
   record.pid_start_time = ProcessStartTime(record.pid);
   if (record.pid <= 0 || record.pid_start_time == 0) {
-    return fail("runc_create", absl::InternalError(absl::StrCat(
-                                   "container process ", record.pid, " is not running")));
+    return fail("runc_create", absl::InternalError(absl::StrCat("container process ", record.pid,
+                                                                " is not running")));
   }
   if (absl::Status s = fault("runc_create"); !s.ok()) return fail("runc_create", s);
 
@@ -145,9 +148,10 @@ absl::Status RuncRuntime::BuildRootfs(const ContainerSpec& spec) {
       }
       return absl::OkStatus();
     }
-    spdlog::warn("create container {}: overlay options for {} layers take {} bytes (limit {}); "
-                 "copying the layers instead",
-                 spec.id, spec.rootfs_layers.size(), options.size(), snapshot::kMaxMountOptionBytes);
+    spdlog::warn(
+        "create container {}: overlay options for {} layers take {} bytes (limit {}); "
+        "copying the layers instead",
+        spec.id, spec.rootfs_layers.size(), options.size(), snapshot::kMaxMountOptionBytes);
   }
   return snapshot::CopyLayers(spec.rootfs_layers, rootfs);
 }

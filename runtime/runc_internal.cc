@@ -13,8 +13,8 @@ namespace berth::runtime {
 
 absl::Status WithContext(absl::string_view action, const std::string& id, absl::string_view step,
                          const absl::Status& s) {
-  return absl::Status(s.code(), absl::StrCat(action, " container ", id, ": ", step, ": ",
-                                             s.message()));
+  return absl::Status(s.code(),
+                      absl::StrCat(action, " container ", id, ": ", step, ": ", s.message()));
 }
 
 bool IsDirectory(const std::string& path) {

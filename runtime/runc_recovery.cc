@@ -34,8 +34,7 @@ void RuncRuntime::Recover() {
       continue;
     }
     absl::StatusOr<ContainerRecord> record = store_.Read(name);
-    if (!record.ok() && !absl::IsNotFound(record.status()) &&
-        !absl::IsDataLoss(record.status())) {
+    if (!record.ok() && !absl::IsNotFound(record.status()) && !absl::IsDataLoss(record.status())) {
       // Another version's record, or a read error: leave all of it alone.
       recovery_.errors.push_back(record.status().ToString());
       known.insert(name);
@@ -77,7 +76,8 @@ void RuncRuntime::Recover() {
          KillAndRemoveCgroups(MonitorCgroup(name), options_.cleanup_timeout));
   }
   for (const std::string& d : ExistingCgroupDirs(MonitorCgroup(""))) rmdir(d.c_str());
-  for (const auto& id : recovery_.rolled_back) spdlog::info("recovery: rolled back container {}", id);
+  for (const auto& id : recovery_.rolled_back)
+    spdlog::info("recovery: rolled back container {}", id);
   for (const auto& id : recovery_.orphans_removed) spdlog::info("recovery: removed orphan {}", id);
   for (const auto& e : recovery_.errors) spdlog::error("recovery: {}", e);
 }

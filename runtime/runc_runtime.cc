@@ -47,8 +47,8 @@ absl::StatusOr<std::unique_ptr<RuncRuntime>> RuncRuntime::Open(RuncRuntimeOption
         absl::StrCat("open runtime: monitor ", options.monitor_binary, " is not executable"));
   }
   if (options.cgroup_parent.empty() || options.cgroup_parent[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "open runtime: cgroup parent \"", options.cgroup_parent, "\" must be absolute"));
+    return absl::InvalidArgumentError(absl::StrCat("open runtime: cgroup parent \"",
+                                                   options.cgroup_parent, "\" must be absolute"));
   }
   auto rt = std::unique_ptr<RuncRuntime>(new RuncRuntime(std::move(options)));
   if (absl::Status s = rt->store_.Init(); !s.ok()) return WithContext("open", "store", "init", s);
@@ -56,9 +56,10 @@ absl::StatusOr<std::unique_ptr<RuncRuntime>> RuncRuntime::Open(RuncRuntimeOption
     // In the state dir: the upper directories live there. A probe left by a
     // crash is not a container id: Recover removes it.
     if (absl::Status s = snapshot::ProbeOverlay(rt->options_.state_dir); !s.ok()) {
-      spdlog::warn("open runtime: overlay unavailable ({}); container root file systems will be "
-                   "copies of their layers",
-                   std::string(s.message()));
+      spdlog::warn(
+          "open runtime: overlay unavailable ({}); container root file systems will be "
+          "copies of their layers",
+          std::string(s.message()));
       rt->options_.rootfs_mode = RootfsMode::kCopy;
     }
   }
@@ -156,8 +157,8 @@ absl::StatusOr<ContainerStatus> RuncRuntime::ReadState(const std::string& id) co
   if (record->phase == RecordPhase::kCreated) {
     st.state = ContainerState::kCreated;
   } else {
-    st.state = CgroupIsFrozen(record->cgroups_path) ? ContainerState::kPaused
-                                                    : ContainerState::kRunning;
+    st.state =
+        CgroupIsFrozen(record->cgroups_path) ? ContainerState::kPaused : ContainerState::kRunning;
   }
   return st;
 }

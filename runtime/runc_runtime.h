@@ -64,8 +64,8 @@ struct RuncRuntimeOptions {
 
 // What Open found and did.
 struct RecoveryReport {
-  std::vector<std::string> adopted;      // created or started, left untouched
-  std::vector<std::string> rolled_back;  // caught half-created or half-deleted
+  std::vector<std::string> adopted;          // created or started, left untouched
+  std::vector<std::string> rolled_back;      // caught half-created or half-deleted
   std::vector<std::string> orphans_removed;  // directories or runc state with no record
   std::vector<std::string> errors;
 };

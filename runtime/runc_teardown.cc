@@ -49,8 +49,8 @@ absl::Status RuncRuntime::Stop(const std::string& id, absl::Duration timeout) {
   };
 
   // A created container has not run its program: there is nothing to ask.
-  const bool graceful = record->phase == RecordPhase::kStarted && record->spec.stop_signal != SIGKILL &&
-                        timeout > absl::ZeroDuration();
+  const bool graceful = record->phase == RecordPhase::kStarted &&
+                        record->spec.stop_signal != SIGKILL && timeout > absl::ZeroDuration();
   if (graceful && container.ok()) {
     if (absl::Status s = SignalPidFd(*container, record->spec.stop_signal); !s.ok()) {
       return WithContext("stop", id, "signal", s);

@@ -3,8 +3,8 @@
 #define BERTH_RUNTIME_RUNTIME_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -55,8 +55,8 @@ class FaultInjector {
 };
 
 // The steps of Create, in order, by their fault-injection names.
-inline constexpr const char* kCreateSteps[] = {
-    "state_dir", "bundle", "rootfs_mount", "monitor_spawn", "runc_create", "commit"};
+inline constexpr const char* kCreateSteps[] = {"state_dir",     "bundle",      "rootfs_mount",
+                                               "monitor_spawn", "runc_create", "commit"};
 
 }  // namespace berth::runtime
 

@@ -17,9 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-int64_t ToNanos(absl::Time t) {
-  return t == absl::InfinitePast() ? 0 : absl::ToUnixNanos(t);
-}
+int64_t ToNanos(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixNanos(t); }
 absl::Time FromNanos(int64_t n) { return n == 0 ? absl::InfinitePast() : absl::FromUnixNanos(n); }
 
 absl::StatusOr<RecordPhase> ParsePhase(const std::string& s) {
@@ -43,8 +41,8 @@ json MountToJson(const MountSpec& m) {
 
 MountSpec MountFromJson(const json& j) {
   MountSpec m;
-  m.type = j.at("type").get<std::string>() == "tmpfs" ? MountSpec::Type::kTmpfs
-                                                     : MountSpec::Type::kBind;
+  m.type =
+      j.at("type").get<std::string>() == "tmpfs" ? MountSpec::Type::kTmpfs : MountSpec::Type::kBind;
   m.source = j.at("source").get<std::string>();
   m.destination = j.at("destination").get<std::string>();
   m.read_only = j.at("read_only").get<bool>();
@@ -133,8 +131,8 @@ absl::Status StateStore::CreateDir(const std::string& id) const {
     if (errno == EEXIST) {
       return absl::AlreadyExistsError(absl::StrCat("create container ", id, ": already exists"));
     }
-    return absl::ErrnoToStatus(errno, absl::StrCat("create container ", id, ": mkdir ",
-                                                   ContainerDir(id)));
+    return absl::ErrnoToStatus(errno,
+                               absl::StrCat("create container ", id, ": mkdir ", ContainerDir(id)));
   }
   return absl::OkStatus();
 }
@@ -207,9 +205,9 @@ absl::StatusOr<ContainerRecord> StateStore::Parse(const std::string& id,
   }
   int version = j.value("version", 0);
   if (version != ContainerRecord::kVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "read container ", id, ": record version ", version, ", this build reads version ",
-        ContainerRecord::kVersion));
+    return absl::FailedPreconditionError(absl::StrCat("read container ", id, ": record version ",
+                                                      version, ", this build reads version ",
+                                                      ContainerRecord::kVersion));
   }
   ContainerRecord r;
   try {

@@ -96,8 +96,7 @@ class StateStore {
     absl::Time ctime = absl::InfinitePast();
     off_t size = -1;
     bool operator==(const FileKey& o) const {
-      return dev == o.dev && ino == o.ino && mtime == o.mtime && ctime == o.ctime &&
-             size == o.size;
+      return dev == o.dev && ino == o.ino && mtime == o.mtime && ctime == o.ctime && size == o.size;
     }
   };
   struct Cached {

@@ -69,7 +69,9 @@ ContainerRecord FullRecord() {
 TEST_F(StateStoreTest, RecordFileIsTheVersionOneFormat) {
   ASSERT_TRUE(store_->CreateDir("web").ok());
   ASSERT_TRUE(store_->Write(FullRecord()).ok());
-  const std::string want = absl::StrCat(R"({"boot_id":")", CurrentBootId(), R"json(")json"
+  const std::string want = absl::StrCat(
+      R"({"boot_id":")", CurrentBootId(),
+      R"json(")json"
       R"json(,"cgroups_path":"/berth/web","created_at":1000000000123,"monitor_pid":12,)json"
       R"json("monitor_start_time":34,"phase":"started","pid":56,"pid_start_time":78,)json"
       R"json("spec":{"annotations":{"berth.dev/name":"web",)json"
@@ -172,19 +174,23 @@ TEST_F(StateStoreTest, MissingCorruptAndForeignVersionRecordsAreDistinguished) {
   ASSERT_TRUE(WriteFileAtomic(store_->ContainerDir("bad") + "/state.json", "{not json").ok());
   EXPECT_TRUE(absl::IsDataLoss(store_->Read("bad").status()));
   ASSERT_TRUE(store_->CreateDir("newer").ok());
-  ASSERT_TRUE(WriteFileAtomic(store_->ContainerDir("newer") + "/state.json", R"({"version":2})").ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(store_->ContainerDir("newer") + "/state.json", R"({"version":2})").ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(store_->Read("newer").status()));
   ASSERT_TRUE(store_->CreateDir("partial").ok());
-  ASSERT_TRUE(WriteFileAtomic(store_->ContainerDir("partial") + "/state.json", R"({"version":1})").ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(store_->ContainerDir("partial") + "/state.json", R"({"version":1})").ok());
   EXPECT_TRUE(absl::IsDataLoss(store_->Read("partial").status()));
 }
 
 TEST_F(StateStoreTest, ExitRecord) {
   ASSERT_TRUE(store_->CreateDir("x").ok());
   EXPECT_FALSE(store_->ReadExit("x").has_value());
-  ASSERT_TRUE(WriteFileAtomic(store_->ExitFile("x"),
-                              R"({"exit_code":137,"signal":9,"oom_killed":true,"finished_at_unix_nano":5000000000})")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(
+          store_->ExitFile("x"),
+          R"({"exit_code":137,"signal":9,"oom_killed":true,"finished_at_unix_nano":5000000000})")
+          .ok());
   auto e = store_->ReadExit("x");
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->exit_code, 137);

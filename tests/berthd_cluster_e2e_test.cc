@@ -10,15 +10,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "controller/spec/node_container.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "controller/spec/node_container.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
-#include "absl/strings/escaping.h"
 #include "tests/processes.h"
 #include "tests/registry_env.h"
 #include "tests/test_env.h"
@@ -31,9 +31,9 @@ using ::berth::testing::KubeEmulator;
 using ::berth::testing::OwnedProcess;
 using ::berth::testing::TestWorld;
 using ::berth::testing::WaitFor;
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using nlohmann::json;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
 
@@ -43,15 +43,14 @@ std::string Object(const std::string& name, const std::string& word,
   return absl::StrCat(
       "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: ", name,
       "\nspec:\n  image: busybox\n  command: [\"sh\", \"-c\", ",
-      json(absl::StrCat("trap 'exit 0' TERM; while true; do echo ", word,
-                        "; sleep 0.1; done"))
+      json(absl::StrCat("trap 'exit 0' TERM; while true; do echo ", word, "; sleep 0.1; done"))
           .dump(),
       "]\n  terminationGracePeriodSeconds: 20\n", extra_spec);
 }
 
 std::string NodeObject(const std::string& name, const std::string& labels) {
-  return absl::StrCat("apiVersion: v1\nkind: Node\nmetadata:\n  name: ", name,
-                      "\n  labels: {", labels, "}\n");
+  return absl::StrCat("apiVersion: v1\nkind: Node\nmetadata:\n  name: ", name, "\n  labels: {",
+                      labels, "}\n");
 }
 
 bool Alive(int pid) { return pid > 0 && kill(pid, 0) == 0 && runtime::ProcessStartTime(pid) != 0; }
@@ -136,8 +135,7 @@ class ClusterE2eTest : public ::testing::Test {
     if (HasFailure() && api_) std::cerr << "emulator log:\n" << api_->Log();
   }
 
-  Node& StartNode(const std::string& name, std::vector<std::string> extra = {},
-                  bool tuned = true) {
+  Node& StartNode(const std::string& name, std::vector<std::string> extra = {}, bool tuned = true) {
     auto& node = nodes_[name];
     node = std::make_unique<Node>(name);
     node->Start(*api_, std::move(extra), tuned);
@@ -179,10 +177,12 @@ class ClusterE2eTest : public ::testing::Test {
   template <typename Pred>
   json WaitObject(const std::string& name, Pred pred, absl::Duration timeout = kWait) {
     json last;
-    bool ok = WaitFor([&] {
-      last = Get(name);
-      return pred(last);
-    }, timeout);
+    bool ok = WaitFor(
+        [&] {
+          last = Get(name);
+          return pred(last);
+        },
+        timeout);
     EXPECT_TRUE(ok) << name << " never matched; last: " << last.dump();
     return last;
   }
@@ -221,8 +221,8 @@ TEST_F(ClusterE2eTest, ApplyEditDeleteWithKubectl) {
   Ok(api_->KubectlWithFile({"apply"}, Object("web", "two", "  nodeName: node-a\n")));
   json edited = WaitObject("web", [&](const json& o) {
     json e = Entry(o, "node-a");
-    return !e.is_null() && e.value("observedGeneration", 0) == 2 && e.value("phase", "") == "Running" &&
-           e.value("pid", 0) != pid;
+    return !e.is_null() && e.value("observedGeneration", 0) == 2 &&
+           e.value("phase", "") == "Running" && e.value("pid", 0) != pid;
   });
   EXPECT_EQ(edited["metadata"]["generation"], 2);
   EXPECT_FALSE(Alive(pid));
@@ -374,13 +374,16 @@ TEST_F(ClusterE2eTest, DroppedWatchesAndCompactionMissNothing) {
   WaitRunning("new", "node-a");
   WaitObject("edit", [](const json& o) {
     json e = Entry(o, "node-a");
-    return !e.is_null() && e.value("observedGeneration", 0) == 2 && e.value("phase", "") == "Running";
+    return !e.is_null() && e.value("observedGeneration", 0) == 2 &&
+           e.value("phase", "") == "Running";
   });
   EXPECT_TRUE(WaitFor([&] { return Get("gone").is_null(); }, kWait)) << "finalizer never removed";
-  EXPECT_TRUE(WaitFor([&] {
-    auto running = a.Running();
-    return running.size() == 3 && running.count("default.gone") == 0;
-  }, kWait));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto running = a.Running();
+        return running.size() == 3 && running.count("default.gone") == 0;
+      },
+      kWait));
   EXPECT_EQ(a.Running()["default.keep"], keep_pid) << "an unchanged container was touched";
 }
 
@@ -436,20 +439,21 @@ TEST_F(ClusterE2eTest, ImagePullSecretsOpenAPrivateRegistry) {
   // Without credentials the registry says no: ErrImagePull, then back-off.
   Ok(api_->KubectlWithFile(
       {"apply"}, absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n"
-                              "  name: private\nspec:\n  image: ", image,
+                              "  name: private\nspec:\n  image: ",
+                              image,
                               "\n  command: [sleep, \"1000\"]\n  stopSignal: SIGKILL\n"
                               "  nodeName: node-a\n  imagePullSecrets: [{name: regcred}]\n")));
   json denied = WaitObject("private", [](const json& o) {
     json e = Entry(o, "node-a");
-    return !e.is_null() && (e.value("reason", "") == "ErrImagePull" ||
-                            e.value("reason", "") == "ImagePullBackOff");
+    return !e.is_null() &&
+           (e.value("reason", "") == "ErrImagePull" || e.value("reason", "") == "ImagePullBackOff");
   });
   EXPECT_EQ(denied["status"]["phase"], "Pending");
 
   // The secret arrives: the next attempt pulls with it.
   const std::string auth = absl::Base64Escape("puller:s3cret-pw");
-  const std::string config = absl::StrCat("{\"auths\":{\"", (*registry)->host(),
-                                          "\":{\"auth\":\"", auth, "\"}}}");
+  const std::string config =
+      absl::StrCat("{\"auths\":{\"", (*registry)->host(), "\":{\"auth\":\"", auth, "\"}}}");
   Ok(api_->KubectlWithFile(
       {"apply"}, absl::StrCat("apiVersion: v1\nkind: Secret\nmetadata:\n  name: regcred\n"
                               "type: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: ",
@@ -503,13 +507,13 @@ TEST_F(ClusterE2eTest, AFinalizerRemovedByHandIsPutBack) {
   Ok(api_->KubectlWithFile({"apply"}, Object("web", "w", "  nodeName: node-a\n")));
   const int pid = Entry(WaitRunning("web", "node-a"), "node-a")["pid"];
   for (int round = 0; round < 3; ++round) {
-    ASSERT_TRUE(HasFinalizer(WaitObject("web", [](const json& o) { return HasFinalizer(o, "node-a"); }),
-                             "node-a"));
+    ASSERT_TRUE(HasFinalizer(
+        WaitObject("web", [](const json& o) { return HasFinalizer(o, "node-a"); }), "node-a"));
     std::string out = Ok(api_->Kubectl({"patch", "nodecontainer", "web", "--type=merge", "-p",
                                         R"({"metadata":{"finalizers":null}})"}));
     EXPECT_THAT(out, ::testing::Not(HasSubstr("no change")));
-    json back = WaitObject("web", [](const json& o) { return HasFinalizer(o, "node-a"); },
-                           absl::Seconds(10));
+    json back = WaitObject(
+        "web", [](const json& o) { return HasFinalizer(o, "node-a"); }, absl::Seconds(10));
     EXPECT_TRUE(HasFinalizer(back, "node-a")) << "round " << round;
   }
   EXPECT_EQ(a.Running()["default.web"], pid);
@@ -538,8 +542,10 @@ TEST_F(ClusterE2eTest, TheFinalizerSurvivesLeavingAndRejoiningTheSelector) {
     pid = Entry(running, "node-a").value("pid", 0);
     // The container runs: its finalizer is there (in bounded time) and stays.
     EXPECT_TRUE(HasFinalizer(
-        WaitObject("sel", [](const json& o) { return HasFinalizer(o, "node-a"); }, absl::Seconds(5)),
-        "node-a")) << "round " << round;
+        WaitObject(
+            "sel", [](const json& o) { return HasFinalizer(o, "node-a"); }, absl::Seconds(5)),
+        "node-a"))
+        << "round " << round;
     absl::SleepFor(absl::Milliseconds(500));
     EXPECT_TRUE(HasFinalizer(Get("sel"), "node-a")) << "round " << round;
   }

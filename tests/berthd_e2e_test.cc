@@ -2,11 +2,11 @@
 // a busybox image. Observed through its status files, its log and the
 // processes themselves; every test checks for leaks afterwards.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,10 +24,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "controller/spec/node_container.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "controller/spec/node_container.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "runtime/sys/unique_fd.h"
@@ -43,18 +43,19 @@ namespace {
 using ::berth::testing::BusyboxRootfs;
 using ::berth::testing::TestWorld;
 using ::berth::testing::WaitFor;
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-using nlohmann::json;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
 
 std::string Manifest(const std::string& name, const std::string& command,
                      const std::string& extra_spec = "", const std::string& extra_meta = "") {
-  return absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: ",
-                      name, "\n", extra_meta, "spec:\n  image: busybox\n  command: [\"sh\", \"-c\", ",
-                      json(command).dump(), "]\n", extra_spec);
+  return absl::StrCat(
+      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: ", name, "\n",
+      extra_meta, "spec:\n  image: busybox\n  command: [\"sh\", \"-c\", ", json(command).dump(),
+      "]\n", extra_spec);
 }
 
 // A container that exits with 0 on SIGTERM, printing `word` every 100 ms.
@@ -99,9 +100,9 @@ class BerthdE2eTest : public ::testing::Test {
 
   std::vector<std::string> Flags() const {
     std::vector<std::string> flags = DefaultFlags();
-    for (const char* f : {"--relist-period=100ms", "--resync-period=2s",
-                          "--restart-backoff-initial=300ms", "--restart-backoff-max=5s",
-                          "--workers=2"}) {
+    for (const char* f :
+         {"--relist-period=100ms", "--resync-period=2s", "--restart-backoff-initial=300ms",
+          "--restart-backoff-max=5s", "--workers=2"}) {
       flags.push_back(f);
     }
     return flags;
@@ -141,7 +142,8 @@ class BerthdE2eTest : public ::testing::Test {
   // finished starting up.
   void WaitForStart(int n) {
     ASSERT_TRUE(WaitFor([&] { return berthd_.CountInLog("adopted") >= n; }, kWait))
-        << "berthd #" << n << " did not start:\n" << Log();
+        << "berthd #" << n << " did not start:\n"
+        << Log();
   }
 
   void Write(const std::string& file, const std::string& content) {
@@ -167,10 +169,13 @@ class BerthdE2eTest : public ::testing::Test {
   // berthd writes each one once it has reconciled it).
   void WaitForStatusWrittenAfter(const std::string& id, absl::Time since) {
     const std::string path = world_.berth_state_dir() + "/status/" + id + ".json";
-    EXPECT_TRUE(WaitFor([&] {
-      struct stat st;
-      return stat(path.c_str(), &st) == 0 && absl::TimeFromTimespec(st.st_mtim) > since;
-    }, kWait)) << id << " was not reconciled";
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          struct stat st;
+          return stat(path.c_str(), &st) == 0 && absl::TimeFromTimespec(st.st_mtim) > since;
+        },
+        kWait))
+        << id << " was not reconciled";
   }
 
   static bool Alive(int pid) { return kill(pid, 0) == 0 && runtime::ProcessStartTime(pid) != 0; }
@@ -187,15 +192,18 @@ TEST_F(BerthdE2eTest, AddEditLabelEditCommandDeleteFile) {
   json first = WaitRunning("default.web");
   const int pid = first["pid"];
   EXPECT_TRUE(Alive(pid));
-  ASSERT_TRUE(WaitFor([&] {
-    auto log = runtime::ReadFile(world_.state_dir() + "/default.web/container.log");
-    return log.ok() && absl::StrContains(*log, "stdout F one");
-  }, kWait));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto log = runtime::ReadFile(world_.state_dir() + "/default.web/container.log");
+        return log.ok() && absl::StrContains(*log, "stdout F one");
+      },
+      kWait));
 
   // A label: the same container goes on.
   Write("web.yaml", Manifest("web", Polite("one"), "  terminationGracePeriodSeconds: 20\n",
                              "  generation: 2\n  labels: {app: web, tier: front}\n"));
-  json relabeled = WaitStatus("default.web", [](const json& s) { return s["observedGeneration"] == 2; });
+  json relabeled =
+      WaitStatus("default.web", [](const json& s) { return s["observedGeneration"] == 2; });
   EXPECT_EQ(relabeled["pid"], pid) << "a label change recreated the container";
   absl::SleepFor(absl::Milliseconds(500));  // a few relists later, still the same
   EXPECT_EQ(Status("default.web")["pid"], pid);
@@ -214,8 +222,8 @@ TEST_F(BerthdE2eTest, AddEditLabelEditCommandDeleteFile) {
   const absl::Time begin = absl::Now();
   ASSERT_EQ(unlink((manifests_ + "/web.yaml").c_str()), 0);
   ASSERT_TRUE(WaitFor([&] { return Status("default.web").is_null(); }, kWait));
-  ASSERT_TRUE(WaitFor([&] { return access((world_.state_dir() + "/default.web").c_str(), F_OK) != 0; },
-                      kWait));
+  ASSERT_TRUE(WaitFor(
+      [&] { return access((world_.state_dir() + "/default.web").c_str(), F_OK) != 0; }, kWait));
   EXPECT_LT(absl::Now() - begin, absl::Seconds(20)) << "waited for the whole grace period";
   EXPECT_FALSE(Alive(recreated["pid"]));
 }
@@ -228,8 +236,9 @@ TEST_F(BerthdE2eTest, BrokenFileKeepsItsContainersAndOthersWork) {
   const int b = WaitRunning("default.b")["pid"];
 
   // b.yaml breaks: an error naming the file and line; nothing is touched.
-  Write("b.yaml", "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: b\n"
-                  "spec:\n  image: busybox\n  command: [sh, -c\n");
+  Write("b.yaml",
+        "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: b\n"
+        "spec:\n  image: busybox\n  command: [sh, -c\n");
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Log(), manifests_ + "/b.yaml:"); }, kWait));
   // A file with an invalid name and a file that is not YAML at all.
   Write("c.yaml", Manifest("../x", "true"));
@@ -264,16 +273,18 @@ TEST_F(BerthdE2eTest, CrashingCommandRestartsWithGrowingBackoff) {
   Write("crash.yaml", Manifest("crash", "echo crashing; exit 3"));
   std::vector<absl::Time> restarts;
   int last = 0;
-  ASSERT_TRUE(WaitFor([&] {
-    json s = Status("default.crash");
-    if (s.is_null()) return false;
-    int n = s["restartCount"];
-    if (n != last) {
-      restarts.push_back(absl::Now());
-      last = n;
-    }
-    return n >= 4;
-  }, absl::Seconds(40)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        json s = Status("default.crash");
+        if (s.is_null()) return false;
+        int n = s["restartCount"];
+        if (n != last) {
+          restarts.push_back(absl::Now());
+          last = n;
+        }
+        return n >= 4;
+      },
+      absl::Seconds(40)));
   ASSERT_GE(restarts.size(), 4u);
   // 300 ms doubling: each gap between restarts is longer than the one before
   // it by about the previous backoff.
@@ -288,7 +299,8 @@ TEST_F(BerthdE2eTest, CrashingCommandRestartsWithGrowingBackoff) {
 TEST_F(BerthdE2eTest, Kill9OfBerthdWithTwentyContainersAdoptsThemAll) {
   std::string many;
   for (int i = 0; i < 20; ++i) {
-    absl::StrAppend(&many, i > 0 ? "---\n" : "", Manifest(absl::StrCat("svc-", i), "exec sleep 1000"));
+    absl::StrAppend(&many, i > 0 ? "---\n" : "",
+                    Manifest(absl::StrCat("svc-", i), "exec sleep 1000"));
   }
   Write("many.yaml", many);
   StartBerthd();
@@ -397,9 +409,12 @@ TEST_F(BerthdE2eTest, RootfsModeCopyRunsContainersOnCopiesAndBadModesAreRefused)
   struct stat st;
   EXPECT_EQ(lstat((rootfs + "/bin/busybox").c_str(), &st), 0) << "the image copied in";
   ASSERT_EQ(unlink((manifests_ + "/web.yaml").c_str()), 0);
-  EXPECT_TRUE(WaitFor([&] { return access(world_.state_dir().c_str(), F_OK) == 0 &&
-                                   access((world_.state_dir() + "/default.web").c_str(), F_OK) != 0; },
-                      kWait));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return access(world_.state_dir().c_str(), F_OK) == 0 &&
+               access((world_.state_dir() + "/default.web").c_str(), F_OK) != 0;
+      },
+      kWait));
 }
 
 TEST_F(BerthdE2eTest, ImageGcThresholdsOutOfOrderAreRefused) {
@@ -449,9 +464,11 @@ TEST_F(BerthdE2eTest, TruncatedManifestKeepsItsContainer) {
 // a manifest is reported once and never opened. berthd with default flags.
 TEST_F(BerthdE2eTest, SymlinkOutOfTheDirectoryIsRefusedAndNothingOfItIsLogged) {
   const std::vector<std::string> lines = {
-      "root:$6$Qx7vP2mW$T1s9Kd0uZ8bYp3LrVf6NcEa4HgJw5XiOq2MnBy7Rt1Us0Vk9Lz3Pa8Dc6:19000:0:99999:7:::",
+      "root:$6$Qx7vP2mW$T1s9Kd0uZ8bYp3LrVf6NcEa4HgJw5XiOq2MnBy7Rt1Us0Vk9Lz3Pa8Dc6:19000:0:99999:7::"
+      ":",
       "daemon:*:19000:0:99999:7:::",
-      "alice:$y$j9T$Fh3Ks8Lq2Wn6Pb1Vz$Gx0Rc5Tm7Yd9Ue4Ji2Oa8Se6Dk3Fl1Hq5Zw9Xv7Nb4:19500:0:99999:7:::"};
+      "alice:$y$j9T$Fh3Ks8Lq2Wn6Pb1Vz$Gx0Rc5Tm7Yd9Ue4Ji2Oa8Se6Dk3Fl1Hq5Zw9Xv7Nb4:19500:0:99999:7::"
+      ":"};
   const std::string secret = world_.dir() + "/shadow";
   ASSERT_TRUE(runtime::WriteFileAtomic(secret, absl::StrJoin(lines, "\n") + "\n").ok());
   Write("a.yaml", Manifest("a", Polite("a")));
@@ -466,8 +483,8 @@ TEST_F(BerthdE2eTest, SymlinkOutOfTheDirectoryIsRefusedAndNothingOfItIsLogged) {
   EXPECT_EQ(Status("default.a")["pid"], a);
 
   const std::string log = Log();
-  EXPECT_THAT(log, HasSubstr("read manifest " + manifests_ + "/leak.yaml: a symlink to \"" + secret +
-                             "\", outside the manifests directory"));
+  EXPECT_THAT(log, HasSubstr("read manifest " + manifests_ + "/leak.yaml: a symlink to \"" +
+                             secret + "\", outside the manifests directory"));
   EXPECT_THAT(log, HasSubstr("read manifest " + manifests_ + "/pipe.yaml: a FIFO"));
   EXPECT_EQ(berthd_.CountInLog("read manifest " + manifests_ + "/leak.yaml"), 1);
   EXPECT_EQ(berthd_.CountInLog("read manifest " + manifests_ + "/pipe.yaml"), 1);
@@ -494,8 +511,9 @@ TEST_F(BerthdE2eTest, LongNameRunsUnderItsMappedId) {
   meta.name = name;
   const std::string id = controller::ContainerIdFor(meta);
   ASSERT_NE(id, "default." + name);
-  Write("long.yaml", Manifest(name, "echo host=$(hostname); trap 'exit 0' TERM; "
-                                    "while true; do sleep 0.1; done"));
+  Write("long.yaml", Manifest(name,
+                              "echo host=$(hostname); trap 'exit 0' TERM; "
+                              "while true; do sleep 0.1; done"));
   ASSERT_TRUE(berthd_.Start(DefaultFlags(), world_.dir() + "/berthd.log").ok());
   json status = WaitRunning(id);
   EXPECT_EQ(status["namespace"], "default");
@@ -507,10 +525,13 @@ TEST_F(BerthdE2eTest, LongNameRunsUnderItsMappedId) {
                                             name, ")")));
   EXPECT_THAT(Log(), ::testing::Not(HasSubstr("label longer than 63")));
   // Its hostname: the name's first part.
-  ASSERT_TRUE(WaitFor([&] {
-    auto log = runtime::ReadFile(world_.state_dir() + "/" + id + "/container.log");
-    return log.ok() && absl::StrContains(*log, "host=collector");
-  }, kWait)) << runtime::ReadFile(world_.state_dir() + "/" + id + "/container.log").value_or("");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto log = runtime::ReadFile(world_.state_dir() + "/" + id + "/container.log");
+        return log.ok() && absl::StrContains(*log, "host=collector");
+      },
+      kWait))
+      << runtime::ReadFile(world_.state_dir() + "/" + id + "/container.log").value_or("");
 
   // A new berthd adopts it under the same id.
   StopBerthd(SIGKILL);
@@ -527,7 +548,8 @@ TEST_F(BerthdE2eTest, LongNameRunsUnderItsMappedId) {
 }
 
 TEST_F(BerthdE2eTest, JsonLogsAreOneObjectPerLine) {
-  Write("bad.yaml", "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata: {name: \"x\\\"y\"}\n");
+  Write("bad.yaml",
+        "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata: {name: \"x\\\"y\"}\n");
   StartBerthd({"--log-format=json"});
   WaitForStart(1);
   StopBerthd(SIGTERM);
@@ -552,20 +574,24 @@ int RestartCount(const json& status) {
 TEST_F(BerthdE2eTest, AnInstantCrashFollowsTheBackOffCurveWithDefaultFlags) {
   StartBerthdWith(DefaultFlags());
   Write("crash.yaml", Manifest("crash", "exit 3"));
-  json first = WaitStatus("default.crash", [](const json& s) {
-    return s.value("restartCount", -1) == 1;
-  }, absl::Seconds(25));
+  json first = WaitStatus(
+      "default.crash", [](const json& s) { return s.value("restartCount", -1) == 1; },
+      absl::Seconds(25));
   ASSERT_EQ(RestartCount(first), 1) << "no restart after the first 10 s back-off";
   // The restarted instance exits at once too: its back-off is reported, with
   // its exit code, as soon as the exit happened.
-  json waiting = WaitStatus("default.crash", [](const json& s) {
-    return s.value("restartCount", -1) == 1 && s.value("phase", "") == "CrashLoopBackOff";
-  }, absl::Seconds(3));
-  EXPECT_EQ((waiting.is_object() ? waiting.value("phase", "") : ""), "CrashLoopBackOff") << waiting.dump();
+  json waiting = WaitStatus(
+      "default.crash",
+      [](const json& s) {
+        return s.value("restartCount", -1) == 1 && s.value("phase", "") == "CrashLoopBackOff";
+      },
+      absl::Seconds(3));
+  EXPECT_EQ((waiting.is_object() ? waiting.value("phase", "") : ""), "CrashLoopBackOff")
+      << waiting.dump();
   EXPECT_EQ((waiting.is_object() ? waiting.value("exitCode", -1) : -1), 3) << waiting.dump();
-  json second = WaitStatus("default.crash", [](const json& s) {
-    return s.value("restartCount", -1) >= 2;
-  }, absl::Seconds(30));
+  json second = WaitStatus(
+      "default.crash", [](const json& s) { return s.value("restartCount", -1) >= 2; },
+      absl::Seconds(30));
   EXPECT_EQ(RestartCount(second), 2) << "restart 2 comes 20 s after restart 1";
 }
 
@@ -577,9 +603,9 @@ TEST_F(BerthdE2eTest, AnInstantCrashIsRestartedOnEveryStepOfAShortBackOff) {
   const absl::Time began = absl::Now();
   // 1 + 2 + 4 + 4 + 4 s of back-off: five restarts well before the first
   // resync (60 s).
-  json fifth = WaitStatus("default.crash", [](const json& s) {
-    return s.value("restartCount", -1) >= 5;
-  }, absl::Seconds(40));
+  json fifth = WaitStatus(
+      "default.crash", [](const json& s) { return s.value("restartCount", -1) >= 5; },
+      absl::Seconds(40));
   EXPECT_GE(RestartCount(fifth), 5) << fifth.dump();
   EXPECT_GE(absl::Now() - began, absl::Seconds(14)) << "restarted faster than the back-off";
 }
@@ -662,16 +688,19 @@ TEST_F(BerthdE2eTest, TellsSystemdReadyAfterRecoveryAndTheManifestsAndStoppingOn
   ASSERT_EQ(setenv("NOTIFY_SOCKET", (world_.dir() + "/notify.sock").c_str(), 1), 0);
   StartBerthdWith(DefaultFlags());
   NotifySocket::Message ready = systemd.Next(kWait);
-  EXPECT_EQ(ready.text, "READY=1\nSTATUS=running: 2 NodeContainer(s) known, 0 container(s) adopted");
+  EXPECT_EQ(ready.text,
+            "READY=1\nSTATUS=running: 2 NodeContainer(s) known, 0 container(s) adopted");
   EXPECT_EQ(ready.pid, berthd_.pid()) << "systemd takes READY=1 from the main pid only";
   EXPECT_THAT(Log(), HasSubstr("adopted"));
   // Ready means the containers are on their way, without anything else.
   const int a = WaitRunning("default.a")["pid"];
   const int b = WaitRunning("default.b")["pid"];
-  ASSERT_TRUE(WaitFor([&] {
-    auto log = runtime::ReadFile(world_.state_dir() + "/default.a/container.log");
-    return log.ok() && absl::StrContains(*log, "stdout F a");
-  }, kWait));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto log = runtime::ReadFile(world_.state_dir() + "/default.a/container.log");
+        return log.ok() && absl::StrContains(*log, "stdout F a");
+      },
+      kWait));
   const std::string env = *runtime::ReadFile(world_.state_dir() + "/default.a/container.log");
   EXPECT_THAT(env, HasSubstr("stdout F PATH="));
   EXPECT_THAT(env, Not(HasSubstr("NOTIFY_SOCKET"))) << "runc was handed berthd's NOTIFY_SOCKET";
@@ -690,7 +719,8 @@ TEST_F(BerthdE2eTest, TellsSystemdReadyAfterRecoveryAndTheManifestsAndStoppingOn
   StartBerthdWith(DefaultFlags());
   ready = systemd.Next(kWait);
   unsetenv("NOTIFY_SOCKET");
-  EXPECT_EQ(ready.text, "READY=1\nSTATUS=running: 2 NodeContainer(s) known, 2 container(s) adopted");
+  EXPECT_EQ(ready.text,
+            "READY=1\nSTATUS=running: 2 NodeContainer(s) known, 2 container(s) adopted");
   EXPECT_EQ(ready.pid, berthd_.pid());
   EXPECT_EQ(WaitRunning("default.a")["pid"], a);
   EXPECT_EQ(WaitRunning("default.b")["pid"], b);

@@ -19,9 +19,9 @@
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "tests/processes.h"
-#include "tests/status_files.h"
 #include "tests/registry_env.h"
 #include "tests/stalling_proxy.h"
+#include "tests/status_files.h"
 #include "tests/test_env.h"
 
 namespace berth {
@@ -32,10 +32,10 @@ using ::berth::testing::RegistryEnv;
 using ::berth::testing::StallingProxy;
 using ::berth::testing::TestWorld;
 using ::berth::testing::WaitFor;
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-using nlohmann::json;
 
 constexpr absl::Duration kWait = absl::Seconds(60);
 
@@ -130,8 +130,8 @@ TEST_F(BerthdImagesE2eTest, PullsAndRunsWithSharedLayersAndWhiteouts) {
   WaitRunning("default.two");
   EXPECT_THAT(one.value("imageID", ""), ::testing::StartsWith("sha256:"));
   EXPECT_EQ(one["image"], Image("busybox"));
-  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(ContainerLog("default.one"), "one-up"); },
-                      kWait));
+  EXPECT_TRUE(
+      WaitFor([&] { return absl::StrContains(ContainerLog("default.one"), "one-up"); }, kWait));
   EXPECT_EQ(Snapshots(), 1) << "two containers of a one-layer image share its layer";
   EXPECT_THAT(berthd_.Log(), HasSubstr("pull " + registry_->host() + "/busybox:1"));
 
@@ -141,11 +141,14 @@ TEST_F(BerthdImagesE2eTest, PullsAndRunsWithSharedLayersAndWhiteouts) {
         "cat /data/keep /opq/c; test -e /data/gone || echo no-gone; "
         "test -e /opq/a || echo no-a; exec sleep 1000");
   WaitRunning("default.merged");
-  EXPECT_TRUE(WaitFor([&] {
-    const std::string log = ContainerLog("default.merged");
-    return absl::StrContains(log, "no-a") && absl::StrContains(log, "no-gone") &&
-           absl::StrContains(log, " keep") && absl::StrContains(log, " c\n");
-  }, kWait)) << ContainerLog("default.merged");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const std::string log = ContainerLog("default.merged");
+        return absl::StrContains(log, "no-a") && absl::StrContains(log, "no-gone") &&
+               absl::StrContains(log, " keep") && absl::StrContains(log, " c\n");
+      },
+      kWait))
+      << ContainerLog("default.merged");
   EXPECT_GE(Snapshots(), 5);
 }
 
@@ -158,7 +161,8 @@ TEST_F(BerthdImagesE2eTest, RegistryDownIsImagePullBackOffUntilItReturns) {
   });
   EXPECT_EQ(failed["phase"], "Pending");
   EXPECT_FALSE(failed.value("lastError", "").empty());
-  WaitStatus("default.web", [](const json& s) { return s.value("reason", "") == "ImagePullBackOff"; });
+  WaitStatus("default.web",
+             [](const json& s) { return s.value("reason", "") == "ImagePullBackOff"; });
   ASSERT_TRUE(registry_->Restart().ok());
   WaitRunning("default.web");
 }
@@ -209,9 +213,11 @@ TEST_F(BerthdImagesE2eTest, StopDuringAStalledPullIsQuickAndTheNextStartResumes)
 }
 
 TEST_F(BerthdImagesE2eTest, NeverPolicyWithoutTheImageAndGarbageCollection) {
-  StartBerthd({"--image-gc-period=1s", "--image-gc-high-threshold=0", "--image-gc-low-threshold=0"});
+  StartBerthd(
+      {"--image-gc-period=1s", "--image-gc-high-threshold=0", "--image-gc-low-threshold=0"});
   Write("never", Image("busybox"), "exec sleep 1000", "  imagePullPolicy: Never\n");
-  WaitStatus("default.never", [](const json& s) { return s.value("reason", "") == "ErrImageNeverPull"; });
+  WaitStatus("default.never",
+             [](const json& s) { return s.value("reason", "") == "ErrImageNeverPull"; });
   Write("keep", Image("busybox"), "exec sleep 1000");
   Write("drop", Image("layers"), "exec sleep 1000");
   WaitRunning("default.keep");

@@ -43,7 +43,8 @@ std::vector<std::vector<TarEntry>> ThreeLayers() {
   for (const char* applet : {"sh", "ls", "cat", "echo", "sleep"}) {
     base.push_back(Symlink(absl::StrCat("bin/", applet), "busybox"));
   }
-  for (const char* d : {"proc", "sys", "dev", "etc", "data", "opt", "opt/old"}) base.push_back(Dir(d));
+  for (const char* d : {"proc", "sys", "dev", "etc", "data", "opt", "opt/old"})
+    base.push_back(Dir(d));
   base.push_back(Dir("tmp", 01777));
   base.push_back(File("etc/passwd", "root:x:0:0:root:/:/bin/sh\n"));
   base.push_back(File("data/base-file", "base\n"));
@@ -104,10 +105,12 @@ class LayersE2eTest : public ::testing::TestWithParam<RootfsMode> {
     EXPECT_TRUE(created.ok()) << created;
     if (!created.ok()) return {};
     EXPECT_TRUE(runtime_->Start(id).ok());
-    EXPECT_TRUE(WaitFor([&] {
-      auto st = runtime_->State(id);
-      return st.ok() && st->state == ContainerState::kStopped;
-    }, absl::Seconds(20)));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto st = runtime_->State(id);
+          return st.ok() && st->state == ContainerState::kStopped;
+        },
+        absl::Seconds(20)));
     auto st = runtime_->State(id);
     EXPECT_TRUE(st.ok() && st->exit_code == 0) << (st.ok() ? st->reason : st.status().ToString());
     auto log = ReadFile(world_.state_dir() + "/" + id + "/container.log");
@@ -198,8 +201,10 @@ TEST(LayersFallbackE2eTest, OverlayProbeFailureFallsBackToCopies) {
   TestWorld world;
   const std::string ovl = world.dir() + "/ovl";
   for (const char* d : {"/l", "/u", "/w", "/m"}) ASSERT_TRUE(MakeDirs(ovl + d).ok());
-  const std::string options = absl::StrCat("lowerdir=", ovl, "/l,upperdir=", ovl, "/u,workdir=", ovl, "/w");
-  ASSERT_EQ(mount("overlay", (ovl + "/m").c_str(), "overlay", 0, options.c_str()), 0) << strerror(errno);
+  const std::string options =
+      absl::StrCat("lowerdir=", ovl, "/l,upperdir=", ovl, "/u,workdir=", ovl, "/w");
+  ASSERT_EQ(mount("overlay", (ovl + "/m").c_str(), "overlay", 0, options.c_str()), 0)
+      << strerror(errno);
   {
     RuncRuntimeOptions o = world.RuntimeOptions();
     o.state_dir = ovl + "/m/containers";
@@ -220,10 +225,12 @@ TEST(LayersFallbackE2eTest, OverlayProbeFailureFallsBackToCopies) {
     spec.args = {"/bin/sh", "-c", "ls /data /opt"};
     ASSERT_TRUE((*rt)->Create(spec).ok());
     ASSERT_TRUE((*rt)->Start("copied").ok());
-    EXPECT_TRUE(WaitFor([&] {
-      auto st = (*rt)->State("copied");
-      return st.ok() && st->state == ContainerState::kStopped;
-    }, absl::Seconds(20)));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          auto st = (*rt)->State("copied");
+          return st.ok() && st->state == ContainerState::kStopped;
+        },
+        absl::Seconds(20)));
     auto log = ReadFile(o.state_dir + "/copied/container.log");
     ASSERT_TRUE(log.ok());
     EXPECT_THAT(StdoutLines(*log), ElementsAre("/data:", "keep", "top", "", "/opt:", "new"));
@@ -236,7 +243,8 @@ TEST(LayersFallbackE2eTest, OverlayProbeFailureFallsBackToCopies) {
   EXPECT_THAT(world.Leaks(), IsEmpty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, LayersE2eTest, ::testing::Values(RootfsMode::kOverlay, RootfsMode::kCopy),
+INSTANTIATE_TEST_SUITE_P(Modes, LayersE2eTest,
+                         ::testing::Values(RootfsMode::kOverlay, RootfsMode::kCopy),
                          [](const auto& info) { return std::string(RootfsModeName(info.param)); });
 
 }  // namespace

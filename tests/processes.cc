@@ -41,8 +41,8 @@ int OwnedProcess::Stop(int signal) {
   if (pid_ <= 0) return -1;
   kill(pid_, signal);
   int status = 0;
-  const bool exited = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; },
-                              absl::Seconds(10));
+  const bool exited =
+      WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, absl::Seconds(10));
   if (!exited) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);
@@ -79,17 +79,18 @@ absl::StatusOr<std::unique_ptr<KubeEmulator>> KubeEmulator::Start(
   std::unique_ptr<KubeEmulator> e(new KubeEmulator(dir));
   const std::string port_file = dir + "/emulator.port";
   e->kubeconfig_ = dir + "/kubeconfig";
-  std::vector<std::string> argv = {"/usr/bin/python3", BERTH_KUBE_EMULATOR_PATH,
-                                   "--port", "0",
-                                   "--port-file", port_file,
-                                   "--kubeconfig-out", e->kubeconfig_};
+  std::vector<std::string> argv = {
+      "/usr/bin/python3", BERTH_KUBE_EMULATOR_PATH, "--port",      "0", "--port-file",
+      port_file,          "--kubeconfig-out",       e->kubeconfig_};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   if (absl::Status s = e->process_.Start(argv, dir + "/emulator.log"); !s.ok()) return s;
-  bool up = WaitFor([&] {
-    absl::StatusOr<std::string> port = runtime::ReadFile(port_file);
-    return port.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*port), &e->port_) &&
-           e->port_ > 0 && access(e->kubeconfig_.c_str(), R_OK) == 0;
-  }, absl::Seconds(20));
+  bool up = WaitFor(
+      [&] {
+        absl::StatusOr<std::string> port = runtime::ReadFile(port_file);
+        return port.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*port), &e->port_) &&
+               e->port_ > 0 && access(e->kubeconfig_.c_str(), R_OK) == 0;
+      },
+      absl::Seconds(20));
   if (!up) {
     return absl::UnavailableError(
         absl::StrCat("start kube emulator: no port after 20s; log:\n", e->process_.Log()));

@@ -24,8 +24,8 @@ absl::Status Run(const std::vector<std::string>& argv, absl::Duration timeout = 
   absl::StatusOr<runtime::CommandResult> r = runtime::RunCommand(argv, timeout);
   if (!r.ok()) return r.status();
   if (r->exit_code != 0) {
-    return absl::InternalError(absl::StrCat(absl::StrJoin(argv, " "), ": exit ", r->exit_code,
-                                            ": ", r->output));
+    return absl::InternalError(
+        absl::StrCat(absl::StrJoin(argv, " "), ": exit ", r->exit_code, ": ", r->output));
   }
   return absl::OkStatus();
 }
@@ -87,16 +87,16 @@ absl::StatusOr<std::unique_ptr<RegistryEnv>> RegistryEnv::Start(RegistryEnvOptio
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = Run({ossl, "x509", "-req", "-in", d + "/server.csr", "-CA",
-                              d + "/ca.crt", "-CAkey", d + "/ca.key", "-CAcreateserial", "-out",
-                              d + "/server.crt", "-days", "2", "-extfile", d + "/ext.cnf"});
+    if (absl::Status s = Run({ossl, "x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.crt",
+                              "-CAkey", d + "/ca.key", "-CAcreateserial", "-out", d + "/server.crt",
+                              "-days", "2", "-extfile", d + "/ext.cnf"});
         !s.ok()) {
       return s;
     }
   }
   if (!options.user.empty()) {
-    if (absl::Status s = Run({"/usr/bin/htpasswd", "-Bbc", d + "/htpasswd", options.user,
-                              options.password});
+    if (absl::Status s =
+            Run({"/usr/bin/htpasswd", "-Bbc", d + "/htpasswd", options.user, options.password});
         !s.ok()) {
       return s;
     }
@@ -119,10 +119,13 @@ absl::Status RegistryEnv::Launch() {
   std::string config = absl::StrCat(
       "version: 0.1\n"
       "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
-      "storage:\n  filesystem:\n    rootdirectory: ", storage_dir(), "\n"
+      "storage:\n  filesystem:\n    rootdirectory: ",
+      storage_dir(),
+      "\n"
       "  delete:\n    enabled: true\n"
       "  maintenance:\n    uploadpurging:\n      enabled: false\n"
-      "http:\n  addr: ", host_, "\n");
+      "http:\n  addr: ",
+      host_, "\n");
   if (options_.tls) {
     absl::StrAppend(&config, "  tls:\n    certificate: ", dir_, "/server.crt\n    key: ", dir_,
                     "/server.key\n");
@@ -132,8 +135,8 @@ absl::Status RegistryEnv::Launch() {
                     "/htpasswd\n");
   }
   if (absl::Status s = runtime::WriteFileAtomic(dir_ + "/config.yml", config); !s.ok()) return s;
-  UniqueFd log(open((dir_ + "/registry.log").c_str(),
-                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  UniqueFd log(
+      open((dir_ + "/registry.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
   runtime::SpawnOptions so;
   so.stdout_fd = log.get();
   so.stderr_fd = log.get();
@@ -147,13 +150,13 @@ absl::Status RegistryEnv::Launch() {
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
       auto text = runtime::ReadFile(dir_ + "/registry.log", 1 << 16);
-      return absl::UnavailableError(absl::StrCat("start registry on ", host_, ": exited: ",
-                                                 text.ok() ? *text : ""));
+      return absl::UnavailableError(
+          absl::StrCat("start registry on ", host_, ": exited: ", text.ok() ? *text : ""));
     }
     if (absl::Now() >= deadline) {
       Stop();
-      return absl::DeadlineExceededError(absl::StrCat("start registry on ", host_,
-                                                      ": no listener after 20 s"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("start registry on ", host_, ": no listener after 20 s"));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }

@@ -92,10 +92,13 @@ class RuntimeE2eTest : public ::testing::Test {
   // Waits until the container's log has `line` on stdout: its program runs
   // (a shell has set its traps).
   void WaitForLog(const std::string& id, const std::string& line) {
-    ASSERT_TRUE(WaitFor([&] {
-      auto log = ReadFile(world_.state_dir() + "/" + id + "/container.log");
-      return log.ok() && absl::StrContains(*log, " stdout F " + line + "\n");
-    }, absl::Seconds(10))) << id << " never printed " << line;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto log = ReadFile(world_.state_dir() + "/" + id + "/container.log");
+          return log.ok() && absl::StrContains(*log, " stdout F " + line + "\n");
+        },
+        absl::Seconds(10)))
+        << id << " never printed " << line;
   }
 
   TestWorld world_;
@@ -105,7 +108,8 @@ class RuntimeE2eTest : public ::testing::Test {
 // A shell that exits with `code` on SIGTERM and prints `hello` first.
 std::vector<std::string> TrappingShell(int code) {
   return {"/bin/sh", "-c",
-          absl::StrCat("trap 'exit ", code, "' TERM; echo hello; echo oops >&2; "
+          absl::StrCat("trap 'exit ", code,
+                       "' TERM; echo hello; echo oops >&2; "
                        "while true; do sleep 0.05; done")};
 }
 
@@ -125,11 +129,13 @@ TEST_F(RuntimeE2eTest, LifecycleRoundTrip) {
   EXPECT_NE(running.started_at, absl::InfinitePast());
 
   // The monitor writes CRI log lines for both streams.
-  ASSERT_TRUE(WaitFor([&] {
-    auto log = ReadFile(running.log_path);
-    return log.ok() && absl::StrContains(*log, " stdout F hello\n") &&
-           absl::StrContains(*log, " stderr F oops\n");
-  }, absl::Seconds(5)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto log = ReadFile(running.log_path);
+        return log.ok() && absl::StrContains(*log, " stdout F hello\n") &&
+               absl::StrContains(*log, " stderr F oops\n");
+      },
+      absl::Seconds(5)));
 
   auto listed = runtime_->List();
   ASSERT_TRUE(listed.ok());
@@ -230,14 +236,15 @@ TEST_F(RuntimeE2eTest, StartInterruptedByACrashIsRecognizedOnRetry) {
   // after runc removed the exec fifo, once before.
   oci::Runc runc(oci::FindRunc(), world_.runc_root());
   ASSERT_TRUE(runtime_->Create(Spec("a", TrappingShell(0))).ok());
-  ASSERT_TRUE(RunCommandOk({runc.binary(), "--root", runc.root(), "start", "a"},
-                           absl::Seconds(10)).ok());
+  ASSERT_TRUE(
+      RunCommandOk({runc.binary(), "--root", runc.root(), "start", "a"}, absl::Seconds(10)).ok());
   ASSERT_TRUE(runtime_->Create(Spec("b", TrappingShell(0))).ok());
   {
     UniqueFd fifo(open((world_.runc_root() + "/b/exec.fifo").c_str(), O_RDONLY | O_CLOEXEC));
     ASSERT_TRUE(fifo.valid());
     char buf[8];
-    while (read(fifo.get(), buf, sizeof buf) > 0) {}
+    while (read(fifo.get(), buf, sizeof buf) > 0) {
+    }
   }
   for (const char* id : {"a", "b"}) {
     SCOPED_TRACE(id);
@@ -345,7 +352,8 @@ TEST_F(RuntimeE2eTest, ResourceLimitsReachTheCgroup) {
 }
 
 TEST_F(RuntimeE2eTest, OomKillIsReported) {
-  ContainerSpec spec = Spec("hog", {"/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=256M count=1"});
+  ContainerSpec spec =
+      Spec("hog", {"/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=256M count=1"});
   spec.resources.memory_bytes = 16 << 20;
   CreateAndStart(spec);
   ASSERT_TRUE(WaitFor([&] { return MustState("hog").state == ContainerState::kStopped; },

@@ -91,7 +91,8 @@ void StallingProxy::Pump(int client_fd, int64_t budget) {
   while (!stop_) {
     // Once stalled, nothing more is read from the server (its send buffer
     // fills) and nothing is passed on; the client's requests are swallowed.
-    pollfd p[2] = {{client.get(), POLLIN, 0}, {server.get(), stalled ? short{0} : short{POLLIN}, 0}};
+    pollfd p[2] = {{client.get(), POLLIN, 0},
+                   {server.get(), stalled ? short{0} : short{POLLIN}, 0}};
     if (poll(p, 2, 100) <= 0) continue;
     if (p[0].revents != 0) {
       const ssize_t n = read(client.get(), buf, sizeof buf);

@@ -23,13 +23,15 @@ inline nlohmann::json ReadStatusFile(const std::string& berth_state_dir, const s
 // Waits until the status of `id` satisfies `pred`; returns the last status
 // (a test failure when it never did).
 template <typename Pred>
-nlohmann::json WaitStatusFile(const std::string& berth_state_dir, const std::string& id,
-                              Pred pred, absl::Duration timeout) {
+nlohmann::json WaitStatusFile(const std::string& berth_state_dir, const std::string& id, Pred pred,
+                              absl::Duration timeout) {
   nlohmann::json last;
-  bool ok = WaitFor([&] {
-    last = ReadStatusFile(berth_state_dir, id);
-    return !last.is_null() && pred(last);
-  }, timeout);
+  bool ok = WaitFor(
+      [&] {
+        last = ReadStatusFile(berth_state_dir, id);
+        return !last.is_null() && pred(last);
+      },
+      timeout);
   EXPECT_TRUE(ok) << "status of " << id << " never matched; last: " << last.dump();
   return last;
 }

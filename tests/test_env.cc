@@ -41,8 +41,8 @@ std::string MakeRootfs() {
     mkdir(absl::StrCat(root, "/", d).c_str(), 0755);
   }
   chmod((root + "/tmp").c_str(), 01777);
-  auto copied = runtime::RunCommandOk({"/bin/cp", "/bin/busybox", root + "/bin/busybox"},
-                                      absl::Seconds(10));
+  auto copied =
+      runtime::RunCommandOk({"/bin/cp", "/bin/busybox", root + "/bin/busybox"}, absl::Seconds(10));
   if (!copied.ok()) abort();
   auto list = runtime::RunCommand({"/bin/busybox", "--list"}, absl::Seconds(10));
   if (!list.ok()) abort();
@@ -111,7 +111,8 @@ std::vector<std::string> TestWorld::Leaks() const {
   std::vector<std::string> leaks;
   runtime::oci::Runc runc(runtime::oci::FindRunc(), runc_root());
   if (auto listed = runc.List(); listed.ok()) {
-    for (const auto& c : *listed) leaks.push_back(absl::StrCat("runc container ", c.id, " (", c.status, ")"));
+    for (const auto& c : *listed)
+      leaks.push_back(absl::StrCat("runc container ", c.id, " (", c.status, ")"));
   }
   for (const std::string& d : ListDir(runc_root(), false)) leaks.push_back("runc root entry " + d);
   for (const std::string& m : runtime::MountsUnder(dir_)) leaks.push_back("mount " + m);

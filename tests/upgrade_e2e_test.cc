@@ -14,10 +14,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "controller/spec/node_container.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "controller/spec/node_container.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "tests/processes.h"
@@ -30,18 +30,18 @@ namespace {
 using ::berth::testing::BusyboxRootfs;
 using ::berth::testing::TestWorld;
 using ::berth::testing::WaitFor;
+using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-using nlohmann::json;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
 constexpr char kPreviousBin[] = BERTH_PREVIOUS_BIN_DIR;
 
 std::string Manifest(const std::string& name, const std::string& spec) {
-  return absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: ",
-                      name, "\n  labels: {app: ", name.substr(0, 20),
-                      "}\nspec:\n  image: busybox\n", spec);
+  return absl::StrCat(
+      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: ", name,
+      "\n  labels: {app: ", name.substr(0, 20), "}\nspec:\n  image: busybox\n", spec);
 }
 
 // Containers that use every field of the spec hash between them.
@@ -113,11 +113,10 @@ class UpgradeE2eTest : public ::testing::Test {
             "--workers=2"};
   }
   std::vector<std::string> PreviousFlags() const {
-    return Flags(absl::StrCat(kPreviousBin, "/berthd"), absl::StrCat(kPreviousBin, "/berth-monitor"));
+    return Flags(absl::StrCat(kPreviousBin, "/berthd"),
+                 absl::StrCat(kPreviousBin, "/berth-monitor"));
   }
-  std::vector<std::string> NewFlags() const {
-    return Flags(BERTH_BERTHD_PATH, BERTH_MONITOR_PATH);
-  }
+  std::vector<std::string> NewFlags() const { return Flags(BERTH_BERTHD_PATH, BERTH_MONITOR_PATH); }
 
   std::string Log() const { return runtime::ReadFile(world_.dir() + "/berthd.log").value_or(""); }
 
@@ -136,10 +135,13 @@ class UpgradeE2eTest : public ::testing::Test {
   }
   void WaitForStatusWrittenAfter(const std::string& id, absl::Time since) {
     const std::string path = world_.berth_state_dir() + "/status/" + id + ".json";
-    EXPECT_TRUE(WaitFor([&] {
-      struct stat st;
-      return stat(path.c_str(), &st) == 0 && absl::TimeFromTimespec(st.st_mtim) > since;
-    }, kWait)) << id << " was not reconciled";
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          struct stat st;
+          return stat(path.c_str(), &st) == 0 && absl::TimeFromTimespec(st.st_mtim) > since;
+        },
+        kWait))
+        << id << " was not reconciled";
   }
 
   // berth.dev/spec-hash in the runtime's record of `id`.
@@ -205,8 +207,9 @@ TEST_F(UpgradeE2eTest, ContainersOfThePreviousReleaseKeepRunningAndASpecChangeSt
   const size_t log_before = Log().size();
   const absl::Time restart = absl::Now();
   ASSERT_TRUE(berthd_.Start(NewFlags(), world_.dir() + "/berthd.log").ok());
-  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(Log().substr(log_before), "adopted"); },
-                      kWait)) << Log();
+  ASSERT_TRUE(
+      WaitFor([&] { return absl::StrContains(Log().substr(log_before), "adopted"); }, kWait))
+      << Log();
   for (const std::string& id : Ids()) WaitForStatusWrittenAfter(id, restart);
   // Settled: a file written now is reconciled after every adopted container
   // was (one queue), and resyncs (1s) have gone over them all again.
@@ -229,8 +232,9 @@ TEST_F(UpgradeE2eTest, ContainersOfThePreviousReleaseKeepRunningAndASpecChangeSt
 
   // A change of spec recreates its container, with this build's hash; the
   // others go on.
-  Write("sleeper.yaml", Manifest("sleeper", "  command: [sleep, \"3601\"]\n"
-                                            "  stopSignal: SIGKILL\n"));
+  Write("sleeper.yaml", Manifest("sleeper",
+                                 "  command: [sleep, \"3601\"]\n"
+                                 "  stopSignal: SIGKILL\n"));
   json recreated = berth::testing::WaitStatusFile(
       world_.berth_state_dir(), "default.sleeper",
       [&](const json& s) {

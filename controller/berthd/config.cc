@@ -83,8 +83,8 @@ absl::StatusOr<image::RegistryImageStoreOptions> ImageStoreOptionsOf(const Confi
   o.gc_low_percent = config.image_gc_low_threshold;
   if (o.gc_low_percent < 0 || o.gc_low_percent > o.gc_high_percent || o.gc_high_percent > 100) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--image-gc-low-threshold=", o.gc_low_percent, " and --image-gc-high-threshold=",
-        o.gc_high_percent, ": want 0 <= low <= high <= 100"));
+        "--image-gc-low-threshold=", o.gc_low_percent,
+        " and --image-gc-high-threshold=", o.gc_high_percent, ": want 0 <= low <= high <= 100"));
   }
   if (!config.registry_auth.empty()) {
     absl::StatusOr<image::DockerAuthConfig> auth =

@@ -41,7 +41,7 @@ struct Config {
   std::string kubeconfig;
   std::string kube_context;
   bool in_cluster = false;
-  std::string node_labels_flag;                   // k=v,k2=v2
+  std::string node_labels_flag;                    // k=v,k2=v2
   std::map<std::string, std::string> node_labels;  // resolved from node_labels_flag
 
   // The control loop.

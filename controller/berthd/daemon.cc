@@ -51,8 +51,8 @@ absl::StatusOr<runtime::UniqueFd> LockStateDir(const std::string& state_dir) {
     if (fcntl(fd.get(), F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK) {
       who = absl::StrCat("another berthd (pid ", holder.l_pid, ")");
     }
-    return absl::UnavailableError(absl::StrCat(
-        "lock ", path, ": ", who, " drives the containers of this state directory"));
+    return absl::UnavailableError(
+        absl::StrCat("lock ", path, ": ", who, " drives the containers of this state directory"));
   }
   return fd;
 }
@@ -153,8 +153,7 @@ absl::Status Daemon::Start() {
   if (!lock.ok()) return lock.status();
   lock_ = *std::move(lock);
   if (absl::Status s = OpenRuntime(); !s.ok()) return s;
-  absl::StatusOr<image::RegistryImageStoreOptions> image_options =
-      ImageStoreOptionsOf(config_);
+  absl::StatusOr<image::RegistryImageStoreOptions> image_options = ImageStoreOptionsOf(config_);
   if (!image_options.ok()) return image_options.status();
   absl::StatusOr<std::unique_ptr<image::RegistryImageStore>> images =
       image::RegistryImageStore::Open(*std::move(image_options));
@@ -187,10 +186,10 @@ absl::Status Daemon::Start() {
   if (manifests_) manifests_->Start();
   // systemd (Type=notify): the runtime is recovered, the controller runs and
   // the manifests directory has been read (and the API's watches started).
-  if (absl::Status s = notifier_.Ready(absl::StrCat(
-          "running: ", sources_->Ids().size(), " NodeContainer(s) known, ",
-          runtime_->recovery().adopted.size(), " container(s) adopted",
-          cluster_ ? ", API server " + cluster_->server() : ""));
+  if (absl::Status s = notifier_.Ready(
+          absl::StrCat("running: ", sources_->Ids().size(), " NodeContainer(s) known, ",
+                       runtime_->recovery().adopted.size(), " container(s) adopted",
+                       cluster_ ? ", API server " + cluster_->server() : ""));
       !s.ok()) {
     spdlog::warn("{}", s.ToString());
   }
@@ -201,8 +200,8 @@ absl::Status Daemon::Start() {
   image_gc_ = std::make_unique<controller::Periodic>(
       config_.image_gc_period,
       [this] {
-        absl::StatusOr<image::ImageGcReport> gc = images_->CollectGarbage(
-            [this] { return ImagesInUse(*runtime_, *sources_); }, false);
+        absl::StatusOr<image::ImageGcReport> gc =
+            images_->CollectGarbage([this] { return ImagesInUse(*runtime_, *sources_); }, false);
         if (!gc.ok()) spdlog::error("image GC: {}", gc.status().ToString());
       },
       controller::SteadyClock());
@@ -323,9 +322,9 @@ void Daemon::ServeSignals() {
 void Daemon::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  if (absl::Status s = notifier_.Stopping(config_.stop_on_exit
-                                              ? "shutting down, stopping every container"
-                                              : "shutting down, containers keep running");
+  if (absl::Status s =
+          notifier_.Stopping(config_.stop_on_exit ? "shutting down, stopping every container"
+                                                  : "shutting down, containers keep running");
       !s.ok()) {
     spdlog::warn("{}", s.ToString());
   }

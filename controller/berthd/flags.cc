@@ -34,8 +34,7 @@ ABSL_FLAG(int, image_gc_high_threshold, 85,
 ABSL_FLAG(int, image_gc_low_threshold, 80,
           "Disk usage (percent) image GC frees down to (at most the high threshold)");
 ABSL_FLAG(absl::Duration, image_gc_period, absl::Minutes(5), "How often image GC looks");
-ABSL_FLAG(std::string, node_name, "",
-          "This node's name (default: $NODE_NAME, else the host name)");
+ABSL_FLAG(std::string, node_name, "", "This node's name (default: $NODE_NAME, else the host name)");
 ABSL_FLAG(std::string, kubeconfig, "",
           "Cluster mode: run the NodeContainers of the Kubernetes API that this kubeconfig "
           "reaches (its current context)");
@@ -54,10 +53,8 @@ ABSL_FLAG(absl::Duration, relist_period, absl::Seconds(10),
           "are noticed as they happen)");
 ABSL_FLAG(absl::Duration, restart_backoff_initial, absl::Seconds(10),
           "First CrashLoopBackOff delay (doubles per restart)");
-ABSL_FLAG(absl::Duration, restart_backoff_max, absl::Minutes(5),
-          "Largest CrashLoopBackOff delay");
-ABSL_FLAG(std::string, cgroup_parent, "/berth",
-          "cgroup under which containers are placed");
+ABSL_FLAG(absl::Duration, restart_backoff_max, absl::Minutes(5), "Largest CrashLoopBackOff delay");
+ABSL_FLAG(std::string, cgroup_parent, "/berth", "cgroup under which containers are placed");
 ABSL_FLAG(std::string, rootfs_mode, "overlay",
           "How container root file systems are built from image layers: overlay, or copy "
           "(a private copy per container, for hosts without overlayfs; overlay falls back to "

@@ -39,7 +39,8 @@ absl::Status SetUpLogging(const std::string& level, const std::string& format) {
   } else if (format == "text") {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %L %v");
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("--log_format: \"", format, "\" is not text or json"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--log_format: \"", format, "\" is not text or json"));
   }
   logger->set_level(lvl);
   logger->flush_on(spdlog::level::trace);

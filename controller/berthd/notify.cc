@@ -43,7 +43,8 @@ absl::Status ServiceNotifier::Status(absl::string_view status) const {
 absl::Status ServiceNotifier::Send(absl::string_view message) const {
   if (address_.empty()) return absl::OkStatus();
   auto fail = [&](absl::string_view what, int err) {
-    return absl::ErrnoToStatus(err, absl::StrCat("notify service manager at ", address_, ": ", what));
+    return absl::ErrnoToStatus(err,
+                               absl::StrCat("notify service manager at ", address_, ": ", what));
   };
   sockaddr_un addr = {};
   addr.sun_family = AF_UNIX;

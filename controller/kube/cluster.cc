@@ -64,8 +64,7 @@ absl::Status Cluster::Release(const controller::NodeContainer& object) {
   return finalizers_->Remove(object);
 }
 
-absl::StatusOr<image::PullAuth> Cluster::PullAuthFor(
-    const controller::NodeContainer& object) {
+absl::StatusOr<image::PullAuth> Cluster::PullAuthFor(const controller::NodeContainer& object) {
   image::PullAuth auth;
   if (object.origin != "api") return auth;
   for (const std::string& name : object.spec.image_pull_secrets) {
@@ -73,7 +72,8 @@ absl::StatusOr<image::PullAuth> Cluster::PullAuthFor(
         absl::StrCat("read image pull secret ", object.metadata.namespace_, "/", name);
     absl::StatusOr<ApiResponse> r = client_->Request(
         "GET", absl::StrCat("/api/v1/namespaces/", object.metadata.namespace_, "/secrets/", name));
-    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
+    if (!r.ok())
+      return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
     if (r->code == 404) {
       // kubelet goes on without a missing secret (the pull may not need it).
       spdlog::warn("{}: not found", what);

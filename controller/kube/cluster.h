@@ -13,13 +13,13 @@
 
 #include "absl/status/statusor.h"
 #include "controller/events.h"
-#include "runtime/image/image_store.h"
 #include "controller/kube/api_client.h"
 #include "controller/kube/finalizers.h"
 #include "controller/kube/kube_events.h"
 #include "controller/kube/kube_source.h"
 #include "controller/kube/kube_status.h"
 #include "controller/kube/kubeconfig.h"
+#include "runtime/image/image_store.h"
 
 namespace berth::kube {
 

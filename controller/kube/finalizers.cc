@@ -132,9 +132,8 @@ absl::Status Finalizers::Update(const controller::NodeContainer& object, bool ad
         Remember(key, has);
       }
       if (has != add) {
-        return absl::UnavailableError(
-            absl::StrCat(what, ": the server's answer ", has ? "still lists" : "does not list",
-                         " it"));
+        return absl::UnavailableError(absl::StrCat(what, ": the server's answer ",
+                                                   has ? "still lists" : "does not list", " it"));
       }
       return absl::OkStatus();
     }

@@ -134,16 +134,12 @@ void Informer::Run() {
       need_list = false;
     }
     switch (WatchOnce()) {
-      case WatchEnd::kStopped:
-        return;
-      case WatchEnd::kRelist:
-        need_list = true;
-        break;
+      case WatchEnd::kStopped: return;
+      case WatchEnd::kRelist: need_list = true; break;
       case WatchEnd::kBackoff:
         if (!Backoff()) return;
         break;
-      case WatchEnd::kReconnect:
-        break;
+      case WatchEnd::kReconnect: break;
     }
   }
 }

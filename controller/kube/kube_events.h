@@ -25,9 +25,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "controller/queue/clock.h"
 #include "controller/events.h"
 #include "controller/kube/api_client.h"
+#include "controller/queue/clock.h"
 #include "nlohmann/json.hpp"
 
 namespace berth::kube {

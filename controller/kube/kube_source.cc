@@ -204,8 +204,8 @@ bool KubeSource::StillForThisNode(const runtime::ContainerStatus& container) con
   if (ns.empty() || name.empty()) return false;
   const std::string path =
       absl::StrCat("/apis/berth.dev/v1alpha1/namespaces/", ns, "/nodecontainers/", name);
-  absl::StatusOr<ApiResponse> r = client_.Request("GET", path, std::nullopt, "application/json",
-                                                  absl::Seconds(10));
+  absl::StatusOr<ApiResponse> r =
+      client_.Request("GET", path, std::nullopt, "application/json", absl::Seconds(10));
   if (!r.ok()) return true;  // unknown: keep it for now
   if (r->code == 404) return false;
   if (r->code != 200 || !r->body.is_object()) return true;
@@ -229,8 +229,9 @@ bool KubeSource::StillForThisNode(const runtime::ContainerStatus& container) con
     });
   }
   if (ours) {
-    spdlog::info("container {} (NodeContainer {}/{}): its object is still meant for this node; kept",
-                 id, ns, name);
+    spdlog::info(
+        "container {} (NodeContainer {}/{}): its object is still meant for this node; kept", id, ns,
+        name);
   }
   return ours;
 }
@@ -352,9 +353,10 @@ void KubeSource::ReportInvalid(const std::string& id, const nlohmann::json& obje
     reported_[id] = rv;
     labels = node_labels_;
   }
-  spdlog::warn("NodeContainer {}/{} (id {}, resourceVersion {}) is invalid and ignored: {}",
-               MetaString(object, "namespace").empty() ? "default" : MetaString(object, "namespace"),
-               MetaString(object, "name"), id, rv, std::string(error.message()));
+  spdlog::warn(
+      "NodeContainer {}/{} (id {}, resourceVersion {}) is invalid and ignored: {}",
+      MetaString(object, "namespace").empty() ? "default" : MetaString(object, "namespace"),
+      MetaString(object, "name"), id, rv, std::string(error.message()));
   if (!LooksForNode(object, options_.node_name, labels)) return;
   controller::NodeContainer meta_only;
   meta_only.metadata.name = MetaString(object, "name");

@@ -39,8 +39,8 @@
 #include "controller/events.h"
 #include "controller/kube/api_client.h"
 #include "controller/kube/informer.h"
-#include "controller/spec/node_container.h"
 #include "controller/sources/source.h"
+#include "controller/spec/node_container.h"
 #include "controller/status.h"
 
 namespace berth::kube {

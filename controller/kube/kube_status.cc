@@ -199,8 +199,8 @@ void KubeStatusSink::Report(const controller::ContainerReport& report) {
     auto it = known_.find(report.id);
     // Equal to what was last written, and no other write of it queued or on
     // its way (which would overwrite it): nothing to do.
-    if (pending_.count(report.id) == 0 && !(busy_ && writing_ == report.id) &&
-        it != known_.end() && it->second == core) {
+    if (pending_.count(report.id) == 0 && !(busy_ && writing_ == report.id) && it != known_.end() &&
+        it->second == core) {
       return;
     }
   }

@@ -6,11 +6,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controller/queue/clock.h"
 #include "controller/kube/finalizers.h"
 #include "controller/kube/kube_events.h"
 #include "controller/kube/kube_status.h"
 #include "controller/kube/testing/kube_test_util.h"
+#include "controller/queue/clock.h"
 #include "controller/spec/spec_parser.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -105,7 +105,8 @@ KubeStatusSink::Options SinkOptions(const std::string& node, const controller::C
     for (const std::string& name : {std::string("x"), LongName()}) {
       controller::ObjectMeta meta;
       meta.name = name;
-      if (controller::ContainerIdFor(meta) == id) return controller::NamespacedName{"default", name};
+      if (controller::ContainerIdFor(meta) == id)
+        return controller::NamespacedName{"default", name};
     }
     return std::nullopt;
   };
@@ -344,8 +345,7 @@ TEST(FinalizersTest, DecidesFromTheServersAnswerNotAnOlderCopy) {
                            nlohmann::json::parse(R"({"metadata":{"finalizers":null}})"),
                            "application/merge-patch+json"));
   BERTH_ASSERT_OK(fa.Ensure(Fetch(emu, "default", "x")));
-  EXPECT_THAT(Fetch(emu, "default", "x").metadata.finalizers,
-              ElementsAre("node.berth.dev/node-a"));
+  EXPECT_THAT(Fetch(emu, "default", "x").metadata.finalizers, ElementsAre("node.berth.dev/node-a"));
 }
 
 std::vector<nlohmann::json> Events(Emulator& emu) {

@@ -6,10 +6,10 @@
 #ifndef BERTH_CONTROLLER_QUEUE_CLOCK_H_
 #define BERTH_CONTROLLER_QUEUE_CLOCK_H_
 
+#include <chrono>
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include <chrono>
 
 #include "absl/time/time.h"
 

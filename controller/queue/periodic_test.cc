@@ -21,7 +21,8 @@ bool WaitFor(F done) {
 TEST(PeriodicTest, RunsOncePerPeriodOfTheInjectedClock) {
   FakeClock clock;
   std::atomic<int> runs{0};
-  Periodic p(absl::Minutes(1), [&] { ++runs; }, clock);
+  Periodic p(
+      absl::Minutes(1), [&] { ++runs; }, clock);
   p.Start();
   absl::SleepFor(absl::Milliseconds(30));
   EXPECT_EQ(runs, 0) << "ran before its first period";
@@ -46,7 +47,8 @@ TEST(PeriodicTest, RunsOncePerPeriodOfTheInjectedClock) {
 TEST(PeriodicTest, RunNowRunsAtOnceAndRestartsThePeriod) {
   FakeClock clock;
   std::atomic<int> runs{0};
-  Periodic p(absl::Minutes(1), [&] { ++runs; }, clock);
+  Periodic p(
+      absl::Minutes(1), [&] { ++runs; }, clock);
   p.Start();
   clock.Advance(absl::Seconds(50));
   p.RunNow();
@@ -61,14 +63,15 @@ TEST(PeriodicTest, RunNowRunsAtOnceAndRestartsThePeriod) {
 TEST(PeriodicTest, StopWaitsForARunAndNoRunStartsAfter) {
   std::atomic<int> runs{0};
   std::atomic<bool> in_run{false};
-  Periodic p(absl::Milliseconds(5),
-             [&] {
-               in_run = true;
-               absl::SleepFor(absl::Milliseconds(20));
-               ++runs;
-               in_run = false;
-             },
-             SteadyClock());
+  Periodic p(
+      absl::Milliseconds(5),
+      [&] {
+        in_run = true;
+        absl::SleepFor(absl::Milliseconds(20));
+        ++runs;
+        in_run = false;
+      },
+      SteadyClock());
   p.Start();
   ASSERT_TRUE(WaitFor([&] { return in_run.load(); }));
   p.Stop();
@@ -81,9 +84,11 @@ TEST(PeriodicTest, StopWaitsForARunAndNoRunStartsAfter) {
 }
 
 TEST(PeriodicTest, StopBeforeStartAndWithoutStart) {
-  Periodic never(absl::Seconds(1), [] { FAIL() << "ran"; }, SteadyClock());
+  Periodic never(
+      absl::Seconds(1), [] { FAIL() << "ran"; }, SteadyClock());
   never.Stop();
-  Periodic unstarted(absl::Seconds(1), [] { FAIL() << "ran"; }, SteadyClock());
+  Periodic unstarted(
+      absl::Seconds(1), [] { FAIL() << "ran"; }, SteadyClock());
 }
 
 }  // namespace

@@ -13,8 +13,7 @@ namespace berth::controller {
 
 WorkQueue::WorkQueue(const Clock& clock) : WorkQueue(clock, Options()) {}
 
-WorkQueue::WorkQueue(const Clock& clock, Options options)
-    : clock_(clock), options_(options) {}
+WorkQueue::WorkQueue(const Clock& clock, Options options) : clock_(clock), options_(options) {}
 
 void WorkQueue::Add(const std::string& key) {
   absl::MutexLock lock(&mu_);
@@ -146,8 +145,7 @@ size_t WorkQueue::Len() const {
   const absl::Time now = clock_.Now();
   // Waiting keys Get would promote now. A dirty key is already counted (it is
   // queued) or is processing; a processing key would only become dirty.
-  for (auto it = waiting_.begin(); it != waiting_.end() && it->first <= now;
-       ++it) {
+  for (auto it = waiting_.begin(); it != waiting_.end() && it->first <= now; ++it) {
     if (!dirty_.contains(it->second) && !processing_.contains(it->second)) {
       ++len;
     }

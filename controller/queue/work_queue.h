@@ -78,8 +78,7 @@ class WorkQueue {
   // key both queued and waiting is processed now and again when it becomes
   // ready (unless it is still queued then, in which case it is merged).
   // No-op after ShutDown.
-  void AddAfter(const std::string& key, absl::Duration delay)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  void AddAfter(const std::string& key, absl::Duration delay) ABSL_LOCKS_EXCLUDED(mu_);
 
   // AddAfter(key, backoff) where backoff = base_delay * 2^NumRequeues(key),
   // capped at max_delay; then increments NumRequeues(key).
@@ -122,8 +121,7 @@ class WorkQueue {
   void AddLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves every waiting key with ready time <= now to the ready queue.
   void PromoteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Duration BackoffLocked(const std::string& key)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Duration BackoffLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Clock& clock_;
   const Options options_;

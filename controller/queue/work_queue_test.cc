@@ -192,8 +192,7 @@ TEST(WorkQueueTest, ConcurrentWorkersNeverShareAKey) {
   bool drained;
   {
     absl::MutexLock lock(&mu);
-    drained = mu.AwaitWithTimeout(
-        absl::Condition(&all_processed_after_last_add), kBound);
+    drained = mu.AwaitWithTimeout(absl::Condition(&all_processed_after_last_add), kBound);
   }
   queue.ShutDown();
   for (std::thread& t : workers) t.join();
@@ -325,8 +324,8 @@ TEST(WorkQueueTest, DelayedKeyReadyWhileProcessingWaitsForDone) {
 
 // Calls AddRateLimited(key) and checks the key becomes ready exactly `delay`
 // later; then takes it and calls Done.
-void ExpectRateLimitedDelay(WorkQueue& queue, FakeClock& clock,
-                            const std::string& key, absl::Duration delay) {
+void ExpectRateLimitedDelay(WorkQueue& queue, FakeClock& clock, const std::string& key,
+                            absl::Duration delay) {
   queue.AddRateLimited(key);
   clock.Advance(delay - absl::Nanoseconds(1));
   EXPECT_EQ(queue.Len(), 0u) << "ready before " << delay;
@@ -351,8 +350,7 @@ TEST(WorkQueueTest, RateLimitedDelaysDoubleAndCap) {
 
 // Raises key's failure count by n without checking delays, then takes the
 // key (ready at the earliest of those delays) so that nothing is left waiting.
-void AddRateLimitedAndDrain(WorkQueue& queue, FakeClock& clock,
-                            const std::string& key, int n) {
+void AddRateLimitedAndDrain(WorkQueue& queue, FakeClock& clock, const std::string& key, int n) {
   for (int i = 0; i < n; ++i) queue.AddRateLimited(key);
   clock.Advance(absl::Hours(1));
   ASSERT_EQ(queue.Len(), 1u);

@@ -23,9 +23,9 @@ namespace {
 
 using ::berth::runtime::UniqueFd;
 
-constexpr uint32_t kWatchMask =
-    IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE |
-    IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+constexpr uint32_t kWatchMask = IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM |
+                                IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF |
+                                IN_MOVE_SELF | IN_ONLYDIR;
 // How often a missing directory is looked for.
 constexpr absl::Duration kMissingPollInterval = absl::Milliseconds(500);
 // How often a watched path is checked to still name the watched directory
@@ -51,34 +51,31 @@ absl::StatusOr<std::unique_ptr<DirectoryWatcher>> DirectoryWatcher::Start(
   }
   UniqueFd inotify_fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify_fd.valid()) {
-    return absl::ErrnoToStatus(
-        errno, absl::StrCat("watch directory ", dir, ": inotify_init1"));
+    return absl::ErrnoToStatus(errno, absl::StrCat("watch directory ", dir, ": inotify_init1"));
   }
   UniqueFd stop_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!stop_fd.valid()) {
-    return absl::ErrnoToStatus(
-        errno, absl::StrCat("watch directory ", dir, ": eventfd"));
+    return absl::ErrnoToStatus(errno, absl::StrCat("watch directory ", dir, ": eventfd"));
   }
-  std::unique_ptr<DirectoryWatcher> watcher(new DirectoryWatcher(
-      std::move(dir), std::max(debounce, absl::ZeroDuration()),
-      std::move(on_change), std::move(inotify_fd), std::move(stop_fd)));
+  std::unique_ptr<DirectoryWatcher> watcher(
+      new DirectoryWatcher(std::move(dir), std::max(debounce, absl::ZeroDuration()),
+                           std::move(on_change), std::move(inotify_fd), std::move(stop_fd)));
   int err = watcher->AddWatch();
   if (err != 0 && err != ENOENT && err != ENOTDIR && err != EAGAIN) {
     return absl::ErrnoToStatus(
-        err,
-        absl::StrCat("watch directory ", watcher->dir_, ": inotify_add_watch"));
+        err, absl::StrCat("watch directory ", watcher->dir_, ": inotify_add_watch"));
   }
   if (err != 0) {
-    spdlog::warn("watch directory {}: {}; polling until it exists",
-                 watcher->dir_, std::strerror(err));
+    spdlog::warn("watch directory {}: {}; polling until it exists", watcher->dir_,
+                 std::strerror(err));
   }
   watcher->thread_ = std::thread([w = watcher.get()] { w->Run(); });
   return watcher;
 }
 
 DirectoryWatcher::DirectoryWatcher(std::string dir, absl::Duration debounce,
-                                   std::function<void()> on_change,
-                                   UniqueFd inotify_fd, UniqueFd stop_fd)
+                                   std::function<void()> on_change, UniqueFd inotify_fd,
+                                   UniqueFd stop_fd)
     : dir_(std::move(dir)),
       debounce_(debounce),
       on_change_(std::move(on_change)),
@@ -128,8 +125,7 @@ void DirectoryWatcher::RemoveWatch() {
 
 bool DirectoryWatcher::StillWatchingPath() const {
   struct stat st;
-  return stat(dir_.c_str(), &st) == 0 && st.st_dev == watched_dev_ &&
-         st.st_ino == watched_ino_;
+  return stat(dir_.c_str(), &st) == 0 && st.st_dev == watched_dev_ && st.st_ino == watched_ino_;
 }
 
 bool DirectoryWatcher::DrainEvents(bool& watch_lost) {
@@ -140,16 +136,14 @@ bool DirectoryWatcher::DrainEvents(bool& watch_lost) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) {
-        spdlog::warn("watch directory {}: read inotify events: {}", dir_,
-                     std::strerror(errno));
+        spdlog::warn("watch directory {}: read inotify events: {}", dir_, std::strerror(errno));
         any = true;  // unknown state: let the owner rescan
       }
       return any;
     }
     if (n == 0) return any;
     for (ssize_t off = 0; off < n;) {
-      const auto* event =
-          reinterpret_cast<const struct inotify_event*>(buf + off);
+      const auto* event = reinterpret_cast<const struct inotify_event*>(buf + off);
       off += sizeof(struct inotify_event) + event->len;
       any = true;
       if (event->mask & IN_Q_OVERFLOW) {
@@ -189,8 +183,7 @@ void DirectoryWatcher::Run() {
     if (pending) {
       wake = std::min({wake, last_event + debounce_, first_event + max_delay});
     }
-    struct pollfd fds[2] = {{stop_fd_.get(), POLLIN, 0},
-                            {inotify_fd_.get(), POLLIN, 0}};
+    struct pollfd fds[2] = {{stop_fd_.get(), POLLIN, 0}, {inotify_fd_.get(), POLLIN, 0}};
     int ready = poll(fds, 2, PollTimeoutMs(wake - SteadyClock().Now()));
     if (ready < 0 && errno != EINTR) {
       spdlog::error("watch directory {}: poll: {}", dir_, std::strerror(errno));
@@ -223,8 +216,7 @@ void DirectoryWatcher::Run() {
         last_add_error = 0;
       } else if (err != last_add_error) {
         // Logged once per distinct cause, not every poll.
-        spdlog::warn("watch directory {}: {}; polling until it exists", dir_,
-                     std::strerror(err));
+        spdlog::warn("watch directory {}: {}; polling until it exists", dir_, std::strerror(err));
         last_add_error = err;
       }
     }
@@ -237,8 +229,7 @@ void DirectoryWatcher::Run() {
       pending = true;
       last_event = now;
     }
-    if (pending &&
-        (now >= last_event + debounce_ || now >= first_event + max_delay)) {
+    if (pending && (now >= last_event + debounce_ || now >= first_event + max_delay)) {
       pending = false;
       on_change_();
     }

@@ -45,9 +45,9 @@ class DirectoryWatcher {
   // directory) is not an error: it is polled for as described above. Errors:
   // inotify or eventfd unavailable, or adding the watch failing for another
   // reason (EACCES, inotify watch limit): "watch directory <dir>: <cause>".
-  static absl::StatusOr<std::unique_ptr<DirectoryWatcher>> Start(
-      std::string dir, absl::Duration debounce,
-      std::function<void()> on_change);
+  static absl::StatusOr<std::unique_ptr<DirectoryWatcher>> Start(std::string dir,
+                                                                 absl::Duration debounce,
+                                                                 std::function<void()> on_change);
 
   DirectoryWatcher(const DirectoryWatcher&) = delete;
   DirectoryWatcher& operator=(const DirectoryWatcher&) = delete;
@@ -57,8 +57,7 @@ class DirectoryWatcher {
   ~DirectoryWatcher();
 
  private:
-  DirectoryWatcher(std::string dir, absl::Duration debounce,
-                   std::function<void()> on_change,
+  DirectoryWatcher(std::string dir, absl::Duration debounce, std::function<void()> on_change,
                    runtime::UniqueFd inotify_fd, runtime::UniqueFd stop_fd);
 
   // Tries to watch dir_: 0 on success, else the errno (ENOENT or ENOTDIR

@@ -30,7 +30,6 @@ using ::berth::controller::test_util::Manifest;
 using ::berth::controller::test_util::TempDir;
 using ::berth::controller::test_util::WriteFile;
 
-
 constexpr absl::Duration kWait = absl::Seconds(5);
 
 class CallCounter {
@@ -46,9 +45,7 @@ class CallCounter {
   // Waits until the count exceeds `than`; false on timeout.
   bool WaitAbove(int than, absl::Duration timeout = kWait) const {
     absl::MutexLock lock(&mu_);
-    auto above = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return count_ > than;
-    };
+    auto above = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ > than; };
     return mu_.AwaitWithTimeout(absl::Condition(&above), timeout);
   }
   std::function<void()> Callback() {
@@ -74,8 +71,7 @@ int Settle(const CallCounter& counter, absl::Duration quiet) {
 TEST(DirectoryWatcherTest, CreateWriteRenameOverAndDeleteEachCall) {
   TempDir dir;
   CallCounter calls;
-  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(50),
-                                         calls.Callback());
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(50), calls.Callback());
   ASSERT_TRUE(watcher.ok()) << watcher.status();
 
   int n = calls.count();
@@ -107,12 +103,10 @@ TEST(DirectoryWatcherTest, CreateWriteRenameOverAndDeleteEachCall) {
 TEST(DirectoryWatcherTest, BurstOfWritesGivesFewCalls) {
   TempDir dir;
   CallCounter calls;
-  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(200),
-                                         calls.Callback());
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(200), calls.Callback());
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   for (int i = 0; i < 20; ++i) {
-    WriteFile(dir / absl::StrCat("f", i % 3, ".yaml"),
-              Manifest("web", absl::StrCat("i", i)));
+    WriteFile(dir / absl::StrCat("f", i % 3, ".yaml"), Manifest("web", absl::StrCat("i", i)));
   }
   ASSERT_TRUE(calls.WaitAbove(0));
   int n = Settle(calls, absl::Milliseconds(300));
@@ -124,8 +118,7 @@ TEST(DirectoryWatcherTest, EditorStyleSaveIsOneCall) {
   TempDir dir;
   WriteFile(dir / "a.yaml", Manifest("web"));
   CallCounter calls;
-  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(200),
-                                         calls.Callback());
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(200), calls.Callback());
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   // vim: probe file 4913, backup a.yaml~, write new, remove backup.
   WriteFile(dir / "4913", "");
@@ -147,11 +140,10 @@ TEST(DirectoryWatcherTest, ConfigMapSwapCallsAndSourceSeesIt) {
   ManifestSource source(dir.path());
   ASSERT_THAT(source.Scan(), ElementsAre("default.web"));
   CallCounter calls;
-  auto watcher =
-      DirectoryWatcher::Start(dir.path(), absl::Milliseconds(50), [&] {
-        source.Scan();  // reads files: must not cause further events
-        calls.Inc();
-      });
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(50), [&] {
+    source.Scan();  // reads files: must not cause further events
+    calls.Inc();
+  });
   ASSERT_TRUE(watcher.ok()) << watcher.status();
 
   fs::create_directory(dir / "..2026_01_02");
@@ -168,8 +160,7 @@ TEST(DirectoryWatcherTest, NoCallWithoutChanges) {
   TempDir dir;
   WriteFile(dir / "a.yaml", Manifest("web"));
   CallCounter calls;
-  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(20),
-                                         calls.Callback());
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(20), calls.Callback());
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   ManifestSource source(dir.path());
   source.Scan();  // reading is not a change
@@ -181,8 +172,7 @@ TEST(DirectoryWatcherTest, DirectoryDeletedAndRecreated) {
   std::string dir = root / "manifests";
   fs::create_directory(dir);
   CallCounter calls;
-  auto watcher =
-      DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
+  auto watcher = DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
   ASSERT_TRUE(watcher.ok()) << watcher.status();
 
   fs::remove_all(dir);
@@ -211,8 +201,7 @@ TEST(DirectoryWatcherTest, StartsOnMissingDirectoryAndCallsWhenCreated) {
   TempDir root;
   std::string dir = root / "manifests";
   CallCounter calls;
-  auto watcher =
-      DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
+  auto watcher = DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   fs::create_directory(dir);
   ASSERT_TRUE(calls.WaitAbove(0));
@@ -228,8 +217,7 @@ TEST(DirectoryWatcherTest, RepointedSymlinkPathIsNoticed) {
   std::string dir = root / "manifests";
   fs::create_directory_symlink("v1", dir);
   CallCounter calls;
-  auto watcher =
-      DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
+  auto watcher = DirectoryWatcher::Start(dir, absl::Milliseconds(50), calls.Callback());
   ASSERT_TRUE(watcher.ok()) << watcher.status();
 
   fs::create_directory_symlink("v2", root / "tmp");
@@ -243,8 +231,7 @@ TEST(DirectoryWatcherTest, RepointedSymlinkPathIsNoticed) {
 TEST(DirectoryWatcherTest, DestructionIsPrompt) {
   TempDir dir;
   CallCounter calls;
-  auto watcher =
-      DirectoryWatcher::Start(dir.path(), absl::Seconds(30), calls.Callback());
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Seconds(30), calls.Callback());
   ASSERT_TRUE(watcher.ok()) << watcher.status();
   WriteFile(dir / "a.yaml", Manifest("web"));  // pending, long debounce
   absl::SleepFor(absl::Milliseconds(20));
@@ -254,8 +241,7 @@ TEST(DirectoryWatcherTest, DestructionIsPrompt) {
   EXPECT_EQ(calls.count(), 0);
 
   // Also while polling for a missing directory.
-  auto missing = DirectoryWatcher::Start(dir / "nope", absl::Milliseconds(10),
-                                         calls.Callback());
+  auto missing = DirectoryWatcher::Start(dir / "nope", absl::Milliseconds(10), calls.Callback());
   ASSERT_TRUE(missing.ok()) << missing.status();
   start = absl::Now();
   missing->reset();
@@ -267,11 +253,9 @@ TEST(DirectoryWatcherTest, StartFailsOnUnwatchablePath) {
   // A path component that is a file: ENOTDIR, i.e. "not a directory yet",
   // is tolerated; but an over-long path is an error.
   std::string too_long = dir.path() + "/" + std::string(5000, 'x');
-  auto watcher =
-      DirectoryWatcher::Start(too_long, absl::Milliseconds(10), [] {});
+  auto watcher = DirectoryWatcher::Start(too_long, absl::Milliseconds(10), [] {});
   ASSERT_FALSE(watcher.ok());
-  EXPECT_THAT(std::string(watcher.status().message()),
-              HasSubstr("watch directory " + too_long));
+  EXPECT_THAT(std::string(watcher.status().message()), HasSubstr("watch directory " + too_long));
 }
 
 }  // namespace

@@ -81,15 +81,14 @@ absl::StatusOr<std::string> ResolvedPath(int fd) {
 // (absolute, resolved).
 bool IsBelow(const std::string& path, const std::string& dir) {
   if (dir == "/") return path.size() > 1 && path[0] == '/';
-  return path.size() > dir.size() + 1 && absl::StartsWith(path, dir) &&
-         path[dir.size()] == '/';
+  return path.size() > dir.size() + 1 && absl::StartsWith(path, dir) && path[dir.size()] == '/';
 }
 
 // Reads `name` in the directory `dir_fd`, whose resolved path is `real_dir`,
 // following symlinks, at most kMaxManifestBytes + 1 bytes. `path` is for
 // messages. A name that resolves outside `real_dir` is refused unread.
-ReadResult ReadCandidate(int dir_fd, const std::string& real_dir,
-                         const std::string& name, const std::string& path) {
+ReadResult ReadCandidate(int dir_fd, const std::string& real_dir, const std::string& name,
+                         const std::string& path) {
   ReadResult result;
   auto fail = [&](absl::string_view cause) {
     result.kind = ReadResult::kError;
@@ -114,18 +113,17 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir,
     // Whoever may write the directory must not get other files into the log
     // (a link to /etc/shadow would otherwise be parsed and quoted).
     return fail(absl::StrCat("a symlink to ", QuoteForError(*resolved),
-                             ", outside the manifests directory ",
-                             QuoteForError(real_dir), "; not read"));
+                             ", outside the manifests directory ", QuoteForError(real_dir),
+                             "; not read"));
   }
   struct stat st;
   if (fstat(target.get(), &st) != 0) return fail(std::strerror(errno));
   if (!S_ISREG(st.st_mode)) {
     result.kind = ReadResult::kSkipped;
-    result.error = absl::StrCat(
-        "read manifest ", path, ": ", FileTypeName(st.st_mode),
-        S_ISDIR(st.st_mode)
-            ? ", not a file; not read (subdirectories are not searched)"
-            : ", not a regular file; not read");
+    result.error = absl::StrCat("read manifest ", path, ": ", FileTypeName(st.st_mode),
+                                S_ISDIR(st.st_mode)
+                                    ? ", not a file; not read (subdirectories are not searched)"
+                                    : ", not a regular file; not read");
     return result;
   }
   // Reopen the very file checked above for reading.
@@ -141,8 +139,8 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir,
   if (fstat(fd, &st) != 0) return fail(std::strerror(errno));
   constexpr size_t kLimit = kMaxManifestBytes + 1;
   std::string content;
-  content.resize(std::min<size_t>(
-      kLimit, st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096));
+  content.resize(
+      std::min<size_t>(kLimit, st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096));
   size_t used = 0;
   while (true) {
     if (used == content.size()) {
@@ -167,21 +165,18 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir,
 // Parses `content` of the file at `path`: sets `parse_errors` (empty when it
 // parsed cleanly) and, only when it parsed cleanly, `last_good`.
 void ParseInto(const std::string& path, const std::string& content,
-               std::vector<std::string>& parse_errors,
-               std::vector<NodeContainer>& last_good) {
+               std::vector<std::string>& parse_errors, std::vector<NodeContainer>& last_good) {
   ParseResult parsed = ParseManifests(content, path);
   parse_errors.clear();
-  for (const ParseError& e : parsed.errors)
-    parse_errors.push_back(e.ToString());
+  for (const ParseError& e : parsed.errors) parse_errors.push_back(e.ToString());
   // The same id twice in one file: the file fails.
   std::map<std::string, const NodeContainer*> seen;
   for (const NodeContainer& obj : parsed.objects) {
     std::string id = ContainerIdFor(obj.metadata);
     auto [it, inserted] = seen.emplace(id, &obj);
     if (!inserted) {
-      parse_errors.push_back(absl::StrCat("duplicate NodeContainer ", id,
-                                          " in ", it->second->source, " and ",
-                                          obj.source));
+      parse_errors.push_back(absl::StrCat("duplicate NodeContainer ", id, " in ",
+                                          it->second->source, " and ", obj.source));
     }
   }
   // An empty file is far more often one being written (`curl ... > f`,
@@ -208,8 +203,8 @@ bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
   // Keep in sync with node_container.h (ManifestSourceTest.EqualityCoversAll
   // Fields fails when a struct there changes size).
   auto meta = [](const ObjectMeta& m) {
-    return std::tie(m.name, m.namespace_, m.labels, m.annotations, m.generation,
-                    m.uid, m.resource_version, m.deletion_timestamp, m.finalizers);
+    return std::tie(m.name, m.namespace_, m.labels, m.annotations, m.generation, m.uid,
+                    m.resource_version, m.deletion_timestamp, m.finalizers);
   };
   auto env = [](const EnvVar& e) { return std::tie(e.name, e.value); };
   auto mount = [](const Mount& m) {
@@ -219,10 +214,10 @@ bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
     return std::tie(l.cpu_millis, l.memory_bytes, l.pids);
   };
   auto spec = [](const NodeContainerSpec& s) {
-    return std::tie(s.image, s.image_pull_policy, s.image_pull_secrets, s.command, s.args, s.working_dir, s.run_as_user,
-                    s.run_as_group, s.restart_policy, s.stop_signal,
-                    s.termination_grace_period_seconds, s.node_name,
-                    s.node_selector, s.host_network);
+    return std::tie(s.image, s.image_pull_policy, s.image_pull_secrets, s.command, s.args,
+                    s.working_dir, s.run_as_user, s.run_as_group, s.restart_policy, s.stop_signal,
+                    s.termination_grace_period_seconds, s.node_name, s.node_selector,
+                    s.host_network);
   };
   if (meta(a.metadata) != meta(b.metadata)) return false;
   if (spec(a.spec) != spec(b.spec)) return false;
@@ -281,8 +276,7 @@ std::vector<std::string> ManifestSource::Scan() {
   std::string real_dir;
   if (!dir_fd.valid()) {
     dir_error = std::strerror(errno);
-  } else if (absl::StatusOr<std::string> resolved = ResolvedPath(dir_fd.get());
-             !resolved.ok()) {
+  } else if (absl::StatusOr<std::string> resolved = ResolvedPath(dir_fd.get()); !resolved.ok()) {
     dir_error = std::string(resolved.status().message());
   } else {
     real_dir = *std::move(resolved);
@@ -311,9 +305,9 @@ std::vector<std::string> ManifestSource::Scan() {
     // unmounted volume) and report it; do not stop every container. Remove
     // the manifests, not the directory, to remove containers.
     absl::MutexLock lock(&mu_);
-    std::string error = absl::StrCat(
-        "read manifests directory ", dir_, ": ", dir_error, "; keeping the ",
-        state_.objects.size(), " NodeContainers from the last successful read");
+    std::string error =
+        absl::StrCat("read manifests directory ", dir_, ": ", dir_error, "; keeping the ",
+                     state_.objects.size(), " NodeContainers from the last successful read");
     if (state_.errors.size() != 1 || state_.errors[0] != error) {
       spdlog::warn("{}", error);
     }
@@ -359,9 +353,9 @@ std::vector<std::string> ManifestSource::Scan() {
                                       ": not applied; nothing from it is in "
                                       "effect"));
       } else {
-        errors.push_back(absl::StrCat(
-            "apply manifest ", path, ": not applied; keeping its last good ",
-            "version (", IdList(file.last_good), ")"));
+        errors.push_back(absl::StrCat("apply manifest ", path,
+                                      ": not applied; keeping its last good ", "version (",
+                                      IdList(file.last_good), ")"));
       }
     }
   }
@@ -370,9 +364,7 @@ std::vector<std::string> ManifestSource::Scan() {
   }
 
   // Merge the files' objects (files_ iterates in file-name order).
-  std::map<std::string,
-           std::vector<std::pair<const std::string*, const NodeContainer*>>>
-      offers;
+  std::map<std::string, std::vector<std::pair<const std::string*, const NodeContainer*>>> offers;
   for (const auto& [name, file] : files_) {
     for (const NodeContainer& obj : file.last_good) {
       offers[ContainerIdFor(obj.metadata)].emplace_back(&name, &obj);
@@ -393,10 +385,10 @@ std::vector<std::string> ManifestSource::Scan() {
     owners.emplace(id, winner_file);
     for (size_t i = 0; i < candidates.size(); ++i) {
       if (i == winner) continue;
-      errors.push_back(absl::StrCat(
-          "duplicate NodeContainer ", id, " in ", JoinPath(dir_, winner_file),
-          " and ", JoinPath(dir_, *candidates[i].first), "; using the one in ",
-          JoinPath(dir_, winner_file)));
+      errors.push_back(absl::StrCat("duplicate NodeContainer ", id, " in ",
+                                    JoinPath(dir_, winner_file), " and ",
+                                    JoinPath(dir_, *candidates[i].first), "; using the one in ",
+                                    JoinPath(dir_, winner_file)));
     }
   }
   owners_ = std::move(owners);
@@ -417,8 +409,7 @@ std::vector<std::string> ManifestSource::Scan() {
     for (const auto& [id, obj] : objects) {
       if (state_.objects.count(id) == 0) changed.push_back(id);
     }
-    std::set<std::string> old_errors(state_.errors.begin(),
-                                     state_.errors.end());
+    std::set<std::string> old_errors(state_.errors.begin(), state_.errors.end());
     for (const std::string& e : errors) {
       if (old_errors.count(e) == 0) new_errors.push_back(e);
     }
@@ -438,8 +429,8 @@ std::vector<std::string> ManifestSource::Scan() {
   for (const std::string& e : new_errors) spdlog::warn("{}", e);
   if (errors_cleared) spdlog::info("manifests in {}: all errors cleared", dir_);
   if (!changed.empty()) {
-    spdlog::info("manifests in {}: {} NodeContainers changed: {}", dir_,
-                 changed.size(), absl::StrJoin(changed, ", "));
+    spdlog::info("manifests in {}: {} NodeContainers changed: {}", dir_, changed.size(),
+                 absl::StrJoin(changed, ", "));
   }
   return changed;
 }

@@ -67,8 +67,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/sources/directory_watcher.h"
-#include "controller/spec/node_container.h"
 #include "controller/sources/source.h"
+#include "controller/spec/node_container.h"
 
 namespace berth::controller {
 
@@ -120,8 +120,7 @@ class ManifestSource : public Source {
   SourceSnapshot Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The desired object with this id after the last Scan, if any.
-  std::optional<NodeContainer> Get(const std::string& id) const override
-      ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<NodeContainer> Get(const std::string& id) const override ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::string& dir() const { return dir_; }
 
@@ -131,8 +130,7 @@ class ManifestSource : public Source {
   // False while the directory is unreadable, while a file that has not
   // parsed since start fails (its objects are unknown), and for a container
   // whose own file (berth.dev/source-file) fails now.
-  bool MayRemove(const runtime::ContainerStatus& container) const override
-      ABSL_LOCKS_EXCLUDED(mu_);
+  bool MayRemove(const runtime::ContainerStatus& container) const override ABSL_LOCKS_EXCLUDED(mu_);
   void Watch(Handler* handler) override { handler_ = handler; }
   void Resync() override { Rescan(); }
 

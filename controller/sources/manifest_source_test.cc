@@ -15,10 +15,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_join.h"
-#include "controller/spec/spec_parser.h"
+#include "absl/synchronization/mutex.h"
 #include "controller/sources/testing/manifest_test_util.h"
+#include "controller/spec/spec_parser.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "spdlog/sinks/ostream_sink.h"
@@ -42,9 +42,7 @@ using ::berth::controller::test_util::Manifest;
 using ::berth::controller::test_util::TempDir;
 using ::berth::controller::test_util::WriteFile;
 
-std::string Docs(const std::vector<std::string>& docs) {
-  return absl::StrJoin(docs, "---\n");
-}
+std::string Docs(const std::vector<std::string>& docs) { return absl::StrJoin(docs, "---\n"); }
 
 // Captures what is logged through spdlog's default logger while it lives.
 class LogCapture {
@@ -82,8 +80,8 @@ constexpr const char* kShadow =
 
 // Pieces of kShadow that would show that its content leaked.
 std::vector<std::string> ShadowSecrets() {
-  return {"root", "daemon", "alice", "Qx7vP2mW", "T1s9Kd0u", "Dc6Fe4Gh",
-          "j9T", "Fh3Ks8Lq", "Gx0Rc5Tm", "Nb4:"};
+  return {"root",     "daemon", "alice",    "Qx7vP2mW", "T1s9Kd0u",
+          "Dc6Fe4Gh", "j9T",    "Fh3Ks8Lq", "Gx0Rc5Tm", "Nb4:"};
 }
 
 // ---------------------------------------------------------------------------
@@ -91,8 +89,7 @@ std::vector<std::string> ShadowSecrets() {
 
 TEST(ManifestSourceTest, AddFileReturnsItsIds) {
   TempDir dir;
-  WriteFile(dir / "a.yaml",
-            Docs({Manifest("web"), Manifest("db", "redis", "team-b")}));
+  WriteFile(dir / "a.yaml", Docs({Manifest("web"), Manifest("db", "redis", "team-b")}));
   ManifestSource source(dir.path());
 
   EXPECT_THAT(source.Scan(), ElementsAre("default.web", "team-b.db"));
@@ -101,8 +98,7 @@ TEST(ManifestSourceTest, AddFileReturnsItsIds) {
   ASSERT_THAT(snap.objects, SizeIs(2));
   EXPECT_EQ(snap.objects.at("team-b.db").spec.image, "redis");
   EXPECT_EQ(snap.objects.at("default.web").metadata.name, "web");
-  EXPECT_THAT(snap.objects.at("default.web").source,
-              HasSubstr(dir / "a.yaml:"));
+  EXPECT_THAT(snap.objects.at("default.web").source, HasSubstr(dir / "a.yaml:"));
   EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
   EXPECT_FALSE(source.Get("default.nope").has_value());
 }
@@ -161,10 +157,8 @@ TEST(ManifestSourceTest, BrokenFileKeepsLastGoodObjectsAndFixClearsError) {
   EXPECT_THAT(source.Scan(), IsEmpty());
   SourceSnapshot snap = source.Snapshot();
   EXPECT_THAT(snap.errors, Contains(HasSubstr(dir / "a.yaml:")));
-  EXPECT_THAT(
-      snap.errors,
-      Contains(AllOf(HasSubstr(dir / "a.yaml"), HasSubstr("not applied"),
-                     HasSubstr("default.api"), HasSubstr("default.web"))));
+  EXPECT_THAT(snap.errors, Contains(AllOf(HasSubstr(dir / "a.yaml"), HasSubstr("not applied"),
+                                          HasSubstr("default.api"), HasSubstr("default.web"))));
   for (const std::string& e : snap.errors) {
     EXPECT_THAT(e, HasSubstr(dir / "a.yaml")) << "only a.yaml is broken";
   }
@@ -235,8 +229,7 @@ TEST(ManifestSourceTest, ErrorCarriesLineAndColumnOfInvalidField) {
   EXPECT_THAT(source.Scan(), IsEmpty());
   EXPECT_THAT(source.Snapshot().errors, Contains(HasSubstr(dir / "a.yaml:6:")));
   EXPECT_THAT(source.Snapshot().errors,
-              Contains(AllOf(HasSubstr("not applied"),
-                             HasSubstr("nothing from it is in effect"))));
+              Contains(AllOf(HasSubstr("not applied"), HasSubstr("nothing from it is in effect"))));
 }
 
 TEST(ManifestSourceTest, FileWithSomeBadDocumentsIsNotHalfApplied) {
@@ -245,11 +238,9 @@ TEST(ManifestSourceTest, FileWithSomeBadDocumentsIsNotHalfApplied) {
   ManifestSource source(dir.path());
   ASSERT_THAT(source.Scan(), SizeIs(1));
 
-  WriteFile(
-      dir / "a.yaml",
-      Docs({Manifest("web", "nginx"), Manifest("extra"),
-            "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
-            "metadata: {name: bad}\nspec: {image: busybox, bogus: 1}\n"}));
+  WriteFile(dir / "a.yaml", Docs({Manifest("web", "nginx"), Manifest("extra"),
+                                  "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
+                                  "metadata: {name: bad}\nspec: {image: busybox, bogus: 1}\n"}));
   EXPECT_THAT(source.Scan(), IsEmpty());
   EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
   EXPECT_FALSE(source.Get("default.extra").has_value());
@@ -292,11 +283,10 @@ TEST(ManifestSourceTest, DuplicateAcrossFilesFirstOwnerKeepsIt) {
   WriteFile(dir / "a.yaml", Docs({Manifest("web", "from-a"), Manifest("api")}));
   EXPECT_THAT(source.Scan(), ElementsAre("default.api"));
   EXPECT_EQ(ImageOf(source, "default.web"), "from-b");
-  EXPECT_THAT(
-      source.Snapshot().errors,
-      ElementsAre(AllOf(HasSubstr("duplicate NodeContainer default.web"),
-                        HasSubstr(dir / "a.yaml"), HasSubstr(dir / "b.yaml"),
-                        HasSubstr("using the one in " + (dir / "b.yaml")))));
+  EXPECT_THAT(source.Snapshot().errors,
+              ElementsAre(AllOf(HasSubstr("duplicate NodeContainer default.web"),
+                                HasSubstr(dir / "a.yaml"), HasSubstr(dir / "b.yaml"),
+                                HasSubstr("using the one in " + (dir / "b.yaml")))));
   // Stable across rescans.
   EXPECT_THAT(source.Scan(), IsEmpty());
   EXPECT_EQ(ImageOf(source, "default.web"), "from-b");
@@ -315,10 +305,9 @@ TEST(ManifestSourceTest, DuplicateAcrossNewFilesLexicographicallyFirstWins) {
   ManifestSource source(dir.path());
   EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
   EXPECT_EQ(ImageOf(source, "default.web"), "from-a");
-  EXPECT_THAT(
-      source.Snapshot().errors,
-      ElementsAre(HasSubstr("duplicate NodeContainer default.web in " +
-                            (dir / "a.yaml") + " and " + (dir / "b.yaml"))));
+  EXPECT_THAT(source.Snapshot().errors,
+              ElementsAre(HasSubstr("duplicate NodeContainer default.web in " + (dir / "a.yaml") +
+                                    " and " + (dir / "b.yaml"))));
 }
 
 TEST(ManifestSourceTest, DuplicateWithinFileFailsThatFile) {
@@ -327,14 +316,12 @@ TEST(ManifestSourceTest, DuplicateWithinFileFailsThatFile) {
   ManifestSource source(dir.path());
   ASSERT_THAT(source.Scan(), SizeIs(1));
 
-  WriteFile(dir / "a.yaml",
-            Docs({Manifest("web", "one"), Manifest("web", "two")}));
+  WriteFile(dir / "a.yaml", Docs({Manifest("web", "one"), Manifest("web", "two")}));
   EXPECT_THAT(source.Scan(), IsEmpty());
   EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
   EXPECT_THAT(source.Snapshot().errors,
               Contains(AllOf(HasSubstr("duplicate NodeContainer default.web"),
-                             HasSubstr(dir / "a.yaml:1"),
-                             HasSubstr(dir / "a.yaml:5"))));
+                             HasSubstr(dir / "a.yaml:1"), HasSubstr(dir / "a.yaml:5"))));
 }
 
 TEST(ManifestSourceTest, HiddenOtherSuffixesSubdirectoriesAndDanglingIgnored) {
@@ -346,9 +333,8 @@ TEST(ManifestSourceTest, HiddenOtherSuffixesSubdirectoriesAndDanglingIgnored) {
   WriteFile(dir / "sub/x.yaml", Manifest("nested"));
   fs::create_symlink("nowhere.yaml", dir / "dangling.yaml");
   ASSERT_EQ(mkfifo((dir / ".fifo.yaml").c_str(), 0600), 0);
-  WriteFile(dir / "ok.json",
-            R"({"apiVersion": "berth.dev/v1alpha1", "kind": "NodeContainer",)"
-            R"( "metadata": {"name": "json"}, "spec": {"image": "busybox"}})");
+  WriteFile(dir / "ok.json", R"({"apiVersion": "berth.dev/v1alpha1", "kind": "NodeContainer",)"
+                             R"( "metadata": {"name": "json"}, "spec": {"image": "busybox"}})");
   ManifestSource source(dir.path());
   EXPECT_THAT(source.Scan(), ElementsAre("default.json"));
   EXPECT_THAT(source.Snapshot().errors, IsEmpty());
@@ -367,8 +353,7 @@ TEST(ManifestSourceTest, DirectoriesAndFifosAreReportedOnceAndNotRead) {
   EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
   const auto expected_errors = UnorderedElementsAre(
       AllOf(HasSubstr(dir / "dir.yaml: a directory"), HasSubstr("not read")),
-      AllOf(HasSubstr(dir / "linkdir.yaml: a directory"),
-            HasSubstr("not read")),
+      AllOf(HasSubstr(dir / "linkdir.yaml: a directory"), HasSubstr("not read")),
       AllOf(HasSubstr(dir / "fifo.yaml: a FIFO"), HasSubstr("not read")));
   SourceSnapshot snap = source.Snapshot();
   EXPECT_THAT(snap.errors, expected_errors);
@@ -411,12 +396,11 @@ TEST(ManifestSourceTest, SymlinkOutOfTheDirectoryIsRefusedUnread) {
   ManifestSource source(dir);
   EXPECT_THAT(source.Scan(), ElementsAre("default.web"));
   SourceSnapshot snap = source.Snapshot();
-  for (const char* name : {"shadow.yaml", "relative.yaml", "sibling.yaml",
-                           "through-dir-link.yaml"}) {
+  for (const char* name :
+       {"shadow.yaml", "relative.yaml", "sibling.yaml", "through-dir-link.yaml"}) {
     const std::string path = dir + "/" + name;
-    EXPECT_THAT(snap.errors,
-                Contains(AllOf(HasSubstr("read manifest " + path + ": "),
-                               HasSubstr("outside the manifests directory"))))
+    EXPECT_THAT(snap.errors, Contains(AllOf(HasSubstr("read manifest " + path + ": "),
+                                            HasSubstr("outside the manifests directory"))))
         << name;
     EXPECT_EQ(snap.failed_files.count(path), 1u) << name;
   }
@@ -449,8 +433,7 @@ TEST(ManifestSourceTest, SymlinksInsideASymlinkedDirectoryAreRead) {
   fs::create_symlink(dir + "/sub/y.yaml", real + "/y.yaml");
   fs::create_symlink(real + "/sub/z.yaml", real + "/z.yaml");
   ManifestSource source(dir);
-  EXPECT_THAT(source.Scan(), ElementsAre("default.cm", "default.real-path",
-                                          "default.via-link"));
+  EXPECT_THAT(source.Scan(), ElementsAre("default.cm", "default.real-path", "default.via-link"));
   EXPECT_THAT(source.Snapshot().errors, IsEmpty());
 }
 
@@ -492,11 +475,9 @@ TEST(ManifestSourceTest, FileOverOneMiBIsAnErrorAndNotApplied) {
   EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
   EXPECT_FALSE(source.Get("default.big").has_value());
   EXPECT_THAT(source.Snapshot().errors,
-              Contains(AllOf(HasSubstr(dir / "big.yaml"),
-                             HasSubstr("file larger than 1 MiB"))));
+              Contains(AllOf(HasSubstr(dir / "big.yaml"), HasSubstr("file larger than 1 MiB"))));
   EXPECT_THAT(source.Snapshot().errors,
-              Contains(AllOf(HasSubstr(dir / "a.yaml"),
-                             HasSubstr("file larger than 1 MiB"))));
+              Contains(AllOf(HasSubstr(dir / "a.yaml"), HasSubstr("file larger than 1 MiB"))));
 
   // Exactly 1 MiB is read and handed to the parser (which has its own limits
   // on single nodes and comments, so only the size error is checked).
@@ -531,8 +512,7 @@ TEST(ManifestSourceTest, MissingDirectoryKeepsObjectsAndIsReported) {
   fs::rename(dir, root / "moved");
   EXPECT_THAT(source.Scan(), IsEmpty());
   EXPECT_TRUE(source.Get("default.web").has_value());
-  EXPECT_THAT(source.Snapshot().errors,
-              ElementsAre(HasSubstr("keeping the 1 NodeContainers")));
+  EXPECT_THAT(source.Snapshot().errors, ElementsAre(HasSubstr("keeping the 1 NodeContainers")));
 
   fs::rename(root / "moved", dir);
   EXPECT_THAT(source.Scan(), IsEmpty());
@@ -546,8 +526,7 @@ TEST(ManifestSourceTest, SnapshotAndGetAreSafeDuringScan) {
   std::thread reader([&] {
     while (!stop.load()) {
       SourceSnapshot snap = source.Snapshot();
-      for (const auto& [id, obj] : snap.objects)
-        EXPECT_EQ(id, ContainerIdFor(obj.metadata));
+      for (const auto& [id, obj] : snap.objects) EXPECT_EQ(id, ContainerIdFor(obj.metadata));
       source.Get("default.web");
     }
   });

@@ -59,10 +59,10 @@ TEST(LegacySpecHashTest, RecognisesTheLegacyForm) {
 // from that build: containers it made carry them.
 TEST(LegacySpecHashTest, GoldenValuesOfTheRelease) {
   std::vector<NodeContainer> objects;
-  for (const char* f : {"manifests/examples/sleeper.yaml", "manifests/examples/ticker.yaml",
-                        "manifests/examples/web.yaml", "controller/testdata/good/full.yaml",
-                        "controller/testdata/good/minimal.yaml",
-                        "controller/testdata/good/multi.yaml"}) {
+  for (const char* f :
+       {"manifests/examples/sleeper.yaml", "manifests/examples/ticker.yaml",
+        "manifests/examples/web.yaml", "controller/testdata/good/full.yaml",
+        "controller/testdata/good/minimal.yaml", "controller/testdata/good/multi.yaml"}) {
     for (NodeContainer& o : Load(std::string(BERTH_SOURCE_DIR) + "/" + f)) {
       o.source = f;
       objects.push_back(std::move(o));

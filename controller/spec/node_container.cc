@@ -14,7 +14,9 @@ constexpr size_t kHashDigits = 20;
 constexpr size_t kMaxLabel = 63;
 constexpr size_t kPrefixChars = kMaxLabel - 1 - kHashDigits;  // 42
 
-std::string DirectId(const ObjectMeta& meta) { return absl::StrCat(meta.namespace_, ".", meta.name); }
+std::string DirectId(const ObjectMeta& meta) {
+  return absl::StrCat(meta.namespace_, ".", meta.name);
+}
 
 bool IsIdChar(char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'z') || c == '-'; }
 
@@ -33,8 +35,9 @@ bool IsMappedContainerId(const ObjectMeta& meta) {
 std::string ContainerIdFor(const ObjectMeta& meta) {
   std::string direct = DirectId(meta);
   if (runtime::ValidateContainerId(direct).ok()) return direct;
-  const std::string hash(image::DigestHex(
-      image::DigestOf(absl::StrCat(meta.namespace_, "/", meta.name))).substr(0, kHashDigits));
+  const std::string hash(
+      image::DigestHex(image::DigestOf(absl::StrCat(meta.namespace_, "/", meta.name)))
+          .substr(0, kHashDigits));
   std::string prefix = absl::StrCat(meta.namespace_, "-", meta.name);
   for (char& c : prefix) {
     if (!IsIdChar(c)) c = '-';

@@ -17,14 +17,14 @@ inline constexpr char kApiVersion[] = "berth.dev/v1alpha1";
 inline constexpr char kKind[] = "NodeContainer";
 
 struct ObjectMeta {
-  std::string name;                  // DNS-1123 subdomain
+  std::string name;                    // DNS-1123 subdomain
   std::string namespace_ = "default";  // DNS-1123 label
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
-  int64_t generation = 0;            // 0 when the source gives none
-  std::string uid;                   // API only
-  std::string resource_version;      // API only
-  std::string deletion_timestamp;    // API only; set: the object is being deleted
+  int64_t generation = 0;               // 0 when the source gives none
+  std::string uid;                      // API only
+  std::string resource_version;         // API only
+  std::string deletion_timestamp;       // API only; set: the object is being deleted
   std::vector<std::string> finalizers;  // API only
 };
 
@@ -34,8 +34,8 @@ struct EnvVar {
 };
 
 struct Mount {
-  std::string mount_path;  // absolute, inside the container
-  std::optional<std::string> host_path;   // hostPath.path
+  std::string mount_path;                   // absolute, inside the container
+  std::optional<std::string> host_path;     // hostPath.path
   std::optional<int64_t> tmpfs_size_bytes;  // tmpfs.sizeLimit; 0 = default
   bool read_only = false;
 };
@@ -61,12 +61,12 @@ struct NodeContainerSpec {
   std::vector<std::string> args;
   std::vector<EnvVar> env;
   std::string working_dir;
-  std::optional<uint32_t> run_as_user;   // user: 1000 or "1000:1000"
+  std::optional<uint32_t> run_as_user;  // user: 1000 or "1000:1000"
   std::optional<uint32_t> run_as_group;
   ResourceLimits limits;
   std::vector<Mount> mounts;
   RestartPolicy restart_policy = RestartPolicy::kAlways;
-  int stop_signal = 15;                       // stopSignal: SIGTERM, TERM or 15
+  int stop_signal = 15;  // stopSignal: SIGTERM, TERM or 15
   int64_t termination_grace_period_seconds = 30;
   std::string node_name;
   std::map<std::string, std::string> node_selector;

@@ -66,8 +66,7 @@ TEST(ContainerIdForTest, LongNamesMapToAValidId) {
 }
 
 TEST(ContainerIdForTest, PrefixIsReadable) {
-  const std::string id =
-      ContainerIdFor(Meta("prod", "metrics.collector." + std::string(120, 'x')));
+  const std::string id = ContainerIdFor(Meta("prod", "metrics.collector." + std::string(120, 'x')));
   EXPECT_THAT(id, StartsWith("prod-metrics-collector-xxxxxxxxxxxxxxxxxxx-"));
   EXPECT_EQ(id.size(), 63u);
 }
@@ -98,9 +97,9 @@ TEST(ContainerIdForTest, MappingIsPinned) {
 // Whatever strings it is given (an object the parser refused, read from the
 // API), the id is valid.
 TEST(ContainerIdForTest, AnyInputGivesAValidId) {
-  for (const ObjectMeta& m : {Meta("", ""), Meta("Default", "Web"), Meta("default", "../x"),
-                              Meta("-", "-"), Meta("ns", std::string(300, '.')),
-                              Meta("ns", std::string("a\0b", 3))}) {
+  for (const ObjectMeta& m :
+       {Meta("", ""), Meta("Default", "Web"), Meta("default", "../x"), Meta("-", "-"),
+        Meta("ns", std::string(300, '.')), Meta("ns", std::string("a\0b", 3))}) {
     EXPECT_TRUE(runtime::ValidateContainerId(ContainerIdFor(m)).ok()) << ContainerIdFor(m);
   }
   EXPECT_NE(ContainerIdFor(Meta("Default", "Web")), ContainerIdFor(Meta("default", "web")));

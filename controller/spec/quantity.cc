@@ -37,9 +37,8 @@ bool ApplySuffix(absl::string_view suffix, Quantity& q) {
     int exp10;
     int exp2;
   } kSuffixes[] = {
-      {"", 0, 0},    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},
-      {"k", 3, 0},   {"M", 6, 0},   {"G", 9, 0},   {"T", 12, 0},
-      {"P", 15, 0},  {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
+      {"", 0, 0},    {"n", -9, 0},  {"u", -6, 0},  {"m", -3, 0},  {"k", 3, 0},   {"M", 6, 0},
+      {"G", 9, 0},   {"T", 12, 0},  {"P", 15, 0},  {"E", 18, 0},  {"Ki", 0, 10}, {"Mi", 0, 20},
       {"Gi", 0, 30}, {"Ti", 0, 40}, {"Pi", 0, 50}, {"Ei", 0, 60},
   };
   for (const auto& s : kSuffixes) {
@@ -108,25 +107,23 @@ absl::StatusOr<Quantity> Parse(absl::string_view text) {
   }
   absl::string_view suffix = text.substr(i);
   if (!ApplySuffix(suffix, q)) {
-    return Invalid(text,
-                   absl::StrCat("unknown suffix \"", absl::CHexEscape(suffix),
-                                "\" (accepted: n, u, m, k, M, G, T, P, E, Ki, "
-                                "Mi, Gi, Ti, Pi, Ei, e<exponent>)"));
+    return Invalid(text, absl::StrCat("unknown suffix \"", absl::CHexEscape(suffix),
+                                      "\" (accepted: n, u, m, k, M, G, T, P, E, Ki, "
+                                      "Mi, Gi, Ti, Pi, Ei, e<exponent>)"));
   }
   if (negative) return Invalid(text, "must not be negative");
   return q;
 }
 
 // Returns ceil(q * 10^extra_exp10) as int64_t.
-absl::StatusOr<int64_t> Scale(absl::string_view text, const Quantity& q,
-                              int extra_exp10, absl::string_view unit) {
+absl::StatusOr<int64_t> Scale(absl::string_view text, const Quantity& q, int extra_exp10,
+                              absl::string_view unit) {
   if (q.mantissa == 0) return 0;
   const int exp10 = q.exp10 + extra_exp10;
   // mantissa < 2^64 and exp2 <= 60, so num < 2^124 and never overflows.
   __int128 num = static_cast<__int128>(q.mantissa) << q.exp2;
   auto too_large = [&] {
-    return Invalid(
-        text, absl::StrCat("too large (more than ", kMaxValue, " ", unit, ")"));
+    return Invalid(text, absl::StrCat("too large (more than ", kMaxValue, " ", unit, ")"));
   };
   if (exp10 >= 0) {
     for (int k = 0; k < exp10; ++k) {

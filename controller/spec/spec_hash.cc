@@ -74,7 +74,8 @@ std::string CanonicalSpec(const NodeContainerSpec& spec) {
   // first appeared, with its last value.
   std::vector<EnvVar> env;
   for (const EnvVar& e : spec.env) {
-    auto same = std::find_if(env.begin(), env.end(), [&](const EnvVar& x) { return x.name == e.name; });
+    auto same =
+        std::find_if(env.begin(), env.end(), [&](const EnvVar& x) { return x.name == e.name; });
     if (same == env.end()) {
       env.push_back(e);
     } else {

@@ -30,24 +30,20 @@ using ::testing::Not;
 using ::testing::SizeIs;
 using ::testing::StartsWith;
 
-std::string Message(const absl::Status& status) {
-  return std::string(status.message());
-}
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
 
 // A valid document whose spec gets `spec_extra` (indented by two spaces).
 // ---- Hostile input ----
 
 TEST(SpecParserHostileTest, TenMegabyteFileIsRefusedUnparsed) {
   std::string huge = WithSpec("  args:\n");
-  while (huge.size() < (10 << 20))
-    huge += "  - \"aaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n";
+  while (huge.size() < (10 << 20)) huge += "  - \"aaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\n";
   const auto start = std::chrono::steady_clock::now();
   ParseResult result = ParseManifests(huge, "big.yaml");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
   EXPECT_THAT(result.objects, IsEmpty());
   ASSERT_THAT(result.errors, SizeIs(1));
-  EXPECT_THAT(result.errors[0].ToString(),
-              StartsWith("big.yaml: file larger than 1 MiB ("));
+  EXPECT_THAT(result.errors[0].ToString(), StartsWith("big.yaml: file larger than 1 MiB ("));
   EXPECT_THAT(Message(ParseNodeContainer(huge, "api").status()),
               HasSubstr("file larger than 1 MiB"));
 }
@@ -143,8 +139,8 @@ std::vector<OtherFile> OtherFiles() {
        "daemon:*:19000:0:99999:7:::\n"
        "alice:$y$j9T$Fh3Ks8Lq2Wn6Pb1Vz$Gx0Rc5Tm7Yd9Ue4Ji2Oa8Se6Dk3Fl1Hq5Zw9Xv7Nb"
        "4:19500:0:99999:7:::\n",
-       {"root", "daemon", "alice", "Qx7vP2mW", "T1s9Kd0u", "Dc6Fe4Gh", "j9T",
-        "Fh3Ks8Lq", "Gx0Rc5Tm"}},
+       {"root", "daemon", "alice", "Qx7vP2mW", "T1s9Kd0u", "Dc6Fe4Gh", "j9T", "Fh3Ks8Lq",
+        "Gx0Rc5Tm"}},
       {"passwd",
        "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice "
        "Liddell:/home/alice:/bin/sh\n",
@@ -196,13 +192,14 @@ TEST(SpecParserHostileTest, QuotedKeysAndValuesAreShortAndEscaped) {
       WithSpec("  stopSignal: " + long_number + "\n"),
       WithSpec("  terminationGracePeriodSeconds: " + long_number + "\n"),
       WithSpec("  terminationGracePeriodSeconds: -" + long_number + "\n"),
-      WithSpec("  terminationGracePeriodSeconds: " + std::string(60, '1') +
-               "1234567\n"),
+      WithSpec("  terminationGracePeriodSeconds: " + std::string(60, '1') + "1234567\n"),
       WithSpec("  image: \"a\\tb" + std::string(80, 'x') + tail + "\"\n"),
       WithSpec("  nodeSelector: {" + long_key + ": 1}\n"),
       "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n"
-      "  name: web\n  labels: {\"a/" + long_key + long_key + "\": x}\n"
-      "spec: {image: busybox}\n",
+      "  name: web\n  labels: {\"a/" +
+          long_key + long_key +
+          "\": x}\n"
+          "spec: {image: busybox}\n",
   };
   for (const std::string& input : inputs) {
     SCOPED_TRACE(input);
@@ -226,8 +223,7 @@ TEST(SpecParserHostileTest, StrayTopLevelCommaDoesNotLoopForever) {
   // yaml-cpp 0.7 alone yields empty documents at "," forever.
   ParseResult result = ParseManifests("{a: 1},", "comma.yaml");
   ASSERT_THAT(result.errors, SizeIs(1));
-  EXPECT_EQ(result.errors[0].ToString(),
-            "comma.yaml:1:7: invalid YAML: unexpected character");
+  EXPECT_EQ(result.errors[0].ToString(), "comma.yaml:1:7: invalid YAML: unexpected character");
 }
 
 TEST(SpecParserHostileTest, PrefixesAndMutationsNeverCrash) {
@@ -248,18 +244,10 @@ TEST(SpecParserHostileTest, PrefixesAndMutationsNeverCrash) {
     for (int k = 0; k < edits; ++k) {
       const size_t pos = rng() % input.size();
       switch (rng() % 4) {
-        case 0:
-          input[pos] = alphabet[rng() % alphabet.size()];
-          break;
-        case 1:
-          input.insert(pos, 1, alphabet[rng() % alphabet.size()]);
-          break;
-        case 2:
-          input.erase(pos, 1 + rng() % 16);
-          break;
-        default:
-          input[pos] = static_cast<char>(rng() % 256);
-          break;
+        case 0: input[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 1: input.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        case 2: input.erase(pos, 1 + rng() % 16); break;
+        default: input[pos] = static_cast<char>(rng() % 256); break;
       }
       if (input.empty()) input = "x";
     }
@@ -350,9 +338,8 @@ TEST(QuantityTest, RejectsWithAClearReason) {
     EXPECT_THAT(Message(got.status()), StartsWith("parse quantity \""));
     EXPECT_THAT(Message(got.status()), HasSubstr(reason)) << text;
   }
-  EXPECT_THAT(
-      Message(ParseCpuMillis("1e16").status()),
-      HasSubstr("too large (more than 9223372036854775807 millicores)"));
+  EXPECT_THAT(Message(ParseCpuMillis("1e16").status()),
+              HasSubstr("too large (more than 9223372036854775807 millicores)"));
   EXPECT_TRUE(ParseBytes("1e16").ok());
 }
 

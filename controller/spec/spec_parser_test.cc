@@ -34,8 +34,7 @@ using ::testing::StartsWith;
 
 std::vector<std::string> ListDir(const std::string& relative) {
   std::vector<std::string> names;
-  for (const auto& entry :
-       std::filesystem::directory_iterator(TestdataPath(relative))) {
+  for (const auto& entry : std::filesystem::directory_iterator(TestdataPath(relative))) {
     names.push_back(entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());
@@ -56,16 +55,14 @@ TEST(SpecParserGoodTest, EveryFileParsesWithoutErrors) {
   ASSERT_THAT(files, Not(IsEmpty()));
   for (const std::string& name : files) {
     SCOPED_TRACE(name);
-    ParseResult result =
-        ParseManifests(ReadFile(TestdataPath("good/" + name)), "good/" + name);
+    ParseResult result = ParseManifests(ReadFile(TestdataPath("good/" + name)), "good/" + name);
     EXPECT_THAT(result.errors, IsEmpty()) << AllErrors(result);
     EXPECT_THAT(result.objects, Not(IsEmpty()));
   }
 }
 
 TEST(SpecParserGoodTest, FullRoundTrip) {
-  ParseResult result =
-      ParseManifests(ReadFile(TestdataPath("good/full.yaml")), "full.yaml");
+  ParseResult result = ParseManifests(ReadFile(TestdataPath("good/full.yaml")), "full.yaml");
   ASSERT_THAT(result.errors, IsEmpty()) << AllErrors(result);
   ASSERT_THAT(result.objects, SizeIs(1));
   const NodeContainer& nc = result.objects[0];
@@ -74,8 +71,7 @@ TEST(SpecParserGoodTest, FullRoundTrip) {
   const ObjectMeta& m = nc.metadata;
   EXPECT_EQ(m.name, "web.frontend-1");
   EXPECT_EQ(m.namespace_, "edge");
-  EXPECT_THAT(m.labels, ElementsAre(Pair("app", "web"),
-                                    Pair("app.kubernetes.io/part-of", "shop")));
+  EXPECT_THAT(m.labels, ElementsAre(Pair("app", "web"), Pair("app.kubernetes.io/part-of", "shop")));
   EXPECT_THAT(m.annotations, ElementsAre(Pair("note", "serves static files")));
   EXPECT_EQ(m.generation, 3);
   EXPECT_EQ(m.uid, "0b7c1f0e-5c2a-4e2b-9d7a-1f2e3d4c5b6a");
@@ -113,14 +109,12 @@ TEST(SpecParserGoodTest, FullRoundTrip) {
   EXPECT_EQ(s.stop_signal, 2);
   EXPECT_EQ(s.termination_grace_period_seconds, 45);
   EXPECT_EQ(s.node_name, "node-a");
-  EXPECT_THAT(s.node_selector,
-              ElementsAre(Pair("disk", "ssd"), Pair("zone", "1")));
+  EXPECT_THAT(s.node_selector, ElementsAre(Pair("disk", "ssd"), Pair("zone", "1")));
   EXPECT_TRUE(s.host_network);
 }
 
 TEST(SpecParserGoodTest, MinimalGetsDefaults) {
-  ParseResult result = ParseManifests(
-      ReadFile(TestdataPath("good/minimal.yaml")), "minimal.yaml");
+  ParseResult result = ParseManifests(ReadFile(TestdataPath("good/minimal.yaml")), "minimal.yaml");
   ASSERT_THAT(result.objects, SizeIs(1)) << AllErrors(result);
   const NodeContainer& nc = result.objects[0];
   EXPECT_EQ(nc.metadata.namespace_, "default");
@@ -135,8 +129,7 @@ TEST(SpecParserGoodTest, MinimalGetsDefaults) {
 }
 
 TEST(SpecParserGoodTest, MultiDocumentFile) {
-  ParseResult result =
-      ParseManifests(ReadFile(TestdataPath("good/multi.yaml")), "multi.yaml");
+  ParseResult result = ParseManifests(ReadFile(TestdataPath("good/multi.yaml")), "multi.yaml");
   ASSERT_THAT(result.errors, IsEmpty()) << AllErrors(result);
   ASSERT_THAT(result.objects, SizeIs(3));
   const NodeContainer& one = result.objects[0];
@@ -181,8 +174,8 @@ TEST(SpecParserGoodTest, ApiJsonObject) {
 }
 
 TEST(SpecParserGoodTest, KubectlGetOutput) {
-  absl::StatusOr<NodeContainer> nc = ParseNodeContainer(
-      ReadFile(TestdataPath("good/kubectl_get.yaml")), "kubectl");
+  absl::StatusOr<NodeContainer> nc =
+      ParseNodeContainer(ReadFile(TestdataPath("good/kubectl_get.yaml")), "kubectl");
   ASSERT_TRUE(nc.ok()) << nc.status();
   EXPECT_EQ(nc->metadata.generation, 1);
   EXPECT_EQ(nc->metadata.resource_version, "5501");
@@ -194,8 +187,7 @@ TEST(SpecParserGoodTest, ExampleManifestsParse) {
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     SCOPED_TRACE(entry.path().string());
-    ParseResult result =
-        ParseManifests(ReadFile(entry.path().string()), entry.path().string());
+    ParseResult result = ParseManifests(ReadFile(entry.path().string()), entry.path().string());
     EXPECT_THAT(result.errors, IsEmpty()) << AllErrors(result);
     EXPECT_THAT(result.objects, SizeIs(1));
     ++files;
@@ -209,8 +201,7 @@ TEST(SpecParserGoodTest, ExampleManifestsParse) {
 // (usually "field: reason").
 const std::map<std::string, std::string>& BadExpectations() {
   static const auto* expectations = new std::map<std::string, std::string>{
-      {"alias_bomb.yaml",
-       "metadata.annotations.b[0]: YAML aliases are not supported"},
+      {"alias_bomb.yaml", "metadata.annotations.b[0]: YAML aliases are not supported"},
       {"alias_in_status.yaml", "status.image: YAML aliases are not supported"},
       {"bad_env_name.yaml", "spec.env[0].name: invalid environment variable"},
       {"bad_quantity.yaml",
@@ -222,33 +213,23 @@ const std::map<std::string, std::string>& BadExpectations() {
       {"binary_garbage.yaml", "is not allowed in YAML"},
       {"deep_block.yaml", "YAML nested deeper than 64 levels"},
       {"deep_brackets.yaml", "YAML nested deeper than 64 levels"},
-      {"duplicate_env.yaml",
-       "spec.env[1].name: duplicate environment variable"},
-      {"duplicate_key.yaml",
-       "spec.image: duplicate key \"image\" (first at 6:3)"},
+      {"duplicate_env.yaml", "spec.env[1].name: duplicate environment variable"},
+      {"duplicate_key.yaml", "spec.image: duplicate key \"image\" (first at 6:3)"},
       {"duplicate_mount.yaml", "spec.mounts[1].mountPath: duplicate mountPath"},
       {"empty_image.yaml", "spec.image: must not be empty"},
-      {"grace_negative.yaml",
-       "spec.terminationGracePeriodSeconds: must not be negative"},
+      {"grace_negative.yaml", "spec.terminationGracePeriodSeconds: must not be negative"},
       {"grace_too_large.yaml",
        "spec.terminationGracePeriodSeconds: must be between 0 and 31536000"},
-      {"host_path_relative.yaml",
-       "spec.mounts[0].hostPath.path: must be an absolute path"},
-      {"memory_too_small.yaml",
-       "spec.resources.limits.memory: must be at least 4096 bytes"},
+      {"host_path_relative.yaml", "spec.mounts[0].hostPath.path: must be an absolute path"},
+      {"memory_too_small.yaml", "spec.resources.limits.memory: must be at least 4096 bytes"},
       {"missing_image.yaml", "spec.image: required field is missing"},
       {"missing_spec.yaml", "spec: required field is missing"},
-      {"mount_both.yaml",
-       "spec.mounts[0]: exactly one of hostPath or tmpfs must be set"},
-      {"mount_dotdot.yaml",
-       "spec.mounts[0].mountPath: must not contain \"..\""},
-      {"mount_neither.yaml",
-       "spec.mounts[0]: exactly one of hostPath or tmpfs must be set"},
-      {"mount_relative.yaml",
-       "spec.mounts[0].mountPath: must be an absolute path"},
+      {"mount_both.yaml", "spec.mounts[0]: exactly one of hostPath or tmpfs must be set"},
+      {"mount_dotdot.yaml", "spec.mounts[0].mountPath: must not contain \"..\""},
+      {"mount_neither.yaml", "spec.mounts[0]: exactly one of hostPath or tmpfs must be set"},
+      {"mount_relative.yaml", "spec.mounts[0].mountPath: must be an absolute path"},
       {"name_dotdot.yaml", "metadata.name: invalid name \"../x\""},
-      {"name_empty.yaml",
-       "metadata.name: invalid name \"\": must not be empty"},
+      {"name_empty.yaml", "metadata.name: invalid name \"\": must not be empty"},
       {"name_too_long.yaml", "metadata.name: invalid name"},
       {"name_upper.yaml", "metadata.name: invalid name \"UPPER\""},
       {"namespace_invalid.yaml", "metadata.namespace: invalid namespace"},
@@ -274,25 +255,18 @@ const std::map<std::string, std::string>& BadExpectations() {
       {"unknown_field_top.yaml",
        "specs: unknown field \"specs\" (accepted: apiVersion, kind, "
        "metadata, spec, status)"},
-      {"unsupported_tag.yaml",
-       "spec.image: expected a string, got a value tagged"},
-      {"working_dir_relative.yaml",
-       "spec.workingDir: must be an absolute path"},
-      {"wrong_api_version.yaml",
-       "apiVersion: unsupported apiVersion \"berth.dev/v1\""},
+      {"unsupported_tag.yaml", "spec.image: expected a string, got a value tagged"},
+      {"working_dir_relative.yaml", "spec.workingDir: must be an absolute path"},
+      {"wrong_api_version.yaml", "apiVersion: unsupported apiVersion \"berth.dev/v1\""},
       {"wrong_kind.yaml", "kind: unsupported kind \"Pod\""},
-      {"wrong_type_bool.yaml",
-       "spec.hostNetwork: expected a boolean, got a string"},
+      {"wrong_type_bool.yaml", "spec.hostNetwork: expected a boolean, got a string"},
       {"wrong_type_env_value.yaml",
        "spec.env[0].value: expected a string, got an integer (quote it"},
       {"wrong_type_int.yaml",
        "spec.terminationGracePeriodSeconds: expected an integer, got a string"},
-      {"wrong_type_scalar.yaml",
-       "spec.command: expected a sequence of strings, got a string"},
-      {"wrong_type_sequence.yaml",
-       "spec.image: expected a string, got a sequence"},
-      {"yes_is_boolean.yaml",
-       "spec.nodeSelector.ssd: expected a string, got a boolean"},
+      {"wrong_type_scalar.yaml", "spec.command: expected a sequence of strings, got a string"},
+      {"wrong_type_sequence.yaml", "spec.image: expected a string, got a sequence"},
+      {"yes_is_boolean.yaml", "spec.nodeSelector.ssd: expected a string, got a boolean"},
   };
   return *expectations;
 }
@@ -307,20 +281,17 @@ TEST(SpecParserBadTest, EachFileYieldsALocatedError) {
   for (const auto& [name, expectation] : BadExpectations()) {
     SCOPED_TRACE(name);
     const std::string file = "testdata/bad/" + name;
-    ParseResult result =
-        ParseManifests(ReadFile(TestdataPath("bad/" + name)), file);
+    ParseResult result = ParseManifests(ReadFile(TestdataPath("bad/" + name)), file);
     ASSERT_THAT(result.errors, Not(IsEmpty()));
     bool found = false;
     for (const ParseError& e : result.errors) {
       EXPECT_EQ(e.file, file);
       EXPECT_GT(e.line, 0) << e.ToString();
       EXPECT_GT(e.column, 0) << e.ToString();
-      EXPECT_THAT(e.ToString(), StartsWith(absl::StrCat(file, ":", e.line, ":",
-                                                        e.column, ": ")));
+      EXPECT_THAT(e.ToString(), StartsWith(absl::StrCat(file, ":", e.line, ":", e.column, ": ")));
       found = found || absl::StrContains(e.ToString(), expectation);
     }
-    EXPECT_TRUE(found) << "want \"" << expectation << "\" in:\n"
-                       << AllErrors(result);
+    EXPECT_TRUE(found) << "want \"" << expectation << "\" in:\n" << AllErrors(result);
     if (name != "one_bad_one_good.yaml") {
       EXPECT_THAT(result.objects, IsEmpty());
     }
@@ -328,8 +299,8 @@ TEST(SpecParserBadTest, EachFileYieldsALocatedError) {
 }
 
 TEST(SpecParserBadTest, BadDocumentDoesNotAffectGoodOne) {
-  ParseResult result = ParseManifests(
-      ReadFile(TestdataPath("bad/one_bad_one_good.yaml")), "mixed.yaml");
+  ParseResult result =
+      ParseManifests(ReadFile(TestdataPath("bad/one_bad_one_good.yaml")), "mixed.yaml");
   ASSERT_THAT(result.errors, SizeIs(1)) << AllErrors(result);
   EXPECT_EQ(result.errors[0].ToString(),
             "mixed.yaml:5:9: metadata.name: invalid name \"Broken\": invalid "
@@ -342,8 +313,7 @@ TEST(SpecParserBadTest, BadDocumentDoesNotAffectGoodOne) {
 
 TEST(SpecParserBadTest, SyntaxErrorDropsTheWholeFile) {
   const std::string good = WithSpec("");
-  ParseResult result =
-      ParseManifests(absl::StrCat(good, "---\n", good, "---\nx: [\n"), "f");
+  ParseResult result = ParseManifests(absl::StrCat(good, "---\n", good, "---\nx: [\n"), "f");
   EXPECT_THAT(result.objects, IsEmpty());
   ASSERT_THAT(result.errors, SizeIs(1));
   EXPECT_THAT(result.errors[0].ToString(), StartsWith("f:16:"));
@@ -359,11 +329,10 @@ TEST(SpecParserBadTest, AllErrorsOfADocumentAreReportedInOrder) {
   EXPECT_THAT(result.objects, IsEmpty());
   std::vector<std::string> errors;
   for (const ParseError& e : result.errors) errors.push_back(e.ToString());
-  EXPECT_THAT(errors,
-              ElementsAre(StartsWith("f:3:23: metadata.foo: unknown field"),
-                          StartsWith("f:4:30: spec.user: invalid user"),
-                          StartsWith("f:4:56: spec.env[0].value: expected a "
-                                     "string, got an integer")));
+  EXPECT_THAT(errors, ElementsAre(StartsWith("f:3:23: metadata.foo: unknown field"),
+                                  StartsWith("f:4:30: spec.user: invalid user"),
+                                  StartsWith("f:4:56: spec.env[0].value: expected a "
+                                             "string, got an integer")));
 }
 
 // ---- Field-level behaviour ----
@@ -390,19 +359,16 @@ TEST(SpecParserTest, ScalarTypesFollowTheApiServer) {
       {"  hostNetwork: 1\n", "expected a boolean, got an integer"},
       {"  terminationGracePeriodSeconds: 0x10\n", ""},
       {"  terminationGracePeriodSeconds: 1.0\n", "expected an integer"},
-      {"  terminationGracePeriodSeconds: 99999999999999999999\n",
-       "must be between 0 and 31536000"},
+      {"  terminationGracePeriodSeconds: 99999999999999999999\n", "must be between 0 and 31536000"},
       {"  nodeSelector: {1: x}\n", ""},
       {"  nodeSelector: {[a]: x}\n", "mapping keys must be strings"},
       {"  nodeName: Node_A\n", "spec.nodeName: invalid node name"},
       {"  command: [sleep, 10]\n", "spec.command[1]: expected a string"},
       {"  image: \"busy box\"\n", "spec.image: duplicate key"},
-      {"  resources: {requests: {cpu: 1}}\n",
-       "spec.resources.requests: unknown field"},
+      {"  resources: {requests: {cpu: 1}}\n", "spec.resources.requests: unknown field"},
       {"  resources: {limits: {cpu: \"0.0001\"}}\n", ""},
       {"  resources: {limits: {memory: \"1e100\"}}\n", "too large"},
-      {"  resources: {limits: {memory: [1]}}\n",
-       "expected an integer or a string, got a sequence"},
+      {"  resources: {limits: {memory: [1]}}\n", "expected an integer or a string, got a sequence"},
       {"  resources: {limits: {cpu: 1.5}}\n",
        "spec.resources.limits.cpu: expected an integer or a string, got a "
        "number (quote it: \"1.5\")"},
@@ -412,10 +378,8 @@ TEST(SpecParserTest, ScalarTypesFollowTheApiServer) {
        "spec.mounts[0].hostPath.path: must not contain \"..\""},
       {"  mounts: [{mountPath: /a, hostPath: {}}]\n",
        "spec.mounts[0].hostPath.path: required field is missing"},
-      {"  mounts: [{mountPath: /a, tmpfs: {sizeLimit: -1}}]\n",
-       "must not be negative"},
-      {"  mounts: [{mountPath: /a, tmpfs: {}, readOnly: \"yes\"}]\n",
-       "expected a boolean"},
+      {"  mounts: [{mountPath: /a, tmpfs: {sizeLimit: -1}}]\n", "must not be negative"},
+      {"  mounts: [{mountPath: /a, tmpfs: {}, readOnly: \"yes\"}]\n", "expected a boolean"},
       {"  imagePullPolicy: IfNotPresent\n  imagePullSecrets: [{name: regcred}]\n", ""},
       {"  imagePullPolicy: Sometimes\n",
        "spec.imagePullPolicy: unknown image pull policy \"Sometimes\""},
@@ -489,8 +453,7 @@ TEST(SpecParserTest, UserForms) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.user);
-    ParseResult result =
-        ParseManifests(WithSpec("  user: " + c.user + "\n"), "f");
+    ParseResult result = ParseManifests(WithSpec("  user: " + c.user + "\n"), "f");
     if (!c.ok) {
       EXPECT_THAT(result.objects, IsEmpty());
       EXPECT_THAT(AllErrors(result), HasSubstr("spec.user: "));
@@ -504,15 +467,13 @@ TEST(SpecParserTest, UserForms) {
 
 TEST(SpecParserTest, StopSignalForms) {
   const std::vector<std::pair<std::string, int>> cases = {
-      {"SIGTERM", 15},  {"TERM", 15}, {"term", 15},  {"SigKill", 9},
-      {"9", 9},         {"\"9\"", 9}, {"SIGHUP", 1}, {"64", 64},
-      {"SIGWINCH", 28}, {"0", 0},     {"65", 0},     {"-1", 0},
-      {"SIGRTMIN", 0},  {"\"\"", 0},  {"SIG", 0},    {"15.0", 0},
+      {"SIGTERM", 15}, {"TERM", 15}, {"term", 15},     {"SigKill", 9}, {"9", 9},  {"\"9\"", 9},
+      {"SIGHUP", 1},   {"64", 64},   {"SIGWINCH", 28}, {"0", 0},       {"65", 0}, {"-1", 0},
+      {"SIGRTMIN", 0}, {"\"\"", 0},  {"SIG", 0},       {"15.0", 0},
   };
   for (const auto& [text, signal] : cases) {
     SCOPED_TRACE(text);
-    ParseResult result =
-        ParseManifests(WithSpec("  stopSignal: " + text + "\n"), "f");
+    ParseResult result = ParseManifests(WithSpec("  stopSignal: " + text + "\n"), "f");
     if (signal == 0) {
       EXPECT_THAT(AllErrors(result), HasSubstr("spec.stopSignal: "));
     } else {
@@ -527,8 +488,7 @@ TEST(SpecParserTest, ParseErrorToString) {
             "f.yaml:3:7: spec.image: required");
   EXPECT_EQ((ParseError{"f.yaml", 3, 7, "", "invalid YAML"}).ToString(),
             "f.yaml:3:7: invalid YAML");
-  EXPECT_EQ((ParseError{"f.yaml", 0, 0, "", "too big"}).ToString(),
-            "f.yaml: too big");
+  EXPECT_EQ((ParseError{"f.yaml", 0, 0, "", "too big"}).ToString(), "f.yaml: too big");
   EXPECT_EQ((ParseError{"", 3, 7, "spec", "x"}).ToString(), "3:7: spec: x");
   EXPECT_EQ((ParseError{"", 0, 0, "", "x"}).ToString(), "x");
 }
@@ -539,21 +499,18 @@ TEST(SpecParserTest, ParseNodeContainerNeedsExactlyOneValidObject) {
 
   absl::Status two = ParseNodeContainer(good + "---\n" + good, "api").status();
   EXPECT_EQ(two.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(two.message(),
-            "parse NodeContainer api: expected one object, got 2");
+  EXPECT_EQ(two.message(), "parse NodeContainer api: expected one object, got 2");
 
   absl::Status empty = ParseNodeContainer("# nothing\n", "api").status();
   EXPECT_EQ(empty.message(), "parse NodeContainer api: no object in input");
 
-  absl::Status bad =
-      ParseNodeContainer(
-          "{\"apiVersion\":\"berth.dev/v1alpha1\",\"kind\":\"NodeContainer\","
-          "\"metadata\":{\"name\":\"web\"},\"spec\":{\"image\":\"\"}}",
-          "api")
-          .status();
+  absl::Status bad = ParseNodeContainer(
+                         "{\"apiVersion\":\"berth.dev/v1alpha1\",\"kind\":\"NodeContainer\","
+                         "\"metadata\":{\"name\":\"web\"},\"spec\":{\"image\":\"\"}}",
+                         "api")
+                         .status();
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(bad.message(),
-            "parse NodeContainer api: 1:101: spec.image: must not be empty");
+  EXPECT_EQ(bad.message(), "parse NodeContainer api: 1:101: spec.image: must not be empty");
 }
 
 // metadata.name is what the API server's IsDNS1123Subdomain accepts: up to
@@ -561,23 +518,22 @@ TEST(SpecParserTest, ParseNodeContainerNeedsExactlyOneValidObject) {
 TEST(SpecParserTest, NamesFollowTheApiServer) {
   auto parse = [](const std::string& name, const std::string& ns) {
     return ParseManifests(absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
-                                       "metadata:\n  name: ", name, "\n  namespace: ", ns,
-                                       "\nspec:\n  image: busybox\n"),
+                                       "metadata:\n  name: ",
+                                       name, "\n  namespace: ", ns, "\nspec:\n  image: busybox\n"),
                           "f.yaml");
   };
   const std::string part100 = "p" + std::string(98, '1') + "q";
   std::string name253 = part100 + "." + part100 + ".";
   name253 += std::string(253 - name253.size(), 'z');
   ASSERT_EQ(name253.size(), 253u);
-  for (const std::string& ok : {part100, "a." + part100 + ".b", name253,
-                                std::string(253, 'a')}) {
+  for (const std::string& ok : {part100, "a." + part100 + ".b", name253, std::string(253, 'a')}) {
     ParseResult r = parse(ok, "default");
     EXPECT_THAT(r.errors, IsEmpty()) << ok << "\n" << AllErrors(r);
     ASSERT_THAT(r.objects, SizeIs(1));
     EXPECT_EQ(r.objects[0].metadata.name, ok);
   }
-  for (const std::string& bad : {std::string(254, 'a'), name253 + "z", part100 + "-",
-                                 "-" + part100, part100 + "..b", "a_" + part100}) {
+  for (const std::string& bad : {std::string(254, 'a'), name253 + "z", part100 + "-", "-" + part100,
+                                 part100 + "..b", "a_" + part100}) {
     ParseResult r = parse(bad, "default");
     EXPECT_THAT(r.objects, IsEmpty()) << bad;
     EXPECT_THAT(AllErrors(r), HasSubstr("metadata.name: invalid name")) << bad;
@@ -597,22 +553,20 @@ namespace berth::controller {
 namespace {
 
 // The fields the parser accepts at `path`, from its unknown-field error.
-std::set<std::string> AcceptedFields(const std::string& document,
-                                     const std::string& path) {
+std::set<std::string> AcceptedFields(const std::string& document, const std::string& path) {
   ParseResult result = ParseManifests(document, "f");
   for (const ParseError& e : result.errors) {
     if (e.field != path + ".zzz" && e.field != path + "zzz") continue;
     const std::string marker = "(accepted: ";
     const size_t start = e.reason.find(marker) + marker.size();
     std::set<std::string> names;
-    for (absl::string_view name : absl::StrSplit(
-             e.reason.substr(start, e.reason.size() - start - 1), ", ")) {
+    for (absl::string_view name :
+         absl::StrSplit(e.reason.substr(start, e.reason.size() - start - 1), ", ")) {
       names.insert(std::string(name));
     }
     return names;
   }
-  ADD_FAILURE() << "no unknown-field error for " << path << " in\n"
-                << AllErrors(result);
+  ADD_FAILURE() << "no unknown-field error for " << path << " in\n" << AllErrors(result);
   return {};
 }
 
@@ -625,15 +579,13 @@ std::set<std::string> SchemaFields(const YAML::Node& schema) {
 }
 
 TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
-  const YAML::Node crd =
-      YAML::LoadFile(TestdataPath("../../crds/nodecontainers.berth.dev.yaml"));
+  const YAML::Node crd = YAML::LoadFile(TestdataPath("../../crds/nodecontainers.berth.dev.yaml"));
   EXPECT_EQ(crd["kind"].as<std::string>(), "CustomResourceDefinition");
   EXPECT_EQ(crd["spec"]["group"].as<std::string>(), "berth.dev");
   EXPECT_EQ(crd["spec"]["names"]["kind"].as<std::string>(), kKind);
   EXPECT_EQ(crd["spec"]["names"]["shortNames"][0].as<std::string>(), "nc");
   const YAML::Node version = crd["spec"]["versions"][0];
-  EXPECT_EQ(absl::StrCat("berth.dev/", version["name"].as<std::string>()),
-            kApiVersion);
+  EXPECT_EQ(absl::StrCat("berth.dev/", version["name"].as<std::string>()), kApiVersion);
   const YAML::Node root = version["schema"]["openAPIV3Schema"];
   const YAML::Node spec = root["properties"]["spec"];
   const YAML::Node mount = spec["properties"]["mounts"]["items"];
@@ -641,56 +593,42 @@ TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
   const std::string head =
       "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\n"
       "metadata: {name: web}\n";
-  EXPECT_EQ(AcceptedFields(head + "spec: {image: b}\nzzz: 1\n", ""),
-            SchemaFields(root));
-  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, zzz: 1}\n", "spec"),
-            SchemaFields(spec));
-  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, env: [{name: A, zzz: 1}]}",
-                           "spec.env[0]"),
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b}\nzzz: 1\n", ""), SchemaFields(root));
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, zzz: 1}\n", "spec"), SchemaFields(spec));
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, env: [{name: A, zzz: 1}]}", "spec.env[0]"),
             SchemaFields(spec["properties"]["env"]["items"]));
-  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, resources: {zzz: 1}}",
-                           "spec.resources"),
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, resources: {zzz: 1}}", "spec.resources"),
             SchemaFields(spec["properties"]["resources"]));
-  EXPECT_EQ(
-      AcceptedFields(head + "spec: {image: b, resources: {limits: {zzz: 1}}}",
-                     "spec.resources.limits"),
-      SchemaFields(spec["properties"]["resources"]["properties"]["limits"]));
-  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, mounts: [{zzz: 1}]}",
-                           "spec.mounts[0]"),
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, resources: {limits: {zzz: 1}}}",
+                           "spec.resources.limits"),
+            SchemaFields(spec["properties"]["resources"]["properties"]["limits"]));
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, mounts: [{zzz: 1}]}", "spec.mounts[0]"),
             SchemaFields(mount));
-  EXPECT_EQ(
-      AcceptedFields(head + "spec: {image: b, mounts: [{hostPath: {zzz: 1}}]}",
-                     "spec.mounts[0].hostPath"),
-      SchemaFields(mount["properties"]["hostPath"]));
-  EXPECT_EQ(
-      AcceptedFields(head + "spec: {image: b, mounts: [{tmpfs: {zzz: 1}}]}",
-                     "spec.mounts[0].tmpfs"),
-      SchemaFields(mount["properties"]["tmpfs"]));
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, mounts: [{hostPath: {zzz: 1}}]}",
+                           "spec.mounts[0].hostPath"),
+            SchemaFields(mount["properties"]["hostPath"]));
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, mounts: [{tmpfs: {zzz: 1}}]}",
+                           "spec.mounts[0].tmpfs"),
+            SchemaFields(mount["properties"]["tmpfs"]));
   // The status shape and columns of CONTRACT.md.
   const std::vector<std::string> columns = {"Node", "Phase", "Restarts", "Age"};
   ASSERT_EQ(version["additionalPrinterColumns"].size(), columns.size());
   for (size_t i = 0; i < columns.size(); ++i) {
-    EXPECT_EQ(version["additionalPrinterColumns"][i]["name"].as<std::string>(),
-              columns[i]);
+    EXPECT_EQ(version["additionalPrinterColumns"][i]["name"].as<std::string>(), columns[i]);
   }
-  EXPECT_EQ(version["selectableFields"][0]["jsonPath"].as<std::string>(),
-            ".spec.nodeName");
+  EXPECT_EQ(version["selectableFields"][0]["jsonPath"].as<std::string>(), ".spec.nodeName");
   const YAML::Node status = root["properties"]["status"];
   EXPECT_EQ(SchemaFields(status),
-            (std::set<std::string>{"phase", "restartCount",
-                                   "observedGeneration", "conditions",
+            (std::set<std::string>{"phase", "restartCount", "observedGeneration", "conditions",
                                    "nodes"}));
   const YAML::Node nodes = status["properties"]["nodes"];
   EXPECT_EQ(nodes["x-kubernetes-list-type"].as<std::string>(), "map");
-  EXPECT_EQ(nodes["x-kubernetes-list-map-keys"][0].as<std::string>(),
-            "nodeName");
-  EXPECT_EQ(
-      SchemaFields(nodes["items"]),
-      (std::set<std::string>{"nodeName", "phase", "observedGeneration",
-                             "containerID", "pid", "startedAt", "finishedAt",
-                             "exitCode", "reason", "message", "restartCount",
-                             "lastState", "lastError", "conditions", "image",
-                             "imageID"}));
+  EXPECT_EQ(nodes["x-kubernetes-list-map-keys"][0].as<std::string>(), "nodeName");
+  EXPECT_EQ(SchemaFields(nodes["items"]),
+            (std::set<std::string>{"nodeName", "phase", "observedGeneration", "containerID", "pid",
+                                   "startedAt", "finishedAt", "exitCode", "reason", "message",
+                                   "restartCount", "lastState", "lastError", "conditions", "image",
+                                   "imageID"}));
 }
 
 }  // namespace

@@ -40,9 +40,7 @@ constexpr char kStrTag[] = "tag:yaml.org,2002:str";
 // UTF-16/32 input) and more flow indicators than we let yaml-cpp queue.
 std::optional<YamlFileError> PreScan(absl::string_view content) {
   if (content.size() > kMaxYamlBytes) {
-    return YamlFileError{
-        0, 0,
-        absl::StrCat("file larger than 1 MiB (", content.size(), " bytes)")};
+    return YamlFileError{0, 0, absl::StrCat("file larger than 1 MiB (", content.size(), " bytes)")};
   }
   int line = 1;
   size_t line_start = 0;
@@ -62,11 +60,10 @@ std::optional<YamlFileError> PreScan(absl::string_view content) {
                                              "allowed in YAML",
                                              static_cast<int>(c))};
       }
-      if ((c == '[' || c == '{' || c == ',') &&
-          ++flow_characters > kMaxFlowCharacters) {
-        return YamlFileError{line, column,
-                             absl::StrCat("more than ", kMaxFlowCharacters,
-                                          " '[', '{' and ',' characters")};
+      if ((c == '[' || c == '{' || c == ',') && ++flow_characters > kMaxFlowCharacters) {
+        return YamlFileError{
+            line, column,
+            absl::StrCat("more than ", kMaxFlowCharacters, " '[', '{' and ',' characters")};
       }
       ++i;
       continue;
@@ -80,8 +77,8 @@ std::optional<YamlFileError> PreScan(absl::string_view content) {
     }
     if (valid && length > 2) {
       const auto c1 = static_cast<unsigned char>(content[i + 1]);
-      valid = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 > 0x9f) &&
-              !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 > 0x8f);
+      valid = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 > 0x9f) && !(c == 0xf0 && c1 < 0x90) &&
+              !(c == 0xf4 && c1 > 0x8f);
     }
     if (!valid) return YamlFileError{line, column, "invalid UTF-8"};
     i += length;
@@ -160,36 +157,33 @@ class TreeBuilder : public YAML::EventHandler {
                 const std::string& value) override {
     Add(YamlKind::kScalar, mark, tag, value);
   }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag,
-                       YAML::anchor_t, YAML::EmitterStyle::value) override {
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
     Open(YamlKind::kSequence, mark, tag);
   }
   void OnSequenceEnd() override { stack_.pop_back(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string& tag,
-                  YAML::anchor_t, YAML::EmitterStyle::value) override {
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
     Open(YamlKind::kMap, mark, tag);
   }
   void OnMapEnd() override { stack_.pop_back(); }
 
  private:
-  int Add(YamlKind kind, const YAML::Mark& mark, const std::string& tag,
-          const std::string& value) {
+  int Add(YamlKind kind, const YAML::Mark& mark, const std::string& tag, const std::string& value) {
     last_mark_ = mark;
     std::vector<YamlNode>& nodes = document_.nodes;
     if (nodes.size() >= kMaxNodesPerDocument) {
-      throw LimitExceeded{mark, absl::StrCat("more than ", kMaxNodesPerDocument,
-                                             " YAML nodes in one document")};
+      throw LimitExceeded{
+          mark, absl::StrCat("more than ", kMaxNodesPerDocument, " YAML nodes in one document")};
     }
     const int index = static_cast<int>(nodes.size());
-    nodes.push_back(
-        YamlNode{kind, mark.line + 1, mark.column + 1, tag, value, {}});
+    nodes.push_back(YamlNode{kind, mark.line + 1, mark.column + 1, tag, value, {}});
     if (!stack_.empty()) nodes[stack_.back()].children.push_back(index);
     return index;
   }
   void Open(YamlKind kind, const YAML::Mark& mark, const std::string& tag) {
     if (stack_.size() >= kMaxDepth) {
-      throw LimitExceeded{
-          mark, absl::StrCat("YAML nested deeper than ", kMaxDepth, " levels")};
+      throw LimitExceeded{mark, absl::StrCat("YAML nested deeper than ", kMaxDepth, " levels")};
     }
     stack_.push_back(Add(kind, mark, tag, ""));
   }
@@ -209,20 +203,20 @@ std::string FindPath(const std::vector<YamlNode>& nodes, int target, int node,
   const YamlNode& n = nodes[node];
   for (size_t i = 0; i < n.children.size(); ++i) {
     const YamlNode& key = nodes[n.children[i - i % 2]];
-    std::string found = FindPath(
-        nodes, target, n.children[i],
-        n.kind == YamlKind::kSequence
-            ? ItemPath(path, i)
-            : FieldPath(path, key.kind == YamlKind::kScalar ? key.value : "?"));
+    std::string found =
+        FindPath(nodes, target, n.children[i],
+                 n.kind == YamlKind::kSequence
+                     ? ItemPath(path, i)
+                     : FieldPath(path, key.kind == YamlKind::kScalar ? key.value : "?"));
     if (!found.empty()) return found;
   }
   return "";
 }
 
 bool IsFloat(absl::string_view s) {
-  static const std::set<absl::string_view> kSpecial = {
-      ".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf", "+.INF",
-      "-.inf", "-.Inf", "-.INF", ".nan",  ".NaN",  ".NAN"};
+  static const std::set<absl::string_view> kSpecial = {".inf",  ".Inf",  ".INF",  "+.inf",
+                                                       "+.Inf", "+.INF", "-.inf", "-.Inf",
+                                                       "-.INF", ".nan",  ".NaN",  ".NAN"};
   if (kSpecial.count(s)) return true;
   size_t i = 0;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
@@ -249,16 +243,14 @@ const std::set<absl::string_view>& TrueWords() {
 }
 const std::set<absl::string_view>& FalseWords() {
   static const auto* words = new std::set<absl::string_view>{
-      "n",     "N",     "no",  "No",  "NO", "false",
-      "False", "FALSE", "off", "Off", "OFF"};
+      "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
   return *words;
 }
 
 }  // namespace
 
 std::optional<YamlFileError> ReadYamlDocuments(
-    absl::string_view content,
-    const std::function<void(const YamlDocument&)>& on_document) {
+    absl::string_view content, const std::function<void(const YamlDocument&)>& on_document) {
   if (std::optional<YamlFileError> e = PreScan(content)) return e;
   TreeBuilder builder;
   BoundedStreamBuf buffer(content, builder.last_event_pos());
@@ -269,14 +261,12 @@ std::optional<YamlFileError> ReadYamlDocuments(
     while (parser.HandleNextDocument(builder)) {
       YamlDocument& document = builder.document();
       const std::vector<YamlNode>& nodes = document.nodes;
-      if (nodes.empty() ||
-          (nodes.size() == 1 && TypeOf(nodes[0]) == YamlType::kNull)) {
+      if (nodes.empty() || (nodes.size() == 1 && TypeOf(nodes[0]) == YamlType::kNull)) {
         continue;  // an empty document
       }
       if (std::optional<int> alias = builder.first_alias()) {
         document.refused =
-            YamlNodeError{nodes[*alias].line, nodes[*alias].column,
-                          FindPath(nodes, *alias, 0, ""),
+            YamlNodeError{nodes[*alias].line, nodes[*alias].column, FindPath(nodes, *alias, 0, ""),
                           "YAML aliases are not supported (write the value "
                           "out)"};
       }
@@ -289,9 +279,8 @@ std::optional<YamlFileError> ReadYamlDocuments(
     // character: ").
     const std::string reason =
         absl::StrCat("invalid YAML: ", EscapeForError(e.msg, 2 * kMaxShownBytes));
-    error = e.mark.is_null()
-                ? YamlFileError{0, 0, reason}
-                : YamlFileError{e.mark.line + 1, e.mark.column + 1, reason};
+    error = e.mark.is_null() ? YamlFileError{0, 0, reason}
+                             : YamlFileError{e.mark.line + 1, e.mark.column + 1, reason};
   } catch (const std::exception& e) {
     error = YamlFileError{0, 0, absl::StrCat("invalid YAML: ", e.what())};
   }
@@ -306,33 +295,29 @@ std::optional<YamlFileError> ReadYamlDocuments(
   return error;
 }
 
-std::vector<YamlEntry> MappingEntries(const YamlDocument& doc,
-                                      const YamlNode& map,
+std::vector<YamlEntry> MappingEntries(const YamlDocument& doc, const YamlNode& map,
                                       absl::string_view path) {
   std::vector<YamlEntry> entries;
   std::map<std::string, const YamlNode*, std::less<>> seen;
   for (size_t i = 0; i + 1 < map.children.size(); i += 2) {
     const YamlNode& key = doc.nodes[map.children[i]];
-    YamlEntry& entry = entries.emplace_back(
-        YamlEntry{&key, &doc.nodes[map.children[i + 1]], std::nullopt});
+    YamlEntry& entry =
+        entries.emplace_back(YamlEntry{&key, &doc.nodes[map.children[i + 1]], std::nullopt});
     if (key.kind != YamlKind::kScalar || TypeOf(key) == YamlType::kNull) {
-      entry.error = YamlNodeError{
-          key.line, key.column, std::string(path),
-          absl::StrCat("mapping keys must be strings, got ", Describe(key))};
+      entry.error =
+          YamlNodeError{key.line, key.column, std::string(path),
+                        absl::StrCat("mapping keys must be strings, got ", Describe(key))};
       continue;
     }
     auto [first, inserted] = seen.emplace(key.value, &key);
     if (!inserted) {
-      entry.error =
-          YamlNodeError{key.line, key.column, FieldPath(path, key.value),
-                        absl::StrCat("duplicate key ",
-                                     QuoteForError(key.value, kMaxShownKeyBytes),
-                                     " (first at ", first->second->line, ":",
-                                     first->second->column, ")")};
+      entry.error = YamlNodeError{
+          key.line, key.column, FieldPath(path, key.value),
+          absl::StrCat("duplicate key ", QuoteForError(key.value, kMaxShownKeyBytes), " (first at ",
+                       first->second->line, ":", first->second->column, ")")};
     } else if (key.value.find('\0') != std::string::npos) {
-      entry.error =
-          YamlNodeError{key.line, key.column, FieldPath(path, key.value),
-                        "key contains a NUL character"};
+      entry.error = YamlNodeError{key.line, key.column, FieldPath(path, key.value),
+                                  "key contains a NUL character"};
     }
   }
   return entries;
@@ -340,16 +325,11 @@ std::vector<YamlEntry> MappingEntries(const YamlDocument& doc,
 
 YamlType TypeOf(const YamlNode& n) {
   switch (n.kind) {
-    case YamlKind::kNull:
-      return YamlType::kNull;
-    case YamlKind::kSequence:
-      return YamlType::kSeq;
-    case YamlKind::kMap:
-      return YamlType::kMap;
-    case YamlKind::kAlias:
-      return YamlType::kAlias;
-    case YamlKind::kScalar:
-      break;
+    case YamlKind::kNull: return YamlType::kNull;
+    case YamlKind::kSequence: return YamlType::kSeq;
+    case YamlKind::kMap: return YamlType::kMap;
+    case YamlKind::kAlias: return YamlType::kAlias;
+    case YamlKind::kScalar: break;
   }
   if (n.tag == "!" || n.tag == kStrTag) return YamlType::kString;
   if (n.tag != "?" && !absl::StartsWith(n.tag, "tag:yaml.org,2002:")) {
@@ -368,9 +348,8 @@ YamlType TypeOf(const YamlNode& n) {
 }
 
 std::string Describe(const YamlNode& n) {
-  static constexpr const char* kNames[] = {
-      "a string", "null",       "a boolean", "an integer",
-      "a number", "a sequence", "a mapping", "an alias"};
+  static constexpr const char* kNames[] = {"a string", "null",       "a boolean", "an integer",
+                                           "a number", "a sequence", "a mapping", "an alias"};
   const YamlType type = TypeOf(n);
   if (type == YamlType::kTag) {
     return absl::StrCat("a value tagged ", QuoteForError(n.tag));
@@ -396,30 +375,26 @@ bool ParseYamlInt(absl::string_view text, int64_t* out, bool* overflow) {
   unsigned __int128 value = 0;
   for (; i < s.size(); ++i) {
     const char c = absl::ascii_tolower(s[i]);
-    int digit = absl::ascii_isdigit(c)   ? c - '0'
-                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                                         : 99;
+    int digit = absl::ascii_isdigit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : 99;
     if (digit >= base) return false;
     value = value * base + digit;
     if (value > (static_cast<unsigned __int128>(1) << 63)) *overflow = true;
   }
-  const unsigned __int128 limit =
-      (static_cast<unsigned __int128>(1) << 63) - (negative ? 0 : 1);
+  const unsigned __int128 limit = (static_cast<unsigned __int128>(1) << 63) - (negative ? 0 : 1);
   if (*overflow || value > limit) {
     *overflow = true;
     return true;
   }
-  *out = negative ? static_cast<int64_t>(-static_cast<__int128>(value))
-                  : static_cast<int64_t>(value);
+  *out =
+      negative ? static_cast<int64_t>(-static_cast<__int128>(value)) : static_cast<int64_t>(value);
   return true;
 }
 
 std::string FieldPath(absl::string_view path, absl::string_view key) {
-  const bool plain =
-      !key.empty() && key.size() <= kMaxShownKeyBytes &&
-      std::all_of(key.begin(), key.end(), [](char c) {
-        return absl::ascii_isalnum(c) || c == '_' || c == '-';
-      });
+  const bool plain = !key.empty() && key.size() <= kMaxShownKeyBytes &&
+                     std::all_of(key.begin(), key.end(), [](char c) {
+                       return absl::ascii_isalnum(c) || c == '_' || c == '-';
+                     });
   if (!plain) {
     return absl::StrCat(path, "[", QuoteForError(key, kMaxShownKeyBytes), "]");
   }

@@ -74,8 +74,7 @@ struct YamlFileError {
 // `on_document` must then be discarded. `on_document` should not throw: an
 // exception from it is reported as such an error.
 std::optional<YamlFileError> ReadYamlDocuments(
-    absl::string_view content,
-    const std::function<void(const YamlDocument&)>& on_document);
+    absl::string_view content, const std::function<void(const YamlDocument&)>& on_document);
 
 // One key and value of a mapping.
 struct YamlEntry {
@@ -88,23 +87,12 @@ struct YamlEntry {
 
 // The entries of mapping `map` (a node of `doc`) in document order, with
 // their keys checked; `path` is the mapping's field path.
-std::vector<YamlEntry> MappingEntries(const YamlDocument& doc,
-                                      const YamlNode& map,
+std::vector<YamlEntry> MappingEntries(const YamlDocument& doc, const YamlNode& map,
                                       absl::string_view path);
 
 // A node's type as YAML 1.1 resolves it. kTag: a scalar with an application
 // tag such as !custom.
-enum class YamlType {
-  kString,
-  kNull,
-  kBool,
-  kInt,
-  kFloat,
-  kSeq,
-  kMap,
-  kAlias,
-  kTag
-};
+enum class YamlType { kString, kNull, kBool, kInt, kFloat, kSeq, kMap, kAlias, kTag };
 YamlType TypeOf(const YamlNode& node);
 
 // "a string", "an integer", "a mapping", "a value tagged \"!custom\"", ...
@@ -134,11 +122,9 @@ inline constexpr size_t kMaxShownBytes = 64;
 // Keys are cut shorter: a file that is not YAML for us (/etc/shadow, a .env
 // file) reads as keys, a whole line each.
 inline constexpr size_t kMaxShownKeyBytes = 32;
-std::string EscapeForError(absl::string_view text,
-                           size_t max_bytes = kMaxShownBytes);
+std::string EscapeForError(absl::string_view text, size_t max_bytes = kMaxShownBytes);
 // EscapeForError in double quotes.
-std::string QuoteForError(absl::string_view text,
-                          size_t max_bytes = kMaxShownBytes);
+std::string QuoteForError(absl::string_view text, size_t max_bytes = kMaxShownBytes);
 
 }  // namespace berth::controller
 

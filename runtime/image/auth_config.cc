@@ -40,8 +40,11 @@ absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Parse(absl::string_view confi
   }
   DockerAuthConfig out;
   // Helper names become program names: letters, digits, '-', '_' and '.'.
-  auto helper_name = [](const nlohmann::json& v, const std::string& what) -> absl::StatusOr<std::string> {
-    if (!v.is_string()) return absl::InvalidArgumentError(absl::StrCat("parse docker config: ", what, ": not a string"));
+  auto helper_name = [](const nlohmann::json& v,
+                        const std::string& what) -> absl::StatusOr<std::string> {
+    if (!v.is_string())
+      return absl::InvalidArgumentError(
+          absl::StrCat("parse docker config: ", what, ": not a string"));
     const std::string name = v.get<std::string>();
     bool ok = !name.empty() && name.size() <= 64 && name[0] != '.';
     for (char c : name) ok = ok && (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.');
@@ -51,15 +54,18 @@ absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Parse(absl::string_view confi
     }
     return name;
   };
-  if (auto store = j.find("credsStore"); store != j.end() && !(store->is_string() && store->get<std::string>().empty())) {
+  if (auto store = j.find("credsStore");
+      store != j.end() && !(store->is_string() && store->get<std::string>().empty())) {
     absl::StatusOr<std::string> name = helper_name(*store, "credsStore");
     if (!name.ok()) return name.status();
     out.store_ = *name;
   }
   if (auto helpers = j.find("credHelpers"); helpers != j.end()) {
-    if (!helpers->is_object()) return absl::InvalidArgumentError("parse docker config: bad \"credHelpers\"");
+    if (!helpers->is_object())
+      return absl::InvalidArgumentError("parse docker config: bad \"credHelpers\"");
     for (auto it = helpers->begin(); it != helpers->end(); ++it) {
-      absl::StatusOr<std::string> name = helper_name(it.value(), absl::StrCat("credHelpers \"", it.key(), "\""));
+      absl::StatusOr<std::string> name =
+          helper_name(it.value(), absl::StrCat("credHelpers \"", it.key(), "\""));
       if (!name.ok()) return name.status();
       out.helpers_[DomainForAuthKey(it.key())] = *name;
     }
@@ -88,8 +94,8 @@ absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Parse(absl::string_view confi
       }
       size_t colon = decoded.find(':');
       if (colon == std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "parse docker config: auths entry \"", key, "\": auth is not user:password"));
+        return absl::InvalidArgumentError(absl::StrCat("parse docker config: auths entry \"", key,
+                                                       "\": auth is not user:password"));
       }
       c.username = decoded.substr(0, colon);
       c.password = decoded.substr(colon + 1);
@@ -107,8 +113,8 @@ absl::StatusOr<DockerAuthConfig> DockerAuthConfig::Load(const std::string& path)
   absl::StatusOr<std::string> data = runtime::ReadFile(path, 4 << 20);
   if (!data.ok()) {
     if (absl::IsNotFound(data.status())) return DockerAuthConfig();
-    return absl::Status(data.status().code(), absl::StrCat("load docker config ", path, ": ",
-                                                           data.status().message()));
+    return absl::Status(data.status().code(),
+                        absl::StrCat("load docker config ", path, ": ", data.status().message()));
   }
   absl::StatusOr<DockerAuthConfig> c = Parse(*data);
   if (!c.ok()) {
@@ -147,7 +153,7 @@ absl::StatusOr<std::optional<Credentials>> DockerAuthConfig::Find(const std::str
 }
 
 absl::StatusOr<std::optional<Credentials>> CredentialsFromHelper(const std::string& helper,
-                                                                const std::string& domain) {
+                                                                 const std::string& domain) {
   const std::string program = "docker-credential-" + helper;
   const std::string what = absl::StrCat("credential helper ", program, " for ", domain);
   const std::string path = runtime::FindExecutable(program);
@@ -172,8 +178,9 @@ absl::StatusOr<std::optional<Credentials>> CredentialsFromHelper(const std::stri
   Credentials c{j["Username"].get<std::string>(), j["Secret"].get<std::string>()};
   if (c.username == "<token>") {
     return absl::UnavailableError(absl::StrCat(
-        what, ": it answers with an identity token (OAuth refresh token), which Berth does not "
-              "support; store a user name and password or token instead"));
+        what,
+        ": it answers with an identity token (OAuth refresh token), which Berth does not "
+        "support; store a user name and password or token instead"));
   }
   if (c.username.empty() && c.password.empty()) return std::nullopt;
   return c;
@@ -192,8 +199,7 @@ absl::StatusOr<std::vector<AuthChallenge>> ParseAuthChallenges(absl::string_view
   };
   auto token = [&]() {
     size_t start = i;
-    while (i < n && header[i] != ' ' && header[i] != '\t' && header[i] != ',' &&
-           header[i] != '=') {
+    while (i < n && header[i] != ' ' && header[i] != '\t' && header[i] != ',' && header[i] != '=') {
       ++i;
     }
     return std::string(header.substr(start, i - start));

@@ -56,7 +56,7 @@ class DockerAuthConfig {
  private:
   std::map<std::string, Credentials> by_domain_;
   std::map<std::string, std::string> helpers_;  // domain -> helper name
-  std::string store_;                            // credsStore
+  std::string store_;                           // credsStore
 };
 
 // Asks the program docker-credential-`helper` (on PATH) for the credentials
@@ -64,7 +64,7 @@ class DockerAuthConfig {
 // nullopt when it has none; kNotFound when there is no such program;
 // kUnavailable when it fails or times out.
 absl::StatusOr<std::optional<Credentials>> CredentialsFromHelper(const std::string& helper,
-                                                                const std::string& domain);
+                                                                 const std::string& domain);
 
 // One challenge of a WWW-Authenticate header: scheme (lowercase: "basic",
 // "bearer") and its parameters (keys lowercase), e.g.

@@ -43,7 +43,8 @@ class CredentialHelperTest : public ::testing::Test {
   void SetUp() override {
     const std::string script = absl::StrCat(R"(#!/bin/sh
 read -r server
-echo "$1 $server" >> ')", dir_.path(), R"(/calls'
+echo "$1 $server" >> ')",
+                                            dir_.path(), R"(/calls'
 case "$server" in
   reg.example:5000) echo '{"ServerURL":"reg.example:5000","Username":"alice","Secret":"s3cret"}' ;;
   https://index.docker.io/v1/) echo '{"ServerURL":"x","Username":"hubuser","Secret":"hubpw"}' ;;
@@ -119,9 +120,9 @@ TEST_F(CredentialHelperTest, FailingHelpersAreNamedAndMissingOnesFallBackToAuths
 }
 
 TEST(DockerAuthConfigTest, HelperNamesMustBeProgramNames) {
-  for (const char* bad : {R"({"credsStore": "../../bin/sh"})", R"({"credsStore": "a b"})",
-                          R"({"credsStore": 3})", R"({"credHelpers": {"x": "/bin/sh"}})",
-                          R"({"credHelpers": ["x"]})"}) {
+  for (const char* bad :
+       {R"({"credsStore": "../../bin/sh"})", R"({"credsStore": "a b"})", R"({"credsStore": 3})",
+        R"({"credHelpers": {"x": "/bin/sh"}})", R"({"credHelpers": ["x"]})"}) {
     EXPECT_EQ(DockerAuthConfig::Parse(bad).status().code(), absl::StatusCode::kInvalidArgument)
         << bad;
   }
@@ -169,7 +170,8 @@ TEST(AuthChallengeTest, ParsesBearerAndBasic) {
   EXPECT_EQ((*c)[0].params.at("service"), "registry.example");
   EXPECT_EQ((*c)[0].params.at("scope"), "repository:a/b:pull,push");
 
-  auto two = ParseAuthChallenges(R"(Basic realm="x y", Bearer Realm=http://t/token , error=insufficient_scope)");
+  auto two = ParseAuthChallenges(
+      R"(Basic realm="x y", Bearer Realm=http://t/token , error=insufficient_scope)");
   ASSERT_TRUE(two.ok()) << two.status();
   ASSERT_EQ(two->size(), 2u);
   EXPECT_EQ((*two)[0].scheme, "basic");

@@ -209,8 +209,8 @@ absl::StatusOr<std::string> ContentStore::ReadBlob(const std::string& digest,
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Errno(errno, "read blob " + digest, p);
   if (st.st_size > max_bytes) {
-    return absl::FailedPreconditionError(absl::StrCat("read blob ", digest, ": ", st.st_size,
-                                                      " bytes, more than ", max_bytes));
+    return absl::FailedPreconditionError(
+        absl::StrCat("read blob ", digest, ": ", st.st_size, " bytes, more than ", max_bytes));
   }
   std::string out(st.st_size, '\0');
   size_t at = 0;
@@ -338,8 +338,8 @@ absl::Status ContentStore::IngestLocked(const std::string& action, const std::st
     }
     absl::Status verdict;
     if (writer.written() != size) {
-      verdict = absl::DataLossError(absl::StrCat(what, " size mismatch: got ", writer.written(),
-                                                 " bytes, want ", size));
+      verdict = absl::DataLossError(
+          absl::StrCat(what, " size mismatch: got ", writer.written(), " bytes, want ", size));
     } else if (std::string got = writer.Digest(); got != digest) {
       verdict = absl::DataLossError(absl::StrCat(what, " digest mismatch: got ", got));
     }
@@ -430,9 +430,8 @@ std::string ContentStore::ImagePath(const std::string& reference) const {
 }
 
 absl::Status ContentStore::PutImage(const ImageRecord& record) {
-  absl::Status s = runtime::WriteFileAtomic(ImagePath(record.reference),
-                                            ImageRecordToJson(record).dump(),
-                                            runtime::Durability::kDurable);
+  absl::Status s = runtime::WriteFileAtomic(
+      ImagePath(record.reference), ImageRecordToJson(record).dump(), runtime::Durability::kDurable);
   if (!s.ok()) {
     return absl::Status(s.code(),
                         absl::StrCat("store image ", record.reference, ": ", s.message()));
@@ -455,15 +454,16 @@ absl::StatusOr<ImageRecord> ContentStore::GetImage(const std::string& reference)
     return absl::DataLossError(absl::StrCat("get image ", reference, ": ", r.status().message()));
   }
   if (r->reference != reference) {
-    return absl::DataLossError(absl::StrCat("get image ", reference, ": record names ",
-                                            r->reference));
+    return absl::DataLossError(
+        absl::StrCat("get image ", reference, ": record names ", r->reference));
   }
   return r;
 }
 
 absl::Status ContentStore::DeleteImage(const std::string& reference) {
   std::string p = ImagePath(reference);
-  if (unlink(p.c_str()) != 0 && errno != ENOENT) return Errno(errno, "delete image " + reference, p);
+  if (unlink(p.c_str()) != 0 && errno != ENOENT)
+    return Errno(errno, "delete image " + reference, p);
   return FsyncDir(root_ + "/images");
 }
 

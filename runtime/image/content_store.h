@@ -98,8 +98,8 @@ class ContentStore {
     int64_t size = 0;
     bool created = false;  // false when the blob was present already
   };
-  absl::StatusOr<Ingested> IngestByContent(
-      const std::string& action, const std::function<absl::Status(BlobWriter*)>& source);
+  absl::StatusOr<Ingested> IngestByContent(const std::string& action,
+                                           const std::function<absl::Status(BlobWriter*)>& source);
 
   // Partials in <root>/ingest not locked by an ingest right now: digest ->
   // bytes held.

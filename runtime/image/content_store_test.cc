@@ -56,7 +56,8 @@ TEST_F(ContentStoreTest, IngestCommitsVerifiedBlob) {
   EXPECT_FALSE(store_->Has(digest));
   ASSERT_TRUE(store_->Ingest("pull image x", digest, data.size(), Serve(data)).ok());
   EXPECT_TRUE(store_->Has(digest));
-  EXPECT_EQ(store_->BlobPath(digest), dir_.path() + "/store/blobs/sha256/" + std::string(DigestHex(digest)));
+  EXPECT_EQ(store_->BlobPath(digest),
+            dir_.path() + "/store/blobs/sha256/" + std::string(DigestHex(digest)));
   EXPECT_EQ(*store_->Size(digest), static_cast<int64_t>(data.size()));
   EXPECT_EQ(*store_->ReadBlob(digest, 4 << 20), data);
   EXPECT_EQ(store_->ReadBlob(digest, 10).status().code(), absl::StatusCode::kFailedPrecondition);
@@ -65,10 +66,13 @@ TEST_F(ContentStoreTest, IngestCommitsVerifiedBlob) {
   EXPECT_THAT(store_->Partials(), IsEmpty());
   // Present already: the source is not asked again.
   bool called = false;
-  ASSERT_TRUE(store_->Ingest("x", digest, data.size(), [&](int64_t, BlobWriter*) {
-    called = true;
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Ingest("x", digest, data.size(),
+                           [&](int64_t, BlobWriter*) {
+                             called = true;
+                             return absl::OkStatus();
+                           })
+                  .ok());
   EXPECT_FALSE(called);
   // ... but a descriptor with another size for it is bad content.
   EXPECT_EQ(store_->Ingest("x", digest, 5, Serve(data)).code(), absl::StatusCode::kDataLoss);
@@ -145,12 +149,15 @@ TEST_F(ContentStoreTest, SourceThatCannotResumeRestarts) {
   const std::string data = Data(50000, 'g');
   const std::string digest = DigestOf(data);
   ASSERT_TRUE(runtime::WriteFileAtomic(PartialPath(digest), data.substr(0, 20000)).ok());
-  ASSERT_TRUE(store_->Ingest("x", digest, data.size(), [&](int64_t offset, BlobWriter* w) {
-    EXPECT_EQ(offset, 20000);
-    if (absl::Status s = w->Restart(); !s.ok()) return s;
-    EXPECT_EQ(w->written(), 0);
-    return w->Write(data.data(), data.size());
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->Ingest("x", digest, data.size(),
+                           [&](int64_t offset, BlobWriter* w) {
+                             EXPECT_EQ(offset, 20000);
+                             if (absl::Status s = w->Restart(); !s.ok()) return s;
+                             EXPECT_EQ(w->written(), 0);
+                             return w->Write(data.data(), data.size());
+                           })
+                  .ok());
   EXPECT_EQ(*store_->ReadBlob(digest), data);
 }
 
@@ -163,16 +170,17 @@ TEST_F(ContentStoreTest, TransportErrorKeepsPartialOtherErrorsDiscardIt) {
       return err;
     };
   };
-  EXPECT_EQ(store_->Ingest("x", digest, data.size(), half_then(absl::UnavailableError("reset")))
-                .code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      store_->Ingest("x", digest, data.size(), half_then(absl::UnavailableError("reset"))).code(),
+      absl::StatusCode::kUnavailable);
   EXPECT_FALSE(store_->Has(digest));
   EXPECT_EQ(store_->Partials(), (std::map<std::string, int64_t>{{digest, 4000}}));
-  EXPECT_EQ(store_->Ingest("x", digest, data.size(),
-                           [&](int64_t offset, BlobWriter* w) {
-                             EXPECT_EQ(offset, 4000);
-                             return absl::PermissionDeniedError("denied");
-                           })
+  EXPECT_EQ(store_
+                ->Ingest("x", digest, data.size(),
+                         [&](int64_t offset, BlobWriter* w) {
+                           EXPECT_EQ(offset, 4000);
+                           return absl::PermissionDeniedError("denied");
+                         })
                 .code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(store_->Partials(), IsEmpty());
@@ -265,17 +273,15 @@ TEST_F(ContentStoreTest, OpenRemovesTemporaryLeftovers) {
 
 TEST_F(ContentStoreTest, IngestByContentCommitsUnderTheComputedDigest) {
   const std::string data = Data(12345, 'l');
-  auto r = store_->IngestByContent("import x", [&](BlobWriter* w) {
-    return w->Write(data.data(), data.size());
-  });
+  auto r = store_->IngestByContent(
+      "import x", [&](BlobWriter* w) { return w->Write(data.data(), data.size()); });
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->digest, DigestOf(data));
   EXPECT_EQ(r->size, 12345);
   EXPECT_TRUE(r->created);
   EXPECT_EQ(*store_->ReadBlob(r->digest), data);
-  auto again = store_->IngestByContent("import x", [&](BlobWriter* w) {
-    return w->Write(data.data(), data.size());
-  });
+  auto again = store_->IngestByContent(
+      "import x", [&](BlobWriter* w) { return w->Write(data.data(), data.size()); });
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->created);
   auto failed = store_->IngestByContent("import x", [&](BlobWriter* w) {

@@ -20,9 +20,9 @@
 namespace berth::image {
 namespace {
 
-using testing::RegistryEnv;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::RegistryEnv;
 
 class ImageE2eTest : public ::testing::Test {
  protected:
@@ -118,8 +118,7 @@ TEST_F(ImageE2eTest, PullsByTagAndByDigest) {
   auto missing = puller.Pull(env->host() + "/busybox:nope");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("manifest unknown"));
-  EXPECT_EQ(puller.Get(env->host() + "/busybox:nope").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(puller.Get(env->host() + "/busybox:nope").status().code(), absl::StatusCode::kNotFound);
   // No TLS without being listed as insecure: the plain registry fails.
   RegistryClient strict({});
   EXPECT_EQ(strict.Ping(env->host()).code(), absl::StatusCode::kUnavailable);

@@ -18,12 +18,17 @@ bool IsLayerMediaType(const std::string& m) {
 json ImageRecordToJson(const ImageRecord& r) {
   json layers = json::array();
   for (const LayerDescriptor& l : r.layers) {
-    layers.push_back(
-        {{"digest", l.digest}, {"mediaType", l.media_type}, {"size", l.size}, {"diffID", l.diff_id}});
+    layers.push_back({{"digest", l.digest},
+                      {"mediaType", l.media_type},
+                      {"size", l.size},
+                      {"diffID", l.diff_id}});
   }
-  return {{"reference", r.reference},   {"manifestDigest", r.manifest_digest},
-          {"configDigest", r.config_digest}, {"indexDigest", r.index_digest},
-          {"config", r.config},         {"layers", layers},
+  return {{"reference", r.reference},
+          {"manifestDigest", r.manifest_digest},
+          {"configDigest", r.config_digest},
+          {"indexDigest", r.index_digest},
+          {"config", r.config},
+          {"layers", layers},
           {"created", r.created_unix}};
 }
 

@@ -68,8 +68,8 @@ absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& refere
   image.image_id = "dir:" + rootfs;
   struct stat st;
   if (stat(rootfs.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::NotFoundError(absl::StrCat("resolve image ", image.reference, ": not in the local store (no ",
-                                            rootfs, ")"));
+    return absl::NotFoundError(absl::StrCat("resolve image ", image.reference,
+                                            ": not in the local store (no ", rootfs, ")"));
   }
   absl::StatusOr<std::string> config = runtime::ReadFile(base + "/config.json");
   if (!config.ok() && !absl::IsNotFound(config.status())) {
@@ -80,8 +80,8 @@ absl::StatusOr<ResolvedImage> LocalImageStore::Resolve(const std::string& refere
   if (config.ok()) {
     nlohmann::json j = nlohmann::json::parse(*config, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      return absl::DataLossError(absl::StrCat("resolve image ", image.reference, ": ", base,
-                                              "/config.json is not JSON"));
+      return absl::DataLossError(
+          absl::StrCat("resolve image ", image.reference, ": ", base, "/config.json is not JSON"));
     }
     // Either a bare image config or a full one with it under "config".
     const nlohmann::json& c = j.contains("config") && j["config"].is_object() ? j["config"] : j;

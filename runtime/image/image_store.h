@@ -84,8 +84,7 @@ class LocalImageStore : public ImageStore {
 // and paths are part of the name (e.g. "127.0.0.1:5000/team/app:v1").
 // Rejects digests, "..", uppercase names and anything else that could not be
 // a path component.
-absl::Status ParseImageReference(const std::string& reference, std::string* name,
-                                 std::string* tag);
+absl::Status ParseImageReference(const std::string& reference, std::string* name, std::string* tag);
 
 }  // namespace berth::image
 

@@ -52,8 +52,9 @@ class LayoutDir : public BlobProvider {
   absl::StatusOr<std::string> ReadSmall(const std::string& digest) override {
     if (absl::Status s = ValidateDigest(digest); !s.ok()) return s;
     absl::StatusOr<std::string> data = runtime::ReadFile(Path(digest), kMaxSmallBlob);
-    if (!data.ok()) return absl::Status(data.status().code(),
-                                        absl::StrCat("blob ", digest, ": ", data.status().message()));
+    if (!data.ok())
+      return absl::Status(data.status().code(),
+                          absl::StrCat("blob ", digest, ": ", data.status().message()));
     if (std::string got = DigestOf(*data); got != digest) {
       return absl::DataLossError(absl::StrCat("blob ", digest, " digest mismatch: got ", got));
     }
@@ -86,15 +87,16 @@ class StoredBlobs : public BlobProvider {
  public:
   explicit StoredBlobs(ContentStore* store) : store_(store) {}
   absl::StatusOr<std::string> ReadSmall(const std::string& digest) override {
-    if (!store_->Has(digest)) return absl::NotFoundError(absl::StrCat("blob ", digest, ": missing"));
+    if (!store_->Has(digest))
+      return absl::NotFoundError(absl::StrCat("blob ", digest, ": missing"));
     return store_->ReadBlob(digest, kMaxSmallBlob);
   }
   absl::Status Store(const Descriptor& d) override {
     absl::StatusOr<int64_t> size = store_->Size(d.digest);
     if (!size.ok()) return absl::NotFoundError(absl::StrCat("blob ", d.digest, ": missing"));
     if (*size != d.size) {
-      return absl::DataLossError(absl::StrCat("blob ", d.digest, " size mismatch: got ", *size,
-                                              " bytes, want ", d.size));
+      return absl::DataLossError(
+          absl::StrCat("blob ", d.digest, " size mismatch: got ", *size, " bytes, want ", d.size));
     }
     return absl::OkStatus();
   }
@@ -117,15 +119,16 @@ absl::StatusOr<ImageRecord> ResolveImage(ContentStore* store, BlobProvider* blob
   absl::StatusOr<std::string> body = blobs->ReadSmall(top.digest);
   if (!body.ok()) return body.status();
   json j = json::parse(*body, nullptr, false);
-  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat("blob ", top.digest,
-                                                                     ": not a JSON object"));
+  if (!j.is_object())
+    return absl::InvalidArgumentError(absl::StrCat("blob ", top.digest, ": not a JSON object"));
   Descriptor manifest_desc = top;
   std::string media_type = top.media_type.empty() ? j.value("mediaType", "") : top.media_type;
   if (media_type == kOciIndex || media_type == kDockerManifestList ||
       (media_type.empty() && j.contains("manifests"))) {
     std::vector<Descriptor> entries;
     for (size_t i = 0; j.contains("manifests") && i < j["manifests"].size(); ++i) {
-      absl::StatusOr<Descriptor> d = ParseDescriptor(j["manifests"][i], absl::StrCat("index entry ", i));
+      absl::StatusOr<Descriptor> d =
+          ParseDescriptor(j["manifests"][i], absl::StrCat("index entry ", i));
       if (!d.ok()) return d.status();
       entries.push_back(*d);
     }
@@ -154,23 +157,21 @@ absl::StatusOr<ImageRecord> ResolveImage(ContentStore* store, BlobProvider* blob
                       ? record.config["rootfs"].value("diff_ids", json::array())
                       : json::array();
   if (!diff_ids.is_array() || diff_ids.size() != j["layers"].size()) {
-    return absl::DataLossError(absl::StrCat("config ", config->digest, " lists ",
-                                            diff_ids.is_array() ? diff_ids.size() : 0,
-                                            " rootfs.diff_ids for ", j["layers"].size(),
-                                            " layers"));
+    return absl::DataLossError(absl::StrCat(
+        "config ", config->digest, " lists ", diff_ids.is_array() ? diff_ids.size() : 0,
+        " rootfs.diff_ids for ", j["layers"].size(), " layers"));
   }
   for (size_t i = 0; i < j["layers"].size(); ++i) {
     absl::StatusOr<Descriptor> l = ParseDescriptor(j["layers"][i], absl::StrCat("layer ", i));
     if (!l.ok()) return l.status();
     if (!IsLayerMediaType(l->media_type)) {
-      return absl::InvalidArgumentError(absl::StrCat("layer ", l->digest,
-                                                     ": unsupported media type \"",
-                                                     l->media_type, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("layer ", l->digest, ": unsupported media type \"", l->media_type, "\""));
     }
     std::string diff_id = diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "";
     if (!IsValidDigest(diff_id)) {
-      return absl::DataLossError(absl::StrCat("config ", config->digest,
-                                              ": bad rootfs.diff_ids[", i, "]"));
+      return absl::DataLossError(
+          absl::StrCat("config ", config->digest, ": bad rootfs.diff_ids[", i, "]"));
     }
     if (absl::Status s = blobs->Store(*l); !s.ok()) return s;
     record.layers.push_back({l->digest, l->media_type, l->size, diff_id});
@@ -251,7 +252,8 @@ absl::StatusOr<std::vector<ImageRecord>> ImportIndex(ContentStore* store, BlobPr
 bool StartsWithMagic(ContentStore* store, const std::string& digest, absl::string_view magic) {
   UniqueFd fd(open(store->BlobPath(digest).c_str(), O_RDONLY | O_CLOEXEC));
   char buf[4];
-  return fd.valid() && pread(fd.get(), buf, magic.size(), 0) == static_cast<ssize_t>(magic.size()) &&
+  return fd.valid() &&
+         pread(fd.get(), buf, magic.size(), 0) == static_cast<ssize_t>(magic.size()) &&
          absl::string_view(buf, magic.size()) == magic;
 }
 
@@ -267,8 +269,8 @@ absl::StatusOr<std::vector<ImageRecord>> ImportDockerManifest(
   auto lookup = [&](const std::string& name) -> absl::StatusOr<std::pair<std::string, int64_t>> {
     auto it = files.find(name);
     if (it == files.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("manifest.json names ", name,
-                                                     ", which the archive lacks"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("manifest.json names ", name, ", which the archive lacks"));
     }
     return it->second;
   };
@@ -276,8 +278,8 @@ absl::StatusOr<std::vector<ImageRecord>> ImportDockerManifest(
   for (size_t i = 0; i < entries.size(); ++i) {
     const json& e = entries[i];
     if (!e.is_object() || !e.contains("Config") || !e.contains("Layers")) {
-      return absl::InvalidArgumentError(absl::StrCat("manifest.json entry ", i,
-                                                     " lacks Config or Layers"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("manifest.json entry ", i, " lacks Config or Layers"));
     }
     absl::StatusOr<std::pair<std::string, int64_t>> config = lookup(e["Config"].get<std::string>());
     if (!config.ok()) return config.status();
@@ -290,10 +292,9 @@ absl::StatusOr<std::vector<ImageRecord>> ImportDockerManifest(
                         ? record.config["rootfs"].value("diff_ids", json::array())
                         : json::array();
     if (!diff_ids.is_array() || diff_ids.size() != e["Layers"].size()) {
-      return absl::DataLossError(absl::StrCat("config ", config->first, " lists ",
-                                              diff_ids.is_array() ? diff_ids.size() : 0,
-                                              " rootfs.diff_ids for ", e["Layers"].size(),
-                                              " layers"));
+      return absl::DataLossError(absl::StrCat(
+          "config ", config->first, " lists ", diff_ids.is_array() ? diff_ids.size() : 0,
+          " rootfs.diff_ids for ", e["Layers"].size(), " layers"));
     }
     json layers = json::array();
     for (size_t k = 0; k < e["Layers"].size(); ++k) {
@@ -308,8 +309,8 @@ absl::StatusOr<std::vector<ImageRecord>> ImportDockerManifest(
         media_type = kOciLayerZstd;
       } else if (diff_id != l->first) {
         // An uncompressed layer is its own diff: they must agree.
-        return absl::DataLossError(absl::StrCat("layer ", name, " digest mismatch: got ",
-                                                l->first, ", the config's diff_id is ", diff_id));
+        return absl::DataLossError(absl::StrCat("layer ", name, " digest mismatch: got ", l->first,
+                                                ", the config's diff_id is ", diff_id));
       }
       record.layers.push_back({l->first, media_type, l->second, diff_id});
       layers.push_back({{"mediaType", media_type}, {"digest", l->first}, {"size", l->second}});
@@ -317,8 +318,8 @@ absl::StatusOr<std::vector<ImageRecord>> ImportDockerManifest(
     const std::string manifest =
         json({{"schemaVersion", 2},
               {"mediaType", kOciManifest},
-              {"config", {{"mediaType", kOciConfig}, {"digest", config->first},
-                          {"size", config->second}}},
+              {"config",
+               {{"mediaType", kOciConfig}, {"digest", config->first}, {"size", config->second}}},
               {"layers", layers}})
             .dump();
     record.manifest_digest = DigestOf(manifest);
@@ -357,8 +358,7 @@ bool IsMetadata(const std::string& name) {
          name == "repositories";
 }
 
-absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
-                                                       const std::string& path,
+absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store, const std::string& path,
                                                        const ImportOptions& options,
                                                        const std::string& action) {
   struct archive* a = archive_read_new();
@@ -366,7 +366,8 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
   archive_read_support_format_tar(a);
   archive_read_support_filter_all(a);
   if (archive_read_open_filename(a, path.c_str(), 1 << 20) != ARCHIVE_OK) {
-    return absl::InvalidArgumentError(absl::StrCat("not a readable tar: ", archive_error_string(a)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a readable tar: ", archive_error_string(a)));
   }
   std::map<std::string, std::string> metadata;                   // name -> content
   std::map<std::string, std::pair<std::string, int64_t>> files;  // name -> digest, size
@@ -406,7 +407,8 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
           return absl::InvalidArgumentError(absl::StrCat(name, " is too large"));
         }
       }
-      if (n < 0) return absl::DataLossError(absl::StrCat("reading ", name, ": ", archive_error_string(a)));
+      if (n < 0)
+        return absl::DataLossError(absl::StrCat("reading ", name, ": ", archive_error_string(a)));
       metadata[name] = std::move(content);
       continue;
     }
@@ -428,8 +430,8 @@ absl::StatusOr<std::vector<ImageRecord>> ImportArchive(ContentStore* store,
     if (absl::ConsumePrefix(&hex, "blobs/sha256/") ||
         (absl::ConsumeSuffix(&hex, ".json") && hex.size() == 64)) {
       if (blob->digest != absl::StrCat("sha256:", hex)) {
-        return absl::DataLossError(absl::StrCat("blob ", name, " digest mismatch: got ",
-                                                blob->digest));
+        return absl::DataLossError(
+            absl::StrCat("blob ", name, " digest mismatch: got ", blob->digest));
       }
     }
     files[name] = {blob->digest, blob->size};
@@ -455,17 +457,17 @@ absl::StatusOr<std::vector<ImageRecord>> ImportImage(ContentStore* store, const 
   if (stat(path.c_str(), &st) != 0) return absl::ErrnoToStatus(errno, action);
   absl::StatusOr<std::vector<ImageRecord>> out;
   try {
-  if (S_ISDIR(st.st_mode)) {
-    absl::StatusOr<std::string> index = runtime::ReadFile(path + "/index.json", kMaxSmallBlob);
-    if (!index.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(action, ": not an OCI layout: ",
-                                                     index.status().message()));
+    if (S_ISDIR(st.st_mode)) {
+      absl::StatusOr<std::string> index = runtime::ReadFile(path + "/index.json", kMaxSmallBlob);
+      if (!index.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(action, ": not an OCI layout: ", index.status().message()));
+      }
+      LayoutDir blobs(store, path, action);
+      out = ImportIndex(store, &blobs, *index, options, action);
+    } else {
+      out = ImportArchive(store, path, options, action);
     }
-    LayoutDir blobs(store, path, action);
-    out = ImportIndex(store, &blobs, *index, options, action);
-  } else {
-    out = ImportArchive(store, path, options, action);
-  }
   } catch (const json::exception& e) {
     out = absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", e.what()));
   }

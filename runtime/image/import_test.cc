@@ -147,9 +147,9 @@ PY)"))
 
 TEST_F(ImportTest, OciArchiveImports) {
   const std::string tar = dir_.path() + "/busybox-oci.tar";
-  ASSERT_TRUE(Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 oci-archive:", tar,
-                              ":1"))
-                  .ok());
+  ASSERT_TRUE(
+      Sh(absl::StrCat("skopeo copy -q oci:", Layout("busybox"), ":1 oci-archive:", tar, ":1"))
+          .ok());
   auto r = ImportImage(store_.get(), tar, {.reference = "example.com/bb:1"});
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->size(), 1u);

@@ -33,15 +33,26 @@ Platform NodePlatform() {
   Platform p{"linux", "", ""};
   struct utsname u;
   std::string m = uname(&u) == 0 ? u.machine : "";
-  if (m == "x86_64") p.architecture = "amd64";
-  else if (m == "aarch64" || m == "arm64") p.architecture = "arm64";
-  else if (m == "armv7l") { p.architecture = "arm"; p.variant = "v7"; }
-  else if (m == "armv6l") { p.architecture = "arm"; p.variant = "v6"; }
-  else if (m == "i386" || m == "i686") p.architecture = "386";
-  else if (m == "ppc64le") p.architecture = "ppc64le";
-  else if (m == "s390x") p.architecture = "s390x";
-  else if (m == "riscv64") p.architecture = "riscv64";
-  else p.architecture = m;
+  if (m == "x86_64")
+    p.architecture = "amd64";
+  else if (m == "aarch64" || m == "arm64")
+    p.architecture = "arm64";
+  else if (m == "armv7l") {
+    p.architecture = "arm";
+    p.variant = "v7";
+  } else if (m == "armv6l") {
+    p.architecture = "arm";
+    p.variant = "v6";
+  } else if (m == "i386" || m == "i686")
+    p.architecture = "386";
+  else if (m == "ppc64le")
+    p.architecture = "ppc64le";
+  else if (m == "s390x")
+    p.architecture = "s390x";
+  else if (m == "riscv64")
+    p.architecture = "riscv64";
+  else
+    p.architecture = m;
   return p;
 }
 
@@ -75,8 +86,7 @@ struct Puller::Flight {
 
 Puller::Puller(ContentStore* store, RegistryClient* client) : store_(store), client_(client) {}
 
-absl::StatusOr<ImageRecord> Puller::Pull(const std::string& reference,
-                                         const PullOptions& options) {
+absl::StatusOr<ImageRecord> Puller::Pull(const std::string& reference, const PullOptions& options) {
   absl::StatusOr<Reference> ref = ParseReference(reference);
   if (!ref.ok()) return Prefix(absl::StrCat("pull image ", reference), ref.status());
   const std::string key = ref->String();
@@ -127,8 +137,8 @@ absl::StatusOr<ImageRecord> Puller::DoPull(const Reference& ref, const PullOptio
     record.index_digest = manifest.digest;
     json index = json::parse(manifest.body, nullptr, false);
     if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
-      return absl::InvalidArgumentError(absl::StrCat(action, ": index ", manifest.digest,
-                                                     " has no manifests list"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(action, ": index ", manifest.digest, " has no manifests list"));
     }
     std::vector<Descriptor> entries;
     for (size_t i = 0; i < index["manifests"].size(); ++i) {
@@ -171,9 +181,8 @@ absl::StatusOr<ImageRecord> Puller::DoPull(const Reference& ref, const PullOptio
     absl::StatusOr<Descriptor> d = ParseDescriptor(mj["layers"][i], absl::StrCat("layer ", i));
     if (!d.ok()) return Prefix(action, d.status());
     if (!IsLayerMediaType(d->media_type)) {
-      return absl::InvalidArgumentError(absl::StrCat(action, ": layer ", d->digest,
-                                                     ": unsupported media type \"",
-                                                     d->media_type, "\""));
+      return absl::InvalidArgumentError(absl::StrCat(
+          action, ": layer ", d->digest, ": unsupported media type \"", d->media_type, "\""));
     }
     layers.push_back(*d);
   }
@@ -210,27 +219,30 @@ absl::StatusOr<ImageRecord> Puller::DoPull(const Reference& ref, const PullOptio
     const Descriptor& l = layers[i];
     std::string diff_id = diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "";
     if (!IsValidDigest(diff_id)) {
-      return absl::DataLossError(absl::StrCat(action, ": config ", config_desc->digest,
-                                              ": bad rootfs.diff_ids[", i, "]"));
+      return absl::DataLossError(
+          absl::StrCat(action, ": config ", config_desc->digest, ": bad rootfs.diff_ids[", i, "]"));
     }
     const bool had = store_->Has(l.digest);
     const absl::Time layer_begin = absl::Now();
-    PullProgress p{record.reference, l.digest, static_cast<int>(i),
-                   static_cast<int>(layers.size()), 0, l.size};
+    PullProgress p{record.reference,
+                   l.digest,
+                   static_cast<int>(i),
+                   static_cast<int>(layers.size()),
+                   0,
+                   l.size};
     int64_t next_log = 64 << 20;
     absl::Status s = client_->FetchBlob(ref, l, store_, action, [&](int64_t bytes) {
       p.layer_bytes = bytes;
       if (options.progress) options.progress(p);
       if (bytes >= next_log) {
-        spdlog::info("{}: layer {}/{} {}: {} of {} bytes", action, i + 1, layers.size(),
-                     l.digest, bytes, l.size);
+        spdlog::info("{}: layer {}/{} {}: {} of {} bytes", action, i + 1, layers.size(), l.digest,
+                     bytes, l.size);
         next_log += 64 << 20;
       }
     });
     if (!s.ok()) return s;
     const double secs = absl::ToDoubleSeconds(absl::Now() - layer_begin);
-    spdlog::info("{}: layer {}/{} {} ({} bytes) {}", action, i + 1, layers.size(), l.digest,
-                 l.size,
+    spdlog::info("{}: layer {}/{} {} ({} bytes) {}", action, i + 1, layers.size(), l.digest, l.size,
                  had ? std::string("already present")
                      : absl::StrCat("in ", static_cast<int>(secs * 1000), " ms"));
     total += l.size;

@@ -34,8 +34,7 @@ bool AllLowerHex(absl::string_view s) {
 }
 
 absl::Status Bad(absl::string_view ref, absl::string_view cause) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("parse image reference \"", ref, "\": ", cause));
+  return absl::InvalidArgumentError(absl::StrCat("parse image reference \"", ref, "\": ", cause));
 }
 
 }  // namespace
@@ -60,12 +59,13 @@ absl::Status ValidateDigest(absl::string_view digest) {
   absl::string_view algorithm = digest.substr(0, colon);
   absl::string_view hex = digest.substr(colon + 1);
   if (algorithm != "sha256") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid digest \"", digest, "\": unsupported algorithm \"", algorithm, "\" (want sha256)"));
+    return absl::InvalidArgumentError(absl::StrCat("invalid digest \"", digest,
+                                                   "\": unsupported algorithm \"", algorithm,
+                                                   "\" (want sha256)"));
   }
   if (hex.size() != 64 || !AllLowerHex(hex)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid digest \"", digest, "\": sha256 needs 64 lowercase hex digits"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid digest \"", digest, "\": sha256 needs 64 lowercase hex digits"));
   }
   return absl::OkStatus();
 }
@@ -90,8 +90,8 @@ absl::StatusOr<Reference> ParseReference(absl::string_view ref) {
     std::string tag(rest.substr(colon + 1));
     if (tag.empty()) return Bad(ref, "empty tag");
     if (!std::regex_match(tag, TagRe())) {
-      return Bad(ref, absl::StrCat("invalid tag \"", tag,
-                                   "\" (want [A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"));
+      return Bad(
+          ref, absl::StrCat("invalid tag \"", tag, "\" (want [A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"));
     }
     out.tag = tag;
     rest = rest.substr(0, colon);
@@ -118,9 +118,8 @@ absl::StatusOr<Reference> ParseReference(absl::string_view ref) {
   size_t start = 0;
   while (true) {
     size_t end = remainder.find('/', start);
-    std::string component(
-        remainder.substr(start, end == absl::string_view::npos ? absl::string_view::npos
-                                                               : end - start));
+    std::string component(remainder.substr(
+        start, end == absl::string_view::npos ? absl::string_view::npos : end - start));
     if (component.empty()) return Bad(ref, "empty path component");
     if (absl::AsciiStrToLower(component) != component) {
       return Bad(ref, "repository name must be lowercase");
@@ -134,7 +133,8 @@ absl::StatusOr<Reference> ParseReference(absl::string_view ref) {
   }
   out.path = std::string(remainder);
   if (out.domain == "docker.io" && !absl::StrContains(out.path, "/")) {
-    if (out.path.size() == 64 && AllLowerHex(out.path) && ref.find('/') == absl::string_view::npos) {
+    if (out.path.size() == 64 && AllLowerHex(out.path) &&
+        ref.find('/') == absl::string_view::npos) {
       return Bad(ref, "repository name must not be a 64-byte hex string (an image id?)");
     }
     out.path = absl::StrCat("library/", out.path);

@@ -4,10 +4,10 @@
 
 // cpprestsdk's U() macro breaks fmt (spdlog) templates.
 #define _TURN_OFF_PLATFORM_STRING
-#include <boost/asio/ssl.hpp>
 #include <cpprest/http_client.h>
 #include <cpprest/uri_builder.h>
 #include <pplx/pplxcancellation_token.h>
+#include <boost/asio/ssl.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -79,8 +79,7 @@ absl::StatusOr<std::string> ReadBody(const http::http_response& r, int64_t limit
       if (n == 0) break;
       out.append(buf.data(), n);
       if (static_cast<int64_t>(out.size()) > limit) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(what, ": larger than ", limit, " bytes"));
+        return absl::InvalidArgumentError(absl::StrCat(what, ": larger than ", limit, " bytes"));
       }
     }
   } catch (const std::exception& e) {
@@ -148,11 +147,13 @@ class RegistryClient::Http {
     req.set_request_uri(u.resource());
     req.headers().add("User-Agent", options_.user_agent);
     for (const auto& [k, v] : headers) req.headers().add(k, v);
-    if (IsCancelled(options_)) return absl::CancelledError(absl::StrCat("GET ", url, ": cancelled"));
+    if (IsCancelled(options_))
+      return absl::CancelledError(absl::StrCat("GET ", url, ": cancelled"));
     try {
       return (*client)->request(req, PullCancellationAccess::Token(options_.cancellation)).get();
     } catch (const std::exception& e) {
-      if (IsCancelled(options_)) return absl::CancelledError(absl::StrCat("GET ", url, ": cancelled"));
+      if (IsCancelled(options_))
+        return absl::CancelledError(absl::StrCat("GET ", url, ": cancelled"));
       return absl::UnavailableError(absl::StrCat("GET ", url, ": ", e.what()));
     }
   }
@@ -208,8 +209,9 @@ std::string RegistryClient::BaseUrl(const std::string& domain) const {
 absl::Status RegistryClient::Ping(const std::string& domain) {
   const std::string url = BaseUrl(domain) + "/v2/";
   absl::StatusOr<http::http_response> r = http_->Send(url, {});
-  if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat("ping registry ", domain, ": ",
-                                                                   r.status().message()));
+  if (!r.ok())
+    return absl::Status(r.status().code(),
+                        absl::StrCat("ping registry ", domain, ": ", r.status().message()));
   if (r->status_code() == 200 || r->status_code() == 401) return absl::OkStatus();
   return ErrorFor(*r, absl::StrCat("ping registry ", domain));
 }
@@ -262,16 +264,15 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& domain,
       b.append_query("scope", s != bearer->params.end() ? s->second : scope);
       token_url = b.to_string();
     } catch (const std::exception& e) {
-      return absl::PermissionDeniedError(absl::StrCat(action, ": registry ", domain,
-                                                      ": bad token realm \"", realm->second,
-                                                      "\": ", e.what()));
+      return absl::PermissionDeniedError(absl::StrCat(
+          action, ": registry ", domain, ": bad token realm \"", realm->second, "\": ", e.what()));
     }
     std::map<std::string, std::string> headers;
     if (creds) headers["Authorization"] = basic_header;
     absl::StatusOr<http::http_response> r = http_->Send(token_url, headers);
     const std::string what = absl::StrCat(action, ": get token from ", realm->second);
-    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat(what, ": ",
-                                                                     r.status().message()));
+    if (!r.ok())
+      return absl::Status(r.status().code(), absl::StrCat(what, ": ", r.status().message()));
     if (r->status_code() != 200) return ErrorFor(*r, what);
     absl::StatusOr<std::string> body = ReadBody(*r, 1 << 20, what);
     if (!body.ok()) return UnlessCancelled(body.status(), what);
@@ -292,8 +293,9 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& domain,
     const std::string header = "Bearer " + token;
     absl::MutexLock lock(&mu_);
     // Renew a little early so a token does not expire in flight.
-    tokens_[domain + " " + scope] = {
-        header, absl::Now() + absl::Seconds(expires_in) - absl::Seconds(std::min<int64_t>(expires_in / 10, 10))};
+    tokens_[domain + " " + scope] = {header,
+                                     absl::Now() + absl::Seconds(expires_in) -
+                                         absl::Seconds(std::min<int64_t>(expires_in / 10, 10))};
     return header;
   }
   if (basic != nullptr) {
@@ -306,9 +308,8 @@ absl::StatusOr<std::string> RegistryClient::Authorize(const std::string& domain,
     basic_[domain] = basic_header;
     return basic_header;
   }
-  return absl::PermissionDeniedError(absl::StrCat(action, ": registry ", domain,
-                                                  " wants an unsupported authentication: ",
-                                                  www_authenticate));
+  return absl::PermissionDeniedError(absl::StrCat(
+      action, ": registry ", domain, " wants an unsupported authentication: ", www_authenticate));
 }
 
 absl::StatusOr<RegistryClient::Response> RegistryClient::Get(
@@ -329,9 +330,8 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Get(
       }
       if (!IsRedirect(r->status_code())) break;
       if (redirects >= options_.max_redirects) {
-        return absl::UnavailableError(
-            absl::StrCat(action, ": GET ", url, ": more than ", options_.max_redirects,
-                         " redirects"));
+        return absl::UnavailableError(absl::StrCat(action, ": GET ", url, ": more than ",
+                                                   options_.max_redirects, " redirects"));
       }
       std::string location = Header(*r, "Location");
       if (location.empty()) {
@@ -346,8 +346,8 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Get(
       try {
         to = web::uri(location);
       } catch (const std::exception& e) {
-        return absl::InvalidArgumentError(absl::StrCat(action, ": GET ", current,
-                                                       ": bad redirect \"", location, "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat(action, ": GET ", current, ": bad redirect \"", location, "\""));
       }
       if (from.scheme() == "https" && to.scheme() == "http") {
         return absl::PermissionDeniedError(absl::StrCat(
@@ -370,13 +370,13 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Get(
 }
 
 absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(const Reference& ref,
-                                                           const std::string& tag_or_digest) {
+                                                            const std::string& tag_or_digest) {
   const std::string what = absl::StrCat("get manifest ", ref.Name(),
                                         IsValidDigest(tag_or_digest) ? "@" : ":", tag_or_digest);
   const std::string url =
       absl::StrCat(BaseUrl(ref.domain), "/v2/", ref.path, "/manifests/", tag_or_digest);
-  const std::string accept = absl::StrJoin(
-      {kOciIndex, kOciManifest, kDockerManifestList, kDockerManifest}, ", ");
+  const std::string accept =
+      absl::StrJoin({kOciIndex, kOciManifest, kDockerManifestList, kDockerManifest}, ", ");
   absl::StatusOr<Response> r = Get(ref, url, {{"Accept", accept}}, what);
   if (!r.ok()) return r.status();
   const int code = r->http.status_code();
@@ -396,24 +396,27 @@ absl::StatusOr<FetchedManifest> RegistryClient::GetManifest(const Reference& ref
   if (!j.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": the manifest is not a JSON object"));
   }
-  const int schema_version =
-      j.contains("schemaVersion") && j["schemaVersion"].is_number_integer()
-          ? j["schemaVersion"].get<int>()
-          : 0;
+  const int schema_version = j.contains("schemaVersion") && j["schemaVersion"].is_number_integer()
+                                 ? j["schemaVersion"].get<int>()
+                                 : 0;
   if (type.empty() || type == "application/json" || type == "text/plain" ||
       type == "application/octet-stream") {
     type = j.contains("mediaType") && j["mediaType"].is_string() ? j["mediaType"].get<std::string>()
                                                                  : "";
     if (type.empty()) {
-      if (schema_version == 1) type = kDockerSchema1;
-      else if (j.contains("manifests")) type = kOciIndex;
-      else if (j.contains("config")) type = kOciManifest;
+      if (schema_version == 1)
+        type = kDockerSchema1;
+      else if (j.contains("manifests"))
+        type = kOciIndex;
+      else if (j.contains("config"))
+        type = kOciManifest;
     }
   }
   if (type == kDockerSchema1 || type == kDockerSchema1Signed || schema_version == 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": Docker schema 1 manifests are not supported (push the image again with a "
-              "current client)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what,
+                     ": Docker schema 1 manifests are not supported (push the image again with a "
+                     "current client)"));
   }
   if (type != kOciIndex && type != kOciManifest && type != kDockerManifestList &&
       type != kDockerManifest) {
@@ -438,48 +441,49 @@ absl::Status RegistryClient::FetchBlob(const Reference& ref, const Descriptor& d
   const std::string url =
       absl::StrCat(BaseUrl(ref.domain), "/v2/", ref.path, "/blobs/", desc.digest);
   const std::string what = absl::StrCat(action, ": blob ", desc.digest);
-  return store->Ingest(action, desc.digest, desc.size,
-                       [&](int64_t offset, BlobWriter* w) -> absl::Status {
-    std::map<std::string, std::string> headers;
-    if (offset > 0) headers["Range"] = absl::StrCat("bytes=", offset, "-");
-    absl::StatusOr<Response> r = Get(ref, url, headers, what);
-    if (!r.ok()) return r.status();
-    const int code = r->http.status_code();
-    if (code == 206 && offset > 0) {
-      const std::string range = Header(r->http, "Content-Range");
-      if (!absl::StartsWith(range, absl::StrCat("bytes ", offset, "-"))) {
-        return absl::DataLossError(
-            absl::StrCat(what, ": asked for bytes from ", offset, ", got range \"", range, "\""));
-      }
-    } else if (code == 200) {
-      if (w->written() > 0) {
-        if (absl::Status s = w->Restart(); !s.ok()) return s;
-      }
-    } else {
-      return ErrorFor(r->http, what);
-    }
-    try {
-      auto sb = r->http.body().streambuf();
-      std::unique_ptr<uint8_t[]> buf(new uint8_t[kReadChunk]);
-      while (true) {
-        // What is buffered, or else the next byte: a read of a fixed size
-        // would wait for all of it, and progress (and what a stall or a
-        // cancellation leaves to resume from) would lag the network.
-        const size_t want = std::min(std::max<size_t>(sb.in_avail(), 1), kReadChunk);
-        size_t n = sb.getn(buf.get(), want).get();
-        // A cancelled download ends early; what arrived stays as a partial.
-        if (IsCancelled(options_)) return absl::CancelledError(absl::StrCat(what, ": cancelled"));
-        if (n == 0) break;
-        if (absl::Status s = w->Write(buf.get(), n); !s.ok()) return s;
-        if (progress) progress(w->written());
-      }
-    } catch (const std::exception& e) {
-      return UnlessCancelled(
-          absl::UnavailableError(absl::StrCat(what, ": reading from ", r->url, ": ", e.what())),
-          what);
-    }
-    return absl::OkStatus();
-  });
+  return store->Ingest(
+      action, desc.digest, desc.size, [&](int64_t offset, BlobWriter* w) -> absl::Status {
+        std::map<std::string, std::string> headers;
+        if (offset > 0) headers["Range"] = absl::StrCat("bytes=", offset, "-");
+        absl::StatusOr<Response> r = Get(ref, url, headers, what);
+        if (!r.ok()) return r.status();
+        const int code = r->http.status_code();
+        if (code == 206 && offset > 0) {
+          const std::string range = Header(r->http, "Content-Range");
+          if (!absl::StartsWith(range, absl::StrCat("bytes ", offset, "-"))) {
+            return absl::DataLossError(absl::StrCat(what, ": asked for bytes from ", offset,
+                                                    ", got range \"", range, "\""));
+          }
+        } else if (code == 200) {
+          if (w->written() > 0) {
+            if (absl::Status s = w->Restart(); !s.ok()) return s;
+          }
+        } else {
+          return ErrorFor(r->http, what);
+        }
+        try {
+          auto sb = r->http.body().streambuf();
+          std::unique_ptr<uint8_t[]> buf(new uint8_t[kReadChunk]);
+          while (true) {
+            // What is buffered, or else the next byte: a read of a fixed size
+            // would wait for all of it, and progress (and what a stall or a
+            // cancellation leaves to resume from) would lag the network.
+            const size_t want = std::min(std::max<size_t>(sb.in_avail(), 1), kReadChunk);
+            size_t n = sb.getn(buf.get(), want).get();
+            // A cancelled download ends early; what arrived stays as a partial.
+            if (IsCancelled(options_))
+              return absl::CancelledError(absl::StrCat(what, ": cancelled"));
+            if (n == 0) break;
+            if (absl::Status s = w->Write(buf.get(), n); !s.ok()) return s;
+            if (progress) progress(w->written());
+          }
+        } catch (const std::exception& e) {
+          return UnlessCancelled(
+              absl::UnavailableError(absl::StrCat(what, ": reading from ", r->url, ": ", e.what())),
+              what);
+        }
+        return absl::OkStatus();
+      });
 }
 
 absl::Status RegistryClient::UnlessCancelled(absl::Status s, const std::string& what) const {

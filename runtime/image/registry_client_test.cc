@@ -98,7 +98,8 @@ class FakeRegistryTest : public ::testing::Test {
       r.set_body(std::string(R"({"schemaVersion":2,"manifests":[]})"));
     } else if (what == "badtypes") {
       r.headers().add("Content-Type", kOciManifest);
-      r.set_body(std::string(R"({"schemaVersion":2,"config":{"digest":5,"size":"x"},"layers":[]})"));
+      r.set_body(
+          std::string(R"({"schemaVersion":2,"config":{"digest":5,"size":"x"},"layers":[]})"));
     } else if (what == "helm") {
       r.headers().add("Content-Type", kOciManifest);
       r.set_body(absl::StrCat(R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")",
@@ -110,7 +111,8 @@ class FakeRegistryTest : public ::testing::Test {
       r.set_body(std::string(R"({"schemaVersion":2,"manifests":[{"platform":{"os":1}}]})"));
     } else if (what == "forbidden") {
       r.set_status_code(403);
-      r.set_body(std::string(R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})"));
+      r.set_body(std::string(
+          R"({"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]})"));
     } else if (what == "broken") {
       r.set_status_code(503);
     } else if (what == "nochallenge") {
@@ -118,7 +120,8 @@ class FakeRegistryTest : public ::testing::Test {
     } else {
       r.set_status_code(404);
       r.headers().add("Content-Type", "application/json");
-      r.set_body(std::string(R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"));
+      r.set_body(
+          std::string(R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})"));
     }
     req.reply(r).wait();
   }
@@ -201,9 +204,9 @@ TEST(RegistryClientTest, SlowSteadyBodyDoesNotTimeOut) {
     char buf[4096];
     (void)read(c, buf, sizeof(buf));  // the request (small, one read)
     const std::string chunk(100000, ' ');
-    const std::string head = absl::StrCat(
-        "HTTP/1.1 200 OK\r\nContent-Type: ", kOciManifest,
-        "\r\nContent-Length: ", 30 * chunk.size() + 2, "\r\n\r\n{");
+    const std::string head =
+        absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: ", kOciManifest,
+                     "\r\nContent-Length: ", 30 * chunk.size() + 2, "\r\n\r\n{");
     (void)!write(c, head.data(), head.size());
     for (int i = 0; i < 30; ++i) {
       (void)!write(c, chunk.data(), chunk.size());

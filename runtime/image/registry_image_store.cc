@@ -120,8 +120,8 @@ absl::StatusOr<ResolvedImage> RegistryImageStore::Resolve(const std::string& ref
   absl::ReaderMutexLock gc(&gc_mu_);
   absl::StatusOr<image::ImageRecord> local = puller_->Get(reference);
   if (policy == ImagePullPolicy::kNever && !local.ok()) {
-    return absl::NotFoundError(absl::StrCat("image ", ref->String(),
-                                            " is not present and the pull policy is Never"));
+    return absl::NotFoundError(
+        absl::StrCat("image ", ref->String(), " is not present and the pull policy is Never"));
   }
   if (local.ok() && policy != ImagePullPolicy::kAlways) {
     NoteUsed(local->reference);
@@ -152,8 +152,9 @@ absl::StatusOr<ResolvedImage> RegistryImageStore::Resolve(const std::string& ref
     image::DockerAuthConfig merged;
     for (auto it = auth.docker_configs.rbegin(); it != auth.docker_configs.rend(); ++it) {
       absl::StatusOr<image::DockerAuthConfig> c = image::DockerAuthConfig::Parse(*it);
-      if (!c.ok()) return absl::InvalidArgumentError(absl::StrCat("pull image ", reference,
-                                                                  ": pull secret: ", c.status().message()));
+      if (!c.ok())
+        return absl::InvalidArgumentError(
+            absl::StrCat("pull image ", reference, ": pull secret: ", c.status().message()));
       if (std::optional<image::Credentials> cred = c->Lookup(ref->domain)) {
         merged.Set(ref->domain, *cred);
       }
@@ -184,10 +185,9 @@ absl::StatusOr<ResolvedImage> RegistryImageStore::FromRecord(const image::ImageR
   image.image_id = record.manifest_digest;
   image.pulled = pulled;
   image.layers = *std::move(layers);
-  const nlohmann::json& c =
-      record.config.contains("config") && record.config["config"].is_object()
-          ? record.config["config"]
-          : nlohmann::json::object();
+  const nlohmann::json& c = record.config.contains("config") && record.config["config"].is_object()
+                                ? record.config["config"]
+                                : nlohmann::json::object();
   image.entrypoint = Strings(c, "Entrypoint");
   image.cmd = Strings(c, "Cmd");
   image.env = Strings(c, "Env");
@@ -199,8 +199,8 @@ absl::StatusOr<ResolvedImage> RegistryImageStore::FromRecord(const image::ImageR
     std::vector<std::string> ug = absl::StrSplit(user, absl::MaxSplits(':', 1));
     image.uid = LookUpId(ug[0], image.layers, "passwd");
     if (!image.uid) {
-      return absl::InvalidArgumentError(absl::StrCat("image ", record.reference, ": user \"",
-                                                     ug[0], "\" is not in its /etc/passwd"));
+      return absl::InvalidArgumentError(absl::StrCat("image ", record.reference, ": user \"", ug[0],
+                                                     "\" is not in its /etc/passwd"));
     }
     if (ug.size() == 2) {
       image.gid = LookUpId(ug[1], image.layers, "group");
@@ -218,7 +218,8 @@ absl::StatusOr<std::vector<std::string>> RegistryImageStore::Import(const std::s
   absl::ReaderMutexLock gc(&gc_mu_);
   image::ImportOptions o;
   o.reference = reference;
-  absl::StatusOr<std::vector<image::ImageRecord>> records = image::ImportImage(content_.get(), path, o);
+  absl::StatusOr<std::vector<image::ImageRecord>> records =
+      image::ImportImage(content_.get(), path, o);
   if (!records.ok()) return records.status();
   std::vector<std::string> refs;
   for (const image::ImageRecord& r : *records) {

@@ -27,8 +27,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "runtime/image/image_store.h"
 #include "runtime/image/content_store.h"
+#include "runtime/image/image_store.h"
 #include "runtime/image/puller.h"
 #include "runtime/image/registry_client.h"
 #include "runtime/snapshot/snapshotter.h"
@@ -76,8 +76,8 @@ class RegistryImageStore : public ImageStore {
   // (references in any form), least recently used first, until the disk is
   // below the low mark. `force`: removes all of them, whatever the disk.
   // `in_use` is asked while no Resolve runs.
-  absl::StatusOr<ImageGcReport> CollectGarbage(
-      const std::function<std::set<std::string>()>& in_use, bool force);
+  absl::StatusOr<ImageGcReport> CollectGarbage(const std::function<std::set<std::string>()>& in_use,
+                                               bool force);
 
   // Normalized references of the pulled and imported images.
   std::vector<std::string> List() const;

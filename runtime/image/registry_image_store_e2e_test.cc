@@ -91,7 +91,10 @@ TEST_F(RegistryImageStoreE2eTest, ImagesInUseStayWhateverTheirAge) {
   Use("layers");
   Use("zstd");
   auto report = store_->CollectGarbage(
-      [this] { return std::set<std::string>{Ref("busybox"), "not a reference"}; }, false);
+      [this] {
+        return std::set<std::string>{Ref("busybox"), "not a reference"};
+      },
+      false);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_THAT(report->removed_images, ElementsAre(Normal("layers"), Normal("zstd")));
   EXPECT_THAT(store_->List(), ElementsAre(Normal("busybox")));

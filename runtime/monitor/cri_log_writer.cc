@@ -26,9 +26,7 @@ const char* StreamName(LogStream stream) {
 }  // namespace
 
 CriLogWriter::CriLogWriter(std::string path, int64_t max_bytes, int max_files)
-    : path_(std::move(path)),
-      max_bytes_(max_bytes),
-      max_files_(max_files < 1 ? 1 : max_files) {}
+    : path_(std::move(path)), max_bytes_(max_bytes), max_files_(max_files < 1 ? 1 : max_files) {}
 
 bool CriLogWriter::Open(std::string* error) {
   if (OpenLive()) return true;
@@ -37,8 +35,7 @@ bool CriLogWriter::Open(std::string* error) {
 }
 
 bool CriLogWriter::OpenLive() {
-  fd_.Reset(
-      open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  fd_.Reset(open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!fd_.valid()) return false;
   struct stat st = {};
   live_size_ = fstat(fd_.get(), &st) == 0 ? st.st_size : 0;
@@ -49,10 +46,9 @@ std::string CriLogWriter::RotatedPath(int index) const {
   return path_ + "." + std::to_string(index);
 }
 
-void CriLogWriter::AddEntry(const std::string& timestamp, LogStream stream,
-                            bool partial, const char* data, size_t size) {
-  const int64_t overhead =
-      static_cast<int64_t>(timestamp.size() + kStreamTagBytes + 1);
+void CriLogWriter::AddEntry(const std::string& timestamp, LogStream stream, bool partial,
+                            const char* data, size_t size) {
+  const int64_t overhead = static_cast<int64_t>(timestamp.size() + kStreamTagBytes + 1);
   const int64_t room = max_bytes_ - overhead;
   if (room <= 0 || static_cast<int64_t>(size) <= room) {
     AppendEntry(timestamp, stream, partial, data, size);
@@ -68,10 +64,9 @@ void CriLogWriter::AddEntry(const std::string& timestamp, LogStream stream,
   AppendEntry(timestamp, stream, partial, data, size);
 }
 
-void CriLogWriter::AppendEntry(const std::string& timestamp, LogStream stream,
-                               bool partial, const char* data, size_t size) {
-  const int64_t entry_bytes =
-      static_cast<int64_t>(timestamp.size() + kStreamTagBytes + size + 1);
+void CriLogWriter::AppendEntry(const std::string& timestamp, LogStream stream, bool partial,
+                               const char* data, size_t size) {
+  const int64_t entry_bytes = static_cast<int64_t>(timestamp.size() + kStreamTagBytes + size + 1);
   const int64_t used = live_size_ + static_cast<int64_t>(pending_.size());
   if (used > 0 && used + entry_bytes > max_bytes_) {
     Flush();
@@ -119,36 +114,28 @@ void CriLogWriter::Rotate() {
   }
 }
 
-CriLineSplitter::CriLineSplitter(LogStream stream, CriLogWriter* writer,
-                                 size_t max_line_bytes)
-    : stream_(stream),
-      writer_(writer),
-      max_line_bytes_(max_line_bytes == 0 ? 1 : max_line_bytes) {}
+CriLineSplitter::CriLineSplitter(LogStream stream, CriLogWriter* writer, size_t max_line_bytes)
+    : stream_(stream), writer_(writer), max_line_bytes_(max_line_bytes == 0 ? 1 : max_line_bytes) {}
 
-void CriLineSplitter::Consume(const std::string& timestamp, const char* data,
-                              size_t size) {
+void CriLineSplitter::Consume(const std::string& timestamp, const char* data, size_t size) {
   while (size > 0) {
     const char* newline = static_cast<const char*>(memchr(data, '\n', size));
-    const size_t segment =
-        newline != nullptr ? static_cast<size_t>(newline - data) : size;
+    const size_t segment = newline != nullptr ? static_cast<size_t>(newline - data) : size;
     AppendSegment(timestamp, data, segment);
     if (newline == nullptr) return;
-    writer_->AddEntry(timestamp, stream_, /*partial=*/false, line_.data(),
-                      line_.size());
+    writer_->AddEntry(timestamp, stream_, /*partial=*/false, line_.data(), line_.size());
     line_.clear();
     data += segment + 1;
     size -= segment + 1;
   }
 }
 
-void CriLineSplitter::AppendSegment(const std::string& timestamp,
-                                    const char* data, size_t size) {
+void CriLineSplitter::AppendSegment(const std::string& timestamp, const char* data, size_t size) {
   while (size > 0) {
     // A full buffer is only a P piece once more of the line arrives: a line
     // of exactly max_line_bytes stays one F entry.
     if (line_.size() >= max_line_bytes_) {
-      writer_->AddEntry(timestamp, stream_, /*partial=*/true, line_.data(),
-                        line_.size());
+      writer_->AddEntry(timestamp, stream_, /*partial=*/true, line_.data(), line_.size());
       line_.clear();
     }
     const size_t take = std::min(size, max_line_bytes_ - line_.size());
@@ -160,8 +147,7 @@ void CriLineSplitter::AppendSegment(const std::string& timestamp,
 
 void CriLineSplitter::Finish(const std::string& timestamp) {
   if (line_.empty()) return;
-  writer_->AddEntry(timestamp, stream_, /*partial=*/false, line_.data(),
-                    line_.size());
+  writer_->AddEntry(timestamp, stream_, /*partial=*/false, line_.data(), line_.size());
   line_.clear();
 }
 

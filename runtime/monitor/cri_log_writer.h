@@ -34,15 +34,15 @@ class CriLogWriter {
 
   // Queues one entry. Content longer than the cap allows is split into P
   // entries, the last piece keeping `partial`.
-  void AddEntry(const std::string& timestamp, LogStream stream, bool partial,
-                const char* data, size_t size);
+  void AddEntry(const std::string& timestamp, LogStream stream, bool partial, const char* data,
+                size_t size);
 
   // Writes queued entries to the live file.
   void Flush();
 
  private:
-  void AppendEntry(const std::string& timestamp, LogStream stream, bool partial,
-                   const char* data, size_t size);
+  void AppendEntry(const std::string& timestamp, LogStream stream, bool partial, const char* data,
+                   size_t size);
   void Rotate();
   bool OpenLive();
   std::string RotatedPath(int index) const;
@@ -61,8 +61,7 @@ class CriLineSplitter {
  public:
   static constexpr size_t kMaxLineBytes = 16 * 1024;
 
-  CriLineSplitter(LogStream stream, CriLogWriter* writer,
-                  size_t max_line_bytes = kMaxLineBytes);
+  CriLineSplitter(LogStream stream, CriLogWriter* writer, size_t max_line_bytes = kMaxLineBytes);
 
   // Feeds bytes read from the stream; `timestamp` stamps entries they end.
   void Consume(const std::string& timestamp, const char* data, size_t size);
@@ -71,8 +70,7 @@ class CriLineSplitter {
   void Finish(const std::string& timestamp);
 
  private:
-  void AppendSegment(const std::string& timestamp, const char* data,
-                     size_t size);
+  void AppendSegment(const std::string& timestamp, const char* data, size_t size);
 
   const LogStream stream_;
   CriLogWriter* const writer_;

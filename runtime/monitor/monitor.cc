@@ -30,8 +30,7 @@ std::string DescribeWaitStatus(int status) {
   return "exit status " + std::to_string(WEXITSTATUS(status));
 }
 
-bool MakePipe(UniqueFd* read_end, UniqueFd* write_end, const char* name,
-              std::string* error) {
+bool MakePipe(UniqueFd* read_end, UniqueFd* write_end, const char* name, std::string* error) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     *error = ErrnoMessage("create", std::string(name) + " pipe", errno);
@@ -42,8 +41,7 @@ bool MakePipe(UniqueFd* read_end, UniqueFd* write_end, const char* name,
   // Only the monitor's end is non-blocking; the container's stays blocking.
   int flags = fcntl(fds[0], F_GETFL);
   if (flags < 0 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) != 0) {
-    *error =
-        ErrnoMessage("set non-blocking", std::string(name) + " pipe", errno);
+    *error = ErrnoMessage("set non-blocking", std::string(name) + " pipe", errno);
     return false;
   }
   return true;
@@ -54,8 +52,7 @@ bool MakePipe(UniqueFd* read_end, UniqueFd* write_end, const char* name,
 Monitor::Monitor(const MonitorOptions& options, int sync_fd)
     : options_(options),
       sync_fd_(sync_fd),
-      log_writer_(options.log_file, options.log_max_bytes,
-                  options.log_max_files),
+      log_writer_(options.log_file, options.log_max_bytes, options.log_max_files),
       splitters_{CriLineSplitter(LogStream::kStdout, &log_writer_),
                  CriLineSplitter(LogStream::kStderr, &log_writer_)} {}
 
@@ -64,8 +61,8 @@ int Monitor::Run() {
   // spawner gave up, or died, leaves nothing behind.
   SendSyncLine("{\"monitor_pid\":" + std::to_string(getpid()) + "}");
   std::string error;
-  if (!AwaitGo(&error) || !WriteMonitorPidFile(&error) ||
-      !SetUpEvents(&error) || !StartRuncCreate(&error)) {
+  if (!AwaitGo(&error) || !WriteMonitorPidFile(&error) || !SetUpEvents(&error) ||
+      !StartRuncCreate(&error)) {
     SendSyncError(error);
     return 1;
   }
@@ -85,8 +82,8 @@ int Monitor::Run() {
 }
 
 bool Monitor::WriteMonitorPidFile(std::string* error) {
-  return WriteFileAtomic(options_.monitor_pid_file, std::to_string(getpid()),
-                         "monitor pid file", /*durable=*/false, error);
+  return WriteFileAtomic(options_.monitor_pid_file, std::to_string(getpid()), "monitor pid file",
+                         /*durable=*/false, error);
 }
 
 bool Monitor::SetUpEvents(std::string* error) {
@@ -126,8 +123,7 @@ bool Monitor::AwaitGo(std::string* error) {
   }
   // On EOF the spawner gave up and reads nothing more; the error is for a
   // spawner that sent something else.
-  *error = "expected \"go\" on the sync fd, got \"" + line + "\"" +
-           (line.size() < 16 ? "" : "...");
+  *error = "expected \"go\" on the sync fd, got \"" + line + "\"" + (line.size() < 16 ? "" : "...");
   return false;
 }
 
@@ -138,11 +134,10 @@ bool Monitor::StartRuncCreate(std::string* error) {
       !MakePipe(&pipes_[kStderrPipe], &stderr_write, "stderr", error)) {
     return false;
   }
-  const std::vector<std::string> argv = {
-      options_.runc,   "--root",     options_.runc_root, "create",   "--bundle",
-      options_.bundle, "--pid-file", options_.pid_file,  options_.id};
-  if (!SpawnChild(argv, stdout_write.get(), stderr_write.get(), &runc_pid_,
-                  error)) {
+  const std::vector<std::string> argv = {options_.runc, "--root",          options_.runc_root,
+                                         "create",      "--bundle",        options_.bundle,
+                                         "--pid-file",  options_.pid_file, options_.id};
+  if (!SpawnChild(argv, stdout_write.get(), stderr_write.get(), &runc_pid_, error)) {
     *error = "runc create: " + *error;
     return false;
   }
@@ -169,10 +164,9 @@ bool Monitor::ReadContainerPid(std::string* error) {
     return false;
   }
   int64_t pid = 0;
-  if (!ParseInt64(TrimWhitespace(content).c_str(), &pid) || pid <= 0 ||
-      pid > INT_MAX) {
-    *error = "parse container pid file " + options_.pid_file + ": \"" +
-             TrimWhitespace(content) + "\" is not a pid";
+  if (!ParseInt64(TrimWhitespace(content).c_str(), &pid) || pid <= 0 || pid > INT_MAX) {
+    *error = "parse container pid file " + options_.pid_file + ": \"" + TrimWhitespace(content) +
+             "\" is not a pid";
     return false;
   }
   container_pid_ = static_cast<pid_t>(pid);
@@ -199,9 +193,8 @@ bool Monitor::CheckContainerIsChild(std::string* error) {
   if (reaped == 0) return true;  // Alive, and ours to wait for.
   // Not our child: its exit could never be observed, so fail now rather
   // than wait forever.
-  *error = ErrnoMessage(
-      "wait for container process",
-      std::to_string(container_pid_) + " from " + options_.pid_file, errno);
+  *error = ErrnoMessage("wait for container process",
+                        std::to_string(container_pid_) + " from " + options_.pid_file, errno);
   return false;
 }
 
@@ -209,8 +202,7 @@ void Monitor::AwaitContainerExit() { PollUntil(&container_done_, -1); }
 
 void Monitor::KillAllContainerProcesses() {
   const std::vector<std::string> argv = {
-      options_.runc, "--root", options_.runc_root, "kill", "--all",
-      options_.id,   "KILL"};
+      options_.runc, "--root", options_.runc_root, "kill", "--all", options_.id, "KILL"};
   std::string error;
   if (!SpawnChild(argv, -1, -1, &kill_pid_, &error)) return;  // Nobody to tell.
   if (PollUntil(&kill_done_, kKillAllTimeoutMs)) return;
@@ -245,9 +237,7 @@ bool Monitor::ReadOomKilled() const {
     static const char kKey[] = "oom_kill ";
     if (line.compare(0, sizeof(kKey) - 1, kKey) != 0) continue;
     int64_t count = 0;
-    return ParseInt64(TrimWhitespace(line.substr(sizeof(kKey) - 1)).c_str(),
-                      &count) &&
-           count > 0;
+    return ParseInt64(TrimWhitespace(line.substr(sizeof(kKey) - 1)).c_str(), &count) && count > 0;
   }
   return false;
 }

@@ -31,16 +31,15 @@ int main(int argc, char** argv) {
     return kUsageExitCode;
   }
   if (fcntl(options.sync_fd, F_GETFD) < 0) {
-    PrintError(berth::monitor::ErrnoMessage(
-        "check", "--sync-fd " + std::to_string(options.sync_fd), errno));
+    PrintError(berth::monitor::ErrnoMessage("check", "--sync-fd " + std::to_string(options.sync_fd),
+                                            errno));
     return kUsageExitCode;
   }
   int sync_fd = options.sync_fd;
   fflush(stderr);
   if (!berth::monitor::DetachFromSpawner(&sync_fd, &error)) {
     PrintError(error);  // Only reaches the spawner if stdio is not moved yet.
-    const std::string line =
-        "{\"error\":\"" + berth::monitor::JsonEscape(error) + "\"}\n";
+    const std::string line = "{\"error\":\"" + berth::monitor::JsonEscape(error) + "\"}\n";
     berth::monitor::WriteAll(sync_fd, line.data(), line.size());
     return 1;
   }

@@ -26,25 +26,22 @@ constexpr StringFlag kStringFlags[] = {
     {"--monitor-pid-file", &MonitorOptions::monitor_pid_file, true},
     {"--oom-file", &MonitorOptions::oom_file, false},
 };
-constexpr size_t kNumStringFlags =
-    sizeof(kStringFlags) / sizeof(kStringFlags[0]);
+constexpr size_t kNumStringFlags = sizeof(kStringFlags) / sizeof(kStringFlags[0]);
 
 // Parses `value` of integer flag `name` into [min, max].
-bool ParseBoundedInt(const char* name, const char* value, int64_t min,
-                     int64_t max, int64_t* out, std::string* error) {
+bool ParseBoundedInt(const char* name, const char* value, int64_t min, int64_t max, int64_t* out,
+                     std::string* error) {
   if (!ParseInt64(value, out) || *out < min || *out > max) {
-    *error = std::string("parse flag ") + name + ": \"" + value +
-             "\" is not an integer in [" + std::to_string(min) + ", " +
-             std::to_string(max) + "]";
+    *error = std::string("parse flag ") + name + ": \"" + value + "\" is not an integer in [" +
+             std::to_string(min) + ", " + std::to_string(max) + "]";
     return false;
   }
   return true;
 }
 
 // Handles one "--name value" pair; `seen` tracks string flags by index.
-bool ApplyValueFlag(const char* name, const char* value, bool* seen,
-                    bool* seen_sync_fd, MonitorOptions* options,
-                    std::string* error) {
+bool ApplyValueFlag(const char* name, const char* value, bool* seen, bool* seen_sync_fd,
+                    MonitorOptions* options, std::string* error) {
   for (size_t i = 0; i < kNumStringFlags; ++i) {
     if (strcmp(name, kStringFlags[i].name) != 0) continue;
     if (*value == '\0') {
@@ -84,15 +81,14 @@ bool IsValueFlag(const char* name) {
   for (const StringFlag& flag : kStringFlags) {
     if (strcmp(name, flag.name) == 0) return true;
   }
-  return strcmp(name, "--sync-fd") == 0 ||
-         strcmp(name, "--log-max-bytes") == 0 ||
+  return strcmp(name, "--sync-fd") == 0 || strcmp(name, "--log-max-bytes") == 0 ||
          strcmp(name, "--log-max-files") == 0;
 }
 
 }  // namespace
 
-bool ParseMonitorOptions(int argc, const char* const* argv,
-                         MonitorOptions* options, std::string* error) {
+bool ParseMonitorOptions(int argc, const char* const* argv, MonitorOptions* options,
+                         std::string* error) {
   *options = MonitorOptions();
   bool seen[kNumStringFlags] = {};
   bool seen_sync_fd = false;
@@ -116,8 +112,7 @@ bool ParseMonitorOptions(int argc, const char* const* argv,
   }
   for (size_t i = 0; i < kNumStringFlags; ++i) {
     if (kStringFlags[i].required && !seen[i]) {
-      *error = std::string("parse flags: missing required flag ") +
-               kStringFlags[i].name;
+      *error = std::string("parse flags: missing required flag ") + kStringFlags[i].name;
       return false;
     }
   }

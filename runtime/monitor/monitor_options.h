@@ -30,8 +30,8 @@ struct MonitorOptions {
 
 // Parses argv[1..argc-1]. On failure returns false and sets `error` to a
 // one-line message naming the offending flag.
-bool ParseMonitorOptions(int argc, const char* const* argv,
-                         MonitorOptions* options, std::string* error);
+bool ParseMonitorOptions(int argc, const char* const* argv, MonitorOptions* options,
+                         std::string* error);
 
 // Multi-line usage text, ending in a newline.
 const char* MonitorUsage();

@@ -49,9 +49,7 @@ TEST(MonitorOptionsTest, ParsesRequiredAndOptionalFlags) {
                         "--kill-all"};
   MonitorOptions options;
   std::string error;
-  ASSERT_TRUE(ParseMonitorOptions(sizeof(argv) / sizeof(argv[0]), argv,
-                                  &options, &error))
-      << error;
+  ASSERT_TRUE(ParseMonitorOptions(sizeof(argv) / sizeof(argv[0]), argv, &options, &error)) << error;
   EXPECT_EQ(options.id, "c");
   EXPECT_EQ(options.runc_root, "/root");
   EXPECT_EQ(options.monitor_pid_file, "/m");

@@ -40,17 +40,14 @@ TEST_F(MonitorTest, CreatesContainerLogsOutputAndRecordsExit) {
   EXPECT_EQ(exit["exit_code"], 3);
   EXPECT_EQ(exit["signal"], 0);
   EXPECT_EQ(exit["oom_killed"], false);
-  EXPECT_TRUE(std::regex_match(
-      exit["finished_at"].get<std::string>(),
-      std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)")));
+  EXPECT_TRUE(std::regex_match(exit["finished_at"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)")));
   EXPECT_GE(exit["finished_at_unix_nano"].get<int64_t>(), started);
-  EXPECT_LE(exit["finished_at_unix_nano"].get<int64_t>(),
-            UnixNanos(RealtimeNow()));
+  EXPECT_LE(exit["finished_at_unix_nano"].get<int64_t>(), UnixNanos(RealtimeNow()));
   EXPECT_FALSE(Exists(Path("exit.json.tmp")));
   EXPECT_THAT(ReadWholeFile(Path("runc-calls")),
-              HasSubstr("--root " + Path("root") + " create --bundle " +
-                        Path("bundle") + " --pid-file " +
-                        Path("container.pid") + " " + kId));
+              HasSubstr("--root " + Path("root") + " create --bundle " + Path("bundle") +
+                        " --pid-file " + Path("container.pid") + " " + kId));
 
   std::vector<CriEntry> out = LogEntries("stdout");
   std::vector<CriEntry> err = LogEntries("stderr");
@@ -91,8 +88,7 @@ TEST_F(MonitorTest, SurvivesItsSpawnerAndIsNotTheCallersChild) {
   EXPECT_EQ(std::filesystem::read_symlink(fd_dir + "/2"), "/dev/null");
   std::error_code ec;
   for (const auto& fd : std::filesystem::directory_iterator(fd_dir, ec)) {
-    EXPECT_NE(std::filesystem::read_symlink(fd.path(), ec).string(),
-              Path("runc"));
+    EXPECT_NE(std::filesystem::read_symlink(fd.path(), ec).string(), Path("runc"));
   }
 
   { std::ofstream(Path("go")) << "go\n"; }
@@ -117,8 +113,7 @@ TEST_F(MonitorTest, IgnoresSigtermSighupAndSigint) {
   pid_t pid = StartContainer();
   ASSERT_GT(pid, 0);
   std::string sig_ign;
-  std::istringstream status(
-      ReadWholeFile("/proc/" + std::to_string(monitor_pid_) + "/status"));
+  std::istringstream status(ReadWholeFile("/proc/" + std::to_string(monitor_pid_) + "/status"));
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("SigIgn:", 0) == 0) sig_ign = line.substr(7);
   }
@@ -155,8 +150,7 @@ TEST_F(MonitorTest, ReportsMissingRuncBinary) {
   StartMonitor({"--runc", Path("no-such-runc")});
   ExpectMonitorPidLine();
   json error = ReadSyncJson();
-  EXPECT_EQ(error["error"], "runc create: exit status 127: exec " +
-                                Path("no-such-runc") +
+  EXPECT_EQ(error["error"], "runc create: exit status 127: exec " + Path("no-such-runc") +
                                 ": No such file or directory");
   ExpectMonitorExits();
   EXPECT_FALSE(Exists(Path("exit.json")));
@@ -168,8 +162,8 @@ TEST_F(MonitorTest, RejectsContainerPidThatIsNotItsChild) {
   StartMonitor();
   ExpectMonitorPidLine();
   json error = ReadSyncJson();
-  EXPECT_EQ(error["error"], "wait for container process 1 from " +
-                                Path("container.pid") + ": No child processes");
+  EXPECT_EQ(error["error"],
+            "wait for container process 1 from " + Path("container.pid") + ": No child processes");
   ExpectMonitorExits();
   EXPECT_FALSE(Exists(Path("exit.json")));
 }
@@ -180,9 +174,8 @@ TEST_F(MonitorTest, RejectsGarbageContainerPidFile) {
   StartMonitor();
   ExpectMonitorPidLine();
   json error = ReadSyncJson();
-  EXPECT_EQ(error["error"], "parse container pid file " +
-                                Path("container.pid") +
-                                ": \"not-a-pid\" is not a pid");
+  EXPECT_EQ(error["error"],
+            "parse container pid file " + Path("container.pid") + ": \"not-a-pid\" is not a pid");
   ExpectMonitorExits();
 }
 
@@ -218,8 +211,7 @@ TEST_F(MonitorTest, KillingTheMonitorGroupTakesRuncCreateWithIt) {
   WriteWholeFile(Path("bundle/hang"), "");
   StartMonitor();
   ExpectMonitorPidLine();
-  ASSERT_TRUE(
-      WaitFor([&] { return !ReadWholeFile(Path("runc.pid")).empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return !ReadWholeFile(Path("runc.pid")).empty(); }));
   const pid_t runc = std::stoi(ReadWholeFile(Path("runc.pid")));
   // Once runc is past the shell (exec sleep), it holds stdin, stdout and
   // stderr only: it must not have inherited the sync fd or anything else.
@@ -234,8 +226,7 @@ TEST_F(MonitorTest, KillingTheMonitorGroupTakesRuncCreateWithIt) {
     return count;
   };
   EXPECT_TRUE(WaitFor([&] {
-    return ReadWholeFile("/proc/" + std::to_string(runc) + "/comm") ==
-               "sleep\n" &&
+    return ReadWholeFile("/proc/" + std::to_string(runc) + "/comm") == "sleep\n" &&
            count_fds() == 3;
   })) << "runc fds: "
       << count_fds();
@@ -251,8 +242,7 @@ TEST_F(MonitorTest, RotatesLogWithinCapAndFileCount) {
   SetInit(
       "i=0\n"
       "while [ $i -lt 100 ]; do echo \"line $i\"; i=$((i+1)); done\n");
-  ASSERT_GT(StartContainer({"--log-max-bytes", "400", "--log-max-files", "3"}),
-            0);
+  ASSERT_GT(StartContainer({"--log-max-bytes", "400", "--log-max-files", "3"}), 0);
   WaitForExitFile();
   ExpectMonitorExits();
 
@@ -274,8 +264,7 @@ TEST_F(MonitorTest, RotatesLogWithinCapAndFileCount) {
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back(), "line 99");
   for (size_t i = 1; i < lines.size(); ++i) {
-    EXPECT_EQ(std::stoi(lines[i].substr(5)),
-              std::stoi(lines[i - 1].substr(5)) + 1);
+    EXPECT_EQ(std::stoi(lines[i].substr(5)), std::stoi(lines[i - 1].substr(5)) + 1);
   }
 }
 
@@ -283,8 +272,7 @@ TEST_F(MonitorTest, TruncatesWhenOnlyOneLogFileIsAllowed) {
   SetInit(
       "i=0\n"
       "while [ $i -lt 100 ]; do echo \"line $i\"; i=$((i+1)); done\n");
-  ASSERT_GT(StartContainer({"--log-max-bytes", "400", "--log-max-files", "1"}),
-            0);
+  ASSERT_GT(StartContainer({"--log-max-bytes", "400", "--log-max-files", "1"}), 0);
   WaitForExitFile();
   ExpectMonitorExits();
   EXPECT_FALSE(Exists(Path("ctr.log.1")));
@@ -311,8 +299,7 @@ TEST_F(MonitorTest, SplitsLongLinesIntoPartialEntries) {
   EXPECT_EQ(out[1].tag, "P");
   EXPECT_EQ(out[1].content.size(), 16384u);
   EXPECT_EQ(out[2].tag, "F");
-  EXPECT_EQ(out[0].content + out[1].content + out[2].content,
-            std::string(40000, 'a'));
+  EXPECT_EQ(out[0].content + out[1].content + out[2].content, std::string(40000, 'a'));
   EXPECT_EQ(out[3].tag, "F");
   EXPECT_EQ(out[3].content, "short");
   EXPECT_EQ(out[4].tag, "F");
@@ -327,8 +314,7 @@ TEST_F(MonitorTest, KillAllRunsRuncKillBeforeTheExitFile) {
   json exit = WaitForExitFile();
   const pid_t extra = std::stoi(ReadWholeFile(Path("root/extra.pid")));
   // The exit file waits for runc kill, which writes the marker first.
-  EXPECT_THAT(ReadWholeFile(Path("kill-marker")),
-              HasSubstr("kill --all c1 KILL"));
+  EXPECT_THAT(ReadWholeFile(Path("kill-marker")), HasSubstr("kill --all c1 KILL"));
   EXPECT_THAT(ReadWholeFile(Path("runc-calls")),
               HasSubstr("--root " + Path("root") + " kill --all c1 KILL"));
   EXPECT_EQ(exit["exit_code"], 0);
@@ -338,8 +324,7 @@ TEST_F(MonitorTest, KillAllRunsRuncKillBeforeTheExitFile) {
 }
 
 TEST_F(MonitorTest, DrainIsBoundedWhenAnotherProcessHoldsThePipes) {
-  SetInit("sleep 30 &\necho $! > " + Path("extra.pid") +
-          "\necho done\nexit 0\n");
+  SetInit("sleep 30 &\necho $! > " + Path("extra.pid") + "\necho done\nexit 0\n");
   ASSERT_GT(StartContainer(), 0);
   json exit = WaitForExitFile(3 * kTestWaitMs);
   EXPECT_EQ(exit["exit_code"], 0);
@@ -353,8 +338,7 @@ TEST_F(MonitorTest, DrainIsBoundedWhenAnotherProcessHoldsThePipes) {
 }
 
 TEST_F(MonitorTest, ReadsOomKillFromCgroupFile) {
-  WriteWholeFile(Path("memory.oom_control"),
-                 "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+  WriteWholeFile(Path("memory.oom_control"), "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
   SetInit("exit 137\n");
   ASSERT_GT(StartContainer({"--oom-file", Path("memory.oom_control")}), 0);
   json exit = WaitForExitFile();
@@ -388,8 +372,7 @@ TEST_F(MonitorTest, ResidentSetStaysUnderOneMegabyte) {
   const long rss = ProcStatusKb(monitor_pid_, "VmRSS");
   const long anon = ProcStatusKb(monitor_pid_, "RssAnon");
   const long file = ProcStatusKb(monitor_pid_, "RssFile");
-  printf("berth-monitor VmRSS: %ld kB (RssAnon %ld kB, RssFile %ld kB)\n", rss,
-         anon, file);
+  printf("berth-monitor VmRSS: %ld kB (RssAnon %ld kB, RssFile %ld kB)\n", rss, anon, file);
   RecordProperty("VmRSS_kB", static_cast<int>(rss));
   EXPECT_GT(rss, 0);
   EXPECT_LT(rss, 1024);

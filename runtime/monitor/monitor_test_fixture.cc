@@ -97,8 +97,7 @@ bool PollReadable(int fd, std::chrono::steady_clock::time_point deadline) {
 // Reads exactly `size` bytes within kTestWaitMs.
 bool ReadExactly(int fd, void* data, size_t size) {
   char* out = static_cast<char*>(data);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(kTestWaitMs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTestWaitMs);
   while (size > 0) {
     if (!PollReadable(fd, deadline)) return false;
     ssize_t n = read(fd, out, size);
@@ -177,14 +176,12 @@ void MonitorTest::StartMonitor(const std::vector<std::string>& extra_args) {
   int spawner[2] = {-1, -1};
   const bool reported = ReadExactly(report[0], spawner, sizeof(spawner));
   close(report[0]);
-  ASSERT_TRUE(reported) << "the spawner did not exit within " << kTestWaitMs
-                        << " ms";
+  ASSERT_TRUE(reported) << "the spawner did not exit within " << kTestWaitMs << " ms";
   spawner_pid_ = spawner[0];
   spawner_status_ = spawner[1];
 }
 
-void MonitorTest::RunReaper(const std::vector<char*>& argv, int sync_fd,
-                            int report_fd) {
+void MonitorTest::RunReaper(const std::vector<char*>& argv, int sync_fd, int report_fd) {
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   pid_t spawner = fork();
   if (spawner == 0) {
@@ -222,8 +219,7 @@ pid_t MonitorTest::StartContainer(const std::vector<std::string>& extra_args) {
 }
 
 std::string MonitorTest::ReadSyncLine() {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(kTestWaitMs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTestWaitMs);
   size_t newline;
   while ((newline = sync_buffer_.find('\n')) == std::string::npos) {
     if (!PollReadable(sync_fd_, deadline)) return "";
@@ -254,7 +250,8 @@ void MonitorTest::ExpectMonitorPidLine(bool go) {
   SendSync("go\n");
   EXPECT_TRUE(WaitFor([&] {
     return ReadWholeFile(Path("monitor.pid")) == std::to_string(monitor_pid_);
-  })) << "monitor pid file: " << ReadWholeFile(Path("monitor.pid"));
+  })) << "monitor pid file: "
+      << ReadWholeFile(Path("monitor.pid"));
 }
 
 void MonitorTest::SendSync(const std::string& text) {
@@ -276,8 +273,7 @@ json MonitorTest::WaitForExitFile(int timeout_ms) {
 }
 
 bool MonitorTest::WaitForReaper() {
-  return WaitFor(
-      [&] { return waitpid(reaper_pid_, nullptr, WNOHANG) == reaper_pid_; });
+  return WaitFor([&] { return waitpid(reaper_pid_, nullptr, WNOHANG) == reaper_pid_; });
 }
 
 void MonitorTest::ExpectMonitorExits() {
@@ -310,12 +306,10 @@ int MonitorTest::RunMonitorDirectly(const std::vector<std::string>& args,
     _exit(127);
   }
   close(err_pipe[1]);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(kTestWaitMs);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTestWaitMs);
   char buf[4096];
   ssize_t n = 0;
-  while (PollReadable(err_pipe[0], deadline) &&
-         (n = read(err_pipe[0], buf, sizeof(buf))) > 0) {
+  while (PollReadable(err_pipe[0], deadline) && (n = read(err_pipe[0], buf, sizeof(buf))) > 0) {
     stderr_text->append(buf, n);
   }
   close(err_pipe[0]);

@@ -30,9 +30,7 @@ class MonitorTest : public ::testing::Test {
   // and checks the monitor is gone (before dir_ removes the temp dir).
   void TearDown() override;
 
-  std::string Path(const std::string& name) const {
-    return dir_.path() + "/" + name;
-  }
+  std::string Path(const std::string& name) const { return dir_.path() + "/" + name; }
   // The container's init script, run by /bin/sh.
   void SetInit(const std::string& script);
   // Every required flag, files under the temp dir.
@@ -63,8 +61,7 @@ class MonitorTest : public ::testing::Test {
 
   // Runs the binary in the foreground (for flag errors): wait status and
   // stderr text.
-  static int RunMonitorDirectly(const std::vector<std::string>& args,
-                                std::string* stderr_text);
+  static int RunMonitorDirectly(const std::vector<std::string>& args, std::string* stderr_text);
 
   testing::TempDir dir_{"berth-monitor-test"};
   pid_t spawner_pid_ = -1;
@@ -73,8 +70,7 @@ class MonitorTest : public ::testing::Test {
   pid_t reaper_pid_ = -1;
 
  private:
-  [[noreturn]] static void RunReaper(const std::vector<char*>& argv,
-                                     int sync_fd, int report_fd);
+  [[noreturn]] static void RunReaper(const std::vector<char*>& argv, int sync_fd, int report_fd);
   bool WaitForReaper();
 
   int sync_fd_ = -1;  // the test's end of the sync socket

@@ -16,8 +16,7 @@ namespace berth::monitor {
 
 bool WaitFor(const std::function<bool()>& condition, int timeout_ms) {
   constexpr auto kStep = std::chrono::milliseconds(10);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(kStep);
@@ -47,8 +46,7 @@ void WriteWholeFile(const std::string& path, const std::string& content) {
 }
 
 std::string ProcStatField(pid_t pid, int index) {
-  const std::string stat =
-      ReadWholeFile("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat = ReadWholeFile("/proc/" + std::to_string(pid) + "/stat");
   const size_t paren = stat.rfind(')');  // comm may contain spaces.
   if (paren == std::string::npos || index < 3) return "";
   std::istringstream fields(stat.substr(paren + 2));
@@ -60,8 +58,7 @@ std::string ProcStatField(pid_t pid, int index) {
 }
 
 long ProcStatusKb(pid_t pid, const std::string& key) {
-  std::istringstream status(
-      ReadWholeFile("/proc/" + std::to_string(pid) + "/status"));
+  std::istringstream status(ReadWholeFile("/proc/" + std::to_string(pid) + "/status"));
   for (std::string line; std::getline(status, line);) {
     if (line.rfind(key + ":", 0) == 0) {
       return std::stol(line.substr(key.size() + 1));
@@ -71,8 +68,7 @@ long ProcStatusKb(pid_t pid, const std::string& key) {
 }
 
 std::vector<CriEntry> ParseCriLog(const std::string& path) {
-  static const std::regex kTimestamp(
-      R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)");
+  static const std::regex kTimestamp(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z)");
   std::vector<CriEntry> entries;
   std::istringstream log(ReadWholeFile(path));
   for (std::string line; std::getline(log, line);) {
@@ -84,8 +80,8 @@ std::vector<CriEntry> ParseCriLog(const std::string& path) {
       ADD_FAILURE() << "malformed CRI line in " << path << ": " << line;
       continue;
     }
-    CriEntry entry{line.substr(0, a), line.substr(a + 1, b - a - 1),
-                   line.substr(b + 1, c - b - 1), line.substr(c + 1)};
+    CriEntry entry{line.substr(0, a), line.substr(a + 1, b - a - 1), line.substr(b + 1, c - b - 1),
+                   line.substr(c + 1)};
     EXPECT_TRUE(std::regex_match(entry.timestamp, kTimestamp)) << line;
     EXPECT_TRUE(entry.stream == "stdout" || entry.stream == "stderr") << line;
     EXPECT_TRUE(entry.tag == "F" || entry.tag == "P") << line;

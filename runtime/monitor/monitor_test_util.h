@@ -14,8 +14,7 @@ namespace berth::monitor {
 constexpr int kTestWaitMs = 5000;
 
 // Polls `condition` every 10 ms for up to `timeout_ms`.
-bool WaitFor(const std::function<bool()>& condition,
-             int timeout_ms = kTestWaitMs);
+bool WaitFor(const std::function<bool()>& condition, int timeout_ms = kTestWaitMs);
 
 // No such process (not even a zombie).
 bool ProcessGone(pid_t pid);

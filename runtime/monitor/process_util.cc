@@ -31,8 +31,7 @@ void CloseFdsFromProc(int keep) {
   std::vector<int> fds;
   while (struct dirent* entry = readdir(dir)) {
     int64_t fd = 0;
-    if (ParseInt64(entry->d_name, &fd) && fd > 2 && fd != keep &&
-        fd != dirfd(dir)) {
+    if (ParseInt64(entry->d_name, &fd) && fd > 2 && fd != keep && fd != dirfd(dir)) {
       fds.push_back(static_cast<int>(fd));
     }
   }
@@ -76,10 +75,9 @@ void InstallFd(int fd, int target) {
 
 void CloseFdsExcept(int keep) {
   const unsigned int kMax = ~0U;
-  bool ok = keep < 3
-                ? CloseRange(3, kMax)
-                : CloseRange(3, static_cast<unsigned int>(keep) - 1) &&
-                      CloseRange(static_cast<unsigned int>(keep) + 1, kMax);
+  bool ok = keep < 3 ? CloseRange(3, kMax)
+                     : CloseRange(3, static_cast<unsigned int>(keep) - 1) &&
+                           CloseRange(static_cast<unsigned int>(keep) + 1, kMax);
   if (!ok) CloseFdsFromProc(keep);
 }
 
@@ -113,12 +111,11 @@ bool DetachFromSpawner(int* sync_fd, std::string* error) {
   return true;
 }
 
-bool SpawnChild(const std::vector<std::string>& argv, int stdout_fd,
-                int stderr_fd, pid_t* pid, std::string* error) {
+bool SpawnChild(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd, pid_t* pid,
+                std::string* error) {
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
-  for (const std::string& arg : argv)
-    args.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   const std::string exec_error = "exec " + argv[0] + ": ";
 

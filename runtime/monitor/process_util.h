@@ -29,8 +29,8 @@ void CloseFdsExcept(int keep);
 // caller's process group on purpose: killing the monitor's group must take
 // the child with it. If exec fails the child writes "exec PATH: cause" to
 // its stderr and exits 127.
-bool SpawnChild(const std::vector<std::string>& argv, int stdout_fd,
-                int stderr_fd, pid_t* pid, std::string* error);
+bool SpawnChild(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd, pid_t* pid,
+                std::string* error);
 
 }  // namespace berth::monitor
 

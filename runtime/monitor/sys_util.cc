@@ -13,9 +13,7 @@ namespace {
 // Length of the valid UTF-8 sequence starting at text[i], or 0 if invalid.
 // Rejects overlong forms, surrogates and code points above U+10FFFF.
 size_t Utf8SequenceLength(const std::string& text, size_t i) {
-  const auto byte = [&](size_t k) {
-    return static_cast<unsigned char>(text[i + k]);
-  };
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
   const unsigned char lead = byte(0);
   size_t length = 0;
   unsigned char min_second = 0x80;
@@ -43,29 +41,14 @@ size_t Utf8SequenceLength(const std::string& text, size_t i) {
 
 void AppendEscapedAscii(unsigned char c, std::string* out) {
   switch (c) {
-    case '"':
-      *out += "\\\"";
-      return;
-    case '\\':
-      *out += "\\\\";
-      return;
-    case '\n':
-      *out += "\\n";
-      return;
-    case '\r':
-      *out += "\\r";
-      return;
-    case '\t':
-      *out += "\\t";
-      return;
-    case '\b':
-      *out += "\\b";
-      return;
-    case '\f':
-      *out += "\\f";
-      return;
-    default:
-      break;
+    case '"': *out += "\\\""; return;
+    case '\\': *out += "\\\\"; return;
+    case '\n': *out += "\\n"; return;
+    case '\r': *out += "\\r"; return;
+    case '\t': *out += "\\t"; return;
+    case '\b': *out += "\\b"; return;
+    case '\f': *out += "\\f"; return;
+    default: break;
   }
   if (c < 0x20 || c == 0x7F) {
     char buf[8];
@@ -78,8 +61,7 @@ void AppendEscapedAscii(unsigned char c, std::string* out) {
 
 }  // namespace
 
-std::string ErrnoMessage(const char* action, const std::string& object,
-                         int err) {
+std::string ErrnoMessage(const char* action, const std::string& object, int err) {
   std::string message = action;
   message += ' ';
   message += object;
@@ -131,12 +113,11 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
-bool WriteFileAtomic(const std::string& path, const std::string& content,
-                     const char* what, bool durable, std::string* error) {
+bool WriteFileAtomic(const std::string& path, const std::string& content, const char* what,
+                     bool durable, std::string* error) {
   const std::string tmp = path + ".tmp";
   const std::string object = std::string(what) + " " + tmp;
-  UniqueFd fd(
-      open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) {
     *error = ErrnoMessage("create", object, errno);
     return false;
@@ -187,9 +168,9 @@ std::string FormatRfc3339Nano(const struct timespec& ts) {
   time_t seconds = ts.tv_sec;
   gmtime_r(&seconds, &utc);
   char buf[64];
-  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
-           utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
-           utc.tm_min, utc.tm_sec, static_cast<long>(ts.tv_nsec));
+  snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", utc.tm_year + 1900,
+           utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+           static_cast<long>(ts.tv_nsec));
   return buf;
 }
 

@@ -17,23 +17,21 @@ namespace berth::monitor {
 using runtime::UniqueFd;
 
 // "<action> <object>: <strerror(err)>".
-std::string ErrnoMessage(const char* action, const std::string& object,
-                         int err);
+std::string ErrnoMessage(const char* action, const std::string& object, int err);
 
 // Writes all of `data`, retrying short writes and EINTR. On failure returns
 // false with errno set.
 bool WriteAll(int fd, const char* data, size_t size);
 
 // Reads at most `max_bytes` of the file at `path` into `out`.
-bool ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out,
-                   std::string* error);
+bool ReadSmallFile(const std::string& path, size_t max_bytes, std::string* out, std::string* error);
 
 // Replaces `path` atomically: writes PATH.tmp and renames it over PATH.
 // When `durable`, also fsyncs the file before and the directory after, so
 // the content survives a power loss. `what` names the file in error messages
 // ("exit file").
-bool WriteFileAtomic(const std::string& path, const std::string& content,
-                     const char* what, bool durable, std::string* error);
+bool WriteFileAtomic(const std::string& path, const std::string& content, const char* what,
+                     bool durable, std::string* error);
 
 // The directory part of `path` ("." when there is none).
 std::string DirName(const std::string& path);

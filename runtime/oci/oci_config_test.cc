@@ -68,7 +68,9 @@ TEST(OciConfigTest, RlimitNeverAboveCallersHardLimit) {
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
   json c = BuildOciConfig(Spec(), {"/r", "/c"});
   uint64_t hard = c["process"]["rlimits"][0]["hard"];
-  if (rl.rlim_max != RLIM_INFINITY) EXPECT_LE(hard, rl.rlim_max);
+  if (rl.rlim_max != RLIM_INFINITY) {
+    EXPECT_LE(hard, rl.rlim_max);
+  }
 }
 
 TEST(OciConfigTest, Mounts) {

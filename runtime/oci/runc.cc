@@ -30,8 +30,8 @@ absl::Status Runc::Run(const std::string& action, const std::string& id,
   if (output != nullptr) *output = r->output;
   if (r->exit_code == 0) return absl::OkStatus();
   std::string msg(absl::StripAsciiWhitespace(r->output));
-  const std::string text = absl::StrCat(action, " container ", id, ": runc exit status ",
-                                        r->exit_code, ": ", msg);
+  const std::string text =
+      absl::StrCat(action, " container ", id, ": runc exit status ", r->exit_code, ": ", msg);
   if (absl::StrContains(msg, "does not exist") || absl::StrContains(msg, "not exist")) {
     return absl::NotFoundError(text);
   }
@@ -60,7 +60,8 @@ absl::Status Runc::Start(const std::string& id, int pid, uint64_t pid_start_time
   while (true) {
     pollfd p{fd.get(), POLLIN, 0};
     int r = poll(&p, 1, 100);
-    if (r < 0 && errno != EINTR) return absl::ErrnoToStatus(errno, absl::StrCat("start container ", id));
+    if (r < 0 && errno != EINTR)
+      return absl::ErrnoToStatus(errno, absl::StrCat("start container ", id));
     if (r > 0) {
       char buf[16];
       ssize_t n = read(fd.get(), buf, sizeof buf);

@@ -45,8 +45,8 @@ class Runc {
   absl::StatusOr<std::vector<RuncState>> List() const;
 
  private:
-  absl::Status Run(const std::string& action, const std::string& id,
-                   std::vector<std::string> args, std::string* output) const;
+  absl::Status Run(const std::string& action, const std::string& id, std::vector<std::string> args,
+                   std::string* output) const;
 
   std::string binary_;
   std::string root_;

@@ -63,7 +63,8 @@ absl::Status CopyMetadata(const std::string& from, const struct stat& st, const 
   if (!S_ISLNK(st.st_mode) && chmod(to.c_str(), st.st_mode & 07777) != 0) return Errno("chmod", to);
   if (absl::Status s = CopyXattrs(from, to); !s.ok()) return s;
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
-  if (utimensat(AT_FDCWD, to.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return Errno("set times of", to);
+  if (utimensat(AT_FDCWD, to.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+    return Errno("set times of", to);
   return absl::OkStatus();
 }
 
@@ -174,11 +175,13 @@ class LayerCopier {
 
 }  // namespace
 
-absl::Status CopyLayers(const std::vector<std::string>& lower_top_first, const std::string& target) {
+absl::Status CopyLayers(const std::vector<std::string>& lower_top_first,
+                        const std::string& target) {
   for (auto it = lower_top_first.rbegin(); it != lower_top_first.rend(); ++it) {
     LayerCopier copier;
     if (absl::Status s = copier.ApplyDir(*it, target); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("copy layer ", *it, " to ", target, ": ", s.message()));
+      return absl::Status(s.code(),
+                          absl::StrCat("copy layer ", *it, " to ", target, ": ", s.message()));
     }
     // The layer's root carries the image root's owner and mode. The layer
     // itself may be named through a symlink, as overlay's lowerdir may.

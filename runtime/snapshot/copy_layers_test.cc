@@ -22,13 +22,13 @@ namespace berth::snapshot {
 namespace {
 
 using ::berth::testing::TempDir;
+using ::testing::Contains;
 using testing::Dir;
 using testing::File;
 using testing::Hardlink;
+using ::testing::Not;
 using testing::Symlink;
 using testing::TarEntry;
-using ::testing::Contains;
-using ::testing::Not;
 
 // One line per path below `root`: type, mode, owner, size or link target,
 // content, sorted. Times are left out: overlay shows a copied-up
@@ -55,7 +55,8 @@ void Walk(const std::string& root, const std::string& rel, std::vector<std::stri
       auto content = runtime::ReadFile(root + path);
       what = absl::StrCat("= ", content.ok() ? *content : "?", " links ", st.st_nlink);
     }
-    out->push_back(absl::StrCat(path, " ", absl::Hex(st.st_mode), " ", st.st_uid, ":", st.st_gid, " ", what));
+    out->push_back(
+        absl::StrCat(path, " ", absl::Hex(st.st_mode), " ", st.st_uid, ":", st.st_gid, " ", what));
     if (S_ISDIR(st.st_mode)) Walk(root, path, out);
   }
 }
@@ -80,8 +81,10 @@ class CopyLayersTest : public ::testing::Test {
          Symlink("passwd-link", "/etc/passwd"), Dir("dir2"), File("dir2/inner", "i"),
          File("file2", "f"), File("hard1", "h"), Hardlink("hard2", "hard1")},
         {File("etc/.wh.gone", ""), owned, Dir("opt"), File("opt/.wh..wh..opq", ""),
-         File("opt/new", "new"), File("dir2", "now a file"), Dir("file2"), File("file2/inner", "i2"), note},
-        {File("top", "t"), File("lib/.wh.x", ""), File("opt/new2", "n2"), Symlink("etc/rel", "passwd")},
+         File("opt/new", "new"), File("dir2", "now a file"), Dir("file2"),
+         File("file2/inner", "i2"), note},
+        {File("top", "t"), File("lib/.wh.x", ""), File("opt/new2", "n2"),
+         Symlink("etc/rel", "passwd")},
     };
     for (size_t i = 0; i < layers.size(); ++i) {
       LayerBlob l = testing::WriteLayer(dir_.path() + "/blobs", layers[i]);
@@ -109,11 +112,13 @@ TEST_F(CopyLayersTest, ShowsTheMergedViewWithWhiteoutsApplied) {
   EXPECT_THAT(tree, Contains("/opt/new 81a4 0:0 = new links 1"));
   EXPECT_THAT(tree, Contains("/hard2 81a4 0:0 = h links 2"));
   for (const char* gone : {"/etc/gone", "/opt/old", "/opt/b", "/lib/x", "/dir2/inner"}) {
-    for (const std::string& line : tree) EXPECT_NE(line.rfind(absl::StrCat(gone, " "), 0), 0u) << line;
+    for (const std::string& line : tree)
+      EXPECT_NE(line.rfind(absl::StrCat(gone, " "), 0), 0u) << line;
   }
   char v[4] = {};
   EXPECT_EQ(lgetxattr((copy + "/note").c_str(), "user.k", v, sizeof v), 1);
-  EXPECT_LT(lgetxattr((copy + "/opt").c_str(), kOpaqueXattr, v, sizeof v), 0) << "no overlay xattrs";
+  EXPECT_LT(lgetxattr((copy + "/opt").c_str(), kOpaqueXattr, v, sizeof v), 0)
+      << "no overlay xattrs";
   struct stat st;
   for (const std::string& line : tree) {
     // No whiteout devices in a merged view.
@@ -133,7 +138,8 @@ TEST_F(CopyLayersTest, MatchesAnOverlayMountOfTheSameLayers) {
   ASSERT_EQ(mkdir(merged.c_str(), 0755), 0);
   ASSERT_TRUE(CopyLayers(lowers_, copy).ok());
   const std::string options = absl::StrCat("lowerdir=", absl::StrJoin(lowers_, ":"));
-  ASSERT_EQ(mount("overlay", merged.c_str(), "overlay", MS_RDONLY, options.c_str()), 0) << strerror(errno);
+  ASSERT_EQ(mount("overlay", merged.c_str(), "overlay", MS_RDONLY, options.c_str()), 0)
+      << strerror(errno);
   std::vector<std::string> overlay_tree = Tree(merged);
   ASSERT_EQ(umount2(merged.c_str(), MNT_DETACH), 0);
   EXPECT_EQ(Tree(copy), overlay_tree);

@@ -28,7 +28,8 @@ std::string OverlayMountOptions(const std::vector<std::string>& lower_top_first,
 
 absl::Status ProbeOverlay(const std::string& dir) {
   absl::StatusOr<std::string> fs = runtime::ReadFile("/proc/filesystems");
-  if (!fs.ok()) return absl::UnavailableError(absl::StrCat("probe overlay: ", fs.status().message()));
+  if (!fs.ok())
+    return absl::UnavailableError(absl::StrCat("probe overlay: ", fs.status().message()));
   if (!absl::StrContains(*fs, "\toverlay\n")) {
     return absl::UnavailableError("probe overlay: not in /proc/filesystems");
   }
@@ -37,14 +38,17 @@ absl::Status ProbeOverlay(const std::string& dir) {
   }
   std::string tmpl = dir + "/.overlay-probe-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) {
-    return absl::UnavailableError(absl::StrCat("probe overlay: mkdtemp in ", dir, ": ", strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("probe overlay: mkdtemp in ", dir, ": ", strerror(errno)));
   }
   const std::string base = tmpl;
   absl::Cleanup remove = [&] { runtime::RemoveTree(base).IgnoreError(); };
-  const std::string lower = base + "/l", upper = base + "/u", work = base + "/w", merged = base + "/m";
+  const std::string lower = base + "/l", upper = base + "/u", work = base + "/w",
+                    merged = base + "/m";
   for (const std::string& d : {lower, upper, work, merged}) {
     if (mkdir(d.c_str(), 0755) != 0) {
-      return absl::UnavailableError(absl::StrCat("probe overlay: mkdir ", d, ": ", strerror(errno)));
+      return absl::UnavailableError(
+          absl::StrCat("probe overlay: mkdir ", d, ": ", strerror(errno)));
     }
   }
   if (absl::Status s = runtime::WriteFileAtomic(lower + "/gone", "x", runtime::Durability::kAtomic);

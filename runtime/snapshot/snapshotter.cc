@@ -46,7 +46,8 @@ std::vector<std::string> ListDir(const std::string& path) {
 
 absl::Status SyncDir(const std::string& path) {
   runtime::UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid() || fsync(fd.get()) != 0) return absl::ErrnoToStatus(errno, absl::StrCat("fsync ", path));
+  if (!fd.valid() || fsync(fd.get()) != 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("fsync ", path));
   return absl::OkStatus();
 }
 
@@ -54,7 +55,8 @@ absl::Status SyncDir(const std::string& path) {
 void AddUsage(const std::string& path, std::set<std::pair<dev_t, ino_t>>* seen, int64_t* bytes) {
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) return;
-  if (seen->insert({st.st_dev, st.st_ino}).second) *bytes += static_cast<int64_t>(st.st_blocks) * 512;
+  if (seen->insert({st.st_dev, st.st_ino}).second)
+    *bytes += static_cast<int64_t>(st.st_blocks) * 512;
   if (!S_ISDIR(st.st_mode)) return;
   for (const std::string& name : ListDir(path)) AddUsage(path + "/" + name, seen, bytes);
 }
@@ -76,7 +78,8 @@ absl::StatusOr<std::unique_ptr<Snapshotter>> Snapshotter::Open(std::string root,
                                                                UnpackOptions options) {
   while (root.size() > 1 && absl::EndsWith(root, "/")) root.pop_back();
   if (root.empty() || root[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat("open snapshotter ", root, ": root must be absolute"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("open snapshotter ", root, ": root must be absolute"));
   }
   if (absl::StrContains(root, ",") || absl::StrContains(root, ":")) {
     return absl::InvalidArgumentError(
@@ -105,7 +108,8 @@ absl::Status Snapshotter::Load() {
     absl::StatusOr<std::string> chain = runtime::ReadFile(dir + "/chain_id", 256);
     std::string chain_id = chain.ok() ? std::string(absl::StripAsciiWhitespace(*chain)) : "";
     struct stat st;
-    const bool valid = absl::SimpleAtoi(name, &id) && id > 0 && absl::StartsWith(chain_id, "sha256:") &&
+    const bool valid = absl::SimpleAtoi(name, &id) && id > 0 &&
+                       absl::StartsWith(chain_id, "sha256:") &&
                        stat((dir + "/fs").c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
                        by_chain_.count(chain_id) == 0;
     if (!valid) {
@@ -133,8 +137,8 @@ absl::StatusOr<std::vector<std::string>> Snapshotter::Prepare(
   std::vector<std::string> diff_ids;
   for (const LayerBlob& l : layers_base_first) {
     if (!absl::StartsWith(l.diff_id, "sha256:") || l.diff_id.size() != 71) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("prepare snapshot of layer ", l.digest, ": malformed diff_id \"", l.diff_id, "\""));
+      return absl::InvalidArgumentError(absl::StrCat("prepare snapshot of layer ", l.digest,
+                                                     ": malformed diff_id \"", l.diff_id, "\""));
     }
     diff_ids.push_back(l.diff_id);
   }
@@ -152,36 +156,39 @@ absl::StatusOr<std::vector<std::string>> Snapshotter::Prepare(
     }
     absl::StatusOr<SnapshotInfo> info = Commit(layers_base_first[i], chains[i]);
     if (!info.ok()) {
-      return absl::Status(info.status().code(),
-                          absl::StrCat("prepare snapshot of layer ", layers_base_first[i].digest,
-                                       " (", i + 1, " of ", layers_base_first.size(),
-                                       "): ", info.status().message()));
+      return absl::Status(
+          info.status().code(),
+          absl::StrCat("prepare snapshot of layer ", layers_base_first[i].digest, " (", i + 1,
+                       " of ", layers_base_first.size(), "): ", info.status().message()));
     }
     dirs.push_back(info->path);
   }
   return std::vector<std::string>(dirs.rbegin(), dirs.rend());
 }
 
-absl::StatusOr<SnapshotInfo> Snapshotter::Commit(const LayerBlob& layer, const std::string& chain_id) {
+absl::StatusOr<SnapshotInfo> Snapshotter::Commit(const LayerBlob& layer,
+                                                 const std::string& chain_id) {
   std::string tmp = root_ + "/tmp-XXXXXX";
   if (mkdtemp(tmp.data()) == nullptr) {
     return absl::ErrnoToStatus(errno, absl::StrCat("mkdtemp in ", root_));
   }
   absl::Cleanup remove_tmp = [&] {
-    if (absl::Status s = runtime::RemoveTree(tmp); !s.ok()) spdlog::error("snapshotter: {}", s.ToString());
+    if (absl::Status s = runtime::RemoveTree(tmp); !s.ok())
+      spdlog::error("snapshotter: {}", s.ToString());
   };
   const absl::Time start = absl::Now();
   absl::StatusOr<UnpackStats> stats =
       UnpackLayer(layer.path, layer.media_type, layer.diff_id, tmp + "/fs", options_);
   if (!stats.ok()) return stats.status();
-  nlohmann::json info = {{"chain_id", chain_id},       {"diff_id", layer.diff_id},
-                         {"digest", layer.digest},     {"media_type", layer.media_type},
+  nlohmann::json info = {{"chain_id", chain_id},          {"diff_id", layer.diff_id},
+                         {"digest", layer.digest},        {"media_type", layer.media_type},
                          {"tar_bytes", stats->tar_bytes}, {"entries", stats->entries}};
   if (absl::Status s = runtime::WriteFileAtomic(tmp + "/info.json", info.dump()); !s.ok()) return s;
   if (absl::Status s = runtime::WriteFileAtomic(tmp + "/chain_id", chain_id); !s.ok()) return s;
   // Everything unpacked reaches the disk before the name that commits it.
   runtime::UniqueFd fd(open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid() || syncfs(fd.get()) != 0) return absl::ErrnoToStatus(errno, absl::StrCat("syncfs ", tmp));
+  if (!fd.valid() || syncfs(fd.get()) != 0)
+    return absl::ErrnoToStatus(errno, absl::StrCat("syncfs ", tmp));
   int64_t id;
   {
     absl::MutexLock l(&mu_);
@@ -192,7 +199,8 @@ absl::StatusOr<SnapshotInfo> Snapshotter::Commit(const LayerBlob& layer, const s
     return absl::ErrnoToStatus(errno, absl::StrCat("rename ", tmp, " to ", dir));
   }
   std::move(remove_tmp).Cancel();
-  if (absl::Status s = SyncDir(root_ + "/snapshots"); !s.ok()) spdlog::warn("snapshotter: {}", s.ToString());
+  if (absl::Status s = SyncDir(root_ + "/snapshots"); !s.ok())
+    spdlog::warn("snapshotter: {}", s.ToString());
   SnapshotInfo snap{chain_id, dir + "/fs", id};
   spdlog::info("snapshotter: unpacked layer {} ({} bytes, {} entries) as {} in {}", layer.digest,
                stats->tar_bytes, stats->entries, dir, absl::FormatDuration(absl::Now() - start));
@@ -223,7 +231,8 @@ absl::Status Snapshotter::Prune(const std::set<std::string>& keep_chain_ids) {
     const std::string dir = absl::StrCat(root_, "/snapshots/", info.id);
     const std::string doomed = absl::StrCat(root_, "/tmp-prune-", info.id);
     if (rename(dir.c_str(), doomed.c_str()) != 0) {
-      absl::Status s = absl::ErrnoToStatus(errno, absl::StrCat("prune snapshot ", chain, ": rename ", dir));
+      absl::Status s =
+          absl::ErrnoToStatus(errno, absl::StrCat("prune snapshot ", chain, ": rename ", dir));
       absl::MutexLock l(&mu_);
       by_chain_[chain] = info;  // still committed
       return s;
@@ -251,7 +260,8 @@ std::vector<SnapshotInfo> Snapshotter::List() const {
   absl::MutexLock l(&mu_);
   std::vector<SnapshotInfo> out;
   for (const auto& [chain, info] : by_chain_) out.push_back(info);
-  std::sort(out.begin(), out.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.id < b.id; });
+  std::sort(out.begin(), out.end(),
+            [](const SnapshotInfo& a, const SnapshotInfo& b) { return a.id < b.id; });
   return out;
 }
 

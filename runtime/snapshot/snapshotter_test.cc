@@ -20,8 +20,8 @@ namespace {
 using ::berth::testing::TempDir;
 using testing::Compression;
 using testing::Dir;
-using testing::File;
 using ::testing::ElementsAre;
+using testing::File;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
@@ -29,7 +29,8 @@ std::vector<std::string> Entries(const std::string& dir) {
   std::vector<std::string> out;
   auto ls = runtime::RunCommand({"/bin/ls", "-A", dir}, absl::Seconds(5));
   if (!ls.ok()) return {"<ls failed>"};
-  for (absl::string_view l : absl::StrSplit(ls->output, '\n', absl::SkipEmpty())) out.emplace_back(l);
+  for (absl::string_view l : absl::StrSplit(ls->output, '\n', absl::SkipEmpty()))
+    out.emplace_back(l);
   return out;
 }
 
@@ -55,7 +56,8 @@ class SnapshotterTest : public ::testing::Test {
 };
 
 TEST(ChainIdsTest, FollowTheImageSpec) {
-  const std::string d0 = testing::Sha256("zero"), d1 = testing::Sha256("one"), d2 = testing::Sha256("two");
+  const std::string d0 = testing::Sha256("zero"), d1 = testing::Sha256("one"),
+                    d2 = testing::Sha256("two");
   std::vector<std::string> chains = ChainIds({d0, d1, d2});
   ASSERT_EQ(chains.size(), 3u);
   EXPECT_EQ(chains[0], d0);
@@ -175,7 +177,8 @@ TEST_F(SnapshotterTest, PruneKeepsWhatIsAsked) {
 TEST_F(SnapshotterTest, UsageCountsAllocatedBytes) {
   auto snap = MustOpen();
   std::string big(256 << 10, 'x');
-  LayerBlob big_layer = testing::WriteLayer(blobs_, {File("big", big), testing::Hardlink("big2", "big")});
+  LayerBlob big_layer =
+      testing::WriteLayer(blobs_, {File("big", big), testing::Hardlink("big2", "big")});
   ASSERT_TRUE(snap->Prepare({big_layer}).ok());
   auto usage = snap->Usage();
   ASSERT_TRUE(usage.ok());

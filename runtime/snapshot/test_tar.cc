@@ -70,7 +70,8 @@ std::string TarBytes(const std::vector<TarEntry>& entries) {
     archive_entry_set_gid(e, t.gid);
     archive_entry_set_mtime(e, t.mtime, 0);
     archive_entry_set_perm(e, t.mode);
-    for (const auto& [k, v] : t.xattrs) archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
+    for (const auto& [k, v] : t.xattrs)
+      archive_entry_xattr_add_entry(e, k.c_str(), v.data(), v.size());
     bool data = false;
     switch (t.kind) {
       case TarEntry::Kind::kFile:

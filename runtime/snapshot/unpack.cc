@@ -88,7 +88,8 @@ absl::Status CheckParents(const std::string& rel, bool create) {
       return absl::ErrnoToStatus(errno, absl::StrCat("parent ", prefix, " of ", rel));
     }
     if (S_ISLNK(st.st_mode)) {
-      return absl::InvalidArgumentError(absl::StrCat(rel, " would be reached through symlink ", prefix));
+      return absl::InvalidArgumentError(
+          absl::StrCat(rel, " would be reached through symlink ", prefix));
     }
     if (!S_ISDIR(st.st_mode)) {
       return absl::InvalidArgumentError(absl::StrCat(rel, ": ", prefix, " is not a directory"));
@@ -132,7 +133,8 @@ class Unpacker {
       archive_entry* entry = nullptr;
       int r = archive_read_next_header(inner_.get(), &entry);
       if (r == ARCHIVE_EOF) break;
-      if (r < ARCHIVE_WARN) return StreamError(absl::StrCat("read tar: ", ArchiveError(inner_.get())));
+      if (r < ARCHIVE_WARN)
+        return StreamError(absl::StrCat("read tar: ", ArchiveError(inner_.get())));
       if (++stats_.entries > options_.max_entries) {
         return absl::ResourceExhaustedError(
             absl::StrCat("more than ", options_.max_entries, " entries"));
@@ -143,7 +145,8 @@ class Unpacker {
     // part of the stream diff_id covers.
     char buf[kReadBlock];
     la_ssize_t n;
-    while ((n = ReadOuter(buf, sizeof buf)) > 0) {}
+    while ((n = ReadOuter(buf, sizeof buf)) > 0) {
+    }
     if (n < 0) return outer_error_;
     for (const Deferred& d : deferred_) {
       if (absl::Status s = Apply(d); !s.ok()) return s;
@@ -155,7 +158,8 @@ class Unpacker {
     unsigned int len = 0;
     EVP_DigestFinal_ex(digest_.get(), md, &len);
     digest_hex_ = "sha256:";
-    for (unsigned int i = 0; i < len; ++i) absl::StrAppend(&digest_hex_, absl::Hex(md[i], absl::kZeroPad2));
+    for (unsigned int i = 0; i < len; ++i)
+      absl::StrAppend(&digest_hex_, absl::Hex(md[i], absl::kZeroPad2));
     return absl::OkStatus();
   }
 
@@ -177,12 +181,14 @@ class Unpacker {
     }
     archive_entry* raw = nullptr;
     if (archive_read_next_header(outer_.get(), &raw) != ARCHIVE_OK) {
-      return absl::DataLossError(absl::StrCat("read blob ", blob_, ": ", ArchiveError(outer_.get())));
+      return absl::DataLossError(
+          absl::StrCat("read blob ", blob_, ": ", ArchiveError(outer_.get())));
     }
     const int filter = archive_filter_code(outer_.get(), 0);
     const bool says_gzip = absl::EndsWith(media_type_, "gzip");
     const bool says_zstd = absl::EndsWith(media_type_, "zstd");
-    if ((says_gzip && filter != ARCHIVE_FILTER_GZIP) || (says_zstd && filter != ARCHIVE_FILTER_ZSTD)) {
+    if ((says_gzip && filter != ARCHIVE_FILTER_GZIP) ||
+        (says_zstd && filter != ARCHIVE_FILTER_ZSTD)) {
       spdlog::debug("blob {} is {} though its media type is {}", blob_,
                     archive_filter_name(outer_.get(), 0), media_type_);
     }
@@ -234,7 +240,8 @@ class Unpacker {
       return absl::InvalidArgumentError(absl::StrCat("entry ", raw_path, " escapes the layer"));
     }
     const std::string base = path->substr(path->rfind('/') + 1);
-    const std::string dir = path->size() > base.size() ? path->substr(0, path->size() - base.size() - 1) : "";
+    const std::string dir =
+        path->size() > base.size() ? path->substr(0, path->size() - base.size() - 1) : "";
     if (absl::StartsWith(base, kWhiteoutPrefix)) {
       ++stats_.whiteouts;
       if (base == kOpaqueMarker) {
@@ -243,7 +250,8 @@ class Unpacker {
       }
       const std::string name = base.substr(strlen(kWhiteoutPrefix));
       if (name.empty() || name == "." || name == ".." || absl::StartsWith(name, kWhiteoutPrefix)) {
-        return absl::InvalidArgumentError(absl::StrCat("entry ", raw_path, " is a malformed whiteout"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("entry ", raw_path, " is a malformed whiteout"));
       }
       deferred_.push_back({false, dir.empty() ? name : dir + "/" + name});
       return absl::OkStatus();
@@ -258,22 +266,25 @@ class Unpacker {
     if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
       std::optional<std::string> target = CleanPath(link);
       if (!target.has_value() || target->empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("hard link ", raw_path, " -> ", link, " escapes the layer"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("hard link ", raw_path, " -> ", link, " escapes the layer"));
       }
       if (absl::Status s = CheckParents(*target, /*create=*/false); !s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("hard link ", raw_path, " -> ", link, ": ", s.message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("hard link ", raw_path, " -> ", link, ": ", s.message()));
       }
       struct stat st;
       if (lstat(target->c_str(), &st) != 0 || S_ISDIR(st.st_mode)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("hard link ", raw_path, " -> ", link, ": no such file earlier in the layer"));
+        return absl::InvalidArgumentError(absl::StrCat("hard link ", raw_path, " -> ", link,
+                                                       ": no such file earlier in the layer"));
       }
       archive_entry_set_hardlink(entry, target->c_str());
     }
     DropOverlayXattrs(entry);
     int r = archive_write_header(disk_.get(), entry);
     if (r < ARCHIVE_WARN) {
-      return absl::InvalidArgumentError(absl::StrCat("entry ", raw_path, ": ", ArchiveError(disk_.get())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("entry ", raw_path, ": ", ArchiveError(disk_.get())));
     }
     if (r == ARCHIVE_WARN) spdlog::debug("unpack {}: {}", *path, ArchiveError(disk_.get()));
     const void* buf;
@@ -284,7 +295,8 @@ class Unpacker {
         return absl::InternalError(absl::StrCat("write ", *path, ": ", ArchiveError(disk_.get())));
       }
     }
-    if (r != ARCHIVE_EOF) return StreamError(absl::StrCat("read ", *path, ": ", ArchiveError(inner_.get())));
+    if (r != ARCHIVE_EOF)
+      return StreamError(absl::StrCat("read ", *path, ": ", ArchiveError(inner_.get())));
     if (archive_write_finish_entry(disk_.get()) < ARCHIVE_WARN) {
       return absl::InternalError(absl::StrCat("finish ", *path, ": ", ArchiveError(disk_.get())));
     }
@@ -307,7 +319,8 @@ class Unpacker {
     }
     if (!dropped) return;
     archive_entry_xattr_clear(entry);
-    for (const auto& [n, v] : kept) archive_entry_xattr_add_entry(entry, n.c_str(), v.data(), v.size());
+    for (const auto& [n, v] : kept)
+      archive_entry_xattr_add_entry(entry, n.c_str(), v.data(), v.size());
   }
 
   absl::Status Apply(const Deferred& d) {
@@ -320,7 +333,8 @@ class Unpacker {
           return absl::ErrnoToStatus(errno, absl::StrCat("opaque directory ", dir));
         }
       } else if (!S_ISDIR(st.st_mode)) {
-        return absl::InvalidArgumentError(absl::StrCat("opaque marker in ", dir, ", not a directory"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("opaque marker in ", dir, ", not a directory"));
       }
       if (lsetxattr(dir.c_str(), kOpaqueXattr, "y", 1, 0) != 0) {
         return absl::ErrnoToStatus(errno, absl::StrCat("mark ", dir, " opaque"));
@@ -379,13 +393,15 @@ absl::StatusOr<UnpackStats> UnpackLayer(const std::string& blob_path, const std:
     return absl::Status(s.code(), absl::StrCat("unpack layer ", diff_id, ": ", s.message()));
   };
   if (!IsLayerMediaType(media_type)) {
-    return fail(absl::InvalidArgumentError(absl::StrCat("unsupported media type \"", media_type, "\"")));
+    return fail(
+        absl::InvalidArgumentError(absl::StrCat("unsupported media type \"", media_type, "\"")));
   }
   if (!ValidDiffId(diff_id)) {
     return fail(absl::InvalidArgumentError("diff_id must be sha256:<64 lowercase hex>"));
   }
   if (target_dir.empty() || target_dir[0] != '/') {
-    return fail(absl::InvalidArgumentError(absl::StrCat("target ", target_dir, " is not absolute")));
+    return fail(
+        absl::InvalidArgumentError(absl::StrCat("target ", target_dir, " is not absolute")));
   }
   struct stat st;
   if (lstat(target_dir.c_str(), &st) == 0) {
@@ -408,8 +424,8 @@ absl::StatusOr<UnpackStats> UnpackLayer(const std::string& blob_path, const std:
   });
   worker.join();
   if (result.ok() && unpacker->digest() != diff_id) {
-    result = absl::DataLossError(absl::StrCat("uncompressed content has digest ",
-                                              unpacker->digest(), ", not the diff_id"));
+    result = absl::DataLossError(
+        absl::StrCat("uncompressed content has digest ", unpacker->digest(), ", not the diff_id"));
   }
   if (!result.ok()) {
     if (absl::Status s = runtime::RemoveTree(target_dir); !s.ok()) {

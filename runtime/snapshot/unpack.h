@@ -50,9 +50,9 @@ struct UnpackOptions {
 };
 
 struct UnpackStats {
-  int64_t tar_bytes = 0;        // uncompressed stream, what diff_id covers
-  int64_t entries = 0;          // tar entries, whiteouts included
-  int64_t whiteouts = 0;        // `.wh.<name>` and opaque markers
+  int64_t tar_bytes = 0;  // uncompressed stream, what diff_id covers
+  int64_t entries = 0;    // tar entries, whiteouts included
+  int64_t whiteouts = 0;  // `.wh.<name>` and opaque markers
   int64_t devices_skipped = 0;
 };
 

@@ -21,9 +21,9 @@ using testing::Compression;
 using testing::Dir;
 using testing::File;
 using testing::Hardlink;
+using ::testing::HasSubstr;
 using testing::Symlink;
 using testing::TarEntry;
-using ::testing::HasSubstr;
 
 class UnpackTest : public ::testing::Test {
  protected:
@@ -35,7 +35,8 @@ class UnpackTest : public ::testing::Test {
   }
 
   absl::StatusOr<UnpackStats> Unpack(const std::vector<TarEntry>& entries,
-                                     Compression c = Compression::kGzip, UnpackOptions options = {}) {
+                                     Compression c = Compression::kGzip,
+                                     UnpackOptions options = {}) {
     LayerBlob l = testing::WriteLayer(blobs_, entries, c);
     return UnpackLayer(l.path, l.media_type, l.diff_id, target_, options);
   }
@@ -106,7 +107,8 @@ TEST_P(UnpackCompressionTest, KeepsFilesDirsLinksOwnersModesTimesAndXattrs) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCompressions, UnpackCompressionTest,
-                         ::testing::Values(Compression::kNone, Compression::kGzip, Compression::kZstd));
+                         ::testing::Values(Compression::kNone, Compression::kGzip,
+                                           Compression::kZstd));
 
 TEST_F(UnpackTest, DetectsCompressionFromTheBytes) {
   LayerBlob l = testing::WriteLayer(blobs_, {File("a", "1")}, Compression::kZstd);
@@ -242,8 +244,8 @@ TEST_F(UnpackTest, TruncatedBlobIsDataLossAndLeavesNothing) {
 TEST_F(UnpackTest, BoundsStopTarBombs) {
   UnpackOptions few_entries;
   few_entries.max_entries = 2;
-  absl::StatusOr<UnpackStats> s = Unpack({File("a", ""), File("b", ""), File("c", "")},
-                                         Compression::kGzip, few_entries);
+  absl::StatusOr<UnpackStats> s =
+      Unpack({File("a", ""), File("b", ""), File("c", "")}, Compression::kGzip, few_entries);
   EXPECT_TRUE(absl::IsResourceExhausted(s.status())) << s.status();
   ExpectNothingLeft();
   UnpackOptions few_bytes;
@@ -256,13 +258,16 @@ TEST_F(UnpackTest, BoundsStopTarBombs) {
 TEST_F(UnpackTest, RejectsBadArguments) {
   LayerBlob l = testing::WriteLayer(blobs_, {File("a", "1")});
   EXPECT_TRUE(absl::IsInvalidArgument(
-      UnpackLayer(l.path, "application/vnd.oci.image.layer.v1.tar+encrypted", l.diff_id, target_).status()));
-  EXPECT_TRUE(absl::IsInvalidArgument(UnpackLayer(l.path, l.media_type, "sha256:abc", target_).status()));
+      UnpackLayer(l.path, "application/vnd.oci.image.layer.v1.tar+encrypted", l.diff_id, target_)
+          .status()));
   EXPECT_TRUE(
-      absl::IsNotFound(UnpackLayer(dir_.path() + "/nope", l.media_type, l.diff_id, target_).status()));
+      absl::IsInvalidArgument(UnpackLayer(l.path, l.media_type, "sha256:abc", target_).status()));
+  EXPECT_TRUE(absl::IsNotFound(
+      UnpackLayer(dir_.path() + "/nope", l.media_type, l.diff_id, target_).status()));
   ExpectNothingLeft();
   ASSERT_EQ(mkdir(target_.c_str(), 0755), 0);
-  EXPECT_TRUE(absl::IsAlreadyExists(UnpackLayer(l.path, l.media_type, l.diff_id, target_).status()));
+  EXPECT_TRUE(
+      absl::IsAlreadyExists(UnpackLayer(l.path, l.media_type, l.diff_id, target_).status()));
 }
 
 TEST_F(UnpackTest, NotATarIsInvalidArgument) {

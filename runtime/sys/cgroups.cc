@@ -237,8 +237,10 @@ std::string OomEventsFile(const std::string& cgroups_path) {
 
 void ThawCgroups(const std::string& cgroups_path) {
   for (const std::string& d : ExistingCgroupDirs(cgroups_path)) {
-    if (access((d + "/freezer.state").c_str(), W_OK) == 0) std::ofstream(d + "/freezer.state") << "THAWED";
-    if (access((d + "/cgroup.freeze").c_str(), W_OK) == 0) std::ofstream(d + "/cgroup.freeze") << "0";
+    if (access((d + "/freezer.state").c_str(), W_OK) == 0)
+      std::ofstream(d + "/freezer.state") << "THAWED";
+    if (access((d + "/cgroup.freeze").c_str(), W_OK) == 0)
+      std::ofstream(d + "/cgroup.freeze") << "0";
   }
 }
 

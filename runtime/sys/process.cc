@@ -26,9 +26,7 @@ extern char** environ;
 namespace berth::runtime {
 namespace {
 
-absl::Status Errno(absl::string_view action, int err) {
-  return absl::ErrnoToStatus(err, action);
-}
+absl::Status Errno(absl::string_view action, int err) { return absl::ErrnoToStatus(err, action); }
 
 int PidFdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -40,7 +38,10 @@ std::string UnescapeMountPath(absl::string_view in) {
       int v = 0;
       bool ok = true;
       for (size_t k = 1; k <= 3; ++k) {
-        if (i + k >= in.size() || in[i + k] < '0' || in[i + k] > '7') { ok = false; break; }
+        if (i + k >= in.size() || in[i + k] < '0' || in[i + k] > '7') {
+          ok = false;
+          break;
+        }
         v = v * 8 + (in[i + k] - '0');
       }
       if (ok) {
@@ -116,7 +117,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     if (pipe2(fds, O_CLOEXEC) != 0) return Errno(absl::StrCat("run ", name, ": pipe"), errno);
     stdin_read.Reset(fds[0]);
     UniqueFd stdin_write(fds[1]);
-    if (write(stdin_write.get(), input.data(), input.size()) != static_cast<ssize_t>(input.size())) {
+    if (write(stdin_write.get(), input.data(), input.size()) !=
+        static_cast<ssize_t>(input.size())) {
       return Errno(absl::StrCat("run ", name, ": write input"), errno);
     }
   }
@@ -126,8 +128,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   options.stdout_fd = write_end.get();
   options.stderr_fd = write_end.get();
   absl::StatusOr<pid_t> spawned = Spawn(argv, options);
-  if (!spawned.ok()) return absl::Status(spawned.status().code(),
-                                         absl::StrCat("run ", spawned.status().message()));
+  if (!spawned.ok())
+    return absl::Status(spawned.status().code(), absl::StrCat("run ", spawned.status().message()));
   const pid_t pid = *spawned;
   write_end.Reset();
 
@@ -137,7 +139,10 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   char buf[4096];
   while (true) {
     absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) { timed_out = true; break; }
+    if (left <= absl::ZeroDuration()) {
+      timed_out = true;
+      break;
+    }
     pollfd p{read_end.get(), POLLIN, 0};
     int r = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
     if (r < 0 && errno == EINTR) continue;
@@ -149,7 +154,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   }
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (timed_out) {
     return absl::DeadlineExceededError(absl::StrCat(
         "run ", absl::StrJoin(argv, " "), ": no exit within ", absl::FormatDuration(timeout)));
@@ -201,8 +207,8 @@ uint64_t ProcessStartTime(pid_t pid) {
 }
 
 const std::string& CurrentBootId() {
-  static const std::string* const boot_id = new std::string(std::string(absl::StripAsciiWhitespace(
-      ReadFile("/proc/sys/kernel/random/boot_id", 128).value_or(""))));
+  static const std::string* const boot_id = new std::string(std::string(
+      absl::StripAsciiWhitespace(ReadFile("/proc/sys/kernel/random/boot_id", 128).value_or(""))));
   return *boot_id;
 }
 
@@ -245,7 +251,9 @@ bool WaitPidFd(const UniqueFd& pidfd, absl::Duration timeout) {
     absl::Duration left = deadline - absl::Now();
     if (left < absl::ZeroDuration()) left = absl::ZeroDuration();
     pollfd p{pidfd.get(), POLLIN, 0};
-    int r = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))));
+    int r =
+        poll(&p, 1,
+             static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(left, absl::Milliseconds(1)))));
     if (r > 0) return true;
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return true;  // unusable pidfd: nothing to wait for
@@ -299,7 +307,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) 
     if (n < 0) return Errno(absl::StrCat("read ", path), errno);
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      return absl::OutOfRangeError(absl::StrCat("read ", path, ": larger than ", max_bytes, " bytes"));
+      return absl::OutOfRangeError(
+          absl::StrCat("read ", path, ": larger than ", max_bytes, " bytes"));
     }
     out.append(buf, static_cast<size_t>(n));
   }
@@ -319,8 +328,8 @@ absl::Status RemoveTree(const std::string& path) {
     return absl::OkStatus();
   }
   if (!MountsUnder(path).empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("remove ", path, ": a file system is still mounted at ", MountsUnder(path)[0]));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "remove ", path, ": a file system is still mounted at ", MountsUnder(path)[0]));
   }
   static thread_local int first_error = 0;
   first_error = 0;

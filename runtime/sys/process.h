@@ -6,8 +6,8 @@
 #include <sys/types.h>
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,8 +43,8 @@ struct SpawnOptions {
 };
 
 // Starts argv[0] (an absolute path) with stdin from /dev/null, an empty
-// signal mask, default signal dispositions, and the descriptors of `options`; everything else the caller
-// opened close-on-exec stays closed. Returns the child's pid.
+// signal mask, default signal dispositions, and the descriptors of `options`; everything else the
+// caller opened close-on-exec stays closed. Returns the child's pid.
 absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOptions& options);
 
 // Like RunCommand, but a non-zero exit becomes kInternal carrying the output.

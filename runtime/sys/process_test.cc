@@ -32,7 +32,8 @@ TEST(ProcessTest, SpawnedProgramsGetDefaultSignals) {
   sigaddset(&block, SIGTERM);
   ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
   auto previous = signal(SIGPIPE, SIG_IGN);
-  auto r = RunCommand({"/bin/sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status"}, absl::Seconds(10));
+  auto r =
+      RunCommand({"/bin/sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/self/status"}, absl::Seconds(10));
   signal(SIGPIPE, previous);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();

@@ -89,8 +89,7 @@ nlohmann::json Convert(const YAML::Node& n) {
       }
       return s;
     }
-    default:
-      return nullptr;
+    default: return nullptr;
   }
 }
 
@@ -105,7 +104,8 @@ absl::StatusOr<nlohmann::json> YamlToJson(const std::string& yaml) {
 }
 
 Emulator::Emulator(Options options) : options_(std::move(options)) {
-  std::vector<std::string> flags = {"--bookmark-interval", absl::StrCat(options_.bookmark_interval)};
+  std::vector<std::string> flags = {"--bookmark-interval",
+                                    absl::StrCat(options_.bookmark_interval)};
   if (options_.tls) {
     flags.insert(flags.end(), {"--tls-cert", options_.pki_dir + "/server.crt", "--tls-key",
                                options_.pki_dir + "/server.key"});
