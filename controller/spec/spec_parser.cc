@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "controller/spec/field_reader.h"
 #include "controller/spec/quantity.h"
 #include "controller/spec/yaml_reader.h"
 #include "runtime/names.h"
@@ -67,282 +68,27 @@ std::optional<uint32_t> ParseId(absl::string_view text) {
   return static_cast<uint32_t>(n);
 }
 
-// Kubernetes label and annotation keys: [DNS subdomain "/"] name, and label
-// values: empty or a name. A name is 1-63 of [A-Za-z0-9._-], starting and
-// ending alphanumeric. The API server rejects anything else.
-bool IsLabelName(absl::string_view s) {
-  return !s.empty() && s.size() <= 63 && absl::ascii_isalnum(s.front()) &&
-         absl::ascii_isalnum(s.back()) && std::all_of(s.begin(), s.end(), [](char c) {
-           return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
-         });
-}
-bool IsQualifiedName(absl::string_view key) {
-  std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
-  if (parts.size() > 2) return false;
-  if (parts.size() == 2 && !runtime::ValidateDnsSubdomain("", parts[0]).ok()) {
-    return false;
-  }
-  return IsLabelName(parts.back());
-}
-
 // ---- Decoding one document into a NodeContainer. ----
 
-// A mapping's fields after key checks; null values are left out.
-struct Fields {
-  const YamlNode* map = nullptr;  // nullptr when absent or not a mapping
-  std::string path;
-  std::map<std::string, const YamlNode*, std::less<>> values;
-
-  const YamlNode* Get(absl::string_view key) const {
-    auto it = values.find(key);
-    return it == values.end() ? nullptr : it->second;
-  }
-  std::string Path(absl::string_view key) const { return FieldPath(path, key); }
-};
-
-enum class MapKind { kPlain, kLabels, kAnnotations };
-
-class Decoder {
+class Decoder : public FieldReader {
  public:
-  Decoder(const YamlDocument& doc, absl::string_view file)
-      : nodes_(doc.nodes), doc_(doc), file_(file) {}
+  using FieldReader::FieldReader;
 
   // Returns the object if the document has no errors; see errors().
   std::optional<NodeContainer> Decode();
-  std::vector<ParseError>& errors() { return errors_; }
   // The document is not an object at all (not a mapping, or a mapping with
   // none of an object's top-level fields); errors() has one error saying so.
   bool foreign() const { return foreign_; }
 
  private:
-  const YamlNode& At(int index) const { return nodes_[index]; }
-  void Error(const YamlNode& at, std::string field, std::string reason) {
-    errors_.push_back(
-        ParseError{std::string(file_), at.line, at.column, std::move(field), std::move(reason)});
-  }
-  void Error(const YamlNodeError& e) {
-    errors_.push_back(ParseError{std::string(file_), e.line, e.column, e.path, e.reason});
-  }
-
-  // Checks a mapping's keys (strings, no duplicates, all in `accepted`
-  // unless it is empty).
-  Fields ReadFields(const YamlNode& n, std::string path,
-                    std::initializer_list<absl::string_view> accepted);
-  Fields Sub(const Fields& f, absl::string_view key,
-             std::initializer_list<absl::string_view> accepted) {
-    const YamlNode* n = f.Get(key);
-    return n ? ReadFields(*n, f.Path(key), accepted) : Fields{};
-  }
-  // Reports `key` missing from an existing mapping; true when present.
-  bool Require(const Fields& f, absl::string_view key) {
-    if (f.Get(key)) return true;
-    if (f.map) Error(*f.map, f.Path(key), "required field is missing");
-    return false;
-  }
-  bool ReadString(const YamlNode& n, const std::string& path, std::string* out);
-  bool ReadIntOrString(const YamlNode& n, const std::string& path, std::string* out);
-  // Field readers: return the node read, or nullptr when the field is
-  // absent or was reported as invalid.
-  const YamlNode* String(const Fields& f, absl::string_view key, std::string* out) {
-    const YamlNode* n = f.Get(key);
-    return n && ReadString(*n, f.Path(key), out) ? n : nullptr;
-  }
-  const YamlNode* IntOrString(const Fields& f, absl::string_view key, std::string* out) {
-    const YamlNode* n = f.Get(key);
-    return n && ReadIntOrString(*n, f.Path(key), out) ? n : nullptr;
-  }
-  void Int(const Fields& f, absl::string_view key, int64_t min, int64_t max, int64_t* out);
-  void Bool(const Fields& f, absl::string_view key, bool* out);
-  void StringList(const Fields& f, absl::string_view key, std::vector<std::string>* out);
-  void StringMap(const Fields& f, absl::string_view key, MapKind kind,
-                 std::map<std::string, std::string>* out);
-  void Quantity(const Fields& f, absl::string_view key, bool cpu, int64_t min,
-                absl::string_view min_text, int64_t* out);
-  void Path(const Fields& f, absl::string_view key, std::string* out);
-  // Reports a validator's error on field `key`.
-  void Check(const Fields& f, absl::string_view key, const absl::Status& status) {
-    if (!status.ok()) {
-      Error(*f.Get(key), f.Path(key), std::string(status.message()));
-    }
-  }
-
   void DecodeMetadata(const Fields& m, ObjectMeta* meta);
   void DecodeSpec(const Fields& s, NodeContainerSpec* spec);
   void DecodeEnv(const Fields& s, std::vector<EnvVar>* env);
   void DecodeMounts(const Fields& s, std::vector<Mount>* mounts);
   void DecodePullSecrets(const Fields& s, std::vector<std::string>* names);
 
-  const std::vector<YamlNode>& nodes_;
-  const YamlDocument& doc_;
-  absl::string_view file_;
-  std::vector<ParseError> errors_;
   bool foreign_ = false;
 };
-
-Fields Decoder::ReadFields(const YamlNode& n, std::string path,
-                           std::initializer_list<absl::string_view> accepted) {
-  Fields fields;
-  fields.path = std::move(path);
-  if (n.kind != YamlKind::kMap) {
-    Error(n, fields.path, absl::StrCat("expected a mapping, got ", Describe(n)));
-    return fields;
-  }
-  fields.map = &n;
-  for (const YamlEntry& entry : MappingEntries(doc_, n, fields.path)) {
-    const YamlNode& key = *entry.key;
-    if (entry.error) {
-      Error(*entry.error);
-    } else if (accepted.size() > 0 &&
-               std::find(accepted.begin(), accepted.end(), key.value) == accepted.end()) {
-      Error(key, FieldPath(fields.path, key.value),
-            absl::StrCat("unknown field ", QuoteForError(key.value, kMaxShownKeyBytes),
-                         " (accepted: ", absl::StrJoin(accepted, ", "), ")"));
-    } else if (TypeOf(*entry.value) != YamlType::kNull) {
-      fields.values[key.value] = entry.value;
-    }
-  }
-  return fields;
-}
-
-bool Decoder::ReadString(const YamlNode& n, const std::string& path, std::string* out) {
-  const YamlType type = TypeOf(n);
-  if (type != YamlType::kString) {
-    const bool quotable =
-        type == YamlType::kBool || type == YamlType::kInt || type == YamlType::kFloat;
-    Error(n, path,
-          absl::StrCat("expected a string, got ", Describe(n),
-                       quotable ? absl::StrCat(" (quote it: ", QuoteForError(n.value), ")") : ""));
-    return false;
-  }
-  if (n.value.find('\0') != std::string::npos) {
-    Error(n, path, "must not contain NUL characters");
-    return false;
-  }
-  *out = n.value;
-  return true;
-}
-
-bool Decoder::ReadIntOrString(const YamlNode& n, const std::string& path, std::string* out) {
-  const YamlType type = TypeOf(n);
-  if (type == YamlType::kString) return ReadString(n, path, out);
-  int64_t value;
-  bool overflow = false;
-  if (type == YamlType::kInt && ParseYamlInt(n.value, &value, &overflow) && !overflow) {
-    *out = absl::StrCat(value);
-    return true;
-  }
-  // The CRD's int-or-string schema takes no other numbers, so neither do we:
-  // a manifest that works here must work with kubectl apply.
-  Error(n, path,
-        overflow ? absl::StrCat("integer out of range: ", EscapeForError(n.value))
-                 : absl::StrCat("expected an integer or a string, got ", Describe(n),
-                                type == YamlType::kFloat
-                                    ? absl::StrCat(" (quote it: ", QuoteForError(n.value), ")")
-                                    : ""));
-  return false;
-}
-
-void Decoder::Int(const Fields& f, absl::string_view key, int64_t min, int64_t max, int64_t* out) {
-  const YamlNode* n = f.Get(key);
-  if (!n) return;
-  int64_t value = 0;
-  bool overflow = false;
-  if (TypeOf(*n) != YamlType::kInt || !ParseYamlInt(n->value, &value, &overflow)) {
-    Error(*n, f.Path(key), absl::StrCat("expected an integer, got ", Describe(*n)));
-  } else if (overflow || value < min || value > max) {
-    Error(*n, f.Path(key),
-          min == 0 && value < 0 && !overflow
-              ? absl::StrCat("must not be negative, got ", EscapeForError(n->value))
-              : absl::StrCat("must be between ", min, " and ", max, ", got ",
-                             EscapeForError(n->value)));
-  } else {
-    *out = value;
-  }
-}
-
-void Decoder::Bool(const Fields& f, absl::string_view key, bool* out) {
-  const YamlNode* n = f.Get(key);
-  if (!n) return;
-  if (TypeOf(*n) != YamlType::kBool) {
-    Error(*n, f.Path(key), absl::StrCat("expected a boolean, got ", Describe(*n)));
-  } else {
-    *out = YamlBoolValue(*n);
-  }
-}
-
-void Decoder::StringList(const Fields& f, absl::string_view key, std::vector<std::string>* out) {
-  const YamlNode* n = f.Get(key);
-  if (!n) return;
-  if (n->kind != YamlKind::kSequence) {
-    Error(*n, f.Path(key), absl::StrCat("expected a sequence of strings, got ", Describe(*n)));
-    return;
-  }
-  for (size_t i = 0; i < n->children.size(); ++i) {
-    std::string value;
-    if (ReadString(At(n->children[i]), ItemPath(f.Path(key), i), &value)) {
-      out->push_back(std::move(value));
-    }
-  }
-}
-
-void Decoder::StringMap(const Fields& f, absl::string_view key, MapKind kind,
-                        std::map<std::string, std::string>* out) {
-  Fields m = Sub(f, key, {});
-  for (const auto& [name, value] : m.values) {
-    const std::string path = m.Path(name);
-    std::string text;
-    if (!ReadString(*value, path, &text)) continue;
-    if (kind != MapKind::kPlain && !IsQualifiedName(name)) {
-      Error(*value, path,
-            absl::StrCat("invalid key ", QuoteForError(name, kMaxShownKeyBytes),
-                         " (an optional DNS prefix and '/', then 1-63 "
-                         "letters, digits, '-', '_' or '.', starting and "
-                         "ending with a letter or digit)"));
-    } else if (kind == MapKind::kLabels && !text.empty() && !IsLabelName(text)) {
-      Error(*value, path,
-            absl::StrCat("invalid label value ", QuoteForError(text),
-                         " (at most 63 letters, digits, '-', '_' or '.', "
-                         "starting and ending with a letter or digit)"));
-    }
-    (*out)[name] = std::move(text);
-  }
-}
-
-void Decoder::Quantity(const Fields& f, absl::string_view key, bool cpu, int64_t min,
-                       absl::string_view min_text, int64_t* out) {
-  std::string text;
-  const YamlNode* n = IntOrString(f, key, &text);
-  if (!n) return;
-  absl::StatusOr<int64_t> value = cpu ? ParseCpuMillis(text) : ParseBytes(text);
-  if (!value.ok()) {
-    Error(*n, f.Path(key), std::string(value.status().message()));
-  } else if (*value < min) {
-    Error(*n, f.Path(key),
-          absl::StrCat("must be at least ", min_text, ", got ", QuoteForError(text)));
-  } else {
-    *out = *value;
-  }
-}
-
-// An absolute path without ".." components, cleaned ("//a/./b/" -> "/a/b").
-void Decoder::Path(const Fields& f, absl::string_view key, std::string* out) {
-  std::string text;
-  const YamlNode* n = String(f, key, &text);
-  if (!n) return;
-  if (!absl::StartsWith(text, "/")) {
-    Error(*n, f.Path(key), absl::StrCat("must be an absolute path, got ", QuoteForError(text)));
-    return;
-  }
-  std::vector<absl::string_view> parts;
-  for (absl::string_view part : absl::StrSplit(text, '/', absl::SkipEmpty())) {
-    if (part == "..") {
-      Error(*n, f.Path(key), absl::StrCat("must not contain \"..\", got ", QuoteForError(text)));
-      return;
-    }
-    if (part != ".") parts.push_back(part);
-  }
-  *out = absl::StrCat("/", absl::StrJoin(parts, "/"));
-}
 
 std::optional<NodeContainer> Decoder::Decode() {
   if (doc_.refused) {
