@@ -53,7 +53,8 @@ ABSL_FLAG(absl::Duration, relist_period, absl::Seconds(10),
           "How often the node's containers are listed to notice what no event reports (exits "
           "are noticed as they happen)");
 ABSL_FLAG(absl::Duration, restart_backoff_initial, absl::Seconds(10),
-          "First CrashLoopBackOff delay (doubles per restart)");
+          "CrashLoopBackOff delay before the second restart (a first exit is restarted at "
+          "once, as kubelet does; the delay doubles per restart)");
 ABSL_FLAG(absl::Duration, restart_backoff_max, absl::Minutes(5),
           "Largest CrashLoopBackOff delay");
 ABSL_FLAG(std::string, cgroup_parent, "/berth",
