@@ -68,10 +68,12 @@ void DecideExit(const NodeContainer& object, const ContainerStatus& observed,
     // counts from now.
     const absl::Time finished =
         observed.finished_at != absl::InfinitePast() ? observed.finished_at : now;
-    const absl::Duration delay =
-        RestartBackoff::Next(backoff, memory.exit_delay, observed.started_at, finished);
-    restart_at = finished + delay;
-    a->record_exit = ExitRecord{ExitSeen{observed.created_at, restart_at}, delay};
+    // kubelet's rule (crash_loop_backoff.h): a first exit restarts at
+    // once, a later one waits the entry the last restart left.
+    const RestartBackoff::Step step =
+        RestartBackoff::AfterExit(backoff, memory.exit_delay, observed.started_at, finished);
+    restart_at = finished + step.wait;
+    a->record_exit = ExitRecord{ExitSeen{observed.created_at, restart_at}, step.entry};
     first_sight_backoff = restart_at > now;
   } else {
     restart_at = memory.exit->restart_at;

@@ -77,6 +77,7 @@ struct Removal {
 
 struct ExitRecord {
   ExitSeen seen;
+  // The back-off entry the restart leaves: what the next exit waits.
   absl::Duration delay;
 };
 

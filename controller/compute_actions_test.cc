@@ -39,7 +39,7 @@ std::string Summary(const ContainerActions& a) {
                              a.release->metadata.name,
                              a.release->origin.empty() ? "" : " from " + a.release->origin));
   }
-  if (a.record_exit) p.push_back("exit-seen +" + absl::FormatDuration(a.record_exit->delay));
+  if (a.record_exit) p.push_back("exit-seen next " + absl::FormatDuration(a.record_exit->delay));
   for (const EventRecord& e : a.events) p.push_back("event " + e.reason);
   if (a.report) {
     p.push_back(absl::StrCat("report ", PhaseName(a.report->phase),
@@ -128,7 +128,10 @@ void Remember(Observation& in, absl::Time restart_at) {
 }
 
 TEST(ComputeActionsTest, RestartPolicyTimesExitCodeTimesBackOff) {
-  enum class Backoff { kNone, kWaiting, kElapsed };
+  // kFirst: nothing remembered (restarted at once, as kubelet does);
+  // kSecond: an earlier restart left a 10s entry; kWaiting/kElapsed: this
+  // exit was seen and its back-off runs/has passed.
+  enum class Backoff { kFirst, kSecond, kWaiting, kElapsed };
   const std::string restart = "prepare, pending 4, replace(delete), create r4";
   struct Case {
     RestartPolicy policy;
@@ -136,11 +139,14 @@ TEST(ComputeActionsTest, RestartPolicyTimesExitCodeTimesBackOff) {
     Backoff backoff;
     std::string want;
   };
-  const std::string first = "exit-seen +10s, event BackOff, report CrashLoopBackOff, requeue 10s";
+  const std::string first = "exit-seen next 10s, " + restart;
+  const std::string second =
+      "exit-seen next 20s, event BackOff, report CrashLoopBackOff, requeue 10s";
   const std::string waiting = "report CrashLoopBackOff, requeue 5s";
   std::vector<Case> cases;
-  for (Backoff b : {Backoff::kNone, Backoff::kWaiting, Backoff::kElapsed}) {
-    const std::string looping = b == Backoff::kNone      ? first
+  for (Backoff b : {Backoff::kFirst, Backoff::kSecond, Backoff::kWaiting, Backoff::kElapsed}) {
+    const std::string looping = b == Backoff::kFirst     ? first
+                                : b == Backoff::kSecond  ? second
                                 : b == Backoff::kWaiting ? waiting
                                                          : restart;
     cases.push_back({RestartPolicy::kAlways, 0, b, looping});
@@ -157,6 +163,10 @@ TEST(ComputeActionsTest, RestartPolicyTimesExitCodeTimesBackOff) {
     Observation in = Base();
     in.object->spec.restart_policy = c.policy;
     in.observed = Exited(c.code);
+    if (c.backoff == Backoff::kSecond) {
+      in.memory.exit = ExitSeen{kCreated - absl::Seconds(1), kNow};  // an older instance
+      in.memory.exit_delay = absl::Seconds(10);
+    }
     if (c.backoff == Backoff::kWaiting) Remember(in, kNow + absl::Seconds(5));
     if (c.backoff == Backoff::kElapsed) Remember(in, kNow - absl::Seconds(1));
     EXPECT_EQ(Summary(ComputeActions(in)), c.want)
@@ -168,29 +178,42 @@ TEST(ComputeActionsTest, RestartPolicyTimesExitCodeTimesBackOff) {
 
 TEST(ComputeActionsTest, BackOffDetails) {
   RunTable({
-      {"the delay doubles from the last one",
+      {"a first exit restarts at once (kubelet: no back-off entry yet)",
+       [](Observation& in) { in.observed = Exited(1); },
+       "exit-seen next 10s, prepare, pending 4, replace(delete), create r4"},
+      {"a later exit waits the entry, and the entry doubles",
        [](Observation& in) {
          in.observed = Exited(1);
          in.memory.exit = ExitSeen{kCreated - absl::Seconds(1), kNow};  // an older instance
-         in.memory.exit_delay = absl::Seconds(10);
+         in.memory.exit_delay = absl::Seconds(20);
        },
-       "exit-seen +20s, event BackOff, report CrashLoopBackOff, requeue 20s"},
-      {"a long run resets it",
+       "exit-seen next 40s, event BackOff, report CrashLoopBackOff, requeue 20s"},
+      {"the entry stops at max",
+       [](Observation& in) {
+         in.observed = Exited(1);
+         in.memory.exit_delay = absl::Seconds(40);
+       },
+       "exit-seen next 40s, event BackOff, report CrashLoopBackOff, requeue 40s"},
+      {"a long run resets it: restarted at once",
        [](Observation& in) {
          in.observed = Exited(1);
          in.observed->started_at = kNow - absl::Hours(1);
          in.memory.exit_delay = absl::Seconds(40);
        },
-       "exit-seen +10s, event BackOff, report CrashLoopBackOff, requeue 10s"},
+       "exit-seen next 10s, prepare, pending 4, replace(delete), create r4"},
       {"a lost exit time counts from now",
-       [](Observation& in) { in.observed = Exited(std::nullopt); },
-       "exit-seen +10s, event BackOff, report CrashLoopBackOff, requeue 10s"},
+       [](Observation& in) {
+         in.observed = Exited(std::nullopt);
+         in.memory.exit_delay = absl::Seconds(10);
+       },
+       "exit-seen next 20s, event BackOff, report CrashLoopBackOff, requeue 10s"},
       {"an exit long ago whose delay has passed restarts at once",
        [](Observation& in) {
          in.observed = Exited(1);
          in.observed->finished_at = kNow - absl::Minutes(1);
+         in.memory.exit_delay = absl::Seconds(10);
        },
-       "exit-seen +10s, prepare, pending 4, replace(delete), create r4"},
+       "exit-seen next 20s, prepare, pending 4, replace(delete), create r4"},
   });
   Observation in = Base();
   in.observed = Exited(2);
@@ -199,6 +222,10 @@ TEST(ComputeActionsTest, BackOffDetails) {
   ASSERT_TRUE(a.report.has_value());
   EXPECT_EQ(a.report->message, "back-off 5s restarting failed container");
   in.memory.exit.reset();
+  a = ComputeActions(in);
+  EXPECT_TRUE(a.events.empty()) << "a first exit: no BackOff event";
+  EXPECT_FALSE(a.report.has_value());
+  in.memory.exit_delay = absl::Seconds(10);
   a = ComputeActions(in);
   ASSERT_EQ(a.events.size(), 1u);
   EXPECT_EQ(a.events[0], (EventRecord{EventType::kWarning, "BackOff",
@@ -416,7 +443,7 @@ TEST(ComputeActionsTest, NodeMatch) {
          undecided(in);
          in.observed = Exited(1);
        },
-       "exit-seen +10s, event BackOff, report CrashLoopBackOff, requeue 10s"},
+       "exit-seen next 10s, prepare, pending 4, replace(delete), create r4"},
       {"undecided, exited, back-off passed: restarted",
        [&](Observation& in) {
          undecided(in);
@@ -472,7 +499,11 @@ TEST(DecideAfterStartTest, WhatTheRuntimeSaysAfterTheStart) {
       Summary(DecideAfterStart(Web(), Container(ContainerState::kCreated), none, backoff, kNow)),
       "requeue 1s");
   EXPECT_EQ(Summary(DecideAfterStart(Web(), Exited(3), none, backoff, kNow)),
-            "exit-seen +10s, event BackOff, report CrashLoopBackOff, requeue 10s");
+            "exit-seen next 10s, prepare, pending 4, replace(delete), create r4");
+  RestartState restarted;
+  restarted.exit_delay = absl::Seconds(10);
+  EXPECT_EQ(Summary(DecideAfterStart(Web(), Exited(3), restarted, backoff, kNow)),
+            "exit-seen next 20s, event BackOff, report CrashLoopBackOff, requeue 10s");
   NodeContainer never = Web();
   never.spec.restart_policy = RestartPolicy::kNever;
   EXPECT_EQ(Summary(DecideAfterStart(never, Exited(0), none, backoff, kNow)), "report Succeeded");

@@ -25,28 +25,29 @@ std::vector<int64_t> RestartDelaysSeconds(RestartBackoff& backoff, const std::st
   return delays;
 }
 
-TEST(RestartBackoffTest, DoublesFromTenSecondsToFiveMinutes) {
+TEST(RestartBackoffTest, FirstExitAtOnceThenDoublesFromTenSecondsToFiveMinutes) {
   RestartBackoff backoff;
   absl::Time t = FakeClock::DefaultStart();
   EXPECT_EQ(backoff.Current("a"), absl::ZeroDuration());
-  EXPECT_THAT(RestartDelaysSeconds(backoff, "a", 7, t),
-              ::testing::ElementsAre(10, 20, 40, 80, 160, 300, 300));
+  EXPECT_THAT(RestartDelaysSeconds(backoff, "a", 8, t),
+              ::testing::ElementsAre(0, 10, 20, 40, 80, 160, 300, 300));
   EXPECT_EQ(backoff.Current("a"), absl::Minutes(5));
 }
 
 TEST(RestartBackoffTest, ResetsAfterRunningTenMinutes) {
   RestartBackoff backoff;
   absl::Time t = FakeClock::DefaultStart();
-  RestartDelaysSeconds(backoff, "a", 6, t);
+  RestartDelaysSeconds(backoff, "a", 7, t);
   ASSERT_EQ(backoff.Current("a"), absl::Minutes(5));
 
   // Just short of 10 minutes: still backing off.
   EXPECT_EQ(backoff.OnExit("a", t, t + absl::Minutes(10) - absl::Seconds(1)), absl::Minutes(5));
   t += absl::Minutes(20);
-  // Exactly 10 minutes: reset.
-  EXPECT_EQ(backoff.OnExit("a", t, t + absl::Minutes(10)), absl::Seconds(10));
+  // Exactly 10 minutes: reset, restarted at once.
+  EXPECT_EQ(backoff.OnExit("a", t, t + absl::Minutes(10)), absl::ZeroDuration());
+  EXPECT_EQ(backoff.Current("a"), absl::Seconds(10));
   t += absl::Minutes(20);
-  EXPECT_EQ(backoff.OnExit("a", t, t + absl::Seconds(1)), absl::Seconds(20));
+  EXPECT_EQ(backoff.OnExit("a", t, t + absl::Seconds(1)), absl::Seconds(10));
 }
 
 TEST(RestartBackoffTest, KeysAreIndependentAndForgetResets) {
@@ -55,12 +56,12 @@ TEST(RestartBackoffTest, KeysAreIndependentAndForgetResets) {
   const absl::Time end = t + absl::Seconds(1);
   backoff.OnExit("a", t, end);
   backoff.OnExit("a", t, end);
-  EXPECT_EQ(backoff.OnExit("b", t, end), absl::Seconds(10));
+  EXPECT_EQ(backoff.OnExit("b", t, end), absl::ZeroDuration());
   EXPECT_EQ(backoff.Current("a"), absl::Seconds(20));
 
   backoff.Forget("a");
   EXPECT_EQ(backoff.Current("a"), absl::ZeroDuration());
-  EXPECT_EQ(backoff.OnExit("a", t, end), absl::Seconds(10));
+  EXPECT_EQ(backoff.OnExit("a", t, end), absl::ZeroDuration());
   EXPECT_EQ(backoff.Current("b"), absl::Seconds(10));
 }
 
@@ -68,7 +69,8 @@ TEST(RestartBackoffTest, FinishBeforeStartCountsAsShortRun) {
   RestartBackoff backoff;
   const absl::Time t = FakeClock::DefaultStart();
   backoff.OnExit("a", t, t);
-  EXPECT_EQ(backoff.OnExit("a", t + absl::Hours(1), t), absl::Seconds(20));
+  EXPECT_EQ(backoff.OnExit("a", t + absl::Hours(1), t), absl::Seconds(10));
+  EXPECT_EQ(backoff.Current("a"), absl::Seconds(20));
 }
 
 TEST(RestartBackoffTest, CustomOptions) {
@@ -78,8 +80,9 @@ TEST(RestartBackoffTest, CustomOptions) {
   options.reset_after = absl::Seconds(30);
   RestartBackoff backoff(options);
   absl::Time t = FakeClock::DefaultStart();
-  EXPECT_THAT(RestartDelaysSeconds(backoff, "a", 4, t), ::testing::ElementsAre(1, 2, 3, 3));
-  EXPECT_EQ(backoff.OnExit("a", t, t + absl::Seconds(30)), absl::Seconds(1));
+  EXPECT_THAT(RestartDelaysSeconds(backoff, "a", 5, t), ::testing::ElementsAre(0, 1, 2, 3, 3));
+  EXPECT_EQ(backoff.OnExit("a", t, t + absl::Seconds(30)), absl::ZeroDuration());
+  EXPECT_EQ(backoff.Current("a"), absl::Seconds(1));
   // Many doublings saturate at max rather than overflowing.
   for (int i = 0; i < 200; ++i) backoff.OnExit("a", t, t);
   EXPECT_EQ(backoff.Current("a"), absl::Seconds(3));

@@ -216,9 +216,22 @@ TEST_F(ReconcilerTest, AlwaysRestartsWithCrashLoopBackOff) {
   Want("crash");
   Reconciler r = Make();
   ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
+  // kubelet: the first exit is restarted at once.
   runtime_.Exit("default.crash", 1, clock_.Now());
   runtime_.calls.clear();
+  ReconcileResult first = r.Reconcile("default.crash");
+  ASSERT_TRUE(first.status.ok()) << first.status;
+  EXPECT_EQ(first.requeue_after, absl::ZeroDuration());
+  EXPECT_THAT(runtime_.calls,
+              ElementsAre("delete default.crash", "create default.crash", "start default.crash"));
+  ContainerReport rep = sink_.reports["default.crash"];
+  EXPECT_EQ(rep.phase, "Running");
+  EXPECT_EQ(rep.restart_count, 1);
+  EXPECT_EQ(rep.last_exit_code, 1);
 
+  // The second exit waits the initial delay from its finish.
+  runtime_.Exit("default.crash", 1, clock_.Now());
+  runtime_.calls.clear();
   ReconcileResult waiting = r.Reconcile("default.crash");
   EXPECT_TRUE(waiting.status.ok());
   EXPECT_EQ(waiting.requeue_after, absl::Seconds(10));
@@ -231,19 +244,17 @@ TEST_F(ReconcilerTest, AlwaysRestartsWithCrashLoopBackOff) {
   ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
   EXPECT_THAT(runtime_.calls,
               ElementsAre("delete default.crash", "create default.crash", "start default.crash"));
-  ContainerReport rep = sink_.reports["default.crash"];
-  EXPECT_EQ(rep.phase, "Running");
-  EXPECT_EQ(rep.restart_count, 1);
-  EXPECT_EQ(rep.last_exit_code, 1);
+  EXPECT_EQ(sink_.reports["default.crash"].phase, "Running");
+  EXPECT_EQ(sink_.reports["default.crash"].restart_count, 2);
 
-  // The next exit, soon after: the delay doubles, then is capped.
+  // The next exits, soon after: the delay doubles, then is capped.
   for (absl::Duration want : {absl::Seconds(20), absl::Seconds(40), absl::Seconds(40)}) {
     runtime_.Exit("default.crash", 2, clock_.Now());
     EXPECT_EQ(r.Reconcile("default.crash").requeue_after, want);
     clock_.Advance(want);
     ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
   }
-  EXPECT_EQ(sink_.reports["default.crash"].restart_count, 4);
+  EXPECT_EQ(sink_.reports["default.crash"].restart_count, 5);
 }
 
 TEST_F(ReconcilerTest, NeverAndOnFailureEndInTerminalPhases) {
@@ -285,7 +296,9 @@ TEST_F(ReconcilerTest, FailuresAreReportedAndLeaveNoHalfStartedContainer) {
 TEST_F(ReconcilerTest, LostExitTimesStillBackOffAndGrow) {
   Want("lost");
   Reconciler r = Make();
-  for (absl::Duration want : {absl::Seconds(10), absl::Seconds(20), absl::Seconds(40)}) {
+  // The first restarted at once (kubelet), then from now as lost exits count.
+  for (absl::Duration want :
+       {absl::ZeroDuration(), absl::Seconds(10), absl::Seconds(20), absl::Seconds(40)}) {
     ASSERT_TRUE(r.Reconcile("default.lost").status.ok());
     ContainerStatus& c = runtime_.containers["default.lost"];
     c.state = ContainerState::kStopped;
@@ -294,7 +307,8 @@ TEST_F(ReconcilerTest, LostExitTimesStillBackOffAndGrow) {
     c.finished_at = absl::InfinitePast();
     ReconcileResult res = r.Reconcile("default.lost");
     EXPECT_EQ(res.requeue_after, want);
-    EXPECT_EQ(sink_.reports["default.lost"].phase, "CrashLoopBackOff");
+    EXPECT_EQ(sink_.reports["default.lost"].phase,
+              want == absl::ZeroDuration() ? "Running" : "CrashLoopBackOff");
     clock_.Advance(want);
   }
 }
@@ -304,9 +318,7 @@ TEST_F(ReconcilerTest, FailedCreateAfterARestartKeepsTheCount) {
   Reconciler r = Make();
   ASSERT_TRUE(r.Reconcile("default.flaky").status.ok());
   runtime_.Exit("default.flaky", 9, clock_.Now());
-  ASSERT_TRUE(r.Reconcile("default.flaky").status.ok());  // backing off
-  clock_.Advance(absl::Seconds(10));
-  runtime_.create_error = absl::UnavailableError("busy");
+  runtime_.create_error = absl::UnavailableError("busy");  // the restart, at once
   EXPECT_FALSE(r.Reconcile("default.flaky").status.ok());
   EXPECT_THAT(runtime_.containers, IsEmpty()) << "the old one was deleted";
   runtime_.create_error = absl::OkStatus();
@@ -612,6 +624,11 @@ TEST_F(ReconcilerTest, CrashLoopBackOffIsOneEventPerExit) {
   ASSERT_TRUE(r.Reconcile("default.crash").status.ok());
   runtime_.Exit("default.crash", 1, clock_.Now());
   events.events.clear();
+  r.Reconcile("default.crash");  // the first exit: restarted at once, no BackOff
+  EXPECT_THAT(events.events, ::testing::Not(::testing::Contains(::testing::HasSubstr("BackOff"))));
+  EXPECT_THAT(events.events, ::testing::Contains("Normal Started: Started container crash"));
+  runtime_.Exit("default.crash", 1, clock_.Now());
+  events.events.clear();
   r.Reconcile("default.crash");
   r.Reconcile("default.crash");
   EXPECT_THAT(events.events,
@@ -620,7 +637,8 @@ TEST_F(ReconcilerTest, CrashLoopBackOffIsOneEventPerExit) {
 
 TEST_F(ReconcilerTest, AProgramThatExitsAtOnceIsNeverReportedRunning) {
   // What the runtime says after the start counts: an exit that came first
-  // goes through the restart policy and its back-off at once.
+  // goes through the restart policy and its back-off at once: the first
+  // exit is restarted at once, the second backs off.
   Want("crash");
   runtime_.exit_on_start = 3;
   Reconciler r = Make();
@@ -628,8 +646,9 @@ TEST_F(ReconcilerTest, AProgramThatExitsAtOnceIsNeverReportedRunning) {
   ASSERT_TRUE(first.status.ok()) << first.status;
   EXPECT_EQ(sink_.reports["default.crash"].phase, "CrashLoopBackOff");
   EXPECT_EQ(sink_.reports["default.crash"].exit_code, 3);
+  EXPECT_EQ(sink_.reports["default.crash"].restart_count, 1);
   EXPECT_EQ(first.requeue_after, absl::Seconds(10));
-  for (int restart = 1; restart <= 3; ++restart) {
+  for (int restart = 2; restart <= 4; ++restart) {
     clock_.Advance(first.requeue_after);
     runtime_.calls.clear();
     ReconcileResult next = r.Reconcile("default.crash");
@@ -638,7 +657,8 @@ TEST_F(ReconcilerTest, AProgramThatExitsAtOnceIsNeverReportedRunning) {
                 ElementsAre("delete default.crash", "create default.crash", "start default.crash"));
     EXPECT_EQ(sink_.reports["default.crash"].phase, "CrashLoopBackOff") << restart;
     EXPECT_EQ(sink_.reports["default.crash"].restart_count, restart);
-    EXPECT_EQ(next.requeue_after, std::min(absl::Seconds(10) * (1 << restart), absl::Seconds(40)))
+    EXPECT_EQ(next.requeue_after,
+              std::min(absl::Seconds(10) * (1 << (restart - 1)), absl::Seconds(40)))
         << "restart " << restart;
     first = next;
   }
@@ -702,6 +722,11 @@ TEST_F(ReconcilerTest, AnExitWhileTheNodesLabelsAreUnknownGoesThroughTheRestartP
   ASSERT_TRUE(r.Reconcile("default.sel").status.ok());
   labels.clear();
   known = false;
+  runtime_.Exit("default.sel", 1, clock_.Now());
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.sel").status.ok());  // the first exit: at once
+  EXPECT_THAT(runtime_.calls,
+              ElementsAre("delete default.sel", "create default.sel", "start default.sel"));
   runtime_.Exit("default.sel", 1, clock_.Now());
   runtime_.calls.clear();
   ReconcileResult waiting = r.Reconcile("default.sel");

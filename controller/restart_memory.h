@@ -41,7 +41,8 @@ struct PullFailure {
 // Everything remembered of one id, as a value.
 struct RestartState {
   std::optional<ExitSeen> exit;
-  // The last restart back-off delay (nullopt: none yet, or forgotten).
+  // The restart back-off entry: what the next exit waits (nullopt: none
+  // yet, or forgotten; the next exit restarts at once).
   std::optional<absl::Duration> exit_delay;
   std::optional<PendingRestart> pending;
   std::optional<PullFailure> pull;
@@ -59,7 +60,8 @@ class RestartMemory {
 
   RestartState Get(const std::string& id) const;
 
-  // An exit seen for the first time, and the back-off `delay` after it.
+  // An exit seen for the first time, and the back-off entry `delay` its
+  // restart leaves (what the next exit waits).
   void RecordExit(const std::string& id, ExitSeen exit, absl::Duration delay);
   void RecordPending(const std::string& id, PendingRestart pending);
   // The next container has started: nothing is pending any more.

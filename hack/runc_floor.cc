@@ -96,6 +96,36 @@ absl::Status RuncFloor::KillDelete(const std::string& id) const {
   return deleted;
 }
 
+absl::StatusOr<absl::Duration> RuncFloor::StopDelete(const std::string& id, int signal,
+                                                     absl::Duration grace) const {
+  runtime::oci::Runc runc(runc_, root_);
+  // The process, looked up before the clock starts (as a caller that
+  // created the container knows it).
+  absl::StatusOr<std::vector<runtime::oci::RuncState>> all = runc.List();
+  if (!all.ok()) return all.status();
+  int pid = 0;
+  for (const runtime::oci::RuncState& c : *all) {
+    if (c.id == id) pid = c.pid;
+  }
+  absl::StatusOr<runtime::UniqueFd> pidfd = runtime::OpenPidFd(pid, runtime::ProcessStartTime(pid));
+  if (!pidfd.ok()) return pidfd.status();
+  const absl::Time begin = absl::Now();
+  if (absl::Status s = runc.Kill(id, signal, false); !s.ok()) return s;
+  if (!runtime::WaitPidFd(*pidfd, grace)) {
+    if (absl::Status s = runc.Kill(id, SIGKILL, false); !s.ok()) return s;
+    if (!runtime::WaitPidFd(*pidfd, absl::Seconds(10))) {
+      return absl::DeadlineExceededError(absl::StrCat("stop container ", id, ": no exit"));
+    }
+  }
+  absl::Status deleted;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!(deleted = runc.Delete(id, false)).ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  if (!deleted.ok()) return deleted;
+  return absl::Now() - begin;
+}
+
 absl::Status RuncFloor::Remove() const {
   runtime::oci::Runc runc(runc_, root_);
   absl::StatusOr<std::vector<runtime::oci::RuncState>> left = runc.List();

@@ -38,6 +38,11 @@ class RuncFloor {
   // `runc kill KILL`, then `runc delete` (retried briefly while the kill
   // lands).
   absl::Status KillDelete(const std::string& id) const;
+  // A stop done by hand, the floor of one: `runc kill <signal>`, a wait
+  // (pidfd) of up to `grace` for the container's process, `runc kill KILL`
+  // and a wait if it is still there, then `runc delete`. The wall time.
+  absl::StatusOr<absl::Duration> StopDelete(const std::string& id, int signal,
+                                            absl::Duration grace) const;
 
   // Removes <dir> (bundle and runc's state); kFailedPrecondition (and
   // nothing removed) while runc still lists a container there.

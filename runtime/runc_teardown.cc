@@ -1,11 +1,15 @@
 // RuncRuntime's stop and teardown: Stop ends a container's processes and
 // keeps its record; Delete, a failed create and recovery remove everything
 // of a container through TearDown / KillAndForget, on whatever is left.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/monitor_client.h"
@@ -23,6 +27,21 @@ namespace {
 // kills what is left without a PID namespace of its own (up to 10 s) and
 // writes the exit file.
 constexpr absl::Duration kExitRecordWait = absl::Seconds(15);
+
+// Removes every entry of `dir` but the one named `keep`.
+absl::Status RemoveAllBut(const std::string& dir, const char* keep) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str()); d != nullptr) {
+    while (const struct dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != ".." && name != keep) names.push_back(name);
+    }
+    closedir(d);
+  }
+  absl::Status first;
+  for (const std::string& name : names) Keep(&first, RemoveTree(dir + "/" + name));
+  return first;
+}
 
 }  // namespace
 
@@ -168,16 +187,37 @@ absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
       WaitPidFd(*c, options_.cleanup_timeout);
     }
   }
+  // Once nothing of the container runs (its process, known and gone, and
+  // its monitor, which leads runc and during a create runc init), its root
+  // file system is not used: it is unmounted, and the container's directory
+  // emptied but for the record, while runc deletes its state, side by side.
+  // Both mostly wait (runc delete ~10 ms; an unmount waits for an RCU grace
+  // period, each unlink for the journal: 1-3 ms on a busy disk), so the
+  // waits overlap. The record goes last. Otherwise (a failed create, a
+  // process that survived) all of it waits until KillAndForget is done.
+  const bool nothing_runs = target.pid > 0 && target.monitor_pid > 0 &&
+                            !ProcessIsAlive(target.pid, target.pid_start_time) &&
+                            !OpenPidFd(target.monitor_pid, target.monitor_start_time).ok();
+  std::optional<absl::Status> unmounted;
+  std::thread unmount;
+  if (nothing_runs) {
+    unmounted.emplace();
+    unmount = std::thread([this, &id, &unmounted] {
+      *unmounted = Unmount(store_.RootfsDir(id));
+      if (unmounted->ok()) *unmounted = RemoveAllBut(store_.ContainerDir(id), "state.json");
+    });
+  }
   // A plain delete is cheap once the container has exited; --force is the
   // fallback inside KillAndForget.
   absl::Status deleted = runc_.Delete(id, /*force=*/false);
+  if (unmount.joinable()) unmount.join();
   if (!deleted.ok() && !absl::IsNotFound(deleted)) {
     spdlog::debug("delete container {}: {}; forcing", id, deleted.ToString());
   }
   TeardownTarget rest = target;
   rest.runc_deleted = deleted.ok() || absl::IsNotFound(deleted);
   Keep(&first, KillAndForget(rest));
-  Keep(&first, Unmount(store_.RootfsDir(id)));
+  Keep(&first, unmounted.has_value() ? *unmounted : Unmount(store_.RootfsDir(id)));
   Keep(&first, RemoveTree(store_.ContainerDir(id)));
   return first;
 }

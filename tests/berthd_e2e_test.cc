@@ -282,15 +282,15 @@ TEST_F(BerthdE2eTest, CrashingCommandRestartsWithGrowingBackoff) {
           restarts.push_back(absl::Now());
           last = n;
         }
-        return n >= 4;
+        return n >= 5;
       },
       absl::Seconds(40)));
-  ASSERT_GE(restarts.size(), 4u);
-  // 300 ms doubling: each gap between restarts is longer than the one before
-  // it by about the previous backoff.
+  ASSERT_GE(restarts.size(), 5u);
+  // kubelet's curve with 300 ms: the first exit restarted at once, then
+  // 300 ms, 600 ms, 1.2 s, 2.4 s: the gaps grow by about the previous delay.
   const absl::Duration g1 = restarts[1] - restarts[0];
-  const absl::Duration g3 = restarts[3] - restarts[2];
-  EXPECT_GT(g3, g1 + absl::Milliseconds(500)) << "g1=" << g1 << " g3=" << g3;
+  const absl::Duration g4 = restarts[4] - restarts[3];
+  EXPECT_GT(g4, g1 + absl::Seconds(1)) << "g1=" << g1 << " g4=" << g4;
   json s = WaitStatus("default.crash", [](const json& s) { return s.contains("lastState"); });
   EXPECT_EQ(s["lastState"]["exitCode"], 3);
   EXPECT_THAT(Log(), ::testing::Not(HasSubstr(" E ")));
@@ -568,16 +568,29 @@ int RestartCount(const json& status) {
   return status.is_object() ? status.value("restartCount", -1) : -1;
 }
 
-// A program that exits the moment it starts, with berthd's default flags: it
-// is restarted on kubelet's CrashLoopBackOff curve (10 s, then 20 s), not
-// once a resync, and while it waits its status says so, never Running.
+// A program that exits the moment it starts, with berthd's default flags
+// (all of them): it is restarted on kubelet's CrashLoopBackOff curve (the
+// first exit at once, then 10 s, then 20 s), not once a resync, and while
+// it waits its status says so, never Running. The first exit has no
+// back-off: never CrashLoopBackOff before the first restart.
 TEST_F(BerthdE2eTest, AnInstantCrashFollowsTheBackOffCurveWithDefaultFlags) {
   StartBerthdWith(DefaultFlags());
+  const absl::Time written = absl::Now();
   Write("crash.yaml", Manifest("crash", "exit 3"));
+  bool backed_off_before_first_restart = false;
   json first = WaitStatus(
-      "default.crash", [](const json& s) { return s.value("restartCount", -1) == 1; },
-      absl::Seconds(25));
-  ASSERT_EQ(RestartCount(first), 1) << "no restart after the first 10 s back-off";
+      "default.crash",
+      [&](const json& s) {
+        if (s.value("restartCount", -1) <= 0 && s.value("phase", "") == "CrashLoopBackOff") {
+          backed_off_before_first_restart = true;
+        }
+        return s.value("restartCount", -1) >= 1;
+      },
+      absl::Seconds(8));
+  const absl::Time first_at = absl::Now();
+  ASSERT_EQ(RestartCount(first), 1) << "the first exit is restarted at once";
+  EXPECT_FALSE(backed_off_before_first_restart);
+  EXPECT_LT(first_at - written, absl::Seconds(5)) << "the first restart waited";
   // The restarted instance exits at once too: its back-off is reported, with
   // its exit code, as soon as the exit happened.
   json waiting = WaitStatus(
@@ -591,8 +604,15 @@ TEST_F(BerthdE2eTest, AnInstantCrashFollowsTheBackOffCurveWithDefaultFlags) {
   EXPECT_EQ((waiting.is_object() ? waiting.value("exitCode", -1) : -1), 3) << waiting.dump();
   json second = WaitStatus(
       "default.crash", [](const json& s) { return s.value("restartCount", -1) >= 2; },
+      absl::Seconds(20));
+  const absl::Time second_at = absl::Now();
+  ASSERT_EQ(RestartCount(second), 2) << "restart 2 comes 10 s after restart 1";
+  EXPECT_GE(second_at - first_at, absl::Seconds(9)) << "restart 2 before its 10 s back-off";
+  json third = WaitStatus(
+      "default.crash", [](const json& s) { return s.value("restartCount", -1) >= 3; },
       absl::Seconds(30));
-  EXPECT_EQ(RestartCount(second), 2) << "restart 2 comes 20 s after restart 1";
+  EXPECT_EQ(RestartCount(third), 3) << "restart 3 comes 20 s after restart 2";
+  EXPECT_GE(absl::Now() - second_at, absl::Seconds(19)) << "restart 3 before its 20 s back-off";
 }
 
 // The same curve with a short back-off (the relist and resync at their
@@ -601,13 +621,13 @@ TEST_F(BerthdE2eTest, AnInstantCrashIsRestartedOnEveryStepOfAShortBackOff) {
   StartBerthdWith(DefaultFlags(), {"--restart-backoff-initial=1s", "--restart-backoff-max=4s"});
   Write("crash.yaml", Manifest("crash", "exit 3"));
   const absl::Time began = absl::Now();
-  // 1 + 2 + 4 + 4 + 4 s of back-off: five restarts well before the first
-  // resync (60 s).
+  // 0 + 1 + 2 + 4 + 4 s of back-off (the first exit restarted at once):
+  // five restarts well before the first resync (60 s).
   json fifth = WaitStatus(
       "default.crash", [](const json& s) { return s.value("restartCount", -1) >= 5; },
       absl::Seconds(40));
   EXPECT_GE(RestartCount(fifth), 5) << fifth.dump();
-  EXPECT_GE(absl::Now() - began, absl::Seconds(14)) << "restarted faster than the back-off";
+  EXPECT_GE(absl::Now() - began, absl::Seconds(10)) << "restarted faster than the back-off";
 }
 
 // kubelet's events for an image it does not pull: no Pulling, and Pulled

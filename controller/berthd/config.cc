@@ -54,6 +54,11 @@ absl::StatusOr<Config> ResolveConfig(Config c, const NodeNameFallback& fallback)
           absl::StrCat(name, " must be positive, not ", absl::FormatDuration(value)));
     }
   }
+  if (c.manifests_debounce < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--manifests_debounce must not be negative, not ",
+                     absl::FormatDuration(c.manifests_debounce)));
+  }
   if (c.workers < 1) return absl::InvalidArgumentError("--workers must be at least 1");
   absl::StatusOr<std::map<std::string, std::string>> labels = ParseNodeLabels(c.node_labels_flag);
   if (!labels.ok()) return labels.status();

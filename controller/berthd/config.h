@@ -24,6 +24,8 @@ namespace berth::berthd {
 struct Config {
   // Directories.
   std::string manifests_dir = "/etc/berth/manifests";  // "": no manifests source
+  // The longest a change in it waits (DirectoryWatcher's debounce).
+  absl::Duration manifests_debounce = absl::Milliseconds(100);
   std::string state_dir = "/var/lib/berth";
   std::string run_dir = "/run/berth";
   std::string images_dir;  // resolved: <state_dir>/images when empty

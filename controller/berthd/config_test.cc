@@ -39,6 +39,7 @@ TEST(ConfigTest, TheFlagsDefaultsAreConfigsDefaults) {
   ASSERT_TRUE(flags.has_value());
   const Config defaults;
   EXPECT_EQ(flags->manifests_dir, defaults.manifests_dir);
+  EXPECT_EQ(flags->manifests_debounce, defaults.manifests_debounce);
   EXPECT_EQ(flags->state_dir, defaults.state_dir);
   EXPECT_EQ(flags->run_dir, defaults.run_dir);
   EXPECT_EQ(flags->images_dir, defaults.state_dir + "/images");
@@ -96,6 +97,11 @@ TEST(ConfigTest, DurationsMustBePositive) {
   c = Config();
   c.image_gc_period = absl::ZeroDuration();
   EXPECT_EQ(ErrorOf(c), "--image_gc_period must be positive, not 0");
+  c = Config();
+  c.manifests_debounce = absl::ZeroDuration();  // every change at once
+  EXPECT_TRUE(ResolveConfig(c, Fallback(std::nullopt, "host")).ok());
+  c.manifests_debounce = absl::Milliseconds(-1);
+  EXPECT_EQ(ErrorOf(c), "--manifests_debounce must not be negative, not -1ms");
 }
 
 TEST(ConfigTest, WorkersLabelsAndSomethingToRun) {

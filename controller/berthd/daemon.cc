@@ -183,7 +183,7 @@ absl::Status Daemon::Start() {
   for (const std::string& id : status_files_->Ids()) leftover_status_.Push(id);
   // Watches the directory, then pushes what changed while the runtime
   // recovered and the watch started.
-  if (manifests_) manifests_->Start();
+  if (manifests_) manifests_->Start(config_.manifests_debounce);
   // systemd (Type=notify): the runtime is recovered, the controller runs and
   // the manifests directory has been read (and the API's watches started).
   if (absl::Status s = notifier_.Ready(

@@ -16,6 +16,10 @@
 // written out here for --help and for the chart's test, which reads them.
 ABSL_FLAG(std::string, manifests_dir, "/etc/berth/manifests",
           "Directory of NodeContainer YAML files to keep running");
+ABSL_FLAG(absl::Duration, manifests_debounce, absl::Milliseconds(100),
+          "Longest wait before a change in --manifests-dir is read: a completed write, a "
+          "rename into place or a removal is read once the directory has been quiet for a "
+          "twentieth of it (5 ms); a file still being written is waited for up to this long");
 ABSL_FLAG(std::string, state_dir, "/var/lib/berth",
           "Berth's state: containers, status files, the lock");
 ABSL_FLAG(std::string, run_dir, "/run/berth", "Runtime state that ends with the boot (runc's)");
@@ -52,7 +56,8 @@ ABSL_FLAG(absl::Duration, relist_period, absl::Seconds(10),
           "How often the node's containers are listed to notice what no event reports (exits "
           "are noticed as they happen)");
 ABSL_FLAG(absl::Duration, restart_backoff_initial, absl::Seconds(10),
-          "First CrashLoopBackOff delay (doubles per restart)");
+          "CrashLoopBackOff delay before the second restart (a first exit is restarted at "
+          "once, as kubelet does; the delay doubles per restart)");
 ABSL_FLAG(absl::Duration, restart_backoff_max, absl::Minutes(5), "Largest CrashLoopBackOff delay");
 ABSL_FLAG(std::string, cgroup_parent, "/berth", "cgroup under which containers are placed");
 ABSL_FLAG(std::string, rootfs_mode, "overlay",
@@ -92,6 +97,7 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::st
 Config FromFlags() {
   Config c;
   c.manifests_dir = absl::GetFlag(FLAGS_manifests_dir);
+  c.manifests_debounce = absl::GetFlag(FLAGS_manifests_debounce);
   c.state_dir = absl::GetFlag(FLAGS_state_dir);
   c.run_dir = absl::GetFlag(FLAGS_run_dir);
   c.images_dir = absl::GetFlag(FLAGS_images_dir);

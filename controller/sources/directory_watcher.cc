@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -31,9 +33,16 @@ constexpr absl::Duration kMissingPollInterval = absl::Milliseconds(500);
 // How often a watched path is checked to still name the watched directory
 // (a re-pointed symlink, or a mount over it, sends no event).
 constexpr absl::Duration kRecheckInterval = absl::Seconds(1);
-// Under a steady stream of events, on_change still runs this many debounce
-// periods after the first unreported event.
-constexpr int kMaxDelayInDebounces = 10;
+
+// Whether `dir`/`name` is a regular file (or gone already): one that gets
+// an IN_CLOSE_WRITE after its IN_CREATE. A symlink or FIFO does not.
+bool IsRegularFileOrMissing(const std::string& dir, const std::string& name) {
+  struct stat st;
+  if (fstatat(AT_FDCWD, (dir + "/" + name).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno == ENOENT;
+  }
+  return S_ISREG(st.st_mode);
+}
 
 int PollTimeoutMs(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return 0;
@@ -155,6 +164,17 @@ bool DirectoryWatcher::DrainEvents(bool& watch_lost) {
         continue;
       }
       if (event->wd != wd_ || wd_ < 0) continue;
+      if (event->len > 0) {
+        const std::string name(event->name);
+        if (event->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) {
+          writing_.erase(name);  // complete (or gone; a new name is whole)
+        } else if ((event->mask & IN_MODIFY) ||
+                   ((event->mask & IN_CREATE) && !(event->mask & IN_ISDIR) &&
+                    IsRegularFileOrMissing(dir_, name))) {
+          // Content to come: a created regular file gets IN_CLOSE_WRITE.
+          writing_.insert(name);
+        }
+      }
       if (event->mask & (IN_IGNORED | IN_UNMOUNT)) {
         wd_ = -1;  // the kernel removed the watch
         watch_lost = true;
@@ -175,13 +195,20 @@ void DirectoryWatcher::Run() {
   absl::Time last_event = absl::InfinitePast();
   absl::Time next_check =
       SteadyClock().Now() + (wd_ >= 0 ? kRecheckInterval : kMissingPollInterval);
-  const absl::Duration max_delay = kMaxDelayInDebounces * debounce_;
+  const absl::Duration max_delay = debounce_;
+  const absl::Duration quiet = debounce_ / kQuietFraction;
+  // When a pending change is reported: `quiet` after the last event
+  // when nothing is half-written, else at the bound.
+  auto due = [&] {
+    const absl::Time bound = first_event + max_delay;
+    return writing_.empty() ? std::min(bound, last_event + quiet) : bound;
+  };
   int last_add_error = 0;
 
   while (true) {
     absl::Time wake = next_check;
     if (pending) {
-      wake = std::min({wake, last_event + debounce_, first_event + max_delay});
+      wake = std::min(wake, due());
     }
     struct pollfd fds[2] = {{stop_fd_.get(), POLLIN, 0}, {inotify_fd_.get(), POLLIN, 0}};
     int ready = poll(fds, 2, PollTimeoutMs(wake - SteadyClock().Now()));
@@ -229,8 +256,9 @@ void DirectoryWatcher::Run() {
       pending = true;
       last_event = now;
     }
-    if (pending && (now >= last_event + debounce_ || now >= first_event + max_delay)) {
+    if (pending && now >= due()) {
       pending = false;
+      writing_.clear();  // a writer that never closes waits once, not forever
       on_change_();
     }
   }

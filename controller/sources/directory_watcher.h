@@ -11,9 +11,18 @@
 // that a symlink points at, are not seen: owners should also rescan
 // periodically (as kubelet does for its static pod directory).
 //
-// Notifications are debounced: on_change runs once the directory has been
-// quiet for `debounce`, so a burst of events gives one call; under a steady
-// stream of events it still runs at least every 10 * debounce.
+// Notifications are debounced, and settle as soon as a change is complete:
+//  * an event that completes a change (IN_CLOSE_WRITE, a rename into or out
+//    of the directory, a deletion, an attribute change, the creation of a
+//    directory or symlink) settles once the directory has been quiet for
+//    debounce / kQuietFraction (5 ms of the default 100 ms) with no file
+//    left half-written, so an editor's save or an `mv` into place is seen
+//    within a few ms and the events of one burst still give one call;
+//  * a change in progress (a regular file created or modified and not yet
+//    closed) waits for its close;
+//  * never later than `debounce` after the first unreported event, whatever
+//    keeps coming (a writer that holds a file open, a steady stream).
+// `debounce` zero: every drained batch of events is reported at once.
 //
 // The directory itself may be missing or go away: when it is deleted, moved
 // away, or the path starts naming another directory (e.g. a symlinked path was
@@ -33,6 +42,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "runtime/sys/process.h"
@@ -41,6 +51,10 @@ namespace berth::controller {
 
 class DirectoryWatcher {
  public:
+  // A burst of completed changes settles after debounce / kQuietFraction
+  // of quiet.
+  static constexpr int kQuietFraction = 20;
+
   // Starts watching `dir`. A `dir` that does not exist yet (or is not a
   // directory) is not an error: it is polled for as described above. Errors:
   // inotify or eventfd unavailable, or adding the watch failing for another
@@ -68,6 +82,7 @@ class DirectoryWatcher {
   bool StillWatchingPath() const;
   // Reads all queued events. Returns whether there was any; sets
   // `watch_lost` if the watch went away (directory deleted, moved, unmounted).
+  // Keeps writing_ (the names created or modified and not closed since).
   bool DrainEvents(bool& watch_lost);
   void Run();
 
@@ -81,6 +96,8 @@ class DirectoryWatcher {
   int wd_ = -1;            // current watch, -1 when none
   dev_t watched_dev_ = 0;  // identity of the watched directory
   ino_t watched_ino_ = 0;
+  // Names with a write in progress since the last call (see above).
+  absl::flat_hash_set<std::string> writing_;
 
   std::thread thread_;
 };

@@ -130,6 +130,55 @@ TEST(DirectoryWatcherTest, EditorStyleSaveIsOneCall) {
   EXPECT_EQ(Settle(calls, absl::Milliseconds(300)), 1);
 }
 
+// A completed change settles after a few quiet ms, not at the debounce.
+TEST(DirectoryWatcherTest, RenameIntoPlaceAndRemovalSettleLongBeforeTheDebounce) {
+  TempDir dir;
+  WriteFile(dir / ".a.yaml.tmp", Manifest("web"));
+  CallCounter calls;
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Seconds(5), calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  absl::Time begin = absl::Now();
+  fs::rename(dir / ".a.yaml.tmp", dir / "a.yaml");
+  ASSERT_TRUE(calls.WaitAbove(0, absl::Seconds(2))) << "waited for the 5 s debounce";
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(1));
+  int n = Settle(calls, absl::Milliseconds(100));
+  begin = absl::Now();
+  fs::remove(dir / "a.yaml");
+  ASSERT_TRUE(calls.WaitAbove(n, absl::Seconds(2))) << "waited for the 5 s debounce";
+  EXPECT_LT(absl::Now() - begin, absl::Seconds(1));
+}
+
+// A file still being written waits for its close (up to the debounce).
+TEST(DirectoryWatcherTest, AFileBeingWrittenWaitsForItsClose) {
+  TempDir dir;
+  CallCounter calls;
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Seconds(5), calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  {
+    std::ofstream out(dir / "a.yaml");
+    out << Manifest("web");
+    out.flush();
+    EXPECT_FALSE(calls.WaitAbove(0, absl::Milliseconds(200))) << "read half-written";
+  }
+  const absl::Time closed = absl::Now();
+  ASSERT_TRUE(calls.WaitAbove(0, absl::Seconds(3))) << "the close was not noticed";
+  EXPECT_LT(absl::Now() - closed, absl::Seconds(1));
+}
+
+// A writer that keeps the file open delays the call by the debounce, no more.
+TEST(DirectoryWatcherTest, AWriterThatNeverClosesWaitsTheDebounce) {
+  TempDir dir;
+  CallCounter calls;
+  auto watcher = DirectoryWatcher::Start(dir.path(), absl::Milliseconds(300), calls.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  std::ofstream out(dir / "a.yaml");
+  const absl::Time begin = absl::Now();
+  out << Manifest("web");
+  out.flush();
+  ASSERT_TRUE(calls.WaitAbove(0));
+  EXPECT_GE(absl::Now() - begin, absl::Milliseconds(250));
+}
+
 TEST(DirectoryWatcherTest, ConfigMapSwapCallsAndSourceSeesIt) {
   TempDir dir;
   fs::create_directory(dir / "..2026_01_01");

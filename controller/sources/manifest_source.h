@@ -46,8 +46,9 @@
 // Scan returns, and OnResync when what MayRemove looks at changed (the
 // failing files, whether their objects are unknown, whether the directory
 // could be read), since containers it does not hold may then be kept or
-// removed. Start watches the directory (a DirectoryWatcher, 100 ms debounce)
-// and rescans on every change; Resync (the periodic resync, SIGHUP) rescans.
+// removed. Start watches the directory (a DirectoryWatcher: a completed
+// change is read within a few ms, none waits longer than the debounce) and
+// rescans on every change; Resync (the periodic resync, SIGHUP) rescans.
 //
 // Thread-safe: Snapshot and Get may be called from any thread while Scan runs
 // (typically on the DirectoryWatcher's thread or a resync timer). Concurrent

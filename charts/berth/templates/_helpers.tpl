@@ -78,6 +78,7 @@ berthd's arguments, one per line as "- <arg>" (quoted).
 {{- else }}
 - "--manifests-dir="
 {{- end }}
+- {{ printf "--manifests-debounce=%s" .Values.manifests.debounce | quote }}
 - {{ printf "--log-level=%s" $b.logLevel | quote }}
 - {{ printf "--log-format=%s" $b.logFormat | quote }}
 {{- if not (kindIs "invalid" $b.workers) }}

@@ -82,9 +82,9 @@ def chart_yaml():
 
 def seconds(duration):
     """"5m", "1h30m", "60s" as berthd's defaults are written: seconds."""
-    units = {"h": 3600, "m": 60, "s": 1}
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
     total = 0
-    for number, unit in re.findall(r"([0-9]+)(h|m|s)", duration):
+    for number, unit in re.findall(r"([0-9]+)(h|ms|m|s)", duration):
         total += int(number) * units[unit]
     return total
 
@@ -98,6 +98,9 @@ def berthd_flag_defaults():
         m = re.fullmatch(r"absl::(Seconds|Minutes|Hours)\((\d+)\)", value)
         if m:
             value = "%ds" % (int(m.group(2)) * {"Seconds": 1, "Minutes": 60, "Hours": 3600}[m.group(1)])
+        m = re.fullmatch(r"absl::Milliseconds\((\d+)\)", value)
+        if m:
+            value = "%sms" % m.group(1)
         defaults[name.replace("_", "-")] = value.strip('"')
     return defaults
 
@@ -215,6 +218,7 @@ class DefaultsTest(unittest.TestCase):
             "--state-dir=/var/lib/berth",
             "--run-dir=/run/berth",
             "--manifests-dir=",
+            "--manifests-debounce=100ms",
             "--log-level=info",
             "--log-format=text",
             "--resync-period=60s",
@@ -234,7 +238,8 @@ class DefaultsTest(unittest.TestCase):
             if name in ("in-cluster", "manifests-dir"):
                 continue  # cluster mode, and no directory unless enabled
             self.assertIn(name, defaults, "berthd has no flag --%s" % name)
-            if name.endswith("-period") or name.startswith("restart-backoff"):
+            if (name.endswith("-period") or name.startswith("restart-backoff")
+                    or name == "manifests-debounce"):
                 self.assertEqual(seconds(value), seconds(defaults[name]), name)
             else:
                 self.assertEqual(value, defaults[name], name)
@@ -332,7 +337,7 @@ class OverridesTest(unittest.TestCase):
                    "imageGC": {"highThreshold": 90, "lowThreshold": 70, "period": "10m"},
                    "restartBackoff": {"initial": "2s", "max": "1m"}},
         "extraArgs": ["--node-labels=zone=a,disk=ssd", "--rootfs-mode=copy"],
-        "manifests": {"enabled": True, "hostPath": "/srv/berth/manifests"},
+        "manifests": {"enabled": True, "hostPath": "/srv/berth/manifests", "debounce": "20ms"},
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                       "limits": {"cpu": 1, "memory": "512Mi"}},
         "nodeSelector": {"berth.dev/enabled": "true"},
@@ -361,7 +366,8 @@ class OverridesTest(unittest.TestCase):
         self.assertEqual(args[0], "--in-cluster")
         self.assertEqual(args[-2:], self.VALUES["extraArgs"])  # last: they override
         flags = flag_values(args)
-        for name, value in {"manifests-dir": "/srv/berth/manifests", "log-level": "debug",
+        for name, value in {"manifests-dir": "/srv/berth/manifests", "manifests-debounce": "20ms",
+                            "log-level": "debug",
                             "log-format": "json", "workers": "4", "stop-on-exit": "true",
                             "image-gc-high-threshold": "90", "image-gc-low-threshold": "70",
                             "image-gc-period": "10m", "restart-backoff-initial": "2s",
