@@ -1,7 +1,6 @@
 #include "controller/desired_state.h"
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "controller/spec/spec_hash.h"
 #include "runtime/names.h"
@@ -143,14 +142,6 @@ bool IsForNode(const NodeContainer& object, const std::string& node_name,
     if (it == node_labels.end() || it->second != v) return false;
   }
   return true;
-}
-
-int64_t IntAnnotation(const std::map<std::string, std::string>& annotations, const std::string& key,
-                      int64_t fallback) {
-  auto it = annotations.find(key);
-  int64_t v;
-  if (it == annotations.end() || !absl::SimpleAtoi(it->second, &v)) return fallback;
-  return v;
 }
 
 }  // namespace berth::controller

@@ -41,11 +41,6 @@ ImagePullPolicy EffectivePullPolicy(const NodeContainerSpec& spec);
 bool IsForNode(const NodeContainer& object, const std::string& node_name,
                const std::map<std::string, std::string>& node_labels);
 
-// Reads an integer annotation; `fallback` when absent or malformed. Prefer
-// ContainerAnnotations::Decode (controller/spec/container_annotations.h).
-int64_t IntAnnotation(const std::map<std::string, std::string>& annotations, const std::string& key,
-                      int64_t fallback);
-
 }  // namespace berth::controller
 
 #endif  // BERTH_CONTROLLER_DESIRED_STATE_H_

@@ -81,8 +81,8 @@ void StopAll(runtime::Runtime& rt, controller::StatusSink& status) {
   std::vector<std::thread> stoppers;
   for (const auto& c : *all) {
     stoppers.emplace_back([&rt, &status, c] {
-      absl::Duration grace = absl::Seconds(
-          controller::IntAnnotation(c.annotations, controller::kGracePeriodAnnotation, 30));
+      const absl::Duration grace =
+          controller::ContainerAnnotations::Decode(c.annotations).grace_period;
       if (absl::Status s = rt.Stop(c.id, grace); !s.ok()) spdlog::error("{}", s.ToString());
       if (absl::Status s = rt.Delete(c.id); !s.ok()) {
         spdlog::error("{}", s.ToString());

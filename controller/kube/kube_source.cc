@@ -189,12 +189,10 @@ bool KubeSource::StillForThisNode(const runtime::ContainerStatus& container) con
   // container goes, the API itself is asked, by the names the container
   // carries (its id may be a hash of them).
   const std::string& id = container.id;
-  auto annotation = [&container](const char* key) {
-    auto it = container.annotations.find(key);
-    return it == container.annotations.end() ? std::string() : it->second;
-  };
-  std::string ns = annotation(controller::kNamespaceAnnotation);
-  std::string name = annotation(controller::kNameAnnotation);
+  const controller::ContainerAnnotations carried =
+      controller::ContainerAnnotations::Decode(container.annotations);
+  std::string ns = carried.namespace_;
+  std::string name = carried.name;
   if ((ns.empty() || name.empty()) && id.find('.') != std::string::npos) {
     // A container without the annotations: only an id of the
     // "<namespace>.<name>" form has a dot (ContainerIdFor), so it splits.

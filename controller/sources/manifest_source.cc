@@ -458,8 +458,8 @@ std::vector<std::string> ManifestSource::Ids() const {
 bool ManifestSource::MayRemove(const runtime::ContainerStatus& container) const {
   absl::ReaderMutexLock lock(&mu_);
   if (state_.directory_unreadable || state_.objects_unknown) return false;
-  auto file = container.annotations.find(kSourceFileAnnotation);
-  return file == container.annotations.end() || state_.failed_files.count(file->second) == 0;
+  const std::string file = ContainerAnnotations::Decode(container.annotations).source_file;
+  return file.empty() || state_.failed_files.count(file) == 0;
 }
 
 }  // namespace berth::controller

@@ -49,8 +49,9 @@ std::optional<NodeContainer> MultiSource::Get(const std::string& id) const {
 }
 
 bool MultiSource::MayRemove(const runtime::ContainerStatus& container) const {
-  auto it = container.annotations.find(kSourceAnnotation);
-  const std::string name = it == container.annotations.end() ? "manifests" : it->second;
+  // Containers made before sources had names came from the manifests.
+  const std::string source = ContainerAnnotations::Decode(container.annotations).source;
+  const std::string name = source.empty() ? "manifests" : source;
   const Source* s = Find(name);
   return s == nullptr || s->MayRemove(container);
 }
