@@ -147,10 +147,7 @@ class BerthdE2eTest : public ::testing::Test {
   }
 
   void Write(const std::string& file, const std::string& content) {
-    // Like an editor: a temporary file renamed over the old one.
-    const std::string tmp = manifests_ + "/." + file + ".swp";
-    ASSERT_TRUE(runtime::WriteFileAtomic(tmp, content).ok());
-    ASSERT_EQ(rename(tmp.c_str(), (manifests_ + "/" + file).c_str()), 0);
+    berth::testing::WriteManifestFile(manifests_, file, content);
   }
 
   json Status(const std::string& id) const {
@@ -168,14 +165,7 @@ class BerthdE2eTest : public ::testing::Test {
   // Waits until berthd rewrote the status file of `id` after `since` (a new
   // berthd writes each one once it has reconciled it).
   void WaitForStatusWrittenAfter(const std::string& id, absl::Time since) {
-    const std::string path = world_.berth_state_dir() + "/status/" + id + ".json";
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          struct stat st;
-          return stat(path.c_str(), &st) == 0 && absl::TimeFromTimespec(st.st_mtim) > since;
-        },
-        kWait))
-        << id << " was not reconciled";
+    berth::testing::WaitStatusFileWrittenAfter(world_.berth_state_dir(), id, since, kWait);
   }
 
   static bool Alive(int pid) { return kill(pid, 0) == 0 && runtime::ProcessStartTime(pid) != 0; }

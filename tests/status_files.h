@@ -2,6 +2,9 @@
 #ifndef BERTH_TESTS_STATUS_FILES_H_
 #define BERTH_TESTS_STATUS_FILES_H_
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <string>
 
 #include "absl/time/time.h"
@@ -34,6 +37,30 @@ nlohmann::json WaitStatusFile(const std::string& berth_state_dir, const std::str
       timeout);
   EXPECT_TRUE(ok) << "status of " << id << " never matched; last: " << last.dump();
   return last;
+}
+
+// Waits until berthd rewrote the status file of `id` after `since` (a new
+// berthd writes each one once it has reconciled it); a test failure when it
+// never did.
+inline void WaitStatusFileWrittenAfter(const std::string& berth_state_dir, const std::string& id,
+                                       absl::Time since, absl::Duration timeout) {
+  const std::string path = berth_state_dir + "/status/" + id + ".json";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        struct stat st;
+        return stat(path.c_str(), &st) == 0 && absl::TimeFromTimespec(st.st_mtim) > since;
+      },
+      timeout))
+      << id << " was not reconciled";
+}
+
+// Puts `content` in `dir`/`file` as an editor saves: a temporary file
+// renamed over the old one.
+inline void WriteManifestFile(const std::string& dir, const std::string& file,
+                              const std::string& content) {
+  const std::string tmp = dir + "/." + file + ".swp";
+  ASSERT_TRUE(runtime::WriteFileAtomic(tmp, content).ok());
+  ASSERT_EQ(rename(tmp.c_str(), (dir + "/" + file).c_str()), 0);
 }
 
 // The status says Running, with a pid.

@@ -121,9 +121,7 @@ class UpgradeE2eTest : public ::testing::Test {
   std::string Log() const { return runtime::ReadFile(world_.dir() + "/berthd.log").value_or(""); }
 
   void Write(const std::string& file, const std::string& content) {
-    const std::string tmp = manifests_ + "/." + file + ".swp";
-    ASSERT_TRUE(runtime::WriteFileAtomic(tmp, content).ok());
-    ASSERT_EQ(rename(tmp.c_str(), (manifests_ + "/" + file).c_str()), 0);
+    berth::testing::WriteManifestFile(manifests_, file, content);
   }
 
   json Status(const std::string& id) const {
@@ -134,14 +132,7 @@ class UpgradeE2eTest : public ::testing::Test {
                                           kWait);
   }
   void WaitForStatusWrittenAfter(const std::string& id, absl::Time since) {
-    const std::string path = world_.berth_state_dir() + "/status/" + id + ".json";
-    EXPECT_TRUE(WaitFor(
-        [&] {
-          struct stat st;
-          return stat(path.c_str(), &st) == 0 && absl::TimeFromTimespec(st.st_mtim) > since;
-        },
-        kWait))
-        << id << " was not reconciled";
+    berth::testing::WaitStatusFileWrittenAfter(world_.berth_state_dir(), id, since, kWait);
   }
 
   // berth.dev/spec-hash in the runtime's record of `id`.
