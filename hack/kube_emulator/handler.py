@@ -11,9 +11,9 @@ import ssl
 import time
 import urllib.parse
 
-from . import discovery, openapi
-from .auth import authenticated
-from .errors import ApiError, bad_request
+from . import discovery, openapi, rbac
+from .auth import authenticate
+from .errors import ApiError, bad_request, query_bool
 from .resource_verbs import serve_resource
 from .server import log
 
@@ -129,9 +129,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
             return
         try:
-            if not authenticated(emu.token, emu.client_ca, self.headers.get("Authorization", ""),
-                                 self.connection, path):
+            user = authenticate(emu, self.headers.get("Authorization", ""), self.connection,
+                                path)
+            if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            attributes = rbac.request_attributes(method, path, params)
+            with emu.store.lock:
+                allowed, reason = rbac.authorize(emu.store, user, attributes)
+            if not allowed:
+                entry["user"] = user.name
+                raise rbac.forbidden(user, attributes, reason)
+            self.user = user
             self.route(method, path, params, body, entry)
         except ApiError as e:
             if not self.code:
@@ -236,9 +244,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sub = rest[2] if len(rest) == 3 else None
         rtype = store.find(group, version, plural)
         if rtype is None or (ns is not None and not rtype.namespaced) or (
-                sub is not None and not (sub == "status" and rtype.status)):
+                sub is not None and not (sub == "status" and rtype.status) and
+                sub not in [r[0] for r in rtype.subresources]):
             raise ApiError(404, "NotFound", NOT_FOUND)
-        if params.get("watch") in ("1", "true", "True"):
+        if query_bool(params, "watch"):
             watch = True
         entry["verb"] = kube_verb(method, name is None, watch)
         if rtype.namespaced and name is not None and ns is None:
