@@ -296,7 +296,7 @@ class Store:
                 new = apply_merge(old, patch)
             else:
                 old = self.get(rtype, ns, name)
-                new = apply_patch(old, content_type, patch, rtype.builtin)
+                new = apply_patch(old, content_type, patch, rtype)
             if not isinstance(new, dict):
                 raise bad_request("the patched object must be a JSON object")
             return self.update(rtype, ns, name, new, params, subresource, warnings,
