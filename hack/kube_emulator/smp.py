@@ -314,13 +314,11 @@ def normalize_slice_order(to_sort, order, key):
         for v in to_sort:
             (to_delete if isinstance(v, dict) and MARKER in v else keep).append(v)
         to_sort = keep
-    positions = {id(v): index_of(order, v, key) for v in to_sort}
-    # Stable by position; elements not in `order` keep their place after
-    # those that are (Go's sort.SliceStable with the same less function
-    # leaves them where the stable sort puts them).
-    found = sorted([v for v in to_sort if positions[id(v)] >= 0],
-                   key=lambda v: positions[id(v)])
-    return found + [v for v in to_sort if positions[id(v)] < 0] + to_delete
+    # sort.SliceStable by the position in `order`. Every element is in
+    # `order` where this is called (patch items by the patch or its
+    # $setElementOrder, server-only ones by the live list), so the less
+    # function is a consistent order and a stable sort by position is Go's.
+    return sorted(to_sort, key=lambda v: index_of(order, v, key)) + to_delete
 
 
 def normalize_element_order(in_patch, server_only, patch_order, server_order, key):
