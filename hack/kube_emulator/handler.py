@@ -217,7 +217,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 versions = store.groups().get(parts[1])
                 if not versions:
                     raise ApiError(404, "NotFound", NOT_FOUND)
-                return self.send_json(200, discovery.api_group(parts[1], versions))
+                return self.send_json(200, dict({"kind": "APIGroup", "apiVersion": "v1"},
+                                                **discovery.api_group(parts[1], versions)))
         else:
             raise ApiError(404, "NotFound", NOT_FOUND)
         if not rest:
