@@ -138,6 +138,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 allowed, reason = rbac.authorize(emu.store, user, attributes)
             if not allowed:
                 entry["user"] = user.name
+                if attributes.resource_request:
+                    entry["verb"] = attributes.verb
                 raise rbac.forbidden(user, attributes, reason)
             self.user = user
             self.route(method, path, params, body, entry)
