@@ -18,6 +18,10 @@ import json
 import os
 import time
 
+from .errors import bad_request, invalid
+from .resources import ResourceType
+from .timestamps import now_rfc3339
+
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 AUDIENCE = ISSUER
 DEFAULT_SECONDS = 3600
@@ -115,8 +119,6 @@ def token_request(issuer, store, ns, name, body):
     """Serves POST .../serviceaccounts/NAME/token: the TokenRequest answered,
     with its status.token. 404 when the ServiceAccount does not exist, 422
     for an expiration outside [10 minutes, 2^32 seconds]."""
-    from .errors import bad_request, invalid
-    from .timestamps import now_rfc3339
     sa_type = store.find("", "v1", "serviceaccounts")
     if not isinstance(body, dict):
         raise bad_request("the body of the request must be a TokenRequest")
@@ -130,7 +132,6 @@ def token_request(issuer, store, ns, name, body):
     seconds = DEFAULT_SECONDS if seconds is None else seconds
     if not isinstance(seconds, int):
         raise bad_request("spec.expirationSeconds must be an integer")
-    from .resources import ResourceType
     token_type = ResourceType("authentication.k8s.io", "v1", "token", "", "TokenRequest", True)
     if seconds < MIN_SECONDS:
         raise invalid(token_type, name, [("FieldValueInvalid", "spec.expirationSeconds",
