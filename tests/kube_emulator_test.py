@@ -879,6 +879,33 @@ class BuiltinTypesTest(EmulatorTestCase):
                                     r"ClusterRole")
         self.assertRegex(resources, r"rolebindings\s+rbac.authorization.k8s.io/v1\s+true\s+"
                                     r"RoleBinding")
+        # Aggregated discovery, what kubectl asks for first.
+        accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+                  "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+                  "application/json")
+        code, doc = self.emu.request("GET", "/apis", headers={"Accept": accept})
+        self.assertEqual((code, doc["kind"], doc["apiVersion"]),
+                         (200, "APIGroupDiscoveryList", "apidiscovery.k8s.io/v2"))
+        groups = {g["metadata"]["name"]: g for g in doc["items"]}
+        apps = groups["apps"]["versions"][0]
+        self.assertEqual((apps["version"], apps["freshness"]), ("v1", "Current"))
+        ds = apps["resources"][0]
+        self.assertEqual((ds["resource"], ds["scope"], ds["singularResource"], ds["shortNames"],
+                          ds["responseKind"]),
+                         ("daemonsets", "Namespaced", "daemonset", ["ds"],
+                          {"group": "apps", "version": "v1", "kind": "DaemonSet"}))
+        self.assertEqual(ds["subresources"][0]["subresource"], "status")
+        nc_version = groups["berth.dev"]["versions"][0]
+        self.assertEqual(nc_version["resources"][0]["resource"], "nodecontainers")
+        code, doc = self.emu.request("GET", "/api", headers={"Accept": accept})
+        core = {r["resource"]: r for r in doc["items"][0]["versions"][0]["resources"]}
+        self.assertNotIn("name", doc["items"][0]["metadata"])
+        self.assertEqual(core["serviceaccounts"]["subresources"], [{
+            "subresource": "token", "verbs": ["create"], "responseKind": {
+                "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}}])
+        # Plain JSON first: the legacy documents.
+        code, doc = self.emu.request("GET", "/api", headers={"Accept": "application/json"})
+        self.assertEqual(doc["kind"], "APIVersions")
 
     def test_secret_from_kubectl_and_in_protobuf(self):
         self.emu.kubectl("create", "secret", "docker-registry", "regcred",

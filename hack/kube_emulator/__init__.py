@@ -9,7 +9,7 @@ it differs from a real API server. The modules, from the socket inward:
   tokens          ServiceAccount tokens: TokenRequest, JWT issue and checks
   rbac            RBAC authorization, the Forbidden Status, bootstrap policy
   handler         HTTP plumbing, request log, outages, /_emulator, routing
-  discovery       /version, /api, /apis, APIResourceList
+  discovery       /version, /api, /apis, APIResourceList, aggregated
   openapi         OpenAPI v3 documents from the registered types
   resource_verbs  get/list/create/update/patch/delete on a resource
   watch_stream    a chunked watch stream with bookmarks and timeouts

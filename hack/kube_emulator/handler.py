@@ -196,6 +196,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(200, discovery.VERSION)
             if path in ("/healthz", "/livez", "/readyz"):
                 return self.send_bytes(200, b"ok", "text/plain; charset=utf-8")
+            if path in ("/api", "/apis"):
+                version = discovery.aggregated_version(self.headers.get("Accept", ""))
+                if version:
+                    with store.lock:
+                        doc = discovery.aggregated_list(store, path == "/api", version)
+                    return self.send_bytes(200, json.dumps(doc).encode(),
+                                           discovery.aggregated_content_type(version),
+                                           headers=[("Vary", "Accept")])
             if path == "/api":
                 return self.send_json(200, discovery.api_versions(self.server.emulator.address))
             if path == "/apis":

@@ -98,3 +98,16 @@ class ProtobufTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AggregatedDiscoveryTest(unittest.TestCase):
+    def test_the_first_acceptable_media_range_decides(self):
+        from kube_emulator.discovery import aggregated_version
+        v2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        beta = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+        self.assertEqual(aggregated_version(v2 + "," + beta + ",application/json"), "v2")
+        self.assertEqual(aggregated_version(beta + ",application/json"), "v2beta1")
+        self.assertIsNone(aggregated_version("application/json," + v2))
+        self.assertIsNone(aggregated_version(""))
+        self.assertIsNone(aggregated_version("application/json;g=apidiscovery.k8s.io;v=v3;"
+                                             "as=APIGroupDiscoveryList"))
