@@ -1152,6 +1152,37 @@ class RbacTest(EmulatorTestCase):
         self.emu.kubectl("apply", "-f", "-", input=json.dumps(role))
         self.assertNotEqual(self.as_user(token, "get", "nodecontainers", "-A").returncode, 0)
 
+    def test_auth_can_i_and_impersonation(self):
+        self.emu.kubectl("create", "serviceaccount", "-n", "default", "asker")
+        self.emu.kubectl("create", "clusterrole", "asker", "--verb=list,watch",
+                         "--resource=nodecontainers.berth.dev")
+        self.emu.kubectl("create", "clusterrolebinding", "asker", "--clusterrole=asker",
+                         "--serviceaccount=default:asker")
+        sa = "system:serviceaccount:default:asker"
+        # kubectl auth can-i: a SelfSubjectAccessReview (protobuf), as the
+        # admin impersonating the account or with the account's own token.
+        can = self.emu.kubectl("auth", "can-i", "list", "nodecontainers", "--as", sa)
+        self.assertEqual(can.stdout.strip(), "yes")
+        cannot = self.emu.kubectl("auth", "can-i", "delete", "nodecontainers", "--as", sa,
+                                  check=False)
+        self.assertEqual((cannot.returncode, cannot.stdout.strip()), (1, "no"))
+        token = self.token("default", "asker")
+        self.assertEqual(self.as_user(token, "auth", "can-i", "watch", "nodecontainers", "-A"
+                                      ).stdout.strip(), "yes")
+        code, review = self.emu.request(
+            "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            {"spec": {"user": sa, "groups": ["system:serviceaccounts"],
+                      "resourceAttributes": {"verb": "list", "group": "berth.dev",
+                                             "resource": "nodecontainers"}}})
+        self.assertEqual(code, 201, review)
+        self.assertEqual(review["status"], {
+            "allowed": True, "reason": 'RBAC: allowed by ClusterRoleBinding "asker" of '
+                                       'ClusterRole "asker" to ServiceAccount "asker/default"'})
+        # Only who may impersonate does.
+        result = self.as_user(token, "get", "nc", "-A", "--as", "bob")
+        self.assertIn('users "bob" is forbidden: User "%s" cannot impersonate resource "users" '
+                      'in API group "" at the cluster scope' % sa, result.stderr)
+
     def test_namespaced_role(self):
         token = self.token("default", "ns-user")
         role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",

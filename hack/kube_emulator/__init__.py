@@ -8,6 +8,7 @@ it differs from a real API server. The modules, from the socket inward:
   auth            SSL context; who a request is (tokens, certificates)
   tokens          ServiceAccount tokens: TokenRequest, JWT issue and checks
   rbac            RBAC authorization, the Forbidden Status, bootstrap policy
+  reviews         impersonation; SelfSubjectAccessReview, SubjectAccessReview
   handler         HTTP plumbing, request log, outages, /_emulator, routing
   discovery       /version, /api, /apis, APIResourceList, aggregated
   openapi         OpenAPI v3 documents from the registered types

@@ -15,6 +15,7 @@ from . import discovery, openapi, rbac
 from .auth import authenticate
 from .errors import ApiError, bad_request, query_bool
 from .resource_verbs import serve_resource
+from .reviews import impersonate
 from .server import log
 
 NOT_FOUND = "the server could not find the requested resource"
@@ -135,6 +136,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             attributes = rbac.request_attributes(method, path, params)
             with emu.store.lock:
+                user = impersonate(emu.store, user, self.headers)
                 allowed, reason = rbac.authorize(emu.store, user, attributes)
             if not allowed:
                 entry["user"] = user.name

@@ -1,7 +1,8 @@
 """Protobuf request bodies (application/vnd.kubernetes.protobuf): the `k8s\\0`
 magic, the runtime.Unknown envelope (typeMeta = 1, raw = 2), and the kinds
 kubectl's and helm's typed clients write (Namespace, Secret, ConfigMap,
-ServiceAccount, authentication/v1 TokenRequest, meta/v1 DeleteOptions),
+ServiceAccount, authentication/v1 TokenRequest, authorization/v1
+(Self)SubjectAccessReview, meta/v1 DeleteOptions),
 decoded to the JSON a client would have sent.
 
 The decoder is driven by MESSAGES, a table of field numbers taken from
@@ -74,6 +75,18 @@ MESSAGES = {
         5: ("dryRun", "string", "rep"),
         6: ("ignoreStoreReadErrorWithClusterBreakingPotential", "bool", "ptr")},
     "Preconditions": {1: ("uid", "string", "ptr"), 2: ("resourceVersion", "string", "ptr")},
+    "SelfSubjectAccessReview": {1: ("metadata", "ObjectMeta"),
+                                2: ("spec", "SubjectAccessReviewSpec")},
+    "SubjectAccessReview": {1: ("metadata", "ObjectMeta"), 2: ("spec", "SubjectAccessReviewSpec")},
+    "SubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes", "ptr"),
+        2: ("nonResourceAttributes", "NonResourceAttributes", "ptr"), 3: ("user", "string"),
+        4: ("groups", "string", "rep"), 6: ("uid", "string")},
+    "ResourceAttributes": {1: ("namespace", "string"), 2: ("verb", "string"),
+                           3: ("group", "string"), 4: ("version", "string"),
+                           5: ("resource", "string"), 6: ("subresource", "string"),
+                           7: ("name", "string")},
+    "NonResourceAttributes": {1: ("path", "string"), 2: ("verb", "string")},
     "Time": {1: ("seconds", "int"), 2: ("nanos", "int")},
     "MapEntry": {1: ("key", "string"), 2: ("value", "raw")},
 }
@@ -81,6 +94,8 @@ MESSAGES = {
 # The kinds a body may carry, by (apiVersion, kind).
 KINDS = {("v1", "Namespace"), ("v1", "Secret"), ("v1", "ConfigMap"), ("v1", "ServiceAccount"),
          ("authentication.k8s.io/v1", "TokenRequest"), ("meta.k8s.io/v1", "DeleteOptions"),
+         ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
+         ("authorization.k8s.io/v1", "SubjectAccessReview"),
          ("v1", "DeleteOptions")}
 
 MAGIC = b"k8s\x00"

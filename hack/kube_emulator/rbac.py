@@ -9,6 +9,8 @@ Members of system:masters are always allowed (the apiserver's privileged
 group authorizer runs before RBAC).
 """
 
+import json
+
 from .errors import ApiError, query_bool
 from .resources import RBAC
 
@@ -120,9 +122,21 @@ def applies_to(subject, user, binding_namespace):
     return False
 
 
+def quote(text):
+    return json.dumps(text)
+
+
+def describe_subject(subject, binding_namespace):
+    if subject.get("kind") == "ServiceAccount":
+        return 'ServiceAccount "%s/%s"' % (subject.get("name"),
+                                           subject.get("namespace") or binding_namespace)
+    return "%s %s" % (subject.get("kind"), quote(subject.get("name")))
+
+
 def authorize(store, user, a):
-    """(allowed, reason): RBAC's decision for user on a. The caller holds
-    store.lock."""
+    """(allowed, reason): RBAC's decision for user on a, with the reason its
+    visitor gives ("RBAC: allowed by ClusterRoleBinding ..." or the errors
+    met). The caller holds store.lock."""
     if MASTERS in user.groups:
         return True, ""
     errors = []
@@ -143,17 +157,23 @@ def authorize(store, user, a):
             return []
         return role.get("rules") or []
 
-    for (_, _), b in sorted(store.objects.get((RBAC, "clusterrolebindings"), {}).items()):
-        if any(applies_to(s, user, "") for s in b.get("subjects") or []):
-            if any(rule_allows(a, r) for r in role_rules(b.get("roleRef") or {}, "")):
-                return True, ""
+    for (_, name), b in sorted(store.objects.get((RBAC, "clusterrolebindings"), {}).items()):
+        for s in b.get("subjects") or []:
+            if applies_to(s, user, "") and any(
+                    rule_allows(a, r) for r in role_rules(b.get("roleRef") or {}, "")):
+                return True, "RBAC: allowed by ClusterRoleBinding %s of %s %s to %s" % (
+                    quote(name), b["roleRef"].get("kind"), quote(b["roleRef"].get("name")),
+                    describe_subject(s, ""))
     if a.namespace:
-        for (ns, _), b in sorted(store.objects.get((RBAC, "rolebindings"), {}).items()):
+        for (ns, name), b in sorted(store.objects.get((RBAC, "rolebindings"), {}).items()):
             if ns != a.namespace:
                 continue
-            if any(applies_to(s, user, ns) for s in b.get("subjects") or []):
-                if any(rule_allows(a, r) for r in role_rules(b.get("roleRef") or {}, ns)):
-                    return True, ""
+            for s in b.get("subjects") or []:
+                if applies_to(s, user, ns) and any(
+                        rule_allows(a, r) for r in role_rules(b.get("roleRef") or {}, ns)):
+                    return True, "RBAC: allowed by RoleBinding %s of %s %s to %s" % (
+                        quote(name + "/" + ns), b["roleRef"].get("kind"),
+                        quote(b["roleRef"].get("name")), describe_subject(s, ns))
     reason = "RBAC: " + (errors[0] if len(errors) == 1 else
                          "[" + ", ".join(errors) + "]") if errors else ""
     return False, reason

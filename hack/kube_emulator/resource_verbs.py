@@ -8,6 +8,7 @@ from .errors import ApiError, bad_request, go_value, invalid
 from .protobuf import decode_protobuf_object
 from .selector import Selector
 from .tables import make_table
+from .reviews import AUTHORIZATION, access_review
 from .tokens import token_request
 from .watch_stream import serve_watch
 
@@ -48,6 +49,11 @@ def serve_resource(h, method, rtype, ns, name, sub, watch, params, raw):
     if params.get("dryRun") and params["dryRun"] != "All":
         raise bad_request('Invalid dry run value: "%s"' % params["dryRun"])
     warnings = []
+    if rtype.group == AUTHORIZATION:
+        if method != "POST" or name is not None:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
+                                                    "the requested resource")
+        return h.send_json(201, access_review(store, h.user, rtype.kind, body))
     if sub == "token":
         if method != "POST":
             raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
