@@ -66,6 +66,14 @@ ABSL_FLAG(std::string, rootfs_mode, "overlay",
           "copy by itself when a probe mount fails)");
 ABSL_FLAG(std::string, runc, "", "runc binary (default: found on PATH)");
 ABSL_FLAG(std::string, monitor, "", "berth-monitor binary (default: beside berthd)");
+ABSL_FLAG(std::string, api_socket, "",
+          "The local API's unix socket, for berthctl (default: <run-dir>/berth.sock, "
+          "that is /run/berth/berth.sock)");
+ABSL_FLAG(std::string, api_group, "",
+          "Group (name or gid) of the API socket: its members may read (default: root only)");
+ABSL_FLAG(std::string, api_admin_group, "",
+          "Group whose members may also exec, restart, apply and delete through the API, as "
+          "root may (they need the socket's group too)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 ABSL_FLAG(std::string, log_format, "text", "text or json");
 ABSL_FLAG(bool, dry_run, false, "Print what would be done and exit without doing it");
@@ -125,6 +133,9 @@ Config FromFlags() {
   c.log_format = absl::GetFlag(FLAGS_log_format);
   c.dry_run = absl::GetFlag(FLAGS_dry_run);
   c.stop_on_exit = absl::GetFlag(FLAGS_stop_on_exit);
+  c.api_socket = absl::GetFlag(FLAGS_api_socket);
+  c.api_group = absl::GetFlag(FLAGS_api_group);
+  c.api_admin_group = absl::GetFlag(FLAGS_api_admin_group);
   return c;
 }
 
