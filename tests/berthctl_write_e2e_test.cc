@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
+#include "runtime/state_store.h"
 #include "tests/berthctl_fixture.h"
 
 namespace berth::testing {
@@ -70,15 +71,12 @@ class BerthctlWriteE2eTest : public BerthctlE2eTest {
     return s.contains("pid") ? s["pid"].get<int>() : 0;
   }
 
+  // The containers on the node, from berthd's records (read only: opening
+  // a runtime here would recover, and so disturb, what berthd is doing).
   std::set<std::string> Containers() {
-    std::set<std::string> ids;
-    auto rt = runtime::RuncRuntime::Open(world_.RuntimeOptions());
-    if (!rt.ok()) return ids;
-    auto all = (*rt)->List();
-    if (all.ok()) {
-      for (const auto& c : *all) ids.insert(c.id);
-    }
-    return ids;
+    std::vector<std::string> ids =
+        runtime::StateStore(world_.RuntimeOptions().state_dir).ListEntries();
+    return std::set<std::string>(ids.begin(), ids.end());
   }
 
   std::string src_;
@@ -138,18 +136,18 @@ TEST_F(BerthctlWriteE2eTest, AChangedSpecIsRecreatedInTheFileItLivesIn) {
       WaitFor([&] { return berthd_.CountInLog("recreate container default.web") >= 1; }, kWait));
 
   // A file that holds other objects too is not rewritten.
-  Write("two.yaml", Manifest("x", "x") + "---\n" + Manifest("y", "y"));
-  WaitRunning("y");
-  r = Berthctl({"apply", "-f", "-"}, Manifest("y", "changed"));
+  Write("two.yaml", Manifest("p", "p") + "---\n" + Manifest("q", "q"));
+  WaitRunning("q");
+  r = Berthctl({"apply", "-f", "-"}, Manifest("q", "changed"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("Error from server (Conflict): NodeContainer default/y is "
+  EXPECT_THAT(r.output, HasSubstr("Error from server (Conflict): NodeContainer default/q is "
                                   "defined in " +
                                   manifests_ + "/two.yaml together with 1 other"));
-  r = Berthctl({"delete", "x"});
+  r = Berthctl({"delete", "p"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("Error from server (Conflict)"));
   EXPECT_EQ(*runtime::ReadFile(manifests_ + "/two.yaml"),
-            Manifest("x", "x") + "---\n" + Manifest("y", "y"));
+            Manifest("p", "p") + "---\n" + Manifest("q", "q"));
 }
 
 TEST_F(BerthctlWriteE2eTest, ABrokenManifestWritesNothingAndTouchesNothing) {
@@ -226,6 +224,12 @@ TEST_F(BerthctlWriteE2eTest, RestartRecreatesTheContainerWithTheSameSpec) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output,
               HasSubstr("Error from server (NotFound): nodecontainers \"nope\" not found"));
+  // Once its manifest and container are gone, there is nothing to restart.
+  ASSERT_EQ(Berthctl({"delete", "web"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Containers().empty(); }, kWait));
+  r = Berthctl({"restart", "web"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("Error from server (NotFound): nodecontainers \"web\""));
 }
 
 TEST_F(BerthctlWriteE2eTest, DiffShowsThePlanWithKubectlsExitCodes) {

@@ -56,7 +56,8 @@ class ApiBackend {
   // Removes the object's file; returns its path.
   virtual absl::StatusOr<std::string> Delete(const std::string& namespace_,
                                              const std::string& name) = 0;
-  // Has the container recreated by the reconciler (kNotFound: none here).
+  // Has the container recreated by the reconciler (kNotFound: none here;
+  // kFailedPrecondition: no source wants it any more).
   virtual absl::Status Restart(const std::string& namespace_, const std::string& name) = 0;
   // The --dry-run plan of the node's desired state, with `manifest`'s
   // objects (if any) applied to it.

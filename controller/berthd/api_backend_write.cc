@@ -72,6 +72,13 @@ absl::Status DaemonApiBackend::Restart(const std::string& namespace_, const std:
                                             "\" (no container on this node)"));
   }
   if (!c.ok()) return c.status();
+  // A container no source wants is being removed: a request would linger
+  // until the object came back.
+  if (!parts_.sources->Get(id).has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "NodeContainer ", namespace_, "/", name,
+        " is no longer desired on this node (its container is being removed): nothing to restart"));
+  }
   // Carried out by the reconcile of `id`, which the push brings about: a
   // key is never handed to two workers at once.
   parts_.reconciler->RequestRestart(id);
