@@ -17,12 +17,9 @@ NodeContainer Object(const std::string& name, const std::string& node_name = "")
 
 TEST(NodePlanTest, DesiredForThisNodeAgainstWhatRuns) {
   std::map<std::string, NodeContainer> objects = {
-      {"default.new", Object("new")},
-      {"default.same", Object("same")},
-      {"default.changed", Object("changed")},
-      {"default.elsewhere", Object("elsewhere", "node-b")},
-      {"default.old", Object("old")},
-      {"default.going", Object("going")},
+      {"default.new", Object("new")},         {"default.same", Object("same")},
+      {"default.changed", Object("changed")}, {"default.elsewhere", Object("elsewhere", "node-b")},
+      {"default.old", Object("old")},         {"default.going", Object("going")},
   };
   objects["default.going"].metadata.deletion_timestamp = "2026-01-01T00:00:00Z";
   NodeContainer before = Object("changed");
