@@ -95,7 +95,10 @@ class BerthdE2eTest : public ::testing::Test {
             "--run-dir=" + world_.run_dir(),
             "--images-dir=" + world_.dir() + "/images",
             "--cgroup-parent=" + world_.cgroup_parent(),
-            "--monitor=" BERTH_MONITOR_PATH};
+            "--monitor=" BERTH_MONITOR_PATH,
+            // Many berthd run at once: not the default port (metrics_e2e_test
+            // has the test that uses it).
+            "--metrics-addr=127.0.0.1:0"};
   }
 
   std::vector<std::string> Flags() const {

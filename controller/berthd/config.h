@@ -64,6 +64,9 @@ struct Config {
   std::string log_format = "text";
   bool dry_run = false;
   bool stop_on_exit = false;
+  // /metrics, /healthz and /readyz (host:port; port 0: any free one, logged);
+  // "": no listener.
+  std::string metrics_addr = "127.0.0.1:9321";
 
   // The API is a source (--kubeconfig or --in-cluster).
   bool cluster_mode() const { return !kubeconfig.empty() || in_cluster; }

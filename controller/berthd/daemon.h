@@ -7,7 +7,8 @@
 // Run, in order:
 //  1. --dry-run: prints the plan of the manifests directory and returns
 //     (0, or 1 when a manifest fails); nothing is locked or changed.
-//  2. Start: the lock, the runtime (recovering the node's containers), the
+//  2. Start: the lock, the metrics listener (--metrics-addr), the runtime (recovering the node's
+//  containers), the
 //     images, the status sinks, the cluster's parts, the controller (its
 //     workers and relister start; the sources, runtime exits and leftover
 //     status files are watched), the API's informers, a full resync, the
@@ -28,6 +29,7 @@
 #include "absl/status/status.h"
 #include "controller/berthd/config.h"
 #include "controller/berthd/notify.h"
+#include "controller/berthd/observability.h"
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/kube/cluster.h"
@@ -78,6 +80,9 @@ class Daemon {
   // Read at construction (--dry-run plans it).
   std::unique_ptr<controller::ManifestSource> manifests_;
   runtime::UniqueFd lock_;
+  // Metrics and health: built right after the lock, gone after every part
+  // it measures.
+  std::unique_ptr<Observability> observability_;
   std::unique_ptr<runtime::RuncRuntime> runtime_;
   std::unique_ptr<image::RegistryImageStore> images_;
   std::unique_ptr<controller::FileStatusSink> status_files_;

@@ -73,6 +73,10 @@ ABSL_FLAG(bool, stop_on_exit, false,
           "On SIGTERM stop every container (each with its grace period, in parallel); "
           "by default they keep running");
 
+ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:9321",
+          "Where /metrics (Prometheus), /healthz and /readyz are served: host:port (port 0: any "
+          "free port, logged); empty: not served");
+
 namespace berth::berthd {
 namespace {
 
@@ -125,6 +129,7 @@ Config FromFlags() {
   c.log_format = absl::GetFlag(FLAGS_log_format);
   c.dry_run = absl::GetFlag(FLAGS_dry_run);
   c.stop_on_exit = absl::GetFlag(FLAGS_stop_on_exit);
+  c.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
   return c;
 }
 
