@@ -28,6 +28,9 @@ bool ReadSmall(const std::string& path, char* buf, size_t size, absl::string_vie
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     n += static_cast<size_t>(r);
+    // A cgroup file comes whole in one read when it fits: a short read that
+    // ends a line is its end (saves the read that would return 0).
+    if (n < size && buf[n - 1] == '\n') break;
   }
   close(fd);
   *out = absl::string_view(buf, n);

@@ -1,5 +1,8 @@
 #include "controller/metrics/container_metrics.h"
 
+#include <algorithm>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "controller/phase.h"
@@ -22,6 +25,31 @@ constexpr controller::Phase kPhases[] = {
     controller::Phase::kCrashLoopBackOff, controller::Phase::kError};
 
 }  // namespace
+
+std::vector<std::optional<runtime::CgroupStats>> ContainerMetrics::ReadAll(
+    const std::vector<Known>& running) const {
+  std::vector<std::optional<runtime::CgroupStats>> out(running.size());
+  auto read = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      absl::StatusOr<runtime::CgroupStats> s =
+          runtime::ReadCgroupStats(layout_, cgroup_path_for_(running[i].container_id),
+                                   runtime::kCgroupCpu | runtime::kCgroupMemory);
+      if (s.ok()) out[i] = *std::move(s);
+    }
+  };
+  const size_t threads =
+      std::min<size_t>({kMaxReaders, std::max(1u, std::thread::hardware_concurrency()),
+                        running.size() / kPerReader + 1});
+  std::vector<std::thread> readers;
+  const size_t chunk = (running.size() + threads - 1) / threads;
+  for (size_t t = 1; t < threads; ++t) {
+    readers.emplace_back(read, std::min(running.size(), t * chunk),
+                         std::min(running.size(), (t + 1) * chunk));
+  }
+  read(0, std::min(running.size(), chunk));
+  for (std::thread& t : readers) t.join();
+  return out;
+}
 
 ContainerMetrics::ContainerMetrics(std::function<std::string(const std::string&)> cgroup_path_for,
                                    runtime::CgroupLayout layout)
@@ -80,21 +108,25 @@ std::vector<prometheus::MetricFamily> ContainerMetrics::Collect() const {
     m.gauge.value = n;
     phases.metric.push_back(std::move(m));
   }
+  // The cgroup files, read by a few threads at once: the kernel's work per
+  // file (memory.stat most) dominates a scrape, and it runs in parallel.
+  const std::vector<std::optional<runtime::CgroupStats>> stats = ReadAll(running);
   cpu.metric.reserve(running.size());
   memory.metric.reserve(running.size());
-  for (const Known& k : running) {
-    const std::string path = cgroup_path_for_(k.container_id);
-    absl::StatusOr<runtime::CgroupStats> s =
-        runtime::ReadCgroupStats(layout_, path, runtime::kCgroupCpu | runtime::kCgroupMemory);
-    if (!s.ok()) continue;  // gone since its report
+  for (size_t i = 0; i < running.size(); ++i) {
+    if (!stats[i].has_value()) continue;  // gone since its report
+    const Known& k = running[i];
     prometheus::ClientMetric m;
-    m.label = {{"container", k.name}, {"id", path}, {"name", k.name}, {"namespace", k.namespace_}};
-    if (s->cpu_usage_seconds) {
-      m.counter.value = *s->cpu_usage_seconds;
+    m.label = {{"container", k.name},
+               {"id", cgroup_path_for_(k.container_id)},
+               {"name", k.name},
+               {"namespace", k.namespace_}};
+    if (stats[i]->cpu_usage_seconds) {
+      m.counter.value = *stats[i]->cpu_usage_seconds;
       cpu.metric.push_back(m);
     }
-    if (s->memory_working_set_bytes) {
-      m.gauge.value = static_cast<double>(*s->memory_working_set_bytes);
+    if (stats[i]->memory_working_set_bytes) {
+      m.gauge.value = static_cast<double>(*stats[i]->memory_working_set_bytes);
       memory.metric.push_back(std::move(m));
     }
   }

