@@ -82,8 +82,8 @@ struct NodeNameFallback {
 NodeNameFallback SystemNodeNameFallback();
 
 // Fills the resolved fields of `config` and checks it: positive durations,
-// at least one worker, well-formed labels, something to run, --dry-run with
-// a manifests directory. kInvalidArgument with the message berthd logs.
+// at least one worker, well-formed labels, a well-formed --metrics-addr,
+// something to run, --dry-run with a manifests directory. kInvalidArgument with the message berthd logs.
 absl::StatusOr<Config> ResolveConfig(Config config,
                                      const NodeNameFallback& fallback = SystemNodeNameFallback());
 

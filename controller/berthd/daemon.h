@@ -7,18 +7,21 @@
 // Run, in order:
 //  1. --dry-run: prints the plan of the manifests directory and returns
 //     (0, or 1 when a manifest fails); nothing is locked or changed.
-//  2. Start: the lock, the metrics listener (--metrics-addr), the runtime (recovering the node's
-//  containers), the
+//  2. Start: the lock, the runtime (recovering the node's containers), the
 //     images, the status sinks, the cluster's parts, the controller (its
 //     workers and relister start; the sources, runtime exits and leftover
 //     status files are watched), the API's informers, a full resync, the
 //     manifests directory's watch; READY=1 to systemd; the periodic tasks.
 //     A part that cannot be built is logged and Run returns 1.
+//     Metrics and health (Observability): the listener of --metrics-addr
+//     binds right after the lock (a port in use: Run returns 1) and /readyz
+//     says 503 until /healthz's checks and readiness come at the end.
 //  3. Signals: SIGHUP resyncs now; SIGTERM or SIGINT shuts down.
 //  4. Stop, the reverse: STOPPING=1, pulls cancelled, the periodic tasks,
 //     the watches (manifests, exits, the API's informers) and the
 //     controller stopped; with --stop-on-exit every container is stopped
 //     and removed; the API's last status writes and events get 5 s.
+//     /readyz says 503 from the first step; the listener closes last.
 #ifndef BERTH_CONTROLLER_BERTHD_DAEMON_H_
 #define BERTH_CONTROLLER_BERTHD_DAEMON_H_
 
