@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "controller/api/version.h"
 #include "prometheus/client_metric.h"
 #include "prometheus/metric_family.h"
 #include "spdlog/spdlog.h"
@@ -41,6 +42,8 @@ class Observability::ManifestErrors : public prometheus::Collectable {
  private:
   const controller::ManifestSource& source_;
 };
+
+Observability::Observability() : metrics_({api::kBerthVersion, api::kBerthGitCommit}) {}
 
 absl::StatusOr<std::unique_ptr<Observability>> Observability::Start(const Config& config) {
   std::unique_ptr<Observability> o(new Observability());

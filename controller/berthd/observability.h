@@ -69,7 +69,7 @@ class Observability {
 
  private:
   class ManifestErrors;
-  Observability() = default;
+  Observability();
 
   metrics::Metrics metrics_;
   // Set by Instrument(RuncRuntime&): where containers' cgroups are.

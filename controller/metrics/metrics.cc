@@ -8,13 +8,6 @@
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
 
-#ifndef BERTH_VERSION
-#define BERTH_VERSION "unknown"
-#endif
-#ifndef BERTH_REVISION
-#define BERTH_REVISION "unknown"
-#endif
-
 namespace berth::metrics {
 
 std::string StatusLabel(const absl::Status& status) {
@@ -23,21 +16,20 @@ std::string StatusLabel(const absl::Status& status) {
   return s;
 }
 
-BuildInfo ThisBuild() {
-  BuildInfo b;
-  b.version = BERTH_VERSION;
-  b.revision = BERTH_REVISION;
-#if defined(__clang__)
-  b.compiler = "clang " __clang_version__;
-#elif defined(__GNUC__)
-  b.compiler = "gcc " __VERSION__;
-#else
-  b.compiler = "unknown";
-#endif
-  return b;
-}
+namespace {
 
-Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+constexpr char kCompiler[] =
+#if defined(__clang__)
+    "clang " __clang_version__;
+#elif defined(__GNUC__)
+    "gcc " __VERSION__;
+#else
+    "unknown";
+#endif
+
+}  // namespace
+
+Metrics::Metrics(const BuildInfo& build) : registry_(std::make_shared<prometheus::Registry>()) {
   prometheus::Registry& r = *registry_;
   reconcile_duration_ = &prometheus::BuildHistogram()
                              .Name("berth_reconcile_duration_seconds")
@@ -66,12 +58,11 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       .Name("berth_image_pulls_total")
                       .Help("Pulls of images from registries, by result")
                       .Register(r);
-  const BuildInfo build = ThisBuild();
   prometheus::BuildGauge()
       .Name("berth_build_info")
       .Help("Always 1; the labels name the build of berthd")
       .Register(r)
-      .Add({{"version", build.version}, {"revision", build.revision}, {"compiler", build.compiler}})
+      .Add({{"version", build.version}, {"revision", build.revision}, {"compiler", kCompiler}})
       .Set(1);
 }
 

@@ -61,17 +61,15 @@ enum class RuntimeOperation { kCreate, kStart, kStop, kDelete };
 // "invalid_argument", ... (absl's names in snake case).
 std::string StatusLabel(const absl::Status& status);
 
-// What berth_build_info says.
+// What berth_build_info says (and its compiler label: this build's).
 struct BuildInfo {
-  std::string version;   // `git describe` at configure time
-  std::string revision;  // the commit
-  std::string compiler;
+  std::string version;   // the release, e.g. "0.2.0"
+  std::string revision;  // the commit it was built from
 };
-BuildInfo ThisBuild();
 
 class Metrics {
  public:
-  Metrics();
+  explicit Metrics(const BuildInfo& build = {});
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
 

@@ -44,7 +44,7 @@ TEST(MetricsTest, StatusLabels) {
 }
 
 TEST(MetricsTest, ExposesHistogramsCountersAndBuildInfo) {
-  Metrics m;
+  Metrics m({"1.2.3", "abc123"});
   m.ObserveReconcile(absl::Milliseconds(3), absl::OkStatus());
   m.ObserveReconcile(absl::Seconds(400), absl::UnavailableError("runc"));
   m.ObserveReconcile(absl::Milliseconds(7), absl::UnavailableError("runc"));
@@ -73,7 +73,7 @@ TEST(MetricsTest, ExposesHistogramsCountersAndBuildInfo) {
   EXPECT_EQ(Sample(text, "berth_image_pulls_total{result=\"success\"}"), 1);
   EXPECT_EQ(Sample(text, "berth_image_pulls_total{result=\"not_found\"}"), 1);
   EXPECT_THAT(text, HasSubstr("# TYPE berth_build_info gauge\nberth_build_info{"));
-  EXPECT_THAT(text, HasSubstr("version=\""));
+  EXPECT_THAT(text, HasSubstr("revision=\"abc123\",version=\"1.2.3\"} 1\n"));
 }
 
 TEST(MetricsTest, FamiliesWithoutSeriesAreLeftOut) {
