@@ -2,7 +2,8 @@
 // over an ApiBackend. Each handler first checks the caller's access
 // (ApiServer::Authorize), then answers from the backend.
 //
-// The handlers are defined in files by concern: service.cc (Version).
+// The handlers are defined in files by concern: service.cc (Version),
+// service_write.cc (Apply, Delete, Restart, Plan).
 #ifndef BERTH_CONTROLLER_API_SERVICE_H_
 #define BERTH_CONTROLLER_API_SERVICE_H_
 
@@ -17,6 +18,15 @@ class BerthService final : public berth::v1::Berth::Service {
 
   grpc::Status Version(grpc::ServerContext* context, const v1::VersionRequest* request,
                        v1::VersionResponse* response) override;
+
+  grpc::Status Apply(grpc::ServerContext* context, const v1::ApplyRequest* request,
+                     v1::ApplyResponse* response) override;
+  grpc::Status Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
+                      v1::DeleteResponse* response) override;
+  grpc::Status Restart(grpc::ServerContext* context, const v1::RestartRequest* request,
+                       v1::RestartResponse* response) override;
+  grpc::Status Plan(grpc::ServerContext* context, const v1::PlanRequest* request,
+                    v1::PlanResponse* response) override;
 
  private:
   ApiBackend* const backend_;

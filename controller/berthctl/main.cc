@@ -12,6 +12,10 @@ namespace berth::berthctl {
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"version", "Print berthctl's and berthd's versions", RunVersion},
+      {"apply", "Write NodeContainers into the manifests directory (-f FILE|DIR|-)", RunApply},
+      {"delete", "Remove NodeContainers' manifests (NAME... or -f)", RunDelete},
+      {"diff", "Show what applying manifests would do (-f FILE|DIR|-)", RunDiff},
+      {"restart", "Recreate a NodeContainer's container now", RunRestart},
   };
   return commands;
 }
