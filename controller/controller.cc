@@ -20,7 +20,9 @@ Controller::Controller(runtime::Runtime& runtime, ReconcileFunc reconcile, const
     : runtime_(runtime),
       reconcile_(std::move(reconcile)),
       options_(options),
-      queue_(clock, WorkQueue::Options{options.retry_base_delay, options.retry_max_delay}) {}
+      queue_(clock, WorkQueue::Options{options.retry_base_delay, options.retry_max_delay,
+                                       options.queue_metrics, "containers"}),
+      clock_(clock) {}
 
 Controller::~Controller() { Stop(); }
 
@@ -30,6 +32,7 @@ void Controller::Watch(Source& source) {
 }
 
 void Controller::Start() {
+  last_relist_ns_ = absl::ToUnixNanos(clock_.Now());
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { Work(); });
   threads_.emplace_back([this] { Relist(); });
 }
@@ -49,6 +52,11 @@ void Controller::EnqueueAll() {
     return;
   }
   for (const auto& c : *all) queue_.Add(c.id);
+}
+
+absl::Time Controller::LastRelist() const {
+  const int64_t ns = last_relist_ns_.load();
+  return ns == 0 ? absl::InfinitePast() : absl::FromUnixNanos(ns);
 }
 
 void Controller::Stop() {
@@ -85,6 +93,7 @@ void Controller::Work() {
 void Controller::Relist() {
   while (!stopping_.WaitForNotificationWithTimeout(options_.relist_period)) {
     absl::StatusOr<std::vector<runtime::ContainerStatus>> all = runtime_.List();
+    last_relist_ns_ = absl::ToUnixNanos(clock_.Now());
     if (!all.ok()) {
       spdlog::warn("relist: {}", all.status().ToString());
       continue;

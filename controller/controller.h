@@ -12,6 +12,8 @@
 #ifndef BERTH_CONTROLLER_CONTROLLER_H_
 #define BERTH_CONTROLLER_CONTROLLER_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -21,6 +23,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "controller/queue/clock.h"
+#include "controller/queue/queue_metrics.h"
 #include "controller/queue/work_queue.h"
 #include "controller/reconciler.h"
 #include "controller/sources/source.h"
@@ -35,6 +38,8 @@ struct ControllerOptions {
   // Retries after errors: per-key exponential backoff.
   absl::Duration retry_base_delay = absl::Milliseconds(200);
   absl::Duration retry_max_delay = absl::Minutes(5);
+  // The work queue's metrics (labelled name="containers"); null: none.
+  QueueMetricsProvider* queue_metrics = nullptr;
 };
 
 // What the relister compares between two lists for one container: the
@@ -76,6 +81,13 @@ class Controller {
   // Pushes after it are dropped. Idempotent.
   void Stop();
 
+  // For health checks: the clock's time when the relister last finished a
+  // pass (a list of the runtime, good or not), or when Start ran before the
+  // first; InfinitePast before Start.
+  absl::Time LastRelist() const;
+  // The reconciles running now (WorkQueue::InProgress).
+  QueueInProgress InProgress() const { return queue_.InProgress(); }
+
  private:
   // What the watched sources call.
   class QueueHandler : public Source::Handler {
@@ -101,6 +113,8 @@ class Controller {
   std::vector<std::thread> threads_;
   // Relister's view of the node: id -> what it saw last.
   std::map<std::string, std::string> seen_;
+  const Clock& clock_;
+  std::atomic<int64_t> last_relist_ns_{0};  // 0: never
 };
 
 }  // namespace berth::controller

@@ -109,6 +109,11 @@ class RuncRuntime : public Runtime {
   absl::StatusOr<std::vector<ContainerStatus>> List() override;
 
   const RecoveryReport& recovery() const { return recovery_; }
+  // Where the container `id` runs: <cgroup_parent>/<id> (its cgroupsPath;
+  // runtime/cgroup_stats.h reads it).
+  std::string CgroupPathFor(const std::string& id) const {
+    return options_.cgroup_parent + "/" + id;
+  }
   // The mode in use: the option's, or kCopy after an overlay probe failed.
   RootfsMode rootfs_mode() const { return options_.rootfs_mode; }
 
@@ -134,10 +139,6 @@ class RuncRuntime : public Runtime {
 
   explicit RuncRuntime(RuncRuntimeOptions options);
 
-  // Where the container `id` runs: <cgroup_parent>/<id>.
-  std::string CgroupPathFor(const std::string& id) const {
-    return options_.cgroup_parent + "/" + id;
-  }
   // Where the monitor of `id` runs: <cgroup_parent>/_monitors/<id> ("_" is
   // in no container id); with an empty id, the monitors' parent.
   std::string MonitorCgroup(const std::string& id) const {

@@ -55,7 +55,7 @@ class BerthctlE2eTest : public ::testing::Test {
   std::string socket() const { return world_.run_dir() + "/berth.sock"; }
 
   // berthd's flags: this test's directories, every other flag at its
-  // default.
+  // default but the metrics port (many berthd run at once).
   std::vector<std::string> DefaultFlags() const {
     return {BERTH_BERTHD_PATH,
             "--manifests-dir=" + manifests_,
@@ -63,7 +63,8 @@ class BerthctlE2eTest : public ::testing::Test {
             "--run-dir=" + world_.run_dir(),
             "--images-dir=" + world_.dir() + "/images",
             "--cgroup-parent=" + world_.cgroup_parent(),
-            "--monitor=" BERTH_MONITOR_PATH};
+            "--monitor=" BERTH_MONITOR_PATH,
+            "--metrics-addr=127.0.0.1:0"};
   }
 
   // Starts berthd and waits until its socket answers.

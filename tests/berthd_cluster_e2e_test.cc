@@ -73,7 +73,8 @@ struct Node {
                                      "--run-dir=" + world.run_dir(),
                                      "--images-dir=" + world.dir() + "/images",
                                      "--cgroup-parent=" + world.cgroup_parent(),
-                                     "--monitor=" BERTH_MONITOR_PATH};
+                                     "--monitor=" BERTH_MONITOR_PATH,
+                                     "--metrics-addr=127.0.0.1:0"};
     if (tuned) {
       for (const char* f : {"--relist-period=100ms", "--resync-period=2s",
                             "--restart-backoff-initial=300ms", "--workers=2"}) {

@@ -87,7 +87,9 @@ class BerthdE2eTest : public ::testing::Test {
     if (HasFailure()) std::cerr << "berthd log:\n" << Log();
   }
 
-  // Where this test's berthd keeps things; every other flag at its default.
+  // Where this test's berthd keeps things; every other flag at its default,
+  // but the metrics port: many berthd run at once (metrics_default_port_e2e_test
+  // has the test that takes the default port).
   std::vector<std::string> DefaultFlags() const {
     return {BERTH_BERTHD_PATH,
             "--manifests-dir=" + manifests_,
@@ -95,7 +97,8 @@ class BerthdE2eTest : public ::testing::Test {
             "--run-dir=" + world_.run_dir(),
             "--images-dir=" + world_.dir() + "/images",
             "--cgroup-parent=" + world_.cgroup_parent(),
-            "--monitor=" BERTH_MONITOR_PATH};
+            "--monitor=" BERTH_MONITOR_PATH,
+            "--metrics-addr=127.0.0.1:0"};
   }
 
   std::vector<std::string> Flags() const {

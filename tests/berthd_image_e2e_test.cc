@@ -94,7 +94,7 @@ TEST_F(BerthdImageE2eTest, BuiltPushedPulledAndRunByBerthd) {
           .Start({BERTH_BERTHD_PATH, "--manifests-dir=" + manifests,
                   "--state-dir=" + world_.berth_state_dir(), "--run-dir=" + world_.run_dir(),
                   "--cgroup-parent=" + world_.cgroup_parent(), "--monitor=" BERTH_MONITOR_PATH,
-                  "--insecure-registries=" + (*registry)->host()},
+                  "--insecure-registries=" + (*registry)->host(), "--metrics-addr=127.0.0.1:0"},
                  world_.dir() + "/berthd.log")
           .ok());
   for (const std::string name : {"berthd", "berthctl", "runc"}) {

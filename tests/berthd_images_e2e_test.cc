@@ -69,6 +69,7 @@ class BerthdImagesE2eTest : public ::testing::Test {
                                      "--run-dir=" + world_.run_dir(),
                                      "--cgroup-parent=" + world_.cgroup_parent(),
                                      "--monitor=" BERTH_MONITOR_PATH,
+                                     "--metrics-addr=127.0.0.1:0",
                                      "--insecure-registries=" + registry_->host(),
                                      "--relist-period=100ms",
                                      "--resync-period=1s",

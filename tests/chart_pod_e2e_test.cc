@@ -35,6 +35,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/http_get.h"
 #include "tests/processes.h"
 #include "tests/registry_env.h"
 #include "tests/status_files.h"
@@ -121,6 +122,10 @@ std::vector<std::string> AllCapabilities() {
 class ChartPodE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The pod shares the node's network: its metrics port must be free.
+    absl::StatusOr<int> port = berth::testing::FreePort();
+    ASSERT_TRUE(port.ok()) << port.status();
+    metrics_port_ = *port;
     pki_ = world_.dir() + "/pki";
     ASSERT_TRUE(runtime::MakeDirs(pki_).ok());
     ASSERT_TRUE(kube::testing::MakePki(pki_).ok());
@@ -192,6 +197,7 @@ class ChartPodE2eTest : public ::testing::Test {
     const std::string values = world_.dir() + "/values-" + tag + ".yaml";
     json v = {{"image", {{"repository", repo_}, {"tag", tag}, {"pullPolicy", "IfNotPresent"}}},
               {"hostPaths", {{"stateDir", world_.berth_state_dir()}, {"runDir", world_.run_dir()}}},
+              {"berthd", {{"metricsAddr", absl::StrCat("127.0.0.1:", metrics_port_)}}},
               {"extraArgs", json::array({"--cgroup-parent=" + world_.cgroup_parent(),
                                          "--insecure-registries=" + registry_->host()})}};
     EXPECT_TRUE(runtime::WriteFileAtomic(values, v.dump()).ok());  // JSON is YAML
@@ -374,12 +380,13 @@ class ChartPodE2eTest : public ::testing::Test {
   std::unique_ptr<RegistryEnv> registry_;
   std::vector<std::string> shared_;
   std::vector<std::string> pods_;
+  int metrics_port_ = 0;
 };
 
 TEST_F(ChartPodE2eTest, ThePodRunsANodeContainerAndAnUpgradeKeepsItsPid) {
-  json installed = HelmInstallOrUpgrade("one");
-  WriteServiceAccountToken(installed);
-  StartPod("one", installed);
+  const json one = HelmInstallOrUpgrade("one");
+  WriteServiceAccountToken(one);
+  StartPod("one", one);
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(PodLog("one"), "cluster mode"); }, kWait))
       << PodLog("one");
 
@@ -406,6 +413,23 @@ TEST_F(ChartPodE2eTest, ThePodRunsANodeContainerAndAnUpgradeKeepsItsPid) {
       },
       kWait))
       << Kubectl({"get", "nc", "web", "-o", "json"}).output;
+
+  // kubelet's probes as the template gives them: on the node's loopback (the
+  // pod has the node's network), berthd is live and ready.
+  const json& container = one["spec"]["template"]["spec"]["containers"][0];
+  for (const char* probe : {"livenessProbe", "readinessProbe"}) {
+    const json& get = container[probe]["httpGet"];
+    EXPECT_EQ(get["host"], "127.0.0.1") << probe;
+    EXPECT_EQ(get["port"], metrics_port_) << probe;
+    berth::testing::HttpResponse r;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          r = berth::testing::HttpGet(get["port"].get<int>(), get["path"].get<std::string>());
+          return r.code == 200;
+        },
+        kWait))
+        << probe << ": " << r.code << " " << r.body << PodLog("one");
+  }
 
   // helm upgrade to the tag two: the DaemonSet's pod is replaced.
   json upgraded = HelmInstallOrUpgrade("two");

@@ -132,8 +132,8 @@ class ChartRbacE2eTest : public ::testing::Test {
                             "--run-dir=" + node_world_.run_dir(),
                             "--images-dir=" + node_world_.dir() + "/images",
                             "--cgroup-parent=" + node_world_.cgroup_parent(),
-                            "--monitor=" BERTH_MONITOR_PATH, "--relist-period=100ms",
-                            "--resync-period=2s", "--workers=2"},
+                            "--monitor=" BERTH_MONITOR_PATH, "--metrics-addr=127.0.0.1:0",
+                            "--relist-period=100ms", "--resync-period=2s", "--workers=2"},
                            node_world_.dir() + "/berthd.log")
                     .ok());
   }

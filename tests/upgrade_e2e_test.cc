@@ -116,7 +116,13 @@ class UpgradeE2eTest : public ::testing::Test {
     return Flags(absl::StrCat(kPreviousBin, "/berthd"),
                  absl::StrCat(kPreviousBin, "/berth-monitor"));
   }
-  std::vector<std::string> NewFlags() const { return Flags(BERTH_BERTHD_PATH, BERTH_MONITOR_PATH); }
+  // The previous release has no --metrics-addr; this one must not take the
+  // default port while other tests run.
+  std::vector<std::string> NewFlags() const {
+    std::vector<std::string> flags = Flags(BERTH_BERTHD_PATH, BERTH_MONITOR_PATH);
+    flags.push_back("--metrics-addr=127.0.0.1:0");
+    return flags;
+  }
 
   std::string Log() const { return runtime::ReadFile(world_.dir() + "/berthd.log").value_or(""); }
 

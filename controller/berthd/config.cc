@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "controller/metrics/http_server.h"
 #include "runtime/image/auth_config.h"
 
 namespace berth::berthd {
@@ -68,6 +69,9 @@ absl::StatusOr<Config> ResolveConfig(Config c, const NodeNameFallback& fallback)
   if (c.manifests_dir.empty() && !c.cluster_mode()) {
     return absl::InvalidArgumentError(
         "nothing to run: --manifests-dir is empty and no --kubeconfig or --in-cluster");
+  }
+  if (!c.metrics_addr.empty()) {
+    if (absl::Status s = metrics::ValidateListenAddress(c.metrics_addr); !s.ok()) return s;
   }
   if (c.dry_run && c.manifests_dir.empty()) {
     return absl::InvalidArgumentError("--dry-run plans the manifests directory only");

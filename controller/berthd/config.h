@@ -69,6 +69,9 @@ struct Config {
   std::string log_format = "text";
   bool dry_run = false;
   bool stop_on_exit = false;
+  // /metrics, /healthz and /readyz (host:port; port 0: any free one, logged);
+  // "": no listener.
+  std::string metrics_addr = "127.0.0.1:9321";
 
   // The API is a source (--kubeconfig or --in-cluster).
   bool cluster_mode() const { return !kubeconfig.empty() || in_cluster; }
@@ -87,8 +90,8 @@ struct NodeNameFallback {
 NodeNameFallback SystemNodeNameFallback();
 
 // Fills the resolved fields of `config` and checks it: positive durations,
-// at least one worker, well-formed labels, something to run, --dry-run with
-// a manifests directory. kInvalidArgument with the message berthd logs.
+// at least one worker, well-formed labels, a well-formed --metrics-addr,
+// something to run, --dry-run with a manifests directory. kInvalidArgument with the message berthd logs.
 absl::StatusOr<Config> ResolveConfig(Config config,
                                      const NodeNameFallback& fallback = SystemNodeNameFallback());
 

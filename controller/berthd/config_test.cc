@@ -59,6 +59,23 @@ TEST(ConfigTest, TheFlagsDefaultsAreConfigsDefaults) {
   EXPECT_FALSE(flags->cluster_mode());
   EXPECT_FALSE(flags->dry_run);
   EXPECT_FALSE(flags->stop_on_exit);
+  EXPECT_EQ(flags->metrics_addr, defaults.metrics_addr);
+  EXPECT_EQ(defaults.metrics_addr, "127.0.0.1:9321");
+}
+
+TEST(ConfigTest, MetricsAddress) {
+  Config c;
+  for (const char* ok :
+       {"", "127.0.0.1:9321", "127.0.0.1:0", "0.0.0.0:9321", ":9321", "[::1]:9321"}) {
+    c.metrics_addr = ok;
+    EXPECT_TRUE(ResolveConfig(c, Fallback(std::nullopt, "host")).ok()) << ok;
+  }
+  c.metrics_addr = "localhost:9321";
+  EXPECT_THAT(ErrorOf(c), HasSubstr("--metrics-addr \"localhost:9321\": the host is not an IP"));
+  c.metrics_addr = "127.0.0.1";
+  EXPECT_THAT(ErrorOf(c), HasSubstr("no port"));
+  c.metrics_addr = "127.0.0.1:99999";
+  EXPECT_THAT(ErrorOf(c), HasSubstr("the port is not a number from 0 to 65535"));
 }
 
 TEST(ConfigTest, NodeNameFromTheFlagThenNodeNameThenTheHostName) {

@@ -148,6 +148,9 @@ absl::Status Daemon::Start() {
   absl::StatusOr<runtime::UniqueFd> lock = LockStateDir(config_.state_dir);
   if (!lock.ok()) return lock.status();
   lock_ = *std::move(lock);
+  absl::StatusOr<std::unique_ptr<Observability>> observability = Observability::Start(config_);
+  if (!observability.ok()) return observability.status();
+  observability_ = *std::move(observability);
   if (absl::Status s = OpenRuntime(); !s.ok()) return s;
   absl::StatusOr<image::RegistryImageStoreOptions> image_options = ImageStoreOptionsOf(config_);
   if (!image_options.ok()) return image_options.status();
@@ -181,6 +184,7 @@ absl::Status Daemon::Start() {
   // recovered and the watch started.
   if (manifests_) manifests_->Start(config_.manifests_debounce);
   if (absl::Status s = StartApi(); !s.ok()) return s;
+  observability_->Serving(*controller_, manifests_.get(), cluster_.get(), config_.relist_period);
   // systemd (Type=notify): the runtime is recovered, the controller runs and
   // the manifests directory has been read (and the API's watches started).
   if (absl::Status s = notifier_.Ready(
@@ -230,7 +234,8 @@ absl::Status Daemon::OpenRuntime() {
 }
 
 absl::Status Daemon::BuildCluster() {
-  std::vector<controller::StatusSink*> sinks = {status_files_.get()};
+  std::vector<controller::StatusSink*> sinks = {status_files_.get(),
+                                                &observability_->status_sink()};
   std::vector<controller::EventRecorder*> recorders = {&log_events_};
   std::vector<controller::Source*> sources;
   if (manifests_) sources.push_back(manifests_.get());
@@ -281,14 +286,17 @@ void Daemon::BuildController() {
     return !sources->MayRemove(c);
   };
   reconciler_ = std::make_unique<controller::Reconciler>(
-      *runtime_, [this](const std::string& id) { return Desired(id); }, *images_, *status_,
-      controller::RealClock(), reco);
+      observability_->Instrument(*runtime_), [this](const std::string& id) { return Desired(id); },
+      observability_->Instrument(*images_), *status_, controller::RealClock(), reco);
   controller::ControllerOptions co;
   co.workers = config_.workers;
   co.relist_period = config_.relist_period;
+  co.queue_metrics = observability_->queue_metrics();
   controller::Reconciler* reconciler = reconciler_.get();
   controller_ = std::make_unique<controller::Controller>(
-      *runtime_, [reconciler](const std::string& id) { return reconciler->Reconcile(id); },
+      *runtime_, observability_->Instrument([reconciler](const std::string& id) {
+        return reconciler->Reconcile(id);
+      }),
       controller::SteadyClock(), co);  // the queue's delays must not jump with the wall clock
   controller_->Watch(*sources_);
   controller_->Watch(exits_);
@@ -349,6 +357,7 @@ absl::Status Daemon::StartApi() {
 void Daemon::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  observability_->NotReady("shutting down");
   if (absl::Status s =
           notifier_.Stopping(config_.stop_on_exit ? "shutting down, stopping every container"
                                                   : "shutting down, containers keep running");
@@ -371,6 +380,7 @@ void Daemon::Stop() {
     spdlog::info("containers keep running (use --stop-on-exit to stop them)");
   }
   if (cluster_) cluster_->Stop(absl::Seconds(5));  // last status writes and events
+  observability_->StopServing();
 }
 
 }  // namespace berth::berthd

@@ -14,11 +14,15 @@
 //     manifests directory's watch, the local API's socket; READY=1 to
 //     systemd; the periodic tasks.
 //     A part that cannot be built is logged and Run returns 1.
+//     Metrics and health (Observability): the listener of --metrics-addr
+//     binds right after the lock (a port in use: Run returns 1) and /readyz
+//     says 503 until /healthz's checks and readiness come at the end.
 //  3. Signals: SIGHUP resyncs now; SIGTERM or SIGINT shuts down.
 //  4. Stop, the reverse: STOPPING=1, the local API closed, pulls cancelled, the periodic tasks,
 //     the watches (manifests, exits, the API's informers) and the
 //     controller stopped; with --stop-on-exit every container is stopped
 //     and removed; the API's last status writes and events get 5 s.
+//     /readyz says 503 from the first step; the listener closes last.
 #ifndef BERTH_CONTROLLER_BERTHD_DAEMON_H_
 #define BERTH_CONTROLLER_BERTHD_DAEMON_H_
 
@@ -32,6 +36,7 @@
 #include "controller/berthd/api_backend.h"
 #include "controller/berthd/config.h"
 #include "controller/berthd/notify.h"
+#include "controller/berthd/observability.h"
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/kube/cluster.h"
@@ -83,6 +88,9 @@ class Daemon {
   // Read at construction (--dry-run plans it).
   std::unique_ptr<controller::ManifestSource> manifests_;
   runtime::UniqueFd lock_;
+  // Metrics and health: built right after the lock, gone after every part
+  // it measures.
+  std::unique_ptr<Observability> observability_;
   std::unique_ptr<runtime::RuncRuntime> runtime_;
   std::unique_ptr<image::RegistryImageStore> images_;
   std::unique_ptr<controller::FileStatusSink> status_files_;

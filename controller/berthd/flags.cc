@@ -83,6 +83,10 @@ ABSL_FLAG(bool, stop_on_exit, false,
           "On SIGTERM stop every container (each with its grace period, in parallel); "
           "by default they keep running");
 
+ABSL_FLAG(std::string, metrics_addr, "127.0.0.1:9321",
+          "Where /metrics (Prometheus), /healthz and /readyz are served: host:port (port 0: any "
+          "free port, logged); empty: not served");
+
 namespace berth::berthd {
 namespace {
 
@@ -138,6 +142,7 @@ Config FromFlags() {
   c.api_socket = absl::GetFlag(FLAGS_api_socket);
   c.api_group = absl::GetFlag(FLAGS_api_group);
   c.api_admin_group = absl::GetFlag(FLAGS_api_admin_group);
+  c.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
   return c;
 }
 

@@ -1,5 +1,6 @@
 #include "controller/queue/work_queue.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -10,10 +11,48 @@
 #include "absl/time/time.h"
 
 namespace berth::controller {
+namespace {
+
+class NoopGauge : public QueueGauge {
+ public:
+  void Inc() override {}
+  void Dec() override {}
+};
+class NoopCounter : public QueueCounter {
+ public:
+  void Inc() override {}
+};
+class NoopHistogram : public QueueHistogram {
+ public:
+  void Observe(double) override {}
+};
+
+double Seconds(absl::Duration d) {
+  return absl::ToDoubleSeconds(std::max(d, absl::ZeroDuration()));
+}
+
+}  // namespace
 
 WorkQueue::WorkQueue(const Clock& clock) : WorkQueue(clock, Options()) {}
 
-WorkQueue::WorkQueue(const Clock& clock, Options options) : clock_(clock), options_(options) {}
+WorkQueue::WorkQueue(const Clock& clock, Options options) : clock_(clock), options_(options) {
+  if (QueueMetricsProvider* p = options_.metrics; p != nullptr) {
+    metrics_.depth = p->NewDepthMetric(options_.name);
+    metrics_.adds = p->NewAddsMetric(options_.name);
+    metrics_.latency = p->NewLatencyMetric(options_.name);
+    metrics_.work_duration = p->NewWorkDurationMetric(options_.name);
+    metrics_.retries = p->NewRetriesMetric(options_.name);
+    in_progress_ = p->NewInProgressMetric(options_.name, [this] { return InProgress(); });
+  } else {
+    metrics_.depth = std::make_unique<NoopGauge>();
+    metrics_.adds = std::make_unique<NoopCounter>();
+    metrics_.latency = std::make_unique<NoopHistogram>();
+    metrics_.work_duration = std::make_unique<NoopHistogram>();
+    metrics_.retries = std::make_unique<NoopCounter>();
+  }
+}
+
+WorkQueue::~WorkQueue() { in_progress_.reset(); }
 
 void WorkQueue::Add(const std::string& key) {
   absl::MutexLock lock(&mu_);
@@ -23,6 +62,9 @@ void WorkQueue::Add(const std::string& key) {
 void WorkQueue::AddLocked(const std::string& key) {
   if (shutting_down_) return;
   if (!dirty_.insert(key).second) return;  // Already queued or re-queued.
+  metrics_.adds->Inc();
+  metrics_.depth->Inc();
+  queued_at_.try_emplace(key, clock_.Now());
   // A key being processed stays dirty only; Done re-queues it.
   if (processing_.contains(key)) return;
   queue_.push_back(key);
@@ -54,6 +96,7 @@ void WorkQueue::AddRateLimited(const std::string& key) {
   absl::Duration delay;
   {
     absl::MutexLock lock(&mu_);
+    if (!shutting_down_) metrics_.retries->Inc();
     delay = BackoffLocked(key);
   }
   AddAfter(key, delay);
@@ -100,6 +143,12 @@ std::optional<std::string> WorkQueue::Get() {
       queue_.pop_front();
       dirty_.erase(key);
       processing_.insert(key);
+      metrics_.depth->Dec();
+      if (auto it = queued_at_.find(key); it != queued_at_.end()) {
+        metrics_.latency->Observe(Seconds(now - it->second));
+        queued_at_.erase(it);
+      }
+      started_at_[key] = now;
       // Promotion may have queued several keys with one wake-up; pass it on.
       if (!queue_.empty()) cond_.Signal();
       return key;
@@ -117,6 +166,10 @@ std::optional<std::string> WorkQueue::Get() {
 void WorkQueue::Done(const std::string& key) {
   absl::MutexLock lock(&mu_);
   if (processing_.erase(key) == 0) return;
+  if (auto it = started_at_.find(key); it != started_at_.end()) {
+    metrics_.work_duration->Observe(Seconds(clock_.Now() - it->second));
+    started_at_.erase(it);
+  }
   if (dirty_.contains(key)) {
     queue_.push_back(key);
     cond_.Signal();
@@ -151,6 +204,18 @@ size_t WorkQueue::Len() const {
     }
   }
   return len;
+}
+
+QueueInProgress WorkQueue::InProgress() const {
+  absl::MutexLock lock(&mu_);
+  QueueInProgress p;
+  const absl::Time now = clock_.Now();
+  for (const auto& [key, started] : started_at_) {
+    const double age = Seconds(now - started);
+    p.unfinished_work_seconds += age;
+    p.longest_running_processor_seconds = std::max(p.longest_running_processor_seconds, age);
+  }
+  return p;
 }
 
 }  // namespace berth::controller

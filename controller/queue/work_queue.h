@@ -28,12 +28,16 @@
 // blocked Get calls re-check it; without Wake() they would re-check only after
 // the remaining delay has passed in real time.
 //
+// Metrics (client-go's workqueue set) go to Options::metrics when set; see
+// queue_metrics.h. Times there are read from the same clock.
+//
 // Thread-safe; all methods may be called concurrently.
 #ifndef BERTH_CONTROLLER_QUEUE_WORK_QUEUE_H_
 #define BERTH_CONTROLLER_QUEUE_WORK_QUEUE_H_
 
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -45,6 +49,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/queue/clock.h"
+#include "controller/queue/queue_metrics.h"
 
 namespace berth::controller {
 
@@ -56,6 +61,10 @@ class WorkQueue {
     // max_delay (client-go's DefaultControllerRateLimiter item limiter).
     absl::Duration base_delay = absl::Milliseconds(5);
     absl::Duration max_delay = absl::Minutes(5);
+    // Where the queue's metrics go, labelled `name`; null: nowhere. Must
+    // outlive the queue.
+    QueueMetricsProvider* metrics = nullptr;
+    std::string name;
   };
 
   // `clock` must outlive the queue.
@@ -65,7 +74,7 @@ class WorkQueue {
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
 
-  ~WorkQueue() = default;
+  ~WorkQueue();
 
   // Marks `key` as needing processing. No-op if it is already queued (or
   // already marked dirty while being processed), and after ShutDown. Does not
@@ -114,6 +123,11 @@ class WorkQueue {
   // processing.
   size_t Len() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The work of the keys processing now (Get without Done yet), aged by the
+  // clock: what workqueue_unfinished_work_seconds and
+  // workqueue_longest_running_processor_seconds export.
+  QueueInProgress InProgress() const ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   // Time-ordered set of waiting keys, and each waiting key's ready time.
   using WaitingSet = std::set<std::pair<absl::Time, std::string>>;
@@ -122,6 +136,15 @@ class WorkQueue {
   // Moves every waiting key with ready time <= now to the ready queue.
   void PromoteLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Duration BackoffLocked(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The metric objects (no-ops without a provider).
+  struct Metrics {
+    std::unique_ptr<QueueGauge> depth;
+    std::unique_ptr<QueueCounter> adds;
+    std::unique_ptr<QueueHistogram> latency;
+    std::unique_ptr<QueueHistogram> work_duration;
+    std::unique_ptr<QueueCounter> retries;
+  };
 
   const Clock& clock_;
   const Options options_;
@@ -139,6 +162,13 @@ class WorkQueue {
   // AddRateLimited calls per key since Forget.
   absl::flat_hash_map<std::string, int> failures_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // When each dirty key became dirty, and each processing key was handed
+  // out.
+  absl::flat_hash_map<std::string, absl::Time> queued_at_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, absl::Time> started_at_ ABSL_GUARDED_BY(mu_);
+  Metrics metrics_;
+  // Last: unregistered first, before the state it reads goes.
+  std::unique_ptr<QueueMetricRegistration> in_progress_;
 };
 
 }  // namespace berth::controller

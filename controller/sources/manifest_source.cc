@@ -320,6 +320,7 @@ std::vector<std::string> ManifestSource::Scan() {
   // Read (and, when changed, parse) every candidate.
   std::vector<std::string> errors;
   std::set<std::string> failed_files;
+  std::map<std::string, int> errors_per_file;
   bool objects_unknown = false;
   std::set<std::string> present;
   for (const std::string& name : names) {
@@ -330,6 +331,7 @@ std::vector<std::string> ManifestSource::Scan() {
       // Contributes nothing, like a missing file; reported (and so logged
       // once) for as long as it is there.
       errors.push_back(std::move(read.error));
+      errors_per_file[path] = 1;
       continue;
     }
     present.insert(name);
@@ -346,6 +348,7 @@ std::vector<std::string> ManifestSource::Scan() {
     }
     if (!file_errors.empty()) {
       failed_files.insert(path);
+      errors_per_file[path] = static_cast<int>(file_errors.size());
       if (file.last_good.empty()) objects_unknown = true;
       errors.insert(errors.end(), file_errors.begin(), file_errors.end());
       if (file.last_good.empty()) {
@@ -422,6 +425,7 @@ std::vector<std::string> ManifestSource::Scan() {
     state_.objects = std::move(objects);
     state_.errors = std::move(errors);
     state_.failed_files = std::move(failed_files);
+    state_.errors_per_file = std::move(errors_per_file);
     state_.objects_unknown = objects_unknown;
     state_.directory_unreadable = false;
   }
@@ -438,6 +442,17 @@ std::vector<std::string> ManifestSource::Scan() {
 SourceSnapshot ManifestSource::Snapshot() const {
   absl::ReaderMutexLock lock(&mu_);
   return state_;
+}
+
+SourceSnapshot ManifestSource::Problems() const {
+  absl::ReaderMutexLock lock(&mu_);
+  SourceSnapshot s;
+  s.errors = state_.errors;
+  s.failed_files = state_.failed_files;
+  s.errors_per_file = state_.errors_per_file;
+  s.objects_unknown = state_.objects_unknown;
+  s.directory_unreadable = state_.directory_unreadable;
+  return s;
 }
 
 std::optional<NodeContainer> ManifestSource::Get(const std::string& id) const {

@@ -82,6 +82,10 @@ struct SourceSnapshot {
   // Paths of files that currently fail to read or parse; their objects are
   // the last good ones (none if they never parsed, e.g. after a restart).
   std::set<std::string> failed_files;
+  // The number of errors of each entry that fails to read or parse (a
+  // failing file's own errors, 1 for an entry that is not a regular file):
+  // berth_manifest_errors{file}.
+  std::map<std::string, int> errors_per_file;
   // Some failing file has not parsed since this source started, so which
   // objects it holds is unknown (e.g. berthd restarted while it was broken).
   bool objects_unknown = false;
@@ -119,6 +123,8 @@ class ManifestSource : public Source {
 
   // A copy of the state after the last Scan.
   SourceSnapshot Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Snapshot without the objects (cheap: for each scrape of the metrics).
+  SourceSnapshot Problems() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The desired object with this id after the last Scan, if any.
   std::optional<NodeContainer> Get(const std::string& id) const override ABSL_LOCKS_EXCLUDED(mu_);

@@ -34,6 +34,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
+using ::testing::Pair;
 using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 
@@ -245,6 +246,15 @@ TEST(ManifestSourceTest, FileWithSomeBadDocumentsIsNotHalfApplied) {
   EXPECT_EQ(ImageOf(source, "default.web"), "busybox");
   EXPECT_FALSE(source.Get("default.extra").has_value());
   EXPECT_THAT(source.Snapshot().errors, Contains(HasSubstr("bogus")));
+  // Its own errors, counted per file; Problems leaves the objects out.
+  SourceSnapshot problems = source.Problems();
+  EXPECT_THAT(problems.errors_per_file, ElementsAre(Pair(dir / "a.yaml", 1)));
+  EXPECT_THAT(problems.failed_files, ElementsAre(dir / "a.yaml"));
+  EXPECT_THAT(problems.errors, source.Snapshot().errors);
+  EXPECT_THAT(problems.objects, IsEmpty());
+  WriteFile(dir / "a.yaml", Manifest("web"));
+  source.Scan();
+  EXPECT_THAT(source.Problems().errors_per_file, IsEmpty());
 }
 
 TEST(ManifestSourceTest, DeletedFileRemovesItsIds) {
@@ -360,6 +370,9 @@ TEST(ManifestSourceTest, DirectoriesAndFifosAreReportedOnceAndNotRead) {
   // They contribute nothing and hide nothing: containers may be removed.
   EXPECT_THAT(snap.failed_files, IsEmpty());
   EXPECT_FALSE(snap.objects_unknown);
+  EXPECT_THAT(source.Problems().errors_per_file,
+              UnorderedElementsAre(Pair(dir / "dir.yaml", 1), Pair(dir / "linkdir.yaml", 1),
+                                   Pair(dir / "fifo.yaml", 1)));
 
   // Reported once, not at every Scan; still in the snapshot.
   for (int i = 0; i < 3; ++i) EXPECT_THAT(source.Scan(), IsEmpty());

@@ -92,7 +92,33 @@ berthd's arguments, one per line as "- <arg>" (quoted).
 - {{ printf "--image-gc-low-threshold=%d" (int $b.imageGC.lowThreshold) | quote }}
 - {{ printf "--image-gc-period=%s" $b.imageGC.period | quote }}
 - {{ printf "--stop-on-exit=%t" $b.stopOnExit | quote }}
+- {{ printf "--metrics-addr=%s" $b.metricsAddr | quote }}
 {{- range .Values.extraArgs }}
 - {{ . | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+The port of berthd.metricsAddr (host:port).
+*/}}
+{{- define "berth.metricsPort" -}}
+{{- regexReplaceAll "^.*:" .Values.berthd.metricsAddr "" -}}
+{{- end }}
+
+{{/*
+The host kubelet's probes ask, "" for the pod's IP. kubelet probes from the
+node's network namespace: a hostNetwork pod listening on loopback (or on
+every address) is reached at the node's 127.0.0.1, as kube-controller-manager's
+static pod is; one listening on a given address, there. A pod with a network
+namespace of its own is reached at its IP only, so berthd must listen on it.
+*/}}
+{{- define "berth.probeHost" -}}
+{{- $host := regexReplaceAll ":[0-9]*$" .Values.berthd.metricsAddr "" | trimPrefix "[" | trimSuffix "]" -}}
+{{- $any := or (eq $host "") (eq $host "0.0.0.0") (eq $host "::") -}}
+{{- $loopback := or (hasPrefix "127." $host) (eq $host "::1") -}}
+{{- if .Values.hostNetwork -}}
+{{- if $any -}}127.0.0.1{{- else -}}{{ $host }}{{- end -}}
+{{- else if $loopback -}}
+{{- fail (printf "berthd.metricsAddr %s is the pod's own loopback, which kubelet's probes cannot reach without hostNetwork: listen on the pod's address (\":9321\") or set probes.enabled=false" .Values.berthd.metricsAddr) -}}
+{{- end -}}
 {{- end }}

@@ -229,6 +229,7 @@ class DefaultsTest(unittest.TestCase):
             "--image-gc-low-threshold=80",
             "--image-gc-period=5m",
             "--stop-on-exit=false",
+            "--metrics-addr=127.0.0.1:9321",
         ])
         self.assertNotIn("command", self.container)
 
@@ -261,9 +262,17 @@ class DefaultsTest(unittest.TestCase):
     def test_resources_requests_only(self):
         self.assertEqual(set(self.container["resources"]), {"requests"})
 
-    def test_no_probes(self):
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-            self.assertNotIn(probe, self.container)
+    def test_probes_on_the_nodes_loopback(self):
+        # hostNetwork: kubelet reaches berthd's 127.0.0.1:9321 on the node.
+        self.assertEqual(self.container["ports"],
+                         [{"name": "metrics", "containerPort": 9321, "protocol": "TCP"}])
+        self.assertEqual(self.container["livenessProbe"], {
+            "httpGet": {"host": "127.0.0.1", "path": "/healthz", "port": 9321},
+            "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6})
+        self.assertEqual(self.container["readinessProbe"], {
+            "httpGet": {"host": "127.0.0.1", "path": "/readyz", "port": 9321},
+            "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3})
+        self.assertNotIn("startupProbe", self.container)
 
     def test_selector_matches_pod_labels(self):
         ds = self.objects["DaemonSet"]
@@ -335,7 +344,9 @@ class OverridesTest(unittest.TestCase):
         "serviceAccount": {"create": False, "name": "node-agent"},
         "berthd": {"logLevel": "debug", "logFormat": "json", "stopOnExit": True,
                    "imageGC": {"highThreshold": 90, "lowThreshold": 70, "period": "10m"},
-                   "restartBackoff": {"initial": "2s", "max": "1m"}},
+                   "restartBackoff": {"initial": "2s", "max": "1m"},
+                   # Without hostNetwork, on the pod's address.
+                   "metricsAddr": ":9100"},
         "extraArgs": ["--node-labels=zone=a,disk=ssd", "--rootfs-mode=copy"],
         "manifests": {"enabled": True, "hostPath": "/srv/berth/manifests", "debounce": "20ms"},
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
@@ -346,6 +357,8 @@ class OverridesTest(unittest.TestCase):
         "podAnnotations": {"example.com/team": "ops"},
         "terminationGracePeriodSeconds": 120,
         "hostNetwork": False,
+        "probes": {"enabled": True, "liveness": {"periodSeconds": 20, "failureThreshold": 2},
+                   "readiness": {"initialDelaySeconds": 1}},
         "extraVolumes": [{"name": "auth", "secret": {"secretName": "registry-auth"}}],
         "extraVolumeMounts": [{"name": "auth", "mountPath": "/etc/berth/auth", "readOnly": True}],
     }
@@ -393,6 +406,18 @@ class OverridesTest(unittest.TestCase):
         self.assertIs(self.pod["hostNetwork"], False)
         self.assertNotIn("dnsPolicy", self.pod)
 
+    def test_probes_on_the_pods_address(self):
+        self.assertEqual(flag_values(self.container["args"])["metrics-addr"], ":9100")
+        self.assertEqual(self.container["ports"],
+                         [{"name": "metrics", "containerPort": 9100, "protocol": "TCP"}])
+        # Merged with the chart's defaults, field by field.
+        self.assertEqual(self.container["livenessProbe"], {
+            "httpGet": {"path": "/healthz", "port": 9100}, "periodSeconds": 20,
+            "timeoutSeconds": 5, "failureThreshold": 2})
+        self.assertEqual(self.container["readinessProbe"], {
+            "httpGet": {"path": "/readyz", "port": 9100}, "initialDelaySeconds": 1,
+            "periodSeconds": 5, "timeoutSeconds": 5, "failureThreshold": 3})
+
     def test_existing_service_account(self):
         self.assertNotIn("ServiceAccount", self.objects)
         self.assertEqual(self.pod["serviceAccountName"], "node-agent")
@@ -403,6 +428,39 @@ class OverridesTest(unittest.TestCase):
     def test_rbac_off(self):
         objects = render("--set", "rbac.create=false")
         self.assertEqual(sorted(objects), ["DaemonSet", "ServiceAccount"])
+
+
+class MetricsTest(unittest.TestCase):
+    def test_off(self):
+        container = berthd_container(render("--set", "berthd.metricsAddr="))
+        self.assertEqual(flag_values(container["args"])["metrics-addr"], "")
+        for key in ("ports", "livenessProbe", "readinessProbe"):
+            self.assertNotIn(key, container)
+
+    def test_probes_off(self):
+        container = berthd_container(render("--set", "probes.enabled=false"))
+        self.assertEqual(container["ports"][0]["containerPort"], 9321)
+        self.assertNotIn("livenessProbe", container)
+        self.assertNotIn("readinessProbe", container)
+
+    def test_a_given_address_is_probed_there(self):
+        container = berthd_container(render("--set", "berthd.metricsAddr=10.1.2.3:9100"))
+        self.assertEqual(container["livenessProbe"]["httpGet"],
+                         {"host": "10.1.2.3", "path": "/healthz", "port": 9100})
+        container = berthd_container(render("--set", "berthd.metricsAddr=0.0.0.0:9321"))
+        self.assertEqual(container["readinessProbe"]["httpGet"]["host"], "127.0.0.1")
+
+    def refused(self, *args, mentions):
+        p = helm("template", RELEASE, CHART, *args, check=False)
+        self.assertNotEqual(p.returncode, 0, "accepted: %s\n%s" % (args, p.stdout))
+        self.assertIn(mentions, p.stderr)
+
+    def test_unreachable_probes_are_refused(self):
+        self.refused("--set", "hostNetwork=false",
+                     mentions="is the pod's own loopback, which kubelet's probes cannot reach")
+        self.refused("--set", "berthd.metricsAddr=127.0.0.1:0", mentions="port 0")
+        # Without probes a pod's loopback is allowed (scraped by a sidecar, say).
+        render("--set", "hostNetwork=false", "--set", "probes.enabled=false")
 
 
 class BerthdAcceptsTheArgsTest(unittest.TestCase):
@@ -449,6 +507,9 @@ class SchemaTest(unittest.TestCase):
         self.refused("--set", "terminationGracePeriodSeconds=-1",
                      mentions="terminationGracePeriodSeconds")
         self.refused("--set", "berthd.imageGC.highThreshold=101", mentions="highThreshold")
+        self.refused("--set", "probes.liveness.periodSeconds=0", mentions="periodSeconds")
+        self.refused("--set", "berthd.metricsAddr=localhost:9321", mentions="metricsAddr")
+        self.refused("--set", "berthd.metricsAddr=9321", mentions="metricsAddr")
 
     def test_enums(self):
         self.refused("--set", "berthd.logLevel=verbose", mentions="logLevel")
@@ -466,6 +527,7 @@ class SchemaTest(unittest.TestCase):
         self.refused("--set", "berthd.logLevl=debug", mentions="logLevl")
         self.refused("--set", "image.digest=sha256:00", mentions="digest")
         self.refused("--set", "updateStrategy.rollingUpdate.maxSurge=1", mentions="maxSurge")
+        self.refused("--set", "probes.startup.periodSeconds=1", mentions="startup")
 
     def test_required_and_shapes(self):
         self.refused("--set", "image.repository=", mentions="repository")

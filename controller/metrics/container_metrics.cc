@@ -1,0 +1,136 @@
+#include "controller/metrics/container_metrics.h"
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "controller/phase.h"
+#include "prometheus/client_metric.h"
+
+namespace berth::metrics {
+namespace {
+
+prometheus::MetricFamily Family(const char* name, const char* help, prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+constexpr controller::Phase kPhases[] = {
+    controller::Phase::kPending,          controller::Phase::kRunning,
+    controller::Phase::kSucceeded,        controller::Phase::kFailed,
+    controller::Phase::kCrashLoopBackOff, controller::Phase::kError};
+
+}  // namespace
+
+std::vector<std::optional<runtime::CgroupStats>> ContainerMetrics::ReadAll(
+    const std::vector<Known>& running) const {
+  std::vector<std::optional<runtime::CgroupStats>> out(running.size());
+  auto read = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      absl::StatusOr<runtime::CgroupStats> s =
+          runtime::ReadCgroupStats(layout_, cgroup_path_for_(running[i].container_id),
+                                   runtime::kCgroupCpu | runtime::kCgroupMemory);
+      if (s.ok()) out[i] = *std::move(s);
+    }
+  };
+  const size_t threads =
+      std::min<size_t>({kMaxReaders, std::max(1u, std::thread::hardware_concurrency()),
+                        running.size() / kPerReader + 1});
+  std::vector<std::thread> readers;
+  const size_t chunk = (running.size() + threads - 1) / threads;
+  for (size_t t = 1; t < threads; ++t) {
+    readers.emplace_back(read, std::min(running.size(), t * chunk),
+                         std::min(running.size(), (t + 1) * chunk));
+  }
+  read(0, std::min(running.size(), chunk));
+  for (std::thread& t : readers) t.join();
+  return out;
+}
+
+ContainerMetrics::ContainerMetrics(std::function<std::string(const std::string&)> cgroup_path_for,
+                                   runtime::CgroupLayout layout)
+    : cgroup_path_for_(std::move(cgroup_path_for)), layout_(std::move(layout)) {}
+
+void ContainerMetrics::Report(const controller::ContainerReport& report) {
+  absl::MutexLock lock(&mu_);
+  Known& k = known_[report.id];
+  k.namespace_ = report.namespace_;
+  k.name = report.name;
+  k.phase = report.phase;
+  k.container_id = report.container_id;
+  k.restart_count = report.restart_count;
+}
+
+void ContainerMetrics::Remove(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  known_.erase(id);
+}
+
+std::vector<prometheus::MetricFamily> ContainerMetrics::Collect() const {
+  using prometheus::MetricType;
+  prometheus::MetricFamily phases =
+      Family("berth_containers", "NodeContainers on this node, by phase", MetricType::Gauge);
+  prometheus::MetricFamily restarts =
+      Family("berth_container_restarts_total", "Times the container has been restarted",
+             MetricType::Counter);
+  prometheus::MetricFamily cpu =
+      Family("container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.",
+             MetricType::Counter);
+  prometheus::MetricFamily memory = Family("container_memory_working_set_bytes",
+                                           "Current working set in bytes.", MetricType::Gauge);
+
+  std::map<std::string, int> per_phase;
+  for (controller::Phase p : kPhases) per_phase[controller::PhaseName(p)] = 0;
+  // Copied out under the lock; the cgroup files are read without it.
+  std::vector<Known> running;
+  {
+    absl::MutexLock lock(&mu_);
+    restarts.metric.reserve(known_.size());
+    for (const auto& [id, k] : known_) {
+      ++per_phase[k.phase];
+      prometheus::ClientMetric m;
+      m.label = {{"name", k.name}, {"namespace", k.namespace_}};
+      m.counter.value = k.restart_count;
+      restarts.metric.push_back(std::move(m));
+      if (k.phase == controller::PhaseName(controller::Phase::kRunning) &&
+          !k.container_id.empty()) {
+        running.push_back(k);
+      }
+    }
+  }
+  for (const auto& [phase, n] : per_phase) {
+    prometheus::ClientMetric m;
+    m.label = {{"phase", phase}};
+    m.gauge.value = n;
+    phases.metric.push_back(std::move(m));
+  }
+  // The cgroup files, read by a few threads at once: the kernel's work per
+  // file (memory.stat most) dominates a scrape, and it runs in parallel.
+  const std::vector<std::optional<runtime::CgroupStats>> stats = ReadAll(running);
+  cpu.metric.reserve(running.size());
+  memory.metric.reserve(running.size());
+  for (size_t i = 0; i < running.size(); ++i) {
+    if (!stats[i].has_value()) continue;  // gone since its report
+    const Known& k = running[i];
+    prometheus::ClientMetric m;
+    m.label = {{"container", k.name},
+               {"id", cgroup_path_for_(k.container_id)},
+               {"name", k.name},
+               {"namespace", k.namespace_}};
+    if (stats[i]->cpu_usage_seconds) {
+      m.counter.value = *stats[i]->cpu_usage_seconds;
+      cpu.metric.push_back(m);
+    }
+    if (stats[i]->memory_working_set_bytes) {
+      m.gauge.value = static_cast<double>(*stats[i]->memory_working_set_bytes);
+      memory.metric.push_back(std::move(m));
+    }
+  }
+  return {std::move(phases), std::move(restarts), std::move(cpu), std::move(memory)};
+}
+
+}  // namespace berth::metrics
