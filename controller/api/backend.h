@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "controller/api/node_view.h"
+
 namespace berth::api {
 
 struct NodeInfo {
@@ -20,6 +22,9 @@ class ApiBackend {
   virtual ~ApiBackend() = default;
 
   virtual NodeInfo Node() const = 0;
+  // What List, Get, Watch and Events read; nullptr when there is none
+  // (those calls then fail with UNAVAILABLE).
+  virtual const NodeView* View() const { return nullptr; }
 };
 
 }  // namespace berth::api

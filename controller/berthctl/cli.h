@@ -70,6 +70,9 @@ struct Command {
 const std::vector<Command>& Commands();
 
 int RunVersion(Cli& cli, const std::vector<std::string>& argv);
+int RunGet(Cli& cli, const std::vector<std::string>& argv);
+int RunDescribe(Cli& cli, const std::vector<std::string>& argv);
+int RunEvents(Cli& cli, const std::vector<std::string>& argv);
 
 }  // namespace berth::berthctl
 

@@ -14,6 +14,7 @@ namespace berth::berthd {
 // What the backend reads and drives; every pointer outlives it.
 struct DaemonParts {
   const Config* config = nullptr;
+  const api::NodeView* view = nullptr;
 };
 
 class DaemonApiBackend : public api::ApiBackend {
@@ -21,6 +22,7 @@ class DaemonApiBackend : public api::ApiBackend {
   explicit DaemonApiBackend(DaemonParts parts);
 
   api::NodeInfo Node() const override;
+  const api::NodeView* View() const override { return parts_.view; }
 
  private:
   const DaemonParts parts_;

@@ -234,8 +234,8 @@ absl::Status Daemon::OpenRuntime() {
 }
 
 absl::Status Daemon::BuildCluster() {
-  std::vector<controller::StatusSink*> sinks = {status_files_.get()};
-  std::vector<controller::EventRecorder*> recorders = {&log_events_};
+  std::vector<controller::StatusSink*> sinks = {status_files_.get(), &view_};
+  std::vector<controller::EventRecorder*> recorders = {&log_events_, &view_};
   std::vector<controller::Source*> sources;
   if (manifests_) sources.push_back(manifests_.get());
   // Cluster mode: the API's objects, status, events and finalizers.
@@ -285,8 +285,13 @@ void Daemon::BuildController() {
     return !sources->MayRemove(c);
   };
   reconciler_ = std::make_unique<controller::Reconciler>(
-      *runtime_, [this](const std::string& id) { return Desired(id); }, *images_, *status_,
-      controller::RealClock(), reco);
+      *runtime_,
+      [this](const std::string& id) {
+        std::optional<NodeContainer> o = Desired(id);
+        view_.ObserveDesired(id, o);  // the API shows what the reconciler works towards
+        return o;
+      },
+      *images_, *status_, controller::RealClock(), reco);
   controller::ControllerOptions co;
   co.workers = config_.workers;
   co.relist_period = config_.relist_period;
@@ -327,6 +332,7 @@ absl::Status Daemon::StartApi() {
   if (!admin_group.ok()) return admin_group.status();
   DaemonParts parts;
   parts.config = &config_;
+  parts.view = &view_;
   api_backend_ = std::make_unique<DaemonApiBackend>(parts);
   api_service_ = std::make_unique<api::BerthService>(api_backend_.get());
   api_server_ = std::make_unique<api::ApiServer>(
