@@ -106,9 +106,13 @@ def main():
                 "while true; do sleep 0.1; done\"]\n  terminationGracePeriodSeconds: 5\n")
     os.rename(path + ".tmp", path)
     added = wait_for(lambda e: e.type == Type.ADDED and e.container.name == "py", "py ADDED")
-    running = wait_for(lambda e: e.container.name == "py" and e.container.status.phase == "Running",
-                       "py Running")
-    check(running.revision > added.revision, "revisions grow")
+    running = added
+    if added.container.status.phase != "Running":
+        running = wait_for(
+            lambda e: e.container.name == "py" and e.container.status.phase == "Running",
+            "py Running")
+        check(running.revision > added.revision, "revisions grow")
+    check(running.container.status.pid > 0, "py Running: %s" % running.container.status)
     os.unlink(path)
     wait_for(lambda e: e.container.name == "py" and e.container.status.phase == "Removing",
              "py Removing")
