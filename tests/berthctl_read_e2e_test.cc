@@ -208,6 +208,8 @@ TEST_F(BerthctlReadTest, DescribeShowsStateSpecAndEvents) {
   EXPECT_THAT(r.output, HasSubstr("Events:\n  Type "));
   EXPECT_THAT(r.output, ::testing::ContainsRegex("Normal +Started +[0-9]+s +"));
   EXPECT_THAT(r.output, ::testing::ContainsRegex("Warning +BackOff +[0-9]+s +"));
+  // Repeats folded as kubectl folds them.
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("Started +[0-9]+s \\(x[0-9]+ over [0-9]+s\\)"));
 
   r = Berthctl({"describe", "missing"});
   ASSERT_EQ(r.exit_code, 0) << r.output;

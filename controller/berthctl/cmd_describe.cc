@@ -2,7 +2,9 @@
 // object: Name, Namespace, Labels, Source, Container ID, Image, Image ID,
 // Phase (and its reason and message), PID, Started, Finished, Exit Code,
 // Restart Count, Last State, Last Error, the spec as given, and an Events
-// table (Type, Reason, Age, Message; oldest first) or "<none>".
+// table (Type, Reason, Age, Message; repeats folded into one row,
+// "5s (x3 over 2m)"; by when last seen) or "<none>".
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -87,8 +89,32 @@ std::string Describe(const v1::Container& c, absl::Time now) {
   std::ostringstream table_out;
   Table table({"Type", "Reason", "Age", "Message"});
   table.Add({"----", "------", "----", "-------"});
+  // Repeats of an event are one row, as kubectl shows them: "5s (x3 over
+  // 2m)", ordered by when each was last seen.
+  struct Seen {
+    const v1::Event* first;
+    const v1::Event* last;
+    int count;
+  };
+  std::vector<Seen> seen;
   for (const v1::Event& e : c.events()) {
-    table.Add({e.type(), e.reason(), AgeOf(e.time(), now), e.message()});
+    auto same = std::find_if(seen.begin(), seen.end(), [&](const Seen& s) {
+      return s.first->type() == e.type() && s.first->reason() == e.reason() &&
+             s.first->message() == e.message();
+    });
+    if (same == seen.end()) {
+      seen.push_back({&e, &e, 1});
+      continue;
+    }
+    Seen moved{same->first, &e, same->count + 1};
+    seen.erase(same);
+    seen.push_back(moved);
+  }
+  for (const Seen& s : seen) {
+    std::string age = AgeOf(s.last->time(), now);
+    if (s.count > 1)
+      absl::StrAppend(&age, " (x", s.count, " over ", AgeOf(s.first->time(), now), ")");
+    table.Add({s.first->type(), s.first->reason(), age, s.first->message()});
   }
   table.Print(table_out);
   for (absl::string_view l : absl::StrSplit(table_out.str(), '\n', absl::SkipEmpty())) {
