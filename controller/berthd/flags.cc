@@ -9,6 +9,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "controller/api/version.h"
 #include "controller/berthd/logging.h"
 #include "spdlog/spdlog.h"
 
@@ -144,6 +146,11 @@ Config FromFlags() {
 std::optional<Config> ConfigFromCommandLine(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "berthd: keeps the NodeContainers in a directory running on this node");
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] {
+    return absl::StrCat("berthd ", api::kBerthVersion, " (commit ", api::kBerthGitCommit, ")\n");
+  };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<std::string> storage;
   std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
