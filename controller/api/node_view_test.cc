@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -177,6 +179,42 @@ TEST_F(NodeViewTest, AWaitingReaderWakesForAChange) {
   c = view_.ChangesAfter(2, absl::Milliseconds(10));
   ASSERT_TRUE(c.ok());
   EXPECT_TRUE(c->empty());
+}
+
+TEST(NodeViewConcurrencyTest, ReadersSeeEveryRevisionOnceAndInOrder) {
+  controller::FakeClock clock;
+  NodeView view(clock, NodeViewOptions{/*history=*/100000});
+  constexpr int kWriters = 4;
+  constexpr int kReports = 500;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&view, w] {
+      const std::string name = absl::StrCat("c", w);
+      view.ObserveDesired("default." + name, Object(name));
+      for (int i = 0; i < kReports; ++i) view.Report(ReportOf(name, "Running", i));
+    });
+  }
+  // A reader follows along while the writers write.
+  uint64_t seen = 0;
+  std::map<std::string, int> last_restarts;
+  const uint64_t total = kWriters * kReports;
+  for (int polls = 0; seen < total && polls < 100000; ++polls) {
+    absl::StatusOr<std::vector<ViewChange>> c = view.ChangesAfter(seen, absl::Milliseconds(100));
+    ASSERT_TRUE(c.ok()) << c.status();
+    for (const ViewChange& change : *c) {
+      ASSERT_EQ(change.revision, seen + 1);
+      seen = change.revision;
+      const int restarts = change.after->status().restart_count();
+      auto [it, added] = last_restarts.emplace(change.after->name(), restarts);
+      if (!added) {
+        EXPECT_EQ(restarts, it->second + 1) << "a report of " << it->first << " lost";
+        it->second = restarts;
+      }
+    }
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(seen, total);
+  EXPECT_EQ(view.List().items.size(), static_cast<size_t>(kWriters));
 }
 
 TEST_F(NodeViewTest, GetCarriesTheContainersLatestEvents) {
