@@ -278,6 +278,27 @@ TEST_F(BerthctlReadTest, WatchesPrintChangesAsTheyHappen) {
   events_watch.Stop(SIGTERM);
 }
 
+TEST_F(BerthctlReadTest, AContainerNoLongerWantedAfterARestartIsRemoving) {
+  // It ignores SIGTERM: its stop takes the grace period (3 s).
+  Write("stubborn.yaml", Manifest("stubborn", "trap '' TERM; while true; do sleep 0.1; done",
+                                  "  terminationGracePeriodSeconds: 3\n"));
+  StartBerthd();
+  ASSERT_TRUE(
+      WaitFor([&] { return absl::StrContains(Berthctl({"get"}).output, "Running"); }, kWait));
+  berthd_.Stop(SIGKILL);
+  ASSERT_EQ(unlink((manifests_ + "/stubborn.yaml").c_str()), 0);
+  StartBerthd();
+  runtime::CommandResult r;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        r = Berthctl({"get", "stubborn"});
+        return absl::StrContains(r.output, "Removing");
+      },
+      kWait))
+      << r.output;
+  EXPECT_TRUE(WaitFor([&] { return Berthctl({"get", "stubborn"}).exit_code == 1; }, kWait));
+}
+
 TEST_F(BerthctlReadTest, EventsListsWhatHappened) {
   WriteThree();
   StartBerthd(FastRestarts());

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "controller/api/spec_yaml.h"
 #include "controller/sources/manifest_source.h"
+#include "controller/spec/container_annotations.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -70,6 +71,35 @@ v1::Source SourceOf(const NodeContainer& object) {
   return source;
 }
 
+ContainerReport ReportOfRuntime(const runtime::ContainerStatus& c) {
+  const controller::ContainerAnnotations a =
+      controller::ContainerAnnotations::Decode(c.annotations);
+  ContainerReport r;
+  r.id = c.id;
+  r.namespace_ = a.namespace_;
+  r.name = a.name;
+  switch (c.state) {
+    case runtime::ContainerState::kCreated: r.phase = "Pending"; break;
+    case runtime::ContainerState::kRunning:
+    case runtime::ContainerState::kPaused: r.phase = "Running"; break;
+    default: r.phase = c.exit_code.value_or(1) == 0 ? "Succeeded" : "Failed";
+  }
+  r.container_id = c.id;
+  r.image = a.image;
+  r.image_id = a.image_id;
+  r.pid = c.pid;
+  r.created_at = c.created_at;
+  r.started_at = c.started_at;
+  r.finished_at = c.finished_at;
+  r.exit_code = c.exit_code;
+  r.reason = c.reason;
+  r.restart_count = a.RestartCount();
+  r.last_exit_code = a.last_exit_code;
+  r.last_exit_reason = a.last_exit_reason;
+  r.observed_generation = a.generation;
+  return r;
+}
+
 NodeView::NodeView(controller::Clock& clock, NodeViewOptions options)
     : clock_(clock), options_(options) {}
 
@@ -116,9 +146,10 @@ void NodeView::ObserveDesired(const std::string& id, const std::optional<NodeCon
       e.spec_image = object->spec.image;
       e.last_object = object;
     }
-  } else if (!e.desired) {
+  } else if (!e.desired && e.observed) {
     return;
   }
+  e.observed = true;
   e.desired = desired;
   Publish(id, e);
 }
@@ -157,7 +188,7 @@ ContainerPtr NodeView::Build(const std::string& id, const Entry& e) const {
   FillStatus(*e.report, c->mutable_status());
   if (e.desired) {
     c->set_spec_yaml(e.spec_yaml);
-  } else {
+  } else if (e.observed) {
     c->mutable_status()->set_phase("Removing");
   }
   c->set_image(e.spec_image.empty() ? e.report->image : e.spec_image);

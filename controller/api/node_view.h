@@ -11,10 +11,15 @@
 //
 // What is listed: every container with a report (the reconciler reports
 // each container it runs or means to run), in id order. Its labels, source
-// and spec come from its desired object; when there is none (or the object
-// is being deleted) while the report is still there, the container is on
-// its way out and shows phase "Removing" (labels and source as last seen,
-// spec_yaml empty) until Remove. created_at is the creation time of the
+// and spec come from its desired object; when the reconciler found none (or
+// the object is being deleted) while the report is still there, the
+// container is on its way out and shows phase "Removing" (labels and source
+// as last seen, spec_yaml empty) until Remove. (A container no source wants
+// that is kept because its source cannot say so now, a broken manifest
+// after a restart, shows "Removing" too.) At start the daemon seeds a report
+// per container the runtime found (ReportOfRuntime), so that one no longer
+// wanted shows as Removing while it is stopped; the reconciler's own report
+// replaces the seed of every other. created_at is the creation time of the
 // first container seen for the id in this view (restarts keep it; a spec
 // change, or a berthd restart, starts it afresh from the container then
 // running).
@@ -58,6 +63,7 @@
 #include "controller/events.h"
 #include "controller/queue/clock.h"
 #include "controller/status.h"
+#include "runtime/container_spec.h"
 
 namespace berth::api {
 
@@ -126,7 +132,8 @@ class NodeView : public controller::StatusSink, public controller::EventRecorder
   struct Entry {
     std::optional<controller::ContainerReport> report;
     // From the desired object; kept as last seen after it goes.
-    bool desired = false;  // held by a source and not being deleted
+    bool desired = false;   // held by a source and not being deleted
+    bool observed = false;  // ObserveDesired has been called
     std::map<std::string, std::string> labels;
     v1::Source source;
     std::string spec_yaml;
@@ -151,6 +158,11 @@ class NodeView : public controller::StatusSink, public controller::EventRecorder
   uint64_t event_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<EventPtr> events_ ABSL_GUARDED_BY(mu_);
 };
+
+// A report from the runtime's record alone (annotations and state), until
+// the reconciler reports: phase Pending (created), Running (running or
+// paused), Succeeded (stopped with 0) or Failed.
+controller::ContainerReport ReportOfRuntime(const runtime::ContainerStatus& c);
 
 // The source of an object as the API shows it: "path:line" of a manifest
 // (origin "manifests") as kind "file", an API object as kind "api" with

@@ -129,6 +129,29 @@ TEST_F(NodeViewTest, AContainerNoLongerWantedIsRemovingUntilRemoved) {
   EXPECT_EQ(view_.Get("default", "web").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(NodeViewTest, ASeededContainerShowsUntilTheReconcilerSaysOtherwise) {
+  runtime::ContainerStatus c;
+  c.id = "default.old";
+  c.state = runtime::ContainerState::kRunning;
+  c.pid = 42;
+  c.annotations = {{"berth.dev/namespace", "default"},
+                   {"berth.dev/name", "old"},
+                   {"berth.dev/image", "busybox"},
+                   {"berth.dev/restart-count", "2"}};
+  view_.Report(ReportOfRuntime(c));
+  ViewSnapshot s = view_.List();
+  ASSERT_EQ(s.items.size(), 1u);
+  EXPECT_EQ(s.items[0]->name(), "old");
+  EXPECT_EQ(s.items[0]->status().phase(), "Running");
+  EXPECT_EQ(s.items[0]->status().pid(), 42);
+  EXPECT_EQ(s.items[0]->status().restart_count(), 2);
+  // The reconciler finds no object for it: Removing, then gone.
+  view_.ObserveDesired("default.old", std::nullopt);
+  EXPECT_EQ(view_.List().items[0]->status().phase(), "Removing");
+  view_.Remove("default.old");
+  EXPECT_TRUE(view_.List().items.empty());
+}
+
 TEST_F(NodeViewTest, AnObjectBeingDeletedIsRemovingToo) {
   Run("web", "Running");
   NodeContainer o = Object("web");

@@ -163,6 +163,11 @@ absl::Status Daemon::Start() {
   if (absl::Status s = BuildCluster(); !s.ok()) return s;
   BuildController();
   started_ = true;
+  // The API lists what runs before the reconciler has looked at it (and one
+  // no longer wanted as Removing while it is stopped).
+  if (absl::StatusOr<std::vector<runtime::ContainerStatus>> all = runtime_->List(); all.ok()) {
+    for (const runtime::ContainerStatus& c : *all) view_.Report(api::ReportOfRuntime(c));
+  }
 
   controller_->Start();
   // Exits reach the controller as they happen; the relist is the safety net.
