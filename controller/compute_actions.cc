@@ -208,6 +208,7 @@ ContainerActions ComputeActions(const Observation& in) {
       a.prepare = true;
       a.create = true;
       a.restart = in.memory.pending.value_or(PendingRestart{});
+      a.consume_restart = in.memory.restart_request;
       return a;
     case ActionKind::kRecreate:
       // The new image first: the old container runs until it is there.
@@ -217,10 +218,23 @@ ContainerActions ComputeActions(const Observation& in) {
       a.replace = StopAndDelete(*observed, &object,
                                 absl::StrCat("recreate container ", in.id, ": ", action.reason));
       a.forget_after_replace = true;  // a new spec starts a new count
+      a.consume_restart = in.memory.restart_request;
       a.create = true;
       return a;
     case ActionKind::kDelete:  // not reachable: handled above
     case ActionKind::kNoop: break;
+  }
+  if (in.memory.restart_request != 0 && observed->state != ContainerState::kUnknown) {
+    // Restarted on request: a new container, as for a new spec.
+    if (PullBackingOff(object, observed, in.memory, in.now, &a)) return a;
+    a.prepare = true;
+    a.prepare_observed = observed;
+    a.replace =
+        StopAndDelete(*observed, &object, absl::StrCat("restart container ", in.id, ": requested"));
+    a.forget_after_replace = true;
+    a.consume_restart = in.memory.restart_request;
+    a.create = true;
+    return a;
   }
   switch (observed->state) {
     case ContainerState::kCreated:

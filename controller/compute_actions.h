@@ -115,6 +115,10 @@ struct ContainerActions {
   // 12. Remove the old container; then, when set, forget the memory.
   std::optional<Removal> replace;
   bool forget_after_replace = false;
+  // Then consume the restart request with this number (RestartMemory);
+  // 0: none. A requested restart is a recreate like a spec change's (see
+  // ComputeActions).
+  uint64_t consume_restart = 0;
   // 13. Claim, create and start the new container carrying `restart`,
   // then look at it again (DecideAfterStart).
   bool create = false;
@@ -136,6 +140,15 @@ struct Observation {
   RestartBackoff::Options backoff;
   absl::Time now;
 };
+// A restart requested through the API (in.memory.restart_request) of an
+// up-to-date container that is running, paused, created or exited
+// (crash-looping included: the back-off is not waited) recreates it at
+// once as a spec change does: the image first, then stop with its grace
+// period, delete, create, start. It is a new container, as the new pod of
+// `kubectl rollout restart` is: its restart count starts again at 0 and the
+// back-off and last state are forgotten. With no container (it went away
+// meanwhile) the request is consumed by the create; with a spec change it
+// is consumed by the recreate.
 ContainerActions ComputeActions(const Observation& in);
 
 // The look right after a start: `now_status` is what the runtime says.

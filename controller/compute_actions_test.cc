@@ -51,6 +51,7 @@ std::string Summary(const ContainerActions& a) {
   if (a.record_pending) p.push_back(absl::StrCat("pending ", a.record_pending->restart_count));
   if (a.replace) p.push_back(absl::StrCat("replace(", removal(*a.replace), ")"));
   if (a.forget_after_replace) p.push_back("forget");
+  if (a.consume_restart != 0) p.push_back(absl::StrCat("consume-restart ", a.consume_restart));
   if (a.create) p.push_back(absl::StrCat("create r", a.restart.restart_count));
   if (a.requeue_after != absl::ZeroDuration()) {
     p.push_back("requeue " + absl::FormatDuration(a.requeue_after));
@@ -325,6 +326,53 @@ TEST(ComputeActionsTest, SpecAndState) {
          in.object->spec.termination_grace_period_seconds = 99;
        },
        "report Running, claim"},
+  });
+}
+
+TEST(ComputeActionsTest, RestartRequested) {
+  auto requested = [](std::function<void(Observation&)> also) {
+    return [also](Observation& in) {
+      in.memory.restart_request = 5;
+      also(in);
+    };
+  };
+  RunTable({
+      {"running: recreated as for a new spec, the count starts again",
+       requested([](Observation&) {}),
+       "prepare, replace(stop 7s killing), forget, consume-restart 5, create r0"},
+      {"paused: the same",
+       requested([](Observation& in) { in.observed = Container(ContainerState::kPaused); }),
+       "prepare, replace(stop 7s killing), forget, consume-restart 5, create r0"},
+      {"created, never started: recreated",
+       requested([](Observation& in) { in.observed = Container(ContainerState::kCreated); }),
+       "prepare, replace(stop 7s killing), forget, consume-restart 5, create r0"},
+      {"exited in back-off: recreated now, deleted not stopped", requested([](Observation& in) {
+         in.observed = Exited(1);
+         Remember(in, kNow + absl::Seconds(30));
+       }),
+       "prepare, replace(delete), forget, consume-restart 5, create r0"},
+      {"a pull backing off waits, the request kept", requested([](Observation& in) {
+         in.memory.pull = PullFailure{"busybox", kNow + absl::Seconds(4), "no"};
+       }),
+       "report Running/ImagePullBackOff, requeue 4s"},
+      {"gone meanwhile: the create answers it",
+       requested([](Observation& in) { in.observed.reset(); }),
+       "prepare, consume-restart 5, create r0"},
+      {"spec changed too: one recreate answers both", requested([](Observation& in) {
+         in.object->spec.command = {"sleep", "2"};
+       }),
+       "prepare, replace(stop 7s killing), forget, consume-restart 5, create r0"},
+      {"its exit being written: looked at again", requested([](Observation& in) {
+         in.observed = Container(ContainerState::kUnknown);
+         in.observed->reason = "Exiting";
+       }),
+       "requeue 1s"},
+      {"no longer wanted: removed, the request forgotten with the rest",
+       requested([](Observation& in) {
+         in.object.reset();
+         in.wanted = Wanted::kNotHeld;
+       }),
+       "remove(stop 7s), forget, release default/web from api"},
   });
 }
 

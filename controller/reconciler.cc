@@ -49,6 +49,8 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
   return Carry(ComputeActions(in));
 }
 
+uint64_t Reconciler::RequestRestart(const std::string& id) { return memory_.RequestRestart(id); }
+
 ReconcileResult Reconciler::Carry(ContainerActions a) {
   const std::string& id = a.id;
   const NodeContainer* object = a.object.has_value() ? &*a.object : nullptr;
@@ -107,6 +109,7 @@ ReconcileResult Reconciler::Carry(ContainerActions a) {
     if (absl::Status s = StopAndDelete(*a.replace, object); !s.ok()) return {s};
     if (a.forget_after_replace) memory_.Forget(id);
   }
+  if (a.consume_restart != 0) memory_.ConsumeRestart(id, a.consume_restart);
   // 13. The new one.
   if (a.create) return CreateAndStart(*object, std::move(spec), a.restart);
   return {absl::OkStatus(), a.requeue_after};

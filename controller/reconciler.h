@@ -77,6 +77,12 @@ class Reconciler {
   // for different ids may.
   ReconcileResult Reconcile(const std::string& id);
 
+  // Marks `id`'s container to be recreated (ComputeActions) at its next
+  // Reconcile, which the caller brings about (enqueues the id): the
+  // recreate happens inside the reconcile of that id, never beside one.
+  // Returns the request's number. Thread-safe.
+  uint64_t RequestRestart(const std::string& id);
+
  private:
   // Carries out `actions` in the order of their numbered fields; stops at
   // the first failure and returns it.

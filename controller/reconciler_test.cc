@@ -190,6 +190,39 @@ TEST_F(ReconcilerTest, LabelChangeKeepsSpecChangeRecreatesWithOldGracePeriod) {
                                           "create default.web", "start default.web"));
 }
 
+TEST_F(ReconcilerTest, ARequestedRestartIsOneRecreateAtTheNextReconcile) {
+  Want("web");
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  // A crash restart first: the requested one starts the count again.
+  runtime_.Exit("default.web", 1, clock_.Now());
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  ASSERT_EQ(sink_.reports["default.web"].restart_count, 1);
+  runtime_.calls.clear();
+  r.RequestRestart("default.web");
+  EXPECT_THAT(runtime_.calls, IsEmpty()) << "nothing happens outside a reconcile";
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("stop default.web 7s", "delete default.web",
+                                          "create default.web", "start default.web"));
+  EXPECT_EQ(sink_.reports["default.web"].phase, "Running");
+  EXPECT_EQ(sink_.reports["default.web"].restart_count, 0);
+  EXPECT_FALSE(sink_.reports["default.web"].last_exit_code.has_value());
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty()) << "the request was consumed";
+  // A failed create after the old container went: the retry creates it.
+  r.RequestRestart("default.web");
+  runtime_.create_error = absl::InternalError("no");
+  EXPECT_FALSE(r.Reconcile("default.web").status.ok());
+  runtime_.create_error = absl::OkStatus();
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, ElementsAre("create default.web", "start default.web"));
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+}
+
 TEST_F(ReconcilerTest, UndesiredIsStoppedWithItsGracePeriodAndDeleted) {
   Want("web");
   Reconciler r = Make();

@@ -23,6 +23,7 @@ RestartState RestartMemory::Get(const std::string& id) const {
   s.pending = Lookup(pending_, id);
   s.pull = Lookup(pulls_, id);
   s.pull_delay = pull_backoff_.Last(id);
+  s.restart_request = Lookup(restart_requests_, id).value_or(0);
   return s;
 }
 
@@ -62,6 +63,21 @@ void RestartMemory::Forget(const std::string& id) {
   pulls_.erase(id);
   exits_.erase(id);
   pending_.erase(id);
+  restart_requests_.erase(id);
+}
+
+uint64_t RestartMemory::RequestRestart(const std::string& id) {
+  absl::MutexLock l(&mu_);
+  restart_requests_.insert_or_assign(id, ++last_restart_request_);
+  return last_restart_request_;
+}
+
+void RestartMemory::ConsumeRestart(const std::string& id, uint64_t request) {
+  absl::MutexLock l(&mu_);
+  if (auto it = restart_requests_.find(id);
+      it != restart_requests_.end() && it->second == request) {
+    restart_requests_.erase(it);
+  }
 }
 
 }  // namespace berth::controller

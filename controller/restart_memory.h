@@ -1,10 +1,11 @@
 // What the reconciler remembers of each container id between looks: the
 // restart and pull back-offs, the exit it saw last and what the next
-// container of the id carries. Not on disk: a restart of berthd starts
-// every count of delay afresh (the restart count itself is an annotation).
+// container of the id carries, and restarts asked for through the API. Not on disk: a restart of
+// berthd starts every count of delay afresh (the restart count itself is an annotation).
 #ifndef BERTH_CONTROLLER_RESTART_MEMORY_H_
 #define BERTH_CONTROLLER_RESTART_MEMORY_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +48,9 @@ struct RestartState {
   std::optional<PendingRestart> pending;
   std::optional<PullFailure> pull;
   std::optional<absl::Duration> pull_delay;  // the last pull back-off delay
+  // A restart asked for through the API (RequestRestart) and not yet
+  // carried out: its number, 0 when none.
+  uint64_t restart_request = 0;
 };
 
 // Thread-safe; the methods for one id are meant to be called by one
@@ -70,8 +74,17 @@ class RestartMemory {
   void RecordPullFailure(const std::string& id, PullFailure failure, absl::Duration delay);
   // A pull succeeded: its back-off starts afresh.
   void ForgetPull(const std::string& id);
-  // Everything of `id` (its container is gone, or a new spec replaces it).
+  // Everything of `id` (its container is gone, or a new spec replaces it),
+  // a restart request included (the container it was about is gone).
   void Forget(const std::string& id);
+
+  // Marks `id` to be recreated at its next reconcile (berthctl restart);
+  // returns the request's number (> 0, increasing). A request made while
+  // one is pending replaces it.
+  uint64_t RequestRestart(const std::string& id);
+  // The request numbered `request` was carried out: cleared unless a newer
+  // one came meanwhile (which then is carried out at the next reconcile).
+  void ConsumeRestart(const std::string& id, uint64_t request);
 
  private:
   const RestartBackoff::Options options_;
@@ -81,6 +94,8 @@ class RestartMemory {
   std::map<std::string, PullFailure> pulls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ExitSeen> exits_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, PendingRestart> pending_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> restart_requests_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_restart_request_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace berth::controller

@@ -33,6 +33,20 @@ class BenchBackend : public api::ApiBackend {
   explicit BenchBackend(const api::NodeView* view) : view_(view) {}
   api::NodeInfo Node() const override { return {"bench", "standalone", "bench"}; }
   const api::NodeView* View() const override { return view_; }
+  // The bench reads only.
+  absl::StatusOr<std::vector<api::AppliedObject>> Apply(absl::string_view, absl::string_view,
+                                                        bool) override {
+    return absl::UnimplementedError("berth-bench-api serves reads only");
+  }
+  absl::StatusOr<std::string> Delete(const std::string&, const std::string&) override {
+    return absl::UnimplementedError("berth-bench-api serves reads only");
+  }
+  absl::Status Restart(const std::string&, const std::string&) override {
+    return absl::UnimplementedError("berth-bench-api serves reads only");
+  }
+  absl::StatusOr<api::NodePlanResult> Plan(absl::string_view, absl::string_view) override {
+    return absl::UnimplementedError("berth-bench-api serves reads only");
+  }
 
  private:
   const api::NodeView* view_;

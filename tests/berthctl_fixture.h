@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/runc_runtime.h"
@@ -94,6 +95,23 @@ class BerthctlE2eTest : public ::testing::Test {
                                      "--socket=" + socket()};
     argv.insert(argv.end(), args.begin(), args.end());
     absl::StatusOr<runtime::CommandResult> r = runtime::RunCommand(argv, absl::Seconds(30));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : runtime::CommandResult{};
+  }
+
+  // berthctl as user `uid` with primary group `gid` and exactly the
+  // supplementary `groups`, `input` on its stdin.
+  runtime::CommandResult BerthctlAsGroups(uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
+                                          std::vector<std::string> args,
+                                          absl::string_view input = {}) {
+    std::vector<std::string> argv = {runtime::FindExecutable("setpriv"),
+                                     absl::StrCat("--reuid=", uid),
+                                     absl::StrCat("--regid=", gid),
+                                     absl::StrCat("--groups=", absl::StrJoin(groups, ",")),
+                                     BERTH_BERTHCTL_PATH,
+                                     "--socket=" + socket()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<runtime::CommandResult> r = runtime::RunCommand(argv, absl::Seconds(30), input);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : runtime::CommandResult{};
   }

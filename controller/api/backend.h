@@ -6,7 +6,10 @@
 #define BERTH_CONTROLLER_API_BACKEND_H_
 
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "controller/api/node_view.h"
 
 namespace berth::api {
@@ -17,6 +20,26 @@ struct NodeInfo {
   std::string runc_version;
 };
 
+// The write side's answers (Apply, Delete, Restart, Plan).
+struct AppliedObject {
+  std::string namespace_;
+  std::string name;
+  std::string file;    // in the manifests directory
+  std::string result;  // "created", "configured", "unchanged"
+};
+
+struct PlanStep {
+  std::string namespace_;
+  std::string name;
+  std::string action;  // "create", "recreate", "remove", "none"
+  std::string reason;
+};
+
+struct NodePlanResult {
+  std::vector<PlanStep> steps;
+  std::string text;  // as `berthd --dry-run` prints it
+};
+
 class ApiBackend {
  public:
   virtual ~ApiBackend() = default;
@@ -25,6 +48,25 @@ class ApiBackend {
   // What List, Get, Watch and Events read; nullptr when there is none
   // (those calls then fail with UNAVAILABLE).
   virtual const NodeView* View() const { return nullptr; }
+
+  // The write side (service_write.cc); errors carry the codes the proto
+  // names (kInvalidArgument, kNotFound, kFailedPrecondition).
+  // Validates `manifest` and writes each object's file in the manifests
+  // directory (controller/sources/manifest_writer.h); dry_run writes
+  // nothing.
+  virtual absl::StatusOr<std::vector<AppliedObject>> Apply(absl::string_view manifest,
+                                                           absl::string_view origin,
+                                                           bool dry_run) = 0;
+  // Removes the object's file; returns its path.
+  virtual absl::StatusOr<std::string> Delete(const std::string& namespace_,
+                                             const std::string& name) = 0;
+  // Has the container recreated by the reconciler (kNotFound: none here;
+  // kFailedPrecondition: no source wants it any more).
+  virtual absl::Status Restart(const std::string& namespace_, const std::string& name) = 0;
+  // The --dry-run plan of the node's desired state, with `manifest`'s
+  // objects (if any) applied to it.
+  virtual absl::StatusOr<NodePlanResult> Plan(absl::string_view manifest,
+                                              absl::string_view origin) = 0;
 };
 
 }  // namespace berth::api

@@ -3,7 +3,8 @@
 // (ApiServer::Authorize), then answers from the backend.
 //
 // The handlers are defined in files by concern: service.cc (Version),
-// service_read.cc (List, Get, Watch, Events).
+// service_read.cc (List, Get, Watch, Events), service_write.cc (Apply, Delete,
+// Restart, Plan).
 #ifndef BERTH_CONTROLLER_API_SERVICE_H_
 #define BERTH_CONTROLLER_API_SERVICE_H_
 
@@ -30,6 +31,15 @@ class BerthService final : public berth::v1::Berth::Service {
                      grpc::ServerWriter<v1::WatchEvent>* writer) override;
   grpc::Status Events(grpc::ServerContext* context, const v1::EventsRequest* request,
                       grpc::ServerWriter<v1::Event>* writer) override;
+
+  grpc::Status Apply(grpc::ServerContext* context, const v1::ApplyRequest* request,
+                     v1::ApplyResponse* response) override;
+  grpc::Status Delete(grpc::ServerContext* context, const v1::DeleteRequest* request,
+                      v1::DeleteResponse* response) override;
+  grpc::Status Restart(grpc::ServerContext* context, const v1::RestartRequest* request,
+                       v1::RestartResponse* response) override;
+  grpc::Status Plan(grpc::ServerContext* context, const v1::PlanRequest* request,
+                    v1::PlanResponse* response) override;
 
  private:
   ApiBackend* const backend_;

@@ -4,7 +4,8 @@
 //
 // Exit codes as kubectl's: 0 on success, 1 on any error (a usage error, an
 // error from berthd, berthd unreachable); `exec` exits with the remote
-// command's code. Errors go to stderr as kubectl writes them:
+// command's code; `diff` with 0 (no differences), 1 (differences) or 2 (an
+// error). Errors go to stderr as kubectl writes them:
 //   error: <what is wrong with the command line or the connection>
 //   Error from server (<Reason>): <berthd's message>
 #ifndef BERTH_CONTROLLER_BERTHCTL_CLI_H_
@@ -73,6 +74,10 @@ int RunVersion(Cli& cli, const std::vector<std::string>& argv);
 int RunGet(Cli& cli, const std::vector<std::string>& argv);
 int RunDescribe(Cli& cli, const std::vector<std::string>& argv);
 int RunEvents(Cli& cli, const std::vector<std::string>& argv);
+int RunApply(Cli& cli, const std::vector<std::string>& argv);
+int RunDelete(Cli& cli, const std::vector<std::string>& argv);
+int RunDiff(Cli& cli, const std::vector<std::string>& argv);
+int RunRestart(Cli& cli, const std::vector<std::string>& argv);
 
 }  // namespace berth::berthctl
 

@@ -15,6 +15,10 @@ const std::vector<Command>& Commands() {
       {"get", "List NodeContainers (-l, -n, -A, -o wide|json|yaml|name, -w)", RunGet},
       {"describe", "Show a NodeContainer in detail, with its events", RunDescribe},
       {"events", "List events (-w to follow)", RunEvents},
+      {"apply", "Write NodeContainers into the manifests directory (-f FILE|DIR|-)", RunApply},
+      {"delete", "Remove NodeContainers' manifests (NAME... or -f)", RunDelete},
+      {"diff", "Show what applying manifests would do (-f FILE|DIR|-)", RunDiff},
+      {"restart", "Recreate a NodeContainer's container now", RunRestart},
   };
   return commands;
 }

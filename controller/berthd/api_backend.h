@@ -8,12 +8,27 @@
 
 #include "controller/api/backend.h"
 #include "controller/berthd/config.h"
+#include "controller/kube/cluster.h"
+#include "controller/reconciler.h"
+#include "controller/sources/channel_source.h"
+#include "controller/sources/manifest_writer.h"
+#include "controller/sources/source.h"
+#include "runtime/runtime.h"
 
 namespace berth::berthd {
 
 // What the backend reads and drives; every pointer outlives it.
 struct DaemonParts {
   const Config* config = nullptr;
+  // The write side (api_backend_write.cc). manifest_writer: null without a
+  // manifests directory; cluster: null in standalone mode.
+  controller::ManifestWriter* manifest_writer = nullptr;
+  const controller::Source* sources = nullptr;
+  kube::Cluster* cluster = nullptr;
+  runtime::Runtime* runtime = nullptr;
+  controller::Reconciler* reconciler = nullptr;
+  // Where a restarted id is pushed to reach the controller's queue.
+  controller::ChannelSource* restarts = nullptr;
   const api::NodeView* view = nullptr;
 };
 
@@ -23,6 +38,16 @@ class DaemonApiBackend : public api::ApiBackend {
 
   api::NodeInfo Node() const override;
   const api::NodeView* View() const override { return parts_.view; }
+
+  // api_backend_write.cc
+  absl::StatusOr<std::vector<api::AppliedObject>> Apply(absl::string_view manifest,
+                                                        absl::string_view origin,
+                                                        bool dry_run) override;
+  absl::StatusOr<std::string> Delete(const std::string& namespace_,
+                                     const std::string& name) override;
+  absl::Status Restart(const std::string& namespace_, const std::string& name) override;
+  absl::StatusOr<api::NodePlanResult> Plan(absl::string_view manifest,
+                                           absl::string_view origin) override;
 
  private:
   const DaemonParts parts_;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "controller/desired_state.h"
 #include "controller/diff.h"
+#include "controller/plan.h"
 #include "runtime/state_store.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
@@ -127,24 +128,19 @@ int Daemon::Run() {
 // recovered, locked or changed.
 int Daemon::DryRun() {
   controller::SourceSnapshot snapshot = manifests_->Snapshot();
-  std::map<std::string, std::string> desired, observed;
-  for (const auto& [id, object] : snapshot.objects) {
-    if (!controller::IsForNode(object, config_.node_name, config_.node_labels)) continue;
-    desired[id] = controller::DesiredSpecHash(object);
-  }
+  std::map<std::string, std::string> observed;
   runtime::StateStore store(config_.containers_dir());
   for (const std::string& id : store.ListEntries()) {
     absl::StatusOr<runtime::ContainerRecord> r = store.Read(id);
     if (!r.ok()) continue;
     auto h = r->spec.annotations.find(controller::kSpecHashAnnotation);
     observed[id] = h == r->spec.annotations.end() ? "" : h->second;
-    // A container of an earlier release matches by that release's hash.
-    if (auto d = snapshot.objects.find(id); d != snapshot.objects.end() && desired.count(id)) {
-      observed[id] = controller::EffectiveObservedHash(d->second, observed[id]);
-    }
   }
   for (const std::string& e : snapshot.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
-  std::fputs(controller::FormatPlan(controller::Diff(desired, observed)).c_str(), stdout);
+  std::fputs(controller::FormatPlan(controller::NodePlan(snapshot.objects, observed,
+                                                         config_.node_name, config_.node_labels))
+                 .c_str(),
+             stdout);
   return snapshot.errors.empty() ? 0 : 1;
 }
 
@@ -307,6 +303,7 @@ void Daemon::BuildController() {
   controller_->Watch(*sources_);
   controller_->Watch(exits_);
   controller_->Watch(leftover_status_);
+  controller_->Watch(restarts_);
 }
 
 std::optional<NodeContainer> Daemon::Desired(const std::string& id) const {
@@ -337,6 +334,21 @@ absl::Status Daemon::StartApi() {
   if (!admin_group.ok()) return admin_group.status();
   DaemonParts parts;
   parts.config = &config_;
+  if (manifests_) {
+    kube::Cluster* cluster = cluster_.get();
+    manifest_writer_ = std::make_unique<controller::ManifestWriter>(
+        config_.manifests_dir,
+        [source = manifests_.get()](const std::string& id) { return source->Get(id); },
+        [cluster](const std::string& id) {
+          return cluster != nullptr && cluster->source().IsApiObject(id);
+        });
+  }
+  parts.manifest_writer = manifest_writer_.get();
+  parts.sources = sources_.get();
+  parts.cluster = cluster_.get();
+  parts.runtime = runtime_.get();
+  parts.reconciler = reconciler_.get();
+  parts.restarts = &restarts_;
   parts.view = &view_;
   api_backend_ = std::make_unique<DaemonApiBackend>(parts);
   api_service_ = std::make_unique<api::BerthService>(api_backend_.get());

@@ -97,11 +97,13 @@ class Daemon {
   std::unique_ptr<controller::MultiSource> sources_;
   controller::ChannelSource exits_{"exits"};
   controller::ChannelSource leftover_status_{"status-files"};
+  controller::ChannelSource restarts_{"restarts"};  // the API's Restart
   std::unique_ptr<controller::Reconciler> reconciler_;
   std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<runtime::ExitWatcher> exit_watcher_;
   std::unique_ptr<controller::Periodic> resync_;
   std::unique_ptr<controller::Periodic> image_gc_;
+  std::unique_ptr<controller::ManifestWriter> manifest_writer_;  // the API's Apply, Delete
   std::unique_ptr<DaemonApiBackend> api_backend_;
   std::unique_ptr<api::BerthService> api_service_;
   std::unique_ptr<api::ApiServer> api_server_;
