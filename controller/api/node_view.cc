@@ -106,6 +106,11 @@ NodeView::NodeView(controller::Clock& clock, NodeViewOptions options)
 void NodeView::Report(const ContainerReport& report) {
   absl::MutexLock lock(&mu_);
   Entry& e = entries_[report.id];
+  // A restart count that went down: a container of its own (berthctl
+  // restart), as a new pod is; its age starts afresh.
+  if (e.report.has_value() && report.restart_count < e.report->restart_count) {
+    e.created_at = absl::InfinitePast();
+  }
   e.report = report;
   // The first container seen keeps the entry's age; a spec change resets it
   // (ObserveDesired). Before any container: when it was first reported.

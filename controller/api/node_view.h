@@ -21,8 +21,8 @@
 // wanted shows as Removing while it is stopped; the reconciler's own report
 // replaces the seed of every other. created_at is the creation time of the
 // first container seen for the id in this view (restarts keep it; a spec
-// change, or a berthd restart, starts it afresh from the container then
-// running).
+// change, a restart count that goes down (berthctl restart) or a berthd
+// restart starts it afresh from the container then running).
 //
 // Revisions: every change of a listed container (added, modified, deleted;
 // events do not count) takes the next revision (1, 2, ...). The last

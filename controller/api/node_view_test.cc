@@ -298,6 +298,12 @@ TEST_F(NodeViewTest, ASpecChangeStartsTheAgeAfresh) {
   r.restart_count = 1;
   view_.Report(r);
   EXPECT_EQ(view_.List().items[0]->created_at().seconds(), absl::ToUnixSeconds(clock_.Now()));
+  // A recreate asked for (the count starts again): a new age.
+  r.created_at = clock_.Now() + absl::Minutes(9);
+  r.restart_count = 0;
+  view_.Report(r);
+  EXPECT_EQ(view_.List().items[0]->created_at().seconds(),
+            absl::ToUnixSeconds(clock_.Now() + absl::Minutes(9)));
 }
 
 }  // namespace
