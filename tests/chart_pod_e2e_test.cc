@@ -1,11 +1,16 @@
-// The chart's pod run as a kubelet would run it: `helm template` renders
-// charts/berth, the DaemonSet's pod template is taken as it is, and its
+// The chart's pod run as a kubelet would run it: `helm install` puts
+// charts/berth into the API emulator, the DaemonSet's pod template is taken
+// from the API as it is, and its
 // container runs from the berthd image (hack/build-image, pushed to a real
 // registry on 127.0.0.1) with real runc, honouring what the template says:
 // privileged, hostPID, hostNetwork, the hostPath volumes with their mount
 // propagation, the env (NODE_NAME from spec.nodeName), the service account
-// token and CA at /var/run/secrets/kubernetes.io/serviceaccount and
-// KUBERNETES_SERVICE_HOST/PORT pointing at the API emulator over TLS.
+// token and CA at /var/run/secrets/kubernetes.io/serviceaccount (a token of
+// the chart's ServiceAccount, from `kubectl create token`: the emulator
+// enforces the chart's RBAC) and KUBERNETES_SERVICE_HOST/PORT pointing at the
+// API emulator over TLS. The chart is installed and upgraded with the real
+// helm into the emulator, and the pod is made from the DaemonSet the API
+// holds.
 // berthd in it runs a NodeContainer applied with kubectl; an upgrade to a
 // new image tag replaces the pod and the container keeps its pid.
 //
@@ -21,9 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "controller/kube/testing/kube_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -45,7 +50,8 @@ using nlohmann::json;
 using ::testing::IsEmpty;
 
 constexpr absl::Duration kWait = absl::Seconds(90);
-constexpr char kToken[] = "berthd-pod-token";
+constexpr char kToken[] = "admin-token";  // the emulator's admin (helm, kubectl)
+constexpr char kNamespace[] = "berth-system";
 constexpr char kNode[] = "pod-node";
 
 runtime::CommandResult RunTool(const std::vector<std::string>& argv,
@@ -124,7 +130,8 @@ class ChartPodE2eTest : public ::testing::Test {
     o.pki_dir = pki_;
     emulator_ = std::make_unique<kube::testing::Emulator>(o);
     ASSERT_TRUE(emulator_->started());
-    ASSERT_TRUE(emulator_->InstallCrd().ok());
+    // The chart brings the CRD (helm installs crds/ first).
+    ASSERT_EQ(Kubectl({"create", "namespace", kNamespace}).exit_code, 0);
 
     auto registry = RegistryEnv::Start();
     ASSERT_TRUE(registry.ok()) << registry.status();
@@ -149,8 +156,7 @@ class ChartPodE2eTest : public ::testing::Test {
     }
     secrets_ = world_.dir() + "/serviceaccount";
     ASSERT_TRUE(runtime::MakeDirs(secrets_).ok());
-    ASSERT_TRUE(runtime::WriteFileAtomic(secrets_ + "/token", kToken).ok());
-    ASSERT_TRUE(runtime::WriteFileAtomic(secrets_ + "/namespace", "berth-system").ok());
+    ASSERT_TRUE(runtime::WriteFileAtomic(secrets_ + "/namespace", kNamespace).ok());
     ASSERT_EQ(RunTool({"/bin/cp", pki_ + "/ca.crt", secrets_ + "/ca.crt"}).exit_code, 0);
   }
 
@@ -179,24 +185,39 @@ class ChartPodE2eTest : public ::testing::Test {
   std::string PodDir(const std::string& pod) const { return world_.dir() + "/pods/" + pod; }
   std::string PodRuncRoot() const { return world_.dir() + "/pods/runc"; }
 
-  // The DaemonSet `helm template` renders with the image tag `tag`.
-  json RenderDaemonSet(const std::string& tag) {
+  // `helm install` (or `helm upgrade` when installed) of the chart into the
+  // emulator with the image tag `tag`; returns the DaemonSet the API then
+  // holds, as a kubelet would see it.
+  json HelmInstallOrUpgrade(const std::string& tag) {
     const std::string values = world_.dir() + "/values-" + tag + ".yaml";
     json v = {{"image", {{"repository", repo_}, {"tag", tag}, {"pullPolicy", "IfNotPresent"}}},
               {"hostPaths", {{"stateDir", world_.berth_state_dir()}, {"runDir", world_.run_dir()}}},
               {"extraArgs", json::array({"--cgroup-parent=" + world_.cgroup_parent(),
                                          "--insecure-registries=" + registry_->host()})}};
     EXPECT_TRUE(runtime::WriteFileAtomic(values, v.dump()).ok());  // JSON is YAML
+    const std::string home = world_.dir() + "/helm";
     runtime::CommandResult r =
-        RunTool({BERTH_HELM, "template", "berth", BERTH_SOURCE_DIR "/charts/berth", "--namespace",
-                 "berth-system", "-f", values});
+        RunTool({"/usr/bin/env", "HELM_CACHE_HOME=" + home, "HELM_CONFIG_HOME=" + home,
+                 "HELM_DATA_HOME=" + home, BERTH_HELM, "upgrade", "--install", "berth",
+                 BERTH_SOURCE_DIR "/charts/berth", "--namespace", kNamespace, "-f", values,
+                 "--kubeconfig", emulator_->kubeconfig()});
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    for (absl::string_view doc : absl::StrSplit(r.output, "\n---")) {
-      absl::StatusOr<json> j = kube::testing::YamlToJson(std::string(doc));
-      if (j.ok() && j->is_object() && j->value("kind", "") == "DaemonSet") return *j;
-    }
-    ADD_FAILURE() << "no DaemonSet in:\n" << r.output;
-    return json::object();
+    runtime::CommandResult ds =
+        Kubectl({"-n", kNamespace, "get", "daemonset", "berth", "-o", "json"});
+    EXPECT_EQ(ds.exit_code, 0) << ds.output;
+    absl::StatusOr<json> j = kube::testing::YamlToJson(ds.output);
+    EXPECT_TRUE(j.ok()) << ds.output;
+    return j.ok() ? *j : json::object();
+  }
+
+  // A token of the pod's ServiceAccount (the kubelet's projected token).
+  void WriteServiceAccountToken(const json& daemonset) {
+    const std::string account = daemonset["spec"]["template"]["spec"]["serviceAccountName"];
+    runtime::CommandResult token = Kubectl({"-n", kNamespace, "create", "token", account});
+    ASSERT_EQ(token.exit_code, 0) << token.output;
+    ASSERT_TRUE(runtime::WriteFileAtomic(secrets_ + "/token",
+                                         std::string(absl::StripAsciiWhitespace(token.output)))
+                    .ok());
   }
 
   // Runs the pod template's only container as a kubelet would, as `pod`.
@@ -356,7 +377,9 @@ class ChartPodE2eTest : public ::testing::Test {
 };
 
 TEST_F(ChartPodE2eTest, ThePodRunsANodeContainerAndAnUpgradeKeepsItsPid) {
-  StartPod("one", RenderDaemonSet("one"));
+  json installed = HelmInstallOrUpgrade("one");
+  WriteServiceAccountToken(installed);
+  StartPod("one", installed);
   ASSERT_TRUE(WaitFor([&] { return absl::StrContains(PodLog("one"), "cluster mode"); }, kWait))
       << PodLog("one");
 
@@ -373,8 +396,9 @@ TEST_F(ChartPodE2eTest, ThePodRunsANodeContainerAndAnUpgradeKeepsItsPid) {
   ASSERT_TRUE(berth::testing::IsRunning(status)) << status.dump() << PodLog("one");
   const int pid = status["pid"];
   ASSERT_GT(pid, 0);
-  // The API has the status too (berthd's writes went through with the
-  // pod's token).
+  // The API has the status too: berthd's writes went through with the
+  // token of the chart's ServiceAccount, under the chart's ClusterRole (the
+  // emulator enforces RBAC).
   ASSERT_TRUE(WaitFor(
       [&] {
         runtime::CommandResult r = Kubectl({"get", "nc", "web", "-o", "json"});
@@ -383,8 +407,8 @@ TEST_F(ChartPodE2eTest, ThePodRunsANodeContainerAndAnUpgradeKeepsItsPid) {
       kWait))
       << Kubectl({"get", "nc", "web", "-o", "json"}).output;
 
-  // helm upgrade --set image.tag=two: the DaemonSet's pod is replaced.
-  json upgraded = RenderDaemonSet("two");
+  // helm upgrade to the tag two: the DaemonSet's pod is replaced.
+  json upgraded = HelmInstallOrUpgrade("two");
   ASSERT_EQ(upgraded["spec"]["template"]["spec"]["containers"][0]["image"], repo_ + ":two");
   StopPod("one");
   EXPECT_EQ(kill(pid, 0), 0) << "the container died with its berthd pod";

@@ -7,6 +7,7 @@ and a kubectl cache in a temporary directory that is removed (and checked
 to be gone) afterwards, like the emulator process itself.
 """
 
+import base64
 import http.client
 import json
 import os
@@ -45,6 +46,17 @@ def find_kubectl():
 
 KUBECTL = find_kubectl()
 NC = "/apis/berth.dev/v1alpha1"
+
+
+def pb(field, payload):
+    """A length-delimited protobuf field."""
+    n, size = len(payload), b""
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        size += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return bytes([field << 3 | 2]) + size + payload
 
 
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
@@ -842,6 +854,354 @@ class TlsTokenTest(EmulatorTestCase):
             self.assertEqual(w.next()["object"]["metadata"]["name"], "sleeper")
         finally:
             w.close()
+
+
+class BuiltinTypesTest(EmulatorTestCase):
+    """ConfigMaps, Secrets, ServiceAccounts, DaemonSets and RBAC objects as
+    kubectl and client-go's typed clients (protobuf bodies) use them."""
+
+    def test_discovery(self):
+        code, core = self.emu.request("GET", "/api/v1")
+        self.assertEqual(code, 200)
+        by_name = {r["name"]: r for r in core["resources"]}
+        self.assertEqual(by_name["configmaps"]["shortNames"], ["cm"])
+        self.assertEqual(by_name["serviceaccounts"]["shortNames"], ["sa"])
+        self.assertEqual(by_name["serviceaccounts/token"]["verbs"], ["create"])
+        self.assertEqual(by_name["serviceaccounts/token"]["kind"], "TokenRequest")
+        self.assertNotIn("deletecollection", by_name["namespaces"]["verbs"])
+        code, apps = self.emu.request("GET", "/apis/apps/v1")
+        ds = {r["name"]: r for r in apps["resources"]}["daemonsets"]
+        self.assertEqual((ds["kind"], ds["shortNames"], ds["categories"]),
+                         ("DaemonSet", ["ds"], ["all"]))
+        resources = self.emu.kubectl("api-resources", "--api-group=rbac.authorization.k8s.io"
+                                     ).stdout
+        self.assertRegex(resources, r"clusterroles\s+rbac.authorization.k8s.io/v1\s+false\s+"
+                                    r"ClusterRole")
+        self.assertRegex(resources, r"rolebindings\s+rbac.authorization.k8s.io/v1\s+true\s+"
+                                    r"RoleBinding")
+        # Aggregated discovery, what kubectl asks for first.
+        accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+                  "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+                  "application/json")
+        code, doc = self.emu.request("GET", "/apis", headers={"Accept": accept})
+        self.assertEqual((code, doc["kind"], doc["apiVersion"]),
+                         (200, "APIGroupDiscoveryList", "apidiscovery.k8s.io/v2"))
+        groups = {g["metadata"]["name"]: g for g in doc["items"]}
+        apps = groups["apps"]["versions"][0]
+        self.assertEqual((apps["version"], apps["freshness"]), ("v1", "Current"))
+        ds = apps["resources"][0]
+        self.assertEqual((ds["resource"], ds["scope"], ds["singularResource"], ds["shortNames"],
+                          ds["responseKind"]),
+                         ("daemonsets", "Namespaced", "daemonset", ["ds"],
+                          {"group": "apps", "version": "v1", "kind": "DaemonSet"}))
+        self.assertEqual(ds["subresources"][0]["subresource"], "status")
+        nc_version = groups["berth.dev"]["versions"][0]
+        self.assertEqual(nc_version["resources"][0]["resource"], "nodecontainers")
+        code, doc = self.emu.request("GET", "/api", headers={"Accept": accept})
+        core = {r["resource"]: r for r in doc["items"][0]["versions"][0]["resources"]}
+        self.assertNotIn("name", doc["items"][0]["metadata"])
+        self.assertEqual(core["serviceaccounts"]["subresources"], [{
+            "subresource": "token", "verbs": ["create"], "responseKind": {
+                "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}}])
+        # Plain JSON first: the legacy documents.
+        code, doc = self.emu.request("GET", "/api", headers={"Accept": "application/json"})
+        self.assertEqual(doc["kind"], "APIVersions")
+
+    def test_secret_from_kubectl_and_in_protobuf(self):
+        self.emu.kubectl("create", "secret", "docker-registry", "regcred",
+                         "--docker-server=127.0.0.1:5000", "--docker-username=u",
+                         "--docker-password=p")
+        secret = self.emu.kubectl_json("get", "secret", "regcred")
+        self.assertEqual(secret["type"], "kubernetes.io/dockerconfigjson")
+        config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+        self.assertEqual(config["auths"]["127.0.0.1:5000"]["username"], "u")
+        # A Secret as client-go's typed client writes it: k8s\0 + Unknown.
+        meta = pb(1, b"pb-secret") + pb(11, pb(1, b"app") + pb(2, b"x"))
+        body = pb(1, meta) + pb(2, pb(1, b"k") + pb(2, b"\x00\xffv")) + pb(3, b"Opaque")
+        data = b"k8s\x00" + pb(1, pb(1, b"v1") + pb(2, b"Secret")) + pb(2, body)
+        code, created = self.emu.request("POST", "/api/v1/namespaces/default/secrets", data,
+                                         "application/vnd.kubernetes.protobuf",
+                                         headers={"Accept": "application/vnd.kubernetes."
+                                                  "protobuf, application/json"})
+        self.assertEqual(code, 201, created)
+        self.assertEqual(created["data"], {"k": base64.b64encode(b"\x00\xffv").decode()})
+        self.assertEqual(created["metadata"]["labels"], {"app": "x"})
+        self.assertNotIn("namespace", json.dumps(created["metadata"]["labels"]))
+        # stringData is folded into data; data must be base64.
+        code, created = self.emu.request("POST", "/api/v1/namespaces/default/secrets", {
+            "metadata": {"name": "sd"}, "stringData": {"a": "b"}})
+        self.assertEqual((code, created["data"], created["type"]),
+                         (201, {"a": "Yg=="}, "Opaque"), created)
+        self.assertNotIn("stringData", created)
+        code, status = self.emu.request("POST", "/api/v1/namespaces/default/secrets", {
+            "metadata": {"name": "bad"}, "data": {"a": "not base64!"}})
+        self.assertEqual((code, status["reason"]), (400, "BadRequest"), status)
+        # A field the decoder does not know is refused, not dropped.
+        code, status = self.emu.request(
+            "POST", "/api/v1/namespaces/default/secrets",
+            b"k8s\x00" + pb(1, pb(1, b"v1") + pb(2, b"Secret")) + pb(2, pb(9, b"x")),
+            "application/vnd.kubernetes.protobuf")
+        self.assertEqual(code, 415, status)
+
+    def test_delete_answers(self):
+        # Immediate deletes: a Status naming the object (secrets, configmaps,
+        # daemonsets, custom resources) or the object (serviceaccounts,
+        # namespaces), as each type's registry has ReturnDeletedObject.
+        self.emu.kubectl("create", "configmap", "gone", "--from-literal=a=b")
+        uid = self.emu.kubectl_json("get", "cm", "gone")["metadata"]["uid"]
+        code, body = self.emu.request("DELETE", "/api/v1/namespaces/default/configmaps/gone")
+        self.assertEqual((code, body), (200, {
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": "gone", "group": "", "kind": "configmaps", "uid": uid}}))
+        self.emu.kubectl("create", "serviceaccount", "gone")
+        code, body = self.emu.request("DELETE", "/api/v1/namespaces/default/serviceaccounts/gone")
+        self.assertEqual((code, body["kind"]), (200, "ServiceAccount"))
+        self.create(nc("gone-nc"))
+        code, body = self.emu.request("DELETE", NC + "/namespaces/default/nodecontainers/gone-nc")
+        self.assertEqual((code, body["kind"], body["details"]["kind"]),
+                         (200, "Status", "nodecontainers"))
+        # With finalizers the object stays: 200 (202 only for
+        # orphanDependents=false), and generation counts the deletion.
+        for name, options, want in (("held", {}, 200),
+                                    ("held-202", {"orphanDependents": False}, 202)):
+            obj = nc(name)
+            obj["metadata"]["finalizers"] = ["a.b/c"]
+            self.create(obj)
+            code, body = self.emu.request(
+                "DELETE", NC + "/namespaces/default/nodecontainers/" + name, options)
+            self.assertEqual((code, body["metadata"]["generation"]), (want, 2))
+            self.assertIn("deletionTimestamp", body["metadata"])
+
+    def test_deleted_event_carries_the_last_stored_object(self):
+        obj = nc("last-state")
+        obj["metadata"]["finalizers"] = ["a.b/c"]
+        self.create(obj)
+        self.emu.request("DELETE", NC + "/namespaces/default/nodecontainers/last-state")
+        w = self.emu.watch(NC + "/namespaces/default/nodecontainers?watch=true&fieldSelector="
+                           "metadata.name%3Dlast-state")
+        try:
+            self.assertEqual(w.next()["type"], "ADDED")
+            code, updated = self.emu.request(
+                "PATCH", NC + "/namespaces/default/nodecontainers/last-state",
+                {"metadata": {"finalizers": None}}, "application/merge-patch+json")
+            self.assertEqual(code, 200)
+            self.assertNotIn("finalizers", updated["metadata"])
+            ev = w.next()
+            self.assertEqual(ev["type"], "DELETED")
+            # The stored object as it was, finalizer included.
+            self.assertEqual(ev["object"]["metadata"]["finalizers"], ["a.b/c"])
+        finally:
+            w.close()
+
+    def test_bookmarks_on_any_true_value(self):
+        for value, wanted in (("True", True), ("yes", True), ("", True), ("0", False),
+                              ("FALSE", False)):
+            w = self.emu.watch("/api/v1/namespaces?watch=1&resourceVersion=%s"
+                               "&allowWatchBookmarks=%s"
+                               % (self.emu.request("GET", "/api/v1/namespaces")[1]["metadata"]
+                                  ["resourceVersion"], value))
+            try:
+                if wanted:
+                    self.assertEqual(w.next(timeout=3, skip_bookmarks=False)["type"],
+                                     "BOOKMARK", value)
+                else:
+                    with self.assertRaises(AssertionError):
+                        w.next(timeout=1, skip_bookmarks=False)
+            finally:
+                w.close()
+
+    def test_daemonset_generation_and_strategic_merge(self):
+        ds = {"apiVersion": "apps/v1", "kind": "DaemonSet",
+              "metadata": {"name": "d", "labels": {"app": "d"}},
+              "spec": {"selector": {"matchLabels": {"app": "d"}}, "template": {
+                  "metadata": {"labels": {"app": "d"}},
+                  "spec": {"containers": [{"name": "a", "image": "a:1",
+                                           "env": [{"name": "X", "value": "1"}]},
+                                          {"name": "b", "image": "b:1"}]}}}}
+        self.emu.kubectl("apply", "-f", "-", input=json.dumps(ds))
+        live = self.emu.kubectl_json("get", "ds", "d")
+        self.assertEqual(live["metadata"]["generation"], 1)
+        self.assertEqual(live["metadata"]["annotations"][
+            "deprecated.daemonset.template.generation"], "1")
+        self.assertEqual(live["status"]["numberReady"], 0)
+        ds["spec"]["template"]["spec"]["containers"][0]["image"] = "a:2"
+        self.emu.kubectl("apply", "-f", "-", input=json.dumps(ds))
+        live = self.emu.kubectl_json("get", "ds", "d")
+        self.assertEqual(live["metadata"]["generation"], 2)
+        self.assertEqual([(c["name"], c["image"]) for c in
+                          live["spec"]["template"]["spec"]["containers"]],
+                         [("a", "a:2"), ("b", "b:1")])
+        self.emu.kubectl("patch", "ds", "d", "-p", json.dumps({"spec": {"template": {"spec": {
+            "containers": [{"name": "b", "env": [{"name": "Y", "value": "2"}]}]}}}}))
+        live = self.emu.kubectl_json("get", "ds", "d")
+        containers = live["spec"]["template"]["spec"]["containers"]
+        self.assertEqual(containers[0]["env"], [{"name": "X", "value": "1"}])
+        self.assertEqual(containers[1], {"name": "b", "image": "b:1",
+                                         "env": [{"name": "Y", "value": "2"}]})
+        self.assertEqual(live["metadata"]["annotations"][
+            "deprecated.daemonset.template.generation"], "3")
+
+
+class RbacTest(EmulatorTestCase):
+    """ServiceAccount tokens and RBAC: a token from `kubectl create token`
+    is its ServiceAccount; what its bound roles do not allow is a 403."""
+
+    emulator_args = {"tls": True, "token": "admin-token"}
+
+    def as_user(self, token, *args, check=False):
+        return self.emu.kubectl("--token", token, *args, check=check)
+
+    def token(self, namespace, name):
+        if self.emu.kubectl("get", "sa", "-n", namespace, name, check=False).returncode != 0:
+            self.emu.kubectl("create", "serviceaccount", "-n", namespace, name)
+        return self.emu.kubectl("create", "token", "-n", namespace, name).stdout.strip()
+
+    def raw(self, token, method, path, body=None):
+        return self.emu.request(method, path, body, headers={"Authorization": "Bearer " + token},
+                                auth=False)
+
+    def test_token_request(self):
+        token = self.token("default", "reader")
+        header, claims, _ = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+        self.assertEqual(claims["sub"], "system:serviceaccount:default:reader")
+        self.assertEqual(claims["exp"] - claims["iat"], 3600)
+        code, status = self.emu.request(
+            "POST", "/api/v1/namespaces/default/serviceaccounts/reader/token",
+            {"spec": {"expirationSeconds": 60}})
+        self.assertEqual((code, status["reason"]), (422, "Invalid"), status)
+        self.assertIn("may not specify a duration less than 10 minutes", status["message"])
+        code, status = self.emu.request(
+            "POST", "/api/v1/namespaces/default/serviceaccounts/nobody/token", {})
+        self.assertEqual((code, status["message"]), (404, 'serviceaccounts "nobody" not found'))
+        # Deleting the ServiceAccount invalidates its tokens.
+        code, _ = self.raw(token, "GET", "/api")
+        self.assertEqual(code, 200)
+        self.emu.kubectl("delete", "sa", "reader")
+        code, _ = self.raw(token, "GET", "/api")
+        self.assertEqual(code, 401)
+
+    def test_forbidden_until_bound(self):
+        token = self.token("default", "berth")
+        result = self.as_user(token, "get", "nodecontainers", "-A")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn('nodecontainers.berth.dev is forbidden: User '
+                      '"system:serviceaccount:default:berth" cannot list resource '
+                      '"nodecontainers" in API group "berth.dev" at the cluster scope',
+                      result.stderr)
+        code, status = self.raw(token, "GET", "/api/v1/namespaces/default/secrets/x")
+        self.assertEqual(code, 403)
+        self.assertEqual(status["details"], {"name": "x", "group": "", "kind": "secrets"})
+        self.assertEqual(status["message"], 'secrets "x" is forbidden: User '
+                         '"system:serviceaccount:default:berth" cannot get resource "secrets" '
+                         'in API group "" in the namespace "default"')
+        # Discovery is allowed to every authenticated user.
+        self.assertEqual(self.raw(token, "GET", "/apis")[0], 200)
+        code, status = self.raw(token, "GET", "/metrics")
+        self.assertEqual((code, status["message"]), (403, 'forbidden: User '
+                         '"system:serviceaccount:default:berth" cannot get path "/metrics"'))
+
+        role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": "nc-reader"},
+                "rules": [{"apiGroups": ["berth.dev"], "resources": ["nodecontainers"],
+                           "verbs": ["get", "list", "watch"]},
+                          {"apiGroups": ["berth.dev"], "resources": ["nodecontainers/status"],
+                           "verbs": ["update"]},
+                          {"apiGroups": [""], "resources": ["secrets"],
+                           "verbs": ["get", "list"], "resourceNames": ["allowed"]},
+                          {"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]}
+        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": "nc-reader"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                               "name": "nc-reader"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "berth",
+                                 "namespace": "default"}]}
+        self.emu.kubectl("apply", "-f", "-", input=json.dumps(binding))
+        # A binding to a role that does not exist says so.
+        code, status = self.raw(token, "GET", "/metrics")
+        self.assertEqual(code, 403)
+        self.assertTrue(status["message"].endswith(
+            ': RBAC: clusterrole.rbac.authorization.k8s.io "nc-reader" not found'), status)
+        self.emu.kubectl("apply", "-f", "-", input=json.dumps(role))
+        self.assertEqual(self.as_user(token, "get", "nodecontainers", "-A").returncode, 0)
+        self.create(nc("rbac"))
+        self.assertEqual(self.raw(token, "GET", "/metrics")[0], 404)
+        # Verbs, subresources and resource names as the rules say.
+        result = self.as_user(token, "delete", "nc", "rbac")
+        self.assertIn('cannot delete resource "nodecontainers"', result.stderr)
+        obj = self.emu.kubectl_json("get", "nc", "rbac")
+        obj["status"] = {"phase": "Pending"}
+        code, _ = self.raw(token, "PUT", NC + "/namespaces/default/nodecontainers/rbac/status",
+                           obj)
+        self.assertEqual(code, 200)
+        code, status = self.raw(token, "PUT", NC + "/namespaces/default/nodecontainers/rbac",
+                                obj)
+        self.assertEqual(code, 403, status)
+        self.emu.kubectl("create", "secret", "generic", "allowed", "--from-literal=a=b")
+        self.emu.kubectl("create", "secret", "generic", "other", "--from-literal=a=b")
+        self.assertEqual(self.raw(token, "GET", "/api/v1/namespaces/default/secrets/allowed")[0],
+                         200)
+        self.assertEqual(self.raw(token, "GET", "/api/v1/namespaces/default/secrets/other")[0],
+                         403)
+        # A list narrowed to one name by a field selector is checked by that name.
+        self.assertEqual(self.raw(token, "GET", "/api/v1/namespaces/default/secrets?"
+                                  "fieldSelector=metadata.name%3Dallowed")[0], 200)
+        self.assertEqual(self.raw(token, "GET", "/api/v1/namespaces/default/secrets")[0], 403)
+        # Removing the rule takes the permission away at once.
+        role["rules"] = role["rules"][1:]
+        self.emu.kubectl("apply", "-f", "-", input=json.dumps(role))
+        self.assertNotEqual(self.as_user(token, "get", "nodecontainers", "-A").returncode, 0)
+
+    def test_auth_can_i_and_impersonation(self):
+        self.emu.kubectl("create", "serviceaccount", "-n", "default", "asker")
+        self.emu.kubectl("create", "clusterrole", "asker", "--verb=list,watch",
+                         "--resource=nodecontainers.berth.dev")
+        self.emu.kubectl("create", "clusterrolebinding", "asker", "--clusterrole=asker",
+                         "--serviceaccount=default:asker")
+        sa = "system:serviceaccount:default:asker"
+        # kubectl auth can-i: a SelfSubjectAccessReview (protobuf), as the
+        # admin impersonating the account or with the account's own token.
+        can = self.emu.kubectl("auth", "can-i", "list", "nodecontainers", "--as", sa)
+        self.assertEqual(can.stdout.strip(), "yes")
+        cannot = self.emu.kubectl("auth", "can-i", "delete", "nodecontainers", "--as", sa,
+                                  check=False)
+        self.assertEqual((cannot.returncode, cannot.stdout.strip()), (1, "no"))
+        token = self.token("default", "asker")
+        self.assertEqual(self.as_user(token, "auth", "can-i", "watch", "nodecontainers", "-A"
+                                      ).stdout.strip(), "yes")
+        code, review = self.emu.request(
+            "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            {"spec": {"user": sa, "groups": ["system:serviceaccounts"],
+                      "resourceAttributes": {"verb": "list", "group": "berth.dev",
+                                             "resource": "nodecontainers"}}})
+        self.assertEqual(code, 201, review)
+        self.assertEqual(review["status"], {
+            "allowed": True, "reason": 'RBAC: allowed by ClusterRoleBinding "asker" of '
+                                       'ClusterRole "asker" to ServiceAccount "asker/default"'})
+        # Only who may impersonate does.
+        result = self.as_user(token, "get", "nc", "-A", "--as", "bob")
+        self.assertIn('users "bob" is forbidden: User "%s" cannot impersonate resource "users" '
+                      'in API group "" at the cluster scope' % sa, result.stderr)
+
+    def test_namespaced_role(self):
+        token = self.token("default", "ns-user")
+        role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": {"name": "cm", "namespace": "default"},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}]}
+        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                   "metadata": {"name": "cm", "namespace": "default"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                               "name": "cm"},
+                   "subjects": [{"kind": "Group", "name": "system:serviceaccounts:default"}]}
+        self.emu.kubectl("apply", "-f", "-", input=json.dumps([role, binding][0]))
+        self.emu.kubectl("apply", "-f", "-", input=json.dumps(binding))
+        self.assertEqual(self.as_user(token, "create", "configmap", "c1",
+                                      "--from-literal=a=b").returncode, 0)
+        result = self.as_user(token, "get", "configmaps", "-n", "kube-system")
+        self.assertIn('cannot list resource "configmaps" in API group "" in the namespace '
+                      '"kube-system"', result.stderr)
+        result = self.as_user(token, "get", "configmaps", "-A")
+        self.assertIn("at the cluster scope", result.stderr)
 
 
 class LifecycleTest(unittest.TestCase):

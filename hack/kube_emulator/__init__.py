@@ -5,18 +5,24 @@ it differs from a real API server. The modules, from the socket inward:
 
   main            flags, TLS, kubeconfig and port files, signals
   server          shared state (Emulator), the threading HTTP(S) server, log
-  auth            SSL context, token and client-certificate authentication
+  auth            SSL context; who a request is (tokens, certificates)
+  tokens          ServiceAccount tokens: TokenRequest, JWT issue and checks
+  rbac            RBAC authorization, the Forbidden Status, bootstrap policy
+  reviews         impersonation; SelfSubjectAccessReview, SubjectAccessReview
   handler         HTTP plumbing, request log, outages, /_emulator, routing
-  discovery       /version, /api, /apis, APIResourceList
+  discovery       /version, /api, /apis, APIResourceList, aggregated
   openapi         OpenAPI v3 documents from the registered types
   resource_verbs  get/list/create/update/patch/delete on a resource
   watch_stream    a chunked watch stream with bookmarks and timeouts
-  protobuf        the Namespace body `kubectl create namespace` sends
+  protobuf        protobuf bodies, decoded by a field-number table
   tables          meta.k8s.io/v1 Tables for kubectl get
+  printers        the built-in types' Table columns and cells
   store           objects, the resourceVersion counter, the write verbs
+  builtins        what Secret and DaemonSet strategies add on a write
   watch           events, watch history (410 bookkeeping), watchers
   decode          body -> object: type meta, pruning, defaults, validation
-  patch           merge patch, JSON patch, strategic merge, apply
+  patch           merge patch, JSON patch, apply
+  smp             strategic merge patch and its patch metadata
   crd             CRD validation, status and the types a CRD defines
   schema          structural schemas: prune, default, validate
   objectmeta      ObjectMeta typed decode and validation

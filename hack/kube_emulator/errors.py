@@ -92,3 +92,12 @@ def go_value(v):
         return json.dumps(v, sort_keys=True)
     return str(v)
 
+
+
+def query_bool(params, key):
+    """A boolean query parameter as the apiserver converts it
+    (Convert_Slice_string_To_bool): absent, "0" and "false" (any case) are
+    false; every other value, the empty string included, is true."""
+    if key not in params:
+        return False
+    return params[key] != "0" and params[key].lower() != "false"

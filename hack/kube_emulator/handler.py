@@ -11,10 +11,11 @@ import ssl
 import time
 import urllib.parse
 
-from . import discovery, openapi
-from .auth import authenticated
-from .errors import ApiError, bad_request
+from . import discovery, openapi, rbac
+from .auth import authenticate
+from .errors import ApiError, bad_request, query_bool
 from .resource_verbs import serve_resource
+from .reviews import impersonate
 from .server import log
 
 NOT_FOUND = "the server could not find the requested resource"
@@ -129,9 +130,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
             return
         try:
-            if not authenticated(emu.token, emu.client_ca, self.headers.get("Authorization", ""),
-                                 self.connection, path):
+            user = authenticate(emu, self.headers.get("Authorization", ""), self.connection,
+                                path)
+            if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            attributes = rbac.request_attributes(method, path, params)
+            with emu.store.lock:
+                user = impersonate(emu.store, user, self.headers)
+                allowed, reason = rbac.authorize(emu.store, user, attributes)
+            if not allowed:
+                entry["user"] = user.name
+                if attributes.resource_request:
+                    entry["verb"] = attributes.verb
+                raise rbac.forbidden(user, attributes, reason)
+            self.user = user
             self.route(method, path, params, body, entry)
         except ApiError as e:
             if not self.code:
@@ -186,6 +198,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send_json(200, discovery.VERSION)
             if path in ("/healthz", "/livez", "/readyz"):
                 return self.send_bytes(200, b"ok", "text/plain; charset=utf-8")
+            if path in ("/api", "/apis"):
+                version = discovery.aggregated_version(self.headers.get("Accept", ""))
+                if version:
+                    with store.lock:
+                        doc = discovery.aggregated_list(store, path == "/api", version)
+                    return self.send_bytes(200, json.dumps(doc).encode(),
+                                           discovery.aggregated_content_type(version),
+                                           headers=[("Vary", "Accept")])
             if path == "/api":
                 return self.send_json(200, discovery.api_versions(self.server.emulator.address))
             if path == "/apis":
@@ -209,7 +229,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 versions = store.groups().get(parts[1])
                 if not versions:
                     raise ApiError(404, "NotFound", NOT_FOUND)
-                return self.send_json(200, discovery.api_group(parts[1], versions))
+                return self.send_json(200, dict({"kind": "APIGroup", "apiVersion": "v1"},
+                                                **discovery.api_group(parts[1], versions)))
         else:
             raise ApiError(404, "NotFound", NOT_FOUND)
         if not rest:
@@ -236,9 +257,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sub = rest[2] if len(rest) == 3 else None
         rtype = store.find(group, version, plural)
         if rtype is None or (ns is not None and not rtype.namespaced) or (
-                sub is not None and not (sub == "status" and rtype.status)):
+                sub is not None and not (sub == "status" and rtype.status) and
+                sub not in [r[0] for r in rtype.subresources]):
             raise ApiError(404, "NotFound", NOT_FOUND)
-        if params.get("watch") in ("1", "true", "True"):
+        if query_bool(params, "watch"):
             watch = True
         entry["verb"] = kube_verb(method, name is None, watch)
         if rtype.namespaced and name is not None and ns is None:

@@ -51,6 +51,16 @@ def qualified_name_error(key):
     return None
 
 
+def path_segment_error(value):
+    """ValidateRBACName: path.IsValidPathSegmentName."""
+    if value in (".", ".."):
+        return "may not be '%s'" % value
+    for bad in ("/", "%"):
+        if bad in value:
+            return "may not contain '%s'" % bad
+    return None
+
+
 def validate_metadata(rtype, obj, errs):
     """ObjectMeta rules every object follows."""
     meta = obj["metadata"]
@@ -61,6 +71,8 @@ def validate_metadata(rtype, obj, errs):
     else:
         if rtype.kind == "Namespace":
             err = dns_label_error(name)
+        elif rtype.builtin and rtype.group == "rbac.authorization.k8s.io":
+            err = path_segment_error(name)
         elif rtype.builtin and rtype.kind == "Event":
             err = dns_subdomain_error(name) if "/" in name or len(name) > 253 else None
         else:

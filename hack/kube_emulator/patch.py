@@ -1,11 +1,12 @@
 """Patches: JSON merge patch (RFC 7386), JSON patch (RFC 6902), strategic
-merge patch as a merge patch, and simplified server-side apply. Pure functions
+merge patch (smp.py) for built-in types, and simplified server-side apply. Pure functions
 over JSON values; errors are ApiErrors (400, or 422 for a failed test)."""
 
 import copy
 import json
 
 from .errors import ApiError, bad_request
+from .smp import apply_strategic
 
 
 def merge_patch(target, patch):
@@ -19,15 +20,6 @@ def merge_patch(target, patch):
         else:
             out[key] = merge_patch(out.get(key), value)
     return out
-
-
-def strategic_as_merge(patch):
-    """Strategic merge patch treated as a merge patch: $-directives dropped."""
-    if isinstance(patch, dict):
-        return {k: strategic_as_merge(v) for k, v in patch.items() if not k.startswith("$")}
-    if isinstance(patch, list):
-        return [strategic_as_merge(v) for v in patch]
-    return patch
 
 
 def apply_merge(target, applied):
@@ -141,15 +133,15 @@ def json_patch(doc, ops):
     return doc
 
 
-def apply_patch(old, content_type, patch, builtin):
+def apply_patch(old, content_type, patch, rtype):
     """old with a non-apply patch of content_type applied; 415 for a type the
     resource does not take (strategic merge patch is for built-in types)."""
     if content_type == "application/merge-patch+json":
         return merge_patch(old, patch)
     if content_type == "application/json-patch+json":
         return json_patch(old, patch)
-    if content_type == "application/strategic-merge-patch+json" and builtin:
-        return merge_patch(old, strategic_as_merge(patch))
+    if content_type == "application/strategic-merge-patch+json" and rtype.builtin:
+        return apply_strategic(old, patch, rtype.group, rtype.kind)
     raise ApiError(
         415, "UnsupportedMediaType",
         "the body of the request was in an unknown format - accepted media "

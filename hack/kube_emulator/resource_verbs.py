@@ -8,12 +8,14 @@ from .errors import ApiError, bad_request, go_value, invalid
 from .protobuf import decode_protobuf_object
 from .selector import Selector
 from .tables import make_table
+from .reviews import AUTHORIZATION, access_review
+from .tokens import token_request
 from .watch_stream import serve_watch
 
 
 def decode_body(body, content_type):
-    """A written body as JSON (a Namespace in protobuf too); 415 for other media
-    types, 400 for what does not parse."""
+    """A written body as JSON (protobuf of the kinds protobuf.py knows too);
+    415 for other media types, 400 for what does not parse."""
     if not body:
         return None
     if content_type == "application/vnd.kubernetes.protobuf":
@@ -41,13 +43,23 @@ def serve_resource(h, method, rtype, ns, name, sub, watch, params, raw):
     content_type = (h.headers.get("Content-Type") or "application/json").split(";")[0]
     body = decode_body(raw, content_type) if method in ("POST", "PUT", "PATCH") else None
     if method == "DELETE":
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
+        body = decode_body(raw, content_type) or {}
+        if not isinstance(body, dict):
             raise bad_request("the DeleteOptions could not be decoded")
     if params.get("dryRun") and params["dryRun"] != "All":
         raise bad_request('Invalid dry run value: "%s"' % params["dryRun"])
     warnings = []
+    if rtype.group == AUTHORIZATION:
+        if method != "POST" or name is not None:
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
+                                                    "the requested resource")
+        return h.send_json(201, access_review(store, h.user, rtype.kind, body))
+    if sub == "token":
+        if method != "POST":
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on "
+                                                    "the requested resource")
+        emu = h.server.emulator
+        return h.send_json(201, token_request(emu.issuer, store, ns, name, body))
     if method == "GET":
         field = params.get("fieldSelector", "")
         if watch and name:
@@ -130,6 +142,15 @@ def serve_resource(h, method, rtype, ns, name, sub, watch, params, raw):
                                          "Unsupported value: %s"
                                          % go_value(body["propagationPolicy"]))])
         obj, deleted = store.delete(rtype, ns, name, body, params)
-        return h.send_json(200 if deleted else 202, rtype.served(obj))
+        # apiserver's DeleteResource: 202 only when the object stays and the
+        # client asked for orphanDependents=false; 200 otherwise.
+        code = 202 if not deleted and body.get("orphanDependents") in (False, "false") else 200
+        if deleted and not rtype.returns_deleted:
+            # The registry's finalizeDelete: a Status naming what went.
+            return h.send_json(code, {
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": obj["metadata"]["name"], "group": rtype.group,
+                            "kind": rtype.plural, "uid": obj["metadata"].get("uid", "")}})
+        return h.send_json(code, rtype.served(obj))
     raise ApiError(405, "MethodNotAllowed", "method %s is not allowed" % method)
 

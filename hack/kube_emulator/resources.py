@@ -1,13 +1,18 @@
 """Resource types: what the server serves (group, version, plural, kind, scope,
 subresources, schema, printer columns, selectable fields) and the built-in ones."""
 
+ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update",
+             "watch"]
+RBAC = "rbac.authorization.k8s.io"
+
 
 class ResourceType:
     """One served resource of one group version."""
 
     def __init__(self, group, version, plural, singular, kind, namespaced,
                  short_names=(), categories=(), status=False, schema=None,
-                 columns=None, selectable=(), builtin=True, field_labels=()):
+                 columns=None, selectable=(), builtin=True, field_labels=(), verbs=None,
+                 generation=False, subresources=(), returns_deleted=False):
         self.group = group
         self.version = version
         self.plural = plural
@@ -23,6 +28,16 @@ class ResourceType:
         self.selectable = list(selectable)  # jsonPaths without the leading "."
         self.builtin = builtin
         self.field_labels = list(field_labels)
+        self.verbs = list(verbs or ALL_VERBS)
+        # Whether metadata.generation is kept (1 on create, +1 per change
+        # outside metadata and status): custom resources and the built-in
+        # types whose strategy does so.
+        self.generation = generation or not builtin
+        # Other subresources: [(name, kind, group, version, verbs)].
+        self.subresources = list(subresources)
+        # ReturnDeletedObject of the type's registry: a DELETE that removes
+        # the object answers with it; otherwise with a Status naming it.
+        self.returns_deleted = returns_deleted
 
     @property
     def key(self):
@@ -33,10 +48,8 @@ class ResourceType:
         return self.group + "/" + self.version if self.group else self.version
 
     def discovery(self):
-        verbs = ["create", "delete", "deletecollection", "get", "list", "patch",
-                 "update", "watch"]
         out = [{"name": self.plural, "singularName": self.singular,
-                "namespaced": self.namespaced, "kind": self.kind, "verbs": verbs}]
+                "namespaced": self.namespaced, "kind": self.kind, "verbs": self.verbs}]
         if self.short_names:
             out[0]["shortNames"] = self.short_names
         if self.categories:
@@ -45,6 +58,10 @@ class ResourceType:
             out.append({"name": self.plural + "/status", "singularName": "",
                         "namespaced": self.namespaced, "kind": self.kind,
                         "verbs": ["get", "patch", "update"]})
+        for (name, kind, group, version, verbs) in self.subresources:
+            out.append({"name": self.plural + "/" + name, "singularName": "",
+                        "namespaced": self.namespaced, "group": group, "version": version,
+                        "kind": kind, "verbs": list(verbs)})
         return out
 
     def served(self, obj):
@@ -59,8 +76,8 @@ class ResourceType:
 def builtin_types():
     return [
         ResourceType("", "v1", "namespaces", "namespace", "Namespace", False,
-                     short_names=["ns"], status=True, field_labels=["status.phase"],
-                     columns=[{"name": "Status", "type": "string", "jsonPath": ".status.phase"}]),
+                     short_names=["ns"], verbs=[v for v in ALL_VERBS if v != "deletecollection"],
+                     returns_deleted=True, status=True, field_labels=["status.phase"]),
         ResourceType("", "v1", "nodes", "node", "Node", False, short_names=["no"],
                      status=True, field_labels=["spec.unschedulable"]),
         ResourceType("", "v1", "events", "event", "Event", True, short_names=["ev"],
@@ -69,13 +86,29 @@ def builtin_types():
                                    "involvedObject.apiVersion",
                                    "involvedObject.resourceVersion",
                                    "involvedObject.fieldPath", "reason",
-                                   "reportingComponent", "source", "type"],
-                     columns=[{"name": "Type", "type": "string", "jsonPath": ".type"},
-                              {"name": "Reason", "type": "string", "jsonPath": ".reason"},
-                              {"name": "Message", "type": "string", "jsonPath": ".message"}]),
-        ResourceType("", "v1", "secrets", "secret", "Secret", True),
+                                   "reportingComponent", "source", "type"]),
+        ResourceType("", "v1", "secrets", "secret", "Secret", True, field_labels=["type"]),
+        ResourceType("", "v1", "configmaps", "configmap", "ConfigMap", True,
+                     short_names=["cm"]),
+        ResourceType("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True,
+                     short_names=["sa"], returns_deleted=True,
+                     subresources=[("token", "TokenRequest", "authentication.k8s.io", "v1",
+                                    ["create"])]),
+        ResourceType("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True,
+                     short_names=["ds"], categories=["all"], status=True, generation=True),
+        ResourceType(RBAC, "v1", "clusterroles", "clusterrole", "ClusterRole", False),
+        ResourceType(RBAC, "v1", "clusterrolebindings", "clusterrolebinding",
+                     "ClusterRoleBinding", False),
+        ResourceType(RBAC, "v1", "roles", "role", "Role", True),
+        ResourceType(RBAC, "v1", "rolebindings", "rolebinding", "RoleBinding", True),
+        ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews",
+                     "selfsubjectaccessreview", "SelfSubjectAccessReview", False,
+                     verbs=["create"]),
+        ResourceType("authorization.k8s.io", "v1", "subjectaccessreviews",
+                     "subjectaccessreview", "SubjectAccessReview", False, verbs=["create"]),
         ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                      "customresourcedefinition", "CustomResourceDefinition", False,
-                     short_names=["crd", "crds"], categories=["api-extensions"], status=True),
+                     short_names=["crd", "crds"], categories=["api-extensions"], status=True,
+                     generation=True, returns_deleted=True),
     ]
 

@@ -11,6 +11,7 @@ import threading
 import time
 
 from .store import Store
+from .tokens import TokenIssuer
 
 
 def log(msg):
@@ -25,6 +26,7 @@ class Emulator:
     def __init__(self, args):
         self.store = Store(args.history)
         self.token = args.token
+        self.issuer = TokenIssuer()
         self.client_ca = bool(args.client_ca)
         self.bookmark_interval = args.bookmark_interval
         self.watch_timeout = args.watch_timeout

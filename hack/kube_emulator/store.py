@@ -13,11 +13,12 @@ import random
 import threading
 import uuid
 
-from . import crd
+from . import builtins, crd
 from .decode import check_type_meta, decode, prepare
 from .errors import ApiError, bad_request, conflict, invalid, not_found, qualified
 from .patch import apply_merge, apply_patch
-from .resources import builtin_types
+from .rbac import bootstrap_policy
+from .resources import RBAC, builtin_types
 from .timestamps import now_rfc3339
 from .watch import CLOSE, Event, History, Watcher
 
@@ -39,6 +40,8 @@ class Store:
         ns = self.find("", "v1", "namespaces")
         for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.create(ns, None, {"metadata": {"name": name}}, {})
+        for kind, obj in bootstrap_policy():
+            self.create(self.type_for_kind(RBAC, kind), None, obj, {})
 
     # -- types --
 
@@ -170,7 +173,7 @@ class Store:
             for f in ("deletionTimestamp", "deletionGracePeriodSeconds", "managedFields",
                       "selfLink"):
                 meta.pop(f, None)
-            if not rtype.builtin or rtype.kind == "CustomResourceDefinition":
+            if rtype.generation:
                 meta["generation"] = 1
             else:
                 meta.pop("generation", None)
@@ -179,6 +182,7 @@ class Store:
             if rtype.kind == "Namespace":
                 obj.setdefault("spec", {})["finalizers"] = ["kubernetes"]
                 obj["status"] = {"phase": "Active"}
+            builtins.on_create(rtype, obj)
             prepare(rtype, obj, params, warnings)
             if rtype.kind == "CustomResourceDefinition" and rtype.builtin:
                 crd.crd_status(obj)
@@ -241,6 +245,7 @@ class Store:
                     nm.pop(f, None)
             nm.pop("managedFields", None)
             nm["resourceVersion"] = old_meta["resourceVersion"]
+            builtins.on_update(rtype, old, new)
             prepare(rtype, new, params, warnings)
             if old_meta.get("deletionTimestamp"):
                 added = set(nm.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
@@ -264,7 +269,11 @@ class Store:
             if params.get("dryRun"):
                 return new
             if nm.get("deletionTimestamp") and not nm.get("finalizers"):
-                return self._commit(rtype, "DELETED", old, new)
+                # As the registry's deleteWithoutFinalizers: the stored object
+                # is deleted as it was (the DELETED event carries it, its
+                # finalizers still listed); the answer is the updated object.
+                self._commit(rtype, "DELETED", old, copy.deepcopy(old))
+                return new
             return self._commit(rtype, "MODIFIED", old, new)
 
     def patch(self, rtype, ns, name, content_type, patch, params, subresource=None,
@@ -287,7 +296,7 @@ class Store:
                 new = apply_merge(old, patch)
             else:
                 old = self.get(rtype, ns, name)
-                new = apply_patch(old, content_type, patch, rtype.builtin)
+                new = apply_patch(old, content_type, patch, rtype)
             if not isinstance(new, dict):
                 raise bad_request("the patched object must be a JSON object")
             return self.update(rtype, ns, name, new, params, subresource, warnings,
@@ -317,6 +326,9 @@ class Store:
                 new = copy.deepcopy(old)
                 new["metadata"]["deletionTimestamp"] = now_rfc3339()
                 new["metadata"]["deletionGracePeriodSeconds"] = 0
+                # markAsDeleting: a kept generation counts the deletion.
+                if new["metadata"].get("generation", 0) > 0:
+                    new["metadata"]["generation"] += 1
                 if dry:
                     return new, False
                 return self._commit(rtype, "MODIFIED", old, new), False

@@ -1,9 +1,11 @@
-"""meta.k8s.io/v1 Tables (`kubectl get` output): columns from a type's printer
-columns, rows of cells, PartialObjectMetadata or the object itself."""
+"""meta.k8s.io/v1 Tables (`kubectl get` output): columns from a built-in
+type's printer (printers.py) or a CRD's printer columns, rows of cells,
+PartialObjectMetadata or the object itself."""
 
 import datetime
 import json
 
+from .printers import printer
 from .schema import is_int
 from .selector import get_path
 from .timestamps import human_duration, parse_rfc3339
@@ -57,10 +59,28 @@ def table_row(rtype, obj, include, now):
     return row
 
 
+def row_object(obj, include):
+    if include == "Object":
+        return obj
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj["metadata"]}
+
+
 def make_table(rtype, objs, rv, include, with_columns=True):
+    """A Table of objs: a built-in type's printer (printers.py), else the
+    CRD's printer columns."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    table = {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
-             "metadata": {"resourceVersion": rv},
-             "rows": [table_row(rtype, o, include, now) for o in objs]}
-    table["columnDefinitions"] = table_columns(rtype) if with_columns else []
-    return table
+    builtin = printer(rtype)
+    if builtin is not None:
+        columns, row_of = builtin
+        rows = []
+        for o in objs:
+            row = {"cells": row_of(o, now)}
+            if include != "None":
+                row["object"] = row_object(o, include)
+            rows.append(row)
+    else:
+        columns = table_columns(rtype)
+        rows = [table_row(rtype, o, include, now) for o in objs]
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv},
+            "columnDefinitions": columns if with_columns else [], "rows": rows}

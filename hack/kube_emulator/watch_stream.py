@@ -7,7 +7,7 @@ import queue
 import ssl
 import time
 
-from .errors import bad_request
+from .errors import bad_request, query_bool
 from .tables import make_table
 from .watch import CLOSE
 
@@ -19,8 +19,8 @@ def serve_watch(h, rtype, selector, params):
     store = emu.store
     table = h.wants_table()
     include = params.get("includeObject", "Metadata")
-    send_initial = params.get("sendInitialEvents") in ("true", "1")
-    bookmarks = params.get("allowWatchBookmarks") in ("true", "1")
+    send_initial = query_bool(params, "sendInitialEvents")
+    bookmarks = query_bool(params, "allowWatchBookmarks")
     try:
         timeout = float(params["timeoutSeconds"]) if params.get("timeoutSeconds") else \
             emu.watch_timeout

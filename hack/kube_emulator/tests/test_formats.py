@@ -44,7 +44,36 @@ class TableTest(unittest.TestCase):
                                  "status": {"phase": "Active"}}], "1", "Metadata")
         self.assertEqual([c["name"] for c in table["columnDefinitions"]],
                          ["Name", "Status", "Age"])
-        self.assertEqual(table["rows"][0]["cells"], ["default", "Active", None])
+        self.assertEqual(table["rows"][0]["cells"], ["default", "Active", "<unknown>"])
+
+    def test_nodes_and_events_have_kubectls_columns(self):
+        types = {t.kind: t for t in builtin_types()}
+        node = {"metadata": {"name": "n1", "labels": {"node-role.kubernetes.io/worker": "",
+                                                      "node-role.kubernetes.io/edge": ""}},
+                "spec": {"unschedulable": True},
+                "status": {"conditions": [{"type": "Ready", "status": "False"}],
+                           "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+                           "nodeInfo": {"kubeletVersion": "v1.31.0"}}}
+        table = make_table(types["Node"], [node], "1", "None")
+        self.assertEqual([(c["name"], c["priority"]) for c in table["columnDefinitions"]], [
+            ("Name", 0), ("Status", 0), ("Roles", 0), ("Age", 0), ("Version", 0),
+            ("Internal-IP", 1), ("External-IP", 1), ("OS-Image", 1), ("Kernel-Version", 1),
+            ("Container-Runtime", 1)])
+        self.assertEqual(table["rows"][0]["cells"], [
+            "n1", "NotReady,SchedulingDisabled", "edge,worker", "<unknown>", "v1.31.0",
+            "10.0.0.1", "<none>", "<unknown>", "<unknown>", "<unknown>"])
+        self.assertNotIn("object", table["rows"][0])
+        event = {"metadata": {"name": "e1"}, "type": "Warning", "reason": "Failed",
+                 "message": " pull failed ", "involvedObject": {
+                     "kind": "NodeContainer", "name": "web", "fieldPath": "spec"},
+                 "source": {"component": "berthd", "host": "node-a"}}
+        table = make_table(types["Event"], [event], "1", "Metadata")
+        self.assertEqual([c["name"] for c in table["columnDefinitions"]], [
+            "Last Seen", "Type", "Reason", "Object", "Subobject", "Source", "Message",
+            "First Seen", "Count", "Name"])
+        self.assertEqual(table["rows"][0]["cells"], [
+            "<unknown>", "Warning", "Failed", "nodecontainer/web", "spec", "berthd, node-a",
+            "pull failed", "<unknown>", 1, "e1"])
 
 
 class ProtobufTest(unittest.TestCase):
@@ -69,3 +98,16 @@ class ProtobufTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class AggregatedDiscoveryTest(unittest.TestCase):
+    def test_the_first_acceptable_media_range_decides(self):
+        from kube_emulator.discovery import aggregated_version
+        v2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        beta = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+        self.assertEqual(aggregated_version(v2 + "," + beta + ",application/json"), "v2")
+        self.assertEqual(aggregated_version(beta + ",application/json"), "v2beta1")
+        self.assertIsNone(aggregated_version("application/json," + v2))
+        self.assertIsNone(aggregated_version(""))
+        self.assertIsNone(aggregated_version("application/json;g=apidiscovery.k8s.io;v=v3;"
+                                             "as=APIGroupDiscoveryList"))

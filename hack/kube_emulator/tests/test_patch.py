@@ -1,11 +1,13 @@
-"""Merge patch (RFC 7386), JSON patch (RFC 6902), strategic merge as merge,
-and simplified server-side apply."""
+"""Merge patch (RFC 7386), JSON patch (RFC 6902), the choice of patch by
+content type, and simplified server-side apply (strategic merge patch:
+test_smp.py)."""
 
 import unittest
 
 from kube_emulator.errors import ApiError
-from kube_emulator.patch import (apply_merge, apply_patch, json_patch, merge_patch,
-                                 strategic_as_merge)
+from kube_emulator.patch import apply_merge, apply_patch, json_patch, merge_patch
+from kube_emulator.resources import builtin_types
+from kube_emulator.crd import crd_types
 
 
 class MergePatchTest(unittest.TestCase):
@@ -82,12 +84,6 @@ class JsonPatchTest(unittest.TestCase):
 
 
 class StrategicAndApplyTest(unittest.TestCase):
-    def test_strategic_directives_dropped(self):
-        patch = {"metadata": {"labels": {"$patch": "replace", "a": "1"}},
-                 "spec": {"taints": [{"$retainKeys": ["k"], "k": "v"}]}}
-        self.assertEqual(strategic_as_merge(patch), {
-            "metadata": {"labels": {"a": "1"}}, "spec": {"taints": [{"k": "v"}]}})
-
     def test_apply_merges_maps_and_replaces_lists(self):
         live = {"metadata": {"labels": {"a": "1"}}, "spec": {"l": [1, 2], "keep": True}}
         applied = {"metadata": {"labels": {"b": "2"}}, "spec": {"l": [3]}}
@@ -97,18 +93,21 @@ class StrategicAndApplyTest(unittest.TestCase):
 
     def test_apply_patch_by_content_type(self):
         old = {"spec": {"a": 1, "b": 2}}
+        ds = [t for t in builtin_types() if t.kind == "DaemonSet"][0]
+        cr = crd_types({"spec": {"group": "g.io", "scope": "Namespaced", "names": {
+            "plural": "xs", "kind": "X"}, "versions": [{"name": "v1"}]}})[0]
         self.assertEqual(apply_patch(old, "application/merge-patch+json", {"spec": {"a": None}},
-                                     False), {"spec": {"b": 2}})
+                                     cr), {"spec": {"b": 2}})
         self.assertEqual(apply_patch(old, "application/json-patch+json",
-                                     [{"op": "remove", "path": "/spec/b"}], False),
+                                     [{"op": "remove", "path": "/spec/b"}], cr),
                          {"spec": {"a": 1}})
         self.assertEqual(apply_patch(old, "application/strategic-merge-patch+json",
-                                     {"spec": {"$patch": "x", "c": 3}}, True),
+                                     {"spec": {"c": 3}}, ds),
                          {"spec": {"a": 1, "b": 2, "c": 3}})
-        for content_type, builtin in (("application/strategic-merge-patch+json", False),
-                                      ("text/plain", True)):
+        for content_type, rtype in (("application/strategic-merge-patch+json", cr),
+                                    ("text/plain", ds)):
             with self.assertRaises(ApiError) as cm:
-                apply_patch(old, content_type, {}, builtin)
+                apply_patch(old, content_type, {}, rtype)
             self.assertEqual(cm.exception.code, 415)
             self.assertEqual(cm.exception.reason, "UnsupportedMediaType")
 

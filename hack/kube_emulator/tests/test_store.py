@@ -81,12 +81,13 @@ class StoreTest(unittest.TestCase):
         return self.store.create(self.nc, "default", body, {})
 
     def test_the_global_counter(self):
-        # Four namespaces and the CRD: resourceVersions 2..6.
-        self.assertEqual(self.store.rv, 6)
+        # Four namespaces, the bootstrap RBAC policy (four ClusterRoles and
+        # their bindings) and the CRD: resourceVersions 2..14.
+        self.assertEqual(self.store.rv, 14)
         obj = self.create("a")
-        self.assertEqual(obj["metadata"]["resourceVersion"], "7")
+        self.assertEqual(obj["metadata"]["resourceVersion"], "15")
         _, rv = self.store.list(self.ns, Selector(self.ns, None, "", ""))
-        self.assertEqual(rv, "7")
+        self.assertEqual(rv, "15")
         self.assertEqual(obj["metadata"]["generation"], 1)
 
     def test_no_change_no_new_version(self):
