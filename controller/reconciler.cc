@@ -246,6 +246,7 @@ void Reconciler::Report(const NodeContainer& object, const ReportRecord& report)
     r.container_id = observed.id;
     r.image_id = annotations.image_id;
     r.pid = observed.pid;
+    r.created_at = observed.created_at;
     r.started_at = observed.started_at;
     r.finished_at = observed.finished_at;
     r.exit_code = observed.exit_code;

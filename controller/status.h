@@ -25,6 +25,7 @@ struct ContainerReport {
   std::string image;     // as the spec names it
   std::string image_id;  // what it resolved to (a manifest digest)
   int pid = 0;
+  absl::Time created_at = absl::InfinitePast();  // of the runtime container
   absl::Time started_at = absl::InfinitePast();
   absl::Time finished_at = absl::InfinitePast();
   std::optional<int> exit_code;

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "controller/api/node_view.h"
 
 namespace berth::api {
 
@@ -44,6 +45,9 @@ class ApiBackend {
   virtual ~ApiBackend() = default;
 
   virtual NodeInfo Node() const = 0;
+  // What List, Get, Watch and Events read; nullptr when there is none
+  // (those calls then fail with UNAVAILABLE).
+  virtual const NodeView* View() const { return nullptr; }
 
   // The write side (service_write.cc); errors carry the codes the proto
   // names (kInvalidArgument, kNotFound, kFailedPrecondition).

@@ -3,7 +3,8 @@
 // (ApiServer::Authorize), then answers from the backend.
 //
 // The handlers are defined in files by concern: service.cc (Version),
-// service_write.cc (Apply, Delete, Restart, Plan).
+// service_read.cc (List, Get, Watch, Events), service_write.cc (Apply, Delete,
+// Restart, Plan).
 #ifndef BERTH_CONTROLLER_API_SERVICE_H_
 #define BERTH_CONTROLLER_API_SERVICE_H_
 
@@ -18,6 +19,18 @@ class BerthService final : public berth::v1::Berth::Service {
 
   grpc::Status Version(grpc::ServerContext* context, const v1::VersionRequest* request,
                        v1::VersionResponse* response) override;
+
+  // service_read.cc. Watch and Events streams end when the call is
+  // cancelled (the client goes, the server stops), with OUT_OF_RANGE when
+  // the reader falls behind what the view keeps (node_view.h).
+  grpc::Status List(grpc::ServerContext* context, const v1::ListRequest* request,
+                    v1::ListResponse* response) override;
+  grpc::Status Get(grpc::ServerContext* context, const v1::GetRequest* request,
+                   v1::Container* response) override;
+  grpc::Status Watch(grpc::ServerContext* context, const v1::WatchRequest* request,
+                     grpc::ServerWriter<v1::WatchEvent>* writer) override;
+  grpc::Status Events(grpc::ServerContext* context, const v1::EventsRequest* request,
+                      grpc::ServerWriter<v1::Event>* writer) override;
 
   grpc::Status Apply(grpc::ServerContext* context, const v1::ApplyRequest* request,
                      v1::ApplyResponse* response) override;

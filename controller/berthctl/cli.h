@@ -71,6 +71,9 @@ struct Command {
 const std::vector<Command>& Commands();
 
 int RunVersion(Cli& cli, const std::vector<std::string>& argv);
+int RunGet(Cli& cli, const std::vector<std::string>& argv);
+int RunDescribe(Cli& cli, const std::vector<std::string>& argv);
+int RunEvents(Cli& cli, const std::vector<std::string>& argv);
 int RunApply(Cli& cli, const std::vector<std::string>& argv);
 int RunDelete(Cli& cli, const std::vector<std::string>& argv);
 int RunDiff(Cli& cli, const std::vector<std::string>& argv);

@@ -12,6 +12,9 @@ namespace berth::berthctl {
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"version", "Print berthctl's and berthd's versions", RunVersion},
+      {"get", "List NodeContainers (-l, -n, -A, -o wide|json|yaml|name, -w)", RunGet},
+      {"describe", "Show a NodeContainer in detail, with its events", RunDescribe},
+      {"events", "List events (-w to follow)", RunEvents},
       {"apply", "Write NodeContainers into the manifests directory (-f FILE|DIR|-)", RunApply},
       {"delete", "Remove NodeContainers' manifests (NAME... or -f)", RunDelete},
       {"diff", "Show what applying manifests would do (-f FILE|DIR|-)", RunDiff},

@@ -29,6 +29,7 @@ struct DaemonParts {
   controller::Reconciler* reconciler = nullptr;
   // Where a restarted id is pushed to reach the controller's queue.
   controller::ChannelSource* restarts = nullptr;
+  const api::NodeView* view = nullptr;
 };
 
 class DaemonApiBackend : public api::ApiBackend {
@@ -36,6 +37,7 @@ class DaemonApiBackend : public api::ApiBackend {
   explicit DaemonApiBackend(DaemonParts parts);
 
   api::NodeInfo Node() const override;
+  const api::NodeView* View() const override { return parts_.view; }
 
   // api_backend_write.cc
   absl::StatusOr<std::vector<api::AppliedObject>> Apply(absl::string_view manifest,

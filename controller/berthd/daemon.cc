@@ -162,6 +162,11 @@ absl::Status Daemon::Start() {
   if (absl::Status s = BuildCluster(); !s.ok()) return s;
   BuildController();
   started_ = true;
+  // The API lists what runs before the reconciler has looked at it (and one
+  // no longer wanted as Removing while it is stopped).
+  if (absl::StatusOr<std::vector<runtime::ContainerStatus>> all = runtime_->List(); all.ok()) {
+    for (const runtime::ContainerStatus& c : *all) view_.Report(api::ReportOfRuntime(c));
+  }
 
   controller_->Start();
   // Exits reach the controller as they happen; the relist is the safety net.
@@ -235,8 +240,8 @@ absl::Status Daemon::OpenRuntime() {
 
 absl::Status Daemon::BuildCluster() {
   std::vector<controller::StatusSink*> sinks = {status_files_.get(),
-                                                &observability_->status_sink()};
-  std::vector<controller::EventRecorder*> recorders = {&log_events_};
+                                                &observability_->status_sink(), &view_};
+  std::vector<controller::EventRecorder*> recorders = {&log_events_, &view_};
   std::vector<controller::Source*> sources;
   if (manifests_) sources.push_back(manifests_.get());
   // Cluster mode: the API's objects, status, events and finalizers.
@@ -286,7 +291,12 @@ void Daemon::BuildController() {
     return !sources->MayRemove(c);
   };
   reconciler_ = std::make_unique<controller::Reconciler>(
-      observability_->Instrument(*runtime_), [this](const std::string& id) { return Desired(id); },
+      observability_->Instrument(*runtime_),
+      [this](const std::string& id) {
+        std::optional<NodeContainer> o = Desired(id);
+        view_.ObserveDesired(id, o);  // the API shows what the reconciler works towards
+        return o;
+      },
       observability_->Instrument(*images_), *status_, controller::RealClock(), reco);
   controller::ControllerOptions co;
   co.workers = config_.workers;
@@ -347,6 +357,7 @@ absl::Status Daemon::StartApi() {
   parts.runtime = runtime_.get();
   parts.reconciler = reconciler_.get();
   parts.restarts = &restarts_;
+  parts.view = &view_;
   api_backend_ = std::make_unique<DaemonApiBackend>(parts);
   api_service_ = std::make_unique<api::BerthService>(api_backend_.get());
   api_server_ = std::make_unique<api::ApiServer>(

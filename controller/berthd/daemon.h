@@ -31,6 +31,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "controller/api/node_view.h"
 #include "controller/api/server.h"
 #include "controller/api/service.h"
 #include "controller/berthd/api_backend.h"
@@ -94,6 +95,9 @@ class Daemon {
   std::unique_ptr<runtime::RuncRuntime> runtime_;
   std::unique_ptr<image::RegistryImageStore> images_;
   std::unique_ptr<controller::FileStatusSink> status_files_;
+  // What the local API reads: fed by the status sinks, the event recorders
+  // and Desired().
+  api::NodeView view_{controller::RealClock()};
   std::unique_ptr<kube::Cluster> cluster_;
   std::unique_ptr<controller::FanOutStatusSink> status_;
   controller::LogEventRecorder log_events_;

@@ -1,0 +1,73 @@
+#include "controller/api/spec_yaml.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "controller/sources/manifest_source.h"
+#include "controller/spec/spec_parser.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace berth::api {
+namespace {
+
+using controller::NodeContainer;
+
+// Parses `spec` (the mapping's text) as a manifest's spec.
+NodeContainer Parse(const std::string& spec) {
+  std::string indented = "  " + absl::StrReplaceAll(spec, {{"\n", "\n  "}});
+  controller::ParseResult r = controller::ParseManifests(
+      absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata: {name: web}\n"
+                   "spec:\n",
+                   indented),
+      "t.yaml");
+  EXPECT_TRUE(r.errors.empty()) << r.errors[0].ToString() << "\n" << spec;
+  return r.objects.empty() ? NodeContainer() : r.objects[0];
+}
+
+TEST(SpecYamlTest, QuantitiesInCanonicalForm) {
+  EXPECT_EQ(FormatCpu(250), "250m");
+  EXPECT_EQ(FormatCpu(2000), "2");
+  EXPECT_EQ(FormatCpu(1500), "1500m");
+  EXPECT_EQ(FormatBytes(32 << 20), "32Mi");
+  EXPECT_EQ(FormatBytes(int64_t{3} << 30), "3Gi");
+  EXPECT_EQ(FormatBytes(1536), "1536");
+  EXPECT_EQ(FormatBytes(1000000), "1000000");
+}
+
+TEST(SpecYamlTest, AMinimalSpecIsItsImage) {
+  EXPECT_EQ(SpecToYaml(Parse("image: busybox\n").spec), "image: busybox\n");
+}
+
+TEST(SpecYamlTest, EveryFieldRoundTrips) {
+  const std::string spec = R"(image: "registry.local:5000/app@sha256:0123"
+imagePullPolicy: IfNotPresent
+imagePullSecrets: [{name: regcred}]
+command: [httpd, -f, -p, "8080"]
+args: ["yes", "", "a \"quoted\" word", "line\nbreak", "true", "0x1f", "null", "#x", "a: b"]
+env: [{name: A, value: "1"}, {name: B, value: "on"}, {name: C, value: ""}]
+workingDir: /var/www
+user: "1000:2000"
+resources: {limits: {cpu: "1.5", memory: 64Mi, pids: 64}}
+mounts:
+- {mountPath: /data, hostPath: {path: /srv/data}, readOnly: true}
+- {mountPath: /tmp, tmpfs: {sizeLimit: 16Mi}}
+- {mountPath: /run, tmpfs: {}}
+restartPolicy: OnFailure
+stopSignal: SIGINT
+terminationGracePeriodSeconds: 5
+nodeName: node-1
+nodeSelector: {disk: ssd, "example.com/zone": "1"}
+hostNetwork: true
+)";
+  const NodeContainer original = Parse(spec);
+  const std::string yaml = SpecToYaml(original.spec);
+  const NodeContainer again = Parse(yaml);
+  EXPECT_TRUE(controller::SameDesiredState(original, again)) << yaml;
+  EXPECT_THAT(yaml, ::testing::HasSubstr("cpu: 1500m\n"));
+  EXPECT_THAT(yaml, ::testing::HasSubstr("stopSignal: SIGINT\n"));
+  EXPECT_THAT(yaml, ::testing::HasSubstr("- \"yes\"\n"));
+  EXPECT_THAT(yaml, ::testing::HasSubstr("user: \"1000:2000\"\n"));
+}
+
+}  // namespace
+}  // namespace berth::api

@@ -1,0 +1,162 @@
+// berth-bench-api: how long `berthctl get` takes on a node with N
+// NodeContainers (default 1,000; the goal is under 50 ms), and the List
+// call alone. berthd's read side is served as berthd serves it (ApiServer,
+// BerthService, a NodeView filled as the reconciler fills it) on a unix
+// socket in a temporary directory; berthctl is the real binary, run K times.
+// Run as root (the socket is chowned as berthd does).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "controller/api/node_view.h"
+#include "controller/api/server.h"
+#include "controller/api/service.h"
+#include "grpcpp/create_channel.h"
+#include "runtime/sys/process.h"
+
+ABSL_FLAG(int, n, 1000, "NodeContainers on the node");
+ABSL_FLAG(int, runs, 20, "berthctl get runs");
+ABSL_FLAG(std::string, berthctl, BERTH_BERTHCTL_PATH, "the berthctl binary");
+
+namespace {
+
+using namespace berth;
+
+class BenchBackend : public api::ApiBackend {
+ public:
+  explicit BenchBackend(const api::NodeView* view) : view_(view) {}
+  api::NodeInfo Node() const override { return {"bench", "standalone", "bench"}; }
+  const api::NodeView* View() const override { return view_; }
+  // The bench reads only.
+  absl::StatusOr<std::vector<api::AppliedObject>> Apply(absl::string_view, absl::string_view,
+                                                        bool) override {
+    return absl::UnimplementedError("berth-bench-api serves reads only");
+  }
+  absl::StatusOr<std::string> Delete(const std::string&, const std::string&) override {
+    return absl::UnimplementedError("berth-bench-api serves reads only");
+  }
+  absl::Status Restart(const std::string&, const std::string&) override {
+    return absl::UnimplementedError("berth-bench-api serves reads only");
+  }
+  absl::StatusOr<api::NodePlanResult> Plan(absl::string_view, absl::string_view) override {
+    return absl::UnimplementedError("berth-bench-api serves reads only");
+  }
+
+ private:
+  const api::NodeView* view_;
+};
+
+void Fill(api::NodeView& view, int n) {
+  for (int i = 0; i < n; ++i) {
+    controller::NodeContainer o;
+    o.metadata.name = absl::StrCat("ticker-", i);
+    o.metadata.labels = {{"app", "ticker"}, {"shard", absl::StrCat(i % 10)}};
+    o.spec.image = "registry.local:5000/busybox:1.36";
+    o.spec.command = {"sh", "-c", "while true; do date; sleep 1; done"};
+    o.spec.limits.memory_bytes = 32 << 20;
+    o.source = absl::StrCat("/etc/berth/manifests/ticker-", i, ".yaml:1");
+    o.origin = "manifests";
+    const std::string id = controller::ContainerIdFor(o.metadata);
+    view.ObserveDesired(id, o);
+    controller::ContainerReport r;
+    r.id = id;
+    r.namespace_ = "default";
+    r.name = o.metadata.name;
+    r.phase = "Running";
+    r.container_id = id;
+    r.image = o.spec.image;
+    r.image_id = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    r.pid = 10000 + i;
+    r.created_at = r.started_at = absl::Now() - absl::Minutes(i);
+    view.Report(r);
+  }
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double Max(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const int n = absl::GetFlag(FLAGS_n);
+  const int runs = std::max(1, absl::GetFlag(FLAGS_runs));
+  char dir_template[] = "/tmp/berth-bench-api.XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (dir == nullptr) return 1;
+  const std::string socket = std::string(dir) + "/berth.sock";
+
+  api::NodeView view(controller::RealClock());
+  Fill(view, n);
+  BenchBackend backend(&view);
+  api::BerthService service(&backend);
+  api::ApiServer server(api::ServerOptions{socket}, &service);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    return 1;
+  }
+
+  // The List call alone, from a connected client.
+  auto stub =
+      v1::Berth::NewStub(grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials()));
+  std::vector<double> list_ms;
+  size_t bytes = 0;
+  for (int i = 0; i < runs; ++i) {
+    grpc::ClientContext context;
+    v1::ListResponse response;
+    const absl::Time t0 = absl::Now();
+    grpc::Status s = stub->List(&context, v1::ListRequest(), &response);
+    list_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    if (!s.ok() || response.items_size() != n) {
+      std::fprintf(stderr, "List: %s, %d items\n", s.error_message().c_str(),
+                   response.items_size());
+      return 1;
+    }
+    bytes = response.ByteSizeLong();
+  }
+
+  // The floor: berthctl started and done without a call (its own start-up,
+  // dynamic linking and gRPC's initialisation).
+  std::vector<double> floor_ms;
+  for (int i = 0; i < runs; ++i) {
+    const absl::Time t0 = absl::Now();
+    absl::StatusOr<runtime::CommandResult> r = runtime::RunCommand(
+        {absl::GetFlag(FLAGS_berthctl), "version", "--client"}, absl::Seconds(30));
+    floor_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    if (!r.ok() || r->exit_code != 0) return 1;
+  }
+  // berthctl get, the whole process: start, connect, List, print the table.
+  std::vector<double> get_ms;
+  for (int i = 0; i < runs; ++i) {
+    const absl::Time t0 = absl::Now();
+    absl::StatusOr<runtime::CommandResult> r = runtime::RunCommand(
+        {absl::GetFlag(FLAGS_berthctl), "--socket=" + socket, "get"}, absl::Seconds(30));
+    get_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+    if (!r.ok() || r->exit_code != 0) {
+      std::fprintf(stderr, "berthctl get failed: %s\n",
+                   r.ok() ? r->output.c_str() : r.status().ToString().c_str());
+      return 1;
+    }
+  }
+  server.Stop();
+  rmdir(dir);
+  std::printf("API read side, %d NodeContainers (%zu bytes per List), %d runs each:\n", n, bytes,
+              runs);
+  std::printf("  List call           median %6.2f ms   max %6.2f ms\n", Median(list_ms),
+              Max(list_ms));
+  std::printf("  berthctl get        median %6.2f ms   max %6.2f ms   (goal: under 50 ms)\n",
+              Median(get_ms), Max(get_ms));
+  std::printf("  berthctl --client   median %6.2f ms   max %6.2f ms   (no call: the floor)\n",
+              Median(floor_ms), Max(floor_ms));
+  return 0;
+}
