@@ -107,6 +107,12 @@ class RuncRuntime : public Runtime {
   absl::StatusOr<ContainerStatus> State(const std::string& id) override;
   // Every container with a valid id and a readable record.
   absl::StatusOr<std::vector<ContainerStatus>> List() override;
+  // runc_exec.cc: `runc exec` with --pid-file and --log in a directory of
+  // its own below the container's (exec.XXXXXX, removed with the session,
+  // or with the container after a crash). A TTY session gets TERM=xterm
+  // unless options.env sets TERM.
+  absl::StatusOr<std::unique_ptr<ExecSession>> Exec(const std::string& id,
+                                                    const ExecOptions& options) override;
 
   const RecoveryReport& recovery() const { return recovery_; }
   // The mode in use: the option's, or kCopy after an overlay probe failed.
