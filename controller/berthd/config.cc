@@ -1,5 +1,7 @@
 #include "controller/berthd/config.h"
 
+#include "controller/api/peer_auth.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -69,6 +71,18 @@ absl::StatusOr<Config> ResolveConfig(Config c, const NodeNameFallback& fallback)
   }
   if (c.dry_run && c.manifests_dir.empty()) {
     return absl::InvalidArgumentError("--dry-run plans the manifests directory only");
+  }
+  // sockaddr_un's sun_path holds 107 bytes and a NUL.
+  if (c.api_socket_path().size() > 107) {
+    return absl::InvalidArgumentError(absl::StrCat("--api_socket: \"", c.api_socket_path(),
+                                                   "\" is longer than a unix socket path "
+                                                   "may be (107 bytes)"));
+  }
+  for (const auto& [flag, group] :
+       {std::pair{"--api_group", c.api_group}, std::pair{"--api_admin_group", c.api_admin_group}}) {
+    if (absl::StatusOr<gid_t> gid = api::ResolveGroup(group); !gid.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": ", gid.status().message()));
+    }
   }
   return c;
 }

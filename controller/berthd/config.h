@@ -59,6 +59,11 @@ struct Config {
   std::string runc;     // "": found on PATH
   std::string monitor;  // "": beside berthd
 
+  // The local API (controller/api): "" = <run_dir>/berth.sock.
+  std::string api_socket;
+  std::string api_group;        // the socket's group: may read ("" = root only)
+  std::string api_admin_group;  // may change containers, as root ("" = root only)
+
   // The process.
   std::string log_level = "info";
   std::string log_format = "text";
@@ -69,6 +74,9 @@ struct Config {
   bool cluster_mode() const { return !kubeconfig.empty() || in_cluster; }
   std::string containers_dir() const { return state_dir + "/containers"; }
   std::string status_dir() const { return state_dir + "/status"; }
+  std::string api_socket_path() const {
+    return api_socket.empty() ? run_dir + "/berth.sock" : api_socket;
+  }
 };
 
 // Where a node name comes from when --node-name is empty; injected by tests.

@@ -188,3 +188,28 @@ TEST(ConfigTest, ImageStoreOptions) {
 
 }  // namespace
 }  // namespace berth::berthd
+
+namespace berth::berthd {
+namespace {
+
+TEST(ConfigTest, TheApiSocketIsInTheRunDirUnlessGiven) {
+  Config c;
+  c.run_dir = "/tmp/r";
+  EXPECT_EQ(c.api_socket_path(), "/tmp/r/berth.sock");
+  c.api_socket = "/tmp/x.sock";
+  EXPECT_EQ(c.api_socket_path(), "/tmp/x.sock");
+  c.api_socket = "/" + std::string(120, 'a');
+  EXPECT_THAT(ErrorOf(c), HasSubstr("longer than a unix socket path may be"));
+}
+
+TEST(ConfigTest, ApiGroupsMustExist) {
+  Config c;
+  c.api_group = "root";
+  c.api_admin_group = "4242";
+  EXPECT_TRUE(ResolveConfig(c, Fallback(std::nullopt, "host")).ok());
+  c.api_admin_group = "no-such-group-here";
+  EXPECT_THAT(ErrorOf(c), HasSubstr("--api_admin_group: no group named no-such-group-here"));
+}
+
+}  // namespace
+}  // namespace berth::berthd

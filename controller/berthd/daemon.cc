@@ -184,6 +184,7 @@ absl::Status Daemon::Start() {
   // Watches the directory, then pushes what changed while the runtime
   // recovered and the watch started.
   if (manifests_) manifests_->Start(config_.manifests_debounce);
+  if (absl::Status s = StartApi(); !s.ok()) return s;
   // systemd (Type=notify): the runtime is recovered, the controller runs and
   // the manifests directory has been read (and the API's watches started).
   if (absl::Status s = notifier_.Ready(
@@ -319,6 +320,20 @@ void Daemon::ServeSignals() {
   }
 }
 
+absl::Status Daemon::StartApi() {
+  absl::StatusOr<gid_t> read_group = api::ResolveGroup(config_.api_group);
+  if (!read_group.ok()) return read_group.status();
+  absl::StatusOr<gid_t> admin_group = api::ResolveGroup(config_.api_admin_group);
+  if (!admin_group.ok()) return admin_group.status();
+  DaemonParts parts;
+  parts.config = &config_;
+  api_backend_ = std::make_unique<DaemonApiBackend>(parts);
+  api_service_ = std::make_unique<api::BerthService>(api_backend_.get());
+  api_server_ = std::make_unique<api::ApiServer>(
+      api::ServerOptions{config_.api_socket_path(), *read_group, *admin_group}, api_service_.get());
+  return api_server_->Start();
+}
+
 void Daemon::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
@@ -328,6 +343,7 @@ void Daemon::Stop() {
       !s.ok()) {
     spdlog::warn("{}", s.ToString());
   }
+  if (api_server_) api_server_->Stop();  // cancels the calls in progress
   // A pull in progress would hold up the workers (and garbage collection)
   // for as long as it takes; it resumes from its partial blobs next time.
   images_->CancelPulls();

@@ -11,10 +11,11 @@
 //     images, the status sinks, the cluster's parts, the controller (its
 //     workers and relister start; the sources, runtime exits and leftover
 //     status files are watched), the API's informers, a full resync, the
-//     manifests directory's watch; READY=1 to systemd; the periodic tasks.
+//     manifests directory's watch, the local API's socket; READY=1 to
+//     systemd; the periodic tasks.
 //     A part that cannot be built is logged and Run returns 1.
 //  3. Signals: SIGHUP resyncs now; SIGTERM or SIGINT shuts down.
-//  4. Stop, the reverse: STOPPING=1, pulls cancelled, the periodic tasks,
+//  4. Stop, the reverse: STOPPING=1, the local API closed, pulls cancelled, the periodic tasks,
 //     the watches (manifests, exits, the API's informers) and the
 //     controller stopped; with --stop-on-exit every container is stopped
 //     and removed; the API's last status writes and events get 5 s.
@@ -26,6 +27,9 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "controller/api/server.h"
+#include "controller/api/service.h"
+#include "controller/berthd/api_backend.h"
 #include "controller/berthd/config.h"
 #include "controller/berthd/notify.h"
 #include "controller/controller.h"
@@ -68,6 +72,7 @@ class Daemon {
   absl::Status OpenRuntime();
   absl::Status BuildCluster();
   void BuildController();
+  absl::Status StartApi();
   // The object the reconciler is to bring about: a source's, else an API
   // object no longer meant for this node (its container goes and its
   // finalizer is removed).
@@ -93,6 +98,9 @@ class Daemon {
   std::unique_ptr<runtime::ExitWatcher> exit_watcher_;
   std::unique_ptr<controller::Periodic> resync_;
   std::unique_ptr<controller::Periodic> image_gc_;
+  std::unique_ptr<DaemonApiBackend> api_backend_;
+  std::unique_ptr<api::BerthService> api_service_;
+  std::unique_ptr<api::ApiServer> api_server_;
   bool started_ = false;
   bool stopped_ = false;
 };

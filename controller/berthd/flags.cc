@@ -9,6 +9,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "controller/api/version.h"
 #include "controller/berthd/logging.h"
 #include "spdlog/spdlog.h"
 
@@ -66,6 +68,14 @@ ABSL_FLAG(std::string, rootfs_mode, "overlay",
           "copy by itself when a probe mount fails)");
 ABSL_FLAG(std::string, runc, "", "runc binary (default: found on PATH)");
 ABSL_FLAG(std::string, monitor, "", "berth-monitor binary (default: beside berthd)");
+ABSL_FLAG(std::string, api_socket, "",
+          "The local API's unix socket, for berthctl (default: <run-dir>/berth.sock, "
+          "that is /run/berth/berth.sock)");
+ABSL_FLAG(std::string, api_group, "",
+          "Group (name or gid) of the API socket: its members may read (default: root only)");
+ABSL_FLAG(std::string, api_admin_group, "",
+          "Group whose members may also exec, restart, apply and delete through the API, as "
+          "root may (they need the socket's group too)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 ABSL_FLAG(std::string, log_format, "text", "text or json");
 ABSL_FLAG(bool, dry_run, false, "Print what would be done and exit without doing it");
@@ -125,6 +135,9 @@ Config FromFlags() {
   c.log_format = absl::GetFlag(FLAGS_log_format);
   c.dry_run = absl::GetFlag(FLAGS_dry_run);
   c.stop_on_exit = absl::GetFlag(FLAGS_stop_on_exit);
+  c.api_socket = absl::GetFlag(FLAGS_api_socket);
+  c.api_group = absl::GetFlag(FLAGS_api_group);
+  c.api_admin_group = absl::GetFlag(FLAGS_api_admin_group);
   return c;
 }
 
@@ -133,6 +146,11 @@ Config FromFlags() {
 std::optional<Config> ConfigFromCommandLine(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "berthd: keeps the NodeContainers in a directory running on this node");
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] {
+    return absl::StrCat("berthd ", api::kBerthVersion, " (commit ", api::kBerthGitCommit, ")\n");
+  };
+  absl::SetFlagsUsageConfig(usage);
   std::vector<std::string> storage;
   std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());

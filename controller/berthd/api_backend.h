@@ -1,0 +1,36 @@
+// DaemonApiBackend: the local API's view of berthd's parts (api/backend.h).
+// Built by Daemon::Start after the controller runs; the parts it points to
+// outlive the API server.
+#ifndef BERTH_CONTROLLER_BERTHD_API_BACKEND_H_
+#define BERTH_CONTROLLER_BERTHD_API_BACKEND_H_
+
+#include <string>
+
+#include "controller/api/backend.h"
+#include "controller/berthd/config.h"
+
+namespace berth::berthd {
+
+// What the backend reads and drives; every pointer outlives it.
+struct DaemonParts {
+  const Config* config = nullptr;
+};
+
+class DaemonApiBackend : public api::ApiBackend {
+ public:
+  explicit DaemonApiBackend(DaemonParts parts);
+
+  api::NodeInfo Node() const override;
+
+ private:
+  const DaemonParts parts_;
+  const std::string runc_version_;  // asked once, at construction
+};
+
+// "1.1.5+ds1" from `<runc> --version`'s first line; "unknown" when it
+// cannot be run.
+std::string RuncVersion(const std::string& runc_binary);
+
+}  // namespace berth::berthd
+
+#endif  // BERTH_CONTROLLER_BERTHD_API_BACKEND_H_

@@ -1,0 +1,408 @@
+// The chart's pod run as a kubelet would run it: `helm template` renders
+// charts/berth, the DaemonSet's pod template is taken as it is, and its
+// container runs from the berthd image (hack/build-image, pushed to a real
+// registry on 127.0.0.1) with real runc, honouring what the template says:
+// privileged, hostPID, hostNetwork, the hostPath volumes with their mount
+// propagation, the env (NODE_NAME from spec.nodeName), the service account
+// token and CA at /var/run/secrets/kubernetes.io/serviceaccount and
+// KUBERNETES_SERVICE_HOST/PORT pointing at the API emulator over TLS.
+// berthd in it runs a NodeContainer applied with kubectl; an upgrade to a
+// new image tag replaces the pod and the container keeps its pid.
+//
+// Like a kubelet, the test makes the Bidirectional host paths shared mounts
+// first (kubelet refuses them otherwise; systemd makes / shared on real
+// nodes): bind mounts of the test's own directories, undone at the end.
+#include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "controller/kube/testing/kube_test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "runtime/runc_runtime.h"
+#include "runtime/sys/process.h"
+#include "tests/processes.h"
+#include "tests/registry_env.h"
+#include "tests/status_files.h"
+#include "tests/test_env.h"
+
+namespace berth {
+namespace {
+
+using ::berth::testing::RegistryEnv;
+using ::berth::testing::TestWorld;
+using ::berth::testing::WaitFor;
+using nlohmann::json;
+using ::testing::IsEmpty;
+
+constexpr absl::Duration kWait = absl::Seconds(90);
+constexpr char kToken[] = "berthd-pod-token";
+constexpr char kNode[] = "pod-node";
+
+runtime::CommandResult RunTool(const std::vector<std::string>& argv,
+                               absl::Duration timeout = absl::Minutes(3)) {
+  absl::StatusOr<runtime::CommandResult> r = runtime::RunCommand(argv, timeout);
+  if (!r.ok()) return runtime::CommandResult{-1, r.status().ToString()};
+  return *r;
+}
+
+// What a privileged container gets: every capability the runtime has
+// itself (containerd's privileged: its own bounding set), here the test's.
+std::vector<std::string> AllCapabilities() {
+  // In the order of their numbers.
+  static const std::vector<std::string> names = {"CAP_CHOWN",
+                                                 "CAP_DAC_OVERRIDE",
+                                                 "CAP_DAC_READ_SEARCH",
+                                                 "CAP_FOWNER",
+                                                 "CAP_FSETID",
+                                                 "CAP_KILL",
+                                                 "CAP_SETGID",
+                                                 "CAP_SETUID",
+                                                 "CAP_SETPCAP",
+                                                 "CAP_LINUX_IMMUTABLE",
+                                                 "CAP_NET_BIND_SERVICE",
+                                                 "CAP_NET_BROADCAST",
+                                                 "CAP_NET_ADMIN",
+                                                 "CAP_NET_RAW",
+                                                 "CAP_IPC_LOCK",
+                                                 "CAP_IPC_OWNER",
+                                                 "CAP_SYS_MODULE",
+                                                 "CAP_SYS_RAWIO",
+                                                 "CAP_SYS_CHROOT",
+                                                 "CAP_SYS_PTRACE",
+                                                 "CAP_SYS_PACCT",
+                                                 "CAP_SYS_ADMIN",
+                                                 "CAP_SYS_BOOT",
+                                                 "CAP_SYS_NICE",
+                                                 "CAP_SYS_RESOURCE",
+                                                 "CAP_SYS_TIME",
+                                                 "CAP_SYS_TTY_CONFIG",
+                                                 "CAP_MKNOD",
+                                                 "CAP_LEASE",
+                                                 "CAP_AUDIT_WRITE",
+                                                 "CAP_AUDIT_CONTROL",
+                                                 "CAP_SETFCAP",
+                                                 "CAP_MAC_OVERRIDE",
+                                                 "CAP_MAC_ADMIN",
+                                                 "CAP_SYSLOG",
+                                                 "CAP_WAKE_ALARM",
+                                                 "CAP_BLOCK_SUSPEND",
+                                                 "CAP_AUDIT_READ",
+                                                 "CAP_PERFMON",
+                                                 "CAP_BPF",
+                                                 "CAP_CHECKPOINT_RESTORE"};
+  uint64_t bounding = 0;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (absl::StartsWith(line, "CapBnd:")) bounding = std::stoull(line.substr(7), nullptr, 16);
+  }
+  std::vector<std::string> caps;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (bounding & (uint64_t{1} << i)) caps.push_back(names[i]);
+  }
+  return caps;
+}
+
+class ChartPodE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_ = world_.dir() + "/pki";
+    ASSERT_TRUE(runtime::MakeDirs(pki_).ok());
+    ASSERT_TRUE(kube::testing::MakePki(pki_).ok());
+    kube::testing::Emulator::Options o;
+    o.tls = true;
+    o.token = kToken;
+    o.pki_dir = pki_;
+    emulator_ = std::make_unique<kube::testing::Emulator>(o);
+    ASSERT_TRUE(emulator_->started());
+    ASSERT_TRUE(emulator_->InstallCrd().ok());
+
+    auto registry = RegistryEnv::Start();
+    ASSERT_TRUE(registry.ok()) << registry.status();
+    registry_ = *std::move(registry);
+    ASSERT_TRUE(registry_->PushTestImages({"busybox"}).ok());
+    repo_ = registry_->host() + "/berth/berthd";
+    runtime::CommandResult built =
+        RunTool({BERTH_SOURCE_DIR "/hack/build-image", "--build-dir=" BERTH_BUILD_DIR, "--tag=one",
+                 "--push=" + repo_, "--tls-verify=false", world_.dir() + "/layout"});
+    ASSERT_EQ(built.exit_code, 0) << built.output;
+    // The next release: the same files under a new tag.
+    runtime::CommandResult copied =
+        RunTool({runtime::FindExecutable("skopeo"), "copy", "-q", "--dest-tls-verify=false",
+                 "oci:" + world_.dir() + "/layout:berthd:one", "docker://" + repo_ + ":two"});
+    ASSERT_EQ(copied.exit_code, 0) << copied.output;
+
+    for (const std::string& dir : {world_.berth_state_dir(), world_.run_dir()}) {
+      ASSERT_TRUE(runtime::MakeDirs(dir).ok());
+      ASSERT_EQ(mount(dir.c_str(), dir.c_str(), nullptr, MS_BIND, nullptr), 0) << dir;
+      shared_.push_back(dir);
+      ASSERT_EQ(mount(nullptr, dir.c_str(), nullptr, MS_SHARED, nullptr), 0) << dir;
+    }
+    secrets_ = world_.dir() + "/serviceaccount";
+    ASSERT_TRUE(runtime::MakeDirs(secrets_).ok());
+    ASSERT_TRUE(runtime::WriteFileAtomic(secrets_ + "/token", kToken).ok());
+    ASSERT_TRUE(runtime::WriteFileAtomic(secrets_ + "/namespace", "berth-system").ok());
+    ASSERT_EQ(RunTool({"/bin/cp", pki_ + "/ca.crt", secrets_ + "/ca.crt"}).exit_code, 0);
+  }
+
+  void TearDown() override {
+    for (const std::string& pod : pods_) StopPod(pod);
+    auto rt = runtime::RuncRuntime::Open(world_.RuntimeOptions());
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    auto all = (*rt)->List();
+    ASSERT_TRUE(all.ok());
+    for (const auto& c : *all) EXPECT_TRUE((*rt)->Delete(c.id).ok());
+    rt->reset();
+    registry_.reset();
+    emulator_.reset();
+    for (auto it = shared_.rbegin(); it != shared_.rend(); ++it) {
+      EXPECT_EQ(umount2(it->c_str(), MNT_DETACH), 0) << *it;
+    }
+    EXPECT_THAT(world_.Leaks(), IsEmpty());
+    if (HasFailure()) {
+      for (const std::string& pod : pods_) {
+        std::cerr << "pod " << pod << " log:\n"
+                  << runtime::ReadFile(PodDir(pod) + "/log").value_or("") << "\n";
+      }
+    }
+  }
+
+  std::string PodDir(const std::string& pod) const { return world_.dir() + "/pods/" + pod; }
+  std::string PodRuncRoot() const { return world_.dir() + "/pods/runc"; }
+
+  // The DaemonSet `helm template` renders with the image tag `tag`.
+  json RenderDaemonSet(const std::string& tag) {
+    const std::string values = world_.dir() + "/values-" + tag + ".yaml";
+    json v = {{"image", {{"repository", repo_}, {"tag", tag}, {"pullPolicy", "IfNotPresent"}}},
+              {"hostPaths", {{"stateDir", world_.berth_state_dir()}, {"runDir", world_.run_dir()}}},
+              {"extraArgs", json::array({"--cgroup-parent=" + world_.cgroup_parent(),
+                                         "--insecure-registries=" + registry_->host()})}};
+    EXPECT_TRUE(runtime::WriteFileAtomic(values, v.dump()).ok());  // JSON is YAML
+    runtime::CommandResult r =
+        RunTool({BERTH_HELM, "template", "berth", BERTH_SOURCE_DIR "/charts/berth", "--namespace",
+                 "berth-system", "-f", values});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    for (absl::string_view doc : absl::StrSplit(r.output, "\n---")) {
+      absl::StatusOr<json> j = kube::testing::YamlToJson(std::string(doc));
+      if (j.ok() && j->is_object() && j->value("kind", "") == "DaemonSet") return *j;
+    }
+    ADD_FAILURE() << "no DaemonSet in:\n" << r.output;
+    return json::object();
+  }
+
+  // Runs the pod template's only container as a kubelet would, as `pod`.
+  void StartPod(const std::string& pod, const json& daemonset) {
+    const json& spec = daemonset["spec"]["template"]["spec"];
+    ASSERT_EQ(spec["containers"].size(), 1u);
+    const json& c = spec["containers"][0];
+    const std::string dir = PodDir(pod);
+    ASSERT_TRUE(runtime::MakeDirs(dir + "/rootfs").ok());
+
+    // The image: pulled, its layers unpacked in order.
+    runtime::CommandResult pulled =
+        RunTool({runtime::FindExecutable("skopeo"), "copy", "-q", "--src-tls-verify=false",
+                 "docker://" + c["image"].get<std::string>(), "oci:" + dir + "/image:pod"});
+    ASSERT_EQ(pulled.exit_code, 0) << pulled.output;
+    auto blob = [&](const std::string& digest) {
+      return dir + "/image/blobs/sha256/" + digest.substr(digest.find(':') + 1);
+    };
+    json index = json::parse(*runtime::ReadFile(dir + "/image/index.json"));
+    json manifest =
+        json::parse(*runtime::ReadFile(blob(index["manifests"][0]["digest"].get<std::string>())));
+    json config = json::parse(*runtime::ReadFile(blob(manifest["config"]["digest"])));
+    for (const json& layer : manifest["layers"]) {
+      runtime::CommandResult untar =
+          RunTool({"/bin/tar", "-xzf", blob(layer["digest"]), "-C", dir + "/rootfs"});
+      ASSERT_EQ(untar.exit_code, 0) << untar.output;
+    }
+
+    // What the template asks for.
+    EXPECT_TRUE(spec.value("hostPID", false));
+    EXPECT_TRUE(spec.value("hostNetwork", false));
+    EXPECT_TRUE(c["securityContext"].value("privileged", false));
+    std::vector<std::string> args = config["config"]["Entrypoint"];
+    if (c.contains("command")) args = c["command"].get<std::vector<std::string>>();
+    for (const json& a : c.value("args", json::array())) args.push_back(a);
+    std::vector<std::string> env = config["config"].value("Env", std::vector<std::string>{});
+    for (const json& e : c.value("env", json::array())) {
+      if (e.contains("value")) {
+        env.push_back(e["name"].get<std::string>() + "=" + e["value"].get<std::string>());
+      } else {
+        ASSERT_EQ(e["valueFrom"]["fieldRef"]["fieldPath"], "spec.nodeName") << e.dump();
+        env.push_back(e["name"].get<std::string>() + "=" + kNode);
+      }
+    }
+    env.push_back("KUBERNETES_SERVICE_HOST=127.0.0.1");
+    env.push_back(absl::StrCat("KUBERNETES_SERVICE_PORT=", emulator_->port()));
+
+    json mounts = json::array({
+        {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+        {{"destination", "/dev"},
+         {"type", "bind"},
+         {"source", "/dev"},
+         {"options", {"rbind", "rw"}}},
+        {{"destination", "/sys"},
+         {"type", "sysfs"},
+         {"source", "sysfs"},
+         {"options", {"nosuid", "noexec", "nodev", "rw"}}},
+        {{"destination", "/var/run/secrets/kubernetes.io/serviceaccount"},
+         {"type", "bind"},
+         {"source", secrets_},
+         {"options", {"rbind", "ro"}}},
+    });
+    bool bidirectional = false;
+    std::map<std::string, json> volumes;
+    for (const json& v : spec["volumes"]) volumes[v["name"]] = v;
+    for (const json& m : c["volumeMounts"]) {
+      const json& v = volumes.at(m["name"]);
+      ASSERT_TRUE(v.contains("hostPath")) << v.dump();
+      std::string propagation = m.value("mountPropagation", "None");
+      std::vector<std::string> options = {"rbind", m.value("readOnly", false) ? "ro" : "rw"};
+      if (propagation == "Bidirectional") {
+        options.push_back("rshared");
+        bidirectional = true;
+      } else if (propagation == "HostToContainer") {
+        options.push_back("rslave");
+      } else {
+        options.push_back("rprivate");
+      }
+      const std::string host = v["hostPath"]["path"];
+      if (v["hostPath"].value("type", "") == "DirectoryOrCreate") {
+        ASSERT_TRUE(runtime::MakeDirs(host).ok());
+      }
+      mounts.push_back({{"destination", m["mountPath"]},
+                        {"type", "bind"},
+                        {"source", host},
+                        {"options", options}});
+    }
+    const std::vector<std::string> caps = AllCapabilities();
+    json oci = {
+        {"ociVersion", "1.0.2"},
+        {"process",
+         {{"terminal", false},
+          {"user", {{"uid", 0}, {"gid", 0}}},
+          {"args", args},
+          {"env", env},
+          {"cwd", config["config"].value("WorkingDir", "/").empty()
+                      ? "/"
+                      : config["config"].value("WorkingDir", "/")},
+          {"capabilities",
+           {{"bounding", caps}, {"effective", caps}, {"permitted", caps}, {"inheritable", caps}}},
+          {"noNewPrivileges", false}}},
+        {"root", {{"path", "rootfs"}, {"readonly", false}}},
+        {"mounts", mounts},
+        {"linux",
+         {// hostPID and hostNetwork (and so the node's UTS): no pid, network
+          // or uts namespace of its own.
+          {"namespaces", json::array({{{"type", "mount"}}, {{"type", "ipc"}}})},
+          {"cgroupsPath", world_.cgroup_parent() + "/pod-" + pod},
+          {"rootfsPropagation", bidirectional ? "rshared" : "rslave"}}}};
+    ASSERT_TRUE(runtime::WriteFileAtomic(dir + "/config.json", oci.dump(2)).ok());
+    runtime::CommandResult started = RunTool(
+        {"/bin/sh", "-c",
+         absl::StrCat("cd '", dir, "' && exec '", runtime::FindExecutable("runc"), "' --root '",
+                      PodRuncRoot(), "' run -d --pid-file pid berthd-", pod, " >log 2>&1")},
+        absl::Seconds(60));
+    ASSERT_EQ(started.exit_code, 0)
+        << started.output << runtime::ReadFile(dir + "/log").value_or("");
+    pods_.push_back(pod);
+  }
+
+  // The pod's termination: SIGTERM, then SIGKILL after its grace period.
+  void StopPod(const std::string& pod) {
+    const std::string runc = runtime::FindExecutable("runc");
+    const std::string id = "berthd-" + pod;
+    RunTool({runc, "--root", PodRuncRoot(), "kill", id, "TERM"}, absl::Seconds(10));
+    WaitFor(
+        [&] {
+          runtime::CommandResult s = RunTool({runc, "--root", PodRuncRoot(), "state", id});
+          return s.exit_code != 0 || absl::StrContains(s.output, "\"stopped\"");
+        },
+        absl::Seconds(30));
+    RunTool({runc, "--root", PodRuncRoot(), "delete", "-f", id}, absl::Seconds(30));
+    pods_.erase(std::remove(pods_.begin(), pods_.end(), pod), pods_.end());
+  }
+
+  std::string PodLog(const std::string& pod) const {
+    return runtime::ReadFile(PodDir(pod) + "/log").value_or("");
+  }
+
+  runtime::CommandResult Kubectl(const std::vector<std::string>& args,
+                                 const std::string& input = "") {
+    std::vector<std::string> argv = {berth::testing::KubectlPath(),
+                                     "--kubeconfig=" + emulator_->kubeconfig(),
+                                     "--cache-dir=" + world_.dir() + "/kubectl-cache"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<runtime::CommandResult> r = runtime::RunCommand(argv, absl::Seconds(30), input);
+    if (!r.ok()) return runtime::CommandResult{-1, r.status().ToString()};
+    return *r;
+  }
+
+  TestWorld world_;
+  std::string pki_, repo_, secrets_;
+  std::unique_ptr<kube::testing::Emulator> emulator_;
+  std::unique_ptr<RegistryEnv> registry_;
+  std::vector<std::string> shared_;
+  std::vector<std::string> pods_;
+};
+
+TEST_F(ChartPodE2eTest, ThePodRunsANodeContainerAndAnUpgradeKeepsItsPid) {
+  StartPod("one", RenderDaemonSet("one"));
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(PodLog("one"), "cluster mode"); }, kWait))
+      << PodLog("one");
+
+  const std::string manifest = absl::StrCat(
+      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: web\n"
+      "  namespace: default\nspec:\n  nodeName: ",
+      kNode, "\n  image: ", registry_->host(),
+      "/busybox:1\n  command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; "
+      "done\"]\n");
+  runtime::CommandResult applied = Kubectl({"apply", "-f", "-"}, manifest);
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  json status = berth::testing::WaitStatusFile(world_.berth_state_dir(), "default.web",
+                                               berth::testing::IsRunning, kWait);
+  ASSERT_TRUE(berth::testing::IsRunning(status)) << status.dump() << PodLog("one");
+  const int pid = status["pid"];
+  ASSERT_GT(pid, 0);
+  // The API has the status too (berthd's writes went through with the
+  // pod's token).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        runtime::CommandResult r = Kubectl({"get", "nc", "web", "-o", "json"});
+        return r.exit_code == 0 && absl::StrContains(r.output, "\"Running\"");
+      },
+      kWait))
+      << Kubectl({"get", "nc", "web", "-o", "json"}).output;
+
+  // helm upgrade --set image.tag=two: the DaemonSet's pod is replaced.
+  json upgraded = RenderDaemonSet("two");
+  ASSERT_EQ(upgraded["spec"]["template"]["spec"]["containers"][0]["image"], repo_ + ":two");
+  StopPod("one");
+  EXPECT_EQ(kill(pid, 0), 0) << "the container died with its berthd pod";
+  StartPod("two", upgraded);
+  ASSERT_TRUE(
+      WaitFor([&] { return absl::StrContains(PodLog("two"), "1 container(s) adopted"); }, kWait))
+      << PodLog("two");
+  // Adopted, not recreated: the same process, no restart.
+  absl::SleepFor(absl::Seconds(1));
+  json after = berth::testing::ReadStatusFile(world_.berth_state_dir(), "default.web");
+  EXPECT_EQ(after["pid"], pid) << after.dump();
+  EXPECT_EQ(after.value("restartCount", 0), 0) << after.dump();
+  EXPECT_EQ(kill(pid, 0), 0);
+
+  runtime::CommandResult deleted = Kubectl({"delete", "nc", "web", "--wait=false"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.output;
+  EXPECT_TRUE(WaitFor([&] { return kill(pid, 0) != 0; }, kWait)) << PodLog("two");
+}
+
+}  // namespace
+}  // namespace berth
