@@ -70,6 +70,8 @@ struct Command {
 const std::vector<Command>& Commands();
 
 int RunVersion(Cli& cli, const std::vector<std::string>& argv);
+int RunLogs(Cli& cli, const std::vector<std::string>& argv);
+int RunExec(Cli& cli, const std::vector<std::string>& argv);
 
 }  // namespace berth::berthctl
 

@@ -12,6 +12,8 @@ namespace berth::berthctl {
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"version", "Print berthctl's and berthd's versions", RunVersion},
+      {"logs", "Print a container's output (-f follows it)", RunLogs},
+      {"exec", "Run a command in a running container", RunExec},
   };
   return commands;
 }

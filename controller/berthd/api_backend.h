@@ -8,12 +8,14 @@
 
 #include "controller/api/backend.h"
 #include "controller/berthd/config.h"
+#include "runtime/runtime.h"
 
 namespace berth::berthd {
 
 // What the backend reads and drives; every pointer outlives it.
 struct DaemonParts {
   const Config* config = nullptr;
+  runtime::Runtime* runtime = nullptr;
 };
 
 class DaemonApiBackend : public api::ApiBackend {
@@ -21,6 +23,12 @@ class DaemonApiBackend : public api::ApiBackend {
   explicit DaemonApiBackend(DaemonParts parts);
 
   api::NodeInfo Node() const override;
+  // api_backend_io.cc: the container is found by its id (ContainerIdFor).
+  absl::StatusOr<runtime::ContainerStatus> ContainerState(const std::string& namespace_,
+                                                          const std::string& name) const override;
+  absl::StatusOr<std::unique_ptr<runtime::ExecSession>> Exec(
+      const std::string& namespace_, const std::string& name,
+      const runtime::ExecOptions& options) override;
 
  private:
   const DaemonParts parts_;

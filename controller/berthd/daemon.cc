@@ -327,6 +327,7 @@ absl::Status Daemon::StartApi() {
   if (!admin_group.ok()) return admin_group.status();
   DaemonParts parts;
   parts.config = &config_;
+  parts.runtime = runtime_.get();
   api_backend_ = std::make_unique<DaemonApiBackend>(parts);
   api_service_ = std::make_unique<api::BerthService>(api_backend_.get());
   api_server_ = std::make_unique<api::ApiServer>(

@@ -288,6 +288,7 @@ absl::Status Reader::Run() {
   if (writer_gone) joiner_.Flush();
   EndBacklog();
   while (!stopped_ && !writer_gone) {
+    if (control_.caught_up) control_.caught_up();
     if (control_.cancelled && control_.cancelled()) break;
     WaitForChange();
     writer_gone = control_.writer_alive && !control_.writer_alive();

@@ -71,6 +71,9 @@ struct FollowControl {
   // the pieces of a line still waiting (partial) and ends. Asked before each
   // read, so nothing written before it said false is missed.
   std::function<bool()> writer_alive;
+  // Called each time the reader has sent everything written so far, before
+  // it waits for more (a caller batching lines sends its batch then).
+  std::function<void()> caught_up;
 };
 
 // Receives each line in order; returns false to end the read (a client
