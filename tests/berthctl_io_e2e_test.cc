@@ -186,6 +186,26 @@ TEST_F(BerthctlExecE2eTest, TimeoutKillsTheCommandAndWhatItStarted) {
   EXPECT_THAT(r.output, Not(HasSubstr("sleep 1000")));
 }
 
+TEST_F(BerthctlExecE2eTest, TheReadGroupMayReadLogsButNotExec) {
+  constexpr uid_t kNobody = 65534;
+  constexpr gid_t kNogroup = 65534;
+  StartBerthd({"--api-group=" + std::to_string(kNogroup)});
+  Write("shell.yaml",
+        Manifest("shell", "echo hello; trap 'exit 0' TERM; while true; do sleep 0.1; done"));
+  WaitStatusFile(
+      world_.berth_state_dir(), "default.shell",
+      [](const nlohmann::json& s) { return s["phase"] == "Running"; }, kWait);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return BerthctlAs(kNobody, kNogroup, {"logs", "shell"}).output == "hello\n";
+      },
+      kWait));
+  runtime::CommandResult r = BerthctlAs(kNobody, kNogroup, {"exec", "shell", "--", "true"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("Error from server (Forbidden)"));
+  EXPECT_EQ(Berthctl({"exec", "shell", "--", "true"}).exit_code, 0) << "root may";
+}
+
 // Reads what the terminal shows until `needle` appears (or 10 s pass).
 bool ReadUntil(int master, const std::string& needle, std::string* seen,
                const std::function<void()>& poke = nullptr) {
