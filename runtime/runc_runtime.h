@@ -182,6 +182,12 @@ class RuncRuntime : public Runtime {
   // state; returns the first error, having tried all.
   absl::Status TearDown(const TeardownTarget& target);
 
+  // runc_exec.cc: at Open, for an adopted container: the exec sessions a
+  // crashed process left (their exec.* directories) have their process
+  // trees killed (those of their processes still in the container's
+  // cgroup) and their directories removed.
+  void EndOrphanedExecs(const std::string& id, const ContainerRecord& record);
+
   // runc_recovery.cc: at Open, adopts what is created or started, rolls
   // back what a crash caught half-created or half-deleted, and removes
   // orphans (directories without a record, runc state or monitor cgroups

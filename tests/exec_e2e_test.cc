@@ -1,6 +1,7 @@
 // RuncRuntime::Exec on real runc with a busybox container: pipes and a
 // terminal, exit codes, stdin, resize, timeout and cancel, and that nothing
 // an exec started outlives it.
+#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -241,6 +242,30 @@ TEST_F(ExecE2eTest, DestroyingASessionKillsItsProcess) {
                       absl::Seconds(10)));
   session.reset();
   EXPECT_EQ(LiveProcessesIn("app"), before);
+}
+
+TEST_F(ExecE2eTest, ExecsLeftByACrashEndWhenTheRuntimeOpensAgain) {
+  StartContainer("app");
+  const std::vector<int> before = LiveProcessesIn("app");
+  ExecOptions o;
+  o.args = {"/bin/sh", "-c", "sleep 1000 & sleep 1000"};
+  auto session = MustExec("app", o);
+  ASSERT_NE(session, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return LiveProcessesIn("app").size() >= before.size() + 2; },
+                      absl::Seconds(10)));
+  // As if the process that ran it crashed: nothing ends the session.
+  ExecSession* leaked = session.release();
+  auto reopened = RuncRuntime::Open(world_.RuntimeOptions());
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_THAT((*reopened)->recovery().errors, IsEmpty());
+  EXPECT_EQ(LiveProcessesIn("app"), before);
+  DIR* d = opendir((world_.state_dir() + "/app").c_str());
+  ASSERT_NE(d, nullptr);
+  while (struct dirent* e = readdir(d)) {
+    EXPECT_FALSE(absl::StartsWith(e->d_name, "exec.")) << e->d_name << " was left";
+  }
+  closedir(d);
+  delete leaked;  // reaps runc, our child
 }
 
 TEST_F(ExecE2eTest, UnknownCommandFailsWithRuncsReason) {
