@@ -1,7 +1,7 @@
 // berthctl exec [-i] [-t] [-n NS] [--timeout D] NAME -- CMD [ARG...]: runs
 // a command in a running container, as `kubectl exec`. -i passes stdin
 // (its end ends the command's input); -t gives the command a terminal: the
-// local one goes into raw mode for the call and its size follows the
+// local one goes into raw mode for the call (with -i) and its size follows the
 // window (SIGWINCH). berthctl exits with the command's exit code.
 #include <fcntl.h>
 #include <poll.h>
@@ -159,8 +159,10 @@ int RunExec(Cli& cli, const std::vector<std::string>& argv) {
 
   grpc::ClientContext context;
   std::unique_ptr<ExecStream> stream = cli.Api().Exec(&context);
+  // Raw only when the keys go to the command: without -i, ^C still stops
+  // berthctl (and with it the command).
   std::optional<RawTerminal> raw;
-  if (tty) raw.emplace(STDIN_FILENO);
+  if (tty && with_stdin) raw.emplace(STDIN_FILENO);
   const int stop = eventfd(0, EFD_CLOEXEC);
   const int winch = tty ? signalfd(-1, &winch_set, SFD_CLOEXEC | SFD_NONBLOCK) : -1;
   bool writes_done = false;
