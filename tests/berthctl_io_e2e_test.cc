@@ -60,6 +60,9 @@ class Background {
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
+  void Kill() {
+    if (pid_ > 0) kill(pid_, SIGKILL);
+  }
   std::string Output() const {
     auto s = runtime::ReadFile(out_, 64 << 20);
     return s.ok() ? *s : "";
@@ -204,6 +207,23 @@ TEST_F(BerthctlExecE2eTest, TheReadGroupMayReadLogsButNotExec) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("Error from server (Forbidden)"));
   EXPECT_EQ(Berthctl({"exec", "shell", "--", "true"}).exit_code, 0) << "root may";
+}
+
+TEST_F(BerthctlExecE2eTest, AClientThatGoesAwayTakesItsCommandWithIt) {
+  StartShell();
+  Background exec({BERTH_BERTHCTL_PATH, "--socket=" + socket(), "exec", "shell", "--", "sh", "-c",
+                   "sleep 1000 & echo started; sleep 1000"},
+                  world_.dir() + "/exec.out");
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(exec.Output(), "started"); }, kWait))
+      << exec.Output();
+  exec.Kill();
+  EXPECT_NE(exec.Wait(absl::Seconds(10)), 0);
+  // The call is cancelled: berthd kills the command and its child.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return !absl::StrContains(Berthctl({"exec", "shell", "--", "ps"}).output, "sleep 1000");
+      },
+      absl::Seconds(10)));
 }
 
 // Reads what the terminal shows until `needle` appears (or 10 s pass).
