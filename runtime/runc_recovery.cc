@@ -54,6 +54,7 @@ void RuncRuntime::Recover() {
     }
     known.insert(name);
     recovery_.adopted.push_back(name);
+    EndOrphanedExecs(name, *record);
   }
   // runc state with no directory.
   absl::StatusOr<std::vector<oci::RuncState>> listed = runc_.List();

@@ -107,6 +107,12 @@ class RuncRuntime : public Runtime {
   absl::StatusOr<ContainerStatus> State(const std::string& id) override;
   // Every container with a valid id and a readable record.
   absl::StatusOr<std::vector<ContainerStatus>> List() override;
+  // runc_exec.cc: `runc exec` with --pid-file and --log in a directory of
+  // its own below the container's (exec.XXXXXX, removed with the session,
+  // or with the container after a crash). A TTY session gets TERM=xterm
+  // unless options.env sets TERM.
+  absl::StatusOr<std::unique_ptr<ExecSession>> Exec(const std::string& id,
+                                                    const ExecOptions& options) override;
 
   const RecoveryReport& recovery() const { return recovery_; }
   // Where the container `id` runs: <cgroup_parent>/<id> (its cgroupsPath;
@@ -176,6 +182,12 @@ class RuncRuntime : public Runtime {
   // then KillAndForget, the rootfs mount and the directory. Safe on partial
   // state; returns the first error, having tried all.
   absl::Status TearDown(const TeardownTarget& target);
+
+  // runc_exec.cc: at Open, for an adopted container: the exec sessions a
+  // crashed process left (their exec.* directories) have their process
+  // trees killed (those of their processes still in the container's
+  // cgroup) and their directories removed.
+  void EndOrphanedExecs(const std::string& id, const ContainerRecord& record);
 
   // runc_recovery.cc: at Open, adopts what is created or started, rolls
   // back what a crash caught half-created or half-deleted, and removes

@@ -2,6 +2,7 @@
 #ifndef BERTH_RUNTIME_RUNTIME_H_
 #define BERTH_RUNTIME_RUNTIME_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 #include "absl/strings/string_view.h"
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "runtime/container_spec.h"
+#include "runtime/exec/exec_session.h"
 
 namespace berth::runtime {
 
@@ -44,6 +46,16 @@ class Runtime {
   virtual absl::StatusOr<ContainerStatus> State(const std::string& id) = 0;
 
   virtual absl::StatusOr<std::vector<ContainerStatus>> List() = 0;
+
+  // Starts `options.args` in the running container `id` (see ExecSession):
+  // kNotFound for an unknown id, kFailedPrecondition unless it is running,
+  // kInvalidArgument for empty args. Takes no lock of the id: a Stop or
+  // Delete meanwhile ends the process with the container. Runtimes that
+  // cannot exec say kUnimplemented.
+  virtual absl::StatusOr<std::unique_ptr<ExecSession>> Exec(const std::string& id,
+                                                            const ExecOptions& options) {
+    return absl::UnimplementedError("exec: not supported by this runtime");
+  }
 };
 
 // Fault injection for tests: Create asks it at each step, after the step's

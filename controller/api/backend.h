@@ -5,12 +5,18 @@
 #ifndef BERTH_CONTROLLER_API_BACKEND_H_
 #define BERTH_CONTROLLER_API_BACKEND_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "controller/api/node_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/container_spec.h"
+#include "runtime/exec/exec_session.h"
 
 namespace berth::api {
 
@@ -67,6 +73,22 @@ class ApiBackend {
   // objects (if any) applied to it.
   virtual absl::StatusOr<NodePlanResult> Plan(absl::string_view manifest,
                                               absl::string_view origin) = 0;
+
+  // For Logs and Exec (service_io.cc); a backend without them says
+  // kUnimplemented.
+  // The runtime's state of the container of the NodeContainer
+  // `namespace_`/`name` on this node (log_path included); kNotFound when
+  // there is none.
+  virtual absl::StatusOr<runtime::ContainerStatus> ContainerState(const std::string& namespace_,
+                                                                  const std::string& name) const {
+    return absl::UnimplementedError("container state: not available");
+  }
+  // Starts a command in that container (runtime::Runtime::Exec): kNotFound,
+  // kFailedPrecondition when it is not running, kInvalidArgument.
+  virtual absl::StatusOr<std::unique_ptr<runtime::ExecSession>> Exec(
+      const std::string& namespace_, const std::string& name, const runtime::ExecOptions& options) {
+    return absl::UnimplementedError("exec: not available");
+  }
 };
 
 }  // namespace berth::api

@@ -4,7 +4,7 @@
 //
 // The handlers are defined in files by concern: service.cc (Version),
 // service_read.cc (List, Get, Watch, Events), service_write.cc (Apply, Delete,
-// Restart, Plan).
+// Restart, Plan), service_io.cc (Logs, Exec).
 #ifndef BERTH_CONTROLLER_API_SERVICE_H_
 #define BERTH_CONTROLLER_API_SERVICE_H_
 
@@ -40,6 +40,12 @@ class BerthService final : public berth::v1::Berth::Service {
                        v1::RestartResponse* response) override;
   grpc::Status Plan(grpc::ServerContext* context, const v1::PlanRequest* request,
                     v1::PlanResponse* response) override;
+
+  // service_io.cc: a container's output and commands run in it.
+  grpc::Status Logs(grpc::ServerContext* context, const v1::LogsRequest* request,
+                    grpc::ServerWriter<v1::LogChunk>* writer) override;
+  grpc::Status Exec(grpc::ServerContext* context,
+                    grpc::ServerReaderWriter<v1::ExecOutput, v1::ExecInput>* stream) override;
 
  private:
   ApiBackend* const backend_;

@@ -78,6 +78,8 @@ int RunApply(Cli& cli, const std::vector<std::string>& argv);
 int RunDelete(Cli& cli, const std::vector<std::string>& argv);
 int RunDiff(Cli& cli, const std::vector<std::string>& argv);
 int RunRestart(Cli& cli, const std::vector<std::string>& argv);
+int RunLogs(Cli& cli, const std::vector<std::string>& argv);
+int RunExec(Cli& cli, const std::vector<std::string>& argv);
 
 }  // namespace berth::berthctl
 

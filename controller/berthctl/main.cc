@@ -19,6 +19,8 @@ const std::vector<Command>& Commands() {
       {"delete", "Remove NodeContainers' manifests (NAME... or -f)", RunDelete},
       {"diff", "Show what applying manifests would do (-f FILE|DIR|-)", RunDiff},
       {"restart", "Recreate a NodeContainer's container now", RunRestart},
+      {"logs", "Print a container's output (-f follows it)", RunLogs},
+      {"exec", "Run a command in a running container", RunExec},
   };
   return commands;
 }

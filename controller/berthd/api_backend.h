@@ -49,6 +49,13 @@ class DaemonApiBackend : public api::ApiBackend {
   absl::StatusOr<api::NodePlanResult> Plan(absl::string_view manifest,
                                            absl::string_view origin) override;
 
+  // api_backend_io.cc: the container is found by its id (ContainerIdFor).
+  absl::StatusOr<runtime::ContainerStatus> ContainerState(const std::string& namespace_,
+                                                          const std::string& name) const override;
+  absl::StatusOr<std::unique_ptr<runtime::ExecSession>> Exec(
+      const std::string& namespace_, const std::string& name,
+      const runtime::ExecOptions& options) override;
+
  private:
   const DaemonParts parts_;
   const std::string runc_version_;  // asked once, at construction

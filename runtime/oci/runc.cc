@@ -135,6 +135,21 @@ absl::StatusOr<std::vector<RuncState>> Runc::List() const {
   return states;
 }
 
+std::vector<std::string> Runc::ExecArgv(const std::string& id, const ExecProcess& process) const {
+  std::vector<std::string> argv = {binary_, "--root", root_};
+  if (!process.log_file.empty()) {
+    argv.insert(argv.end(), {"--log", process.log_file, "--log-format", "json"});
+  }
+  argv.push_back("exec");
+  if (process.tty) argv.push_back("--tty");
+  if (!process.pid_file.empty()) argv.insert(argv.end(), {"--pid-file", process.pid_file});
+  if (!process.cwd.empty()) argv.insert(argv.end(), {"--cwd", process.cwd});
+  for (const std::string& e : process.env) argv.insert(argv.end(), {"--env", e});
+  argv.push_back(id);
+  argv.insert(argv.end(), process.args.begin(), process.args.end());
+  return argv;
+}
+
 std::string FindRunc() { return FindExecutable("runc"); }
 
 }  // namespace berth::runtime::oci

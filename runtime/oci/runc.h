@@ -20,6 +20,16 @@ struct RuncState {
   int pid = 0;
 };
 
+// A process to run in a running container with `runc exec`.
+struct ExecProcess {
+  std::vector<std::string> args;  // args[0] looked up in the container's PATH
+  std::vector<std::string> env;   // KEY=VALUE, added to the container's
+  std::string cwd;                // empty: the container's
+  bool tty = false;               // runc allocates the container's terminal
+  std::string pid_file;           // absolute; runc writes the process's host pid
+  std::string log_file;           // absolute; runc's own messages (JSON lines)
+};
+
 class Runc {
  public:
   // `binary`: absolute path of runc; `root`: its --root state directory,
@@ -43,6 +53,11 @@ class Runc {
   absl::Status Delete(const std::string& id, bool force) const;
   // Ids of every container in this root.
   absl::StatusOr<std::vector<RuncState>> List() const;
+  // The command line of `runc exec` of `process` in the container `id`, in
+  // the foreground: runc waits for the process and exits with its code
+  // (128+signal when it was killed). Run by runtime/exec's ExecSession,
+  // which owns that process and its stdio.
+  std::vector<std::string> ExecArgv(const std::string& id, const ExecProcess& process) const;
 
  private:
   absl::Status Run(const std::string& action, const std::string& id, std::vector<std::string> args,
