@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runtime/cgroup_stats.h"
 #include "runtime/container_spec.h"
 #include "runtime/exec/exec_session.h"
 
@@ -82,6 +83,12 @@ class ApiBackend {
   virtual absl::StatusOr<runtime::ContainerStatus> ContainerState(const std::string& namespace_,
                                                                   const std::string& name) const {
     return absl::UnimplementedError("container state: not available");
+  }
+  // For Stats (service_stats.cc): what the cgroup of the container with
+  // the runtime id `id` says (runtime/cgroup_stats.h); kNotFound when it
+  // has no cgroup (it is not running).
+  virtual absl::StatusOr<runtime::CgroupStats> ContainerStats(const std::string& id) const {
+    return absl::UnimplementedError("stats: not available");
   }
   // Starts a command in that container (runtime::Runtime::Exec): kNotFound,
   // kFailedPrecondition when it is not running, kInvalidArgument.

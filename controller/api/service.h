@@ -4,7 +4,7 @@
 //
 // The handlers are defined in files by concern: service.cc (Version),
 // service_read.cc (List, Get, Watch, Events), service_write.cc (Apply, Delete,
-// Restart, Plan), service_io.cc (Logs, Exec).
+// Restart, Plan), service_io.cc (Logs, Exec), service_stats.cc (Stats).
 #ifndef BERTH_CONTROLLER_API_SERVICE_H_
 #define BERTH_CONTROLLER_API_SERVICE_H_
 
@@ -46,6 +46,13 @@ class BerthService final : public berth::v1::Berth::Service {
                     grpc::ServerWriter<v1::LogChunk>* writer) override;
   grpc::Status Exec(grpc::ServerContext* context,
                     grpc::ServerReaderWriter<v1::ExecOutput, v1::ExecInput>* stream) override;
+
+  // service_stats.cc: the cgroups of running containers (read access).
+  // With a name: that container (NOT_FOUND when unknown,
+  // FAILED_PRECONDITION when not running); without: every running one, in
+  // the namespace when one is given.
+  grpc::Status Stats(grpc::ServerContext* context, const v1::StatsRequest* request,
+                     v1::StatsResponse* response) override;
 
  private:
   ApiBackend* const backend_;

@@ -80,6 +80,7 @@ int RunDiff(Cli& cli, const std::vector<std::string>& argv);
 int RunRestart(Cli& cli, const std::vector<std::string>& argv);
 int RunLogs(Cli& cli, const std::vector<std::string>& argv);
 int RunExec(Cli& cli, const std::vector<std::string>& argv);
+int RunTop(Cli& cli, const std::vector<std::string>& argv);
 
 }  // namespace berth::berthctl
 

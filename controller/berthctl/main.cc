@@ -21,6 +21,7 @@ const std::vector<Command>& Commands() {
       {"restart", "Recreate a NodeContainer's container now", RunRestart},
       {"logs", "Print a container's output (-f follows it)", RunLogs},
       {"exec", "Run a command in a running container", RunExec},
+      {"top", "Show the CPU and memory running containers use", RunTop},
   };
   return commands;
 }

@@ -4,6 +4,7 @@
 #ifndef BERTH_CONTROLLER_BERTHD_API_BACKEND_H_
 #define BERTH_CONTROLLER_BERTHD_API_BACKEND_H_
 
+#include <functional>
 #include <string>
 
 #include "controller/api/backend.h"
@@ -30,6 +31,9 @@ struct DaemonParts {
   // Where a restarted id is pushed to reach the controller's queue.
   controller::ChannelSource* restarts = nullptr;
   const api::NodeView* view = nullptr;
+  // The cgroup path of a container id (RuncRuntime::CgroupPathFor), for
+  // Stats.
+  std::function<std::string(const std::string&)> cgroup_path;
 };
 
 class DaemonApiBackend : public api::ApiBackend {
@@ -55,6 +59,7 @@ class DaemonApiBackend : public api::ApiBackend {
   absl::StatusOr<std::unique_ptr<runtime::ExecSession>> Exec(
       const std::string& namespace_, const std::string& name,
       const runtime::ExecOptions& options) override;
+  absl::StatusOr<runtime::CgroupStats> ContainerStats(const std::string& id) const override;
 
  private:
   const DaemonParts parts_;

@@ -1,8 +1,9 @@
-// DaemonApiBackend's containers for Logs and Exec: the runtime's, by the
-// id the controller gives a NodeContainer.
+// DaemonApiBackend's containers for Logs, Exec and Stats: the runtime's, by
+// the id the controller gives a NodeContainer; their cgroups.
 #include "absl/strings/str_cat.h"
 #include "controller/berthd/api_backend.h"
 #include "controller/spec/node_container.h"
+#include "runtime/cgroup_stats.h"
 
 namespace berth::berthd {
 namespace {
@@ -36,6 +37,10 @@ absl::StatusOr<std::unique_ptr<runtime::ExecSession>> DaemonApiBackend::Exec(
       parts_.runtime->Exec(IdOf(namespace_, name), options);
   if (absl::IsNotFound(session.status())) return NoContainer(namespace_, name);
   return session;
+}
+
+absl::StatusOr<runtime::CgroupStats> DaemonApiBackend::ContainerStats(const std::string& id) const {
+  return runtime::ReadCgroupStats(runtime::CgroupLayout::Host(), parts_.cgroup_path(id));
 }
 
 }  // namespace berth::berthd

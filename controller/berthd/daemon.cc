@@ -239,8 +239,8 @@ absl::Status Daemon::OpenRuntime() {
 }
 
 absl::Status Daemon::BuildCluster() {
-  std::vector<controller::StatusSink*> sinks = {status_files_.get(),
-                                                &observability_->status_sink(), &view_};
+  std::vector<controller::StatusSink*> sinks = {status_files_.get(), &observability_->status_sink(),
+                                                &view_};
   std::vector<controller::EventRecorder*> recorders = {&log_events_, &view_};
   std::vector<controller::Source*> sources;
   if (manifests_) sources.push_back(manifests_.get());
@@ -358,6 +358,9 @@ absl::Status Daemon::StartApi() {
   parts.reconciler = reconciler_.get();
   parts.restarts = &restarts_;
   parts.view = &view_;
+  parts.cgroup_path = [rt = runtime_.get()](const std::string& id) {
+    return rt->CgroupPathFor(id);
+  };
   api_backend_ = std::make_unique<DaemonApiBackend>(parts);
   api_service_ = std::make_unique<api::BerthService>(api_backend_.get());
   api_server_ = std::make_unique<api::ApiServer>(

@@ -31,6 +31,10 @@ class InstrumentedRuntime : public runtime::Runtime {
     return inner_.State(id);
   }
   absl::StatusOr<std::vector<runtime::ContainerStatus>> List() override { return inner_.List(); }
+  absl::StatusOr<std::unique_ptr<runtime::ExecSession>> Exec(
+      const std::string& id, const runtime::ExecOptions& options) override {
+    return inner_.Exec(id, options);
+  }
 
  private:
   runtime::Runtime& inner_;
