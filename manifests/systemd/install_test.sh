@@ -18,6 +18,7 @@ DESTDIR="$dest" cmake --install "$build" >"$tmp/install.log" 2>&1 ||
 src=$(cd "$(dirname "$0")/../.." && pwd)
 {
   echo "$prefix/bin/berthd"
+  echo "$prefix/bin/berthctl"
   echo "$prefix/libexec/berth/berth-monitor"
   echo "$prefix/lib/systemd/system/berthd.service"
   for f in "$src"/manifests/examples/*; do echo "$prefix/share/berth/examples/$(basename "$f")"; done
