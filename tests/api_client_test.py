@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """A Python client of berthd's local API, generated from the .proto at run
 time with grpc_tools (Debian's python3-grpc-tools): lists, gets and watches
-NodeContainers on a running berthd, and adds and removes one through the
-manifests directory to see the watch report it. Run by
+NodeContainers on a running berthd, adds and removes one through the
+manifests directory to see the watch report it, and reads and follows a
+container's logs. Run by
 BerthctlReadTest.APythonClientListsGetsAndWatches (tests/berthctl_read_e2e_test.cc)
 against a real berthd; prints "python client: OK" and exits 0 when all held.
 """
@@ -129,6 +130,25 @@ def main():
     again.cancel()
     check(seen and seen[0].revision == added.revision and seen[0].type == Type.ADDED,
           "resumed watch: %s" % [(e.type, e.revision) for e in seen])
+    # Logs: all of web's output so far (tail_lines -1: every line), then a
+    # follow of the last line and the next ones, with their times.
+    ref = berth_pb2.ObjectRef(namespace="default", name="web")
+    lines = [l for chunk in api.Logs(berth_pb2.LogsRequest(ref=ref, tail_lines=-1), timeout=10)
+             for l in chunk.lines]
+    check(len(lines) >= 2 and all(l.content == b"tick" and l.stream == "stdout" for l in lines),
+          "Logs: %s" % lines[:5])
+    follow = api.Logs(berth_pb2.LogsRequest(ref=ref, follow=True, tail_lines=1, timestamps=True),
+                      timeout=30)
+    followed = []
+    for chunk in follow:
+        followed.extend(chunk.lines)
+        if len(followed) >= 3:
+            break
+    follow.cancel()
+    check(len(followed) >= 3 and all(l.content == b"tick" and l.time.seconds > 0 for l in followed),
+          "Logs follow: %s" % followed[:5])
+    times = [(l.time.seconds, l.time.nanos) for l in followed]
+    check(times == sorted(times), "Logs follow order: %s" % times)
     print("python client: OK")
 
 

@@ -363,7 +363,7 @@ TEST_F(BerthctlReadTest, WorksWithBerthdsDefaultFlags) {
 }
 
 TEST_F(BerthctlReadTest, APythonClientListsGetsAndWatches) {
-  Write("web.yaml", Manifest("web", "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+  Write("web.yaml", Manifest("web", "trap 'exit 0' TERM; while true; do echo tick; sleep 0.1; done",
                              "  terminationGracePeriodSeconds: 5\n", "{app: web}"));
   StartBerthd();
   ASSERT_TRUE(
