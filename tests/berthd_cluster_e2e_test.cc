@@ -101,14 +101,9 @@ struct Node {
   // Stops berthd, deletes what it left and returns the leaks.
   std::vector<std::string> TearDown() {
     berthd.Stop(SIGKILL);
-    auto rt = runtime::RuncRuntime::Open(world.RuntimeOptions());
-    if (!rt.ok()) return {rt.status().ToString()};
-    auto all = (*rt)->List();
-    if (all.ok()) {
-      for (const auto& c : *all) (*rt)->Delete(c.id).IgnoreError();
-    }
-    rt->reset();
-    return world.Leaks();
+    std::vector<std::string> left = world.RemoveContainers();
+    for (std::string& leak : world.Leaks()) left.push_back(std::move(leak));
+    return left;
   }
 
   std::string name;

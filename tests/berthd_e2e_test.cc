@@ -76,13 +76,7 @@ class BerthdE2eTest : public ::testing::Test {
   void TearDown() override {
     StopBerthd(SIGKILL);
     // Clean up what berthd left running, then look for leaks.
-    runtime::RuncRuntimeOptions o = world_.RuntimeOptions();
-    auto rt = runtime::RuncRuntime::Open(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    auto all = (*rt)->List();
-    ASSERT_TRUE(all.ok());
-    for (const auto& c : *all) EXPECT_TRUE((*rt)->Delete(c.id).ok());
-    rt->reset();
+    EXPECT_THAT(world_.RemoveContainers(), ::testing::IsEmpty());
     EXPECT_THAT(world_.Leaks(), IsEmpty());
     if (HasFailure()) std::cerr << "berthd log:\n" << Log();
   }

@@ -52,12 +52,7 @@ class BerthdImagesE2eTest : public ::testing::Test {
 
   void TearDown() override {
     berthd_.Stop(SIGKILL);
-    auto rt = runtime::RuncRuntime::Open(world_.RuntimeOptions());
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    auto all = (*rt)->List();
-    ASSERT_TRUE(all.ok());
-    for (const auto& c : *all) EXPECT_TRUE((*rt)->Delete(c.id).ok());
-    rt->reset();
+    EXPECT_THAT(world_.RemoveContainers(), ::testing::IsEmpty());
     EXPECT_THAT(world_.Leaks(), IsEmpty());
     if (HasFailure()) std::cerr << "berthd log:\n" << berthd_.Log();
   }

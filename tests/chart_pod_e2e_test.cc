@@ -167,12 +167,7 @@ class ChartPodE2eTest : public ::testing::Test {
 
   void TearDown() override {
     for (const std::string& pod : pods_) StopPod(pod);
-    auto rt = runtime::RuncRuntime::Open(world_.RuntimeOptions());
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    auto all = (*rt)->List();
-    ASSERT_TRUE(all.ok());
-    for (const auto& c : *all) EXPECT_TRUE((*rt)->Delete(c.id).ok());
-    rt->reset();
+    EXPECT_THAT(world_.RemoveContainers(), ::testing::IsEmpty());
     registry_.reset();
     emulator_.reset();
     for (auto it = shared_.rbegin(); it != shared_.rend(); ++it) {

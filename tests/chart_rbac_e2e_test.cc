@@ -83,13 +83,7 @@ class ChartRbacE2eTest : public ::testing::Test {
       std::cerr << "berthd log:\n" << berthd_.Log() << "\nemulator log:\n" << api_->Log();
     }
     berthd_.Stop(SIGKILL);
-    auto rt = runtime::RuncRuntime::Open(node_world_.RuntimeOptions());
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    auto all = (*rt)->List();
-    if (all.ok()) {
-      for (const auto& c : *all) (*rt)->Delete(c.id).IgnoreError();
-    }
-    rt->reset();
+    EXPECT_THAT(node_world_.RemoveContainers(), IsEmpty());
     EXPECT_THAT(node_world_.Leaks(), IsEmpty());
   }
 

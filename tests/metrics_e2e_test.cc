@@ -71,13 +71,7 @@ class MetricsE2eTest : public ::testing::Test {
   void TearDown() override {
     prometheus_.Stop(SIGTERM);
     berthd_.Stop(SIGKILL);
-    runtime::RuncRuntimeOptions o = world_.RuntimeOptions();
-    auto rt = runtime::RuncRuntime::Open(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    auto all = (*rt)->List();
-    ASSERT_TRUE(all.ok());
-    for (const auto& c : *all) EXPECT_TRUE((*rt)->Delete(c.id).ok());
-    rt->reset();
+    EXPECT_THAT(world_.RemoveContainers(), ::testing::IsEmpty());
     EXPECT_THAT(world_.Leaks(), IsEmpty());
     if (HasFailure()) std::cerr << "berthd log:\n" << berthd_.Log();
   }

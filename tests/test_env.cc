@@ -107,6 +107,20 @@ runtime::RuncRuntimeOptions TestWorld::RuntimeOptions() const {
   return o;
 }
 
+std::vector<std::string> TestWorld::RemoveContainers() const {
+  auto rt = runtime::RuncRuntime::Open(RuntimeOptions());
+  if (!rt.ok()) return {absl::StrCat("open the runtime: ", rt.status().ToString())};
+  auto all = (*rt)->List();
+  if (!all.ok()) return {absl::StrCat("list containers: ", all.status().ToString())};
+  std::vector<std::string> failed;
+  for (const auto& c : *all) {
+    if (absl::Status s = (*rt)->Delete(c.id); !s.ok()) {
+      failed.push_back(absl::StrCat("delete ", c.id, ": ", s.ToString()));
+    }
+  }
+  return failed;
+}
+
 std::vector<std::string> TestWorld::Leaks() const {
   std::vector<std::string> leaks;
   runtime::oci::Runc runc(runtime::oci::FindRunc(), runc_root());

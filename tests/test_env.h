@@ -33,6 +33,10 @@ class TestWorld {
   // Leftover runc containers, mounts, cgroups, monitors or other processes
   // mentioning this world, and entries in the state dir. Empty when clean.
   std::vector<std::string> Leaks() const;
+  // Deletes every container the runtime on this world's directories holds
+  // (what a test's berthd left running); what could not be deleted, or
+  // opened, is returned. Then Leaks() tells what else is left.
+  std::vector<std::string> RemoveContainers() const;
 
  private:
   std::string dir_;

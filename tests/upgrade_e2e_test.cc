@@ -88,13 +88,7 @@ class UpgradeE2eTest : public ::testing::Test {
 
   void TearDown() override {
     berthd_.Stop(SIGKILL);
-    runtime::RuncRuntimeOptions o = world_.RuntimeOptions();
-    auto rt = runtime::RuncRuntime::Open(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    auto all = (*rt)->List();
-    ASSERT_TRUE(all.ok());
-    for (const auto& c : *all) EXPECT_TRUE((*rt)->Delete(c.id).ok());
-    rt->reset();
+    EXPECT_THAT(world_.RemoveContainers(), ::testing::IsEmpty());
     EXPECT_THAT(world_.Leaks(), IsEmpty());
     if (HasFailure()) std::cerr << "berthd log:\n" << Log();
   }
