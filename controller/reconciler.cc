@@ -241,19 +241,7 @@ void Reconciler::Report(const NodeContainer& object, const ReportRecord& report)
   r.last_error = report.last_error;
   r.message = report.message;
   if (report.observed.has_value()) {
-    const ContainerStatus& observed = *report.observed;
-    const ContainerAnnotations annotations = ContainerAnnotations::Decode(observed.annotations);
-    r.container_id = observed.id;
-    r.image_id = annotations.image_id;
-    r.pid = observed.pid;
-    r.created_at = observed.created_at;
-    r.started_at = observed.started_at;
-    r.finished_at = observed.finished_at;
-    r.exit_code = observed.exit_code;
-    r.reason = observed.reason;
-    r.restart_count = annotations.RestartCount();
-    r.last_exit_code = annotations.last_exit_code;
-    r.last_exit_reason = annotations.last_exit_reason;
+    SetObserved(*report.observed, &r);
   }
   if (!report.reason.empty()) r.reason = report.reason;
   status_.Report(r);

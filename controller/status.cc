@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "controller/spec/container_annotations.h"
 #include "runtime/names.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
@@ -17,6 +18,21 @@ std::string Rfc3339(absl::Time t) {
 }
 
 }  // namespace
+
+void SetObserved(const runtime::ContainerStatus& observed, ContainerReport* report) {
+  const ContainerAnnotations annotations = ContainerAnnotations::Decode(observed.annotations);
+  report->container_id = observed.id;
+  report->image_id = annotations.image_id;
+  report->pid = observed.pid;
+  report->created_at = observed.created_at;
+  report->started_at = observed.started_at;
+  report->finished_at = observed.finished_at;
+  report->exit_code = observed.exit_code;
+  report->reason = observed.reason;
+  report->restart_count = annotations.RestartCount();
+  report->last_exit_code = annotations.last_exit_code;
+  report->last_exit_reason = annotations.last_exit_reason;
+}
 
 nlohmann::json ReportToJson(const ContainerReport& r) {
   nlohmann::json j = {{"namespace", r.namespace_},

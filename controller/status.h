@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "runtime/container_spec.h"
 
 namespace berth::controller {
 
@@ -37,6 +38,12 @@ struct ContainerReport {
   int64_t observed_generation = 0;
   std::string message;
 };
+
+// Sets what the runtime knows of a container in `report`: its id, pid,
+// times, exit code and reason, and from its annotations (decoded by
+// ContainerAnnotations) the image digest, restart count and last state.
+// The rest (namespace, name, phase, image, generation) is the caller's.
+void SetObserved(const runtime::ContainerStatus& observed, ContainerReport* report);
 
 // The CRD's status shape (camelCase, RFC 3339 times, absent when unset).
 nlohmann::json ReportToJson(const ContainerReport& report);

@@ -84,18 +84,8 @@ ContainerReport ReportOfRuntime(const runtime::ContainerStatus& c) {
     case runtime::ContainerState::kPaused: r.phase = "Running"; break;
     default: r.phase = c.exit_code.value_or(1) == 0 ? "Succeeded" : "Failed";
   }
-  r.container_id = c.id;
+  controller::SetObserved(c, &r);
   r.image = a.image;
-  r.image_id = a.image_id;
-  r.pid = c.pid;
-  r.created_at = c.created_at;
-  r.started_at = c.started_at;
-  r.finished_at = c.finished_at;
-  r.exit_code = c.exit_code;
-  r.reason = c.reason;
-  r.restart_count = a.RestartCount();
-  r.last_exit_code = a.last_exit_code;
-  r.last_exit_reason = a.last_exit_reason;
   r.observed_generation = a.generation;
   return r;
 }
