@@ -58,9 +58,7 @@ bool Alive(int pid) { return pid > 0 && kill(pid, 0) == 0 && runtime::ProcessSta
 // One node: a berthd with its own state, run and cgroup directories.
 struct Node {
   explicit Node(std::string node_name) : name(std::move(node_name)) {
-    const std::string image = world.dir() + "/images/busybox/latest";
-    EXPECT_TRUE(runtime::MakeDirs(image).ok());
-    EXPECT_EQ(symlink(BusyboxRootfs().c_str(), (image + "/rootfs").c_str()), 0);
+    EXPECT_TRUE(world.AddBusyboxImage().ok());
   }
 
   // `tuned`: shorter periods and back-off than berthd's defaults.

@@ -73,9 +73,7 @@ class ChartRbacE2eTest : public ::testing::Test {
     Ok(api_->Kubectl({"apply", "-f", BERTH_SOURCE_DIR "/crds/"}));
     Ok(api_->KubectlWithFile({"apply"}, "apiVersion: v1\nkind: Node\nmetadata:\n  name: node-a\n"));
     Ok(api_->Kubectl({"create", "namespace", kNamespace}));
-    const std::string image = node_world_.dir() + "/images/busybox/latest";
-    ASSERT_TRUE(runtime::MakeDirs(image).ok());
-    ASSERT_EQ(symlink(BusyboxRootfs().c_str(), (image + "/rootfs").c_str()), 0);
+    ASSERT_TRUE(node_world_.AddBusyboxImage().ok());
   }
 
   void TearDown() override {

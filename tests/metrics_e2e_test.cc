@@ -63,9 +63,7 @@ class MetricsE2eTest : public ::testing::Test {
   void SetUp() override {
     manifests_ = world_.dir() + "/manifests";
     ASSERT_TRUE(runtime::MakeDirs(manifests_).ok());
-    const std::string image = world_.dir() + "/images/busybox/latest";
-    ASSERT_TRUE(runtime::MakeDirs(image).ok());
-    ASSERT_EQ(symlink(BusyboxRootfs().c_str(), (image + "/rootfs").c_str()), 0);
+    ASSERT_TRUE(world_.AddBusyboxImage().ok());
   }
 
   void TearDown() override {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 
 #include "absl/strings/match.h"
@@ -105,6 +107,15 @@ runtime::RuncRuntimeOptions TestWorld::RuntimeOptions() const {
   o.create_timeout = absl::Seconds(20);
   o.cleanup_timeout = absl::Seconds(10);
   return o;
+}
+
+absl::Status TestWorld::AddBusyboxImage() const {
+  const std::string image = dir_ + "/images/busybox/latest";
+  if (absl::Status s = runtime::MakeDirs(image); !s.ok()) return s;
+  if (symlink(BusyboxRootfs().c_str(), (image + "/rootfs").c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("symlink ", image, "/rootfs: ", strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> TestWorld::RemoveContainers() const {

@@ -37,6 +37,9 @@ class TestWorld {
   // (what a test's berthd left running); what could not be deleted, or
   // opened, is returned. Then Leaks() tells what else is left.
   std::vector<std::string> RemoveContainers() const;
+  // The directory image "busybox" (BusyboxRootfs) in <dir>/images, the
+  // --images-dir the berthd tests give.
+  absl::Status AddBusyboxImage() const;
 
  private:
   std::string dir_;
