@@ -31,6 +31,27 @@ struct ResourceLimits {
   int64_t pids = 0;          // 0 = unlimited
 };
 
+// A port published on the node (CNI runtimeConfig portMappings).
+struct PortMapping {
+  int32_t host_port = 0;
+  int32_t container_port = 0;
+  std::string protocol = "tcp";  // "tcp" or "udp"
+  std::string host_ip;           // empty: every address
+};
+
+// One extra /etc/hosts line.
+struct HostEntry {
+  std::string ip;
+  std::vector<std::string> hostnames;
+};
+
+// /etc/resolv.conf's content.
+struct DnsSettings {
+  std::vector<std::string> nameservers;
+  std::vector<std::string> searches;
+  std::vector<std::string> options;  // "ndots:5", "edns0"
+};
+
 struct ContainerSpec {
   std::string id;  // DNS-1123 subdomain, at most 128 characters
   // Host directories stacked read-only below the container's own writable
@@ -51,6 +72,12 @@ struct ContainerSpec {
   bool host_pid = false;  // no PID namespace of its own
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
+  // Networking, for a container not on the host network: its own network
+  // namespace joined to the CNI network, these ports published, and
+  // /etc/hostname, /etc/hosts and /etc/resolv.conf written for it.
+  std::vector<PortMapping> ports;
+  std::vector<HostEntry> host_aliases;
+  std::optional<DnsSettings> dns;    // unset: the node's /etc/resolv.conf
   int64_t log_max_bytes = 10 << 20;  // per log file, before rotation
   int log_max_files = 2;             // container.log plus rotated ones
 };
@@ -76,6 +103,7 @@ struct ContainerStatus {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   std::string log_path;
+  std::string ip;  // the container's address on the CNI network; empty: none
 };
 
 }  // namespace berth::runtime

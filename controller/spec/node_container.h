@@ -53,6 +53,108 @@ struct ResourceLimits {
   int64_t pids = 0;          // resources.limits.pids
 };
 
+// ---- Networking (spec.ports, hostname, dnsPolicy, dnsConfig, hostAliases),
+// as in a Pod's container and PodSpec.
+
+enum class Protocol { kTcp, kUdp };
+
+// spec.ports[]: a port the container listens on; published on the node
+// when host_port is set (CNI portmap).
+struct ContainerPort {
+  std::string name;            // IANA_SVC_NAME; empty: none
+  int32_t container_port = 0;  // 1-65535
+  int32_t host_port = 0;       // 0: not published; else 1-65535
+  std::string host_ip;         // empty: every address of the node
+  Protocol protocol = Protocol::kTcp;
+};
+
+// dnsPolicy: Default = the node's resolv.conf; None = dnsConfig alone.
+enum class DnsPolicy { kDefault, kNone };
+
+struct DnsOption {
+  std::string name;
+  std::optional<std::string> value;
+};
+
+struct DnsConfig {
+  std::vector<std::string> nameservers;  // IP addresses
+  std::vector<std::string> searches;
+  std::vector<DnsOption> options;
+};
+
+// hostAliases[]: extra /etc/hosts lines.
+struct HostAlias {
+  std::string ip;
+  std::vector<std::string> hostnames;
+};
+
+// ---- Probes and lifecycle hooks (Kubernetes' Probe and LifecycleHandler).
+
+// A port by number or by the name of a spec.ports entry.
+struct PortRef {
+  int32_t number = 0;  // set when given as a number
+  std::string name;    // set when given as a name
+};
+
+struct ExecAction {
+  std::vector<std::string> command;  // run inside the container, not a shell
+};
+
+struct HttpHeader {
+  std::string name;
+  std::string value;
+};
+
+enum class HttpScheme { kHttp, kHttps };
+
+struct HttpGetAction {
+  std::string path = "/";
+  PortRef port;
+  std::string host;  // empty: the container's address
+  HttpScheme scheme = HttpScheme::kHttp;
+  std::vector<HttpHeader> headers;
+};
+
+struct TcpSocketAction {
+  PortRef port;
+  std::string host;  // empty: the container's address
+};
+
+struct GrpcAction {
+  int32_t port = 0;
+  std::string service;  // grpc.health.v1 HealthCheckRequest.service
+};
+
+struct SleepAction {
+  int64_t seconds = 0;
+};
+
+// Exactly one member is set.
+struct Handler {
+  std::optional<ExecAction> exec;
+  std::optional<HttpGetAction> http_get;
+  std::optional<TcpSocketAction> tcp_socket;
+  std::optional<GrpcAction> grpc;    // probes only
+  std::optional<SleepAction> sleep;  // hooks only
+};
+
+struct Probe {
+  Handler handler;
+  int64_t initial_delay_seconds = 0;
+  int64_t period_seconds = 10;
+  int64_t timeout_seconds = 1;
+  int64_t success_threshold = 1;  // must be 1 for liveness and startup
+  int64_t failure_threshold = 3;
+  // Replaces the spec's terminationGracePeriodSeconds when this probe
+  // kills the container (liveness and startup only).
+  std::optional<int64_t> termination_grace_period_seconds;
+};
+
+struct Lifecycle {
+  std::optional<Handler> post_start;
+  std::optional<Handler> pre_stop;
+};
+
 struct NodeContainerSpec {
   std::string image;
   std::optional<ImagePullPolicy> image_pull_policy;
@@ -71,6 +173,17 @@ struct NodeContainerSpec {
   std::string node_name;
   std::map<std::string, std::string> node_selector;
   bool host_network = false;
+  // Networking; ignored (and refused with ports) on the host network.
+  std::vector<ContainerPort> ports;
+  std::string hostname;  // empty: HostnameFor(metadata)
+  DnsPolicy dns_policy = DnsPolicy::kDefault;
+  std::optional<DnsConfig> dns_config;
+  std::vector<HostAlias> host_aliases;
+  // Health.
+  std::optional<Probe> liveness_probe;
+  std::optional<Probe> readiness_probe;
+  std::optional<Probe> startup_probe;
+  Lifecycle lifecycle;
 };
 
 // An object's namespace and name, as the API addresses it.
