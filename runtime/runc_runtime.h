@@ -59,6 +59,15 @@ struct RuncRuntimeOptions {
   // teardown, a rollback) before that is reported as an error.
   absl::Duration cleanup_timeout = absl::Seconds(10);
   RootfsMode rootfs_mode = RootfsMode::kOverlay;
+  // CNI (https://www.cni.dev/docs/spec/, 1.0.0) for containers not on the
+  // host network: plugins in cni_bin_dir (':'-separated, as CNI_PATH), the
+  // network of the first *.conflist in cni_conf_dir in lexical order. No
+  // such file: those containers get a network namespace with loopback only,
+  // and a spec with ports is refused.
+  std::string cni_bin_dir = "/usr/lib/cni";
+  std::string cni_conf_dir = "/etc/cni/net.d";
+  // Network namespaces, bind-mounted nsfs files (containerd's /run/netns).
+  std::string netns_dir = "/run/berth/netns";
   FaultInjector* faults = nullptr;  // not owned; tests only (see kCreateSteps)
 };
 
