@@ -4,12 +4,18 @@
 
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace berth::berthctl {
 
 v1::Berth::Stub& Cli::Api() {
   if (stub_ == nullptr) {
-    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+    // No cap on what berthd sends back: gRPC's default of 4 MB would fail
+    // `get` of a node with ~8,600 containers (one List answers all of them).
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    channel_ =
+        grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
     stub_ = v1::Berth::NewStub(channel_);
   }
   return *stub_;

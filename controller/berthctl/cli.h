@@ -34,7 +34,8 @@ class Cli {
   std::ostream& out() { return out_; }
   std::ostream& err() { return err_; }
 
-  // The API's stub over the socket (connected on first use).
+  // The API's stub over the socket (connected on first use; answers of any
+  // size are accepted).
   v1::Berth::Stub& Api();
 
   // A context for a unary call: a 30 s deadline.
