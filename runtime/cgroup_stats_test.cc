@@ -1,8 +1,16 @@
 #include "runtime/cgroup_stats.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctime>
 #include <fstream>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -146,6 +154,91 @@ TEST(CgroupStatsTest, ReadsThisProcessCgroupOnTheHost) {
   ASSERT_TRUE(s.ok()) << path << ": " << s.status();
   EXPECT_GT(s->memory_usage_bytes.value(), 0u);
   EXPECT_LE(s->memory_working_set_bytes.value(), s->memory_usage_bytes.value());
+}
+
+TEST(CgroupStatsReaderTest, ReadsAsReadCgroupStatsAndKeepsFilesWithinItsBudget) {
+  berth::testing::TempDir root;
+  CgroupLayout l;
+  l.cpu = root.path() + "/cpu,cpuacct";
+  l.memory = root.path() + "/memory";
+  for (const char* c : {"a", "b"}) {
+    Write(absl::StrCat(l.cpu, "/", c, "/cpuacct.usage"), "2500000000\n");
+    Write(absl::StrCat(l.memory, "/", c, "/memory.usage_in_bytes"), "1000\n");
+    Write(absl::StrCat(l.memory, "/", c, "/memory.stat"), "total_inactive_file 400\n");
+  }
+  CgroupStatsReader reader(l, /*max_open_files=*/4);
+  absl::StatusOr<CgroupStats> a = reader.Read("/a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_DOUBLE_EQ(a->cpu_usage_seconds.value(), 2.5);
+  EXPECT_EQ(a->memory_usage_bytes.value(), 1000u);
+  EXPECT_EQ(a->memory_working_set_bytes.value(), 600u);
+  EXPECT_FALSE(a->pids.has_value());
+  EXPECT_EQ(reader.open_files(), 3u);
+  // Beyond the budget a file is read and closed.
+  absl::StatusOr<CgroupStats> b = reader.Read("/b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->memory_working_set_bytes.value(), 600u);
+  EXPECT_EQ(reader.open_files(), 4u);
+  // A kept file is read again from its start: new values, shorter text.
+  Write(l.cpu + "/a/cpuacct.usage", "5\n");
+  Write(l.memory + "/a/memory.stat", "total_inactive_file 1\n");
+  a = reader.Read("/a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_DOUBLE_EQ(a->cpu_usage_seconds.value(), 5e-9);
+  EXPECT_EQ(a->memory_working_set_bytes.value(), 999u);
+  EXPECT_TRUE(absl::IsNotFound(reader.Read("/absent").status()));
+
+  reader.KeepOnly({"/b"});
+  EXPECT_EQ(reader.open_files(), 1u);
+  reader.KeepOnly({});
+  EXPECT_EQ(reader.open_files(), 0u);
+}
+
+// A real cgroup (v1 cpuacct or v2): a kept file follows the counter as the
+// cgroup's process runs, and a cgroup removed and made again under the same
+// path is read afresh (the kept file of the old one fails with ENODEV).
+TEST(CgroupStatsReaderTest, FollowsARealCgroupAndOneMadeAgain) {
+  const CgroupLayout& host = CgroupLayout::Host();
+  if (host.cpu.empty()) GTEST_SKIP() << "no cpu accounting controller mounted";
+  const std::string path = absl::StrCat("/berth-cgroup-stats-test-", getpid());
+  const std::string dir = host.cpu + path;
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir;
+  absl::Cleanup remove = [&] { rmdir(dir.c_str()); };
+  CgroupStatsReader reader(host);
+  absl::StatusOr<CgroupStats> before = reader.Read(path, kCgroupCpu);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->cpu_usage_seconds.value(), 0.0);
+  EXPECT_EQ(reader.open_files(), 1u);
+
+  // A child that spins ~50 ms of CPU in the cgroup, then exits.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string pid = std::to_string(getpid());
+    const int fd = open((dir + "/cgroup.procs").c_str(), O_WRONLY);
+    if (fd < 0 || write(fd, pid.data(), pid.size()) < 0) _exit(1);
+    close(fd);
+    timespec start, now;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+    do {
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 50000000L);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  absl::StatusOr<CgroupStats> after = reader.Read(path, kCgroupCpu);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_GE(after->cpu_usage_seconds.value(), 0.04);
+  EXPECT_EQ(reader.open_files(), 1u);
+
+  ASSERT_EQ(rmdir(dir.c_str()), 0);
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  absl::StatusOr<CgroupStats> again = reader.Read(path, kCgroupCpu);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->cpu_usage_seconds.value(), 0.0);
+  EXPECT_EQ(reader.open_files(), 1u);
 }
 
 }  // namespace
