@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -26,34 +27,79 @@ constexpr controller::Phase kPhases[] = {
 
 }  // namespace
 
-std::vector<std::optional<runtime::CgroupStats>> ContainerMetrics::ReadAll(
-    const std::vector<Known>& running) const {
-  std::vector<std::optional<runtime::CgroupStats>> out(running.size());
+std::vector<ContainerMetrics::Stats> ContainerMetrics::ReadAll(
+    const std::vector<std::string>& container_ids) const {
+  std::vector<Stats> out(container_ids.size());
   auto read = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      absl::StatusOr<runtime::CgroupStats> s =
-          runtime::ReadCgroupStats(layout_, cgroup_path_for_(running[i].container_id),
-                                   runtime::kCgroupCpu | runtime::kCgroupMemory);
+      absl::StatusOr<runtime::CgroupStats> s = reader_.Read(
+          cgroup_path_for_(container_ids[i]), runtime::kCgroupCpu | runtime::kCgroupMemory);
       if (s.ok()) out[i] = *std::move(s);
     }
   };
   const size_t threads =
       std::min<size_t>({kMaxReaders, std::max(1u, std::thread::hardware_concurrency()),
-                        running.size() / kPerReader + 1});
+                        container_ids.size() / kPerReader + 1});
   std::vector<std::thread> readers;
-  const size_t chunk = (running.size() + threads - 1) / threads;
+  const size_t chunk = (container_ids.size() + threads - 1) / threads;
   for (size_t t = 1; t < threads; ++t) {
-    readers.emplace_back(read, std::min(running.size(), t * chunk),
-                         std::min(running.size(), (t + 1) * chunk));
+    readers.emplace_back(read, std::min(container_ids.size(), t * chunk),
+                         std::min(container_ids.size(), (t + 1) * chunk));
   }
-  read(0, std::min(running.size(), chunk));
+  read(0, std::min(container_ids.size(), chunk));
   for (std::thread& t : readers) t.join();
   return out;
 }
 
+std::vector<std::string> ContainerMetrics::RunningIds() const {
+  std::vector<std::string> ids;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, k] : known_) {
+    if (k.phase == controller::PhaseName(controller::Phase::kRunning) && !k.container_id.empty()) {
+      ids.push_back(k.container_id);
+    }
+  }
+  return ids;
+}
+
+void ContainerMetrics::Refresh() const {
+  while (true) {
+    {
+      absl::MutexLock lock(&stats_mu_);
+      stats_mu_.AwaitWithTimeout(absl::Condition(&stopping_), refresh_);
+      if (stopping_) return;
+    }
+    // One by one, off any scrape's path: the kernel's work, not a wait.
+    const std::vector<std::string> ids = RunningIds();
+    std::map<std::string, Stats> fresh;
+    std::set<std::string> paths;
+    for (const std::string& id : ids) {
+      const std::string path = cgroup_path_for_(id);
+      absl::StatusOr<runtime::CgroupStats> s =
+          reader_.Read(path, runtime::kCgroupCpu | runtime::kCgroupMemory);
+      fresh[id] = s.ok() ? Stats(*std::move(s)) : std::nullopt;
+      paths.insert(path);
+    }
+    // The files of containers no longer running are closed.
+    reader_.KeepOnly(paths);
+    absl::MutexLock lock(&stats_mu_);
+    stats_.swap(fresh);
+  }
+}
+
 ContainerMetrics::ContainerMetrics(std::function<std::string(const std::string&)> cgroup_path_for,
-                                   runtime::CgroupLayout layout)
-    : cgroup_path_for_(std::move(cgroup_path_for)), layout_(std::move(layout)) {}
+                                   runtime::CgroupLayout layout, absl::Duration refresh)
+    : cgroup_path_for_(std::move(cgroup_path_for)), refresh_(refresh), reader_(std::move(layout)) {}
+
+ContainerMetrics::~ContainerMetrics() {
+  std::thread refresher;
+  {
+    absl::MutexLock lock(&stats_mu_);
+    stopping_ = true;
+    refresher.swap(refresher_);
+  }
+  if (refresher.joinable()) refresher.join();
+}
 
 void ContainerMetrics::Report(const controller::ContainerReport& report) {
   absl::MutexLock lock(&mu_);
@@ -108,9 +154,42 @@ std::vector<prometheus::MetricFamily> ContainerMetrics::Collect() const {
     m.gauge.value = n;
     phases.metric.push_back(std::move(m));
   }
-  // The cgroup files, read by a few threads at once: the kernel's work per
-  // file (memory.stat most) dominates a scrape, and it runs in parallel.
-  const std::vector<std::optional<runtime::CgroupStats>> stats = ReadAll(running);
+  // The last values the background reads found; the cgroups of containers
+  // they have not seen yet are read now (all of them with refresh_ zero).
+  std::vector<Stats> stats(running.size());
+  std::vector<size_t> unread;
+  {
+    absl::MutexLock lock(&stats_mu_);
+    for (size_t i = 0; i < running.size(); ++i) {
+      auto it =
+          refresh_ > absl::ZeroDuration() ? stats_.find(running[i].container_id) : stats_.end();
+      if (it == stats_.end()) {
+        unread.push_back(i);
+      } else {
+        stats[i] = it->second;
+      }
+    }
+  }
+  if (!unread.empty()) {
+    std::vector<std::string> ids;
+    ids.reserve(unread.size());
+    for (size_t i : unread) ids.push_back(running[i].container_id);
+    std::vector<Stats> read = ReadAll(ids);
+    for (size_t j = 0; j < unread.size(); ++j) stats[unread[j]] = read[j];
+    if (refresh_ == absl::ZeroDuration()) {
+      // The files of containers no longer running are closed.
+      std::set<std::string> paths;
+      for (const std::string& id : ids) paths.insert(cgroup_path_for_(id));
+      reader_.KeepOnly(paths);
+    }
+  }
+  if (refresh_ > absl::ZeroDuration()) {
+    absl::MutexLock lock(&stats_mu_);
+    for (size_t j = 0; j < unread.size(); ++j) {
+      stats_.emplace(running[unread[j]].container_id, stats[unread[j]]);
+    }
+    if (!refresher_.joinable() && !stopping_) refresher_ = std::thread([this] { Refresh(); });
+  }
   cpu.metric.reserve(running.size());
   memory.metric.reserve(running.size());
   for (size_t i = 0; i < running.size(); ++i) {
