@@ -56,6 +56,13 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The containers' cgroup series in a scrape's text.
+size_t Series(const std::string& text) {
+  size_t n = 0;
+  for (size_t at = 0; (at = text.find("\ncontainer_", at)) != std::string::npos; ++at) ++n;
+  return n;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,25 +94,26 @@ int main(int argc, char** argv) {
     }
   }
 
-  // As berthd has it, and one that reads every cgroup at each scrape.
+  // As berthd has it; then (below) one that reads every cgroup at each
+  // scrape, made only after the first is timed: its kept files would be
+  // listed by the first's process_open_fds.
   auto path_for = [&parent](const std::string& i) { return parent + "/" + i; };
-  berth::metrics::Metrics metrics, reading_metrics;
+  auto report = [&id](berth::metrics::ContainerMetrics& c, int n) {
+    for (int i = 0; i < n; ++i) {
+      berth::controller::ContainerReport r;
+      r.id = r.container_id = id(i);
+      r.namespace_ = "default";
+      r.name = absl::StrCat("c", i);
+      r.phase = "Running";
+      c.Report(r);
+    }
+  };
+  berth::metrics::Metrics metrics;
   berth::metrics::ContainerMetrics containers(path_for, layout);
-  berth::metrics::ContainerMetrics reading(path_for, layout, absl::ZeroDuration());
   berth::metrics::ProcessCollector process;
   metrics.AddCollector(&containers);
   metrics.AddCollector(&process);
-  reading_metrics.AddCollector(&reading);
-  reading_metrics.AddCollector(&process);
-  for (int i = 0; i < n; ++i) {
-    berth::controller::ContainerReport r;
-    r.id = r.container_id = id(i);
-    r.namespace_ = "default";
-    r.name = absl::StrCat("c", i);
-    r.phase = "Running";
-    containers.Report(r);
-    reading.Report(r);
-  }
+  report(containers, n);
 
   // The files a scrape reads, as the kernel serves them.
   std::vector<std::string> files;
@@ -121,19 +129,15 @@ int main(int argc, char** argv) {
       files.push_back(layout.memory + rel + "memory.stat");
     }
   }
-  std::vector<double> scrape, read_floor, scrape_cpu, read_cpu, reading_scrape, reading_cpu;
+  std::vector<double> scrape, read_floor, scrape_cpu, read_cpu;
   size_t bytes = 0;
+  std::string last;                     // the last scrape's text
   for (int r = 0; r < runs + 1; ++r) {  // the first of each is a warm-up
-    const double c00 = CpuMs();
-    Clock::time_point t00 = Clock::now();
-    const std::string read_text = reading_metrics.Scrape();
-    Clock::time_point t01 = Clock::now();
     const double c0 = CpuMs();
     Clock::time_point t0 = Clock::now();
     const std::string text = metrics.Scrape();
     Clock::time_point t1 = Clock::now();
     const double c1 = CpuMs();
-    if (read_text.size() < text.size() / 2) return std::fprintf(stderr, "bench: no stats\n"), 1;
     char buf[8192];
     for (const std::string& f : files) {
       const int fd = open(f.c_str(), O_RDONLY | O_CLOEXEC);
@@ -145,13 +149,33 @@ int main(int argc, char** argv) {
     Clock::time_point t2 = Clock::now();
     const double c2 = CpuMs();
     if (r == 0) continue;
-    reading_scrape.push_back(Ms(t01 - t00));
-    reading_cpu.push_back(c0 - c00);
     scrape_cpu.push_back(c1 - c0);
     read_cpu.push_back(c2 - c1);
     bytes = text.size();
+    last = text;
     scrape.push_back(Ms(t1 - t0));
     read_floor.push_back(Ms(t2 - t1));
+  }
+  std::vector<double> reading_scrape, reading_cpu;
+  {
+    berth::metrics::Metrics reading_metrics;
+    berth::metrics::ContainerMetrics reading(path_for, layout, absl::ZeroDuration());
+    reading_metrics.AddCollector(&reading);
+    reading_metrics.AddCollector(&process);
+    report(reading, n);
+    for (int r = 0; r < runs + 1; ++r) {
+      const double c0 = CpuMs();
+      Clock::time_point t0 = Clock::now();
+      const std::string text = reading_metrics.Scrape();
+      Clock::time_point t1 = Clock::now();
+      const double c1 = CpuMs();
+      if (Series(text) != Series(last)) return std::fprintf(stderr, "bench: scrapes differ\n"), 1;
+      if (r == 0) continue;
+      reading_scrape.push_back(Ms(t1 - t0));
+      reading_cpu.push_back(c1 - c0);
+    }
+    reading_metrics.RemoveCollector(&reading);
+    reading_metrics.RemoveCollector(&process);
   }
   // One cat of every file (an exec, then the same reads).
   std::vector<std::string> cat = {"/bin/cat"};
@@ -183,7 +207,5 @@ int main(int argc, char** argv) {
       Median(reading_scrape) / floor, Median(reading_cpu) / floor_cpu, cat_ms, s / cat_ms);
   metrics.RemoveCollector(&containers);
   metrics.RemoveCollector(&process);
-  reading_metrics.RemoveCollector(&reading);
-  reading_metrics.RemoveCollector(&process);
   return 0;
 }
