@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "controller/metrics/metrics.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -91,6 +92,49 @@ TEST_F(ContainerMetricsTest, PhasesRestartsAndCgroupStats) {
   EXPECT_THAT(text, HasSubstr("berth_containers{phase=\"CrashLoopBackOff\"} 0\n"));
   EXPECT_THAT(text, Not(HasSubstr("name=\"web\"")));
   EXPECT_THAT(text, HasSubstr("container_cpu_usage_seconds_total{container=\"crashy\""));
+  m.RemoveCollector(&c);
+}
+
+// A scrape serves the values the background reads last found; a container
+// that has started running since is read at the scrape; the background
+// reads bring the new values every `refresh`.
+TEST_F(ContainerMetricsTest, ServesTheBackgroundReadsValues) {
+  const std::string web_cpu =
+      "container_cpu_usage_seconds_total{container=\"web\",id=\"/berth/default.web\",name=\"web\","
+      "namespace=\"default\"} ";
+  Cgroup("default.web", 1500000000, 8 << 20, 1 << 20);
+  {
+    // Nothing reads again within the hour.
+    ContainerMetrics c([](const std::string& id) { return "/berth/" + id; }, layout_,
+                       absl::Hours(1));
+    Metrics m;
+    m.AddCollector(&c);
+    c.Report(Report("web", "Running", 0));
+    EXPECT_THAT(m.Scrape(), HasSubstr(web_cpu + "1.5\n"));
+    Cgroup("default.web", 3000000000, 8 << 20, 1 << 20);
+    Cgroup("default.api", 2000000000, 8 << 20, 1 << 20);
+    c.Report(Report("api", "Running", 0));
+    const std::string text = m.Scrape();
+    EXPECT_THAT(text, HasSubstr(web_cpu + "1.5\n"));  // as last read
+    EXPECT_THAT(text, HasSubstr("container_cpu_usage_seconds_total{container=\"api\",id=\"/berth/"
+                                "default.api\",name=\"api\",namespace=\"default\"} 2\n"));
+    m.RemoveCollector(&c);
+  }
+  // Read every 20 ms: the new value comes without a scrape reading it.
+  ContainerMetrics c([](const std::string& id) { return "/berth/" + id; }, layout_,
+                     absl::Milliseconds(20));
+  Metrics m;
+  m.AddCollector(&c);
+  c.Report(Report("web", "Running", 0));
+  EXPECT_THAT(m.Scrape(), HasSubstr(web_cpu + "3\n"));
+  Cgroup("default.web", 4500000000, 8 << 20, 1 << 20);
+  std::string text;
+  for (int i = 0; i < 500; ++i) {  // up to 10 s
+    text = m.Scrape();
+    if (text.find(web_cpu + "4.5\n") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_THAT(text, HasSubstr(web_cpu + "4.5\n"));
   m.RemoveCollector(&c);
 }
 
