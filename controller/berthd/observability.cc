@@ -117,6 +117,7 @@ void Observability::Serving(const controller::Controller& controller,
 
 void Observability::StopServing() {
   server_.reset();
+  containers_->StopRefreshing();
   if (manifest_errors_) {
     metrics_.RemoveCollector(manifest_errors_.get());
     manifest_errors_.reset();

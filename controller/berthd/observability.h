@@ -63,8 +63,8 @@ class Observability {
                const controller::ManifestSource* manifests, kube::Cluster* cluster,
                absl::Duration relist_period);
   void NotReady(std::string reason) { readiness_.NotReady(std::move(reason)); }
-  // Closes the listener and forgets the parts Serving was given.
-  // Idempotent.
+  // Closes the listener, ends the background reads of containers' cgroups
+  // and forgets the parts Serving was given. Idempotent.
   void StopServing();
 
  private:

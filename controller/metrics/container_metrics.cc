@@ -28,38 +28,38 @@ constexpr controller::Phase kPhases[] = {
 }  // namespace
 
 std::vector<ContainerMetrics::Stats> ContainerMetrics::ReadAll(
-    const std::vector<std::string>& container_ids) const {
-  std::vector<Stats> out(container_ids.size());
+    const std::vector<std::string>& paths) const {
+  std::vector<Stats> out(paths.size());
   auto read = [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
-      absl::StatusOr<runtime::CgroupStats> s = reader_.Read(
-          cgroup_path_for_(container_ids[i]), runtime::kCgroupCpu | runtime::kCgroupMemory);
+      absl::StatusOr<runtime::CgroupStats> s =
+          reader_.Read(paths[i], runtime::kCgroupCpu | runtime::kCgroupMemory);
       if (s.ok()) out[i] = *std::move(s);
     }
   };
   const size_t threads =
       std::min<size_t>({kMaxReaders, std::max(1u, std::thread::hardware_concurrency()),
-                        container_ids.size() / kPerReader + 1});
+                        paths.size() / kPerReader + 1});
   std::vector<std::thread> readers;
-  const size_t chunk = (container_ids.size() + threads - 1) / threads;
+  const size_t chunk = (paths.size() + threads - 1) / threads;
   for (size_t t = 1; t < threads; ++t) {
-    readers.emplace_back(read, std::min(container_ids.size(), t * chunk),
-                         std::min(container_ids.size(), (t + 1) * chunk));
+    readers.emplace_back(read, std::min(paths.size(), t * chunk),
+                         std::min(paths.size(), (t + 1) * chunk));
   }
-  read(0, std::min(container_ids.size(), chunk));
+  read(0, std::min(paths.size(), chunk));
   for (std::thread& t : readers) t.join();
   return out;
 }
 
-std::vector<std::string> ContainerMetrics::RunningIds() const {
-  std::vector<std::string> ids;
+std::vector<std::string> ContainerMetrics::RunningPaths() const {
+  std::vector<std::string> paths;
   absl::MutexLock lock(&mu_);
   for (const auto& [id, k] : known_) {
     if (k.phase == controller::PhaseName(controller::Phase::kRunning) && !k.container_id.empty()) {
-      ids.push_back(k.container_id);
+      paths.push_back(k.cgroup_path);
     }
   }
-  return ids;
+  return paths;
 }
 
 void ContainerMetrics::Refresh() const {
@@ -70,18 +70,15 @@ void ContainerMetrics::Refresh() const {
       if (stopping_) return;
     }
     // One by one, off any scrape's path: the kernel's work, not a wait.
-    const std::vector<std::string> ids = RunningIds();
+    const std::vector<std::string> paths = RunningPaths();
     std::map<std::string, Stats> fresh;
-    std::set<std::string> paths;
-    for (const std::string& id : ids) {
-      const std::string path = cgroup_path_for_(id);
+    for (const std::string& path : paths) {
       absl::StatusOr<runtime::CgroupStats> s =
           reader_.Read(path, runtime::kCgroupCpu | runtime::kCgroupMemory);
-      fresh[id] = s.ok() ? Stats(*std::move(s)) : std::nullopt;
-      paths.insert(path);
+      fresh[path] = s.ok() ? Stats(*std::move(s)) : std::nullopt;
     }
     // The files of containers no longer running are closed.
-    reader_.KeepOnly(paths);
+    reader_.KeepOnly(std::set<std::string>(paths.begin(), paths.end()));
     absl::MutexLock lock(&stats_mu_);
     stats_.swap(fresh);
   }
@@ -91,7 +88,9 @@ ContainerMetrics::ContainerMetrics(std::function<std::string(const std::string&)
                                    runtime::CgroupLayout layout, absl::Duration refresh)
     : cgroup_path_for_(std::move(cgroup_path_for)), refresh_(refresh), reader_(std::move(layout)) {}
 
-ContainerMetrics::~ContainerMetrics() {
+ContainerMetrics::~ContainerMetrics() { StopRefreshing(); }
+
+void ContainerMetrics::StopRefreshing() {
   std::thread refresher;
   {
     absl::MutexLock lock(&stats_mu_);
@@ -108,6 +107,7 @@ void ContainerMetrics::Report(const controller::ContainerReport& report) {
   k.name = report.name;
   k.phase = report.phase;
   k.container_id = report.container_id;
+  if (!k.container_id.empty()) k.cgroup_path = cgroup_path_for_(k.container_id);
   k.restart_count = report.restart_count;
 }
 
@@ -162,7 +162,7 @@ std::vector<prometheus::MetricFamily> ContainerMetrics::Collect() const {
     absl::MutexLock lock(&stats_mu_);
     for (size_t i = 0; i < running.size(); ++i) {
       auto it =
-          refresh_ > absl::ZeroDuration() ? stats_.find(running[i].container_id) : stats_.end();
+          refresh_ > absl::ZeroDuration() ? stats_.find(running[i].cgroup_path) : stats_.end();
       if (it == stats_.end()) {
         unread.push_back(i);
       } else {
@@ -171,22 +171,20 @@ std::vector<prometheus::MetricFamily> ContainerMetrics::Collect() const {
     }
   }
   if (!unread.empty()) {
-    std::vector<std::string> ids;
-    ids.reserve(unread.size());
-    for (size_t i : unread) ids.push_back(running[i].container_id);
-    std::vector<Stats> read = ReadAll(ids);
+    std::vector<std::string> paths;
+    paths.reserve(unread.size());
+    for (size_t i : unread) paths.push_back(running[i].cgroup_path);
+    std::vector<Stats> read = ReadAll(paths);
     for (size_t j = 0; j < unread.size(); ++j) stats[unread[j]] = read[j];
     if (refresh_ == absl::ZeroDuration()) {
       // The files of containers no longer running are closed.
-      std::set<std::string> paths;
-      for (const std::string& id : ids) paths.insert(cgroup_path_for_(id));
-      reader_.KeepOnly(paths);
+      reader_.KeepOnly(std::set<std::string>(paths.begin(), paths.end()));
     }
   }
   if (refresh_ > absl::ZeroDuration()) {
     absl::MutexLock lock(&stats_mu_);
     for (size_t j = 0; j < unread.size(); ++j) {
-      stats_.emplace(running[unread[j]].container_id, stats[unread[j]]);
+      stats_.emplace(running[unread[j]].cgroup_path, stats[unread[j]]);
     }
     if (!refresher_.joinable() && !stopping_) refresher_ = std::thread([this] { Refresh(); });
   }
@@ -197,7 +195,7 @@ std::vector<prometheus::MetricFamily> ContainerMetrics::Collect() const {
     const Known& k = running[i];
     prometheus::ClientMetric m;
     m.label = {{"container", k.name},
-               {"id", cgroup_path_for_(k.container_id)},
+               {"id", k.cgroup_path},
                {"name", k.name},
                {"namespace", k.namespace_}};
     if (stats[i]->cpu_usage_seconds) {

@@ -59,7 +59,12 @@ class ContainerMetrics : public controller::StatusSink, public prometheus::Colle
   ContainerMetrics(std::function<std::string(const std::string& id)> cgroup_path_for,
                    runtime::CgroupLayout layout = runtime::CgroupLayout::Host(),
                    absl::Duration refresh = kStatsRefresh);
-  ~ContainerMetrics() override;  // stops the background reads
+  ~ContainerMetrics() override;  // StopRefreshing()
+
+  // Ends the background reads (waiting for a round in progress); scrapes
+  // then serve the values last read. `cgroup_path_for` is called only in
+  // Report, so the reads never outlive what it uses. Idempotent.
+  void StopRefreshing() ABSL_LOCKS_EXCLUDED(stats_mu_);
 
   void Report(const controller::ContainerReport& report) override ABSL_LOCKS_EXCLUDED(mu_);
   void Remove(const std::string& id) override ABSL_LOCKS_EXCLUDED(mu_);
@@ -72,6 +77,7 @@ class ContainerMetrics : public controller::StatusSink, public prometheus::Colle
     std::string name;
     std::string phase;
     std::string container_id;  // empty: none observed
+    std::string cgroup_path;   // cgroup_path_for_(container_id), at Report
     int restart_count = 0;
   };
 
@@ -82,13 +88,13 @@ class ContainerMetrics : public controller::StatusSink, public prometheus::Colle
 
   using Stats = std::optional<runtime::CgroupStats>;  // nullopt: no cgroup
 
-  // The stats of each of `container_ids`' cgroups, read on up to
-  // kMaxReaders threads.
-  std::vector<Stats> ReadAll(const std::vector<std::string>& container_ids) const;
-  // The running containers' container ids.
-  std::vector<std::string> RunningIds() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The stats of each of the cgroups `paths`, read on up to kMaxReaders
+  // threads.
+  std::vector<Stats> ReadAll(const std::vector<std::string>& paths) const;
+  // The running containers' cgroup paths.
+  std::vector<std::string> RunningPaths() const ABSL_LOCKS_EXCLUDED(mu_);
   // Reads every running container's cgroup into `stats_` every `refresh_`
-  // until the destructor.
+  // until StopRefreshing.
   void Refresh() const ABSL_LOCKS_EXCLUDED(stats_mu_);
 
   const std::function<std::string(const std::string&)> cgroup_path_for_;
@@ -98,7 +104,7 @@ class ContainerMetrics : public controller::StatusSink, public prometheus::Colle
   mutable absl::Mutex mu_;
   std::map<std::string, Known> known_ ABSL_GUARDED_BY(mu_);
 
-  // The last values read, by container id (with refresh_ > 0).
+  // The last values read, by cgroup path (with refresh_ > 0).
   mutable absl::Mutex stats_mu_;
   mutable std::map<std::string, Stats> stats_ ABSL_GUARDED_BY(stats_mu_);
   mutable bool stopping_ ABSL_GUARDED_BY(stats_mu_) = false;
