@@ -31,6 +31,7 @@
 #ifndef BERTH_CONTROLLER_METRICS_METRICS_H_
 #define BERTH_CONTROLLER_METRICS_METRICS_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -104,6 +105,8 @@ class Metrics {
 
   mutable absl::Mutex mu_;
   std::vector<const prometheus::Collectable*> collectors_ ABSL_GUARDED_BY(mu_);
+  // The last scrape's size: the next one's text is reserved at once.
+  mutable std::atomic<size_t> last_size_{0};
 };
 
 }  // namespace berth::metrics

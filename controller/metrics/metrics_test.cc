@@ -4,7 +4,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <limits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/client_metric.h"
+#include "prometheus/text_serializer.h"
 
 namespace berth::metrics {
 namespace {
@@ -108,6 +112,74 @@ TEST(MetricsTest, CollectorsAreAskedAtScrapeAndLabelValuesEscaped) {
               HasSubstr("berth_manifest_errors{file=\"/etc/a \\\"b\\\"\\\\c\\nd.yaml\"} 2\n"));
   m.RemoveCollector(&e);
   EXPECT_THAT(m.Scrape(), Not(HasSubstr("berth_manifest_errors")));
+}
+
+// Every kind of family and value, for the text writer to match.
+class EveryKind : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    using prometheus::MetricType;
+    std::vector<prometheus::MetricFamily> out(4);
+    out[0].name = "every_gauge";
+    out[0].help = "Gauges.";
+    out[0].type = MetricType::Gauge;
+    for (double v :
+         {1.5, 0.1 + 0.2, 1764770000.123, 7340032.0, 1e21, -2.0, 0.0,
+          std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+          -std::numeric_limits<double>::infinity()}) {
+      prometheus::ClientMetric m;
+      m.label = {{"a", "x"}, {"b", "y\"z\\"}};
+      m.gauge.value = v;
+      out[0].metric.push_back(m);
+    }
+    out[0].metric.back().timestamp_ms = 1764770000123;
+    out[1].name = "every_summary";
+    out[1].type = MetricType::Summary;  // no help
+    prometheus::ClientMetric s;
+    s.summary.sample_count = 3;
+    s.summary.sample_sum = 0.75;
+    s.summary.quantile = {{0.5, 0.25}, {0.99, 0.5}};
+    out[1].metric.push_back(s);
+    out[2].name = "every_untyped";
+    out[2].help = "Untyped.";
+    out[2].type = MetricType::Untyped;
+    prometheus::ClientMetric u;
+    u.untyped.value = 42;
+    out[2].metric.push_back(u);
+    out[3].name = "every_histogram";
+    out[3].help = "Ends at +Inf.";
+    out[3].type = MetricType::Histogram;
+    prometheus::ClientMetric h;
+    h.label = {{"le_not", "1"}};
+    h.histogram.sample_count = 2;
+    h.histogram.sample_sum = 1.25;
+    h.histogram.bucket = {{1, 0.005}, {2, std::numeric_limits<double>::infinity()}};
+    out[3].metric.push_back(h);
+    return out;
+  }
+};
+
+// Scrape writes the text as prometheus-cpp's TextSerializer does.
+TEST(MetricsTest, ScrapeWritesWhatPrometheusCppWrites) {
+  Metrics m;
+  m.ObserveReconcile(absl::Milliseconds(3), absl::OkStatus());
+  m.ObserveReconcile(absl::Milliseconds(7), absl::UnavailableError("runc"));
+  m.ObserveRuntimeOperation(RuntimeOperation::kStart, absl::Milliseconds(80));
+  m.ObserveImagePull(absl::Seconds(2), absl::OkStatus());
+  EveryKind every;
+  m.AddCollector(&every);
+  const std::string text = m.Scrape();
+  std::vector<prometheus::MetricFamily> families = m.registry().Collect();
+  for (prometheus::MetricFamily& f : every.Collect()) families.push_back(std::move(f));
+  families.erase(std::remove_if(families.begin(), families.end(),
+                                [](const prometheus::MetricFamily& f) { return f.metric.empty(); }),
+                 families.end());
+  std::ostringstream want;
+  prometheus::TextSerializer().Serialize(want, families);
+  EXPECT_EQ(text, want.str());
+  EXPECT_THAT(text, HasSubstr("every_gauge{a=\"x\",b=\"y\\\"z\\\\\"} 0.3\n"));
+  EXPECT_THAT(text, HasSubstr("every_gauge{a=\"x\",b=\"y\\\"z\\\\\"} -Inf 1764770000123\n"));
+  m.RemoveCollector(&every);
 }
 
 TEST(WorkQueueMetricsTest, ClientGoNamesFromARealQueue) {
