@@ -31,7 +31,7 @@ using berth::monitor::CriLineSplitter;
 using berth::monitor::CriLogWriter;
 using berth::monitor::LogStream;
 
-constexpr int kMaxFiles = 64;
+constexpr int kMaxFiles = 16;
 constexpr char kTimestamp[] = "2026-12-03T20:00:00.123456789Z";
 std::string dir;
 
@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   const size_t max_line = in.ConsumeIntegralInRange<size_t>(1, 64);
-  const int64_t max_bytes = in.ConsumeIntegralInRange<int64_t>(64, 8192);
+  const int64_t max_bytes = in.ConsumeIntegralInRange<int64_t>(128, 65536);
   const std::string path = dir + "/container.log";
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
