@@ -75,8 +75,11 @@ absl::StatusOr<WatchEvent> DecodeWatchEvent(absl::string_view line) {
   out.resource_version = ResourceVersionOf(out.object);
   if (out.type == "ERROR") {
     auto code = out.object.find("code");
-    if (code != out.object.end() && code->is_number_integer()) {
-      // Unsigned values above INT64_MAX read as negative here: out of range.
+    if (code != out.object.end() && code->is_number_unsigned()) {
+      const uint64_t c = code->get<uint64_t>();
+      if (c <= static_cast<uint64_t>(std::numeric_limits<int>::max()))
+        out.code = static_cast<int>(c);
+    } else if (code != out.object.end() && code->is_number_integer()) {
       const int64_t c = code->get<int64_t>();
       if (c >= std::numeric_limits<int>::min() && c <= std::numeric_limits<int>::max()) {
         out.code = static_cast<int>(c);
