@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "controller/kube/list_watch.h"
 #include "cpprest/http_client.h"
 #include "cpprest/uri.h"
 #include "pplx/pplxtasks.h"
@@ -359,17 +360,7 @@ absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
   concurrency::streams::streambuf<uint8_t> buf = response.body().streambuf();
   std::string pending;
   // Hands every complete line in `pending` to on_line; false to stop.
-  auto deliver = [&]() -> bool {
-    size_t start = 0;
-    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-      absl::string_view line(pending.data() + start, nl - start);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (line.empty()) continue;
-      if (!on_line(line)) return false;
-    }
-    pending.erase(0, start);
-    return true;
-  };
+  auto deliver = [&]() -> bool { return DeliverLines(&pending, on_line); };
   try {
     for (;;) {
       if (cancel.Cancelled()) {

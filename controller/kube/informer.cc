@@ -11,34 +11,12 @@
 namespace berth::kube {
 namespace {
 
-std::string ResourceVersionOf(const nlohmann::json& object) {
-  const nlohmann::json* meta =
-      object.is_object() && object.contains("metadata") ? &object["metadata"] : nullptr;
-  if (meta == nullptr || !meta->is_object() || !meta->contains("resourceVersion") ||
-      !(*meta)["resourceVersion"].is_string()) {
-    return "";
-  }
-  return (*meta)["resourceVersion"].get<std::string>();
-}
-
 double Uniform01() {
   thread_local std::mt19937_64 rng(std::random_device{}());
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
 }  // namespace
-
-std::string ObjectKey(const nlohmann::json& object) {
-  if (!object.is_object() || !object.contains("metadata")) return "";
-  const nlohmann::json& meta = object["metadata"];
-  if (!meta.is_object() || !meta.contains("name") || !meta["name"].is_string()) return "";
-  const std::string name = meta["name"].get<std::string>();
-  if (meta.contains("namespace") && meta["namespace"].is_string() &&
-      !meta["namespace"].get<std::string>().empty()) {
-    return absl::StrCat(meta["namespace"].get<std::string>(), "/", name);
-  }
-  return name;
-}
 
 Informer::Informer(ApiClient& client, Options options, Handlers handlers)
     : client_(client), options_(std::move(options)), handlers_(std::move(handlers)) {}
@@ -171,20 +149,14 @@ absl::Status Informer::ListAndReplace() {
       continue;
     }
     if (r->code != 200) return ResponseError(*r, absl::StrCat("list ", options_.name));
-    const nlohmann::json& body = r->body;
-    if (!body.is_object() || !body.contains("items") ||
-        !(body["items"].is_array() || body["items"].is_null())) {
-      return absl::UnavailableError(absl::StrCat("list ", options_.name, ": answer is not a list"));
+    absl::StatusOr<ListPage> decoded = DecodeListPage(r->body);
+    if (!decoded.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("list ", options_.name, ": ", decoded.status().message()));
     }
-    if (body["items"].is_array()) {
-      for (const nlohmann::json& item : body["items"]) {
-        std::string key = ObjectKey(item);
-        if (!key.empty()) listed[key] = item;
-      }
-    }
-    const nlohmann::json meta = body.value("metadata", nlohmann::json::object());
-    list_rv = meta.is_object() ? meta.value("resourceVersion", "") : "";
-    continue_token = meta.is_object() ? meta.value("continue", "") : "";
+    for (auto& [key, item] : decoded->items) listed[key] = std::move(item);
+    list_rv = std::move(decoded->resource_version);
+    continue_token = std::move(decoded->continue_token);
     if (continue_token.empty()) break;
     if (page > 10000) return absl::UnavailableError("list " + options_.name + ": too many pages");
   }
@@ -238,36 +210,32 @@ void Informer::Upsert(const std::string& key, const nlohmann::json& object) {
 }
 
 bool Informer::HandleEvent(absl::string_view line, WatchEnd* end, bool* delivered) {
-  nlohmann::json event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (event.is_discarded() || !event.is_object() || !event.contains("type") ||
-      !event["type"].is_string() || !event.contains("object") || !event["object"].is_object()) {
+  absl::StatusOr<WatchEvent> event = DecodeWatchEvent(line);
+  if (!event.ok()) {
     spdlog::warn("informer {}: malformed watch event: {}", options_.name,
                  std::string(line.substr(0, 200)));
     *end = WatchEnd::kBackoff;
     return false;
   }
-  const std::string type = event["type"].get<std::string>();
-  const nlohmann::json& object = event["object"];
+  const std::string& type = event->type;
+  const nlohmann::json& object = event->object;
   if (type == "ERROR") {
-    const int code = object.value("code", 0);
-    if (code == 410) {
+    if (event->code == 410) {
       spdlog::info("informer {}: resourceVersion expired, listing again", options_.name);
       *end = WatchEnd::kRelist;
     } else {
-      spdlog::warn("informer {}: watch error {}: {}", options_.name, code,
-                   object.value("message", ""));
+      spdlog::warn("informer {}: watch error {}: {}", options_.name, event->code, event->message);
       *end = WatchEnd::kBackoff;
     }
     return false;
   }
   *delivered = true;
   if (type == "BOOKMARK") {
-    const std::string rv = ResourceVersionOf(object);
     absl::MutexLock l(&mu_);
-    if (!rv.empty()) resource_version_ = rv;
+    if (!event->resource_version.empty()) resource_version_ = event->resource_version;
     return true;
   }
-  const std::string key = ObjectKey(object);
+  const std::string& key = event->key;
   if (key.empty()) {
     spdlog::warn("informer {}: watch event without a name", options_.name);
     return true;
@@ -279,8 +247,7 @@ bool Informer::HandleEvent(absl::string_view line, WatchEnd* end, bool* delivere
     {
       absl::MutexLock l(&mu_);
       known = store_.erase(key) > 0;
-      const std::string rv = ResourceVersionOf(object);
-      if (!rv.empty()) resource_version_ = rv;
+      if (!event->resource_version.empty()) resource_version_ = event->resource_version;
     }
     if (known && handlers_.on_delete) handlers_.on_delete(key, object);
   } else {

@@ -31,13 +31,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/kube/api_client.h"
+#include "controller/kube/list_watch.h"  // ObjectKey
 #include "nlohmann/json.hpp"
 
 namespace berth::kube {
-
-// "<namespace>/<name>" for namespaced objects, "<name>" for cluster-scoped
-// ones; "" when the object has no metadata.name.
-std::string ObjectKey(const nlohmann::json& object);
 
 class Informer {
  public:

@@ -161,12 +161,18 @@ absl::StatusOr<std::optional<Credentials>> CredentialsFromHelper(const std::stri
   absl::StatusOr<runtime::CommandResult> r =
       runtime::RunCommand({path, "get"}, kCredentialHelperTimeout, AuthKeyForDomain(domain) + "\n");
   if (!r.ok()) return absl::UnavailableError(absl::StrCat(what, ": ", r.status().message()));
-  const std::string output(absl::StripAsciiWhitespace(r->output));
-  if (r->exit_code != 0) {
+  return ParseCredentialHelperAnswer(what, r->exit_code, r->output);
+}
+
+absl::StatusOr<std::optional<Credentials>> ParseCredentialHelperAnswer(absl::string_view what,
+                                                                       int exit_code,
+                                                                       absl::string_view answer) {
+  const std::string output(absl::StripAsciiWhitespace(answer));
+  if (exit_code != 0) {
     // docker-credential-helpers' own words for "nothing stored".
     if (absl::StrContains(output, "credentials not found")) return std::nullopt;
     return absl::UnavailableError(
-        absl::StrCat(what, ": exit status ", r->exit_code, ": ", output.substr(0, 512)));
+        absl::StrCat(what, ": exit status ", exit_code, ": ", output.substr(0, 512)));
   }
   nlohmann::json j = nlohmann::json::parse(output, nullptr, false);
   if (!j.is_object() || !j.contains("Username") || !j["Username"].is_string() ||

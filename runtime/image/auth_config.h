@@ -66,6 +66,15 @@ class DockerAuthConfig {
 absl::StatusOr<std::optional<Credentials>> CredentialsFromHelper(const std::string& helper,
                                                                  const std::string& domain);
 
+// Reads a credential helper's answer to `get` (its exit code and output):
+// {"Username": ..., "Secret": ...} is the credentials; an empty pair, or a
+// failure saying "credentials not found", is nullopt. kUnavailable naming
+// `what` otherwise (another failure, an answer that is not that object, an
+// identity token), quoting at most 512 bytes of the output.
+absl::StatusOr<std::optional<Credentials>> ParseCredentialHelperAnswer(absl::string_view what,
+                                                                       int exit_code,
+                                                                       absl::string_view answer);
+
 // One challenge of a WWW-Authenticate header: scheme (lowercase: "basic",
 // "bearer") and its parameters (keys lowercase), e.g.
 //   Bearer realm="https://auth.example/token",service="registry",scope="repository:a:pull"

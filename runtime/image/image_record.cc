@@ -32,6 +32,21 @@ json ImageRecordToJson(const ImageRecord& r) {
           {"created", r.created_unix}};
 }
 
+namespace {
+
+// An integer field as int64_t. nlohmann's get<int64_t>() converts a float
+// too, which is undefined behaviour out of range (a record with "created":
+// 1e20): only integers that fit are read.
+int64_t Int64(const json& j) {
+  if (j.is_number_unsigned() && j.get<uint64_t>() > uint64_t{INT64_MAX}) {
+    throw json::type_error::create(302, "integer out of range", &j);
+  }
+  if (!j.is_number_integer()) throw json::type_error::create(302, "not an integer", &j);
+  return j.get<int64_t>();
+}
+
+}  // namespace
+
 absl::StatusOr<ImageRecord> ImageRecordFromJson(const json& j) {
   try {
     ImageRecord r;
@@ -40,10 +55,10 @@ absl::StatusOr<ImageRecord> ImageRecordFromJson(const json& j) {
     r.config_digest = j.at("configDigest").get<std::string>();
     r.index_digest = j.value("indexDigest", "");
     r.config = j.at("config");
-    r.created_unix = j.value("created", int64_t{0});
+    r.created_unix = j.contains("created") ? Int64(j["created"]) : 0;
     for (const json& l : j.at("layers")) {
       r.layers.push_back({l.at("digest").get<std::string>(), l.at("mediaType").get<std::string>(),
-                          l.at("size").get<int64_t>(), l.at("diffID").get<std::string>()});
+                          Int64(l.at("size")), l.at("diffID").get<std::string>()});
     }
     return r;
   } catch (const json::exception& e) {

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "runtime/image/digest.h"
+#include "runtime/image/manifest_decode.h"
 #include "runtime/image/reference.h"
 #include "spdlog/spdlog.h"
 
@@ -135,19 +136,9 @@ absl::StatusOr<ImageRecord> Puller::DoPull(const Reference& ref, const PullOptio
   FetchedManifest manifest = std::move(*top);
   if (manifest.media_type == kOciIndex || manifest.media_type == kDockerManifestList) {
     record.index_digest = manifest.digest;
-    json index = json::parse(manifest.body, nullptr, false);
-    if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(action, ": index ", manifest.digest, " has no manifests list"));
-    }
-    std::vector<Descriptor> entries;
-    for (size_t i = 0; i < index["manifests"].size(); ++i) {
-      absl::StatusOr<Descriptor> d =
-          ParseDescriptor(index["manifests"][i], absl::StrCat("index entry ", i));
-      if (!d.ok()) return Prefix(action, d.status());
-      entries.push_back(*d);
-    }
-    absl::StatusOr<Descriptor> chosen = SelectPlatform(entries, options.platform);
+    absl::StatusOr<std::vector<Descriptor>> entries = DecodeIndex(manifest.body, manifest.digest);
+    if (!entries.ok()) return Prefix(action, entries.status());
+    absl::StatusOr<Descriptor> chosen = SelectPlatform(*entries, options.platform);
     if (!chosen.ok()) return Prefix(action, chosen.status());
     if (absl::Status s = store_->WriteBlob(action, manifest.digest, manifest.body); !s.ok()) {
       return s;
@@ -168,24 +159,10 @@ absl::StatusOr<ImageRecord> Puller::DoPull(const Reference& ref, const PullOptio
     manifest = std::move(*m);
   }
   record.manifest_digest = manifest.digest;
-  json mj = json::parse(manifest.body, nullptr, false);
-  if (!mj.is_object() || !mj.contains("config") || !mj.contains("layers") ||
-      !mj["layers"].is_array()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(action, ": manifest ", manifest.digest, " lacks config or layers"));
-  }
-  absl::StatusOr<Descriptor> config_desc = ParseDescriptor(mj["config"], "config");
-  if (!config_desc.ok()) return Prefix(action, config_desc.status());
-  std::vector<Descriptor> layers;
-  for (size_t i = 0; i < mj["layers"].size(); ++i) {
-    absl::StatusOr<Descriptor> d = ParseDescriptor(mj["layers"][i], absl::StrCat("layer ", i));
-    if (!d.ok()) return Prefix(action, d.status());
-    if (!IsLayerMediaType(d->media_type)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          action, ": layer ", d->digest, ": unsupported media type \"", d->media_type, "\""));
-    }
-    layers.push_back(*d);
-  }
+  absl::StatusOr<ImageManifest> decoded = DecodeManifest(manifest.body, manifest.digest);
+  if (!decoded.ok()) return Prefix(action, decoded.status());
+  const Descriptor* config_desc = &decoded->config;
+  const std::vector<Descriptor>& layers = decoded->layers;
   if (absl::Status s = store_->WriteBlob(action, manifest.digest, manifest.body); !s.ok()) {
     return s;
   }
@@ -195,33 +172,19 @@ absl::StatusOr<ImageRecord> Puller::DoPull(const Reference& ref, const PullOptio
   absl::StatusOr<std::string> config_data = store_->ReadBlob(config_desc->digest);
   if (!config_data.ok()) return Prefix(action, config_data.status());
   record.config_digest = config_desc->digest;
-  record.config = json::parse(*config_data, nullptr, false);
-  if (!record.config.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(action, ": config ", config_desc->digest, " is not a JSON object"));
-  }
-  json diff_ids = record.config.contains("rootfs") && record.config["rootfs"].is_object()
-                      ? record.config["rootfs"].value("diff_ids", json::array())
-                      : json::array();
-  if (!diff_ids.is_array() || diff_ids.size() != layers.size()) {
-    return absl::DataLossError(absl::StrCat(action, ": config ", config_desc->digest, " lists ",
-                                            diff_ids.is_array() ? diff_ids.size() : 0,
-                                            " rootfs.diff_ids for ", layers.size(), " layers"));
-  }
-  const std::string config_arch = record.config.value("architecture", "");
-  if (!config_arch.empty() && config_arch != options.platform.architecture) {
-    spdlog::warn("{}: the image is for {}, this node is {}", action, config_arch,
+  absl::StatusOr<ImageConfig> config =
+      DecodeConfig(*config_data, config_desc->digest, layers.size());
+  if (!config.ok()) return Prefix(action, config.status());
+  record.config = std::move(config->config);
+  if (!config->architecture.empty() && config->architecture != options.platform.architecture) {
+    spdlog::warn("{}: the image is for {}, this node is {}", action, config->architecture,
                  options.platform.architecture);
   }
 
   int64_t total = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     const Descriptor& l = layers[i];
-    std::string diff_id = diff_ids[i].is_string() ? diff_ids[i].get<std::string>() : "";
-    if (!IsValidDigest(diff_id)) {
-      return absl::DataLossError(
-          absl::StrCat(action, ": config ", config_desc->digest, ": bad rootfs.diff_ids[", i, "]"));
-    }
+    const std::string& diff_id = config->diff_ids[i];
     const bool had = store_->Has(l.digest);
     const absl::Time layer_begin = absl::Now();
     PullProgress p{record.reference,
