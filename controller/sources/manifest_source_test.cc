@@ -595,6 +595,11 @@ TEST(ManifestSourceTest, SameDesiredStateComparesEveryField) {
   EXPECT_DIFFERS(c.spec.node_name = "n");
   EXPECT_DIFFERS(c.spec.node_selector["k"] = "v");
   EXPECT_DIFFERS(c.spec.host_network = true);
+  EXPECT_DIFFERS(c.spec.ports.push_back({}));
+  EXPECT_DIFFERS(c.spec.hostname = "h");
+  EXPECT_DIFFERS(c.spec.dns_policy = DnsPolicy::kNone);
+  EXPECT_DIFFERS(c.spec.dns_config.emplace());
+  EXPECT_DIFFERS(c.spec.host_aliases.push_back({}));
   EXPECT_DIFFERS(c.metadata.uid = "u");
   EXPECT_DIFFERS(c.metadata.resource_version = "1");
 #undef EXPECT_DIFFERS
