@@ -2,11 +2,10 @@
 #ifndef BERTH_TESTS_BERTHD_FLAGS_H_
 #define BERTH_TESTS_BERTHD_FLAGS_H_
 
-#include <sys/stat.h>
-
 #include <string>
 #include <vector>
 
+#include "runtime/sys/process.h"
 #include "tests/test_env.h"
 
 namespace berth::testing {
@@ -17,9 +16,8 @@ namespace berth::testing {
 // /etc/cni/net.d). Network tests give a network of their own, inside a
 // namespace they make (network_e2e_test.cc).
 inline std::string NoCniFlag(const TestWorld& world) {
-  const std::string dir = world.dir() + "/cni-none";
-  mkdir(dir.c_str(), 0755);
-  return "--cni-conf-dir=" + dir;
+  runtime::MakeDirs(world.cni_conf_dir()).IgnoreError();
+  return "--cni-conf-dir=" + world.cni_conf_dir();
 }
 
 // `world`'s directories (--state-dir, --run-dir, --cgroup-parent), the
