@@ -135,7 +135,9 @@ class BerthdNetworkE2eTest : public ::testing::Test {
           {"dataDir", ipam_dir_},
           {"ranges", {{{{"subnet", "10.123.0.0/24"}, {"gateway", kGateway}}}}}}}};
     nlohmann::json portmap = {{"type", "portmap"}, {"capabilities", {{"portMappings", true}}}};
-    return nlohmann::json{{"cniVersion", "1.0.0"}, {"name", "e2e"}, {"plugins", {bridge, portmap}}}
+    nlohmann::json loopback = {{"type", "loopback"}};
+    return nlohmann::json{
+        {"cniVersion", "1.0.0"}, {"name", "e2e"}, {"plugins", {bridge, portmap, loopback}}}
         .dump(2);
   }
 
