@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -233,8 +234,9 @@ class BerthdNetworkE2eTest : public ::testing::Test {
     if (made_netns_) {
       const std::string nat = InNetns({"/usr/sbin/iptables", "-t", "nat", "-S"});
       for (absl::string_view line : absl::StrSplit(nat, '\n')) {
-        if (absl::StrContains(line, "-N CNI-DN-") || absl::StrContains(line, "-j CNI-DN-") ||
-            (absl::StartsWith(line, "-A POSTROUTING") && absl::StrContains(line, "-j CNI-"))) {
+        // portmap's per-container chains, and the bridge's masquerade rules
+        // (commented with the container id); portmap's shared chains stay.
+        if (absl::StrContains(line, "CNI-DN-") || absl::StrContains(line, "id: \\\"")) {
           leaks.push_back(absl::StrCat("iptables: ", line));
         }
       }
@@ -265,6 +267,14 @@ TEST_F(BerthdNetworkE2eTest, HttpdOnItsAddressAndOnItsHostPortsTcpAndUdp) {
   const std::string ip = status.value("ip", "");
   ASSERT_THAT(ip, ::testing::StartsWith("10.123.0.")) << status.dump();
   EXPECT_THAT(Allocations(), ::testing::ElementsAre(ip));
+  const std::vector<std::string> running = NetworkLeaks();
+  EXPECT_GE(std::count_if(running.begin(), running.end(),
+                          [](const std::string& l) { return absl::StrContains(l, "CNI-DN-"); }),
+            2)
+      << "the checks see a running container's port rules";
+  EXPECT_TRUE(std::any_of(running.begin(), running.end(), [](const std::string& l) {
+    return absl::StrContains(l, "id: ");
+  })) << "and its masquerade rule";
   EXPECT_THAT(HttpGet(ip, 8080), HasSubstr("hello from web"));
   EXPECT_THAT(HttpGet(kGateway, 18080), HasSubstr("hello from web")) << "through portmap";
   EXPECT_EQ(UdpEcho(ip, 5353), "echo:ping");
