@@ -377,5 +377,30 @@ TEST_F(BerthdNetworkE2eTest, TheHostNetworkIsUnchanged) {
   EXPECT_THAT(HttpGet("127.0.0.1", 18090), HasSubstr("hello from"));
 }
 
+// --dry-run names both containers of a host-port clash (the runtime would
+// refuse the second create).
+TEST(BerthdNetworkDryRunTest, ReportsAHostPortClashNamingBoth) {
+  testing::TestWorld world;
+  const std::string manifests = world.dir() + "/manifests";
+  ASSERT_TRUE(runtime::MakeDirs(manifests).ok());
+  for (const char* name : {"a", "b"}) {
+    testing::WriteManifestFile(
+        manifests, std::string(name) + ".yaml",
+        absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata: {name: ", name,
+                     "}\nspec:\n  image: busybox\n  ports: [{containerPort: 80, hostPort: "
+                     "18080}]\n"));
+  }
+  std::vector<std::string> argv = {BERTH_BERTHD_PATH, "--dry-run", "--manifests-dir=" + manifests,
+                                   "--images-dir=" + world.dir() + "/images"};
+  for (std::string& f : testing::BerthdTestFlags(world)) argv.push_back(std::move(f));
+  absl::StatusOr<runtime::CommandResult> r = runtime::RunCommand(argv, absl::Seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1) << r->output;
+  EXPECT_THAT(r->output, HasSubstr("error: hostPort 18080/TCP of NodeContainer default/b is also "
+                                   "published by NodeContainer default/a"));
+  EXPECT_THAT(r->output, HasSubstr("create   default.a"));
+  EXPECT_THAT(world.Leaks(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace berth
