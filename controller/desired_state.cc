@@ -8,6 +8,26 @@
 namespace berth::controller {
 namespace {
 
+// Published ports (lowercase protocol, as CNI's portMappings), extra
+// /etc/hosts lines and, with dnsPolicy None, the whole resolv.conf; with
+// Default the runtime uses the node's.
+void SetNetwork(const NodeContainerSpec& in, runtime::ContainerSpec* spec) {
+  for (const ContainerPort& p : in.ports) {
+    if (p.host_port == 0) continue;  // informational
+    spec->ports.push_back(runtime::PortMapping{
+        p.host_port, p.container_port, p.protocol == Protocol::kUdp ? "udp" : "tcp", p.host_ip});
+  }
+  for (const HostAlias& a : in.host_aliases) spec->host_aliases.push_back({a.ip, a.hostnames});
+  if (in.dns_policy == DnsPolicy::kNone && in.dns_config.has_value()) {
+    runtime::DnsSettings& dns = spec->dns.emplace();
+    dns.nameservers = in.dns_config->nameservers;
+    dns.searches = in.dns_config->searches;
+    for (const DnsOption& o : in.dns_config->options) {
+      dns.options.push_back(o.value.has_value() ? absl::StrCat(o.name, ":", *o.value) : o.name);
+    }
+  }
+}
+
 // The runtime spec of `object` on `image`, not validated and without the
 // spec hash.
 runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const image::ResolvedImage* image) {
@@ -52,8 +72,12 @@ runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const image::Res
     spec.uid = image->uid.value_or(0);
     spec.gid = in.run_as_group.value_or(image->gid.value_or(0));
   }
-  // kubelet: a host-network container keeps the node's name.
-  if (!in.host_network) spec.hostname = HostnameFor(object.metadata);
+  // kubelet: a host-network container keeps the node's name (and network:
+  // its ports are informational, its /etc files the node's).
+  if (!in.host_network) {
+    spec.hostname = in.hostname.empty() ? HostnameFor(object.metadata) : in.hostname;
+    SetNetwork(in, &spec);
+  }
   spec.resources.memory_bytes = in.limits.memory_bytes;
   spec.resources.cpu_millis = in.limits.cpu_millis;
   spec.resources.pids = in.limits.pids;

@@ -68,6 +68,56 @@ TEST(DesiredStateTest, ImageDefaultsAndKubeletCommandRules) {
   EXPECT_THAT(BuildContainerSpec(o, images)->env, ElementsAre("PATH=/bin", "MODE=spec", "EXTRA=1"));
 }
 
+TEST(DesiredStateTest, NetworkFieldsReachTheRuntime) {
+  FakeImages images;
+  NodeContainer o = Object();
+  o.spec.ports = {{"http", 8080, 18080, "", Protocol::kTcp},
+                  {"metrics", 9090, 0, "", Protocol::kTcp},  // informational
+                  {"dns", 53, 1053, "127.0.0.1", Protocol::kUdp}};
+  o.spec.hostname = "front";
+  o.spec.dns_policy = DnsPolicy::kNone;
+  o.spec.dns_config = DnsConfig{{"192.0.2.53"}, {"example.com"}, {{"ndots", "2"}, {"edns0", {}}}};
+  o.spec.host_aliases = {{"192.0.2.10", {"db", "db.example.com"}}};
+  auto spec = BuildContainerSpec(o, images);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->hostname, "front");
+  ASSERT_EQ(spec->ports.size(), 2u);
+  EXPECT_EQ(spec->ports[0].host_port, 18080);
+  EXPECT_EQ(spec->ports[0].container_port, 8080);
+  EXPECT_EQ(spec->ports[0].protocol, "tcp");
+  EXPECT_EQ(spec->ports[0].host_ip, "");
+  EXPECT_EQ(spec->ports[1].host_port, 1053);
+  EXPECT_EQ(spec->ports[1].container_port, 53);
+  EXPECT_EQ(spec->ports[1].protocol, "udp");
+  EXPECT_EQ(spec->ports[1].host_ip, "127.0.0.1");
+  ASSERT_EQ(spec->host_aliases.size(), 1u);
+  EXPECT_EQ(spec->host_aliases[0].ip, "192.0.2.10");
+  EXPECT_THAT(spec->host_aliases[0].hostnames, ElementsAre("db", "db.example.com"));
+  ASSERT_TRUE(spec->dns.has_value());
+  EXPECT_THAT(spec->dns->nameservers, ElementsAre("192.0.2.53"));
+  EXPECT_THAT(spec->dns->searches, ElementsAre("example.com"));
+  EXPECT_THAT(spec->dns->options, ElementsAre("ndots:2", "edns0"));
+
+  // Default: the node's resolv.conf, and the name from metadata.
+  NodeContainer plain = Object();
+  spec = BuildContainerSpec(plain, images);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_FALSE(spec->dns.has_value());
+  EXPECT_TRUE(spec->ports.empty());
+  EXPECT_TRUE(spec->host_aliases.empty());
+  EXPECT_EQ(spec->hostname, "web");
+
+  // The host network: nothing to publish or write.
+  NodeContainer host = Object();
+  host.spec.host_network = true;
+  host.spec.ports = {{"http", 8080, 8080, "", Protocol::kTcp}};
+  spec = BuildContainerSpec(host, images);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->host_network);
+  EXPECT_TRUE(spec->ports.empty());
+  EXPECT_EQ(spec->hostname, "");
+}
+
 TEST(DesiredStateTest, HashIgnoresLabelsAndAnnotationsOnly) {
   FakeImages images;
   NodeContainer o = Object();

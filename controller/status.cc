@@ -29,6 +29,7 @@ void SetObserved(const runtime::ContainerStatus& observed, ContainerReport* repo
   report->finished_at = observed.finished_at;
   report->exit_code = observed.exit_code;
   report->reason = observed.reason;
+  report->ip = observed.ip;
   report->restart_count = annotations.RestartCount();
   report->last_exit_code = annotations.last_exit_code;
   report->last_exit_reason = annotations.last_exit_reason;
@@ -44,6 +45,7 @@ nlohmann::json ReportToJson(const ContainerReport& r) {
   if (!r.image.empty()) j["image"] = r.image;
   if (!r.image_id.empty()) j["imageID"] = r.image_id;
   if (r.pid > 0) j["pid"] = r.pid;
+  if (!r.ip.empty()) j["ip"] = r.ip;
   if (r.started_at != absl::InfinitePast()) j["startedAt"] = Rfc3339(r.started_at);
   if (r.finished_at != absl::InfinitePast()) j["finishedAt"] = Rfc3339(r.finished_at);
   if (r.exit_code.has_value()) j["exitCode"] = *r.exit_code;

@@ -37,10 +37,13 @@ struct ContainerReport {
   std::string last_error;
   int64_t observed_generation = 0;
   std::string message;
+  // The container's address on the CNI network; empty on the host network
+  // or without a network.
+  std::string ip;
 };
 
 // Sets what the runtime knows of a container in `report`: its id, pid,
-// times, exit code and reason, and from its annotations (decoded by
+// times, exit code, reason and IP address, and from its annotations (decoded by
 // ContainerAnnotations) the image digest, restart count and last state.
 // The rest (namespace, name, phase, image, generation) is the caller's.
 void SetObserved(const runtime::ContainerStatus& observed, ContainerReport* report);

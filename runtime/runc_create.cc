@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "runtime/monitor_client.h"
+#include "runtime/network/etc_files.h"
+#include "runtime/network/netns.h"
 #include "runtime/oci/oci_config.h"
 #include "runtime/runc_internal.h"
 #include "runtime/runc_runtime.h"
@@ -44,8 +47,18 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
     }
   }
 
-  // Step state_dir: the container's directory and its first record.
+  absl::StatusOr<std::optional<network::CniNetwork>> net = NetworkFor(spec);
+  if (!net.ok()) return net.status();
+
+  // Step state_dir: the container's directory and its first record. With
+  // host ports, checked against the other records and written under
+  // ports_mu_: two creates cannot both take a port.
   const std::string rootfs = store_.RootfsDir(id);
+  std::optional<absl::MutexLock> ports_lock;
+  if (!spec.ports.empty()) {
+    ports_lock.emplace(&ports_mu_);
+    if (absl::Status s = CheckHostPorts(spec); !s.ok()) return s;
+  }
   if (absl::Status s = store_.CreateDir(id); !s.ok()) return s;
   const std::string dir = store_.ContainerDir(id);
   absl::Cleanup remove_dir = [&] {
@@ -58,6 +71,7 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   record.cgroups_path = CgroupPathFor(id);
   record.created_at = absl::Now();
   if (absl::Status s = store_.Write(record); !s.ok()) return fail("state_dir", s);
+  ports_lock.reset();
   if (absl::Status s = fault("state_dir"); !s.ok()) return fail("state_dir", s);
 
   // The monitor starts now and waits while the bundle is prepared.
@@ -84,11 +98,39 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
     }
   };
 
+  // Step netns: the container's network namespace file; step cni_add: CNI
+  // ADD. Both undone by one cleanup: CNI DEL and the file's removal.
+  absl::Cleanup release_network = [&] {
+    if (absl::Status s = ReleaseNetwork(id); !s.ok()) {
+      spdlog::error("rollback {}: {}", id, s.ToString());
+    }
+  };
+  if (net->has_value()) {
+    absl::StatusOr<std::string> netns = network::CreateNetns(options_.netns_dir, id);
+    if (!netns.ok()) return fail("netns", netns.status());
+    record.netns_path = *netns;
+  }
+  if (absl::Status s = fault("netns"); !s.ok()) return fail("netns", s);
+  if (net->has_value()) {
+    if (absl::Status s = AddToNetwork(**net, &record); !s.ok()) return fail("cni_add", s);
+  }
+  if (absl::Status s = fault("cni_add"); !s.ok()) return fail("cni_add", s);
+
+  // Step etc_files: the container's /etc/hostname, hosts and resolv.conf.
+  if (!spec.host_network) {
+    if (absl::Status s = network::WriteEtcFiles(store_.EtcDir(id), spec, record.ip); !s.ok()) {
+      return fail("etc_files", s);
+    }
+  }
+  if (absl::Status s = fault("etc_files"); !s.ok()) return fail("etc_files", s);
+
   // Step bundle: config.json and the overlay's directories.
   for (const std::string& d : {rootfs, store_.UpperDir(id), store_.WorkDir(id)}) {
     if (absl::Status s = MakeDirs(d, 0755); !s.ok()) return fail("bundle", s);
   }
-  nlohmann::json config = oci::BuildOciConfig(spec, {rootfs, record.cgroups_path});
+  oci::BundleOptions bundle{rootfs, record.cgroups_path, record.netns_path};
+  if (!spec.host_network) bundle.etc_dir = store_.EtcDir(id);
+  nlohmann::json config = oci::BuildOciConfig(spec, bundle);
   if (absl::Status s = WriteFileAtomic(store_.BundleDir(id) + "/config.json", config.dump(),
                                        Durability::kAtomic);
       !s.ok()) {
@@ -132,6 +174,7 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   record.phase = RecordPhase::kCreated;
   if (absl::Status s = store_.Write(record); !s.ok()) return fail("commit", s);
   std::move(kill_processes).Cancel();
+  std::move(release_network).Cancel();
   std::move(unmount).Cancel();
   std::move(remove_dir).Cancel();
   return absl::OkStatus();

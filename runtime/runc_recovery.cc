@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/names.h"
+#include "runtime/network/netns.h"
 #include "runtime/runc_internal.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/cgroups.h"
@@ -77,6 +78,12 @@ void RuncRuntime::Recover() {
          KillAndRemoveCgroups(MonitorCgroup(name), options_.cleanup_timeout));
   }
   for (const std::string& d : ExistingCgroupDirs(MonitorCgroup(""))) rmdir(d.c_str());
+  // Network namespaces of containers that have no directory left (their
+  // attachments were released with their directories' caches above).
+  for (const std::string& name : network::ListNetns(options_.netns_dir)) {
+    if (IsDirectory(store_.ContainerDir(name))) continue;
+    note(&recovery_.orphans_removed, name, ReleaseNetwork(name));
+  }
   for (const auto& id : recovery_.rolled_back)
     spdlog::info("recovery: rolled back container {}", id);
   for (const auto& id : recovery_.orphans_removed) spdlog::info("recovery: removed orphan {}", id);

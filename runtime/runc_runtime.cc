@@ -34,7 +34,8 @@ absl::StatusOr<RootfsMode> ParseRootfsMode(absl::string_view name) {
 RuncRuntime::RuncRuntime(RuncRuntimeOptions options)
     : options_(std::move(options)),
       store_(options_.state_dir),
-      runc_(options_.runc_binary, options_.runc_root) {}
+      runc_(options_.runc_binary, options_.runc_root),
+      cni_(network::CniOptions{options_.cni_bin_dir, options_.cni_plugin_timeout}) {}
 
 absl::StatusOr<std::unique_ptr<RuncRuntime>> RuncRuntime::Open(RuncRuntimeOptions options) {
   if (options.runc_binary.empty()) options.runc_binary = oci::FindRunc();
@@ -124,6 +125,7 @@ absl::StatusOr<ContainerStatus> RuncRuntime::ReadState(const std::string& id) co
   st.created_at = record->created_at;
   st.started_at = record->started_at;
   st.log_path = store_.LogFile(id);
+  st.ip = record->ip;
   if (record->phase == RecordPhase::kCreating || record->phase == RecordPhase::kDeleting) {
     st.state = ContainerState::kUnknown;
     st.reason = record->phase == RecordPhase::kCreating ? "Creating" : "Deleting";

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "runtime/network/cni.h"
 #include "runtime/oci/runc.h"
 #include "runtime/runtime.h"
 #include "runtime/state_store.h"
@@ -68,6 +70,8 @@ struct RuncRuntimeOptions {
   std::string cni_conf_dir = "/etc/cni/net.d";
   // Network namespaces, bind-mounted nsfs files (containerd's /run/netns).
   std::string netns_dir = "/run/berth/netns";
+  // How long one CNI plugin call may take before it is killed.
+  absl::Duration cni_plugin_timeout = absl::Seconds(30);
   FaultInjector* faults = nullptr;  // not owned; tests only (see kCreateSteps)
 };
 
@@ -99,13 +103,22 @@ class RuncRuntime : public Runtime {
 
   // Asks options.faults at each of kCreateSteps. kFailedPrecondition when a
   // layer is not a directory; kAlreadyExists when the id has a directory.
+  // A container not on the host network joins the CNI network (when
+  // cni_conf_dir has one: its own namespace file in netns_dir, CNI ADD, its
+  // address in the status) and gets /etc/hostname, /etc/hosts and
+  // /etc/resolv.conf of its own. kFailedPrecondition for ports without a
+  // CNI network, and for a host port (same port and protocol, overlapping
+  // host IP) another container in this runtime publishes, naming it.
   absl::Status Create(const ContainerSpec& spec) override;
   // kFailedPrecondition unless the container is created and has not
   // exited. A start interrupted by a crash after the program began is
   // recognised and recorded.
   absl::Status Start(const std::string& id) override;
   absl::Status Stop(const std::string& id, absl::Duration timeout) override;
-  // Also cleans up runc state and cgroups of an id with no directory.
+  // Runs CNI DEL (with the network and result cached at ADD) and removes
+  // the namespace file; a failed DEL keeps the record for a retry. Also
+  // cleans up runc state, cgroups and a namespace file of an id with no
+  // directory.
   // kFailedPrecondition for a record written by a newer version: that is
   // left alone.
   absl::Status Delete(const std::string& id) override;
@@ -172,6 +185,24 @@ class RuncRuntime : public Runtime {
   // Mounts (or copies) the layers onto the bundle's rootfs directory.
   absl::Status BuildRootfs(const ContainerSpec& spec);
 
+  // runc_network.cc: networking for Create, Delete and recovery.
+  // The CNI network a container joins: nullopt on the host network or
+  // when there is none (then kFailedPrecondition for a spec with ports).
+  absl::StatusOr<std::optional<network::CniNetwork>> NetworkFor(const ContainerSpec& spec) const;
+  // kFailedPrecondition when another container's record publishes one of
+  // spec's host ports. The caller holds ports_mu_ until its own record is
+  // written.
+  absl::Status CheckHostPorts(const ContainerSpec& spec) const;
+  // CNI ADD of record->netns_path, with the cache DEL needs written first;
+  // fills record->ip. ReleaseNetwork undoes it (and the namespace file),
+  // also half-done.
+  absl::Status AddToNetwork(const network::CniNetwork& net, ContainerRecord* record);
+  // CNI DEL with the cached network and result (the current network when
+  // no cache is left but a namespace file is), then the namespace file
+  // and the cache go; both kept when DEL fails. OK when there is nothing.
+  absl::Status ReleaseNetwork(const std::string& id);
+  std::string NetnsPathFor(const std::string& id) const { return options_.netns_dir + "/" + id; }
+
   // runc_teardown.cc: stop and teardown.
   // Everything of `id` as its record says.
   static TeardownTarget RecordedTarget(const std::string& id, const ContainerRecord& record);
@@ -226,6 +257,9 @@ class RuncRuntime : public Runtime {
   StateStore store_;
   oci::Runc runc_;
   RecoveryReport recovery_;
+  network::CniClient cni_;
+  // Held from the host-port check of a create to its first record.
+  absl::Mutex ports_mu_;
 
   absl::Mutex locks_mu_;
   std::map<std::string, IdMutex> locks_ ABSL_GUARDED_BY(locks_mu_);

@@ -28,13 +28,15 @@ namespace {
 // writes the exit file.
 constexpr absl::Duration kExitRecordWait = absl::Seconds(15);
 
-// Removes every entry of `dir` but the one named `keep`.
-absl::Status RemoveAllBut(const std::string& dir, const char* keep) {
+// Removes every entry of `dir` but the record and the network cache.
+absl::Status RemoveAllButRecord(const std::string& dir) {
   std::vector<std::string> names;
   if (DIR* d = opendir(dir.c_str()); d != nullptr) {
     while (const struct dirent* e = readdir(d)) {
       const std::string name = e->d_name;
-      if (name != "." && name != ".." && name != keep) names.push_back(name);
+      if (name != "." && name != ".." && name != "state.json" && name != "network.json") {
+        names.push_back(name);
+      }
     }
     closedir(d);
   }
@@ -91,8 +93,10 @@ absl::Status RuncRuntime::Delete(const std::string& id) {
   if (absl::Status s = ValidateContainerId(id); !s.ok()) return s;
   IdLock l(this, id);
   if (!IsDirectory(store_.ContainerDir(id))) {
-    // Maybe only runc state is left (e.g. after a lost directory).
+    // Maybe only runc state or a namespace file is left (e.g. after a
+    // lost directory).
     absl::Status s = KillAndForget(BareTarget(id));
+    Keep(&s, ReleaseNetwork(id));
     return s.ok() ? s : WithContext("delete", id, "cleanup", s);
   }
   absl::StatusOr<ContainerRecord> record = store_.Read(id);
@@ -204,12 +208,13 @@ absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
     unmounted.emplace();
     unmount = std::thread([this, &id, &unmounted] {
       *unmounted = Unmount(store_.RootfsDir(id));
-      if (unmounted->ok()) *unmounted = RemoveAllBut(store_.ContainerDir(id), "state.json");
+      if (unmounted->ok()) *unmounted = RemoveAllButRecord(store_.ContainerDir(id));
     });
   }
   // A plain delete is cheap once the container has exited; --force is the
-  // fallback inside KillAndForget.
+  // fallback inside KillAndForget. CNI DEL meanwhile.
   absl::Status deleted = runc_.Delete(id, /*force=*/false);
+  const absl::Status released = ReleaseNetwork(id);
   if (unmount.joinable()) unmount.join();
   if (!deleted.ok() && !absl::IsNotFound(deleted)) {
     spdlog::debug("delete container {}: {}; forcing", id, deleted.ToString());
@@ -218,7 +223,9 @@ absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
   rest.runc_deleted = deleted.ok() || absl::IsNotFound(deleted);
   Keep(&first, KillAndForget(rest));
   Keep(&first, unmounted.has_value() ? *unmounted : Unmount(store_.RootfsDir(id)));
-  Keep(&first, RemoveTree(store_.ContainerDir(id)));
+  // A failed DEL keeps the record and the cache: a retry runs it again.
+  Keep(&first, released);
+  if (released.ok()) Keep(&first, RemoveTree(store_.ContainerDir(id)));
   return first;
 }
 

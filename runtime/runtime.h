@@ -66,8 +66,12 @@ class FaultInjector {
   virtual absl::Status Check(absl::string_view step) = 0;
 };
 
-// The steps of Create, in order, by their fault-injection names.
-inline constexpr const char* kCreateSteps[] = {"state_dir",     "bundle",      "rootfs_mount",
+// The steps of Create, in order, by their fault-injection names. The
+// network steps (netns: the namespace file; cni_add: CNI ADD; etc_files:
+// /etc/hostname, hosts and resolv.conf) are asked also where a container
+// has no such resource (on the host network, or no CNI network).
+inline constexpr const char* kCreateSteps[] = {"state_dir",     "netns",       "cni_add",
+                                               "etc_files",     "bundle",      "rootfs_mount",
                                                "monitor_spawn", "runc_create", "commit"};
 
 }  // namespace berth::runtime

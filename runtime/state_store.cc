@@ -50,28 +50,78 @@ MountSpec MountFromJson(const json& j) {
   return m;
 }
 
+// Networking fields, written only when set: a record without them reads
+// the same in a release that does not know them.
+void NetworkToJson(const ContainerSpec& s, json* j) {
+  if (!s.ports.empty()) {
+    json ports = json::array();
+    for (const PortMapping& p : s.ports) {
+      ports.push_back({{"host_port", p.host_port},
+                       {"container_port", p.container_port},
+                       {"protocol", p.protocol},
+                       {"host_ip", p.host_ip}});
+    }
+    (*j)["ports"] = std::move(ports);
+  }
+  if (!s.host_aliases.empty()) {
+    json aliases = json::array();
+    for (const HostEntry& e : s.host_aliases) {
+      aliases.push_back({{"ip", e.ip}, {"hostnames", e.hostnames}});
+    }
+    (*j)["host_aliases"] = std::move(aliases);
+  }
+  if (s.dns.has_value()) {
+    (*j)["dns"] = {{"nameservers", s.dns->nameservers},
+                   {"searches", s.dns->searches},
+                   {"options", s.dns->options}};
+  }
+}
+
+void NetworkFromJson(const json& j, ContainerSpec* s) {
+  if (j.contains("ports")) {
+    for (const json& p : j.at("ports")) {
+      s->ports.push_back({p.at("host_port").get<int32_t>(), p.at("container_port").get<int32_t>(),
+                          p.at("protocol").get<std::string>(), p.at("host_ip").get<std::string>()});
+    }
+  }
+  if (j.contains("host_aliases")) {
+    for (const json& e : j.at("host_aliases")) {
+      s->host_aliases.push_back(
+          {e.at("ip").get<std::string>(), e.at("hostnames").get<std::vector<std::string>>()});
+    }
+  }
+  if (j.contains("dns")) {
+    const json& d = j.at("dns");
+    s->dns = DnsSettings{d.at("nameservers").get<std::vector<std::string>>(),
+                         d.at("searches").get<std::vector<std::string>>(),
+                         d.at("options").get<std::vector<std::string>>()};
+  }
+}
+
 json SpecToJson(const ContainerSpec& s) {
   json mounts = json::array();
   for (const MountSpec& m : s.mounts) mounts.push_back(MountToJson(m));
-  return {{"id", s.id},
-          {"rootfs_layers", s.rootfs_layers},
-          {"args", s.args},
-          {"env", s.env},
-          {"working_dir", s.working_dir},
-          {"uid", s.uid},
-          {"gid", s.gid},
-          {"hostname", s.hostname},
-          {"memory_bytes", s.resources.memory_bytes},
-          {"cpu_millis", s.resources.cpu_millis},
-          {"pids", s.resources.pids},
-          {"mounts", std::move(mounts)},
-          {"stop_signal", s.stop_signal},
-          {"host_network", s.host_network},
-          {"host_pid", s.host_pid},
-          {"labels", s.labels},
-          {"annotations", s.annotations},
-          {"log_max_bytes", s.log_max_bytes},
-          {"log_max_files", s.log_max_files}};
+  json j = {{"id", s.id},
+            {"rootfs_layers", s.rootfs_layers},
+            {"args", s.args},
+            {"env", s.env},
+            {"working_dir", s.working_dir},
+            {"uid", s.uid},
+            {"gid", s.gid},
+            {"hostname", s.hostname},
+            {"memory_bytes", s.resources.memory_bytes},
+            {"cpu_millis", s.resources.cpu_millis},
+            {"pids", s.resources.pids},
+            {"mounts", std::move(mounts)},
+            {"stop_signal", s.stop_signal},
+            {"host_network", s.host_network},
+            {"host_pid", s.host_pid},
+            {"labels", s.labels},
+            {"annotations", s.annotations},
+            {"log_max_bytes", s.log_max_bytes},
+            {"log_max_files", s.log_max_files}};
+  NetworkToJson(s, &j);
+  return j;
 }
 
 // Throws json::exception on a missing field or a wrong type.
@@ -103,6 +153,7 @@ ContainerSpec SpecFromJson(const json& j) {
   s.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
   s.log_max_bytes = j.at("log_max_bytes").get<int64_t>();
   s.log_max_files = j.at("log_max_files").get<int>();
+  NetworkFromJson(j, &s);
   return s;
 }
 
@@ -151,6 +202,8 @@ absl::Status StateStore::Write(const ContainerRecord& r) const {
       {"started_at", ToNanos(r.started_at)},
       {"boot_id", CurrentBootId()},
   };
+  if (!r.netns_path.empty()) j["netns_path"] = r.netns_path;
+  if (!r.ip.empty()) j["ip"] = r.ip;
   // Like runc's own state: atomic against a crash of Berth; containers do
   // not outlive a power loss, so there is nothing to fsync for.
   // What was cached of the file this replaces goes, also what a read while
@@ -223,6 +276,8 @@ absl::StatusOr<ContainerRecord> StateStore::Parse(const std::string& id,
     r.created_at = FromNanos(j.at("created_at").get<int64_t>());
     r.started_at = FromNanos(j.at("started_at").get<int64_t>());
     r.boot_id = j.value("boot_id", "");
+    r.netns_path = j.value("netns_path", "");
+    r.ip = j.value("ip", "");
   } catch (const json::exception& e) {
     return absl::DataLossError(absl::StrCat("read container ", id, ": ", path, ": ", e.what()));
   }

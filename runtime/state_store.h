@@ -39,6 +39,10 @@ struct ContainerRecord {
   uint64_t pid_start_time = 0;
   absl::Time created_at = absl::InfinitePast();
   absl::Time started_at = absl::InfinitePast();
+  // Its network namespace file (CNI), empty when runc made the namespace
+  // or it has none; its address on the CNI network, empty for none.
+  std::string netns_path;
+  std::string ip;
   // The boot the pids belong to. Read clears the pids of a record from
   // another boot: they may name unrelated processes now.
   std::string boot_id;
@@ -71,6 +75,12 @@ class StateStore {
   std::string MonitorPidFile(const std::string& id) const {
     return ContainerDir(id) + "/monitor.pid";
   }
+  // What CNI DEL needs (runtime/network/cni.h NetworkCache).
+  std::string NetworkCacheFile(const std::string& id) const {
+    return ContainerDir(id) + "/network.json";
+  }
+  // The container's hostname, hosts and resolv.conf files.
+  std::string EtcDir(const std::string& id) const { return ContainerDir(id) + "/etc"; }
 
   // Makes the container's directory; kAlreadyExists if it is there.
   absl::Status CreateDir(const std::string& id) const;

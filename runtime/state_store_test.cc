@@ -88,6 +88,39 @@ TEST_F(StateStoreTest, RecordFileIsTheVersionOneFormat) {
   EXPECT_EQ(*ReadFile(store_->ContainerDir("web") + "/state.json"), want);
 }
 
+TEST_F(StateStoreTest, NetworkFieldsRoundTripAndStayOutOfRecordsWithoutThem) {
+  ContainerRecord r = FullRecord();
+  r.spec.ports = {{8080, 80, "tcp", ""}, {53, 53, "udp", "10.0.0.1"}};
+  r.spec.host_aliases = {{"10.1.2.3", {"db", "db.local"}}};
+  r.spec.dns = DnsSettings{{"10.0.0.10"}, {"svc.local"}, {"ndots:2"}};
+  r.netns_path = "/run/berth/netns/web";
+  r.ip = "10.88.0.5";
+  ASSERT_TRUE(store_->CreateDir("web").ok());
+  ASSERT_TRUE(store_->Write(r).ok());
+  auto back = store_->Read("web");
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->spec.ports.size(), 2u);
+  EXPECT_EQ(back->spec.ports[1].host_port, 53);
+  EXPECT_EQ(back->spec.ports[1].container_port, 53);
+  EXPECT_EQ(back->spec.ports[1].protocol, "udp");
+  EXPECT_EQ(back->spec.ports[1].host_ip, "10.0.0.1");
+  ASSERT_EQ(back->spec.host_aliases.size(), 1u);
+  EXPECT_EQ(back->spec.host_aliases[0].hostnames, r.spec.host_aliases[0].hostnames);
+  ASSERT_TRUE(back->spec.dns.has_value());
+  EXPECT_EQ(back->spec.dns->nameservers, r.spec.dns->nameservers);
+  EXPECT_EQ(back->spec.dns->searches, r.spec.dns->searches);
+  EXPECT_EQ(back->spec.dns->options, r.spec.dns->options);
+  EXPECT_EQ(back->netns_path, "/run/berth/netns/web");
+  EXPECT_EQ(back->ip, "10.88.0.5");
+
+  ASSERT_TRUE(store_->Write(FullRecord()).ok());
+  const std::string plain = *ReadFile(store_->ContainerDir("web") + "/state.json");
+  for (const char* key : {"ports", "host_aliases", "dns", "netns_path", "\"ip\""}) {
+    EXPECT_THAT(plain, ::testing::Not(::testing::HasSubstr(key)));
+  }
+  EXPECT_FALSE(store_->Read("web")->spec.dns.has_value());
+}
+
 TEST_F(StateStoreTest, EveryFieldOfTheSpecRoundTrips) {
   ASSERT_TRUE(store_->CreateDir("web").ok());
   ASSERT_TRUE(store_->Write(FullRecord()).ok());

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/status_files.h"
 #include "tests/test_env.h"
@@ -49,14 +50,10 @@ class BerthctlE2eTest : public ::testing::Test {
   // berthd's flags: this test's directories, every other flag at its
   // default but the metrics port (many berthd run at once).
   std::vector<std::string> DefaultFlags() const {
-    return {BERTH_BERTHD_PATH,
-            "--manifests-dir=" + manifests_,
-            "--state-dir=" + world_.berth_state_dir(),
-            "--run-dir=" + world_.run_dir(),
-            "--images-dir=" + world_.dir() + "/images",
-            "--cgroup-parent=" + world_.cgroup_parent(),
-            "--monitor=" BERTH_MONITOR_PATH,
-            "--metrics-addr=127.0.0.1:0"};
+    std::vector<std::string> flags = {BERTH_BERTHD_PATH, "--manifests-dir=" + manifests_,
+                                      "--images-dir=" + world_.dir() + "/images"};
+    for (std::string& f : berth::testing::BerthdTestFlags(world_)) flags.push_back(std::move(f));
+    return flags;
   }
 
   // Starts berthd and waits until its socket answers.

@@ -19,6 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/registry_env.h"
 #include "tests/test_env.h"
@@ -63,16 +64,10 @@ struct Node {
 
   // `tuned`: shorter periods and back-off than berthd's defaults.
   void Start(const KubeEmulator& api, std::vector<std::string> extra = {}, bool tuned = true) {
-    std::vector<std::string> argv = {BERTH_BERTHD_PATH,
-                                     "--node-name=" + name,
+    std::vector<std::string> argv = {BERTH_BERTHD_PATH, "--node-name=" + name,
                                      "--kubeconfig=" + api.kubeconfig(),
-                                     "--manifests-dir=",
-                                     "--state-dir=" + world.berth_state_dir(),
-                                     "--run-dir=" + world.run_dir(),
-                                     "--images-dir=" + world.dir() + "/images",
-                                     "--cgroup-parent=" + world.cgroup_parent(),
-                                     "--monitor=" BERTH_MONITOR_PATH,
-                                     "--metrics-addr=127.0.0.1:0"};
+                                     "--manifests-dir=", "--images-dir=" + world.dir() + "/images"};
+    for (std::string& f : berth::testing::BerthdTestFlags(world)) argv.push_back(std::move(f));
     if (tuned) {
       for (const char* f : {"--relist-period=100ms", "--resync-period=2s",
                             "--restart-backoff-initial=300ms", "--workers=2"}) {

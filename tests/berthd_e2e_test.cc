@@ -31,6 +31,7 @@
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "runtime/sys/unique_fd.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/status_files.h"
 #include "tests/test_env.h"
@@ -83,14 +84,10 @@ class BerthdE2eTest : public ::testing::Test {
   // but the metrics port: many berthd run at once (metrics_default_port_e2e_test
   // has the test that takes the default port).
   std::vector<std::string> DefaultFlags() const {
-    return {BERTH_BERTHD_PATH,
-            "--manifests-dir=" + manifests_,
-            "--state-dir=" + world_.berth_state_dir(),
-            "--run-dir=" + world_.run_dir(),
-            "--images-dir=" + world_.dir() + "/images",
-            "--cgroup-parent=" + world_.cgroup_parent(),
-            "--monitor=" BERTH_MONITOR_PATH,
-            "--metrics-addr=127.0.0.1:0"};
+    std::vector<std::string> flags = {BERTH_BERTHD_PATH, "--manifests-dir=" + manifests_,
+                                      "--images-dir=" + world_.dir() + "/images"};
+    for (std::string& f : berth::testing::BerthdTestFlags(world_)) flags.push_back(std::move(f));
+    return flags;
   }
 
   std::vector<std::string> Flags() const {

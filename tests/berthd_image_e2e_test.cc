@@ -13,6 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/registry_env.h"
 #include "tests/status_files.h"
@@ -89,7 +90,8 @@ TEST_F(BerthdImageE2eTest, BuiltPushedPulledAndRunByBerthd) {
           .Start({BERTH_BERTHD_PATH, "--manifests-dir=" + manifests,
                   "--state-dir=" + world_.berth_state_dir(), "--run-dir=" + world_.run_dir(),
                   "--cgroup-parent=" + world_.cgroup_parent(), "--monitor=" BERTH_MONITOR_PATH,
-                  "--insecure-registries=" + (*registry)->host(), "--metrics-addr=127.0.0.1:0"},
+                  "--insecure-registries=" + (*registry)->host(), "--metrics-addr=127.0.0.1:0",
+                  berth::testing::NoCniFlag(world_)},
                  world_.dir() + "/berthd.log")
           .ok());
   for (const std::string name : {"berthd", "berthctl", "runc"}) {

@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/registry_env.h"
 #include "tests/stalling_proxy.h"
@@ -60,16 +61,12 @@ class BerthdImagesE2eTest : public ::testing::Test {
   void StartBerthd(std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {BERTH_BERTHD_PATH,
                                      "--manifests-dir=" + manifests_,
-                                     "--state-dir=" + world_.berth_state_dir(),
-                                     "--run-dir=" + world_.run_dir(),
-                                     "--cgroup-parent=" + world_.cgroup_parent(),
-                                     "--monitor=" BERTH_MONITOR_PATH,
-                                     "--metrics-addr=127.0.0.1:0",
                                      "--insecure-registries=" + registry_->host(),
                                      "--relist-period=100ms",
                                      "--resync-period=1s",
                                      "--restart-backoff-initial=500ms",
                                      "--restart-backoff-max=2s"};
+    for (std::string& f : berth::testing::BerthdTestFlags(world_)) argv.push_back(std::move(f));
     argv.insert(argv.end(), extra.begin(), extra.end());
     ASSERT_TRUE(berthd_.Start(argv, world_.dir() + "/berthd.log").ok());
   }

@@ -22,6 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/test_env.h"
 
@@ -125,7 +126,8 @@ class ChartRbacE2eTest : public ::testing::Test {
                             "--images-dir=" + node_world_.dir() + "/images",
                             "--cgroup-parent=" + node_world_.cgroup_parent(),
                             "--monitor=" BERTH_MONITOR_PATH, "--metrics-addr=127.0.0.1:0",
-                            "--relist-period=100ms", "--resync-period=2s", "--workers=2"},
+                            berth::testing::NoCniFlag(node_world_), "--relist-period=100ms",
+                            "--resync-period=2s", "--workers=2"},
                            node_world_.dir() + "/berthd.log")
                     .ok());
   }

@@ -1323,6 +1323,16 @@ BAD_EXPECTED = {
     "wrong_type_scalar.yaml": ("invalid", "spec.command"),
     "wrong_type_sequence.yaml": ("invalid", "spec.image"),
     "yes_is_boolean.yaml": ("invalid", "spec.nodeSelector[ssd]"),
+    "dns_none_without_config.yaml": ("parser-only", "dnsConfig required by dnsPolicy None: a rule between fields"),
+    "dns_policy_cluster_first.yaml": ("invalid", "spec.dnsPolicy"),
+    "host_alias_bad_ip.yaml": ("invalid", "spec.hostAliases[0].ip"),
+    "host_network_host_port.yaml": ("parser-only", "hostPort must equal containerPort with hostNetwork: a rule between fields"),
+    "host_port_duplicate.yaml": ("parser-only", "two ports on one hostPort and overlapping hostIPs: a rule between list items"),
+    "hostname_invalid.yaml": ("invalid", "spec.hostname"),
+    "port_duplicate.yaml": ("invalid", "spec.ports[1]"),
+    "port_name_invalid.yaml": ("invalid", "spec.ports[0].name"),
+    "port_out_of_range.yaml": ("invalid", "spec.ports[0].containerPort"),
+    "port_sctp.yaml": ("invalid", "spec.ports[0].protocol"),
 }
 
 # What a real server or a controller sets, not the author of a manifest.

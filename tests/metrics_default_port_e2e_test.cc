@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/http_get.h"
 #include "tests/processes.h"
 #include "tests/test_env.h"
@@ -35,13 +36,13 @@ TEST(MetricsDefaultPortE2eTest, ServesOn127001Port9321ByDefault) {
   berth::testing::OwnedProcess berthd;
   // Only the directories differ from the defaults; --metrics-addr is not
   // given.
-  ASSERT_TRUE(
-      berthd
-          .Start({BERTH_BERTHD_PATH, "--manifests-dir=" + manifests,
-                  "--state-dir=" + world.berth_state_dir(), "--run-dir=" + world.run_dir(),
-                  "--cgroup-parent=" + world.cgroup_parent(), "--monitor=" BERTH_MONITOR_PATH},
-                 world.dir() + "/berthd.log")
-          .ok());
+  ASSERT_TRUE(berthd
+                  .Start({BERTH_BERTHD_PATH, "--manifests-dir=" + manifests,
+                          "--state-dir=" + world.berth_state_dir(), "--run-dir=" + world.run_dir(),
+                          "--cgroup-parent=" + world.cgroup_parent(),
+                          "--monitor=" BERTH_MONITOR_PATH, berth::testing::NoCniFlag(world)},
+                         world.dir() + "/berthd.log")
+                  .ok());
   HttpResponse ready;
   EXPECT_TRUE(WaitFor(
       [&] {

@@ -26,6 +26,7 @@
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "runtime/sys/unique_fd.h"
+#include "tests/berthd_flags.h"
 #include "tests/http_get.h"
 #include "tests/processes.h"
 #include "tests/registry_env.h"
@@ -82,6 +83,7 @@ class MetricsE2eTest : public ::testing::Test {
             "--images-dir=" + world_.dir() + "/images",
             "--cgroup-parent=" + world_.cgroup_parent(),
             "--monitor=" BERTH_MONITOR_PATH,
+            berth::testing::NoCniFlag(world_),
             "--relist-period=100ms",
             "--resync-period=2s",
             "--restart-backoff-initial=300ms",

@@ -106,6 +106,10 @@ runtime::RuncRuntimeOptions TestWorld::RuntimeOptions() const {
   o.monitor_binary = BERTH_MONITOR_PATH;
   o.create_timeout = absl::Seconds(20);
   o.cleanup_timeout = absl::Seconds(10);
+  // No CNI network unless a test writes one (never the node's), and the
+  // namespace files inside the world.
+  o.cni_conf_dir = cni_conf_dir();
+  o.netns_dir = netns_dir();
   return o;
 }
 
@@ -150,6 +154,7 @@ std::vector<std::string> TestWorld::Leaks() const {
   }
   for (int pid : ProcessesMentioning(dir_)) leaks.push_back(absl::StrCat("process ", pid));
   for (const std::string& e : ListDir(state_dir(), false)) leaks.push_back("state entry " + e);
+  for (const std::string& e : ListDir(netns_dir(), false)) leaks.push_back("netns file " + e);
   return leaks;
 }
 

@@ -27,11 +27,16 @@ class TestWorld {
   std::string state_dir() const { return berth_state_dir() + "/containers"; }
   std::string runc_root() const { return run_dir() + "/runc"; }
   const std::string& cgroup_parent() const { return cgroup_parent_; }
+  // The runtime's --cni-conf-dir (empty unless a test writes a network
+  // there) and its network namespace files.
+  std::string cni_conf_dir() const { return dir_ + "/cni/net.d"; }
+  std::string netns_dir() const { return run_dir() + "/netns"; }
 
   runtime::RuncRuntimeOptions RuntimeOptions() const;
 
   // Leftover runc containers, mounts, cgroups, monitors or other processes
-  // mentioning this world, and entries in the state dir. Empty when clean.
+  // mentioning this world, and entries in the state dir or the netns dir.
+  // Empty when clean.
   std::vector<std::string> Leaks() const;
   // Deletes every container the runtime on this world's directories holds
   // (what a test's berthd left running); what could not be deleted, or

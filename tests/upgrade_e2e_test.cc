@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/status_files.h"
 #include "tests/test_env.h"
@@ -113,6 +114,7 @@ class UpgradeE2eTest : public ::testing::Test {
   std::vector<std::string> NewFlags() const {
     std::vector<std::string> flags = Flags(BERTH_BERTHD_PATH, BERTH_MONITOR_PATH);
     flags.push_back("--metrics-addr=127.0.0.1:0");
+    flags.push_back(berth::testing::NoCniFlag(world_));
     return flags;
   }
 

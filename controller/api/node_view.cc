@@ -46,6 +46,7 @@ void FillStatus(const ContainerReport& r, v1::ContainerStatus* s) {
   s->set_last_error(r.last_error);
   s->set_observed_generation(r.observed_generation);
   s->set_message(r.message);
+  s->set_ip(r.ip);
 }
 
 }  // namespace
@@ -183,6 +184,16 @@ ContainerPtr NodeView::Build(const std::string& id, const Entry& e) const {
   FillStatus(*e.report, c->mutable_status());
   if (e.desired) {
     c->set_spec_yaml(e.spec_yaml);
+    if (e.last_object.has_value()) {
+      for (const controller::ContainerPort& p : e.last_object->spec.ports) {
+        v1::Port* port = c->add_ports();
+        port->set_name(p.name);
+        port->set_container_port(p.container_port);
+        port->set_host_port(p.host_port);
+        port->set_host_ip(p.host_ip);
+        port->set_protocol(p.protocol == controller::Protocol::kUdp ? "UDP" : "TCP");
+      }
+    }
   } else if (e.observed) {
     c->mutable_status()->set_phase("Removing");
   }

@@ -90,6 +90,41 @@ std::string SignalName(int signal) {
   return abbrev != nullptr ? absl::StrCat("SIG", abbrev) : absl::StrCat(signal);
 }
 
+// spec.ports, hostname, dnsPolicy, dnsConfig and hostAliases, when set.
+void AppendNetwork(const NodeContainerSpec& spec, std::string* out) {
+  if (!spec.ports.empty()) {
+    *out += "ports:\n";
+    for (const controller::ContainerPort& p : spec.ports) {
+      absl::StrAppend(out, "- containerPort: ", p.container_port, "\n");
+      if (!p.name.empty()) absl::StrAppend(out, "  name: ", Scalar(p.name), "\n");
+      if (p.host_port > 0) absl::StrAppend(out, "  hostPort: ", p.host_port, "\n");
+      if (!p.host_ip.empty()) absl::StrAppend(out, "  hostIP: ", Scalar(p.host_ip), "\n");
+      if (p.protocol == controller::Protocol::kUdp) *out += "  protocol: UDP\n";
+    }
+  }
+  if (!spec.hostname.empty()) absl::StrAppend(out, "hostname: ", Scalar(spec.hostname), "\n");
+  if (spec.dns_policy == controller::DnsPolicy::kNone) *out += "dnsPolicy: None\n";
+  if (spec.dns_config.has_value()) {
+    *out += "dnsConfig:\n";
+    List(out, "  ", "nameservers", spec.dns_config->nameservers);
+    List(out, "  ", "searches", spec.dns_config->searches);
+    if (!spec.dns_config->options.empty()) {
+      *out += "  options:\n";
+      for (const controller::DnsOption& o : spec.dns_config->options) {
+        absl::StrAppend(out, "  - name: ", Scalar(o.name), "\n");
+        if (o.value.has_value()) absl::StrAppend(out, "    value: ", Scalar(*o.value), "\n");
+      }
+    }
+  }
+  if (!spec.host_aliases.empty()) {
+    *out += "hostAliases:\n";
+    for (const controller::HostAlias& a : spec.host_aliases) {
+      absl::StrAppend(out, "- ip: ", Scalar(a.ip), "\n");
+      List(out, "  ", "hostnames", a.hostnames);
+    }
+  }
+}
+
 }  // namespace
 
 std::string YamlScalar(const std::string& s) { return Scalar(s); }
@@ -176,6 +211,7 @@ std::string SpecToYaml(const NodeContainerSpec& spec) {
   if (!spec.node_name.empty()) absl::StrAppend(&out, "nodeName: ", Scalar(spec.node_name), "\n");
   Map(&out, "", "nodeSelector", spec.node_selector);
   if (spec.host_network) out += "hostNetwork: true\n";
+  AppendNetwork(spec, &out);
   return out;
 }
 

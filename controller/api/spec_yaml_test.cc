@@ -69,5 +69,34 @@ hostNetwork: true
   EXPECT_THAT(yaml, ::testing::HasSubstr("user: \"1000:2000\"\n"));
 }
 
+TEST(SpecYamlTest, NetworkingRoundTrips) {
+  const std::string spec = R"(image: busybox
+ports:
+- {name: http, containerPort: 8080, hostPort: 18080}
+- {containerPort: 53, hostPort: 1053, hostIP: "::1", protocol: UDP}
+- {containerPort: 9090}
+hostname: front
+dnsPolicy: None
+dnsConfig:
+  nameservers: [192.0.2.53]
+  searches: [example.com]
+  options: [{name: ndots, value: "2"}, {name: edns0}]
+hostAliases:
+- {ip: 192.0.2.10, hostnames: [db, db.example.com]}
+)";
+  const NodeContainer original = Parse(spec);
+  ASSERT_EQ(original.spec.ports.size(), 3u);
+  const std::string yaml = SpecToYaml(original.spec);
+  const NodeContainer again = Parse(yaml);
+  EXPECT_TRUE(controller::SameDesiredState(original, again)) << yaml;
+  EXPECT_THAT(yaml, ::testing::HasSubstr("- containerPort: 53\n  hostPort: 1053\n  hostIP: "));
+  NodeContainer changed = again;
+  changed.spec.ports[2].name = "metrics";
+  EXPECT_FALSE(controller::SameDesiredState(original, changed));
+  changed = again;
+  changed.spec.dns_config->options[1].value = "";
+  EXPECT_FALSE(controller::SameDesiredState(original, changed));
+}
+
 }  // namespace
 }  // namespace berth::api

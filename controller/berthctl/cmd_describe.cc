@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "controller/berthctl/args.h"
 #include "controller/berthctl/cli.h"
@@ -60,6 +61,21 @@ std::string Describe(const v1::Container& c, absl::Time now) {
   if (!s.reason().empty()) Line(&out, "Reason", s.reason(), 2);
   if (!s.message().empty()) Line(&out, "Message", s.message(), 2);
   if (s.pid() > 0) Line(&out, "PID", absl::StrCat(s.pid()));
+  if (!s.ip().empty()) Line(&out, "IP", s.ip());
+  if (!c.ports().empty()) {
+    // kubectl's form: "8080/TCP -> 127.0.0.1:18080", "9090/TCP (metrics)".
+    std::vector<std::string> ports;
+    for (const v1::Port& p : c.ports()) {
+      std::string text = absl::StrCat(p.container_port(), "/", p.protocol());
+      if (p.host_port() > 0) {
+        absl::StrAppend(&text, " -> ", p.host_ip().empty() ? "" : p.host_ip(),
+                        p.host_ip().empty() ? "" : ":", p.host_port());
+      }
+      if (!p.name().empty()) absl::StrAppend(&text, " (", p.name(), ")");
+      ports.push_back(std::move(text));
+    }
+    Line(&out, "Ports", absl::StrJoin(ports, ", "));
+  }
   if (IsSet(c.created_at())) Line(&out, "Created", Rfc1123(c.created_at()));
   if (IsSet(s.started_at())) Line(&out, "Started", Rfc1123(s.started_at()));
   if (IsSet(s.finished_at())) Line(&out, "Finished", Rfc1123(s.finished_at()));

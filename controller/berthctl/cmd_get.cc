@@ -2,7 +2,7 @@
 //              [-o wide|json|yaml|name] [-w]
 //
 // As `kubectl get pods`: a table of NAME, IMAGE, PHASE, RESTARTS, AGE
-// (NAMESPACE first with -A; -o wide adds PID, CONTAINER-ID and SOURCE), of
+// (NAMESPACE first with -A; -o wide adds IP, PID, CONTAINER-ID and SOURCE), of
 // the default namespace unless -n or -A says otherwise. Names are read one
 // by one (Get); a name not found is reported on stderr as kubectl does
 // (`Error from server (NotFound): nodecontainers "x" not found`) and the
@@ -40,7 +40,7 @@ std::vector<std::string> Header(const GetOptions& o) {
   if (o.all_namespaces) h.push_back("NAMESPACE");
   for (const char* c : {"NAME", "IMAGE", "PHASE", "RESTARTS", "AGE"}) h.push_back(c);
   if (o.wide) {
-    for (const char* c : {"PID", "CONTAINER-ID", "SOURCE"}) h.push_back(c);
+    for (const char* c : {"IP", "PID", "CONTAINER-ID", "SOURCE"}) h.push_back(c);
   }
   return h;
 }
@@ -54,6 +54,7 @@ std::vector<std::string> Row(const GetOptions& o, const v1::Container& c, absl::
   r.push_back(absl::StrCat(c.status().restart_count()));
   r.push_back(AgeOf(c.created_at(), now));
   if (o.wide) {
+    r.push_back(c.status().ip().empty() ? "<none>" : c.status().ip());
     r.push_back(c.status().pid() > 0 ? absl::StrCat(c.status().pid()) : "<none>");
     r.push_back(c.id());
     r.push_back(SourceText(c.source()));

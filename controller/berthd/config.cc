@@ -2,12 +2,16 @@
 
 #include "controller/api/peer_auth.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "controller/metrics/http_server.h"
@@ -97,6 +101,34 @@ absl::StatusOr<runtime::RootfsMode> RootfsModeOf(const Config& config) {
     return absl::InvalidArgumentError(absl::StrCat("--rootfs_mode: ", mode.status().message()));
   }
   return mode;
+}
+
+absl::StatusOr<runtime::RuncRuntimeOptions> RuntimeOptionsOf(const Config& config) {
+  absl::StatusOr<runtime::RootfsMode> rootfs_mode = RootfsModeOf(config);
+  if (!rootfs_mode.ok()) return rootfs_mode.status();
+  runtime::RuncRuntimeOptions o;
+  o.state_dir = config.containers_dir();
+  o.runc_root = config.run_dir + "/runc";
+  o.runc_binary = config.runc;
+  o.monitor_binary = config.monitor;
+  o.cgroup_parent = config.cgroup_parent;
+  o.rootfs_mode = *rootfs_mode;
+  o.cni_bin_dir = config.cni_bin_dir;
+  o.cni_conf_dir = config.cni_conf_dir;
+  o.netns_dir = config.run_dir + "/netns";
+  return o;
+}
+
+std::string CniNetworkFile(const Config& config) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(config.cni_conf_dir.c_str())) {
+    while (const dirent* e = readdir(d)) {
+      if (absl::EndsWith(e->d_name, ".conflist")) names.emplace_back(e->d_name);
+    }
+    closedir(d);
+  }
+  if (names.empty()) return "";
+  return absl::StrCat(config.cni_conf_dir, "/", *std::min_element(names.begin(), names.end()));
 }
 
 absl::StatusOr<image::RegistryImageStoreOptions> ImageStoreOptionsOf(const Config& config) {

@@ -58,6 +58,9 @@ struct Config {
   std::string rootfs_mode = "overlay";
   std::string runc;     // "": found on PATH
   std::string monitor;  // "": beside berthd
+  // CNI, for containers not on the host network (runtime/runc_runtime.h).
+  std::string cni_bin_dir = "/usr/lib/cni";
+  std::string cni_conf_dir = "/etc/cni/net.d";
 
   // The local API (controller/api): "" = <run_dir>/berth.sock.
   std::string api_socket;
@@ -91,7 +94,8 @@ NodeNameFallback SystemNodeNameFallback();
 
 // Fills the resolved fields of `config` and checks it: positive durations,
 // at least one worker, well-formed labels, a well-formed --metrics-addr,
-// something to run, --dry-run with a manifests directory. kInvalidArgument with the message berthd logs.
+// something to run, --dry-run with a manifests directory. kInvalidArgument with the message berthd
+// logs.
 absl::StatusOr<Config> ResolveConfig(Config config,
                                      const NodeNameFallback& fallback = SystemNodeNameFallback());
 
@@ -100,6 +104,15 @@ absl::StatusOr<std::map<std::string, std::string>> ParseNodeLabels(const std::st
 
 // --rootfs-mode, checked.
 absl::StatusOr<runtime::RootfsMode> RootfsModeOf(const Config& config);
+
+// The runtime's options: directories below --state-dir and --run-dir
+// (network namespaces in <run-dir>/netns), the runc and monitor binaries,
+// the cgroup parent, the rootfs mode and the CNI directories.
+absl::StatusOr<runtime::RuncRuntimeOptions> RuntimeOptionsOf(const Config& config);
+
+// The CNI network containers join: the first *.conflist in --cni-conf-dir
+// in lexical order (as kubelet and containerd pick it); "" when none.
+std::string CniNetworkFile(const Config& config);
 
 // The image store's options: the GC thresholds (0 <= low <= high <= 100),
 // the registry credentials (read from --registry-auth), insecure registries

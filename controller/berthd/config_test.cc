@@ -61,6 +61,10 @@ TEST(ConfigTest, TheFlagsDefaultsAreConfigsDefaults) {
   EXPECT_FALSE(flags->stop_on_exit);
   EXPECT_EQ(flags->metrics_addr, defaults.metrics_addr);
   EXPECT_EQ(defaults.metrics_addr, "127.0.0.1:9321");
+  EXPECT_EQ(flags->cni_bin_dir, "/usr/lib/cni");
+  EXPECT_EQ(flags->cni_conf_dir, "/etc/cni/net.d");
+  EXPECT_EQ(defaults.cni_bin_dir, flags->cni_bin_dir);
+  EXPECT_EQ(defaults.cni_conf_dir, flags->cni_conf_dir);
 }
 
 TEST(ConfigTest, MetricsAddress) {
@@ -226,6 +230,50 @@ TEST(ConfigTest, ApiGroupsMustExist) {
   EXPECT_TRUE(ResolveConfig(c, Fallback(std::nullopt, "host")).ok());
   c.api_admin_group = "no-such-group-here";
   EXPECT_THAT(ErrorOf(c), HasSubstr("--api_admin_group: no group named no-such-group-here"));
+}
+
+TEST(ConfigTest, RuntimeOptions) {
+  Config c;
+  c.state_dir = "/var/lib/b";
+  c.run_dir = "/run/b";
+  c.cni_bin_dir = "/opt/cni/bin:/usr/lib/cni";
+  c.cni_conf_dir = "/etc/b/net.d";
+  c.rootfs_mode = "copy";
+  absl::StatusOr<runtime::RuncRuntimeOptions> o = RuntimeOptionsOf(c);
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->state_dir, "/var/lib/b/containers");
+  EXPECT_EQ(o->runc_root, "/run/b/runc");
+  EXPECT_EQ(o->netns_dir, "/run/b/netns");
+  EXPECT_EQ(o->cni_bin_dir, "/opt/cni/bin:/usr/lib/cni");
+  EXPECT_EQ(o->cni_conf_dir, "/etc/b/net.d");
+  EXPECT_EQ(o->rootfs_mode, runtime::RootfsMode::kCopy);
+  c.rootfs_mode = "zfs";
+  EXPECT_FALSE(RuntimeOptionsOf(c).ok());
+}
+
+// The first *.conflist in lexical order, as kubelet and containerd pick it.
+TEST(ConfigTest, CniNetworkFile) {
+  char dir[] = "/tmp/berth-cni-conf-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  Config c;
+  c.cni_conf_dir = dir;
+  EXPECT_EQ(CniNetworkFile(c), "");
+  auto touch = [&](const std::string& name) {
+    FILE* f = fopen((std::string(dir) + "/" + name).c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fclose(f);
+  };
+  touch("05-old.conf");  // single-plugin configs are not read
+  touch("99-last.conflist");
+  EXPECT_EQ(CniNetworkFile(c), std::string(dir) + "/99-last.conflist");
+  touch("10-berth.conflist");
+  EXPECT_EQ(CniNetworkFile(c), std::string(dir) + "/10-berth.conflist");
+  for (const char* name : {"05-old.conf", "99-last.conflist", "10-berth.conflist"}) {
+    unlink((std::string(dir) + "/" + name).c_str());
+  }
+  rmdir(dir);
+  c.cni_conf_dir = "/nonexistent/net.d";
+  EXPECT_EQ(CniNetworkFile(c), "");
 }
 
 }  // namespace

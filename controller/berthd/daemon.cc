@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "controller/desired_state.h"
 #include "controller/diff.h"
+#include "controller/host_ports.h"
 #include "controller/plan.h"
 #include "runtime/state_store.h"
 #include "runtime/sys/process.h"
@@ -136,12 +137,15 @@ int Daemon::DryRun() {
     auto h = r->spec.annotations.find(controller::kSpecHashAnnotation);
     observed[id] = h == r->spec.annotations.end() ? "" : h->second;
   }
-  for (const std::string& e : snapshot.errors) std::fprintf(stderr, "error: %s\n", e.c_str());
+  std::vector<std::string> errors =
+      controller::HostPortConflicts(snapshot.objects, config_.node_name, config_.node_labels);
+  errors.insert(errors.begin(), snapshot.errors.begin(), snapshot.errors.end());
+  for (const std::string& e : errors) std::fprintf(stderr, "error: %s\n", e.c_str());
   std::fputs(controller::FormatPlan(controller::NodePlan(snapshot.objects, observed,
                                                          config_.node_name, config_.node_labels))
                  .c_str(),
              stdout);
-  return snapshot.errors.empty() ? 0 : 1;
+  return errors.empty() ? 0 : 1;
 }
 
 absl::Status Daemon::Start() {
@@ -217,16 +221,17 @@ absl::Status Daemon::Start() {
 }
 
 absl::Status Daemon::OpenRuntime() {
-  absl::StatusOr<runtime::RootfsMode> rootfs_mode = RootfsModeOf(config_);
-  if (!rootfs_mode.ok()) return rootfs_mode.status();
-  runtime::RuncRuntimeOptions ro;
-  ro.state_dir = config_.containers_dir();
-  ro.runc_root = config_.run_dir + "/runc";
-  ro.runc_binary = config_.runc;
-  ro.monitor_binary = config_.monitor;
-  ro.cgroup_parent = config_.cgroup_parent;
-  ro.rootfs_mode = *rootfs_mode;
-  absl::StatusOr<std::unique_ptr<runtime::RuncRuntime>> rt = runtime::RuncRuntime::Open(ro);
+  absl::StatusOr<runtime::RuncRuntimeOptions> ro = RuntimeOptionsOf(config_);
+  if (!ro.ok()) return ro.status();
+  if (const std::string network = CniNetworkFile(config_); network.empty()) {
+    spdlog::warn(
+        "no CNI network: no *.conflist in --cni-conf-dir={}; containers not on the host "
+        "network get loopback only, and those with a hostPort cannot start",
+        config_.cni_conf_dir);
+  } else {
+    spdlog::info("CNI network {} (plugins in {})", network, config_.cni_bin_dir);
+  }
+  absl::StatusOr<std::unique_ptr<runtime::RuncRuntime>> rt = runtime::RuncRuntime::Open(*ro);
   if (!rt.ok()) return rt.status();
   runtime_ = *std::move(rt);
   const runtime::RecoveryReport& rec = runtime_->recovery();

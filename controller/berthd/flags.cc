@@ -68,6 +68,11 @@ ABSL_FLAG(std::string, rootfs_mode, "overlay",
           "copy by itself when a probe mount fails)");
 ABSL_FLAG(std::string, runc, "", "runc binary (default: found on PATH)");
 ABSL_FLAG(std::string, monitor, "", "berth-monitor binary (default: beside berthd)");
+ABSL_FLAG(std::string, cni_bin_dir, "/usr/lib/cni",
+          "CNI plugins (bridge, host-local, portmap, loopback, ...); ':'-separated directories");
+ABSL_FLAG(std::string, cni_conf_dir, "/etc/cni/net.d",
+          "CNI network configuration: containers not on the host network join the network of "
+          "the first *.conflist here in lexical order; none: they get loopback only");
 ABSL_FLAG(std::string, api_socket, "",
           "The local API's unix socket, for berthctl (default: <run-dir>/berth.sock, "
           "that is /run/berth/berth.sock)");
@@ -135,6 +140,8 @@ Config FromFlags() {
   c.rootfs_mode = absl::GetFlag(FLAGS_rootfs_mode);
   c.runc = absl::GetFlag(FLAGS_runc);
   c.monitor = absl::GetFlag(FLAGS_monitor);
+  c.cni_bin_dir = absl::GetFlag(FLAGS_cni_bin_dir);
+  c.cni_conf_dir = absl::GetFlag(FLAGS_cni_conf_dir);
   c.log_level = absl::GetFlag(FLAGS_log_level);
   c.log_format = absl::GetFlag(FLAGS_log_format);
   c.dry_run = absl::GetFlag(FLAGS_dry_run);

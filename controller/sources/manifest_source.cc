@@ -197,6 +197,28 @@ std::string IdList(const std::vector<NodeContainer>& objects) {
   return absl::StrJoin(ids, ", ");
 }
 
+// The networking fields (spec_network.h).
+bool SameNetwork(const NodeContainerSpec& a, const NodeContainerSpec& b) {
+  auto port = [](const ContainerPort& p) {
+    return std::tie(p.name, p.container_port, p.host_port, p.host_ip, p.protocol);
+  };
+  auto alias = [](const HostAlias& h) { return std::tie(h.ip, h.hostnames); };
+  auto option = [](const DnsOption& o) { return std::tie(o.name, o.value); };
+  auto same = [](const auto& x, const auto& y, auto key) {
+    return x.size() == y.size() &&
+           std::equal(x.begin(), x.end(), y.begin(),
+                      [&](const auto& i, const auto& j) { return key(i) == key(j); });
+  };
+  if (std::tie(a.hostname, a.dns_policy) != std::tie(b.hostname, b.dns_policy)) return false;
+  if (!same(a.ports, b.ports, port) || !same(a.host_aliases, b.host_aliases, alias)) return false;
+  if (a.dns_config.has_value() != b.dns_config.has_value()) return false;
+  if (!a.dns_config.has_value()) return true;
+  const DnsConfig& x = *a.dns_config;
+  const DnsConfig& y = *b.dns_config;
+  return x.nameservers == y.nameservers && x.searches == y.searches &&
+         same(x.options, y.options, option);
+}
+
 }  // namespace
 
 bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
@@ -230,7 +252,7 @@ bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
   for (size_t i = 0; i < a.spec.mounts.size(); ++i) {
     if (mount(a.spec.mounts[i]) != mount(b.spec.mounts[i])) return false;
   }
-  return true;
+  return SameNetwork(a.spec, b.spec);
 }
 
 ManifestSource::ManifestSource(std::string dir) : dir_(std::move(dir)) {}

@@ -61,6 +61,45 @@ class CanonicalWriter {
   std::string& out_;
 };
 
+// The networking lines of CanonicalSpec (spec_hash.h): empty for a spec
+// that does not use those fields, which so keeps the hash it had before
+// they existed.
+std::string CanonicalNetwork(const NodeContainerSpec& spec) {
+  std::string out;
+  CanonicalWriter w(&out);
+  auto str = [&](const std::string& name, const std::string& s) { w.Str(name, s); };
+  std::vector<ContainerPort> published;
+  for (const ContainerPort& p : spec.ports) {
+    if (p.host_port > 0 && !spec.host_network) published.push_back(p);
+  }
+  if (!published.empty()) {
+    w.List("ports", published, [&](const std::string& name, const ContainerPort& p) {
+      w.Int(name + ".containerPort", p.container_port);
+      w.Int(name + ".hostPort", p.host_port);
+      w.Str(name + ".hostIP", p.host_ip);
+      w.Str(name + ".protocol", p.protocol == Protocol::kUdp ? "UDP" : "TCP");
+    });
+  }
+  if (!spec.hostname.empty()) w.Str("hostname", spec.hostname);
+  if (spec.dns_policy == DnsPolicy::kNone) w.Str("dnsPolicy", "None");
+  if (spec.dns_config.has_value()) {
+    w.List("dnsConfig.nameservers", spec.dns_config->nameservers, str);
+    w.List("dnsConfig.searches", spec.dns_config->searches, str);
+    w.List("dnsConfig.options", spec.dns_config->options,
+           [&](const std::string& name, const DnsOption& o) {
+             w.Str(name + ".name", o.name);
+             w.OptStr(name + ".value", o.value);
+           });
+  }
+  if (!spec.host_aliases.empty()) {
+    w.List("hostAliases", spec.host_aliases, [&](const std::string& name, const HostAlias& a) {
+      w.Str(name + ".ip", a.ip);
+      w.List(name + ".hostnames", a.hostnames, str);
+    });
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string CanonicalSpec(const NodeContainerSpec& spec) {
@@ -103,6 +142,7 @@ std::string CanonicalSpec(const NodeContainerSpec& spec) {
   });
   w.Int("stopSignal", spec.stop_signal);
   w.Bool("hostNetwork", spec.host_network);
+  out += CanonicalNetwork(spec);
   return out;
 }
 
@@ -112,7 +152,10 @@ std::string SpecHash(const NodeContainerSpec& spec) {
 
 bool SpecMatches(const NodeContainer& desired, const std::string& observed_hash) {
   if (observed_hash == SpecHash(desired.spec)) return true;
-  return IsLegacySpecHash(observed_hash) && observed_hash == LegacySpecHash(desired);
+  // v0.1.0 had no networking: a spec that uses it needs a new container
+  // whatever its other fields say.
+  return IsLegacySpecHash(observed_hash) && CanonicalNetwork(desired.spec).empty() &&
+         observed_hash == LegacySpecHash(desired);
 }
 
 std::string EffectiveObservedHash(const NodeContainer& desired, const std::string& observed_hash) {

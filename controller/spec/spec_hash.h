@@ -33,8 +33,16 @@ inline constexpr char kSpecHashVersionPrefix[] = "v2:";
 // group, resource limits, mounts, stopSignal, hostNetwork. Not in it, so
 // changing only them does not recreate: labels and annotations (metadata),
 // imagePullPolicy, imagePullSecrets, restartPolicy,
-// terminationGracePeriodSeconds, nodeName and nodeSelector. The namespace
-// and name are not in it either: they are the container's identity (its id).
+// terminationGracePeriodSeconds, nodeName and nodeSelector, probes and
+// lifecycle hooks. The namespace and name are not in it either: they are the
+// container's identity (its id).
+//
+// Networking follows, each only when used, so that a spec without it has
+// the same form (and hash) as before these fields existed: "ports" with the
+// published ports as the runtime gets them (hostPort set, not on the host
+// network: containerPort, hostPort, hostIP, protocol; a port's name and an
+// unpublished port are informational and left out), "hostname" when set,
+// "dnsPolicy" when None, "dnsConfig.*" when set, "hostAliases" when any.
 //
 // Encoding, one line per field: "<name> <value>\n"; strings as
 // "<byte length>:<bytes>", integers in decimal, booleans "true"/"false", an

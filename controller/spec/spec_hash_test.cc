@@ -139,6 +139,89 @@ TEST(SpecHashTest, WhatDoesNotNeedANewContainerLeavesIt) {
   EXPECT_EQ(SpecHash(o.spec), h);
 }
 
+NodeContainer Networked() {
+  NodeContainer o = Object();
+  o.spec.ports = {{"http", 8080, 18080, "", Protocol::kTcp},
+                  {"dns", 53, 0, "", Protocol::kUdp},
+                  {"", 8081, 18081, "127.0.0.1", Protocol::kUdp}};
+  o.spec.hostname = "web-1";
+  o.spec.dns_policy = DnsPolicy::kNone;
+  o.spec.dns_config = DnsConfig{{"192.0.2.53"}, {"example.com"}, {{"ndots", "2"}, {"edns0", {}}}};
+  o.spec.host_aliases = {{"192.0.2.10", {"db"}}};
+  return o;
+}
+
+// A spec that does not use the networking fields keeps its form (and so
+// every running container its hash: CanonicalFormIsPinned); one that does
+// gets these lines after the others.
+TEST(SpecHashTest, NetworkingIsAppendedOnlyWhenUsed) {
+  const std::string base = CanonicalSpec(Object().spec);
+  NodeContainer defaults = Object();
+  defaults.spec.dns_policy = DnsPolicy::kDefault;
+  defaults.spec.ports = {{"metrics", 9090, 0, "", Protocol::kTcp}};  // not published
+  EXPECT_EQ(CanonicalSpec(defaults.spec), base);
+  EXPECT_EQ(CanonicalSpec(Networked().spec), base +
+                                                 "ports 2\n"
+                                                 "ports[0].containerPort 8080\n"
+                                                 "ports[0].hostPort 18080\n"
+                                                 "ports[0].hostIP 0:\n"
+                                                 "ports[0].protocol 3:TCP\n"
+                                                 "ports[1].containerPort 8081\n"
+                                                 "ports[1].hostPort 18081\n"
+                                                 "ports[1].hostIP 9:127.0.0.1\n"
+                                                 "ports[1].protocol 3:UDP\n"
+                                                 "hostname 5:web-1\n"
+                                                 "dnsPolicy 4:None\n"
+                                                 "dnsConfig.nameservers 1\n"
+                                                 "dnsConfig.nameservers[0] 10:192.0.2.53\n"
+                                                 "dnsConfig.searches 1\n"
+                                                 "dnsConfig.searches[0] 11:example.com\n"
+                                                 "dnsConfig.options 2\n"
+                                                 "dnsConfig.options[0].name 5:ndots\n"
+                                                 "dnsConfig.options[0].value 1:2\n"
+                                                 "dnsConfig.options[1].name 5:edns0\n"
+                                                 "dnsConfig.options[1].value -\n"
+                                                 "hostAliases 1\n"
+                                                 "hostAliases[0].ip 10:192.0.2.10\n"
+                                                 "hostAliases[0].hostnames 1\n"
+                                                 "hostAliases[0].hostnames[0] 2:db\n");
+  EXPECT_NE(SpecHash(Networked().spec), SpecHash(Object().spec));
+}
+
+TEST(SpecHashTest, EveryNetworkingChangeThatNeedsANewContainerChangesIt) {
+  const std::string h = SpecHash(Networked().spec);
+  const std::vector<std::pair<const char*, std::function<void(NodeContainerSpec&)>>> changes = {
+      {"containerPort", [](NodeContainerSpec& s) { s.ports[0].container_port = 80; }},
+      {"hostPort", [](NodeContainerSpec& s) { s.ports[0].host_port = 8080; }},
+      {"hostIP", [](NodeContainerSpec& s) { s.ports[0].host_ip = "127.0.0.1"; }},
+      {"protocol", [](NodeContainerSpec& s) { s.ports[0].protocol = Protocol::kUdp; }},
+      {"published", [](NodeContainerSpec& s) { s.ports[1].host_port = 53; }},
+      {"port gone", [](NodeContainerSpec& s) { s.ports.erase(s.ports.begin()); }},
+      {"hostname", [](NodeContainerSpec& s) { s.hostname = "web-2"; }},
+      {"hostname unset", [](NodeContainerSpec& s) { s.hostname.clear(); }},
+      {"nameserver", [](NodeContainerSpec& s) { s.dns_config->nameservers[0] = "192.0.2.54"; }},
+      {"search", [](NodeContainerSpec& s) { s.dns_config->searches.clear(); }},
+      {"option value", [](NodeContainerSpec& s) { s.dns_config->options[1].value = ""; }},
+      {"dns unset",
+       [](NodeContainerSpec& s) {
+         s.dns_policy = DnsPolicy::kDefault;
+         s.dns_config.reset();
+       }},
+      {"alias ip", [](NodeContainerSpec& s) { s.host_aliases[0].ip = "192.0.2.11"; }},
+      {"alias name", [](NodeContainerSpec& s) { s.host_aliases[0].hostnames.push_back("db2"); }},
+  };
+  for (const auto& [what, change] : changes) {
+    NodeContainer o = Networked();
+    change(o.spec);
+    EXPECT_NE(SpecHash(o.spec), h) << what;
+  }
+  // A port's name and an unpublished port are informational.
+  NodeContainer renamed = Networked();
+  renamed.spec.ports[0].name = "web";
+  renamed.spec.ports[1].container_port = 5353;
+  EXPECT_EQ(SpecHash(renamed.spec), h);
+}
+
 TEST(SpecHashTest, MatchesItsOwnFormAndTheLegacyOne) {
   const NodeContainer o = Object();
   const std::string legacy = LegacySpecHash(o);
@@ -162,6 +245,15 @@ TEST(SpecHashTest, MatchesItsOwnFormAndTheLegacyOne) {
   relabeled.metadata.labels["tier"] = "front";
   relabeled.spec.termination_grace_period_seconds = 5;
   EXPECT_TRUE(SpecMatches(relabeled, legacy));
+
+  // v0.1.0 had no networking: a spec that uses it recreates its container.
+  NodeContainer published = o;
+  published.spec.ports = {{"", 80, 8080, "", Protocol::kTcp}};
+  EXPECT_EQ(LegacySpecHash(published), legacy) << "the legacy form does not see ports";
+  EXPECT_FALSE(SpecMatches(published, legacy));
+  NodeContainer named = o;
+  named.spec.hostname = "other";
+  EXPECT_FALSE(SpecMatches(named, legacy));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "controller/spec/field_reader.h"
 #include "controller/spec/quantity.h"
+#include "controller/spec/spec_network.h"
 #include "controller/spec/yaml_reader.h"
 #include "runtime/names.h"
 
@@ -142,11 +143,14 @@ std::optional<NodeContainer> Decoder::Decode() {
         &object.metadata);
   }
   if (Require(top, "spec")) {
+    // clang-format off
     DecodeSpec(Sub(top, "spec",
                    {"image", "imagePullPolicy", "imagePullSecrets", "command", "args", "env",
                     "workingDir", "user", "resources", "mounts", "restartPolicy", "stopSignal",
-                    "terminationGracePeriodSeconds", "nodeName", "nodeSelector", "hostNetwork"}),
+                    "terminationGracePeriodSeconds", "nodeName", "nodeSelector", "hostNetwork",
+                    "ports", "hostname", "dnsPolicy", "dnsConfig", "hostAliases"}),
                &object.spec);
+    // clang-format on
   }
   if (!errors_.empty()) return std::nullopt;
   object.source = absl::StrCat(file_, ":", doc_.line);
@@ -258,6 +262,7 @@ void Decoder::DecodeSpec(const Fields& s, NodeContainerSpec* spec) {
   }
   StringMap(s, "nodeSelector", MapKind::kPlain, &spec->node_selector);
   Bool(s, "hostNetwork", &spec->host_network);
+  DecodeNetworkFields(doc_, file_, s, spec, &errors_);
 }
 
 void Decoder::DecodeEnv(const Fields& s, std::vector<EnvVar>* env) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "controller/spec/spec_network.h"
 #include "controller/spec/testing/spec_parser_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -267,6 +269,22 @@ const std::map<std::string, std::string>& BadExpectations() {
       {"wrong_type_scalar.yaml", "spec.command: expected a sequence of strings, got a string"},
       {"wrong_type_sequence.yaml", "spec.image: expected a string, got a sequence"},
       {"yes_is_boolean.yaml", "spec.nodeSelector.ssd: expected a string, got a boolean"},
+      {"dns_none_without_config.yaml", "spec.dnsConfig: required with dnsPolicy: None"},
+      {"dns_policy_cluster_first.yaml",
+       "spec.dnsPolicy: dnsPolicy ClusterFirst is not supported: a node has no cluster DNS"},
+      {"host_alias_bad_ip.yaml",
+       "spec.hostAliases[0].ip: must be a valid IP address, got \"300.1.2.3\""},
+      {"host_network_host_port.yaml",
+       "spec.ports[0].hostPort: must equal containerPort (80) with hostNetwork: true"},
+      {"host_port_duplicate.yaml",
+       "spec.ports[1].hostPort: duplicate host port 8080/TCP (also spec.ports[0])"},
+      {"hostname_invalid.yaml", "spec.hostname: invalid hostname \"web.example\""},
+      {"port_duplicate.yaml",
+       "spec.ports[1].containerPort: duplicate port 80/TCP (also spec.ports[0])"},
+      {"port_name_invalid.yaml", "spec.ports[0].name: invalid port name \"Http_1\""},
+      {"port_out_of_range.yaml",
+       "spec.ports[0].containerPort: must be between 1 and 65535, got 70000"},
+      {"port_sctp.yaml", "spec.ports[0].protocol: SCTP is not supported"},
   };
   return *expectations;
 }
@@ -610,6 +628,46 @@ TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
   EXPECT_EQ(AcceptedFields(head + "spec: {image: b, mounts: [{tmpfs: {zzz: 1}}]}",
                            "spec.mounts[0].tmpfs"),
             SchemaFields(mount["properties"]["tmpfs"]));
+  // Networking (spec_network.h).
+  const YAML::Node props = spec["properties"];
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, ports: [{zzz: 1}]}", "spec.ports[0]"),
+            SchemaFields(props["ports"]["items"]));
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, dnsConfig: {zzz: 1}}", "spec.dnsConfig"),
+            SchemaFields(props["dnsConfig"]));
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, dnsConfig: {options: [{zzz: 1}]}}",
+                           "spec.dnsConfig.options[0]"),
+            SchemaFields(props["dnsConfig"]["properties"]["options"]["items"]));
+  EXPECT_EQ(
+      AcceptedFields(head + "spec: {image: b, hostAliases: [{zzz: 1}]}", "spec.hostAliases[0]"),
+      SchemaFields(props["hostAliases"]["items"]));
+  // The same bounds and enums.
+  const YAML::Node port = props["ports"]["items"]["properties"];
+  EXPECT_EQ(port["containerPort"]["minimum"].as<int>(), 1);
+  EXPECT_EQ(port["containerPort"]["maximum"].as<int>(), 65535);
+  EXPECT_EQ(port["hostPort"]["minimum"].as<int>(), 0);
+  EXPECT_EQ(port["hostPort"]["maximum"].as<int>(), 65535);
+  EXPECT_EQ(port["name"]["maxLength"].as<int>(), 15);
+  EXPECT_EQ(port["protocol"]["enum"].as<std::vector<std::string>>(),
+            (std::vector<std::string>{"TCP", "UDP"}));
+  EXPECT_EQ(port["protocol"]["default"].as<std::string>(), "TCP");
+  EXPECT_EQ(props["dnsPolicy"]["enum"].as<std::vector<std::string>>(),
+            (std::vector<std::string>{"Default", "None"}));
+  EXPECT_EQ(props["dnsConfig"]["properties"]["nameservers"]["maxItems"].as<int>(), 3);
+  EXPECT_EQ(props["dnsConfig"]["properties"]["searches"]["maxItems"].as<int>(), 32);
+  EXPECT_EQ(props["hostname"]["maxLength"].as<int>(), 63);
+  // The schema's patterns take what the parser takes, on samples.
+  auto matches = [](const YAML::Node& schema, const std::string& value) {
+    return std::regex_search(value, std::regex(schema["pattern"].as<std::string>()));
+  };
+  for (const std::string name : {"http", "h", "web-8080", "80-http", "a1-b2-c3", "Http", "http_1",
+                                 "8080", "-http", "http-", "ht--tp", "a-1"}) {
+    EXPECT_EQ(matches(port["name"], name), IsPortName(name)) << name;
+  }
+  for (const std::string ip :
+       {"10.89.0.1", "0.0.0.0", "255.255.255.255", "::1", "fe80::1", "2001:db8::53", "300.1.2.3",
+        "1.2.3", "01.2.3.4", "", "localhost", "10.0.0.1 "}) {
+    EXPECT_EQ(matches(port["hostIP"], ip), IsIpAddress(ip)) << ip;
+  }
   // The status shape and columns of CONTRACT.md.
   const std::vector<std::string> columns = {"Node", "Phase", "Restarts", "Age"};
   ASSERT_EQ(version["additionalPrinterColumns"].size(), columns.size());
@@ -628,7 +686,7 @@ TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
             (std::set<std::string>{"nodeName", "phase", "observedGeneration", "containerID", "pid",
                                    "startedAt", "finishedAt", "exitCode", "reason", "message",
                                    "restartCount", "lastState", "lastError", "conditions", "image",
-                                   "imageID"}));
+                                   "imageID", "ip"}));
 }
 
 }  // namespace

@@ -23,6 +23,8 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
   echo "$prefix/lib/systemd/system/berthd.service"
   for f in "$src"/manifests/examples/*; do echo "$prefix/share/berth/examples/$(basename "$f")"; done
   for f in "$src"/crds/*; do echo "$prefix/share/berth/crds/$(basename "$f")"; done
+  echo "$prefix/share/berth/cni/10-berth.conflist"
+  echo "/etc/cni/net.d/10-berth.conflist"  # the DESTDIR had no CNI network
 } | sort >"$tmp/want"
 (cd "$dest" && find . -type f -o -type l) | sed 's|^\.||' | sort >"$tmp/got"
 diff -u "$tmp/want" "$tmp/got" || fail "installed files differ from the expected list"
@@ -30,6 +32,18 @@ diff -u "$tmp/want" "$tmp/got" || fail "installed files differ from the expected
 [ -x "$dest$prefix/libexec/berth/berth-monitor" ] || fail "berth-monitor is not executable"
 cmp -s "$src/manifests/examples/web.yaml" "$dest$prefix/share/berth/examples/web.yaml" ||
   fail "examples/web.yaml differs from the source"
+
+# The default CNI network: installed where there is none, never beside
+# another (the node's choice).
+cmp -s "$src/hack/cni/10-berth.conflist" "$dest/etc/cni/net.d/10-berth.conflist" ||
+  fail "/etc/cni/net.d/10-berth.conflist differs from hack/cni/10-berth.conflist"
+other="$tmp/other"
+mkdir -p "$other/etc/cni/net.d"
+echo '{"cniVersion": "1.0.0", "name": "mine", "plugins": []}' >"$other/etc/cni/net.d/05-mine.conflist"
+DESTDIR="$other" cmake --install "$build" >"$tmp/install-other.log" 2>&1 ||
+  { cat "$tmp/install-other.log"; fail "cmake --install beside another CNI network"; }
+[ "$(ls "$other/etc/cni/net.d")" = 05-mine.conflist ] ||
+  fail "installed beside another CNI network: $(ls "$other/etc/cni/net.d")"
 
 # The unit starts the installed berthd, on /etc/berth/manifests.
 unit="$dest$prefix/lib/systemd/system/berthd.service"

@@ -118,11 +118,28 @@ json BuildOciConfig(const ContainerSpec& spec, const BundleOptions& options) {
   };
 
   json mounts = BaseMounts();
+  if (!options.etc_dir.empty()) {
+    for (const char* name : {"hostname", "hosts", "resolv.conf"}) {
+      const std::string destination = absl::StrCat("/etc/", name);
+      const bool user_mounted =
+          std::any_of(spec.mounts.begin(), spec.mounts.end(),
+                      [&](const MountSpec& m) { return m.destination == destination; });
+      if (user_mounted) continue;
+      mounts.push_back({{"destination", destination},
+                        {"type", "bind"},
+                        {"source", absl::StrCat(options.etc_dir, "/", name)},
+                        {"options", {"rbind", "rprivate", "rw"}}});
+    }
+  }
   for (const MountSpec& m : spec.mounts) mounts.push_back(UserMount(m));
 
   json namespaces = json::array({{{"type", "ipc"}}, {{"type", "mount"}}});
   if (!spec.host_pid) namespaces.push_back({{"type", "pid"}});
-  if (!spec.host_network) namespaces.push_back({{"type", "network"}});
+  if (!spec.host_network) {
+    json netns = {{"type", "network"}};
+    if (!options.netns_path.empty()) netns["path"] = options.netns_path;
+    namespaces.push_back(std::move(netns));
+  }
   if (own_uts) namespaces.push_back({{"type", "uts"}});
 
   json resources = {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}};

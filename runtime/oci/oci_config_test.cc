@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <map>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -101,6 +103,28 @@ TEST(OciConfigTest, Namespaces) {
   EXPECT_FALSE(HasNamespace(h, "network"));
   EXPECT_FALSE(HasNamespace(h, "uts")) << "host network shares the host's name";
   EXPECT_FALSE(h.contains("hostname"));
+}
+
+TEST(OciConfigTest, NetworkNamespaceFileAndEtcFiles) {
+  ContainerSpec spec = Spec();
+  spec.mounts.push_back({MountSpec::Type::kBind, "/host/resolv", "/etc/resolv.conf", true, 0});
+  BundleOptions options{"/r", "/c", "/run/berth/netns/web", "/state/web/etc"};
+  json c = BuildOciConfig(spec, options);
+  json netns;
+  for (const auto& ns : c["linux"]["namespaces"]) {
+    if (ns["type"] == "network") netns = ns;
+  }
+  EXPECT_EQ(netns["path"], "/run/berth/netns/web");
+  std::map<std::string, std::string> sources;
+  for (const auto& m : c["mounts"]) sources[m["destination"]] = m["source"];
+  EXPECT_EQ(sources["/etc/hostname"], "/state/web/etc/hostname");
+  EXPECT_EQ(sources["/etc/hosts"], "/state/web/etc/hosts");
+  EXPECT_EQ(sources["/etc/resolv.conf"], "/host/resolv") << "the spec's own mount wins";
+
+  // Without them: runc's new namespace, the image's files.
+  json plain = BuildOciConfig(Spec(), {"/r", "/c"});
+  for (const auto& ns : plain["linux"]["namespaces"]) EXPECT_FALSE(ns.contains("path"));
+  for (const auto& m : plain["mounts"]) EXPECT_NE(m["destination"], "/etc/hosts");
 }
 
 }  // namespace

@@ -1,0 +1,87 @@
+#include "runtime/network/netns.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/sys/process.h"
+
+namespace berth::runtime::network {
+
+absl::StatusOr<std::string> CreateNetns(const std::string& dir, const std::string& name) {
+  if (absl::Status s = MakeDirs(dir, 0755); !s.ok()) return s;
+  const std::string path = absl::StrCat(dir, "/", name);
+  const int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat("create network namespace ", path, ": exists"));
+    }
+    return absl::ErrnoToStatus(errno, absl::StrCat("create network namespace file ", path));
+  }
+  close(fd);
+  // A thread of its own: unshare changes the calling thread's namespace,
+  // and that thread ends right after the mount (the mount keeps the
+  // namespace alive).
+  absl::Status status;
+  std::thread t([&] {
+    if (unshare(CLONE_NEWNET) != 0) {
+      status = absl::ErrnoToStatus(errno, "unshare(CLONE_NEWNET)");
+      return;
+    }
+    const std::string self =
+        absl::StrCat("/proc/self/task/", static_cast<long>(syscall(SYS_gettid)), "/ns/net");
+    if (mount(self.c_str(), path.c_str(), "none", MS_BIND, nullptr) != 0) {
+      status = absl::ErrnoToStatus(errno, absl::StrCat("bind-mount ", self, " on ", path));
+    }
+  });
+  t.join();
+  if (!status.ok()) {
+    unlink(path.c_str());
+    return absl::Status(status.code(),
+                        absl::StrCat("create network namespace ", path, ": ", status.message()));
+  }
+  return path;
+}
+
+bool IsNetns(const std::string& path) {
+  struct statfs fs;
+  return statfs(path.c_str(), &fs) == 0 && fs.f_type == NSFS_MAGIC;
+}
+
+absl::Status RemoveNetns(const std::string& path) {
+  // A bind mount can be stacked (a retried mount after a crash): until none
+  // is left, at most a few.
+  for (int i = 0; i < 8 && IsNetns(path); ++i) {
+    if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("unmount network namespace ", path));
+    }
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("remove network namespace file ", path));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ListNetns(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = opendir(dir.c_str()); d != nullptr) {
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") out.push_back(name);
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+}  // namespace berth::runtime::network
