@@ -1,5 +1,8 @@
 #include "runtime/container_spec.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -23,6 +26,61 @@ std::string PathProblem(absl::string_view path) {
     if (part == "..") return "must not contain \"..\"";
   }
   return "";
+}
+
+bool IsIp(const std::string& s) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// A word of /etc/hosts or /etc/resolv.conf: not empty, no blank or control
+// character (which would start another field or line).
+bool IsWord(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// What the files and the CNI plugins are made from.
+absl::Status ValidateNetworking(const ContainerSpec& spec) {
+  if (!spec.hostname.empty() && (!IsWord(spec.hostname) || spec.hostname.size() > 64)) {
+    return Bad(spec, "hostname", "at most 64 characters, no blanks");
+  }
+  for (const PortMapping& p : spec.ports) {
+    const std::string name = absl::StrCat("port ", p.host_port, ":", p.container_port);
+    if (p.container_port < 1 || p.container_port > 65535 || p.host_port < 0 ||
+        p.host_port > 65535) {
+      return Bad(spec, name, "ports must be 1-65535 (hostPort 0: not published)");
+    }
+    if (p.protocol != "tcp" && p.protocol != "udp") {
+      return Bad(spec, name, absl::StrCat("protocol \"", p.protocol, "\" is not tcp or udp"));
+    }
+    if (!p.host_ip.empty() && !IsIp(p.host_ip)) {
+      return Bad(spec, name, absl::StrCat("hostIP \"", p.host_ip, "\" is not an IP address"));
+    }
+  }
+  for (const HostEntry& e : spec.host_aliases) {
+    if (!IsIp(e.ip)) {
+      return Bad(spec, "hostAliases", absl::StrCat("\"", e.ip, "\" is not an IP address"));
+    }
+    if (e.hostnames.empty()) return Bad(spec, "hostAliases " + e.ip, "no hostnames");
+    for (const std::string& h : e.hostnames) {
+      if (!IsWord(h)) return Bad(spec, "hostAliases " + e.ip, "a hostname is empty or has blanks");
+    }
+  }
+  if (spec.dns.has_value()) {
+    for (const std::string& ns : spec.dns->nameservers) {
+      if (!IsIp(ns)) return Bad(spec, "dns", absl::StrCat("nameserver \"", ns, "\" is not an IP"));
+    }
+    for (const auto* list : {&spec.dns->searches, &spec.dns->options}) {
+      for (const std::string& w : *list) {
+        if (!IsWord(w)) return Bad(spec, "dns", absl::StrCat("\"", w, "\" is empty or has blanks"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -87,7 +145,7 @@ absl::Status ValidateContainerSpec(const ContainerSpec& spec) {
   }
   if (spec.log_max_bytes < 4096) return Bad(spec, "log_max_bytes", "below 4096 bytes");
   if (spec.log_max_files < 1) return Bad(spec, "log_max_files", "must be at least 1");
-  return absl::OkStatus();
+  return ValidateNetworking(spec);
 }
 
 }  // namespace berth::runtime

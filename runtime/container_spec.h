@@ -33,7 +33,7 @@ struct ResourceLimits {
 
 // A port published on the node (CNI runtimeConfig portMappings).
 struct PortMapping {
-  int32_t host_port = 0;
+  int32_t host_port = 0;  // 0: not published (only declared)
   int32_t container_port = 0;
   std::string protocol = "tcp";  // "tcp" or "udp"
   std::string host_ip;           // empty: every address

@@ -21,7 +21,15 @@ ContainerSpec Valid() {
   return s;
 }
 
-TEST(ContainerSpecTest, ValidSpecPasses) { EXPECT_TRUE(ValidateContainerSpec(Valid()).ok()); }
+TEST(ContainerSpecTest, ValidSpecPasses) {
+  EXPECT_TRUE(ValidateContainerSpec(Valid()).ok());
+  ContainerSpec networked = Valid();
+  networked.hostname = "web-1";
+  networked.ports = {{8080, 80, "tcp", ""}, {0, 53, "udp", ""}, {53, 53, "udp", "fd00::1"}};
+  networked.host_aliases = {{"10.0.0.3", {"db", "db.local"}}};
+  networked.dns = DnsSettings{{"10.0.0.10", "fd00::10"}, {"svc.local"}, {"ndots:5"}};
+  EXPECT_TRUE(ValidateContainerSpec(networked).ok());
+}
 
 TEST(ContainerSpecTest, EachProblemIsNamed) {
   struct Case {
@@ -47,6 +55,43 @@ TEST(ContainerSpecTest, EachProblemIsNamed) {
       {"resources", [](ContainerSpec& s) { s.resources.pids = -1; }},
       {"resources.memory", [](ContainerSpec& s) { s.resources.memory_bytes = 100; }},
       {"log_max_files", [](ContainerSpec& s) { s.log_max_files = 0; }},
+      {"hostname", [](ContainerSpec& s) { s.hostname = "a b"; }},
+      {"port 80:0",
+       [](ContainerSpec& s) {
+         s.ports = {{80, 0, "tcp", ""}};
+       }},
+      {"port 70000:80",
+       [](ContainerSpec& s) {
+         s.ports = {{70000, 80, "tcp", ""}};
+       }},
+      {"is not tcp or udp",
+       [](ContainerSpec& s) {
+         s.ports = {{80, 80, "TCP", ""}};
+       }},
+      {"hostIP",
+       [](ContainerSpec& s) {
+         s.ports = {{80, 80, "udp", "localhost"}};
+       }},
+      {"hostAliases",
+       [](ContainerSpec& s) {
+         s.host_aliases = {{"10.0.0.300", {"db"}}};
+       }},
+      {"hostAliases 10.0.0.3",
+       [](ContainerSpec& s) {
+         s.host_aliases = {{"10.0.0.3", {}}};
+       }},
+      {"hostAliases ::1",
+       [](ContainerSpec& s) {
+         s.host_aliases = {{"::1", {"a\nb"}}};
+       }},
+      {"nameserver",
+       [](ContainerSpec& s) {
+         s.dns = DnsSettings{{"dns.example"}, {}, {}};
+       }},
+      {"dns",
+       [](ContainerSpec& s) {
+         s.dns = DnsSettings{{}, {"a b"}, {}};
+       }},
   };
   for (const Case& c : cases) {
     ContainerSpec s = Valid();

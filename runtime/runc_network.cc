@@ -4,6 +4,7 @@
 // recovery.
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,9 @@ absl::StatusOr<std::optional<network::CniNetwork>> RuncRuntime::NetworkFor(
   absl::StatusOr<std::optional<network::CniNetwork>> net =
       network::LoadNetwork(options_.cni_conf_dir);
   if (!net.ok()) return WithContext("create", spec.id, "network", net.status());
-  if (!net->has_value() && !spec.ports.empty()) {
+  const bool publishes = std::any_of(spec.ports.begin(), spec.ports.end(),
+                                     [](const PortMapping& p) { return p.host_port != 0; });
+  if (!net->has_value() && publishes) {
     return absl::FailedPreconditionError(absl::StrCat("create container ", spec.id,
                                                       ": it publishes ports, and there is no CNI ",
                                                       "network in ", options_.cni_conf_dir));
@@ -75,7 +78,9 @@ absl::Status RuncRuntime::AddToNetwork(const network::CniNetwork& net, Container
   network::NetworkCache cache;
   cache.network = net;
   cache.attachment = AttachmentFor(id, record->netns_path);
-  cache.attachment.ports = record->spec.ports;
+  for (const PortMapping& p : record->spec.ports) {
+    if (p.host_port != 0) cache.attachment.ports.push_back(p);  // 0: not published
+  }
   // Written before ADD: a crash during it is undone with this.
   if (absl::Status s = network::WriteNetworkCache(store_.NetworkCacheFile(id), cache); !s.ok()) {
     return s;

@@ -4,8 +4,8 @@
 // Defined by concern (containerd's core/runtime/v2 as the model):
 // runc_runtime.cc (Open, locks, Start, State, List), runc_create.cc (the
 // create transaction), runc_teardown.cc (Stop, Delete, teardown),
-// runc_recovery.cc (recovery at Open), monitor_client.h (berth-monitor's
-// spawn and sync protocol, runtime side).
+// runc_recovery.cc (recovery at Open), runc_network.cc (CNI networking),
+// monitor_client.h (berth-monitor's spawn and sync protocol, runtime side).
 #ifndef BERTH_RUNTIME_RUNC_RUNTIME_H_
 #define BERTH_RUNTIME_RUNC_RUNTIME_H_
 

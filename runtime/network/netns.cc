@@ -3,20 +3,44 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/sys/process.h"
 
 namespace berth::runtime::network {
+namespace {
+
+// Sets "lo" up in the calling thread's network namespace.
+absl::Status LoopbackUp() {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
+  ifreq ifr = {};
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  absl::Status s;
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) {
+    s = absl::ErrnoToStatus(errno, "get the flags of lo");
+  } else {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) s = absl::ErrnoToStatus(errno, "set lo up");
+  }
+  close(fd);
+  return s;
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> CreateNetns(const std::string& dir, const std::string& name) {
   if (absl::Status s = MakeDirs(dir, 0755); !s.ok()) return s;
@@ -36,6 +60,12 @@ absl::StatusOr<std::string> CreateNetns(const std::string& dir, const std::strin
   std::thread t([&] {
     if (unshare(CLONE_NEWNET) != 0) {
       status = absl::ErrnoToStatus(errno, "unshare(CLONE_NEWNET)");
+      return;
+    }
+    // Loopback up, as containerd's CRI does whatever the network config
+    // holds: a socket made now belongs to the new namespace.
+    if (absl::Status s = LoopbackUp(); !s.ok()) {
+      status = s;
       return;
     }
     const std::string self =

@@ -16,7 +16,7 @@ namespace berth::runtime::network {
 // Creates the directory `dir` if needed and a new network namespace at
 // <dir>/<name> (a thread of this process unshares its network namespace,
 // bind-mounts it there and ends; the caller's threads keep theirs). The
-// namespace has only a loopback device, down. kAlreadyExists when the file
+// namespace has only its loopback device, up. kAlreadyExists when the file
 // is there. On failure nothing is left.
 absl::StatusOr<std::string> CreateNetns(const std::string& dir, const std::string& name);
 
