@@ -197,29 +197,70 @@ std::string IdList(const std::vector<NodeContainer>& objects) {
   return absl::StrJoin(ids, ", ");
 }
 
-// The networking fields (spec_network.h).
-bool SameNetwork(const NodeContainerSpec& a, const NodeContainerSpec& b) {
+}  // namespace
+
+// The networking, probe and lifecycle fields of SameDesiredState.
+static bool SameNetworkAndHealth(const NodeContainerSpec& a, const NodeContainerSpec& b) {
   auto port = [](const ContainerPort& p) {
     return std::tie(p.name, p.container_port, p.host_port, p.host_ip, p.protocol);
   };
   auto alias = [](const HostAlias& h) { return std::tie(h.ip, h.hostnames); };
   auto option = [](const DnsOption& o) { return std::tie(o.name, o.value); };
-  auto same = [](const auto& x, const auto& y, auto key) {
-    return x.size() == y.size() &&
-           std::equal(x.begin(), x.end(), y.begin(),
-                      [&](const auto& i, const auto& j) { return key(i) == key(j); });
+  auto ref = [](const PortRef& r) { return std::tie(r.number, r.name); };
+  auto header = [](const HttpHeader& h) { return std::tie(h.name, h.value); };
+  auto same_list = [](const auto& x, const auto& y, auto key) {
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (key(x[i]) != key(y[i])) return false;
+    }
+    return true;
   };
-  if (std::tie(a.hostname, a.dns_policy) != std::tie(b.hostname, b.dns_policy)) return false;
-  if (!same(a.ports, b.ports, port) || !same(a.host_aliases, b.host_aliases, alias)) return false;
-  if (a.dns_config.has_value() != b.dns_config.has_value()) return false;
-  if (!a.dns_config.has_value()) return true;
-  const DnsConfig& x = *a.dns_config;
-  const DnsConfig& y = *b.dns_config;
-  return x.nameservers == y.nameservers && x.searches == y.searches &&
-         same(x.options, y.options, option);
+  auto same_opt = [](const auto& x, const auto& y, auto eq) {
+    return x.has_value() == y.has_value() && (!x.has_value() || eq(*x, *y));
+  };
+  auto handler = [&](const Handler& x, const Handler& y) {
+    return same_opt(
+               x.exec, y.exec,
+               [](const ExecAction& p, const ExecAction& q) { return p.command == q.command; }) &&
+           same_opt(x.http_get, y.http_get,
+                    [&](const HttpGetAction& p, const HttpGetAction& q) {
+                      return std::tie(p.path, p.host, p.scheme) ==
+                                 std::tie(q.path, q.host, q.scheme) &&
+                             ref(p.port) == ref(q.port) && same_list(p.headers, q.headers, header);
+                    }) &&
+           same_opt(x.tcp_socket, y.tcp_socket,
+                    [&](const TcpSocketAction& p, const TcpSocketAction& q) {
+                      return p.host == q.host && ref(p.port) == ref(q.port);
+                    }) &&
+           same_opt(x.grpc, y.grpc,
+                    [](const GrpcAction& p, const GrpcAction& q) {
+                      return std::tie(p.port, p.service) == std::tie(q.port, q.service);
+                    }) &&
+           same_opt(x.sleep, y.sleep, [](const SleepAction& p, const SleepAction& q) {
+             return p.seconds == q.seconds;
+           });
+  };
+  auto probe = [&](const Probe& x, const Probe& y) {
+    return handler(x.handler, y.handler) &&
+           std::tie(x.initial_delay_seconds, x.period_seconds, x.timeout_seconds,
+                    x.success_threshold, x.failure_threshold, x.termination_grace_period_seconds) ==
+               std::tie(y.initial_delay_seconds, y.period_seconds, y.timeout_seconds,
+                        y.success_threshold, y.failure_threshold,
+                        y.termination_grace_period_seconds);
+  };
+  auto dns = [&](const DnsConfig& x, const DnsConfig& y) {
+    return x.nameservers == y.nameservers && x.searches == y.searches &&
+           same_list(x.options, y.options, option);
+  };
+  return std::tie(a.hostname, a.dns_policy) == std::tie(b.hostname, b.dns_policy) &&
+         same_list(a.ports, b.ports, port) && same_list(a.host_aliases, b.host_aliases, alias) &&
+         same_opt(a.dns_config, b.dns_config, dns) &&
+         same_opt(a.liveness_probe, b.liveness_probe, probe) &&
+         same_opt(a.readiness_probe, b.readiness_probe, probe) &&
+         same_opt(a.startup_probe, b.startup_probe, probe) &&
+         same_opt(a.lifecycle.post_start, b.lifecycle.post_start, handler) &&
+         same_opt(a.lifecycle.pre_stop, b.lifecycle.pre_stop, handler);
 }
-
-}  // namespace
 
 bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
   // Keep in sync with node_container.h (ManifestSourceTest.EqualityCoversAll
@@ -252,7 +293,7 @@ bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
   for (size_t i = 0; i < a.spec.mounts.size(); ++i) {
     if (mount(a.spec.mounts[i]) != mount(b.spec.mounts[i])) return false;
   }
-  return SameNetwork(a.spec, b.spec);
+  return SameNetworkAndHealth(a.spec, b.spec);
 }
 
 ManifestSource::ManifestSource(std::string dir) : dir_(std::move(dir)) {}
