@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "controller/spec/field_reader.h"
 #include "controller/spec/quantity.h"
+#include "controller/spec/spec_probes.h"
 #include "controller/spec/yaml_reader.h"
 #include "runtime/names.h"
 
@@ -142,11 +143,32 @@ std::optional<NodeContainer> Decoder::Decode() {
         &object.metadata);
   }
   if (Require(top, "spec")) {
-    DecodeSpec(Sub(top, "spec",
-                   {"image", "imagePullPolicy", "imagePullSecrets", "command", "args", "env",
-                    "workingDir", "user", "resources", "mounts", "restartPolicy", "stopSignal",
-                    "terminationGracePeriodSeconds", "nodeName", "nodeSelector", "hostNetwork"}),
-               &object.spec);
+    // Probes and hooks last: they name the spec's ports and grace period.
+    const Fields spec = Sub(top, "spec",
+                            {"image",
+                             "imagePullPolicy",
+                             "imagePullSecrets",
+                             "command",
+                             "args",
+                             "env",
+                             "workingDir",
+                             "user",
+                             "resources",
+                             "mounts",
+                             "restartPolicy",
+                             "stopSignal",
+                             "terminationGracePeriodSeconds",
+                             "nodeName",
+                             "nodeSelector",
+                             "hostNetwork",
+                             "livenessProbe",
+                             "readinessProbe",
+                             "startupProbe",
+                             "lifecycle"});
+    DecodeSpec(spec, &object.spec);
+    ProbeDecoder probes(doc_, file_);
+    probes.Decode(spec, &object.spec);
+    errors_.insert(errors_.end(), probes.errors().begin(), probes.errors().end());
   }
   if (!errors_.empty()) return std::nullopt;
   object.source = absl::StrCat(file_, ":", doc_.line);
