@@ -37,6 +37,10 @@ struct ContainerReport {
   std::string last_error;
   int64_t observed_generation = 0;
   std::string message;
+  // Whether the container is ready (running, past its startup probe, and
+  // its readiness probe succeeding, if it has them); nullopt: not said
+  // (then running means ready).
+  std::optional<bool> ready;
 };
 
 // Sets what the runtime knows of a container in `report`: its id, pid,

@@ -46,6 +46,7 @@ void FillStatus(const ContainerReport& r, v1::ContainerStatus* s) {
   s->set_last_error(r.last_error);
   s->set_observed_generation(r.observed_generation);
   s->set_message(r.message);
+  s->set_ready(r.ready.value_or(r.phase == "Running"));
 }
 
 }  // namespace
