@@ -7,16 +7,20 @@
 // child process (one epoll loop; its CPU is not counted as berthd's). The
 // prober under test is berthd's own (controller::Prober with the
 // RealActionRunner and its default 4 workers), given N running containers
-// whose address is 127.0.0.1 and whose liveness probe is an httpGet of one
-// listener each, period 1 s; it runs for --seconds, and this process's CPU
-// time (user + system, all threads) is divided by the probes that ran. The
-// floor: `busybox wget -q -O /dev/null` of --floor_checks listeners in a
-// `sh` loop, its children's CPU time per check. The target (issue 15): the
-// prober under 10% of one core.
+// whose address is 127.0.0.1 (with --netns: whose process is the
+// listeners', in a network namespace of its own without an address, so
+// each probe enters it as for a container without CNI) and whose liveness
+// probe is an httpGet of one listener each, period 1 s; it runs for --seconds, and this process's
+// CPU time (user + system, all threads) is divided by the probes that ran. The floor: `busybox wget
+// -q -O /dev/null` of --floor_checks listeners in a `sh` loop, its children's CPU time per check.
+// The target (issue 15): the prober under 10% of one core.
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -25,6 +29,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -38,6 +43,9 @@
 ABSL_FLAG(int, n, 1000, "containers, one HTTP liveness probe each (period 1 s)");
 ABSL_FLAG(int, seconds, 10, "how long the prober runs");
 ABSL_FLAG(int, floor_checks, 300, "checks done by the shell loop for the floor");
+ABSL_FLAG(bool, netns, false,
+          "the listeners in a network namespace of their own, reached by entering it (a "
+          "container without an address) instead of at 127.0.0.1 (a container with one)");
 
 namespace {
 
@@ -118,19 +126,44 @@ class CountingRunner : public berth::controller::ActionRunner {
   std::atomic<int64_t> ok{0}, failed{0};
 };
 
-// The runtime is never asked: every container has an address.
+// With --netns the containers' process is the listeners' (in their own
+// network namespace); else the runtime is never asked (each has an address).
 class NoRuntime : public berth::runtime::Runtime {
  public:
   absl::Status Create(const berth::runtime::ContainerSpec&) override { return Nope(); }
   absl::Status Start(const std::string&) override { return Nope(); }
   absl::Status Stop(const std::string&, absl::Duration) override { return Nope(); }
   absl::Status Delete(const std::string&) override { return Nope(); }
-  absl::StatusOr<berth::runtime::ContainerStatus> State(const std::string&) override {
-    return Nope();
+  absl::StatusOr<berth::runtime::ContainerStatus> State(const std::string& id) override {
+    if (pid == 0) return Nope();
+    berth::runtime::ContainerStatus c;
+    c.id = id;
+    c.state = berth::runtime::ContainerState::kRunning;
+    c.pid = pid;
+    return c;
   }
   absl::StatusOr<std::vector<berth::runtime::ContainerStatus>> List() override { return Nope(); }
   static absl::Status Nope() { return absl::UnimplementedError("not in the benchmark"); }
+  int pid = 0;
 };
+
+// The listeners' process in a network namespace of its own, loopback up.
+void EnterNewNetns() {
+  if (unshare(CLONE_NEWNET) != 0) {
+    perror("unshare");
+    exit(1);
+  }
+  int s = socket(AF_INET, SOCK_DGRAM, 0);
+  ifreq ifr{};
+  strcpy(ifr.ifr_name, "lo");
+  ioctl(s, SIOCGIFFLAGS, &ifr);
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
+    perror("lo up");
+    exit(1);
+  }
+  close(s);
+}
 
 }  // namespace
 
@@ -143,11 +176,30 @@ int main(int argc, char** argv) {
   nofile.rlim_cur =
       std::max<rlim_t>(nofile.rlim_cur, std::min<rlim_t>(nofile.rlim_max, 4 * n + 256));
   setrlimit(RLIMIT_NOFILE, &nofile);
-  std::vector<int> listeners, ports;
-  Listen(n, &listeners, &ports);
+  const bool netns = absl::GetFlag(FLAGS_netns);
+  // The listeners are made in the child (in its namespace with --netns);
+  // their ports come back through a pipe.
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return 1;
   pid_t server = fork();
-  if (server == 0) Serve(listeners);
-  for (int fd : listeners) close(fd);
+  if (server == 0) {
+    if (netns) EnterNewNetns();
+    std::vector<int> listeners, ports;
+    Listen(n, &listeners, &ports);
+    (void)!write(pipefd[1], ports.data(), ports.size() * sizeof(int));
+    close(pipefd[1]);
+    Serve(listeners);
+  }
+  close(pipefd[1]);
+  std::vector<int> ports(n);
+  size_t got = 0;
+  while (got < ports.size() * sizeof(int)) {
+    ssize_t r = read(pipefd[0], reinterpret_cast<char*>(ports.data()) + got,
+                     ports.size() * sizeof(int) - got);
+    if (r <= 0) return 1;
+    got += static_cast<size_t>(r);
+  }
+  close(pipefd[0]);
 
   // The floor: the same checks by a shell loop.
   const int floor_checks = std::min(n, absl::GetFlag(FLAGS_floor_checks));
@@ -157,12 +209,15 @@ int main(int argc, char** argv) {
       "for p in ", list, "; do busybox wget -q -O /dev/null http://127.0.0.1:$p/ || exit 1; done");
   const double child0 = CpuMs(RUSAGE_CHILDREN);
   const absl::Time f0 = absl::Now();
-  const int rc = std::system(("sh -c '" + loop + "'").c_str());
+  // With --netns the loop runs inside the namespace too (nsenter).
+  const std::string enter = netns ? absl::StrCat("nsenter -t ", server, " -n ") : "";
+  const int rc = std::system((enter + "sh -c '" + loop + "'").c_str());
   const double floor_wall_ms = absl::ToDoubleMilliseconds(absl::Now() - f0);
   const double floor_cpu_per_check = (CpuMs(RUSAGE_CHILDREN) - child0) / floor_checks;
   if (rc != 0) fprintf(stderr, "the shell loop failed (%d)\n", rc);
 
   NoRuntime runtime;
+  if (netns) runtime.pid = server;
   berth::controller::RealActionRunner real(runtime, {"berth-probe/bench"});
   CountingRunner runner(real);
   berth::controller::ProberOptions o;
@@ -186,7 +241,7 @@ int main(int argc, char** argv) {
     c.id = absl::StrCat("default.c", i);
     c.state = berth::runtime::ContainerState::kRunning;
     c.created_at = c.started_at = absl::Now() - absl::Hours(1);
-    c.ip = "127.0.0.1";
+    if (!netns) c.ip = "127.0.0.1";
     prober.Observe(c.id, object, &c);
   }
   absl::SleepFor(absl::Seconds(seconds));
@@ -199,9 +254,10 @@ int main(int argc, char** argv) {
   const int64_t probes = runner.ok + runner.failed;
   const double per_probe_us = probes > 0 ? cpu_ms * 1e3 / probes : 0;
   printf(
-      "probes: %d containers, HTTP liveness every 1 s, %d s: %lld probes (%lld failed), "
+      "probes: %d containers (%s), HTTP liveness every 1 s, %d s: %lld probes (%lld failed), "
       "%.1f probes/s\n",
-      n, seconds, static_cast<long long>(probes), static_cast<long long>(runner.failed.load()),
+      n, netns ? "each entered in its own network namespace" : "at 127.0.0.1", seconds,
+      static_cast<long long>(probes), static_cast<long long>(runner.failed.load()),
       probes * 1e3 / wall_ms);
   printf("  prober CPU:   %.1f%% of one core, %.1f us per probe\n", 100 * cpu_ms / wall_ms,
          per_probe_us);

@@ -226,9 +226,11 @@ TEST_F(ProbesE2eTest, AHangingExecProbeIsTimedOutAndItsProcessKilled) {
 TEST_F(ProbesE2eTest, FailureCountsSurviveAKill9OfBerthd) {
   Write("live", Object("live", Loop("touch /alive"),
                        "  livenessProbe:\n    exec: {command: [test, -f, /alive]}\n"
-                       "    periodSeconds: 5\n    failureThreshold: 3\n"));
+                       "    initialDelaySeconds: 1\n    periodSeconds: 5\n"
+                       "    failureThreshold: 3\n"));
   StartBerthd();
   WaitStatus("live", Running);
+  absl::SleepFor(absl::Milliseconds(1500));  // the first run (at 1 s) succeeded
   ExecIn("live", {"rm", "/alive"});
   ASSERT_TRUE(WaitFor([&] { return berthd_.CountInLog("Liveness probe failed") >= 2; }, kWait));
   berthd_.Stop(SIGKILL);

@@ -8,8 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -32,21 +33,34 @@ std::string NetNamespace(const std::string& proc_dir) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-// A socket of `family` created inside the network namespace `ns_fd` by a
-// thread of its own (setns changes only the calling thread's namespace,
-// and that thread ends right after).
+// berthd's own network namespace: its name and an fd to come back to.
+struct HomeNamespace {
+  std::string name = NetNamespace("/proc/self");
+  int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+};
+const HomeNamespace& Home() {
+  static const HomeNamespace* const home = new HomeNamespace();
+  return *home;
+}
+
+// A socket of `family` created inside the network namespace `ns_fd`: the
+// calling thread enters it (setns changes only the calling thread's
+// namespace), creates the socket and goes back home at once; a socket
+// stays in the namespace it was created in. Coming back cannot fail for a
+// process allowed to leave (root, an fd of its own namespace); if it did,
+// the thread would be in the wrong namespace for good: berthd aborts.
 absl::StatusOr<runtime::UniqueFd> SocketIn(int ns_fd, int family) {
-  int fd = -1;
-  int err = 0;
-  std::thread t([&] {
-    if (setns(ns_fd, CLONE_NEWNET) != 0) {
-      err = errno;
-      return;
-    }
-    fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) err = errno;
-  });
-  t.join();
+  if (Home().fd < 0) return absl::InternalError("open /proc/self/ns/net");
+  if (setns(ns_fd, CLONE_NEWNET) != 0) {
+    return absl::InternalError(
+        absl::StrCat("enter the container's network namespace: ", strerror(errno)));
+  }
+  const int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int err = errno;
+  if (setns(Home().fd, CLONE_NEWNET) != 0) {
+    fprintf(stderr, "berthd: cannot return to its network namespace: %s\n", strerror(errno));
+    std::abort();
+  }
   if (fd < 0) {
     return absl::InternalError(
         absl::StrCat("create a socket in the container's network namespace: ", strerror(err)));
@@ -105,7 +119,7 @@ absl::StatusOr<runtime::UniqueFd> DialContainer(runtime::Runtime& runtime,
       return absl::NotFoundError(
           absl::StrCat("container ", target.container_id, " is not running"));
     }
-    if (theirs != NetNamespace("/proc/self")) {
+    if (theirs != Home().name) {
       ns.Reset(open((proc + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
       if (!ns.valid()) {
         return absl::NotFoundError(absl::StrCat("open the network namespace of container ",

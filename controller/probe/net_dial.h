@@ -6,11 +6,11 @@
 //  * a container that shares the node's network namespace (host network)
 //    is dialled at 127.0.0.1 (or the handler's host) from the node;
 //  * a container in a network namespace of its own that has no address
-//    (loopback only, no CNI) is dialled from inside that namespace: a
-//    short-lived thread enters /proc/<pid>/ns/net (setns), creates the
-//    socket there and returns it; the connect then runs on the caller's
-//    thread (a socket stays in the namespace it was created in). The
-//    handler's host, when set, is then an address inside that namespace.
+//    (loopback only, no CNI) is dialled from inside that namespace: the
+//    calling thread enters /proc/<pid>/ns/net (setns), creates the socket
+//    there and goes back to berthd's namespace at once (a socket stays in
+//    the namespace it was created in), then connects. The handler's host,
+//    when set, is then an address inside that namespace.
 //
 // Which case applies is read from the runtime (the container's pid) and
 // /proc (its network namespace against berthd's own) at every dial, so a
