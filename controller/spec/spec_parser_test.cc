@@ -679,7 +679,7 @@ TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
             (std::set<std::string>{"nodeName", "phase", "observedGeneration", "containerID", "pid",
                                    "startedAt", "finishedAt", "exitCode", "reason", "message",
                                    "restartCount", "lastState", "lastError", "conditions", "image",
-                                   "imageID"}));
+                                   "imageID", "ready"}));
 }
 
 }  // namespace
