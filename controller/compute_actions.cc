@@ -243,6 +243,19 @@ ContainerActions ComputeActions(const Observation& in) {
       return a;
     case ContainerState::kRunning:
     case ContainerState::kPaused:
+      if (in.memory.kill_request.has_value()) {
+        const KillRequest& k = *in.memory.kill_request;
+        a.consume_kill = k.number;
+        if (k.created_at == observed->created_at) {
+          Removal kill = StopAndDelete(*observed, &object,
+                                       absl::StrCat("kill container ", in.id, ": ", k.message));
+          kill.keep = true;
+          if (k.grace.has_value()) kill.grace = *k.grace;
+          kill.killing = EventRecord{EventType::kNormal, "Killing", k.message};
+          a.kill = std::move(kill);
+          return a;
+        }
+      }
       a.report = MakeReport(Phase::kRunning, observed);
       // A running container's object carries this node's finalizer, even
       // when someone removed it.

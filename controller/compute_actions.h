@@ -73,6 +73,9 @@ struct Removal {
   absl::Duration grace;
   std::optional<EventRecord> killing;  // recorded just before the stop
   std::string why;                     // for the log; empty: no line
+  // Stop only, no delete (a probe's kill): the exit is then seen by the
+  // next look and goes through the restart policy like any exit.
+  bool keep = false;
 };
 
 struct ExitRecord {
@@ -95,6 +98,12 @@ struct ContainerActions {
   // 2. Remove an unwanted container; 3. then forget the status and memory.
   std::optional<Removal> remove;
   bool forget = false;
+  // 3b. Stop a running container a probe asked to kill (keep set), then
+  // consume the request numbered `consume_kill` and look again; with no
+  // `kill`, a non-zero `consume_kill` drops a request that is moot (its
+  // container is not the one that runs).
+  std::optional<Removal> kill;
+  uint64_t consume_kill = 0;
   // 4. Release the object's finalizer.
   std::optional<NodeContainer> release;
   // 5. Remember an exit seen for the first time.
@@ -140,6 +149,12 @@ struct Observation {
   RestartBackoff::Options backoff;
   absl::Time now;
 };
+// A kill requested by a probe (in.memory.kill_request) of the running or
+// paused container it names (by creation time) stops it, with the probe's
+// grace period when it has one, and a Killing event with the probe's
+// message; the container is kept, so its exit goes through the restart
+// policy and CrashLoopBackOff, and counts as a restart. A request about
+// another instance is dropped.
 // A restart requested through the API (in.memory.restart_request) of an
 // up-to-date container that is running, paused, created or exited
 // (crash-looping included: the back-off is not waited) recreates it at

@@ -51,6 +51,10 @@ ReconcileResult Reconciler::Reconcile(const std::string& id) {
 
 uint64_t Reconciler::RequestRestart(const std::string& id) { return memory_.RequestRestart(id); }
 
+uint64_t Reconciler::RequestKill(const std::string& id, KillRequest kill) {
+  return memory_.RequestKill(id, std::move(kill));
+}
+
 ReconcileResult Reconciler::Carry(ContainerActions a) {
   const std::string& id = a.id;
   const NodeContainer* object = a.object.has_value() ? &*a.object : nullptr;
@@ -74,7 +78,16 @@ ReconcileResult Reconciler::Carry(ContainerActions a) {
   if (a.forget) {
     status_.Remove(id);
     memory_.Forget(id);
+    if (options_.forget_health) options_.forget_health(id);
   }
+  // 3b. A probe's kill: stopped, kept; the next look sees the exit.
+  if (a.kill.has_value()) {
+    spdlog::info("{}", a.kill->why);
+    if (absl::Status s = StopAndDelete(*a.kill, object); !s.ok()) return {s};
+    memory_.ConsumeKill(id, a.consume_kill);
+    return Reconcile(id);
+  }
+  if (a.consume_kill != 0) memory_.ConsumeKill(id, a.consume_kill);
   // 4. Then its object's finalizer.
   if (a.release.has_value()) {
     if (!options_.release) return {};
@@ -120,6 +133,7 @@ absl::Status Reconciler::StopAndDelete(const Removal& removal, const NodeContain
     if (removal.killing.has_value() && object != nullptr) Event(*object, *removal.killing);
     if (absl::Status s = runtime_.Stop(removal.id, removal.grace); !s.ok()) return s;
   }
+  if (removal.keep) return absl::OkStatus();
   return runtime_.Delete(removal.id);
 }
 
@@ -244,6 +258,12 @@ void Reconciler::Report(const NodeContainer& object, const ReportRecord& report)
     SetObserved(*report.observed, &r);
   }
   if (!report.reason.empty()) r.reason = report.reason;
+  const runtime::ContainerStatus* running =
+      report.observed.has_value() && report.observed->state == runtime::ContainerState::kRunning
+          ? &*report.observed
+          : nullptr;
+  r.ready =
+      options_.observe_health ? options_.observe_health(r.id, object, running) : running != nullptr;
   status_.Report(r);
 }
 

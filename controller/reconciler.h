@@ -59,6 +59,15 @@ struct ReconcilerOptions {
   // Registry credentials for an object's image (its imagePullSecrets in
   // cluster mode). Empty: none. An error is reported and retried.
   std::function<absl::StatusOr<image::PullAuth>(const NodeContainer&)> pull_auth;
+  // Container health (the prober, controller/probe/prober.h): asked at each
+  // report of an object, with its container when it runs (nullptr when none
+  // runs or it is paused), it answers whether the container is ready (the
+  // report's `ready`); `forget_health` when the id's status is forgotten.
+  // Empty: ready means running.
+  std::function<bool(const std::string& id, const NodeContainer& object,
+                     const runtime::ContainerStatus* running)>
+      observe_health;
+  std::function<void(const std::string& id)> forget_health;
 };
 
 struct ReconcileResult {
@@ -82,6 +91,14 @@ class Reconciler {
   // recreate happens inside the reconcile of that id, never beside one.
   // Returns the request's number. Thread-safe.
   uint64_t RequestRestart(const std::string& id);
+
+  // Marks the container instance `kill.created_at` of `id` to be stopped
+  // at its next Reconcile (a liveness or startup probe failed past its
+  // threshold), which the caller brings about (enqueues the id): the stop
+  // takes the same path as every stop (Killing event, grace period), the
+  // container is kept, and the next look handles its exit by the restart
+  // policy. Returns the request's number. Thread-safe.
+  uint64_t RequestKill(const std::string& id, KillRequest kill);
 
  private:
   // Carries out `actions` in the order of their numbered fields; stops at

@@ -223,6 +223,55 @@ TEST_F(ReconcilerTest, ARequestedRestartIsOneRecreateAtTheNextReconcile) {
   EXPECT_THAT(runtime_.calls, IsEmpty());
 }
 
+TEST_F(ReconcilerTest, AProbeKillStopsTheContainerThenItsExitIsRestartedAndCounted) {
+  Want("web");
+  RecordingEvents events;
+  options_.events = &events;
+  bool ready = false;
+  std::vector<std::string> health;
+  options_.observe_health = [&](const std::string& id, const NodeContainer& object,
+                                const ContainerStatus* running) {
+    health.push_back(absl::StrCat(id, running != nullptr ? " running" : " not running"));
+    return running != nullptr && ready;
+  };
+  std::vector<std::string> forgotten;
+  options_.forget_health = [&](const std::string& id) { forgotten.push_back(id); };
+  Reconciler r = Make();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_EQ(sink_.reports["default.web"].ready, false);
+  ready = true;
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_EQ(sink_.reports["default.web"].ready, true);
+  const absl::Time first = runtime_.containers["default.web"].created_at;
+  // A kill about another instance of the id is dropped.
+  r.RequestKill("default.web", KillRequest{0, first - absl::Seconds(1), "old", std::nullopt});
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty());
+  // The probe's grace period replaces the container's (7s).
+  r.RequestKill("default.web",
+                KillRequest{0, first, "Container web failed liveness probe, will be restarted",
+                            absl::Seconds(3)});
+  EXPECT_THAT(runtime_.calls, IsEmpty()) << "nothing happens outside a reconcile";
+  health.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  // Stopped and kept; the next look restarts it as any first exit.
+  EXPECT_THAT(runtime_.calls, ElementsAre("stop default.web 3s", "delete default.web",
+                                          "create default.web", "start default.web"));
+  EXPECT_THAT(events.events,
+              ::testing::Contains("Normal Killing: Container web failed liveness probe, will be "
+                                  "restarted"));
+  EXPECT_EQ(sink_.reports["default.web"].restart_count, 1);
+  EXPECT_EQ(sink_.reports["default.web"].last_exit_code, 143);
+  EXPECT_EQ(health.back(), "default.web running");
+  runtime_.calls.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(runtime_.calls, IsEmpty()) << "the kill was consumed";
+  desired_.clear();
+  ASSERT_TRUE(r.Reconcile("default.web").status.ok());
+  EXPECT_THAT(forgotten, ElementsAre("default.web"));
+}
+
 TEST_F(ReconcilerTest, UndesiredIsStoppedWithItsGracePeriodAndDeleted) {
   Want("web");
   Reconciler r = Make();

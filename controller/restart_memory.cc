@@ -24,6 +24,7 @@ RestartState RestartMemory::Get(const std::string& id) const {
   s.pull = Lookup(pulls_, id);
   s.pull_delay = pull_backoff_.Last(id);
   s.restart_request = Lookup(restart_requests_, id).value_or(0);
+  s.kill_request = Lookup(kill_requests_, id);
   return s;
 }
 
@@ -64,6 +65,7 @@ void RestartMemory::Forget(const std::string& id) {
   exits_.erase(id);
   pending_.erase(id);
   restart_requests_.erase(id);
+  kill_requests_.erase(id);
 }
 
 uint64_t RestartMemory::RequestRestart(const std::string& id) {
@@ -77,6 +79,21 @@ void RestartMemory::ConsumeRestart(const std::string& id, uint64_t request) {
   if (auto it = restart_requests_.find(id);
       it != restart_requests_.end() && it->second == request) {
     restart_requests_.erase(it);
+  }
+}
+
+uint64_t RestartMemory::RequestKill(const std::string& id, KillRequest kill) {
+  absl::MutexLock l(&mu_);
+  kill.number = ++last_restart_request_;  // one sequence for both kinds
+  kill_requests_.insert_or_assign(id, std::move(kill));
+  return last_restart_request_;
+}
+
+void RestartMemory::ConsumeKill(const std::string& id, uint64_t request) {
+  absl::MutexLock l(&mu_);
+  if (auto it = kill_requests_.find(id);
+      it != kill_requests_.end() && it->second.number == request) {
+    kill_requests_.erase(it);
   }
 }
 

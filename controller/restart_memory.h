@@ -39,6 +39,15 @@ struct PullFailure {
   std::string error;
 };
 
+// A kill asked for by a liveness or startup probe (Reconciler::RequestKill)
+// of the container instance created at `created_at`.
+struct KillRequest {
+  uint64_t number = 0;  // set by RequestKill
+  absl::Time created_at;
+  std::string message;                  // the Killing event's
+  std::optional<absl::Duration> grace;  // replaces the container's grace period
+};
+
 // Everything remembered of one id, as a value.
 struct RestartState {
   std::optional<ExitSeen> exit;
@@ -51,6 +60,8 @@ struct RestartState {
   // A restart asked for through the API (RequestRestart) and not yet
   // carried out: its number, 0 when none.
   uint64_t restart_request = 0;
+  // A probe's kill not yet carried out.
+  std::optional<KillRequest> kill_request;
 };
 
 // Thread-safe; the methods for one id are meant to be called by one
@@ -86,6 +97,13 @@ class RestartMemory {
   // one came meanwhile (which then is carried out at the next reconcile).
   void ConsumeRestart(const std::string& id, uint64_t request);
 
+  // Marks the instance `kill.created_at` of `id` to be stopped at its next
+  // reconcile (a failed liveness or startup probe); returns the request's
+  // number (> 0). A newer request replaces a pending one.
+  uint64_t RequestKill(const std::string& id, KillRequest kill);
+  // The kill numbered `request` was carried out (or is moot).
+  void ConsumeKill(const std::string& id, uint64_t request);
+
  private:
   const RestartBackoff::Options options_;
   mutable absl::Mutex mu_;
@@ -96,6 +114,7 @@ class RestartMemory {
   std::map<std::string, PendingRestart> pending_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> restart_requests_ ABSL_GUARDED_BY(mu_);
   uint64_t last_restart_request_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, KillRequest> kill_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::controller

@@ -55,6 +55,7 @@ nlohmann::json ReportToJson(const ContainerReport& r) {
   }
   if (!r.last_error.empty()) j["lastError"] = r.last_error;
   if (!r.message.empty()) j["message"] = r.message;
+  if (r.ready.has_value()) j["ready"] = *r.ready;
   return j;
 }
 

@@ -40,6 +40,10 @@ struct ContainerReport {
   // The container's address on the CNI network; empty on the host network
   // or without a network.
   std::string ip;
+  // Whether the container is ready (running, past its startup probe, and
+  // its readiness probe succeeding, if it has them); nullopt: not said
+  // (then running means ready).
+  std::optional<bool> ready;
 };
 
 // Sets what the runtime knows of a container in `report`: its id, pid,

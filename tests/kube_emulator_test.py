@@ -1284,7 +1284,13 @@ BAD_EXPECTED = {
     "empty_image.yaml": ("invalid", "spec.image"),
     "grace_negative.yaml": ("invalid", "spec.terminationGracePeriodSeconds"),
     "grace_too_large.yaml": ("invalid", "spec.terminationGracePeriodSeconds"),
+    "hook_exec_empty.yaml": ("invalid", "spec.lifecycle.postStart.exec.command"),
+    "hook_sleep_over_grace.yaml": ("parser-only", "a bound set by another field (sleep.seconds "
+                                                  "<= terminationGracePeriodSeconds) is not "
+                                                  "expressible in OpenAPI"),
+    "hook_tcp_socket.yaml": ("invalid", "spec.lifecycle.preStop"),
     "host_path_relative.yaml": ("invalid", "spec.mounts[0].hostPath.path"),
+    "liveness_success_threshold.yaml": ("invalid", "spec.livenessProbe.successThreshold"),
     "memory_too_small.yaml": ("parser-only", "a lower bound on a quantity string (1Ki < 4096 "
                                              "bytes) is not expressible in OpenAPI"),
     "missing_image.yaml": ("invalid", "spec.image"),
@@ -1304,6 +1310,14 @@ BAD_EXPECTED = {
     "nul_escape.yaml": ("invalid", "metadata.name"),
     "one_bad_one_good.yaml": ("invalid", "metadata.name"),
     "pids_zero.yaml": ("invalid", "spec.resources.limits.pids"),
+    "probe_header_name.yaml": ("invalid", "spec.readinessProbe.httpGet.httpHeaders[0].name"),
+    "probe_named_port_missing.yaml": ("parser-only", "whether spec.ports has an entry of that "
+                                                     "name is not expressible in OpenAPI"),
+    "probe_period_negative.yaml": ("invalid", "spec.livenessProbe.periodSeconds"),
+    "probe_port_name_invalid.yaml": ("invalid", "spec.livenessProbe.tcpSocket.port"),
+    "probe_port_out_of_range.yaml": ("invalid", "spec.readinessProbe.httpGet.port"),
+    "probe_two_handlers.yaml": ("invalid", "spec.livenessProbe"),
+    "readiness_grace_period.yaml": ("invalid", "spec.readinessProbe"),
     "signal_out_of_range.yaml": ("invalid", "spec.stopSignal"),
     "syntax_error.yaml": ("kubectl", "error converting YAML to JSON"),
     "syntax_indentation.yaml": ("kubectl", "error converting YAML to JSON"),

@@ -47,6 +47,7 @@ void FillStatus(const ContainerReport& r, v1::ContainerStatus* s) {
   s->set_observed_generation(r.observed_generation);
   s->set_message(r.message);
   s->set_ip(r.ip);
+  s->set_ready(r.ready.value_or(r.phase == "Running"));
 }
 
 }  // namespace

@@ -291,6 +291,7 @@ void Daemon::BuildController() {
   // A broken manifest keeps its containers running, even across a restart
   // of berthd that lost the file's last good version; so does an API that
   // has not been listed yet.
+  BuildProber(&reco);
   controller::MultiSource* sources = sources_.get();
   reco.keep_undesired = [sources](const runtime::ContainerStatus& c) {
     return !sources->MayRemove(c);
@@ -317,6 +318,7 @@ void Daemon::BuildController() {
   controller_->Watch(exits_);
   controller_->Watch(leftover_status_);
   controller_->Watch(restarts_);
+  controller_->Watch(probes_);
 }
 
 std::optional<NodeContainer> Daemon::Desired(const std::string& id) const {
@@ -392,6 +394,7 @@ void Daemon::Stop() {
   if (manifests_) manifests_->Stop();
   exit_watcher_.reset();
   if (cluster_) cluster_->source().Stop();
+  prober_->Stop();  // checks in flight finish; their kills reach no worker
   controller_->Stop();
   if (config_.stop_on_exit) {
     StopAll(*runtime_, *status_);

@@ -41,6 +41,8 @@
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/kube/cluster.h"
+#include "controller/probe/prober.h"
+#include "controller/probe/real_action_runner.h"
 #include "controller/queue/periodic.h"
 #include "controller/reconciler.h"
 #include "controller/sources/channel_source.h"
@@ -78,6 +80,8 @@ class Daemon {
   absl::Status OpenRuntime();
   absl::Status BuildCluster();
   void BuildController();
+  // The action runner and the prober; sets `reco`'s health callbacks.
+  void BuildProber(controller::ReconcilerOptions* reco);
   absl::Status StartApi();
   // The object the reconciler is to bring about: a source's, else an API
   // object no longer meant for this node (its container goes and its
@@ -106,7 +110,11 @@ class Daemon {
   controller::ChannelSource exits_{"exits"};
   controller::ChannelSource leftover_status_{"status-files"};
   controller::ChannelSource restarts_{"restarts"};  // the API's Restart
+  controller::ChannelSource probes_{"probes"};      // the prober's kills and readiness changes
   std::unique_ptr<controller::Reconciler> reconciler_;
+  // Probes and lifecycle hooks run their handlers through action_runner_.
+  std::unique_ptr<controller::RealActionRunner> action_runner_;
+  std::unique_ptr<controller::Prober> prober_;
   std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<runtime::ExitWatcher> exit_watcher_;
   std::unique_ptr<controller::Periodic> resync_;

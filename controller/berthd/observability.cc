@@ -5,6 +5,7 @@
 
 #include "controller/api/version.h"
 #include "prometheus/client_metric.h"
+#include "prometheus/counter.h"
 #include "prometheus/metric_family.h"
 #include "spdlog/spdlog.h"
 
@@ -43,7 +44,19 @@ class Observability::ManifestErrors : public prometheus::Collectable {
   const controller::ManifestSource& source_;
 };
 
-Observability::Observability() : metrics_({api::kBerthVersion, api::kBerthGitCommit}) {}
+Observability::Observability() : metrics_({api::kBerthVersion, api::kBerthGitCommit}) {
+  probe_results_ = &prometheus::BuildCounter()
+                        .Name("prober_probe_total")
+                        .Help(
+                            "Cumulative number of a liveness, readiness or startup probe "
+                            "for a container by result")
+                        .Register(metrics_.registry());
+}
+
+void Observability::ProbeResult(const std::string& probe_type, bool success) {
+  probe_results_->Add({{"probe_type", probe_type}, {"result", success ? "successful" : "failed"}})
+      .Increment();
+}
 
 absl::StatusOr<std::unique_ptr<Observability>> Observability::Start(const Config& config) {
   std::unique_ptr<Observability> o(new Observability());

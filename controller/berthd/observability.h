@@ -56,6 +56,9 @@ class Observability {
   controller::ReconcileFunc Instrument(controller::ReconcileFunc reconcile);
   controller::StatusSink& status_sink() { return *containers_; }
   controller::QueueMetricsProvider* queue_metrics() { return queue_.get(); }
+  // prober_probe_total{probe_type, result}: one probe run (kubelet's
+  // counter; result "successful" or "failed"). Thread-safe.
+  void ProbeResult(const std::string& probe_type, bool success);
 
   // berthd runs: see the header comment. `manifests` and `cluster` may be
   // null; all must stay valid until StopServing.
@@ -72,6 +75,7 @@ class Observability {
   Observability();
 
   metrics::Metrics metrics_;
+  prometheus::Family<prometheus::Counter>* probe_results_ = nullptr;
   // Set by Instrument(RuncRuntime&): where containers' cgroups are.
   const runtime::RuncRuntime* runc_ = nullptr;
   std::unique_ptr<metrics::WorkQueueMetrics> queue_;

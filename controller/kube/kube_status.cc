@@ -91,12 +91,18 @@ nlohmann::json NodeStatusEntry(const controller::ContainerReport& report,
   const nlohmann::json prev_conditions =
       previous.is_object() ? previous.value("conditions", nlohmann::json()) : nlohmann::json();
   const bool running = report.phase == "Running";
-  std::string ready_reason = running ? "Running" : report.reason;
+  // Ready: running, and ready by its probes (kubelet's ContainersNotReady).
+  const bool ready = running && report.ready.value_or(true);
+  std::string ready_reason = ready ? "Running" : running ? "ContainersNotReady" : report.reason;
   if (ready_reason.empty()) ready_reason = report.phase.empty() ? "Unknown" : report.phase;
+  const std::string ready_message =
+      ready     ? ""
+      : running ? absl::StrCat("containers with unready status: [", report.name, "]")
+                : report.message;
   const bool reconciled = report.last_error.empty();
   entry["conditions"] = nlohmann::json::array(
-      {Condition("Ready", running, ready_reason, running ? "" : report.message,
-                 report.observed_generation, prev_conditions, now),
+      {Condition("Ready", ready, ready_reason, ready_message, report.observed_generation,
+                 prev_conditions, now),
        Condition("Reconciled", reconciled, reconciled ? "Reconciled" : "ReconcileError",
                  report.last_error, report.observed_generation, prev_conditions, now)});
   return entry;

@@ -286,6 +286,24 @@ TEST(StatusMergeTest, WorstPhaseOrder) {
   EXPECT_EQ(WorstPhase({"Succeeded"}), "Succeeded");
 }
 
+TEST(StatusMergeTest, ReadyIsRunningAndReadyByItsProbes) {
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  controller::ContainerReport r = R("Running", 0, 1);
+  r.ready = false;
+  nlohmann::json e = NodeStatusEntry(r, "a", nullptr, t0);
+  EXPECT_EQ(e["ready"], false);
+  EXPECT_EQ(Cond(e, "Ready")["status"], "False");
+  EXPECT_EQ(Cond(e, "Ready")["reason"], "ContainersNotReady");
+  EXPECT_EQ(Cond(e, "Ready")["message"], "containers with unready status: [x]");
+  r.ready = true;
+  e = NodeStatusEntry(r, "a", e, t0);
+  EXPECT_EQ(Cond(e, "Ready")["status"], "True");
+  EXPECT_EQ(Cond(e, "Ready")["reason"], "Running");
+  // Not running is never ready, whatever was said.
+  e = NodeStatusEntry(R("CrashLoopBackOff", 1, 1), "a", e, t0);
+  EXPECT_EQ(Cond(e, "Ready")["status"], "False");
+}
+
 TEST(StatusMergeTest, EntriesAndSummary) {
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   const absl::Time t1 = t0 + absl::Hours(1);

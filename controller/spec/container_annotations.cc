@@ -1,6 +1,7 @@
 #include "controller/spec/container_annotations.h"
 
 #include "absl/strings/numbers.h"
+#include "controller/spec/handler_json.h"
 
 namespace berth::controller {
 namespace {
@@ -46,6 +47,7 @@ void ContainerAnnotations::EncodeInto(Annotations* out) const {
   if (restart_count.has_value()) a[kRestartCountAnnotation] = std::to_string(*restart_count);
   if (last_exit_code.has_value()) a[kLastExitCodeAnnotation] = std::to_string(*last_exit_code);
   if (!last_exit_reason.empty()) a[kLastExitReasonAnnotation] = last_exit_reason;
+  if (pre_stop.has_value()) a[kPreStopAnnotation] = HandlerToJson(*pre_stop);
 }
 
 ContainerAnnotations ContainerAnnotations::Decode(const Annotations& a) {
@@ -66,6 +68,9 @@ ContainerAnnotations ContainerAnnotations::Decode(const Annotations& a) {
     c.last_exit_code = static_cast<int>(Int(a, kLastExitCodeAnnotation).value_or(0));
   }
   c.last_exit_reason = String(a, kLastExitReasonAnnotation);
+  if (std::optional<std::string> json = Find(a, kPreStopAnnotation)) {
+    c.pre_stop = HandlerFromJson(*json);
+  }
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "controller/spec/node_container.h"
 
 namespace berth::controller {
 
@@ -30,6 +31,11 @@ inline constexpr char kSourceAnnotation[] = "berth.dev/source";
 // The image reference as written in the spec and what it resolved to.
 inline constexpr char kImageAnnotation[] = "berth.dev/image";
 inline constexpr char kImageIdAnnotation[] = "berth.dev/image-id";
+// The spec's lifecycle.preStop when the container was created, as
+// HandlerToJson writes it (controller/spec/handler_json.h), ports given by
+// name replaced by their numbers: what runs first at every stop of this
+// container, even once no source holds its object. Absent: no preStop.
+inline constexpr char kPreStopAnnotation[] = "berth.dev/pre-stop";
 
 // The annotations as typed fields. Decode never fails: an absent or
 // malformed value reads as the field's default (as noted per field).
@@ -52,6 +58,8 @@ struct ContainerAnnotations {
   // Of the container before the last restart. Present but malformed: 0.
   std::optional<int> last_exit_code;
   std::string last_exit_reason;
+  // lifecycle.preStop as created; absent or malformed: none.
+  std::optional<Handler> pre_stop;
 
   int RestartCount() const { return restart_count.value_or(0); }
 

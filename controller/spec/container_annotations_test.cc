@@ -72,5 +72,19 @@ TEST(ContainerAnnotationsTest, EncodesTheAlwaysPresentOnesAndOnlySetOthers) {
   EXPECT_EQ(into.count("berth.dev/last-exit-code"), 0u);
 }
 
+TEST(ContainerAnnotationsTest, PreStopAsJson) {
+  ContainerAnnotations a;
+  Handler h;
+  h.exec.emplace().command = {"sh", "-c", "echo bye"};
+  a.pre_stop = h;
+  const Map m = a.Encode();
+  EXPECT_EQ(m.at("berth.dev/pre-stop"), R"({"exec":{"command":["sh","-c","echo bye"]}})");
+  const ContainerAnnotations back = ContainerAnnotations::Decode(m);
+  ASSERT_TRUE(back.pre_stop.has_value());
+  EXPECT_EQ(back.pre_stop->exec->command, h.exec->command);
+  EXPECT_EQ(ContainerAnnotations().Encode().count("berth.dev/pre-stop"), 0u) << "absent: none";
+  EXPECT_FALSE(ContainerAnnotations::Decode({{"berth.dev/pre-stop", "{"}}).pre_stop.has_value());
+}
+
 }  // namespace
 }  // namespace berth::controller

@@ -220,6 +220,26 @@ TEST(SpecHashTest, EveryNetworkingChangeThatNeedsANewContainerChangesIt) {
   renamed.spec.ports[0].name = "web";
   renamed.spec.ports[1].container_port = 5353;
   EXPECT_EQ(SpecHash(renamed.spec), h);
+// Probes and hooks change without a new container (kubelet reads them from
+// the pod; Berth from the object, and preStop from the container's
+// annotation): neither the hash nor its canonical form sees them.
+TEST(SpecHashTest, ProbesAndLifecycleHooksLeaveIt) {
+  const NodeContainer plain = Object();
+  NodeContainer o = Object();
+  Probe probe;
+  probe.handler.http_get.emplace().port.number = 8080;
+  probe.period_seconds = 3;
+  probe.termination_grace_period_seconds = 4;
+  o.spec.liveness_probe = probe;
+  o.spec.readiness_probe = probe;
+  o.spec.startup_probe = probe;
+  o.spec.lifecycle.post_start.emplace().exec.emplace().command = {"touch", "/started"};
+  o.spec.lifecycle.pre_stop.emplace().sleep.emplace().seconds = 5;
+  EXPECT_EQ(CanonicalSpec(o.spec), CanonicalSpec(plain.spec));
+  EXPECT_EQ(SpecHash(o.spec), SpecHash(plain.spec));
+  o.spec.readiness_probe->handler.http_get->port.number = 9090;
+  o.spec.lifecycle.pre_stop->sleep->seconds = 6;
+  EXPECT_EQ(SpecHash(o.spec), SpecHash(plain.spec));
 }
 
 TEST(SpecHashTest, MatchesItsOwnFormAndTheLegacyOne) {

@@ -20,6 +20,7 @@
 #include "controller/spec/field_reader.h"
 #include "controller/spec/quantity.h"
 #include "controller/spec/spec_network.h"
+#include "controller/spec/spec_probes.h"
 #include "controller/spec/yaml_reader.h"
 #include "runtime/names.h"
 
@@ -143,14 +144,37 @@ std::optional<NodeContainer> Decoder::Decode() {
         &object.metadata);
   }
   if (Require(top, "spec")) {
-    // clang-format off
-    DecodeSpec(Sub(top, "spec",
-                   {"image", "imagePullPolicy", "imagePullSecrets", "command", "args", "env",
-                    "workingDir", "user", "resources", "mounts", "restartPolicy", "stopSignal",
-                    "terminationGracePeriodSeconds", "nodeName", "nodeSelector", "hostNetwork",
-                    "ports", "hostname", "dnsPolicy", "dnsConfig", "hostAliases"}),
-               &object.spec);
-    // clang-format on
+    // Probes and hooks last: they name the spec's ports and grace period.
+    const Fields spec = Sub(top, "spec",
+                            {"image",
+                             "imagePullPolicy",
+                             "imagePullSecrets",
+                             "command",
+                             "args",
+                             "env",
+                             "workingDir",
+                             "user",
+                             "resources",
+                             "mounts",
+                             "restartPolicy",
+                             "stopSignal",
+                             "terminationGracePeriodSeconds",
+                             "nodeName",
+                             "nodeSelector",
+                             "hostNetwork",
+                             "ports",
+                             "hostname",
+                             "dnsPolicy",
+                             "dnsConfig",
+                             "hostAliases",
+                             "livenessProbe",
+                             "readinessProbe",
+                             "startupProbe",
+                             "lifecycle"});
+    DecodeSpec(spec, &object.spec);
+    ProbeDecoder probes(doc_, file_);
+    probes.Decode(spec, &object.spec);
+    errors_.insert(errors_.end(), probes.errors().begin(), probes.errors().end());
   }
   if (!errors_.empty()) return std::nullopt;
   object.source = absl::StrCat(file_, ":", doc_.line);

@@ -222,7 +222,13 @@ const std::map<std::string, std::string>& BadExpectations() {
       {"grace_negative.yaml", "spec.terminationGracePeriodSeconds: must not be negative"},
       {"grace_too_large.yaml",
        "spec.terminationGracePeriodSeconds: must be between 0 and 31536000"},
+      {"hook_exec_empty.yaml", "spec.lifecycle.postStart.exec.command: must not be empty"},
+      {"hook_sleep_over_grace.yaml",
+       "spec.lifecycle.preStop.sleep.seconds: must be at least 1 and at most"},
+      {"hook_tcp_socket.yaml",
+       "spec.lifecycle.preStop.tcpSocket: not supported in lifecycle hooks"},
       {"host_path_relative.yaml", "spec.mounts[0].hostPath.path: must be an absolute path"},
+      {"liveness_success_threshold.yaml", "spec.livenessProbe.successThreshold: must be 1"},
       {"memory_too_small.yaml", "spec.resources.limits.memory: must be at least 4096 bytes"},
       {"missing_image.yaml", "spec.image: required field is missing"},
       {"missing_spec.yaml", "spec: required field is missing"},
@@ -243,6 +249,17 @@ const std::map<std::string, std::string>& BadExpectations() {
       {"nul_escape.yaml", "metadata.name: must not contain NUL characters"},
       {"one_bad_one_good.yaml", "metadata.name: invalid name \"Broken\""},
       {"pids_zero.yaml", "spec.resources.limits.pids: must be at least 1"},
+      {"probe_header_name.yaml",
+       "spec.readinessProbe.httpGet.httpHeaders[0].name: invalid HTTP header"},
+      {"probe_named_port_missing.yaml", "spec.livenessProbe.httpGet.port: no entry of spec.ports"},
+      {"probe_period_negative.yaml", "spec.livenessProbe.periodSeconds: must not be negative"},
+      {"probe_port_name_invalid.yaml",
+       "spec.livenessProbe.tcpSocket.port: invalid port name \"HTTP\""},
+      {"probe_port_out_of_range.yaml",
+       "spec.readinessProbe.httpGet.port: must be between 1 and 65535"},
+      {"probe_two_handlers.yaml", "spec.livenessProbe: exactly one handler must be set"},
+      {"readiness_grace_period.yaml",
+       "spec.readinessProbe.terminationGracePeriodSeconds: must not be set"},
       {"signal_out_of_range.yaml", "spec.stopSignal: unknown signal \"65\""},
       {"syntax_error.yaml", "invalid YAML: end of sequence flow not found"},
       {"syntax_indentation.yaml", "invalid YAML: end of map not found"},
@@ -668,6 +685,40 @@ TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
         "1.2.3", "01.2.3.4", "", "localhost", "10.0.0.1 "}) {
     EXPECT_EQ(matches(port["hostIP"], ip), IsIpAddress(ip)) << ip;
   }
+  // Probes and lifecycle hooks, each with its handlers.
+  for (const char* probe : {"livenessProbe", "readinessProbe", "startupProbe"}) {
+    SCOPED_TRACE(probe);
+    const YAML::Node schema = spec["properties"][probe];
+    const std::string at = absl::StrCat("spec.", probe);
+    const std::string doc = absl::StrCat(head, "spec:\n  image: b\n  ", probe, ":\n    ");
+    EXPECT_EQ(AcceptedFields(doc + "zzz: 1\n", at), SchemaFields(schema));
+    for (const char* handler : {"exec", "httpGet", "tcpSocket", "grpc"}) {
+      EXPECT_EQ(AcceptedFields(absl::StrCat(doc, handler, ": {zzz: 1}\n"),
+                               absl::StrCat(at, ".", handler)),
+                SchemaFields(schema["properties"][handler]))
+          << handler;
+    }
+    EXPECT_EQ(AcceptedFields(doc + "httpGet: {port: 1, httpHeaders: [{zzz: 1}]}\n",
+                             at + ".httpGet.httpHeaders[0]"),
+              SchemaFields(schema["properties"]["httpGet"]["properties"]["httpHeaders"]["items"]));
+  }
+  const YAML::Node lifecycle = spec["properties"]["lifecycle"];
+  EXPECT_EQ(AcceptedFields(head + "spec: {image: b, lifecycle: {zzz: 1}}", "spec.lifecycle"),
+            SchemaFields(lifecycle));
+  for (const char* hook : {"postStart", "preStop"}) {
+    SCOPED_TRACE(hook);
+    const YAML::Node schema = lifecycle["properties"][hook];
+    const std::string at = absl::StrCat("spec.lifecycle.", hook);
+    const std::string doc =
+        absl::StrCat(head, "spec:\n  image: b\n  lifecycle:\n    ", hook, ":\n      ");
+    EXPECT_EQ(AcceptedFields(doc + "zzz: 1\n", at), SchemaFields(schema));
+    for (const char* handler : {"exec", "httpGet", "sleep"}) {
+      EXPECT_EQ(AcceptedFields(absl::StrCat(doc, handler, ": {zzz: 1}\n"),
+                               absl::StrCat(at, ".", handler)),
+                SchemaFields(schema["properties"][handler]))
+          << handler;
+    }
+  }
   // The status shape and columns of CONTRACT.md.
   const std::vector<std::string> columns = {"Node", "Phase", "Restarts", "Age"};
   ASSERT_EQ(version["additionalPrinterColumns"].size(), columns.size());
@@ -686,7 +737,7 @@ TEST(SpecParserCrdTest, SchemaAndParserAcceptTheSameFields) {
             (std::set<std::string>{"nodeName", "phase", "observedGeneration", "containerID", "pid",
                                    "startedAt", "finishedAt", "exitCode", "reason", "message",
                                    "restartCount", "lastState", "lastError", "conditions", "image",
-                                   "imageID", "ip"}));
+                                   "imageID", "ip", "ready"}));
 }
 
 }  // namespace
