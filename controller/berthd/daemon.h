@@ -41,6 +41,7 @@
 #include "controller/controller.h"
 #include "controller/events.h"
 #include "controller/kube/cluster.h"
+#include "controller/probe/real_action_runner.h"
 #include "controller/queue/periodic.h"
 #include "controller/reconciler.h"
 #include "controller/sources/channel_source.h"
@@ -93,6 +94,8 @@ class Daemon {
   // it measures.
   std::unique_ptr<Observability> observability_;
   std::unique_ptr<runtime::RuncRuntime> runtime_;
+  // Runs lifecycle hooks (and probes) in the containers of runtime_.
+  std::unique_ptr<controller::RealActionRunner> actions_;
   std::unique_ptr<image::RegistryImageStore> images_;
   std::unique_ptr<controller::FileStatusSink> status_files_;
   // What the local API reads: fed by the status sinks, the event recorders
