@@ -3,6 +3,7 @@
 // the container). Observed through the container's log, files the hooks
 // write into a hostPath mount, status files and berthd's log.
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -95,17 +96,22 @@ class HooksE2eTest : public ::testing::Test {
     if (HasFailure()) std::cerr << "berthd log:\n" << Log();
   }
 
-  void StartBerthd() {
-    ASSERT_TRUE(
-        berthd_
-            .Start({BERTH_BERTHD_PATH, "--manifests-dir=" + manifests_,
-                    "--state-dir=" + world_.berth_state_dir(), "--run-dir=" + world_.run_dir(),
-                    "--images-dir=" + world_.dir() + "/images",
-                    "--cgroup-parent=" + world_.cgroup_parent(), "--monitor=" BERTH_MONITOR_PATH,
-                    "--metrics-addr=127.0.0.1:0", "--relist-period=100ms", "--resync-period=2s",
-                    "--restart-backoff-initial=300ms", "--restart-backoff-max=5s", "--workers=2"},
-                   world_.dir() + "/berthd.log")
-            .ok());
+  void StartBerthd(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {BERTH_BERTHD_PATH,
+                                     "--manifests-dir=" + manifests_,
+                                     "--state-dir=" + world_.berth_state_dir(),
+                                     "--run-dir=" + world_.run_dir(),
+                                     "--images-dir=" + world_.dir() + "/images",
+                                     "--cgroup-parent=" + world_.cgroup_parent(),
+                                     "--monitor=" BERTH_MONITOR_PATH,
+                                     "--metrics-addr=127.0.0.1:0",
+                                     "--relist-period=100ms",
+                                     "--resync-period=2s",
+                                     "--restart-backoff-initial=300ms",
+                                     "--restart-backoff-max=5s",
+                                     "--workers=2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(berthd_.Start(argv, world_.dir() + "/berthd.log").ok());
   }
 
   std::string Log() const { return runtime::ReadFile(world_.dir() + "/berthd.log").value_or(""); }
@@ -236,6 +242,19 @@ TEST_F(HooksE2eTest, HooksSurviveKill9WithoutDuplicateRuns) {
   ASSERT_TRUE(WaitFor([&] { return Gone(); }, kWait));
   EXPECT_EQ(Lines("pre-stop"), 1) << "preStop ran again";
   EXPECT_THAT(Log(), HasSubstr("preStop hook began before; not run again"));
+}
+
+// --stop-on-exit: a SIGTERM to berthd stops the containers, each with its
+// preStop first.
+TEST_F(HooksE2eTest, StopOnExitRunsPreStop) {
+  StartBerthd({"--stop-on-exit"});
+  Write(Manifest("trap 'exit 0' TERM; while true; do sleep 0.1; done",
+                 SharedMount() + Hooks("", "echo run >> /shared/pre-stop")));
+  WaitStatus(berth::testing::IsRunning);
+  const int status = berthd_.Stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(Lines("pre-stop"), 1);
+  EXPECT_TRUE(Gone());
 }
 
 }  // namespace
