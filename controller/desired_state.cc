@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "controller/spec/handler_json.h"
 #include "controller/spec/spec_hash.h"
 #include "runtime/names.h"
 
@@ -107,6 +108,9 @@ runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const image::Res
   annotations.source = object.origin;
   annotations.image = image->reference;
   annotations.image_id = image->image_id;
+  if (in.lifecycle.pre_stop.has_value()) {
+    annotations.pre_stop = WithPortNumbers(*in.lifecycle.pre_stop, in.ports);
+  }
   annotations.EncodeInto(&spec.annotations);
   return spec;
 }

@@ -18,7 +18,10 @@ Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired,
       status_(status),
       clock_(clock),
       options_(std::move(options)),
-      memory_(options_.backoff) {}
+      memory_(options_.backoff),
+      hooks_(runtime_, clock_,
+             LifecycleHooksOptions{options_.actions, options_.hook_records_dir,
+                                   options_.post_start_timeout}) {}
 
 ReconcileResult Reconciler::Reconcile(const std::string& id) {
   // Read both sides.
@@ -108,7 +111,7 @@ ReconcileResult Reconciler::Carry(ContainerActions a) {
       if (absl::Status s = options_.claim(*object); !s.ok()) return {s};
     }
     if (absl::Status s = runtime_.Start(id); !s.ok()) return {s};
-    return AfterStart(*object, id);
+    return Started(*object, id);
   }
   // 10. The image and the spec, before anything that runs is touched.
   runtime::ContainerSpec spec;
@@ -131,10 +134,26 @@ ReconcileResult Reconciler::Carry(ContainerActions a) {
 absl::Status Reconciler::StopAndDelete(const Removal& removal, const NodeContainer* object) {
   if (removal.stop) {
     if (removal.killing.has_value() && object != nullptr) Event(*object, *removal.killing);
-    if (absl::Status s = runtime_.Stop(removal.id, removal.grace); !s.ok()) return s;
+    if (absl::Status s = StopRunning(removal.id, removal.grace, object); !s.ok()) return s;
   }
   if (removal.keep) return absl::OkStatus();
-  return runtime_.Delete(removal.id);
+  absl::Status s = runtime_.Delete(removal.id);
+  if (s.ok()) hooks_.Forget(removal.id);
+  return s;
+}
+
+absl::Status Reconciler::StopRunning(const std::string& id, absl::Duration grace,
+                                     const NodeContainer* object) {
+  StopOutcome o = hooks_.Stop(id, grace);
+  if (o.pre_stop.failed) {
+    const std::string message = absl::StrCat("PreStop hook failed: ", o.pre_stop.output);
+    if (object != nullptr) {
+      Event(*object, {EventType::kWarning, "FailedPreStopHook", message});
+    } else {
+      spdlog::warn("container {}: FailedPreStopHook: {}", id, message);
+    }
+  }
+  return o.status;
 }
 
 ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec,
@@ -174,6 +193,27 @@ ReconcileResult Reconciler::CreateAndStart(const NodeContainer& object, runtime:
   spdlog::info(
       "started container {}{}{}", id, RealNameNote(object.metadata),
       restart.restart_count > 0 ? absl::StrCat(" (restart ", restart.restart_count, ")") : "");
+  return Started(object, id);
+}
+
+ReconcileResult Reconciler::Started(const NodeContainer& object, const std::string& id) {
+  if (object.spec.lifecycle.post_start.has_value()) {
+    absl::StatusOr<ContainerStatus> started = runtime_.State(id);
+    if (!started.ok()) return {started.status()};
+    const HookOutcome hook = hooks_.PostStart(object, *started);
+    if (hook.failed) {
+      // kubelet's startContainer: the event, then kill the container; its
+      // exit is then decided as any exit (restart policy, back-off).
+      const absl::Duration grace = ContainerAnnotations::Decode(started->annotations).grace_period;
+      Event(object, {EventType::kWarning, "FailedPostStartHook",
+                     absl::StrCat("PostStart hook failed: ", hook.output)});
+      Event(object, {EventType::kNormal, "Killing",
+                     absl::StrCat("Stopping container ", object.metadata.name,
+                                  ": its postStart hook failed (grace period ",
+                                  absl::FormatDuration(grace), ")")});
+      if (absl::Status s = StopRunning(id, grace, &object); !s.ok()) return {s};
+    }
+  }
   return AfterStart(object, id);
 }
 

@@ -16,6 +16,8 @@
 #include "controller/compute_actions.h"
 #include "controller/crash_loop_backoff.h"
 #include "controller/events.h"
+#include "controller/lifecycle_hooks.h"
+#include "controller/probe/action_runner.h"
 #include "controller/queue/clock.h"
 #include "controller/restart_memory.h"
 #include "controller/spec/node_container.h"
@@ -68,6 +70,13 @@ struct ReconcilerOptions {
                      const runtime::ContainerStatus* running)>
       observe_health;
   std::function<void(const std::string& id)> forget_health;
+  // Runs the lifecycle hooks (controller/lifecycle_hooks.h): postStart after
+  // each start, preStop first at each stop. Null: no hook runs (logged).
+  ActionRunner* actions = nullptr;
+  // Where the hooks begun for each container are recorded (HookRecords),
+  // so none runs twice across a restart of berthd; "": in memory only.
+  std::string hook_records_dir;
+  absl::Duration post_start_timeout = absl::Minutes(2);
 };
 
 struct ReconcileResult {
@@ -114,9 +123,15 @@ class Reconciler {
   // then looks at it again (AfterStart).
   ReconcileResult CreateAndStart(const NodeContainer& object, runtime::ContainerSpec spec,
                                  const PendingRestart& restart);
+  // Runs the postStart hook of the container `id` just started (a failure
+  // stops it), then AfterStart.
+  ReconcileResult Started(const NodeContainer& object, const std::string& id);
   // What the runtime says of `id` right after its start, decided again.
   ReconcileResult AfterStart(const NodeContainer& object, const std::string& id);
   absl::Status StopAndDelete(const Removal& removal, const NodeContainer* object);
+  // The preStop hook, the stop signal, SIGKILL; FailedPreStopHook recorded.
+  absl::Status StopRunning(const std::string& id, absl::Duration grace,
+                           const NodeContainer* object);
   void Apply(const std::string& id, const NodeContainer& object, const ImageActions& actions);
   void Event(const NodeContainer& object, const EventRecord& event);
   void Report(const NodeContainer& object, const ReportRecord& report);
@@ -129,6 +144,7 @@ class Reconciler {
   ReconcilerOptions options_;
   LogEventRecorder log_events_;
   RestartMemory memory_;
+  LifecycleHooks hooks_;
 };
 
 }  // namespace berth::controller

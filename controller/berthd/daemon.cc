@@ -59,6 +59,9 @@ absl::StatusOr<runtime::UniqueFd> LockStateDir(const std::string& state_dir) {
   return fd;
 }
 
+// Which lifecycle hooks began for which container (HookRecords).
+std::string HookRecordsDir(const Config& config) { return config.state_dir + "/hooks"; }
+
 // The images in use: by a container on the node or wanted by a source.
 std::set<std::string> ImagesInUse(runtime::Runtime& rt, const controller::Source& sources) {
   std::set<std::string> in_use;
@@ -75,21 +78,28 @@ std::set<std::string> ImagesInUse(runtime::Runtime& rt, const controller::Source
   return in_use;
 }
 
-// Stops every container in parallel, each with its own grace period, and
-// removes it and its status.
-void StopAll(runtime::Runtime& rt, controller::StatusSink& status) {
+// Stops every container in parallel, each with its own grace period (and
+// preStop hook), and removes it and its status.
+void StopAll(runtime::Runtime& rt, controller::LifecycleHooks& hooks,
+             controller::StatusSink& status) {
   absl::StatusOr<std::vector<runtime::ContainerStatus>> all = rt.List();
   if (!all.ok()) return;
   std::vector<std::thread> stoppers;
   for (const auto& c : *all) {
-    stoppers.emplace_back([&rt, &status, c] {
+    stoppers.emplace_back([&rt, &hooks, &status, c] {
       const absl::Duration grace =
           controller::ContainerAnnotations::Decode(c.annotations).grace_period;
-      if (absl::Status s = rt.Stop(c.id, grace); !s.ok()) spdlog::error("{}", s.ToString());
+      const controller::StopOutcome stop = hooks.Stop(c.id, grace);
+      if (stop.pre_stop.failed) {
+        spdlog::warn("container {}: FailedPreStopHook: PreStop hook failed: {}", c.id,
+                     stop.pre_stop.output);
+      }
+      if (!stop.status.ok()) spdlog::error("{}", stop.status.ToString());
       if (absl::Status s = rt.Delete(c.id); !s.ok()) {
         spdlog::error("{}", s.ToString());
         return;
       }
+      hooks.Forget(c.id);
       status.Remove(c.id);
       spdlog::info("stopped and removed container {}", c.id);
     });
@@ -286,6 +296,7 @@ void Daemon::BuildController() {
   }
   reco.node_name = config_.node_name;
   reco.node_labels = config_.node_labels;
+  reco.hook_records_dir = HookRecordsDir(config_);
   reco.backoff.initial = config_.restart_backoff_initial;
   reco.backoff.max = config_.restart_backoff_max;
   // A broken manifest keeps its containers running, even across a restart
@@ -397,7 +408,9 @@ void Daemon::Stop() {
   prober_->Stop();  // checks in flight finish; their kills reach no worker
   controller_->Stop();
   if (config_.stop_on_exit) {
-    StopAll(*runtime_, *status_);
+    controller::LifecycleHooks hooks(*runtime_, controller::RealClock(),
+                                     {actions_.get(), HookRecordsDir(config_)});
+    StopAll(*runtime_, hooks, *status_);
   } else {
     spdlog::info("containers keep running (use --stop-on-exit to stop them)");
   }

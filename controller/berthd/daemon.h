@@ -80,7 +80,8 @@ class Daemon {
   absl::Status OpenRuntime();
   absl::Status BuildCluster();
   void BuildController();
-  // The action runner and the prober; sets `reco`'s health callbacks.
+  // The action runner (actions_) and the prober; sets `reco`'s actions and
+  // health callbacks.
   void BuildProber(controller::ReconcilerOptions* reco);
   absl::Status StartApi();
   // The object the reconciler is to bring about: a source's, else an API
@@ -97,6 +98,8 @@ class Daemon {
   // it measures.
   std::unique_ptr<Observability> observability_;
   std::unique_ptr<runtime::RuncRuntime> runtime_;
+  // Runs lifecycle hooks (and probes) in the containers of runtime_.
+  std::unique_ptr<controller::RealActionRunner> actions_;
   std::unique_ptr<image::RegistryImageStore> images_;
   std::unique_ptr<controller::FileStatusSink> status_files_;
   // What the local API reads: fed by the status sinks, the event recorders
@@ -112,8 +115,6 @@ class Daemon {
   controller::ChannelSource restarts_{"restarts"};  // the API's Restart
   controller::ChannelSource probes_{"probes"};      // the prober's kills and readiness changes
   std::unique_ptr<controller::Reconciler> reconciler_;
-  // Probes and lifecycle hooks run their handlers through action_runner_.
-  std::unique_ptr<controller::RealActionRunner> action_runner_;
   std::unique_ptr<controller::Prober> prober_;
   std::unique_ptr<controller::Controller> controller_;
   std::unique_ptr<runtime::ExitWatcher> exit_watcher_;

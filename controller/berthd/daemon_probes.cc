@@ -9,7 +9,7 @@
 namespace berth::berthd {
 
 void Daemon::BuildProber(controller::ReconcilerOptions* reco) {
-  action_runner_ = std::make_unique<controller::RealActionRunner>(
+  actions_ = std::make_unique<controller::RealActionRunner>(
       *runtime_,
       controller::RealActionRunnerOptions{absl::StrCat("berth-probe/", api::kBerthVersion)});
   controller::ProberOptions po;
@@ -30,8 +30,9 @@ void Daemon::BuildProber(controller::ReconcilerOptions* reco) {
   };
   // Probes are timed with the steady clock; container start times are
   // wall-clock times.
-  prober_ = std::make_unique<controller::Prober>(*action_runner_, controller::SteadyClock(),
+  prober_ = std::make_unique<controller::Prober>(*actions_, controller::SteadyClock(),
                                                  controller::RealClock(), std::move(po));
+  reco->actions = actions_.get();  // the lifecycle hooks
   controller::Prober* prober = prober_.get();
   reco->observe_health = [prober](const std::string& id, const controller::NodeContainer& object,
                                   const runtime::ContainerStatus* running) {
