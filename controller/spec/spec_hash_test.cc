@@ -220,6 +220,8 @@ TEST(SpecHashTest, EveryNetworkingChangeThatNeedsANewContainerChangesIt) {
   renamed.spec.ports[0].name = "web";
   renamed.spec.ports[1].container_port = 5353;
   EXPECT_EQ(SpecHash(renamed.spec), h);
+}
+
 // Probes and hooks change without a new container (kubelet reads them from
 // the pod; Berth from the object, and preStop from the container's
 // annotation): neither the hash nor its canonical form sees them.
