@@ -39,6 +39,7 @@
 #include "absl/time/clock.h"
 #include "controller/probe/prober.h"
 #include "controller/probe/real_action_runner.h"
+#include "runtime/network/netns.h"
 
 ABSL_FLAG(int, n, 1000, "containers, one HTTP liveness probe each (period 1 s)");
 ABSL_FLAG(int, seconds, 10, "how long the prober runs");
@@ -147,24 +148,6 @@ class NoRuntime : public berth::runtime::Runtime {
   int pid = 0;
 };
 
-// The listeners' process in a network namespace of its own, loopback up.
-void EnterNewNetns() {
-  if (unshare(CLONE_NEWNET) != 0) {
-    perror("unshare");
-    exit(1);
-  }
-  int s = socket(AF_INET, SOCK_DGRAM, 0);
-  ifreq ifr{};
-  strcpy(ifr.ifr_name, "lo");
-  ioctl(s, SIOCGIFFLAGS, &ifr);
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(s, SIOCSIFFLAGS, &ifr) != 0) {
-    perror("lo up");
-    exit(1);
-  }
-  close(s);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -183,7 +166,12 @@ int main(int argc, char** argv) {
   if (pipe(pipefd) != 0) return 1;
   pid_t server = fork();
   if (server == 0) {
-    if (netns) EnterNewNetns();
+    if (netns) {
+      if (absl::Status s = berth::runtime::network::EnterNewNetns(); !s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        exit(1);
+      }
+    }
     std::vector<int> listeners, ports;
     Listen(n, &listeners, &ports);
     (void)!write(pipefd[1], ports.data(), ports.size() * sizeof(int));

@@ -59,10 +59,26 @@ absl::StatusOr<absl::Duration> RuncFloor::KillDeleteAll(const std::string& prefi
                                 " delete ", id, " || exit 1; }; i=$((i+1)); done"));
 }
 
-absl::StatusOr<absl::Duration> RuncFloor::RunOne(const std::string& id) const {
+absl::StatusOr<absl::Duration> RuncFloor::RunOne(const std::string& id,
+                                                 const std::string& netns_path) const {
+  std::string bundle = bundle_;
+  if (!netns_path.empty()) {
+    absl::StatusOr<std::string> text = runtime::ReadFile(bundle_ + "/config.json");
+    if (!text.ok()) return text.status();
+    nlohmann::json config = nlohmann::json::parse(*text);
+    for (nlohmann::json& ns : config["linux"]["namespaces"]) {
+      if (ns["type"] == "network") ns["path"] = netns_path;
+    }
+    bundle = absl::StrCat(dir_, "/bundle-", id);
+    if (absl::Status s = runtime::MakeDirs(bundle); !s.ok()) return s;
+    if (absl::Status s = runtime::WriteFileAtomic(bundle + "/config.json", config.dump());
+        !s.ok()) {
+      return s;
+    }
+  }
   // Standard streams on /dev/null: the detached container inherits them.
-  const std::vector<std::string> argv = {runc_, "--root",   root_,   "run",
-                                         "-d",  "--bundle", bundle_, id};
+  const std::vector<std::string> argv = {runc_, "--root",   root_,  "run",
+                                         "-d",  "--bundle", bundle, id};
   const absl::Time begin = absl::Now();
   absl::StatusOr<pid_t> pid = runtime::Spawn(argv, {});
   if (!pid.ok()) return pid.status();
@@ -93,7 +109,8 @@ absl::Status RuncFloor::KillDelete(const std::string& id) const {
   while (!(deleted = runc.Delete(id, false)).ok() && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  return deleted;
+  if (!deleted.ok()) return deleted;
+  return runtime::RemoveTree(absl::StrCat(dir_, "/bundle-", id));
 }
 
 absl::StatusOr<absl::Duration> RuncFloor::StopDelete(const std::string& id, int signal,

@@ -33,10 +33,13 @@ class RuncFloor {
   absl::StatusOr<absl::Duration> KillDeleteAll(const std::string& prefix, int first, int n) const;
 
   // `runc run -d` of one container, spawned directly: the time until runc
-  // returned, i.e. until the container's program runs.
-  absl::StatusOr<absl::Duration> RunOne(const std::string& id) const;
+  // returned, i.e. until the container's program runs. With `netns_path`
+  // the container joins that network namespace (its own bundle,
+  // <dir>/bundle-<id>, is written before the clock starts).
+  absl::StatusOr<absl::Duration> RunOne(const std::string& id,
+                                        const std::string& netns_path = "") const;
   // `runc kill KILL`, then `runc delete` (retried briefly while the kill
-  // lands).
+  // lands); removes the container's own bundle if it has one.
   absl::Status KillDelete(const std::string& id) const;
   // A stop done by hand, the floor of one: `runc kill <signal>`, a wait
   // (pidfd) of up to `grace` for the container's process, `runc kill KILL`

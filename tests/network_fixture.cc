@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/network/netns.h"
+
 namespace berth::runtime {
 namespace {
 
@@ -45,17 +47,10 @@ const bool kInOwnNetns = [] {
   if (argv.size() > 1 && absl::StartsWith(argv[1], kUdpEchoFlag)) {
     ServeUdpEcho(std::atoi(argv[1].c_str() + strlen(kUdpEchoFlag)));
   }
-  if (unshare(CLONE_NEWNET) != 0) {
-    perror("unshare(CLONE_NEWNET)");
+  if (absl::Status s = network::EnterNewNetns(); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
     abort();
   }
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ifreq ifr = {};
-  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) abort();
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) abort();
-  close(fd);
   return true;
 }();
 

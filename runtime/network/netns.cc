@@ -83,6 +83,11 @@ absl::StatusOr<std::string> CreateNetns(const std::string& dir, const std::strin
   return path;
 }
 
+absl::Status EnterNewNetns() {
+  if (unshare(CLONE_NEWNET) != 0) return absl::ErrnoToStatus(errno, "unshare(CLONE_NEWNET)");
+  return LoopbackUp();
+}
+
 bool IsNetns(const std::string& path) {
   struct statfs fs;
   return statfs(path.c_str(), &fs) == 0 && fs.f_type == NSFS_MAGIC;

@@ -24,6 +24,12 @@ absl::StatusOr<std::string> CreateNetns(const std::string& dir, const std::strin
 // or not mounted (a file left by a crash between creating and mounting).
 absl::Status RemoveNetns(const std::string& path);
 
+// Moves the calling process (which must have one thread: call it first in
+// main or before main) into a new network namespace with its loopback up:
+// what it and the processes it starts do on the network stays there. For
+// tests and benchmarks that bring up bridges and firewall rules.
+absl::Status EnterNewNetns();
+
 // The names of the entries in `dir` (empty when it does not exist).
 std::vector<std::string> ListNetns(const std::string& dir);
 
