@@ -137,6 +137,9 @@ def main():
              for l in chunk.lines]
     check(len(lines) >= 2 and all(l.content == b"tick" and l.stream == "stdout" for l in lines),
           "Logs: %s" % lines[:5])
+    none = [l for chunk in api.Logs(berth_pb2.LogsRequest(ref=ref), timeout=10)
+            for l in chunk.lines]
+    check(none == [], "Logs without tail_lines: %s" % none[:5])
     follow = api.Logs(berth_pb2.LogsRequest(ref=ref, follow=True, tail_lines=1, timestamps=True),
                       timeout=30)
     followed = []
