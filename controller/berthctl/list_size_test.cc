@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "controller/api/node_view.h"
@@ -65,8 +66,22 @@ TEST(BerthctlListSizeTest, GetReadsAListLargerThanFourMegabytes) {
     r = runtime::RunCommand({BERTH_BERTHCTL_PATH, "--socket=" + socket, "get"}, absl::Seconds(60));
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->exit_code, 0) << r->output.substr(0, 500);
-    EXPECT_EQ(std::vector<std::string>(absl::StrSplit(r->output, '\n', absl::SkipEmpty())).size(),
-              size_t{kContainers} + 1);
+    const std::vector<std::string> rows = absl::StrSplit(r->output, '\n', absl::SkipEmpty());
+    ASSERT_EQ(rows.size(), size_t{kContainers} + 1);
+    // READY as kubectl's: 1/1, or 0/1 for the tenth that is not ready.
+    EXPECT_THAT(rows[0], ::testing::StartsWith("NAME "));
+    const size_t ready_at = rows[0].find("READY");
+    ASSERT_NE(ready_at, std::string::npos) << rows[0];
+    int ready = 0, unready = 0;
+    for (size_t i = 1; i < rows.size(); ++i) {
+      const std::string cell = rows[i].substr(ready_at, 3);
+      ready += cell == "1/1";
+      unready += cell == "0/1";
+      if (absl::StartsWith(rows[i], "ticker-9 ")) EXPECT_EQ(cell, "0/1") << rows[i];
+      if (absl::StartsWith(rows[i], "ticker-0 ")) EXPECT_EQ(cell, "1/1") << rows[i];
+    }
+    EXPECT_EQ(ready, kContainers - kContainers / 10);
+    EXPECT_EQ(unready, kContainers / 10);
     server.Stop();
   }
   unlink(socket.c_str());
