@@ -10,9 +10,11 @@ namespace berth::controller {
 namespace {
 
 // Published ports (lowercase protocol, as CNI's portMappings), extra
-// /etc/hosts lines and, with dnsPolicy None, the whole resolv.conf; with
-// Default the runtime uses the node's.
-void SetNetwork(const NodeContainerSpec& in, runtime::ContainerSpec* spec) {
+// /etc/hosts lines and, with dnsPolicy None, the whole resolv.conf (with
+// Default the runtime uses the node's); the object's namespace and name in
+// CNI_ARGS, as kubelet passes a pod's.
+void SetNetwork(const ObjectMeta& meta, const NodeContainerSpec& in, runtime::ContainerSpec* spec) {
+  spec->cni_args = {{"K8S_POD_NAMESPACE", meta.namespace_}, {"K8S_POD_NAME", meta.name}};
   for (const ContainerPort& p : in.ports) {
     if (p.host_port == 0) continue;  // informational
     spec->ports.push_back(runtime::PortMapping{
@@ -77,7 +79,7 @@ runtime::ContainerSpec ComposeSpec(const NodeContainer& object, const image::Res
   // its ports are informational, its /etc files the node's).
   if (!in.host_network) {
     spec.hostname = in.hostname.empty() ? HostnameFor(object.metadata) : in.hostname;
-    SetNetwork(in, &spec);
+    SetNetwork(object.metadata, in, &spec);
   }
   spec.resources.memory_bytes = in.limits.memory_bytes;
   spec.resources.cpu_millis = in.limits.cpu_millis;

@@ -97,6 +97,9 @@ TEST(DesiredStateTest, NetworkFieldsReachTheRuntime) {
   EXPECT_THAT(spec->dns->nameservers, ElementsAre("192.0.2.53"));
   EXPECT_THAT(spec->dns->searches, ElementsAre("example.com"));
   EXPECT_THAT(spec->dns->options, ElementsAre("ndots:2", "edns0"));
+  // CNI_ARGS as kubelet's for a pod: the object's namespace and name.
+  EXPECT_THAT(spec->cni_args, ElementsAre(::testing::Pair("K8S_POD_NAMESPACE", "default"),
+                                          ::testing::Pair("K8S_POD_NAME", "web")));
 
   // Default: the node's resolv.conf, and the name from metadata.
   NodeContainer plain = Object();
@@ -115,6 +118,7 @@ TEST(DesiredStateTest, NetworkFieldsReachTheRuntime) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_TRUE(spec->host_network);
   EXPECT_TRUE(spec->ports.empty());
+  EXPECT_TRUE(spec->cni_args.empty());
   EXPECT_EQ(spec->hostname, "");
 }
 

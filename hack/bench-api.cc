@@ -22,6 +22,7 @@
 #include "controller/api/node_view.h"
 #include "controller/api/server.h"
 #include "controller/api/service.h"
+#include "controller/api/testing/fake_backend.h"
 #include "grpcpp/create_channel.h"
 #include "runtime/sys/process.h"
 
@@ -32,56 +33,6 @@ ABSL_FLAG(std::string, berthctl, BERTH_BERTHCTL_PATH, "the berthctl binary");
 namespace {
 
 using namespace berth;
-
-class BenchBackend : public api::ApiBackend {
- public:
-  explicit BenchBackend(const api::NodeView* view) : view_(view) {}
-  api::NodeInfo Node() const override { return {"bench", "standalone", "bench"}; }
-  const api::NodeView* View() const override { return view_; }
-  // The bench reads only.
-  absl::StatusOr<std::vector<api::AppliedObject>> Apply(absl::string_view, absl::string_view,
-                                                        bool) override {
-    return absl::UnimplementedError("berth-bench-api serves reads only");
-  }
-  absl::StatusOr<std::string> Delete(const std::string&, const std::string&) override {
-    return absl::UnimplementedError("berth-bench-api serves reads only");
-  }
-  absl::Status Restart(const std::string&, const std::string&) override {
-    return absl::UnimplementedError("berth-bench-api serves reads only");
-  }
-  absl::StatusOr<api::NodePlanResult> Plan(absl::string_view, absl::string_view) override {
-    return absl::UnimplementedError("berth-bench-api serves reads only");
-  }
-
- private:
-  const api::NodeView* view_;
-};
-
-void Fill(api::NodeView& view, int n) {
-  for (int i = 0; i < n; ++i) {
-    controller::NodeContainer o;
-    o.metadata.name = absl::StrCat("ticker-", i);
-    o.metadata.labels = {{"app", "ticker"}, {"shard", absl::StrCat(i % 10)}};
-    o.spec.image = "registry.local:5000/busybox:1.36";
-    o.spec.command = {"sh", "-c", "while true; do date; sleep 1; done"};
-    o.spec.limits.memory_bytes = 32 << 20;
-    o.source = absl::StrCat("/etc/berth/manifests/ticker-", i, ".yaml:1");
-    o.origin = "manifests";
-    const std::string id = controller::ContainerIdFor(o.metadata);
-    view.ObserveDesired(id, o);
-    controller::ContainerReport r;
-    r.id = id;
-    r.namespace_ = "default";
-    r.name = o.metadata.name;
-    r.phase = "Running";
-    r.container_id = id;
-    r.image = o.spec.image;
-    r.image_id = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-    r.pid = 10000 + i;
-    r.created_at = r.started_at = absl::Now() - absl::Minutes(i);
-    view.Report(r);
-  }
-}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -128,8 +79,8 @@ int main(int argc, char** argv) {
   const std::string socket = std::string(dir) + "/berth.sock";
 
   api::NodeView view(controller::RealClock());
-  Fill(view, n);
-  BenchBackend backend(&view);
+  api::testing::AddRunningContainers(view, n, absl::Now());
+  api::testing::ReadOnlyBackend backend({"bench", "standalone", "bench"}, &view);
   api::BerthService service(&backend);
   api::ApiServer server(api::ServerOptions{socket}, &service);
   if (absl::Status s = server.Start(); !s.ok()) {

@@ -70,6 +70,13 @@ absl::Status ValidateNetworking(const ContainerSpec& spec) {
       if (!IsWord(h)) return Bad(spec, "hostAliases " + e.ip, "a hostname is empty or has blanks");
     }
   }
+  for (const auto& [key, value] : spec.cni_args) {
+    if (key.empty() || key.find_first_of("=;") != std::string::npos ||
+        value.find(';') != std::string::npos || HasNul(key) || HasNul(value)) {
+      return Bad(spec, "cni_args",
+                 absl::StrCat("\"", key, "=", value, "\" is not KEY=VALUE without ';'"));
+    }
+  }
   if (spec.dns.has_value()) {
     for (const std::string& ns : spec.dns->nameservers) {
       if (!IsIp(ns)) return Bad(spec, "dns", absl::StrCat("nameserver \"", ns, "\" is not an IP"));

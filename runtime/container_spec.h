@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -77,7 +78,12 @@ struct ContainerSpec {
   // /etc/hostname, /etc/hosts and /etc/resolv.conf written for it.
   std::vector<PortMapping> ports;
   std::vector<HostEntry> host_aliases;
-  std::optional<DnsSettings> dns;    // unset: the node's /etc/resolv.conf
+  std::optional<DnsSettings> dns;  // unset: the node's /etc/resolv.conf
+  // The caller's CNI_ARGS for the plugins, after IgnoreUnknown=1 and before
+  // K8S_POD_INFRA_CONTAINER_ID=<id> (network::MakeAttachment), e.g.
+  // K8S_POD_NAMESPACE and K8S_POD_NAME as kubelet passes them. Keys are
+  // non-empty, without '=' or ';'; values without ';'.
+  std::vector<std::pair<std::string, std::string>> cni_args;
   int64_t log_max_bytes = 10 << 20;  // per log file, before rotation
   int log_max_files = 2;             // container.log plus rotated ones
 };

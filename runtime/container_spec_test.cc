@@ -92,6 +92,18 @@ TEST(ContainerSpecTest, EachProblemIsNamed) {
        [](ContainerSpec& s) {
          s.dns = DnsSettings{{}, {"a b"}, {}};
        }},
+      {"cni_args",
+       [](ContainerSpec& s) {
+         s.cni_args = {{"K8S_POD_NAME", "a;IgnoreUnknown=0"}};
+       }},
+      {"cni_args",
+       [](ContainerSpec& s) {
+         s.cni_args = {{"A=B", "c"}};
+       }},
+      {"cni_args",
+       [](ContainerSpec& s) {
+         s.cni_args = {{"", "c"}};
+       }},
   };
   for (const Case& c : cases) {
     ContainerSpec s = Valid();

@@ -28,14 +28,6 @@ bool Clash(const PortMapping& a, const PortMapping& b) {
          (AnyAddress(a.host_ip) || AnyAddress(b.host_ip) || a.host_ip == b.host_ip);
 }
 
-network::CniAttachment AttachmentFor(const std::string& id, const std::string& netns) {
-  network::CniAttachment a;
-  a.container_id = id;
-  a.netns = netns;
-  a.args = {{"IgnoreUnknown", "1"}, {"K8S_POD_NAME", id}, {"K8S_POD_INFRA_CONTAINER_ID", id}};
-  return a;
-}
-
 }  // namespace
 
 absl::StatusOr<std::optional<network::CniNetwork>> RuncRuntime::NetworkFor(
@@ -77,7 +69,7 @@ absl::Status RuncRuntime::AddToNetwork(const network::CniNetwork& net, Container
   const std::string& id = record->spec.id;
   network::NetworkCache cache;
   cache.network = net;
-  cache.attachment = AttachmentFor(id, record->netns_path);
+  cache.attachment = network::MakeAttachment(id, record->netns_path, record->spec.cni_args);
   for (const PortMapping& p : record->spec.ports) {
     if (p.host_port != 0) cache.attachment.ports.push_back(p);  // 0: not published
   }
@@ -115,7 +107,7 @@ absl::Status RuncRuntime::ReleaseNetwork(const std::string& id) {
     absl::StatusOr<std::optional<network::CniNetwork>> net =
         network::LoadNetwork(options_.cni_conf_dir);
     if (net.ok() && net->has_value()) {
-      absl::Status s = cni_.Del(**net, AttachmentFor(id, netns), nlohmann::json());
+      absl::Status s = cni_.Del(**net, network::MakeAttachment(id, netns, {}), nlohmann::json());
       if (!s.ok()) spdlog::warn("release network of container {}: {}", id, s.ToString());
     }
   }

@@ -70,6 +70,7 @@ void NetworkToJson(const ContainerSpec& s, json* j) {
     }
     (*j)["host_aliases"] = std::move(aliases);
   }
+  if (!s.cni_args.empty()) (*j)["cni_args"] = s.cni_args;  // [[key, value], ...]
   if (s.dns.has_value()) {
     (*j)["dns"] = {{"nameservers", s.dns->nameservers},
                    {"searches", s.dns->searches},
@@ -89,6 +90,9 @@ void NetworkFromJson(const json& j, ContainerSpec* s) {
       s->host_aliases.push_back(
           {e.at("ip").get<std::string>(), e.at("hostnames").get<std::vector<std::string>>()});
     }
+  }
+  if (j.contains("cni_args")) {
+    s->cni_args = j.at("cni_args").get<std::vector<std::pair<std::string, std::string>>>();
   }
   if (j.contains("dns")) {
     const json& d = j.at("dns");

@@ -93,6 +93,7 @@ TEST_F(StateStoreTest, NetworkFieldsRoundTripAndStayOutOfRecordsWithoutThem) {
   r.spec.ports = {{8080, 80, "tcp", ""}, {53, 53, "udp", "10.0.0.1"}};
   r.spec.host_aliases = {{"10.1.2.3", {"db", "db.local"}}};
   r.spec.dns = DnsSettings{{"10.0.0.10"}, {"svc.local"}, {"ndots:2"}};
+  r.spec.cni_args = {{"K8S_POD_NAMESPACE", "ns1"}, {"K8S_POD_NAME", "web"}};
   r.netns_path = "/run/berth/netns/web";
   r.ip = "10.88.0.5";
   ASSERT_TRUE(store_->CreateDir("web").ok());
@@ -110,15 +111,17 @@ TEST_F(StateStoreTest, NetworkFieldsRoundTripAndStayOutOfRecordsWithoutThem) {
   EXPECT_EQ(back->spec.dns->nameservers, r.spec.dns->nameservers);
   EXPECT_EQ(back->spec.dns->searches, r.spec.dns->searches);
   EXPECT_EQ(back->spec.dns->options, r.spec.dns->options);
+  EXPECT_EQ(back->spec.cni_args, r.spec.cni_args);
   EXPECT_EQ(back->netns_path, "/run/berth/netns/web");
   EXPECT_EQ(back->ip, "10.88.0.5");
 
   ASSERT_TRUE(store_->Write(FullRecord()).ok());
   const std::string plain = *ReadFile(store_->ContainerDir("web") + "/state.json");
-  for (const char* key : {"ports", "host_aliases", "dns", "netns_path", "\"ip\""}) {
+  for (const char* key : {"ports", "host_aliases", "dns", "cni_args", "netns_path", "\"ip\""}) {
     EXPECT_THAT(plain, ::testing::Not(::testing::HasSubstr(key)));
   }
   EXPECT_FALSE(store_->Read("web")->spec.dns.has_value());
+  EXPECT_TRUE(store_->Read("web")->spec.cni_args.empty());
 }
 
 TEST_F(StateStoreTest, EveryFieldOfTheSpecRoundTrips) {

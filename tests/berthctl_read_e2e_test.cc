@@ -94,13 +94,25 @@ TEST_F(BerthctlReadTest, GetShowsATableAsKubectlDoes) {
   WriteThree();
   StartBerthd(FastRestarts());
   WaitThree();
-  runtime::CommandResult r = Berthctl({"get"});
+  // web is ready once its running is reported (it has no probes).
+  runtime::CommandResult r;
+  std::vector<std::string> lines;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        r = Berthctl({"get"});
+        lines = absl::StrSplit(r.output, '\n', absl::SkipEmpty());
+        return lines.size() == 4u && absl::StrContains(lines[3], " 1/1 ");
+      },
+      kWait))
+      << r.output;
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  std::vector<std::string> lines = absl::StrSplit(r.output, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 4u) << r.output;
   EXPECT_TRUE(absl::StartsWith(lines[0], "NAME ")) << r.output;
-  EXPECT_THAT(lines[0], AllOf(HasSubstr("IMAGE"), HasSubstr("PHASE"), HasSubstr("RESTARTS"),
-                              HasSubstr("AGE")));
+  EXPECT_THAT(lines[0], AllOf(HasSubstr("READY"), HasSubstr("IMAGE"), HasSubstr("PHASE"),
+                              HasSubstr("RESTARTS"), HasSubstr("AGE")));
+  const size_t ready_at = lines[0].find("READY");
+  EXPECT_EQ(lines[2].substr(ready_at, 3), "0/1") << "missing never ran:\n" << r.output;
+  EXPECT_EQ(lines[3].substr(ready_at, 3), "1/1") << r.output;
   // Aligned: every column starts where its header does.
   const size_t phase_at = lines[0].find("PHASE");
   for (const std::string& l : lines) EXPECT_NE(l[phase_at], ' ') << r.output;

@@ -1,10 +1,13 @@
 // Container networking through berthd: real berthd, runc and CNI plugins
-// (/usr/lib/cni). berthd runs inside a network namespace each test makes
-// (`ip netns add`, entered with nsenter --net, which keeps the machine's
-// /sys and cgroup mounts), so the bridge, routes and iptables rules are made
-// there, and every packet is sent from a thread that joined it: nothing of
-// this reaches the machine's own network namespace. The runtime's own
-// networking tests are network_e2e_test.cc; these check what berthd adds:
+// (/usr/lib/cni). berthd runs inside a network namespace each test makes (a
+// namespace file bind-mounted in the test's own temp dir, as berthd makes its
+// containers' ones; not `ip netns add`, which leaves /run/netns and its
+// self-bind mount on the machine), entered with nsenter --net, which keeps
+// the machine's /sys and cgroup mounts. So the bridge, routes and iptables
+// rules are made there, and every packet is sent from a thread that joined
+// it: nothing of this reaches the machine's own network namespace, and the
+// end of each test checks that no namespace is left mounted. The runtime's
+// own networking tests are network_e2e_test.cc; these check what berthd adds:
 // the fields of a NodeContainer, its status, and restarts of berthd.
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -27,6 +30,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "runtime/network/netns.h"
 #include "runtime/sys/process.h"
 #include "tests/berthd_flags.h"
 #include "tests/processes.h"
@@ -45,6 +49,7 @@ constexpr absl::Duration kWait = absl::Seconds(20);
 constexpr char kBridge[] = "be2e0";  // exists only inside the test's namespace
 constexpr char kGateway[] = "10.123.0.1";
 constexpr char kCniBin[] = "/usr/lib/cni";
+constexpr char kMachineNetnsDir[] = "/run/netns";  // `ip netns`'s
 
 std::vector<std::string> DirEntries(const std::string& dir) {
   std::vector<std::string> names;
@@ -57,6 +62,39 @@ std::vector<std::string> DirEntries(const std::string& dir) {
     closedir(d);
   }
   return names;
+}
+
+// The mounts of this mount namespace that are network namespace files
+// (nsfs) under `dir`, or `ip netns`'s /run/netns (its self-bind mount and
+// the namespaces in it): "<mount point> <fs type>" each.
+std::vector<std::string> NetnsMounts(const std::string& dir) {
+  std::vector<std::string> mounts;
+  const std::string info = runtime::ReadFile("/proc/self/mountinfo").value_or("");
+  for (absl::string_view line : absl::StrSplit(info, '\n', absl::SkipEmpty())) {
+    // "id parent major:minor root mount-point options [optional...] - type source ..."
+    const std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
+    const auto dash = std::find(fields.begin(), fields.end(), "-");
+    if (fields.size() < 5 || dash == fields.end() || dash + 1 == fields.end()) continue;
+    const absl::string_view point = fields[4];
+    const absl::string_view type = *(dash + 1);
+    const bool machine =
+        point == kMachineNetnsDir || absl::StartsWith(point, absl::StrCat(kMachineNetnsDir, "/"));
+    if (machine || (type == "nsfs" && absl::StartsWith(point, dir + "/"))) {
+      mounts.push_back(absl::StrCat(point, " ", type));
+    }
+  }
+  std::sort(mounts.begin(), mounts.end());
+  return mounts;
+}
+
+// What is in `after` and not in `before`.
+std::vector<std::string> Added(std::vector<std::string> before, std::vector<std::string> after) {
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  std::vector<std::string> added;
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                      std::back_inserter(added));
+  return added;
 }
 
 // Sends `payload` to ip:port (TCP: then reads to EOF; UDP: one datagram
@@ -91,15 +129,16 @@ std::string Exchange(int type, const std::string& ip, int port, const std::strin
 class BerthdNetworkE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    mounts_before_ = NetnsMounts(world_.dir());
+    machine_netns_before_ = DirEntries(kMachineNetnsDir);
     for (const char* plugin : {"bridge", "host-local", "portmap", "loopback"}) {
       ASSERT_EQ(access(absl::StrCat(kCniBin, "/", plugin).c_str(), X_OK), 0)
           << "CNI plugin " << plugin << " missing (apt-get install containernetworking-plugins)";
     }
-    static int count = 0;
-    netns_ = absl::StrCat("berth-e2e-", getpid(), "-", ++count);
-    ASSERT_TRUE(Run({"/usr/sbin/ip", "netns", "add", netns_}).ok());
-    made_netns_ = true;
-    ASSERT_TRUE(Run({"/usr/sbin/ip", "-n", netns_, "link", "set", "lo", "up"}).ok());
+    // berthd's namespace (loopback up).
+    absl::StatusOr<std::string> netns = runtime::network::CreateNetns(test_netns_dir_, "berthd");
+    ASSERT_TRUE(netns.ok()) << netns.status();
+    netns_ = *netns;
     ASSERT_TRUE(world_.AddBusyboxImage().ok());
     ASSERT_TRUE(runtime::MakeDirs(manifests_).ok());
     ASSERT_TRUE(runtime::MakeDirs(conf_dir_).ok());
@@ -117,11 +156,17 @@ class BerthdNetworkE2eTest : public ::testing::Test {
     }
     EXPECT_THAT(world_.RemoveContainers(), IsEmpty());
     EXPECT_THAT(NetworkLeaks(), IsEmpty());
+    if (!netns_.empty()) {
+      EXPECT_TRUE(runtime::network::RemoveNetns(netns_).ok());
+      rmdir(test_netns_dir_.c_str());
+    }
     EXPECT_THAT(world_.Leaks(), IsEmpty());
     struct stat st;
     EXPECT_NE(stat(absl::StrCat("/sys/class/net/", kBridge).c_str(), &st), 0)
         << "a bridge in the machine's own network namespace";
-    if (made_netns_) EXPECT_TRUE(Run({"/usr/sbin/ip", "netns", "delete", netns_}).ok());
+    // Nothing of a network namespace is left mounted or in /run/netns.
+    EXPECT_THAT(Added(mounts_before_, NetnsMounts(world_.dir())), IsEmpty());
+    EXPECT_THAT(Added(machine_netns_before_, DirEntries(kMachineNetnsDir)), IsEmpty());
   }
 
   std::string Conflist() const {
@@ -142,10 +187,7 @@ class BerthdNetworkE2eTest : public ::testing::Test {
         .dump(2);
   }
 
-  absl::Status Run(const std::vector<std::string>& argv) {
-    return runtime::RunCommandOk(argv, absl::Seconds(10));
-  }
-  std::string NetnsPath() const { return "/run/netns/" + netns_; }
+  const std::string& NetnsPath() const { return netns_; }
   std::string InNetns(const std::vector<std::string>& argv) {
     std::vector<std::string> full = {"/usr/bin/nsenter", "--net=" + NetnsPath()};
     full.insert(full.end(), argv.begin(), argv.end());
@@ -231,7 +273,7 @@ class BerthdNetworkE2eTest : public ::testing::Test {
     for (const std::string& ns : DirEntries(world_.run_dir() + "/netns")) {
       leaks.push_back("network namespace: " + ns);
     }
-    if (made_netns_) {
+    if (!netns_.empty()) {
       const std::string nat = InNetns({"/usr/sbin/iptables", "-t", "nat", "-S"});
       for (absl::string_view line : absl::StrSplit(nat, '\n')) {
         // portmap's per-container chains, and the bridge's masquerade rules
@@ -249,8 +291,10 @@ class BerthdNetworkE2eTest : public ::testing::Test {
   const std::string manifests_ = world_.dir() + "/manifests";
   const std::string conf_dir_ = world_.dir() + "/cni-conf";
   const std::string ipam_dir_ = world_.dir() + "/ipam";
-  std::string netns_;
-  bool made_netns_ = false;
+  const std::string test_netns_dir_ = world_.dir() + "/test-netns";
+  std::string netns_;  // the namespace berthd runs in, once made
+  std::vector<std::string> mounts_before_;
+  std::vector<std::string> machine_netns_before_;
 };
 
 TEST_F(BerthdNetworkE2eTest, HttpdOnItsAddressAndOnItsHostPortsTcpAndUdp) {

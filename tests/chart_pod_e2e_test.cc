@@ -191,7 +191,15 @@ class ChartPodE2eTest : public ::testing::Test {
   json HelmInstallOrUpgrade(const std::string& tag) {
     const std::string values = world_.dir() + "/values-" + tag + ".yaml";
     json v = {{"image", {{"repository", repo_}, {"tag", tag}, {"pullPolicy", "IfNotPresent"}}},
-              {"hostPaths", {{"stateDir", world_.berth_state_dir()}, {"runDir", world_.run_dir()}}},
+              // The test's own directories (CNI state and configuration too:
+              // nothing made on the machine); the machine's plugins, read-only.
+              {"hostPaths",
+               {{"stateDir", world_.berth_state_dir()},
+                {"runDir", world_.run_dir()},
+                {"cniBinDir", "/usr/lib/cni"},
+                {"cniConfDir", world_.cni_conf_dir()},
+                {"cniDataDir", world_.dir() + "/cni/data"},
+                {"xtablesLock", world_.dir() + "/xtables.lock"}}},
               {"berthd", {{"metricsAddr", absl::StrCat("127.0.0.1:", metrics_port_)}}},
               {"extraArgs", json::array({"--cgroup-parent=" + world_.cgroup_parent(),
                                          "--insecure-registries=" + registry_->host()})}};
@@ -300,6 +308,9 @@ class ChartPodE2eTest : public ::testing::Test {
       const std::string host = v["hostPath"]["path"];
       if (v["hostPath"].value("type", "") == "DirectoryOrCreate") {
         ASSERT_TRUE(runtime::MakeDirs(host).ok());
+      } else if (v["hostPath"].value("type", "") == "FileOrCreate" &&
+                 access(host.c_str(), F_OK) != 0) {
+        ASSERT_TRUE(runtime::WriteFileAtomic(host, "").ok()) << host;
       }
       mounts.push_back({{"destination", m["mountPath"]},
                         {"type", "bind"},

@@ -1,10 +1,10 @@
 // berthctl get [NAME...] [-n NS | -A] [-l SELECTOR] [--phase P] [--source file|api]
 //              [-o wide|json|yaml|name] [-w]
 //
-// As `kubectl get pods`: a table of NAME, IMAGE, PHASE, RESTARTS, AGE
-// (NAMESPACE first with -A; -o wide adds IP, PID, CONTAINER-ID and SOURCE), of
-// the default namespace unless -n or -A says otherwise. Names are read one
-// by one (Get); a name not found is reported on stderr as kubectl does
+// As `kubectl get pods`: a table of NAME, READY (1/1 when the container is
+// ready, else 0/1), IMAGE, PHASE, RESTARTS, AGE (NAMESPACE first with -A; -o wide adds IP, PID,
+// CONTAINER-ID and SOURCE), of the default namespace unless -n or -A says otherwise. Names are read
+// one by one (Get); a name not found is reported on stderr as kubectl does
 // (`Error from server (NotFound): nodecontainers "x" not found`) and the
 // exit code is 1, while the names found are printed. -o json|yaml prints
 // the one object asked for by name, else a List (printers.h). -w prints
@@ -38,7 +38,7 @@ std::string SourceText(const v1::Source& s) {
 std::vector<std::string> Header(const GetOptions& o) {
   std::vector<std::string> h;
   if (o.all_namespaces) h.push_back("NAMESPACE");
-  for (const char* c : {"NAME", "IMAGE", "PHASE", "RESTARTS", "AGE"}) h.push_back(c);
+  for (const char* c : {"NAME", "READY", "IMAGE", "PHASE", "RESTARTS", "AGE"}) h.push_back(c);
   if (o.wide) {
     for (const char* c : {"IP", "PID", "CONTAINER-ID", "SOURCE"}) h.push_back(c);
   }
@@ -49,6 +49,7 @@ std::vector<std::string> Row(const GetOptions& o, const v1::Container& c, absl::
   std::vector<std::string> r;
   if (o.all_namespaces) r.push_back(c.namespace_());
   r.push_back(c.name());
+  r.push_back(c.status().ready() ? "1/1" : "0/1");  // kubectl's ready/total containers
   r.push_back(c.image());
   r.push_back(c.status().phase());
   r.push_back(absl::StrCat(c.status().restart_count()));

@@ -7,11 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "controller/api/node_view.h"
 #include "controller/api/server.h"
 #include "controller/api/service.h"
+#include "controller/api/testing/fake_backend.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -20,53 +22,6 @@
 namespace berth::berthctl {
 namespace {
 
-class ReadOnlyBackend : public api::ApiBackend {
- public:
-  explicit ReadOnlyBackend(const api::NodeView* view) : view_(view) {}
-  api::NodeInfo Node() const override { return {"test", "standalone", "test"}; }
-  const api::NodeView* View() const override { return view_; }
-  absl::StatusOr<std::vector<api::AppliedObject>> Apply(absl::string_view, absl::string_view,
-                                                        bool) override {
-    return absl::UnimplementedError("reads only");
-  }
-  absl::StatusOr<std::string> Delete(const std::string&, const std::string&) override {
-    return absl::UnimplementedError("reads only");
-  }
-  absl::Status Restart(const std::string&, const std::string&) override {
-    return absl::UnimplementedError("reads only");
-  }
-  absl::StatusOr<api::NodePlanResult> Plan(absl::string_view, absl::string_view) override {
-    return absl::UnimplementedError("reads only");
-  }
-
- private:
-  const api::NodeView* view_;
-};
-
-// `n` Running containers, each as large as a manifest's usually is.
-void Fill(api::NodeView& view, int n) {
-  for (int i = 0; i < n; ++i) {
-    controller::NodeContainer o;
-    o.metadata.name = absl::StrCat("ticker-", i);
-    o.metadata.labels = {{"app", "ticker"}, {"shard", absl::StrCat(i % 10)}};
-    o.spec.image = "registry.local:5000/busybox:1.36";
-    o.spec.command = {"sh", "-c", "while true; do date; sleep 1; done"};
-    o.source = absl::StrCat("/etc/berth/manifests/ticker-", i, ".yaml:1");
-    o.origin = "manifests";
-    const std::string id = controller::ContainerIdFor(o.metadata);
-    view.ObserveDesired(id, o);
-    controller::ContainerReport r;
-    r.id = r.container_id = id;
-    r.namespace_ = "default";
-    r.name = o.metadata.name;
-    r.phase = "Running";
-    r.image = o.spec.image;
-    r.pid = 10000 + i;
-    r.created_at = r.started_at = absl::Now();
-    view.Report(r);
-  }
-}
-
 TEST(BerthctlListSizeTest, GetReadsAListLargerThanFourMegabytes) {
   char dir_template[] = "/tmp/berthctl-list-size.XXXXXX";
   const char* dir = mkdtemp(dir_template);
@@ -74,8 +29,8 @@ TEST(BerthctlListSizeTest, GetReadsAListLargerThanFourMegabytes) {
   const std::string socket = std::string(dir) + "/berth.sock";
   constexpr int kContainers = 12000;
   api::NodeView view(controller::RealClock());
-  Fill(view, kContainers);
-  ReadOnlyBackend backend(&view);
+  api::testing::AddRunningContainers(view, kContainers, absl::Now());
+  api::testing::ReadOnlyBackend backend({"test", "standalone", "test"}, &view);
   api::BerthService service(&backend);
   {
     api::ApiServer server(api::ServerOptions{socket}, &service);
@@ -111,8 +66,22 @@ TEST(BerthctlListSizeTest, GetReadsAListLargerThanFourMegabytes) {
     r = runtime::RunCommand({BERTH_BERTHCTL_PATH, "--socket=" + socket, "get"}, absl::Seconds(60));
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->exit_code, 0) << r->output.substr(0, 500);
-    EXPECT_EQ(std::vector<std::string>(absl::StrSplit(r->output, '\n', absl::SkipEmpty())).size(),
-              size_t{kContainers} + 1);
+    const std::vector<std::string> rows = absl::StrSplit(r->output, '\n', absl::SkipEmpty());
+    ASSERT_EQ(rows.size(), size_t{kContainers} + 1);
+    // READY as kubectl's: 1/1, or 0/1 for the tenth that is not ready.
+    EXPECT_THAT(rows[0], ::testing::StartsWith("NAME "));
+    const size_t ready_at = rows[0].find("READY");
+    ASSERT_NE(ready_at, std::string::npos) << rows[0];
+    int ready = 0, unready = 0;
+    for (size_t i = 1; i < rows.size(); ++i) {
+      const std::string cell = rows[i].substr(ready_at, 3);
+      ready += cell == "1/1";
+      unready += cell == "0/1";
+      if (absl::StartsWith(rows[i], "ticker-9 ")) EXPECT_EQ(cell, "0/1") << rows[i];
+      if (absl::StartsWith(rows[i], "ticker-0 ")) EXPECT_EQ(cell, "1/1") << rows[i];
+    }
+    EXPECT_EQ(ready, kContainers - kContainers / 10);
+    EXPECT_EQ(unready, kContainers / 10);
     server.Stop();
   }
   unlink(socket.c_str());

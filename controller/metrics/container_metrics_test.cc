@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +56,19 @@ class ContainerMetricsTest : public ::testing::Test {
   runtime::CgroupLayout layout_;
 };
 
+// A ContainerMetrics over the test's cgroups (/berth/<id>), reading them
+// every `refresh`, registered with a Metrics of its own while it lives.
+struct Collected {
+  Collected(const runtime::CgroupLayout& layout, absl::Duration refresh)
+      : collector([](const std::string& id) { return "/berth/" + id; }, layout, refresh) {
+    metrics.AddCollector(&collector);
+  }
+  ~Collected() { metrics.RemoveCollector(&collector); }
+
+  ContainerMetrics collector;
+  Metrics metrics;
+};
+
 TEST_F(ContainerMetricsTest, PhasesRestartsAndCgroupStats) {
   ContainerMetrics c([](const std::string& id) { return "/berth/" + id; }, layout_);
   Metrics m;
@@ -103,39 +117,34 @@ TEST_F(ContainerMetricsTest, ServesTheBackgroundReadsValues) {
       "container_cpu_usage_seconds_total{container=\"web\",id=\"/berth/default.web\",name=\"web\","
       "namespace=\"default\"} ";
   Cgroup("default.web", 1500000000, 8 << 20, 1 << 20);
+  // web reported Running to a new collector is read at the first scrape.
+  auto web_running = [&](absl::Duration refresh, const std::string& cpu) {
+    auto c = std::make_unique<Collected>(layout_, refresh);
+    c->collector.Report(Report("web", "Running", 0));
+    EXPECT_THAT(c->metrics.Scrape(), HasSubstr(web_cpu + cpu + "\n"));
+    return c;
+  };
   {
     // Nothing reads again within the hour.
-    ContainerMetrics c([](const std::string& id) { return "/berth/" + id; }, layout_,
-                       absl::Hours(1));
-    Metrics m;
-    m.AddCollector(&c);
-    c.Report(Report("web", "Running", 0));
-    EXPECT_THAT(m.Scrape(), HasSubstr(web_cpu + "1.5\n"));
+    std::unique_ptr<Collected> c = web_running(absl::Hours(1), "1.5");
     Cgroup("default.web", 3000000000, 8 << 20, 1 << 20);
     Cgroup("default.api", 2000000000, 8 << 20, 1 << 20);
-    c.Report(Report("api", "Running", 0));
-    const std::string text = m.Scrape();
+    c->collector.Report(Report("api", "Running", 0));
+    const std::string text = c->metrics.Scrape();
     EXPECT_THAT(text, HasSubstr(web_cpu + "1.5\n"));  // as last read
     EXPECT_THAT(text, HasSubstr("container_cpu_usage_seconds_total{container=\"api\",id=\"/berth/"
                                 "default.api\",name=\"api\",namespace=\"default\"} 2\n"));
-    m.RemoveCollector(&c);
   }
   // Read every 20 ms: the new value comes without a scrape reading it.
-  ContainerMetrics c([](const std::string& id) { return "/berth/" + id; }, layout_,
-                     absl::Milliseconds(20));
-  Metrics m;
-  m.AddCollector(&c);
-  c.Report(Report("web", "Running", 0));
-  EXPECT_THAT(m.Scrape(), HasSubstr(web_cpu + "3\n"));
+  std::unique_ptr<Collected> c = web_running(absl::Milliseconds(20), "3");
   Cgroup("default.web", 4500000000, 8 << 20, 1 << 20);
   std::string text;
   for (int i = 0; i < 500; ++i) {  // up to 10 s
-    text = m.Scrape();
+    text = c->metrics.Scrape();
     if (text.find(web_cpu + "4.5\n") != std::string::npos) break;
     absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_THAT(text, HasSubstr(web_cpu + "4.5\n"));
-  m.RemoveCollector(&c);
 }
 
 // The scrape of 1,000 running containers from files on tmpfs: what berthd

@@ -36,6 +36,17 @@ json PortsJson(const std::vector<PortMapping>& ports) {
 
 }  // namespace
 
+CniAttachment MakeAttachment(const std::string& container_id, const std::string& netns,
+                             const std::vector<std::pair<std::string, std::string>>& args) {
+  CniAttachment a;
+  a.container_id = container_id;
+  a.netns = netns;
+  a.args.emplace_back("IgnoreUnknown", "1");
+  a.args.insert(a.args.end(), args.begin(), args.end());
+  a.args.emplace_back("K8S_POD_INFRA_CONTAINER_ID", container_id);
+  return a;
+}
+
 absl::StatusOr<std::string> CniClient::FindPlugin(const std::string& type) const {
   for (absl::string_view dir : absl::StrSplit(options_.bin_dirs, ':', absl::SkipEmpty())) {
     const std::string path = absl::StrCat(dir, "/", type);

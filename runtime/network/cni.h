@@ -28,6 +28,14 @@ struct CniAttachment {
   std::vector<std::pair<std::string, std::string>> args;
 };
 
+// The attachment of container `container_id` through the namespace file
+// `netns` (ifname eth0, no ports), with CNI_ARGS as containerd's CRI passes
+// them: IgnoreUnknown=1 first (a plugin refuses keys it does not know
+// without it), then `args` in order (the caller's: K8S_POD_NAMESPACE,
+// K8S_POD_NAME), then K8S_POD_INFRA_CONTAINER_ID=<container_id>.
+CniAttachment MakeAttachment(const std::string& container_id, const std::string& netns,
+                             const std::vector<std::pair<std::string, std::string>>& args);
+
 struct CniOptions {
   std::string bin_dirs = "/usr/lib/cni";  // ':'-separated, CNI_PATH
   // Per plugin call; the plugin (its process group) is killed after it.

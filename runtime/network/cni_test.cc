@@ -20,6 +20,7 @@ namespace {
 using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 
 // Logs "<name> <command>" to <dir>/calls and its stdin and environment to
 // <dir>/<name>.<command>.json; behaves as its config's "fake" says: "ip"
@@ -112,6 +113,21 @@ const json kTwoPlugins = {{"cniVersion", "1.0.0"},
                           {"plugins",
                            {{{"type", "alpha"}, {"fake", {{"ip", "10.9.0.7/24"}}}},
                             {{"type", "beta"}, {"capabilities", {{"portMappings", true}}}}}}};
+
+TEST(MakeAttachmentTest, CniArgsAsKubeletAndContainerdPassThem) {
+  const CniAttachment a = MakeAttachment("ns1.web", "/run/berth/netns/ns1.web",
+                                         {{"K8S_POD_NAMESPACE", "ns1"}, {"K8S_POD_NAME", "web"}});
+  EXPECT_EQ(a.container_id, "ns1.web");
+  EXPECT_EQ(a.netns, "/run/berth/netns/ns1.web");
+  EXPECT_EQ(a.ifname, "eth0");
+  EXPECT_THAT(a.ports, ::testing::IsEmpty());
+  EXPECT_THAT(a.args, ElementsAre(Pair("IgnoreUnknown", "1"), Pair("K8S_POD_NAMESPACE", "ns1"),
+                                  Pair("K8S_POD_NAME", "web"),
+                                  Pair("K8S_POD_INFRA_CONTAINER_ID", "ns1.web")));
+  // Without the caller's: IgnoreUnknown and the container id alone.
+  EXPECT_THAT(MakeAttachment("x", "/n/x", {}).args,
+              ElementsAre(Pair("IgnoreUnknown", "1"), Pair("K8S_POD_INFRA_CONTAINER_ID", "x")));
+}
 
 TEST_F(CniTest, AddChainsResultsAndPassesTheParameters) {
   absl::StatusOr<json> result = Client().Add(Network(kTwoPlugins), Attachment());

@@ -73,6 +73,8 @@ berthd's arguments, one per line as "- <arg>" (quoted).
 - --in-cluster
 - {{ printf "--state-dir=%s" .Values.hostPaths.stateDir | quote }}
 - {{ printf "--run-dir=%s" .Values.hostPaths.runDir | quote }}
+- {{ printf "--cni-bin-dir=%s" .Values.hostPaths.cniBinDir | quote }}
+- {{ printf "--cni-conf-dir=%s" .Values.hostPaths.cniConfDir | quote }}
 {{- if .Values.manifests.enabled }}
 - {{ printf "--manifests-dir=%s" .Values.manifests.hostPath | quote }}
 {{- else }}

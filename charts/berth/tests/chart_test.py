@@ -198,15 +198,41 @@ class DefaultsTest(unittest.TestCase):
     def test_host_paths_at_the_same_paths(self):
         volumes = {v["name"]: v for v in self.pod["volumes"]}
         mounts = {m["name"]: m for m in self.container["volumeMounts"]}
-        self.assertEqual(set(volumes), {"state", "run", "cgroup"})
+        self.assertEqual(set(volumes), {"state", "run", "cgroup", "cni-bin", "cni-conf",
+                                        "cni-data", "xtables-lock"})
         self.assertEqual(set(mounts), set(volumes))
         for name, path, kind in (("state", "/var/lib/berth", "DirectoryOrCreate"),
                                  ("run", "/run/berth", "DirectoryOrCreate"),
-                                 ("cgroup", "/sys/fs/cgroup", "Directory")):
+                                 ("cgroup", "/sys/fs/cgroup", "Directory"),
+                                 ("cni-bin", "/usr/lib/cni", "DirectoryOrCreate"),
+                                 ("cni-conf", "/etc/cni/net.d", "DirectoryOrCreate"),
+                                 ("cni-data", "/var/lib/cni", "DirectoryOrCreate"),
+                                 ("xtables-lock", "/run/xtables.lock", "FileOrCreate")):
             self.assertEqual(volumes[name]["hostPath"], {"path": path, "type": kind})
             self.assertEqual(mounts[name]["mountPath"], path)
         self.assertEqual(mounts["state"]["mountPropagation"], "Bidirectional")
         self.assertEqual(mounts["run"]["mountPropagation"], "Bidirectional")
+        self.assertIs(mounts["cni-bin"]["readOnly"], True)
+        self.assertIs(mounts["cni-conf"]["readOnly"], True)
+        # host-local writes its allocations there, iptables takes its lock.
+        self.assertNotIn("readOnly", mounts["cni-data"])
+        self.assertNotIn("readOnly", mounts["xtables-lock"])
+        flags = flag_values(self.container["args"])
+        self.assertEqual(flags["cni-bin-dir"], "/usr/lib/cni")
+        self.assertEqual(flags["cni-conf-dir"], "/etc/cni/net.d")
+
+    def test_network_namespaces_reach_the_host(self):
+        # berthd bind-mounts them in <run-dir>/netns (controller/berthd/config.cc):
+        # that must be under a Bidirectional mount of a host directory, so that
+        # the host (and the next berthd pod) sees them.
+        with open(os.path.join(ROOT, "controller", "berthd", "config.cc")) as f:
+            m = re.search(r'netns_dir = config\.run_dir \+ "(/[^"]+)"', f.read())
+        self.assertIsNotNone(m, "config.cc no longer puts the namespaces under the run dir")
+        netns_dir = flag_values(self.container["args"])["run-dir"] + m.group(1)
+        bidirectional = [mt["mountPath"] for mt in self.container["volumeMounts"]
+                         if mt.get("mountPropagation") == "Bidirectional"]
+        self.assertTrue([p for p in bidirectional if netns_dir.startswith(p.rstrip("/") + "/")],
+                        "%s under none of %s" % (netns_dir, bidirectional))
 
     def test_node_name_from_downward_api(self):
         self.assertEqual(self.container["env"], [
@@ -217,6 +243,8 @@ class DefaultsTest(unittest.TestCase):
             "--in-cluster",
             "--state-dir=/var/lib/berth",
             "--run-dir=/run/berth",
+            "--cni-bin-dir=/usr/lib/cni",
+            "--cni-conf-dir=/etc/cni/net.d",
             "--manifests-dir=",
             "--manifests-debounce=100ms",
             "--log-level=info",
@@ -349,6 +377,10 @@ class OverridesTest(unittest.TestCase):
                    "metricsAddr": ":9100"},
         "extraArgs": ["--node-labels=zone=a,disk=ssd", "--rootfs-mode=copy"],
         "manifests": {"enabled": True, "hostPath": "/srv/berth/manifests", "debounce": "20ms"},
+        "hostPaths": {"stateDir": "/var/lib/berth", "runDir": "/run/berth",
+                      "cgroupRoot": "/sys/fs/cgroup", "cniBinDir": "/opt/cni/bin",
+                      "cniConfDir": "/srv/cni/net.d", "cniDataDir": "/srv/cni/data",
+                      "xtablesLock": "/srv/xtables.lock"},
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                       "limits": {"cpu": 1, "memory": "512Mi"}},
         "nodeSelector": {"berth.dev/enabled": "true"},
@@ -384,8 +416,20 @@ class OverridesTest(unittest.TestCase):
                             "log-format": "json", "workers": "4", "stop-on-exit": "true",
                             "image-gc-high-threshold": "90", "image-gc-low-threshold": "70",
                             "image-gc-period": "10m", "restart-backoff-initial": "2s",
-                            "restart-backoff-max": "1m"}.items():
+                            "restart-backoff-max": "1m", "cni-bin-dir": "/opt/cni/bin",
+                            "cni-conf-dir": "/srv/cni/net.d"}.items():
             self.assertEqual(flags[name], value, name)
+
+    def test_cni_paths(self):
+        volumes = {v["name"]: v for v in self.pod["volumes"]}
+        mounts = {m["name"]: m for m in self.container["volumeMounts"]}
+        for name, path in (("cni-bin", "/opt/cni/bin"), ("cni-conf", "/srv/cni/net.d"),
+                           ("cni-data", "/srv/cni/data")):
+            self.assertEqual(volumes[name]["hostPath"]["path"], path)
+            self.assertEqual(mounts[name]["mountPath"], path)
+        # Where iptables takes it, whichever host file it is.
+        self.assertEqual(volumes["xtables-lock"]["hostPath"]["path"], "/srv/xtables.lock")
+        self.assertEqual(mounts["xtables-lock"]["mountPath"], "/run/xtables.lock")
 
     def test_manifests_dir_mounted_read_only(self):
         volumes = {v["name"]: v for v in self.pod["volumes"]}
@@ -532,6 +576,11 @@ class SchemaTest(unittest.TestCase):
     def test_required_and_shapes(self):
         self.refused("--set", "image.repository=", mentions="repository")
         self.refused("--set", "hostPaths.stateDir=var/lib/berth", mentions="stateDir")
+        self.refused("--set", "hostPaths.cniConfDir=etc/cni", mentions="cniConfDir")
+        self.refused("--set", "hostPaths.cniDataDir=", mentions="cniDataDir")
+        # The chart mounts one directory of plugins.
+        self.refused("--set", "hostPaths.cniBinDir=/usr/lib/cni:/opt/cni/bin",
+                     mentions="cniBinDir")
         self.refused("--set", "extraArgs[0]=verbose", mentions="extraArgs")
         self.refused("--set", "nodeSelector.dedicated=true", mentions="dedicated")
 
