@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
 #include "runtime/sys/process.h"
+#include "runtime/sys/small_file.h"
 
 namespace berth::runtime {
 namespace {
@@ -297,8 +298,9 @@ absl::StatusOr<ContainerRecord> StateStore::Parse(const std::string& id,
 }
 
 std::optional<ExitRecord> StateStore::ReadExit(const std::string& id) const {
-  absl::StatusOr<std::string> content = ReadFile(ExitFile(id));
-  if (!content.ok()) return std::nullopt;
+  // Absent for every running container at every relist: no error text.
+  std::optional<std::string> content = ReadSmallFile(ExitFile(id), 64 << 10);
+  if (!content.has_value()) return std::nullopt;
   json j = json::parse(*content, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   ExitRecord e;

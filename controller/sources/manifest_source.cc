@@ -95,29 +95,43 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir, const std::str
     result.error = absl::StrCat("read manifest ", path, ": ", cause);
     return result;
   };
-  // O_PATH follows the symlinks without opening the file itself, so a FIFO
-  // or a device is never opened (no blocking, no driver side effects), and
-  // what is checked below is what gets read.
-  int fd;
-  do {
-    fd = openat(dir_fd, name.c_str(), O_PATH | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
+  // O_PATH opens the name without opening the file itself, so a FIFO or a
+  // device is never opened (no blocking, no driver side effects), and what
+  // is checked below is what gets read. A name that is no symlink is the
+  // directory's own entry (names come from readdir, without '/'), below it
+  // by definition; a symlink is followed and where it leads is checked.
+  auto open_path = [&](int flags) {
+    int fd;
+    do {
+      fd = openat(dir_fd, name.c_str(), O_PATH | O_CLOEXEC | flags);
+    } while (fd < 0 && errno == EINTR);
+    return UniqueFd(fd);
+  };
+  UniqueFd target = open_path(O_NOFOLLOW);
+  if (!target.valid()) {
     if (errno == ENOENT) return result;  // kAbsent
     return fail(std::strerror(errno));
   }
-  UniqueFd target(fd);
-  absl::StatusOr<std::string> resolved = ResolvedPath(target.get());
-  if (!resolved.ok()) return fail(resolved.status().message());
-  if (!IsBelow(*resolved, real_dir)) {
-    // Whoever may write the directory must not get other files into the log
-    // (a link to /etc/shadow would otherwise be parsed and quoted).
-    return fail(absl::StrCat("a symlink to ", QuoteForError(*resolved),
-                             ", outside the manifests directory ", QuoteForError(real_dir),
-                             "; not read"));
-  }
   struct stat st;
   if (fstat(target.get(), &st) != 0) return fail(std::strerror(errno));
+  if (S_ISLNK(st.st_mode)) {
+    UniqueFd followed = open_path(0);
+    if (!followed.valid()) {
+      if (errno == ENOENT) return result;  // kAbsent (or a dangling link)
+      return fail(std::strerror(errno));
+    }
+    target = std::move(followed);
+    absl::StatusOr<std::string> resolved = ResolvedPath(target.get());
+    if (!resolved.ok()) return fail(resolved.status().message());
+    if (!IsBelow(*resolved, real_dir)) {
+      // Whoever may write the directory must not get other files into the
+      // log (a link to /etc/shadow would otherwise be parsed and quoted).
+      return fail(absl::StrCat("a symlink to ", QuoteForError(*resolved),
+                               ", outside the manifests directory ", QuoteForError(real_dir),
+                               "; not read"));
+    }
+    if (fstat(target.get(), &st) != 0) return fail(std::strerror(errno));
+  }
   if (!S_ISREG(st.st_mode)) {
     result.kind = ReadResult::kSkipped;
     result.error = absl::StrCat("read manifest ", path, ": ", FileTypeName(st.st_mode),
@@ -127,6 +141,7 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir, const std::str
     return result;
   }
   // Reopen the very file checked above for reading.
+  int fd;
   do {
     fd = open(absl::StrCat("/proc/self/fd/", target.get()).c_str(),
               O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -136,7 +151,8 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir, const std::str
     return fail(std::strerror(errno));
   }
   UniqueFd owned(fd);
-  if (fstat(fd, &st) != 0) return fail(std::strerror(errno));
+  // The size checked above is a hint (the file may be written meanwhile): a
+  // regular file's short read is its end.
   constexpr size_t kLimit = kMaxManifestBytes + 1;
   std::string content;
   content.resize(
@@ -147,13 +163,14 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir, const std::str
       if (content.size() >= kLimit) break;
       content.resize(std::min(kLimit, content.size() * 2));
     }
-    ssize_t n = read(fd, content.data() + used, content.size() - used);
+    const size_t wanted = content.size() - used;
+    ssize_t n = read(fd, content.data() + used, wanted);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(std::strerror(errno));
     }
-    if (n == 0) break;
     used += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < wanted) break;
   }
   if (used > kMaxManifestBytes) return fail("file larger than 1 MiB");
   content.resize(used);

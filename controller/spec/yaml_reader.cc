@@ -360,7 +360,11 @@ std::string Describe(const YamlNode& n) {
 bool YamlBoolValue(const YamlNode& n) { return TrueWords().count(n.value) > 0; }
 
 bool ParseYamlInt(absl::string_view text, int64_t* out, bool* overflow) {
-  std::string s = absl::StrReplaceAll(text, {{"_", ""}});
+  // Separators are rare: copy only to drop them.
+  const bool separated = text.find('_') != absl::string_view::npos;
+  const std::string without_separators =
+      separated ? absl::StrReplaceAll(text, {{"_", ""}}) : std::string();
+  const absl::string_view s = separated ? absl::string_view(without_separators) : text;
   *overflow = false;
   size_t i = 0;
   bool negative = false;

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "runtime/sys/process.h"
+#include "runtime/sys/small_file.h"
 
 namespace berth::runtime {
 namespace {
@@ -29,11 +30,9 @@ struct Hierarchy {
   bool unified = false;
 };
 
-std::vector<Hierarchy> ReadMountedHierarchies() {
+std::vector<Hierarchy> ParseHierarchies(absl::string_view mountinfo) {
   std::vector<Hierarchy> out;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
+  for (absl::string_view line : absl::StrSplit(mountinfo, '\n', absl::SkipEmpty())) {
     size_t sep = line.find(" - ");
     if (sep == std::string::npos) continue;
     std::vector<std::string> head = absl::StrSplit(line.substr(0, sep), ' ');
@@ -55,6 +54,11 @@ std::vector<Hierarchy> ReadMountedHierarchies() {
     out.push_back(std::move(h));
   }
   return out;
+}
+
+std::vector<Hierarchy> ReadMountedHierarchies() {
+  absl::StatusOr<std::string> mountinfo = ReadFile("/proc/self/mountinfo", 16 << 20);
+  return mountinfo.ok() ? ParseHierarchies(*mountinfo) : std::vector<Hierarchy>{};
 }
 
 // The cgroup hierarchies are mounted at boot and stay: read once. (Container
@@ -244,41 +248,36 @@ void ThawCgroups(const std::string& cgroups_path) {
   }
 }
 
-namespace {
-
-// Where the freezer is: in exactly one place, the v1 hierarchy that has the
-// freezer controller or, without one, the unified hierarchy. Empty mount
-// point: no freezer.
-struct Freezer {
-  std::string mount_point;
-  std::string file;  // freezer.state (v1, "FROZEN") or cgroup.freeze (v2, "1")
-};
-
-const Freezer& MountedFreezer() {
-  static const Freezer* const freezer = [] {
-    const Hierarchy* unified = nullptr;
-    for (const Hierarchy& h : MountedHierarchies()) {
-      if (std::find(h.controllers.begin(), h.controllers.end(), "freezer") != h.controllers.end()) {
-        return new Freezer{h.mount_point, "freezer.state"};
-      }
-      if (h.unified && unified == nullptr) unified = &h;
+FreezerFile FindFreezerFile(absl::string_view mountinfo) {
+  const std::vector<Hierarchy> hierarchies = ParseHierarchies(mountinfo);
+  const Hierarchy* unified = nullptr;
+  for (const Hierarchy& h : hierarchies) {
+    if (std::find(h.controllers.begin(), h.controllers.end(), "freezer") != h.controllers.end()) {
+      return FreezerFile{h.mount_point, "freezer.state"};
     }
-    return unified != nullptr ? new Freezer{unified->mount_point, "cgroup.freeze"} : new Freezer{};
-  }();
-  return *freezer;
+    if (h.unified && unified == nullptr) unified = &h;
+  }
+  return unified != nullptr ? FreezerFile{unified->mount_point, "cgroup.freeze"} : FreezerFile{};
 }
 
-}  // namespace
-
-bool CgroupIsFrozen(const std::string& cgroups_path) {
+bool CgroupIsFrozenAt(const FreezerFile& freezer, const std::string& cgroups_path) {
   // One read of one file: this is asked for every container at every relist.
-  const Freezer& freezer = MountedFreezer();
   if (freezer.mount_point.empty() || cgroups_path.empty() || cgroups_path == "/") return false;
-  absl::StatusOr<std::string> v =
-      ReadFile(absl::StrCat(Join(freezer.mount_point, cgroups_path), "/", freezer.file));
-  if (!v.ok()) return false;
+  std::optional<std::string> v =
+      ReadSmallFile(absl::StrCat(Join(freezer.mount_point, cgroups_path), "/", freezer.file), 64);
+  if (!v.has_value()) return false;
   const absl::string_view state = absl::StripAsciiWhitespace(*v);
   return state == "FROZEN" || state == "1";
+}
+
+bool CgroupIsFrozen(const std::string& cgroups_path) {
+  // The hierarchies are mounted at boot and stay: where the freezer is is
+  // decided once.
+  static const FreezerFile* const freezer = [] {
+    absl::StatusOr<std::string> mountinfo = ReadFile("/proc/self/mountinfo", 16 << 20);
+    return new FreezerFile(mountinfo.ok() ? FindFreezerFile(*mountinfo) : FreezerFile{});
+  }();
+  return CgroupIsFrozenAt(*freezer, cgroups_path);
 }
 
 }  // namespace berth::runtime

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace berth::runtime {
@@ -25,8 +26,25 @@ absl::Status KillAndRemoveCgroups(const std::string& cgroups_path, absl::Duratio
 // controller is mounted.
 std::string OomEventsFile(const std::string& cgroups_path);
 
-// True when the container's freezer says it is frozen (paused).
+// True when the container's freezer says it is frozen (paused). Asked for
+// every container at every relist, so it reads one file: the one
+// FindFreezerFile names for this host's mounts (decided once).
 bool CgroupIsFrozen(const std::string& cgroups_path);
+
+// Where the freezer state of a cgroup is: `file` in the cgroup's directory
+// under `mount_point`. Empty mount point: no freezer is mounted.
+struct FreezerFile {
+  std::string mount_point;
+  std::string file;  // "freezer.state" (v1, FROZEN) or "cgroup.freeze" (v2, 1)
+};
+
+// The freezer of a mount table (/proc/self/mountinfo's format): the v1
+// hierarchy that has the freezer controller, else the unified hierarchy.
+FreezerFile FindFreezerFile(absl::string_view mountinfo);
+
+// CgroupIsFrozen with the freezer given: reads `freezer`'s one file for
+// `cgroups_path` and nothing else; false when it cannot be read.
+bool CgroupIsFrozenAt(const FreezerFile& freezer, const std::string& cgroups_path);
 
 // Thaws the container's cgroups (a frozen process cannot act on a signal,
 // not even SIGKILL, until thawed). Absent cgroups are fine.

@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/sys/small_file.h"
 
 extern char** environ;
 
@@ -192,8 +193,9 @@ absl::Status RunCommandOk(const std::vector<std::string>& argv, absl::Duration t
 
 uint64_t ProcessStartTime(pid_t pid) {
   if (pid <= 0) return 0;
-  absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"), 4096);
-  if (!stat.ok()) return 0;
+  // Asked for every container at every relist: one read, no error text.
+  std::optional<std::string> stat = ReadSmallFile(absl::StrCat("/proc/", pid, "/stat"), 4096);
+  if (!stat.has_value()) return 0;
   size_t close_paren = stat->rfind(')');
   if (close_paren == std::string::npos) return 0;
   // Fields after the command name start at field 3 (state).
@@ -312,6 +314,23 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, size_t max_bytes) 
     }
     out.append(buf, static_cast<size_t>(n));
   }
+  return out;
+}
+
+std::optional<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return std::nullopt;
+  UniqueFd owned(fd);
+  std::string out(max_bytes + 1, '\0');
+  ssize_t n;
+  do {
+    n = read(fd, out.data(), out.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 || static_cast<size_t>(n) > max_bytes) return std::nullopt;
+  out.resize(static_cast<size_t>(n));
   return out;
 }
 

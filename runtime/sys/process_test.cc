@@ -1,4 +1,5 @@
 #include "runtime/sys/process.h"
+#include "runtime/sys/small_file.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -100,6 +101,16 @@ TEST(ProcessTest, FilesAndTrees) {
   EXPECT_EQ(access((dir + "/a/b/c/f.tmp").c_str(), F_OK), -1);
   EXPECT_TRUE(absl::IsNotFound(ReadFile(dir + "/missing").status()));
   EXPECT_TRUE(absl::IsOutOfRange(ReadFile(dir + "/a/b/c/f", 2).status()));
+  EXPECT_EQ(ReadSmallFile(dir + "/a/b/c/f"), "hello");
+  EXPECT_EQ(ReadSmallFile(dir + "/a/b/c/f", 5), "hello");
+  EXPECT_EQ(ReadSmallFile(dir + "/a/b/c/f", 4), std::nullopt);  // larger than allowed
+  EXPECT_EQ(ReadSmallFile(dir + "/missing"), std::nullopt);
+  EXPECT_EQ(ReadSmallFile(dir + "/a"), std::nullopt);  // a directory
+  // A /proc file whole in one read: the same as ReadFile's.
+  const std::optional<std::string> status = ReadSmallFile("/proc/self/limits");
+  ASSERT_TRUE(status.has_value());
+  EXPECT_THAT(*status, HasSubstr("Max open files"));
+  EXPECT_GT(ProcessStartTime(getpid()), 0u);
   ASSERT_EQ(symlink("/etc", (dir + "/a/link").c_str()), 0);
   ASSERT_TRUE(RemoveTree(dir).ok());
   EXPECT_EQ(access(dir.c_str(), F_OK), -1);
