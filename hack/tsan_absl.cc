@@ -49,9 +49,23 @@ F Real(bool is_const, const char* rest) {
   return reinterpret_cast<F>(f);
 }
 
+// Lock operations of abseil call one another (AwaitWithTimeout calls
+// AwaitWithDeadline, through the functions below): only the outermost is
+// annotated.
+thread_local int depth = 0;
+
+struct Nested {
+  Nested() { ++depth; }
+  ~Nested() { --depth; }
+  Nested(const Nested&) = delete;
+  Nested& operator=(const Nested&) = delete;
+};
+
 // Locks: an acquire of `mu` once `lock` returned (true when it took it).
 template <typename Lock>
 bool Acquire(void* mu, unsigned flags, Lock lock) {
+  if (depth > 0) return lock();
+  Nested nested;
   __tsan_mutex_pre_lock(mu, flags);
   bool took = lock();
   __tsan_mutex_post_lock(mu, took ? flags : flags | __tsan_mutex_try_lock_failed, 0);
@@ -60,6 +74,8 @@ bool Acquire(void* mu, unsigned flags, Lock lock) {
 
 template <typename Unlock>
 void Release(void* mu, unsigned flags, Unlock unlock) {
+  if (depth > 0) return unlock();
+  Nested nested;
   __tsan_mutex_pre_unlock(mu, flags);
   unlock();
   __tsan_mutex_post_unlock(mu, flags);
@@ -68,6 +84,8 @@ void Release(void* mu, unsigned flags, Unlock unlock) {
 // A wait that releases `mu` and holds it again when it returns.
 template <typename Wait>
 bool ReleaseAndReacquire(void* mu, Wait wait) {
+  if (depth > 0) return wait();
+  Nested nested;
   __tsan_mutex_pre_unlock(mu, 0);
   bool result = wait();
   __tsan_mutex_post_unlock(mu, 0);
@@ -180,13 +198,34 @@ bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
   return ReleaseAndReacquire(mu, [&] { return real(this, mu, deadline); });
 }
 
-// Notify sets notified_yet_ in the library; HasBeenNotified() reads it
-// inline, instrumented: a release on that atomic orders the two for TSan.
-// (WaitForNotification* lock mutex_, which the functions above annotate.)
+// Notify sets notified_yet_ inside the library, and the library's waits
+// may see it set without locking anything: a release on that atomic before
+// Notify, and an acquire after every wait that saw it, order the two for
+// TSan (HasBeenNotified() reads it inline, instrumented, an acquire too).
 void Notification::Notify() {
   static auto real = Real<void (*)(Notification*)>(false, "12Notification6NotifyEv");
   __tsan_release(&notified_yet_);
   real(this);
+}
+void Notification::WaitForNotification() const {
+  static auto real =
+      Real<void (*)(const Notification*)>(true, "12Notification19WaitForNotificationEv");
+  real(this);
+  __tsan_acquire(const_cast<std::atomic<bool>*>(&notified_yet_));
+}
+bool Notification::WaitForNotificationWithTimeout(Duration timeout) const {
+  static auto real = Real<bool (*)(const Notification*, Duration)>(
+      true, "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+  bool notified = real(this, timeout);
+  if (notified) __tsan_acquire(const_cast<std::atomic<bool>*>(&notified_yet_));
+  return notified;
+}
+bool Notification::WaitForNotificationWithDeadline(Time deadline) const {
+  static auto real = Real<bool (*)(const Notification*, Time)>(
+      true, "12Notification31WaitForNotificationWithDeadlineENS0_4TimeE");
+  bool notified = real(this, deadline);
+  if (notified) __tsan_acquire(const_cast<std::atomic<bool>*>(&notified_yet_));
+  return notified;
 }
 
 ABSL_NAMESPACE_END
