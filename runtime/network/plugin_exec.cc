@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "runtime/sys/process.h"
 #include "runtime/sys/unique_fd.h"
 
@@ -159,6 +160,11 @@ absl::StatusOr<PluginOutput> RunPlugin(const std::string& path,
   kill(-pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  // The rest of the group dies asynchronously: wait (bounded) until no
+  // process is left in it (the group id cannot be reused before then).
+  for (int i = 0; i < 2000 && kill(-pid, 0) == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
   }
   if (timed_out) {
     return absl::DeadlineExceededError(

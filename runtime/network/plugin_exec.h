@@ -22,7 +22,8 @@ struct PluginOutput {
 
 // Runs the executable `path` with the caller's environment overlaid by
 // `env` (CNI_COMMAND, CNI_CONTAINERID, ...) and `input` on its stdin;
-// waits for it and everything it left in its process group. Each stream
+// waits for it and everything it left in its process group (up to 2 s more
+// for what the final SIGKILL of the group is still ending). Each stream
 // keeps its first MiB. kDeadlineExceeded (the group killed) when it runs
 // past `timeout`; an error starting it keeps the code of the errno.
 absl::StatusOr<PluginOutput> RunPlugin(const std::string& path,
