@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/status_files.h"
 #include "tests/test_env.h"
@@ -99,17 +100,13 @@ class HooksE2eTest : public ::testing::Test {
   void StartBerthd(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {BERTH_BERTHD_PATH,
                                      "--manifests-dir=" + manifests_,
-                                     "--state-dir=" + world_.berth_state_dir(),
-                                     "--run-dir=" + world_.run_dir(),
                                      "--images-dir=" + world_.dir() + "/images",
-                                     "--cgroup-parent=" + world_.cgroup_parent(),
-                                     "--monitor=" BERTH_MONITOR_PATH,
-                                     "--metrics-addr=127.0.0.1:0",
                                      "--relist-period=100ms",
                                      "--resync-period=2s",
                                      "--restart-backoff-initial=300ms",
                                      "--restart-backoff-max=5s",
                                      "--workers=2"};
+    for (std::string& f : ::berth::testing::BerthdTestFlags(world_)) argv.push_back(std::move(f));
     argv.insert(argv.end(), extra.begin(), extra.end());
     ASSERT_TRUE(berthd_.Start(argv, world_.dir() + "/berthd.log").ok());
   }

@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/berthd_flags.h"
 #include "tests/processes.h"
 #include "tests/status_files.h"
 #include "tests/test_env.h"
@@ -82,13 +83,10 @@ class ProbesE2eTest : public ::testing::Test {
 
   // berthd with its defaults but where it keeps things; `api`: cluster mode.
   void StartBerthd(const KubeEmulator* api = nullptr) {
-    std::vector<std::string> argv = {BERTH_BERTHD_PATH,
-                                     "--state-dir=" + world_.berth_state_dir(),
-                                     "--run-dir=" + world_.run_dir(),
-                                     "--images-dir=" + world_.dir() + "/images",
-                                     "--cgroup-parent=" + world_.cgroup_parent(),
-                                     "--monitor=" BERTH_MONITOR_PATH,
-                                     "--metrics-addr=127.0.0.1:0"};
+    // The shared test flags: no CNI network, so a container off the host
+    // network has loopback only (probed inside its namespace).
+    std::vector<std::string> argv = {BERTH_BERTHD_PATH, "--images-dir=" + world_.dir() + "/images"};
+    for (std::string& f : ::berth::testing::BerthdTestFlags(world_)) argv.push_back(std::move(f));
     if (api != nullptr) {
       argv.push_back("--node-name=node-a");
       argv.push_back("--kubeconfig=" + api->kubeconfig());
