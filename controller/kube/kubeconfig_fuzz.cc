@@ -17,6 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "controller/kube/kubeconfig.h"
+#include "tests/fuzz_scratch.h"
 
 namespace {
 
@@ -32,17 +33,10 @@ void Check(bool ok, const char* what) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const char* base = std::getenv("BERTH_FUZZ_SCRATCH");
-  if (base == nullptr || *base == '\0') base = std::getenv("TMPDIR");
-  if (base == nullptr || *base == '\0') base = "/tmp";
-  std::filesystem::create_directories(base);
-  std::string templ = std::string(base) + "/berth-kubeconfig-fuzz-XXXXXX";
-  Check(mkdtemp(templ.data()) != nullptr, "mkdtemp");
-  dir = templ;
+  dir = ::berth::testing::FuzzScratchDir("kubeconfig-fuzz");
   std::ofstream(dir + "/ca.crt")
       << "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n";
   std::ofstream(dir + "/token") << "secret-token\n";
-  std::atexit([] { std::filesystem::remove_all(dir); });
   return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "fuzzer/FuzzedDataProvider.h"
 #include "runtime/logs/log_parser.h"
 #include "runtime/monitor/cri_log_writer.h"
+#include "tests/fuzz_scratch.h"
 
 namespace {
 
@@ -52,14 +53,7 @@ std::string ReadAll(const std::string& path) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const char* base = std::getenv("BERTH_FUZZ_SCRATCH");
-  if (base == nullptr || *base == '\0') base = std::getenv("TMPDIR");
-  if (base == nullptr || *base == '\0') base = "/tmp";
-  std::filesystem::create_directories(base);
-  std::string templ = std::string(base) + "/berth-cri-log-fuzz-XXXXXX";
-  Check(mkdtemp(templ.data()) != nullptr, "mkdtemp");
-  dir = templ;
-  std::atexit([] { std::filesystem::remove_all(dir); });
+  dir = ::berth::testing::FuzzScratchDir("cri-log-fuzz");
   return 0;
 }
 

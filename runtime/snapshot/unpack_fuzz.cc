@@ -31,6 +31,7 @@
 #include "absl/strings/string_view.h"
 #include "openssl/sha.h"
 #include "runtime/snapshot/unpack.h"
+#include "tests/fuzz_scratch.h"
 
 namespace {
 
@@ -78,13 +79,7 @@ bool NoDevicesButWhiteouts(const std::string& root) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const char* base = std::getenv("BERTH_FUZZ_SCRATCH");
-  if (base == nullptr || *base == '\0') base = std::getenv("TMPDIR");
-  if (base == nullptr || *base == '\0') base = "/tmp";
-  std::filesystem::create_directories(base);
-  std::string templ = std::string(base) + "/berth-unpack-fuzz-XXXXXX";
-  Check(mkdtemp(templ.data()) != nullptr, "mkdtemp");
-  scratch = templ;
+  scratch = ::berth::testing::FuzzScratchDir("unpack-fuzz");
   blob = scratch + "/blob";
   sentinel = scratch + "/sentinel";
   keep = sentinel + "/keep";
@@ -93,7 +88,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   std::ofstream(keep) << "outside the layer\n";
   Check(stat(sentinel.c_str(), &sentinel_stat) == 0 && stat(keep.c_str(), &keep_stat) == 0,
         "stat sentinel");
-  std::atexit([] { std::filesystem::remove_all(scratch); });
   return 0;
 }
 
