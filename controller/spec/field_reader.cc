@@ -48,31 +48,33 @@ Fields FieldReader::ReadFields(const YamlNode& n, std::string path,
             absl::StrCat("unknown field ", QuoteForError(key.value, kMaxShownKeyBytes),
                          " (accepted: ", absl::StrJoin(accepted, ", "), ")"));
     } else if (TypeOf(*entry.value) != YamlType::kNull) {
-      fields.values[key.value] = entry.value;
+      fields.values.emplace_back(key.value, entry.value);
     }
   }
   return fields;
 }
 
-bool FieldReader::ReadString(const YamlNode& n, const std::string& path, std::string* out) {
+bool FieldReader::ReadString(const YamlNode& n, absl::FunctionRef<std::string()> path,
+                             std::string* out) {
   const YamlType type = TypeOf(n);
   if (type != YamlType::kString) {
     const bool quotable =
         type == YamlType::kBool || type == YamlType::kInt || type == YamlType::kFloat;
-    Error(n, path,
+    Error(n, path(),
           absl::StrCat("expected a string, got ", Describe(n),
                        quotable ? absl::StrCat(" (quote it: ", QuoteForError(n.value), ")") : ""));
     return false;
   }
   if (n.value.find('\0') != std::string::npos) {
-    Error(n, path, "must not contain NUL characters");
+    Error(n, path(), "must not contain NUL characters");
     return false;
   }
   *out = n.value;
   return true;
 }
 
-bool FieldReader::ReadIntOrString(const YamlNode& n, const std::string& path, std::string* out) {
+bool FieldReader::ReadIntOrString(const YamlNode& n, absl::FunctionRef<std::string()> path,
+                                  std::string* out) {
   const YamlType type = TypeOf(n);
   if (type == YamlType::kString) return ReadString(n, path, out);
   int64_t value;
@@ -83,7 +85,7 @@ bool FieldReader::ReadIntOrString(const YamlNode& n, const std::string& path, st
   }
   // The CRD's int-or-string schema takes no other numbers, so neither do we:
   // a manifest that works here must work with kubectl apply.
-  Error(n, path,
+  Error(n, path(),
         overflow ? absl::StrCat("integer out of range: ", EscapeForError(n.value))
                  : absl::StrCat("expected an integer or a string, got ", Describe(n),
                                 type == YamlType::kFloat
@@ -131,7 +133,8 @@ void FieldReader::StringList(const Fields& f, absl::string_view key,
   }
   for (size_t i = 0; i < n->children.size(); ++i) {
     std::string value;
-    if (ReadString(At(n->children[i]), ItemPath(f.Path(key), i), &value)) {
+    if (ReadString(
+            At(n->children[i]), [&] { return ItemPath(f.Path(key), i); }, &value)) {
       out->push_back(std::move(value));
     }
   }
@@ -141,22 +144,22 @@ void FieldReader::StringMap(const Fields& f, absl::string_view key, MapKind kind
                             std::map<std::string, std::string>* out) {
   Fields m = Sub(f, key, {});
   for (const auto& [name, value] : m.values) {
-    const std::string path = m.Path(name);
+    auto path = [&m, name = name] { return m.Path(name); };
     std::string text;
     if (!ReadString(*value, path, &text)) continue;
     if (kind != MapKind::kPlain && !IsQualifiedName(name)) {
-      Error(*value, path,
+      Error(*value, path(),
             absl::StrCat("invalid key ", QuoteForError(name, kMaxShownKeyBytes),
                          " (an optional DNS prefix and '/', then 1-63 "
                          "letters, digits, '-', '_' or '.', starting and "
                          "ending with a letter or digit)"));
     } else if (kind == MapKind::kLabels && !text.empty() && !IsLabelName(text)) {
-      Error(*value, path,
+      Error(*value, path(),
             absl::StrCat("invalid label value ", QuoteForError(text),
                          " (at most 63 letters, digits, '-', '_' or '.', "
                          "starting and ending with a letter or digit)"));
     }
-    (*out)[name] = std::move(text);
+    (*out)[std::string(name)] = std::move(text);
   }
 }
 

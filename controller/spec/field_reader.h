@@ -11,8 +11,10 @@
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "controller/spec/spec_parser.h"
@@ -30,11 +32,16 @@ bool IsQualifiedName(absl::string_view key);
 struct Fields {
   const YamlNode* map = nullptr;  // nullptr when absent or not a mapping
   std::string path;
-  std::map<std::string, const YamlNode*, std::less<>> values;
+  // Keys (views of the document's key nodes) and values in document order,
+  // without the null values. A schema's mapping has a few keys, so Get
+  // looks them up one by one.
+  std::vector<std::pair<absl::string_view, const YamlNode*>> values;
 
   const YamlNode* Get(absl::string_view key) const {
-    auto it = values.find(key);
-    return it == values.end() ? nullptr : it->second;
+    for (const auto& [name, value] : values) {
+      if (name == key) return value;
+    }
+    return nullptr;
   }
   std::string Path(absl::string_view key) const { return FieldPath(path, key); }
 };
@@ -76,17 +83,24 @@ class FieldReader {
     if (f.map) Error(*f.map, f.Path(key), "required field is missing");
     return false;
   }
-  bool ReadString(const YamlNode& n, const std::string& path, std::string* out);
-  bool ReadIntOrString(const YamlNode& n, const std::string& path, std::string* out);
+  // `path` makes the node's field path for an error message (only then).
+  bool ReadString(const YamlNode& n, absl::FunctionRef<std::string()> path, std::string* out);
+  bool ReadIntOrString(const YamlNode& n, absl::FunctionRef<std::string()> path, std::string* out);
   // Field readers: return the node read, or nullptr when the field is
   // absent or was reported as invalid.
   const YamlNode* String(const Fields& f, absl::string_view key, std::string* out) {
     const YamlNode* n = f.Get(key);
-    return n && ReadString(*n, f.Path(key), out) ? n : nullptr;
+    return n && ReadString(
+                    *n, [&] { return f.Path(key); }, out)
+               ? n
+               : nullptr;
   }
   const YamlNode* IntOrString(const Fields& f, absl::string_view key, std::string* out) {
     const YamlNode* n = f.Get(key);
-    return n && ReadIntOrString(*n, f.Path(key), out) ? n : nullptr;
+    return n && ReadIntOrString(
+                    *n, [&] { return f.Path(key); }, out)
+               ? n
+               : nullptr;
   }
   void Int(const Fields& f, absl::string_view key, int64_t min, int64_t max, int64_t* out);
   void Bool(const Fields& f, absl::string_view key, bool* out);

@@ -20,7 +20,7 @@
 // that one error.
 //
 // Hostile input is bounded: content over 1 MiB is refused unparsed; NUL and
-// other control characters and invalid UTF-8 are refused before yaml-cpp sees
+// other control characters and invalid UTF-8 are refused before the parser sees
 // them; YAML aliases are refused (no "billion laughs"); nesting depth (64),
 // nodes per document (10000), flow-collection size and the number of
 // reported errors (100) are capped. No input makes these functions crash,

@@ -261,8 +261,12 @@ const std::map<std::string, std::string>& BadExpectations() {
       {"readiness_grace_period.yaml",
        "spec.readinessProbe.terminationGracePeriodSeconds: must not be set"},
       {"signal_out_of_range.yaml", "spec.stopSignal: unknown signal \"65\""},
-      {"syntax_error.yaml", "invalid YAML: end of sequence flow not found"},
-      {"syntax_indentation.yaml", "invalid YAML: end of map not found"},
+      {"syntax_error.yaml",
+       "8:3: invalid YAML: did not find expected ',' or ']' while parsing a flow sequence "
+       "(started at 7:12)"},
+      {"syntax_indentation.yaml",
+       "5:2: invalid YAML: did not find expected key while parsing a block mapping "
+       "(started at 1:1)"},
       {"unknown_field_metadata.yaml",
        "metadata.lables: unknown field \"lables\" (accepted: name, namespace"},
       {"unknown_field_mount.yaml",

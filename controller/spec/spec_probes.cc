@@ -231,7 +231,9 @@ bool ProbeDecoder::DecodeHttpGet(const Fields& f, HttpGetAction* out) {
 bool ProbeDecoder::DecodePort(const Fields& f, absl::string_view key, PortRef* out) {
   const YamlNode* n = f.Get(key);
   std::string text;
-  if (!n || !ReadIntOrString(*n, f.Path(key), &text)) return false;
+  if (!n || !ReadIntOrString(
+                *n, [&] { return f.Path(key); }, &text))
+    return false;
   if (TypeOf(*n) == YamlType::kInt) {
     int64_t port = 0;
     if (!absl::SimpleAtoi(text, &port) || port < 1 || port > kMaxPort) {

@@ -1,19 +1,14 @@
 #include "controller/spec/yaml_reader.h"
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/exceptions.h>
-#include <yaml-cpp/mark.h>
-#include <yaml-cpp/parser.h>
+#include <yaml.h>
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
-#include <istream>
-#include <map>
-#include <set>
-#include <streambuf>
+#include <iterator>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -26,18 +21,17 @@ namespace {
 
 constexpr size_t kMaxDepth = 64;
 constexpr size_t kMaxNodesPerDocument = 10000;
-// '[', '{' and ',' in a whole file: yaml-cpp turns each into several queued
-// tokens (~250 bytes), so a file of "[[[[..." would cost ~250 MiB.
+// '[', '{' and ',' in a whole file. libyaml streams flow collections (it
+// looks ahead at most 1024 characters for a simple key), so this bounds
+// nothing it would otherwise hold; the cap is kept so that what is refused
+// does not depend on the reader.
 constexpr int kMaxFlowCharacters = 20000;
-// How far yaml-cpp may read past its last event (a flow collection's tokens
-// are all queued before its first event; a scalar is read whole).
-constexpr size_t kMaxLookaheadBytes = 256 << 10;
 
 constexpr char kStrTag[] = "tag:yaml.org,2002:str";
 
-// Rejects what yaml-cpp should never see: oversized input, bytes YAML does
-// not allow (NUL and other C0 controls, invalid UTF-8, which also excludes
-// UTF-16/32 input) and more flow indicators than we let yaml-cpp queue.
+// Rejects what the parser should never see: oversized input, bytes YAML
+// does not allow (NUL and other C0 controls, invalid UTF-8, which also
+// excludes UTF-16/32 input) and more flow indicators than kMaxFlowCharacters.
 std::optional<YamlFileError> PreScan(absl::string_view content) {
   if (content.size() > kMaxYamlBytes) {
     return YamlFileError{0, 0, absl::StrCat("file larger than 1 MiB (", content.size(), " bytes)")};
@@ -86,116 +80,6 @@ std::optional<YamlFileError> PreScan(absl::string_view content) {
   return std::nullopt;
 }
 
-// Serves `content` to yaml-cpp in chunks and reports end of input once
-// yaml-cpp has read more than kMaxLookaheadBytes past its last event.
-class BoundedStreamBuf : public std::streambuf {
- public:
-  BoundedStreamBuf(absl::string_view content, const int* last_event_pos)
-      : content_(content), last_event_pos_(last_event_pos) {}
-
-  bool exhausted() const { return exhausted_; }
-
- protected:
-  int_type underflow() override {
-    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-    if (served_ >= content_.size()) return traits_type::eof();
-    const size_t consumed = static_cast<size_t>(std::max(*last_event_pos_, 0));
-    if (served_ > consumed + kMaxLookaheadBytes) {
-      exhausted_ = true;
-      return traits_type::eof();
-    }
-    const size_t n = std::min(sizeof(chunk_), content_.size() - served_);
-    std::memcpy(chunk_, content_.data() + served_, n);
-    served_ += n;
-    setg(chunk_, chunk_, chunk_ + n);
-    return traits_type::to_int_type(*gptr());
-  }
-
- private:
-  absl::string_view content_;
-  const int* last_event_pos_;
-  size_t served_ = 0;
-  bool exhausted_ = false;
-  char chunk_[4096];
-};
-
-// Thrown by TreeBuilder to stop yaml-cpp at a cap.
-struct LimitExceeded {
-  YAML::Mark mark;
-  std::string reason;
-};
-
-// Builds the last document read as a YamlDocument from yaml-cpp events.
-class TreeBuilder : public YAML::EventHandler {
- public:
-  YamlDocument& document() { return document_; }
-  std::optional<int> first_alias() const { return first_alias_; }
-  const int* last_event_pos() const { return &last_mark_.pos; }
-  const YAML::Mark& last_mark() const { return last_mark_; }
-
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    // yaml-cpp 0.7 yields endless empty documents at a stray top-level ','
-    // (e.g. "{a: 1},") instead of failing.
-    if (documents_++ > 0 && mark.pos == start_.pos) {
-      throw LimitExceeded{mark, "invalid YAML: unexpected character"};
-    }
-    document_ = YamlDocument{{}, mark.line + 1, std::nullopt};
-    stack_.clear();
-    first_alias_.reset();
-    start_ = mark;
-    last_mark_ = mark;
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
-    Add(YamlKind::kNull, mark, "", "");
-  }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
-    int index = Add(YamlKind::kAlias, mark, "", "");
-    if (!first_alias_) first_alias_ = index;
-  }
-  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
-                const std::string& value) override {
-    Add(YamlKind::kScalar, mark, tag, value);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    Open(YamlKind::kSequence, mark, tag);
-  }
-  void OnSequenceEnd() override { stack_.pop_back(); }
-  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    Open(YamlKind::kMap, mark, tag);
-  }
-  void OnMapEnd() override { stack_.pop_back(); }
-
- private:
-  int Add(YamlKind kind, const YAML::Mark& mark, const std::string& tag, const std::string& value) {
-    last_mark_ = mark;
-    std::vector<YamlNode>& nodes = document_.nodes;
-    if (nodes.size() >= kMaxNodesPerDocument) {
-      throw LimitExceeded{
-          mark, absl::StrCat("more than ", kMaxNodesPerDocument, " YAML nodes in one document")};
-    }
-    const int index = static_cast<int>(nodes.size());
-    nodes.push_back(YamlNode{kind, mark.line + 1, mark.column + 1, tag, value, {}});
-    if (!stack_.empty()) nodes[stack_.back()].children.push_back(index);
-    return index;
-  }
-  void Open(YamlKind kind, const YAML::Mark& mark, const std::string& tag) {
-    if (stack_.size() >= kMaxDepth) {
-      throw LimitExceeded{mark, absl::StrCat("YAML nested deeper than ", kMaxDepth, " levels")};
-    }
-    stack_.push_back(Add(kind, mark, tag, ""));
-  }
-
-  YamlDocument document_;
-  std::vector<int> stack_;
-  std::optional<int> first_alias_;
-  YAML::Mark start_;
-  YAML::Mark last_mark_;
-  int documents_ = 0;
-};
-
 // The field path of node `target` if it is `node` or below it ("" if not).
 std::string FindPath(const std::vector<YamlNode>& nodes, int target, int node,
                      const std::string& path) {
@@ -213,11 +97,116 @@ std::string FindPath(const std::vector<YamlNode>& nodes, int target, int node,
   return "";
 }
 
+// A plain, untagged scalar that YAML 1.1 reads as null ("key:" with no
+// value, "~", "null").
+bool IsPlainNull(const char* value, size_t length) {
+  const absl::string_view v(value, length);
+  return v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL";
+}
+
+// Builds one document at a time from libyaml's events.
+class TreeBuilder {
+ public:
+  YamlDocument& document() { return document_; }
+  std::optional<int> first_alias() const { return first_alias_; }
+
+  void StartDocument(const yaml_mark_t& mark) {
+    document_ = YamlDocument{{}, static_cast<int>(mark.line) + 1, std::nullopt};
+    stack_.clear();
+    first_alias_.reset();
+  }
+  // Returns a cap's error, or nullopt once the event is added.
+  std::optional<YamlFileError> Add(const yaml_event_t& event) {
+    const yaml_mark_t& mark = event.start_mark;
+    switch (event.type) {
+      case YAML_ALIAS_EVENT: {
+        std::optional<YamlFileError> e = Push(YamlKind::kAlias, mark, "", "");
+        if (!e && !first_alias_) first_alias_ = static_cast<int>(document_.nodes.size()) - 1;
+        return e;
+      }
+      case YAML_SCALAR_EVENT: {
+        const auto& scalar = event.data.scalar;
+        const char* value = reinterpret_cast<const char*>(scalar.value);
+        if (scalar.tag != nullptr) {
+          return Push(YamlKind::kScalar, mark, reinterpret_cast<const char*>(scalar.tag),
+                      absl::string_view(value, scalar.length));
+        }
+        if (!scalar.plain_implicit) {  // quoted or a block scalar: a string
+          return Push(YamlKind::kScalar, mark, "!", absl::string_view(value, scalar.length));
+        }
+        if (IsPlainNull(value, scalar.length)) return Push(YamlKind::kNull, mark, "", "");
+        return Push(YamlKind::kScalar, mark, "?", absl::string_view(value, scalar.length));
+      }
+      case YAML_SEQUENCE_START_EVENT:
+        return Open(YamlKind::kSequence, mark, event.data.sequence_start.tag);
+      case YAML_MAPPING_START_EVENT:
+        return Open(YamlKind::kMap, mark, event.data.mapping_start.tag);
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        if (!stack_.empty()) stack_.pop_back();
+        return std::nullopt;
+      default: return std::nullopt;
+    }
+  }
+
+ private:
+  static YamlFileError Error(const yaml_mark_t& mark, std::string reason) {
+    return YamlFileError{static_cast<int>(mark.line) + 1, static_cast<int>(mark.column) + 1,
+                         std::move(reason)};
+  }
+  std::optional<YamlFileError> Push(YamlKind kind, const yaml_mark_t& mark, absl::string_view tag,
+                                    absl::string_view value) {
+    std::vector<YamlNode>& nodes = document_.nodes;
+    if (nodes.size() >= kMaxNodesPerDocument) {
+      return Error(mark,
+                   absl::StrCat("more than ", kMaxNodesPerDocument, " YAML nodes in one document"));
+    }
+    const int index = static_cast<int>(nodes.size());
+    nodes.push_back(YamlNode{kind,
+                             static_cast<int>(mark.line) + 1,
+                             static_cast<int>(mark.column) + 1,
+                             std::string(tag),
+                             std::string(value),
+                             {}});
+    if (!stack_.empty()) nodes[stack_.back()].children.push_back(index);
+    return std::nullopt;
+  }
+  std::optional<YamlFileError> Open(YamlKind kind, const yaml_mark_t& mark,
+                                    const yaml_char_t* tag) {
+    if (stack_.size() >= kMaxDepth) {
+      return Error(mark, absl::StrCat("YAML nested deeper than ", kMaxDepth, " levels"));
+    }
+    std::optional<YamlFileError> e =
+        Push(kind, mark, tag != nullptr ? reinterpret_cast<const char*>(tag) : "?", "");
+    if (!e) stack_.push_back(static_cast<int>(document_.nodes.size()) - 1);
+    return e;
+  }
+
+  YamlDocument document_;
+  std::vector<int> stack_;
+  std::optional<int> first_alias_;
+};
+
+// libyaml's description of why `parser` stopped: "did not find expected
+// key while parsing a block mapping (started at 2:3)". Its problem and
+// context are fixed texts of libyaml's, never the input's.
+YamlFileError ParserError(const yaml_parser_t& parser) {
+  if (parser.error == YAML_MEMORY_ERROR) return YamlFileError{0, 0, "invalid YAML: out of memory"};
+  std::string reason =
+      absl::StrCat("invalid YAML: ", parser.problem != nullptr ? parser.problem : "unknown error");
+  if (parser.context != nullptr) {
+    absl::StrAppend(&reason, " ", parser.context, " (started at ", parser.context_mark.line + 1,
+                    ":", parser.context_mark.column + 1, ")");
+  }
+  return YamlFileError{static_cast<int>(parser.problem_mark.line) + 1,
+                       static_cast<int>(parser.problem_mark.column) + 1, std::move(reason)};
+}
+
 bool IsFloat(absl::string_view s) {
-  static const std::set<absl::string_view> kSpecial = {".inf",  ".Inf",  ".INF",  "+.inf",
-                                                       "+.Inf", "+.INF", "-.inf", "-.Inf",
-                                                       "-.INF", ".nan",  ".NaN",  ".NAN"};
-  if (kSpecial.count(s)) return true;
+  static constexpr absl::string_view kSpecial[] = {".inf",  ".Inf",  ".INF",  "+.inf",
+                                                   "+.Inf", "+.INF", "-.inf", "-.Inf",
+                                                   "-.INF", ".nan",  ".NaN",  ".NAN"};
+  if (std::find(std::begin(kSpecial), std::end(kSpecial), s) != std::end(kSpecial)) return true;
   size_t i = 0;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
   size_t digits = 0;
@@ -236,15 +225,16 @@ bool IsFloat(absl::string_view s) {
   return i == s.size();
 }
 
-const std::set<absl::string_view>& TrueWords() {
-  static const auto* words = new std::set<absl::string_view>{
-      "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
-  return *words;
+constexpr absl::string_view kTrueWords[] = {"y",    "Y",    "yes", "Yes", "YES", "true",
+                                            "True", "TRUE", "on",  "On",  "ON"};
+constexpr absl::string_view kFalseWords[] = {"n",     "N",     "no",  "No",  "NO", "false",
+                                             "False", "FALSE", "off", "Off", "OFF"};
+
+bool IsTrueWord(absl::string_view v) {
+  return std::find(std::begin(kTrueWords), std::end(kTrueWords), v) != std::end(kTrueWords);
 }
-const std::set<absl::string_view>& FalseWords() {
-  static const auto* words = new std::set<absl::string_view>{
-      "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
-  return *words;
+bool IsFalseWord(absl::string_view v) {
+  return std::find(std::begin(kFalseWords), std::end(kFalseWords), v) != std::end(kFalseWords);
 }
 
 }  // namespace
@@ -252,53 +242,55 @@ const std::set<absl::string_view>& FalseWords() {
 std::optional<YamlFileError> ReadYamlDocuments(
     absl::string_view content, const std::function<void(const YamlDocument&)>& on_document) {
   if (std::optional<YamlFileError> e = PreScan(content)) return e;
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) return YamlFileError{0, 0, "invalid YAML: out of memory"};
+  absl::Cleanup delete_parser = [&parser] { yaml_parser_delete(&parser); };
+  yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(content.data()),
+                               content.size());
   TreeBuilder builder;
-  BoundedStreamBuf buffer(content, builder.last_event_pos());
-  std::istream stream(&buffer);
-  std::optional<YamlFileError> error;
-  try {
-    YAML::Parser parser(stream);
-    while (parser.HandleNextDocument(builder)) {
-      YamlDocument& document = builder.document();
-      const std::vector<YamlNode>& nodes = document.nodes;
-      if (nodes.empty() || (nodes.size() == 1 && TypeOf(nodes[0]) == YamlType::kNull)) {
-        continue;  // an empty document
-      }
-      if (std::optional<int> alias = builder.first_alias()) {
-        document.refused =
-            YamlNodeError{nodes[*alias].line, nodes[*alias].column, FindPath(nodes, *alias, 0, ""),
-                          "YAML aliases are not supported (write the value "
-                          "out)"};
-      }
-      on_document(document);
+  // libyaml ends with STREAM-END or an error, and every event but a
+  // collection's end consumes input; the cap makes that bound explicit.
+  const size_t max_events = 4 * content.size() + 16;
+  for (size_t events = 0;; ++events) {
+    if (events > max_events) {
+      return YamlFileError{0, 0, "invalid YAML: the parser did not reach the end of the input"};
     }
-  } catch (const LimitExceeded& e) {
-    error = YamlFileError{e.mark.line + 1, e.mark.column + 1, e.reason};
-  } catch (const YAML::Exception& e) {
-    // Some messages end in a character of the input ("unknown escape
-    // character: ").
-    const std::string reason =
-        absl::StrCat("invalid YAML: ", EscapeForError(e.msg, 2 * kMaxShownBytes));
-    error = e.mark.is_null() ? YamlFileError{0, 0, reason}
-                             : YamlFileError{e.mark.line + 1, e.mark.column + 1, reason};
-  } catch (const std::exception& e) {
-    error = YamlFileError{0, 0, absl::StrCat("invalid YAML: ", e.what())};
+    yaml_event_t event;
+    if (!yaml_parser_parse(&parser, &event)) return ParserError(parser);
+    absl::Cleanup delete_event = [&event] { yaml_event_delete(&event); };
+    switch (event.type) {
+      case YAML_STREAM_END_EVENT: return std::nullopt;
+      case YAML_DOCUMENT_START_EVENT: builder.StartDocument(event.start_mark); break;
+      case YAML_DOCUMENT_END_EVENT: {
+        YamlDocument& document = builder.document();
+        const std::vector<YamlNode>& nodes = document.nodes;
+        if (nodes.empty() || (nodes.size() == 1 && TypeOf(nodes[0]) == YamlType::kNull)) {
+          break;  // an empty document
+        }
+        if (std::optional<int> alias = builder.first_alias()) {
+          document.refused = YamlNodeError{nodes[*alias].line, nodes[*alias].column,
+                                           FindPath(nodes, *alias, 0, ""),
+                                           "YAML aliases are not supported (write the value out)"};
+        }
+        try {
+          on_document(document);
+        } catch (const std::exception& e) {
+          return YamlFileError{0, 0, absl::StrCat("reading a YAML document: ", e.what())};
+        }
+        break;
+      }
+      default:
+        if (std::optional<YamlFileError> e = builder.Add(event)) return e;
+    }
   }
-  if (buffer.exhausted()) {
-    const YAML::Mark& mark = builder.last_mark();
-    return YamlFileError{mark.line + 1, mark.column + 1,
-                         absl::StrCat("the YAML node here or just after it (a "
-                                      "flow collection [...] or {...}, a "
-                                      "scalar or a comment) is larger than ",
-                                      kMaxLookaheadBytes >> 10, " KiB")};
-  }
-  return error;
 }
 
 std::vector<YamlEntry> MappingEntries(const YamlDocument& doc, const YamlNode& map,
                                       absl::string_view path) {
   std::vector<YamlEntry> entries;
-  std::map<std::string, const YamlNode*, std::less<>> seen;
+  entries.reserve(map.children.size() / 2);
+  absl::flat_hash_map<absl::string_view, const YamlNode*> seen;
+  seen.reserve(map.children.size() / 2);
   for (size_t i = 0; i + 1 < map.children.size(); i += 2) {
     const YamlNode& key = doc.nodes[map.children[i]];
     YamlEntry& entry =
@@ -336,10 +328,15 @@ YamlType TypeOf(const YamlNode& n) {
     return YamlType::kTag;  // an application tag such as !custom
   }
   const std::string& v = n.value;
-  if (v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL") {
-    return YamlType::kNull;
+  if (v.empty()) return YamlType::kNull;
+  // Only a plain scalar starting with one of these can be other than a
+  // string (null, a boolean, an integer or a float): most are strings.
+  if (v[0] == '\0' ||
+      (!absl::ascii_isdigit(v[0]) && std::strchr("+-.~nNyYtTfFoO", v[0]) == nullptr)) {
+    return YamlType::kString;
   }
-  if (TrueWords().count(v) || FalseWords().count(v)) return YamlType::kBool;
+  if (v == "~" || v == "null" || v == "Null" || v == "NULL") return YamlType::kNull;
+  if (IsTrueWord(v) || IsFalseWord(v)) return YamlType::kBool;
   int64_t ignored;
   bool overflow;
   if (ParseYamlInt(v, &ignored, &overflow)) return YamlType::kInt;
@@ -357,7 +354,7 @@ std::string Describe(const YamlNode& n) {
   return kNames[static_cast<int>(type)];
 }
 
-bool YamlBoolValue(const YamlNode& n) { return TrueWords().count(n.value) > 0; }
+bool YamlBoolValue(const YamlNode& n) { return IsTrueWord(n.value); }
 
 bool ParseYamlInt(absl::string_view text, int64_t* out, bool* overflow) {
   // Separators are rare: copy only to drop them.

@@ -2,17 +2,20 @@
 // plain node trees, which spec_parser.cc then checks against the
 // NodeContainer schema.
 //
+// The parser is libyaml's, the library go-yaml v2 (the Kubernetes API
+// server's YAML reader) is a line-by-line port of: a file is syntactically
+// valid here exactly when it is there. libyaml streams its events and looks
+// ahead at most 1024 characters, so memory stays proportional to the input.
+//
 // Hostile input is bounded: content over kMaxYamlBytes is refused unread;
 // NUL and other control characters, invalid UTF-8 and more than 20000 flow
-// indicators ('[', '{', ',') are refused before yaml-cpp sees them; nesting
-// depth (64), nodes per document (10000) and how far yaml-cpp may read past
-// its last event (256 KiB) are capped. Aliases are never resolved (no
-// "billion laughs"): a document holding one is refused. No input makes these
-// functions crash, throw or loop.
+// indicators ('[', '{', ',') are refused before the parser sees them;
+// nesting depth (64) and nodes per document (10000) are capped. Aliases are
+// never resolved (no "billion laughs"): a document holding one is refused. No
+// input makes these functions crash, throw or loop.
 //
-// Scalars are typed as the Kubernetes API server's YAML reader (go-yaml v2,
-// YAML 1.1) types them, so that a file is refused here exactly when
-// `kubectl apply` would refuse it.
+// Scalars are typed as go-yaml v2 (YAML 1.1) types them, so that a file is
+// refused here exactly when `kubectl apply` would refuse it.
 #ifndef BERTH_CONTROLLER_SPEC_YAML_READER_H_
 #define BERTH_CONTROLLER_SPEC_YAML_READER_H_
 
@@ -37,7 +40,10 @@ struct YamlNode {
   YamlKind kind;
   int line;
   int column;
-  std::string tag;    // as yaml-cpp reports it: "?" untagged, "!" quoted
+  // Scalars and collections: "?" untagged and plain, "!" untagged and
+  // quoted (or a block scalar), else the resolved tag ("tag:yaml.org,2002:str"
+  // for !!str, "!custom"). Empty for kNull and kAlias.
+  std::string tag;
   std::string value;  // scalars
   // Indexes into YamlDocument::nodes: a sequence's items, or a mapping's
   // keys and values alternating.
