@@ -194,19 +194,38 @@ def custom_resource_list_schema(t, ref_prefix, item_ref):
 
 
 def to_v2_structural(s):
-    """A CRD schema as the v2 document publishes it: v2 has no nullable,
-    oneOf, anyOf or not; a nullable field loses its type, as does an
-    int-or-string."""
-    if isinstance(s, list):
-        return [to_v2_structural(x) for x in s]
+    """A CRD schema as the v2 document publishes it (apiextensions-apiserver's
+    ToStructuralOpenAPIV2): no allOf, oneOf, anyOf or not; a nullable
+    field, and one preserving unknown fields, loses its items and
+    properties (a nullable one its type too); an array left without items
+    loses its type; nullable properties are not required."""
     if not isinstance(s, dict):
         return s
-    out = {k: to_v2_structural(v) for k, v in s.items()
-           if k not in ("nullable", "oneOf", "anyOf", "not")}
-    if s.get("nullable") or s.get("x-kubernetes-int-or-string"):
-        for k in ("type", "items", "properties", "additionalProperties"):
-            if s.get("nullable") or k == "type":
-                out.pop(k, None)
+    out = {k: v for k, v in s.items() if k not in ("allOf", "oneOf", "anyOf", "not")}
+    if "properties" in out:
+        out["properties"] = {k: to_v2_structural(v) for k, v in out["properties"].items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = to_v2_structural(out["items"])
+    if isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = to_v2_structural(out["additionalProperties"])
+    if out.pop("nullable", False):
+        out.pop("type", None)
+        out.pop("items", None)
+        out.pop("properties", None)
+    if out.get("x-kubernetes-preserve-unknown-fields"):
+        out.pop("items", None)
+        out.pop("properties", None)
+    if out.get("type") == "array" and "items" not in out:
+        del out["type"]
+    nullable = [k for k, v in s.get("properties", {}).items()
+                if isinstance(v, dict) and v.get("nullable")]
+    if "required" in out and nullable:
+        out["required"] = [r for r in out["required"] if r not in nullable]
+    additional = s.get("additionalProperties")
+    if "required" in out and isinstance(additional, dict) and additional.get("nullable"):
+        out["required"] = []
+    if out.get("required") == []:
+        del out["required"]
     return out
 
 

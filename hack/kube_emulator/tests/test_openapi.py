@@ -151,7 +151,12 @@ class DocumentsTest(unittest.TestCase):
                                                "anyOf": [{"type": "integer"},
                                                          {"type": "string"}]},
                                       "note": {"type": "string", "nullable": True},
+                                      "oneOf": {"type": "string"},
+                                      "free": {"type": "object", "properties": {
+                                          "a": {"type": "string"}},
+                                          "x-kubernetes-preserve-unknown-fields": True},
                                       "mode": {"type": "string", "enum": ["a", "b"]}},
+                                  "required": ["mode", "note"],
                                   "oneOf": [{"required": ["port"]}, {"required": ["note"]}]}}})
         cls.types = builtin_types() + [cr]
         cls.v2 = openapi.openapi_v2(cls.types)
@@ -171,6 +176,10 @@ class DocumentsTest(unittest.TestCase):
         self.assertNotIn("oneOf", thing)
         self.assertEqual(thing["properties"]["port"], {"x-kubernetes-int-or-string": True})
         self.assertEqual(thing["properties"]["note"], {})
+        self.assertEqual(thing["properties"]["oneOf"], {"type": "string"})  # a field's name
+        self.assertEqual(thing["properties"]["free"], {
+            "type": "object", "x-kubernetes-preserve-unknown-fields": True})
+        self.assertEqual(thing["required"], ["mode"])
         self.assertEqual(thing["properties"]["mode"], {"type": "string", "enum": ["a", "b"]})
         patch = paths["/apis/berth.dev/v1alpha1/namespaces/{namespace}/things/{name}"]["patch"]
         self.assertNotIn("application/strategic-merge-patch+json", patch["consumes"])
