@@ -73,6 +73,7 @@ LIST = [param("allowWatchBookmarks", "allowWatchBookmarks requests watch events 
         param("timeoutSeconds", "Timeout for the list/watch call.", typ="integer"),
         param("watch", "Watch for changes to the described resources and return them as a "
                        "stream of add, update, and remove notifications.", typ="boolean")]
+DELETE_COLLECTION = [p for p in LIST if p["name"] not in ("allowWatchBookmarks", "watch")]
 
 
 def gv_camel(group, version):
@@ -116,42 +117,42 @@ def resource_paths(t, kind_def, list_def):
     patch_types = PATCH_TYPES if t.builtin else [p for p in PATCH_TYPES if "strategic" not in p]
     out = {}
     if t.verbs == ["create"]:
-        out[coll] = ([], [Op("post", "post", "create%s%s%s" % (gv, ns, t.kind), gvk,
-                             WRITE + [PRETTY], kind_def, ["*/*"],
+        out[coll] = ([PRETTY], [Op("post", "post", "create%s%s%s" % (gv, ns, t.kind), gvk,
+                             WRITE, kind_def, ["*/*"],
                              {"200": kind_def, "201": kind_def, "202": kind_def})])
         return out
     coll_ops = []
     if "list" in t.verbs:
         coll_ops.append(Op("get", "list", "list%s%s%s" % (gv, ns, t.kind), gvk,
-                           LIST + [PRETTY], None, ["*/*"], {"200": list_def},
+                           LIST, None, ["*/*"], {"200": list_def},
                            PRODUCES_WATCH, "list or watch objects of kind " + t.kind))
     if "create" in t.verbs:
         coll_ops.append(Op("post", "post", "create%s%s%s" % (gv, ns, t.kind), gvk,
-                           WRITE + [PRETTY], kind_def, ["*/*"],
+                           WRITE, kind_def, ["*/*"],
                            {"200": kind_def, "201": kind_def, "202": kind_def},
                            description="create a " + t.kind))
     if "deletecollection" in t.verbs:
         coll_ops.append(Op("delete", "deletecollection",
                            "delete%sCollection%s%s" % (gv, ns, t.kind), gvk,
-                           DELETE + LIST + [PRETTY], DELETE_OPTIONS_DEF, ["*/*"],
+                           DELETE + DELETE_COLLECTION, DELETE_OPTIONS_DEF, ["*/*"],
                            {"200": STATUS_DEF}, description="delete collection of " + t.kind))
-    out[coll] = (ns_params, coll_ops)
-    item_params = [name_param] + ns_params
+    out[coll] = (ns_params + [PRETTY], coll_ops)
+    item_params = [name_param] + ns_params + [PRETTY]
 
     def item_ops(suffix, what):
-        return [Op("get", "get", "read%s%s%s%s" % (gv, ns, t.kind, suffix), gvk, [PRETTY], None,
+        return [Op("get", "get", "read%s%s%s%s" % (gv, ns, t.kind, suffix), gvk, [], None,
                    ["*/*"], {"200": kind_def}, description="read %s of the specified %s"
                                                            % (what, t.kind)),
                 Op("put", "put", "replace%s%s%s%s" % (gv, ns, t.kind, suffix), gvk,
-                   WRITE + [PRETTY], kind_def, ["*/*"], {"200": kind_def, "201": kind_def},
+                   WRITE, kind_def, ["*/*"], {"200": kind_def, "201": kind_def},
                    description="replace %s of the specified %s" % (what, t.kind)),
                 Op("patch", "patch", "patch%s%s%s%s" % (gv, ns, t.kind, suffix), gvk,
-                   WRITE + [FORCE, PRETTY], PATCH_DEF, patch_types,
+                   WRITE + [FORCE], PATCH_DEF, patch_types,
                    {"200": kind_def, "201": kind_def},
                    description="partially update %s of the specified %s" % (what, t.kind))]
     ops = item_ops("", "")
     ops.insert(2, Op("delete", "delete", "delete%s%s%s" % (gv, ns, t.kind), gvk,
-                     DELETE + [PRETTY], DELETE_OPTIONS_DEF, ["*/*"],
+                     DELETE, DELETE_OPTIONS_DEF, ["*/*"],
                      {"200": STATUS_DEF if not t.returns_deleted else kind_def,
                       "202": STATUS_DEF if not t.returns_deleted else kind_def},
                      description="delete a " + t.kind))
@@ -159,8 +160,8 @@ def resource_paths(t, kind_def, list_def):
     if t.status:
         out[coll + "/{name}/status"] = (item_params, item_ops("Status", "status"))
     if "list" in t.verbs and t.namespaced:
-        out[base + "/" + t.plural] = ([], [
-            Op("get", "list", "list%s%sForAllNamespaces" % (gv, t.kind), gvk, LIST + [PRETTY],
+        out[base + "/" + t.plural] = (LIST + [PRETTY], [
+            Op("get", "list", "list%s%sForAllNamespaces" % (gv, t.kind), gvk, [],
                None, ["*/*"], {"200": list_def}, PRODUCES_WATCH,
                "list or watch objects of kind " + t.kind)])
     return out
@@ -287,8 +288,13 @@ def rewrite_refs(s, old, new):
 
 # -- v2 --
 
+def sorted_params(params):
+    """Parameters by name, as the real server's route builder lists them."""
+    return sorted(params, key=lambda p: p["name"])
+
+
 def v2_operation(op):
-    params = [dict(p) for p in op.params]
+    params = [dict(p) for p in sorted_params(op.params)]
     if op.body:
         params.insert(0, {"name": "body", "in": "body", "required": op.method != "delete",
                           "schema": {"$ref": "#/definitions/" + op.body}})
@@ -300,8 +306,10 @@ def v2_operation(op):
     out = {"description": op.description or op.action, "consumes": op.consumes,
            "produces": op.produces, "schemes": ["https"],
            "tags": [gv_tag(op.gvk["group"], op.gvk["version"])],
-           "operationId": op.op_id, "parameters": params, "responses": responses,
+           "operationId": op.op_id, "responses": responses,
            "x-kubernetes-action": op.action, "x-kubernetes-group-version-kind": op.gvk}
+    if params:
+        out["parameters"] = params
     for p in params:
         if p.get("required") is False:
             del p["required"]
@@ -315,7 +323,7 @@ def openapi_v2(types):
     for path, (params, ops) in paths.items():
         item = {op.method: v2_operation(op) for op in ops}
         if params:
-            item["parameters"] = [dict(p) for p in params]
+            item["parameters"] = [dict(p) for p in sorted_params(params)]
             for p in item["parameters"]:
                 if p.get("required") is False:
                     del p["required"]
@@ -355,8 +363,9 @@ def v3_operation(op, ref_prefix):
     def content(ref, types):
         return {mt: {"schema": {"$ref": ref_prefix + ref}} for mt in types}
     out = {"tags": [gv_tag(op.gvk["group"], op.gvk["version"])],
-           "description": op.description or op.action, "operationId": op.op_id,
-           "parameters": [v3_param(p) for p in op.params]}
+           "description": op.description or op.action, "operationId": op.op_id}
+    if op.params:
+        out["parameters"] = [v3_param(p) for p in sorted_params(op.params)]
     if op.body:
         out["requestBody"] = {"content": content(op.body, op.consumes if op.consumes != ["*/*"]
                                                  else ["*/*"])}
@@ -405,7 +414,7 @@ def openapi_v3(types, group, version):
         for op in ops:
             roots.update(r for r in [op.body] + list(op.responses.values()) if r)
         if params:
-            item["parameters"] = [v3_param(p) for p in params]
+            item["parameters"] = [v3_param(p) for p in sorted_params(params)]
         out_paths[path] = item
     schemas = {n: v3_schema(d) for n, d in reachable(defs, roots, ref_prefix).items()}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes",

@@ -170,8 +170,12 @@ class DocumentsTest(unittest.TestCase):
         self.assertEqual(item["patch"]["parameters"][0]["schema"],
                          {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"})
         self.assertIn("/apis/apps/v1/daemonsets", paths)
-        self.assertEqual(list(paths["/apis/authorization.k8s.io/v1/subjectaccessreviews"]),
-                         ["post"])
+        self.assertEqual(sorted(paths["/apis/authorization.k8s.io/v1/subjectaccessreviews"]),
+                         ["parameters", "post"])
+        # Parameters by name, the body first.
+        self.assertEqual([p["name"] for p in item["patch"]["parameters"]],
+                         ["body", "dryRun", "fieldManager", "fieldValidation", "force"])
+        self.assertEqual([p["name"] for p in item["parameters"]], ["name", "namespace", "pretty"])
         thing = self.v2["definitions"]["dev.berth.v1alpha1.Thing"]["properties"]["spec"]
         self.assertNotIn("oneOf", thing)
         self.assertEqual(thing["properties"]["port"], {"x-kubernetes-int-or-string": True})
