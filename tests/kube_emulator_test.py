@@ -1129,6 +1129,13 @@ class OpenApiTest(EmulatorTestCase):
         out = self.emu.kubectl("explain", "daemonset.spec.template.spec.containers",
                                "--output=plaintext-openapiv2").stdout
         self.assertIn("RESOURCE: containers <[]Object>", out)
+        # kubectl reads /openapi/v2 in protobuf only: the document it parsed
+        # is the gnostic encoding.
+        v2 = [r for r in self.requests_since(0) if r["path"] == "/openapi/v2" and
+              r["userAgent"].startswith("kubectl")]
+        self.assertTrue(v2)
+        self.assertEqual({(r["accept"], r["code"]) for r in v2}, {
+            ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf", 200)})
         self.assertRegex(out, r"\n   env\t<\[\]Object>\n")
         out = self.emu.kubectl("explain", "clusterrole.rules", "--output=plaintext-openapiv2"
                                ).stdout
