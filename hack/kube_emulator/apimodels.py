@@ -222,13 +222,16 @@ class Catalog:
 
     def definition_name(self, name):
         """io.k8s.api.apps.v1.DaemonSet for V1DaemonSet."""
-        m = re.fullmatch(r"([A-Z][a-z]*)?(V\d+(?:(?:alpha|beta)\d+)?)([A-Z]\w*)", name)
+        m = re.fullmatch(r"((?:[A-Z][a-z]+)*?)(V\d+(?:(?:alpha|beta)\d+)?)([A-Z]\w*)", name)
         if not m:
             raise KeyError("unexpected model name %s" % name)
         version, short = m.group(2).lower(), m.group(3)
         if not m.group(1) and short in META_TYPES and version == "v1":
             return META + short
-        group, _ = self.groups.get(name, ("", version))
+        prefix = m.group(1)
+        default = "" if prefix in ("", "Core") else \
+            ".".join(re.findall(r"[A-Z][a-z]+", prefix)).lower() + ".k8s.io"
+        group, _ = self.groups.get(name, (default, version))
         return go_package(group) + version + "." + short
 
     def schema_of(self, t, refs):

@@ -170,7 +170,8 @@ def resource_paths(t, kind_def, list_def):
 def custom_resource_schema(t, ref_prefix):
     """A custom resource's definition: its CRD's structural schema with
     apiVersion, kind and metadata (ObjectMeta by reference)."""
-    schema = copy.deepcopy(t.schema)
+    schema = copy.deepcopy(t.schema or {"type": "object",
+                                         "x-kubernetes-preserve-unknown-fields": True})
     props = schema.setdefault("properties", {})
     props["apiVersion"] = {"type": "string", "description": "APIVersion defines the "
                                                             "versioned schema of this object."}
