@@ -139,26 +139,28 @@ def resource_paths(t, kind_def, list_def):
     out[coll] = (ns_params + [PRETTY], coll_ops)
     item_params = [name_param] + ns_params + [PRETTY]
 
-    def item_ops(suffix, what):
-        return [Op("get", "get", "read%s%s%s%s" % (gv, ns, t.kind, suffix), gvk, [], None,
-                   ["*/*"], {"200": kind_def}, description="read %s of the specified %s"
-                                                           % (what, t.kind)),
-                Op("put", "put", "replace%s%s%s%s" % (gv, ns, t.kind, suffix), gvk,
-                   WRITE, kind_def, ["*/*"], {"200": kind_def, "201": kind_def},
-                   description="replace %s of the specified %s" % (what, t.kind)),
-                Op("patch", "patch", "patch%s%s%s%s" % (gv, ns, t.kind, suffix), gvk,
-                   WRITE + [FORCE], PATCH_DEF, patch_types,
-                   {"200": kind_def, "201": kind_def},
-                   description="partially update %s of the specified %s" % (what, t.kind))]
-    ops = item_ops("", "")
-    ops.insert(2, Op("delete", "delete", "delete%s%s%s" % (gv, ns, t.kind), gvk,
-                     DELETE, DELETE_OPTIONS_DEF, ["*/*"],
-                     {"200": STATUS_DEF if not t.returns_deleted else kind_def,
-                      "202": STATUS_DEF if not t.returns_deleted else kind_def},
-                     description="delete a " + t.kind))
+    def item_ops(suffix, what, verbs):
+        ops = [Op("get", "get", "read%s%s%s%s" % (gv, ns, t.kind, suffix), gvk, [], None,
+                  ["*/*"], {"200": kind_def},
+                  description="read %sthe specified %s" % (what, t.kind)),
+               Op("put", "put", "replace%s%s%s%s" % (gv, ns, t.kind, suffix), gvk,
+                  WRITE, kind_def, ["*/*"], {"200": kind_def, "201": kind_def},
+                  description="replace %sthe specified %s" % (what, t.kind)),
+               Op("delete", "delete", "delete%s%s%s" % (gv, ns, t.kind), gvk,
+                  DELETE, DELETE_OPTIONS_DEF, ["*/*"],
+                  {"200": STATUS_DEF if not t.returns_deleted else kind_def,
+                   "202": STATUS_DEF if not t.returns_deleted else kind_def},
+                  description="delete a " + t.kind),
+               Op("patch", "patch", "patch%s%s%s%s" % (gv, ns, t.kind, suffix), gvk,
+                  WRITE + [FORCE], PATCH_DEF, patch_types,
+                  {"200": kind_def, "201": kind_def},
+                  description="partially update %sthe specified %s" % (what, t.kind))]
+        return [op for op in ops if {"put": "update"}.get(op.action, op.action) in verbs]
+    ops = item_ops("", "", t.verbs)
     out[coll + "/{name}"] = (item_params, ops)
     if t.status:
-        out[coll + "/{name}/status"] = (item_params, item_ops("Status", "status"))
+        out[coll + "/{name}/status"] = (item_params, item_ops("Status", "status of ",
+                                                              ["get", "update", "patch"]))
     if "list" in t.verbs and t.namespaced:
         out[base + "/" + t.plural] = (LIST + [PRETTY], [
             Op("get", "list", "list%s%sForAllNamespaces" % (gv, t.kind), gvk, [],
