@@ -8,6 +8,7 @@ to be gone) afterwards, like the emulator process itself.
 """
 
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -1042,6 +1043,165 @@ class BuiltinTypesTest(EmulatorTestCase):
             "deprecated.daemonset.template.generation"], "3")
 
 
+class OpenApiTest(EmulatorTestCase):
+    """/openapi/v2 and /openapi/v3 as kubectl reads them: apply's strategic
+    merge patch from the served schema, explain from both documents."""
+
+    def raw(self, path, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.emu.port, timeout=30)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def requests_since(self, count):
+        code, log = self.emu.request("GET", "/_emulator/requests")
+        self.assertEqual(code, 200)
+        return log[count:]
+
+    def apply_twice(self, first, second, live_patch, kind):
+        """apply first, change the live object with a merge patch, apply
+        second; both applies must print no warning and read the group
+        version's OpenAPI v3 document."""
+        self.emu.kubectl("apply", "-f", "-", input=json.dumps(first))
+        self.emu.kubectl("patch", kind, first["metadata"]["name"], "--type=merge",
+                         "-p", json.dumps(live_patch))
+        before = len(self.requests_since(0))
+        result = self.emu.kubectl("apply", "-f", "-", input=json.dumps(second))
+        self.assertEqual(result.stderr, "")
+        log = self.requests_since(before)
+        gv = "/openapi/v3/" + ("api/v1" if "/" not in second["apiVersion"]
+                               else "apis/" + second["apiVersion"])
+        patches = [r for r in log if r["method"] == "PATCH"]
+        self.assertEqual([r["contentType"] for r in patches],
+                         ["application/strategic-merge-patch+json"], log)
+        # kubectl read the group version's document (by its hash: later
+        # reads come from its cache, the URL being immutable).
+        self.assertTrue([r for r in self.requests_since(0) if r["path"] == gv and
+                         "hash=" in r["query"] and r["code"] == 200], log)
+        return gv, self.emu.kubectl_json("get", kind, first["metadata"]["name"])
+
+    def test_apply_daemonset_merges_containers_and_env_by_name(self):
+        def ds(containers):
+            return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+                    "metadata": {"name": "merge"},
+                    "spec": {"selector": {"matchLabels": {"app": "merge"}}, "template": {
+                        "metadata": {"labels": {"app": "merge"}},
+                        "spec": {"containers": containers}}}}
+        first = ds([{"name": "a", "image": "a:1",
+                     "env": [{"name": "FOO", "value": "1"}, {"name": "BAR", "value": "2"}]},
+                    {"name": "b", "image": "b:1"}])
+        second = ds([{"name": "a", "image": "a:2",
+                      "env": [{"name": "BAR", "value": "3"}, {"name": "BAZ", "value": "4"}]},
+                     {"name": "c", "image": "c:1"}])
+        live = {"spec": {"template": {"spec": {"containers": [
+            {"name": "a", "image": "a:1", "env": [{"name": "FOO", "value": "1"},
+                                                  {"name": "BAR", "value": "2"},
+                                                  {"name": "LIVE", "value": "l"}]},
+            {"name": "b", "image": "b:1"}]}}}}
+        gv, obj = self.apply_twice(first, second, live, "daemonset")
+        self.assertEqual(gv, "/openapi/v3/apis/apps/v1")
+        containers = obj["spec"]["template"]["spec"]["containers"]
+        # The env entry only the live object has stays; FOO, dropped from the
+        # applied configuration, goes; b is replaced by c.
+        self.assertEqual([c["name"] for c in containers], ["a", "c"])
+        self.assertEqual(containers[0]["image"], "a:2")
+        self.assertEqual(containers[0]["env"], [{"name": "BAR", "value": "3"},
+                                                {"name": "BAZ", "value": "4"},
+                                                {"name": "LIVE", "value": "l"}])
+
+    def test_apply_configmap_twice(self):
+        def cm(data):
+            return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "merge"},
+                    "data": data}
+        gv, obj = self.apply_twice(cm({"a": "1", "b": "2"}), cm({"b": "3", "d": "4"}),
+                                      {"data": {"c": "live"}}, "configmap")
+        self.assertEqual(gv, "/openapi/v3/api/v1")
+        self.assertEqual(obj["data"], {"b": "3", "c": "live", "d": "4"})
+
+    def test_explain_from_v3_and_v2(self):
+        out = self.emu.kubectl("explain", "daemonset.spec.template.spec.containers").stdout
+        self.assertIn("FIELD: containers <[]Container>", out)
+        self.assertRegex(out, r"\n  env\t<\[\]EnvVar>\n")
+        self.assertRegex(out, r"\n  name\t<string> -required-\n")
+        out = self.emu.kubectl("explain", "daemonset.spec.template.spec.containers",
+                               "--output=plaintext-openapiv2").stdout
+        self.assertIn("RESOURCE: containers <[]Object>", out)
+        # kubectl reads /openapi/v2 in protobuf only: the document it parsed
+        # is the gnostic encoding.
+        v2 = [r for r in self.requests_since(0) if r["path"] == "/openapi/v2" and
+              r["userAgent"].startswith("kubectl")]
+        self.assertTrue(v2)
+        self.assertEqual({(r["accept"], r["code"]) for r in v2}, {
+            ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf", 200)})
+        self.assertRegex(out, r"\n   env\t<\[\]Object>\n")
+        out = self.emu.kubectl("explain", "clusterrole.rules", "--output=plaintext-openapiv2"
+                               ).stdout
+        self.assertRegex(out, r"\n   verbs\t<\[\]string> -required-\n")
+        out = self.emu.kubectl("explain", "nodecontainers.spec").stdout
+        self.assertIn("KIND:       NodeContainer", out)
+
+    def test_v2_document_json_protobuf_and_etag(self):
+        code, headers, body = self.raw("/openapi/v2")
+        self.assertEqual(code, 200)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        doc = json.loads(body)
+        self.assertEqual(doc["swagger"], "2.0")
+        ds = doc["definitions"]["io.k8s.api.apps.v1.DaemonSet"]
+        self.assertEqual(ds["x-kubernetes-group-version-kind"],
+                         [{"group": "apps", "kind": "DaemonSet", "version": "v1"}])
+        spec = doc["definitions"]["io.k8s.api.core.v1.PodSpec"]["properties"]
+        self.assertEqual((spec["containers"]["x-kubernetes-patch-merge-key"],
+                          spec["containers"]["x-kubernetes-patch-strategy"]), ("name", "merge"))
+        self.assertEqual(spec["volumes"]["x-kubernetes-patch-strategy"], "merge,retainKeys")
+        self.assertIn("io.k8s.api.rbac.v1.PolicyRule", list(doc["definitions"]))
+        self.assertIn("dev.berth.v1alpha1.NodeContainer", list(doc["definitions"]))
+        # v2 has no oneOf, anyOf or not: the CRD's schema is published without them.
+        nc = json.dumps(doc["definitions"]["dev.berth.v1alpha1.NodeContainer"])
+        self.assertNotIn('"oneOf"', nc)
+        self.assertNotIn('"anyOf"', nc)
+        patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}"]["patch"]
+        self.assertIn("fieldValidation", [p["name"] for p in patch["parameters"]])
+        self.assertIn("application/strategic-merge-patch+json", patch["consumes"])
+        tag = headers["Etag"]
+        self.assertEqual(tag, '"%s"' % hashlib.sha512(body).hexdigest().upper())
+        code, _, _ = self.raw("/openapi/v2", {"If-None-Match": tag})
+        self.assertEqual(code, 304)
+        code, headers, proto = self.raw("/openapi/v2", {
+            "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+        self.assertEqual(code, 200)
+        self.assertEqual(headers["Content-Type"],
+                         "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+        self.assertTrue(proto.startswith(b"\x0a\x032.0"), proto[:16])
+        code, _, _ = self.raw("/openapi/v2", {"Accept": "text/plain"})
+        self.assertEqual(code, 406)
+
+    def test_v3_index_hashes_and_patch_bodies(self):
+        code, _, body = self.raw("/openapi/v3")
+        self.assertEqual(code, 200)
+        url = json.loads(body)["paths"]["apis/apps/v1"]["serverRelativeURL"]
+        code, headers, doc = self.raw(url)
+        self.assertEqual(code, 200)
+        self.assertEqual(url.split("hash=")[1], hashlib.sha512(doc).hexdigest().upper())
+        self.assertEqual(headers["Cache-Control"], "public, immutable")
+        doc = json.loads(doc)
+        path = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}"]
+        self.assertIn("application/strategic-merge-patch+json",
+                      path["patch"]["requestBody"]["content"])
+        container = doc["components"]["schemas"]["io.k8s.api.core.v1.Container"]
+        self.assertEqual(container["required"], ["name"])
+        self.assertEqual(container["properties"]["env"]["x-kubernetes-patch-merge-key"], "name")
+        code, headers, _ = self.raw(url.split("hash=")[0] + "hash=0")
+        self.assertEqual((code, headers["Location"]), (301, url))
+        code, _, body = self.raw("/openapi/v3/apis/berth.dev/v1alpha1")
+        patch = json.loads(body)["paths"][
+            "/apis/berth.dev/v1alpha1/namespaces/{namespace}/nodecontainers/{name}"]["patch"]
+        self.assertNotIn("application/strategic-merge-patch+json",
+                         patch["requestBody"]["content"])
+
+
 class RbacTest(EmulatorTestCase):
     """ServiceAccount tokens and RBAC: a token from `kubectl create token`
     is its ServiceAccount; what its bound roles do not allow is a 403."""
@@ -1330,7 +1490,7 @@ BAD_EXPECTED = {
     "working_dir_relative.yaml": ("invalid", "spec.workingDir"),
     "wrong_api_version.yaml": ("kubectl", 'no matches for kind "NodeContainer" in version '
                                           '"berth.dev/v1"'),
-    "wrong_kind.yaml": ("kubectl", "error validating"),
+    "wrong_kind.yaml": ("kubectl", 'no matches for kind "Pod" in version "berth.dev/v1alpha1"'),
     "wrong_type_bool.yaml": ("invalid", "spec.hostNetwork"),
     "wrong_type_env_value.yaml": ("invalid", "spec.env[0].value"),
     "wrong_type_int.yaml": ("invalid", "spec.terminationGracePeriodSeconds"),

@@ -1,4 +1,5 @@
-"""A Kubernetes API server emulator for Berth's tests (standard library only).
+"""A Kubernetes API server emulator for Berth's tests (standard library only;
+the built-in kinds' OpenAPI schemas are read from python3-kubernetes' models).
 
 hack/kube-emulator runs it; hack/kube-emulator.md says what it serves and how
 it differs from a real API server. The modules, from the socket inward:
@@ -11,7 +12,9 @@ it differs from a real API server. The modules, from the socket inward:
   reviews         impersonation; SelfSubjectAccessReview, SubjectAccessReview
   handler         HTTP plumbing, request log, outages, /_emulator, routing
   discovery       /version, /api, /apis, APIResourceList, aggregated
-  openapi         OpenAPI v3 documents from the registered types
+  openapi         OpenAPI v2 and v3 documents from the registered types
+  openapi_proto   the v2 document in gnostic's protobuf
+  apimodels       built-in kinds' schemas from the Python client's models
   resource_verbs  get/list/create/update/patch/delete on a resource
   watch_stream    a chunked watch stream with bookmarks and timeouts
   protobuf        protobuf bodies, decoded by a field-number table

@@ -3,6 +3,7 @@ each request, authentication and outages, the /_emulator control endpoints,
 and routing a URL to discovery, OpenAPI or a resource (resource_verbs.py
 serves those, watch_stream.py the watches)."""
 
+import email.utils
 import http.server
 import json
 import select
@@ -11,7 +12,7 @@ import ssl
 import time
 import urllib.parse
 
-from . import discovery, openapi, rbac
+from . import discovery, openapi, openapi_proto, rbac
 from .auth import authenticate
 from .errors import ApiError, bad_request, query_bool
 from .resource_verbs import serve_resource
@@ -76,12 +77,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if entry is not None:
             entry["code"] = code
 
-    def send_bytes(self, code, data, content_type="application/json", headers=()):
+    def send_bytes(self, code, data, content_type="application/json", headers=(),
+                   cache_control="no-cache, private"):
         self.logged_code(code)
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Cache-Control", cache_control)
         for k, v in headers:
             self.send_header(k, v)
         self.end_headers()
@@ -215,10 +217,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if path == "/openapi/v3":
                 return self.openapi_root()
             if path.startswith("/openapi/v3/"):
-                return self.openapi_gv(path[len("/openapi/v3/"):])
-            if path == "/openapi/v2" or path == "/swagger-2.0.0.pb-v1":
-                raise ApiError(404, "NotFound", "the server could not find the requested "
-                                                "resource (OpenAPI v2 is not served)")
+                return self.openapi_gv(path[len("/openapi/v3/"):], params)
+            if path == "/openapi/v2":
+                return self.openapi_v2()
         parts = path.strip("/").split("/")
         if parts[0] == "api" and len(parts) >= 2 and parts[1] == "v1":
             group, version, rest = "", "v1", parts[2:]
@@ -267,14 +268,54 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", NOT_FOUND)
         serve_resource(self, method, rtype, ns, name, sub, watch, params, body)
 
-    def openapi_root(self):
+    def served_types(self):
+        """A snapshot of the served types (the OpenAPI documents are built
+        from it without the store's lock)."""
         store = self.server.emulator.store
         with store.lock:
-            doc = openapi.openapi_root(store)
-        self.send_json(200, doc)
+            types = list(store.types.values())
+            gvs = [(g, v) for g, vs in store.groups().items() for v in vs]
+        return types, gvs
 
-    def openapi_gv(self, rel):
-        store = self.server.emulator.store
+    def send_openapi(self, data, content_type, extra_headers=(),
+                     cache_control="no-cache, private"):
+        """kube-openapi's answer: ETag (quoted SHA-512 of the bytes), Vary:
+        Accept, and 304 when If-None-Match names the ETag
+        (http.ServeContent)."""
+        tag = '"%s"' % openapi.etag(data)
+        headers = [("Etag", tag), ("Vary", "Accept")] + list(extra_headers)
+        if self.headers.get("If-None-Match") == tag:
+            self.logged_code(304)
+            self.send_response(304)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.end_headers()
+            return
+        self.send_bytes(200, data, content_type, headers=headers, cache_control=cache_control)
+
+    def openapi_v2(self):
+        """/openapi/v2: JSON, or gnostic's protobuf Document when Accept
+        asks for it first (kubectl does), else 406."""
+        mt = openapi.negotiate(self.headers.get("Accept", ""), openapi.V2_MEDIA_TYPES)
+        if mt is None:
+            self.logged_code(406)
+            self.send_response(406)
+            self.send_header("Content-Length", "0")
+            self.send_header("Vary", "Accept")
+            self.end_headers()
+            return
+        types, _ = self.served_types()
+        doc = openapi.openapi_v2(types)
+        if mt == "json":
+            return self.send_openapi(openapi.encode(doc), "application/json")
+        self.send_openapi(openapi_proto.encode_document(doc), openapi.V2_PROTOBUF)
+
+    def openapi_root(self):
+        types, gvs = self.served_types()
+        self.send_openapi(openapi.encode(openapi.openapi_v3_root(types, gvs)),
+                          "application/json")
+
+    def openapi_gv(self, rel, params):
         parts = rel.split("/")
         if parts == ["api", "v1"]:
             group, version = "", "v1"
@@ -282,11 +323,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             group, version = parts[1], parts[2]
         else:
             raise ApiError(404, "NotFound", NOT_FOUND)
-        with store.lock:
-            if not store.resources(group, version):
-                raise ApiError(404, "NotFound", NOT_FOUND)
-            doc = openapi.openapi_doc(store, group, version)
-        self.send_json(200, doc)
+        types, gvs = self.served_types()
+        if (group, version) not in gvs:
+            raise ApiError(404, "NotFound", NOT_FOUND)
+        if openapi.negotiate(self.headers.get("Accept", ""), ["json"]) is None:
+            raise ApiError(406, "NotAcceptable", "only the following media types are "
+                                                 "accepted: application/json")
+        data = openapi.encode(openapi.openapi_v3(types, group, version))
+        want = params.get("hash")
+        if want:
+            tag = openapi.etag(data)
+            if want != tag:
+                # handler3: a stale hash is redirected to the current one.
+                location = "/openapi/v3/%s?hash=%s" % (rel, tag)
+                self.logged_code(301)
+                self.send_response(301)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            expires = email.utils.formatdate(time.time() + 365 * 86400, usegmt=True)
+            return self.send_openapi(data, "application/json", [("Expires", expires)],
+                                     cache_control="public, immutable")
+        self.send_openapi(data, "application/json")
 
     # -- helpers for resource_verbs.py and watch_stream.py --
 

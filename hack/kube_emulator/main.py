@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 
+from . import apimodels, openapi
 from .auth import ssl_context
 from .handler import Handler
 from .kubeconfig import write_atomically, write_kubeconfig
@@ -38,6 +39,10 @@ def main(argv):
     if args.client_ca and not args.tls_cert:
         p.error("--client-ca needs --tls-cert and --tls-key")
     context = ssl_context(args.tls_cert, args.tls_key, args.client_ca)
+    try:
+        apimodels.catalog()  # the OpenAPI schemas' source: refuse to start without it
+    except apimodels.ModelsMissing as e:
+        p.error(str(e))
     # Deeply nested bodies (a real server decodes up to 10000 levels) need
     # deep recursion in json and copy; give handler threads the stack for it.
     threading.stack_size(64 * 1024 * 1024)
@@ -52,6 +57,11 @@ def main(argv):
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                               daemon=True)
     thread.start()
+    # Reading the models the built-in kinds reach takes a few seconds: do it
+    # now rather than in kubectl's first OpenAPI request.
+    with emulator.store.lock:
+        types = list(emulator.store.types.values())
+    threading.Thread(target=openapi.builtin_definitions, args=(types,), daemon=True).start()
     if args.port_file:
         write_atomically(args.port_file, "%d\n" % port)
     log("serving %s" % url)

@@ -60,8 +60,10 @@ class HelmLifecycleTest(unittest.TestCase):
 
     def helm(self, *args):
         home = self.emu.path("helm")
+        # KUBECACHEDIR: helm's discovery and OpenAPI cache, else ~/.kube/cache.
         env = dict(os.environ, HELM_CACHE_HOME=home, HELM_CONFIG_HOME=home,
-                   HELM_DATA_HOME=home, KUBECONFIG=self.emu.path("kubeconfig"))
+                   HELM_DATA_HOME=home, KUBECACHEDIR=os.path.join(home, "kube-cache"),
+                   KUBECONFIG=self.emu.path("kubeconfig"))
         p = subprocess.run([HELM, *args, "--namespace", NAMESPACE], capture_output=True,
                            text=True, timeout=120, env=env)
         if p.returncode != 0:
