@@ -187,12 +187,18 @@ int BerthdPart(const testing::TestWorld& world, const std::vector<Kind>& kinds, 
     std::fprintf(stderr, "bench: cannot prepare %s\n", world.dir().c_str());
     return 1;
   }
+  // An empty --cni-conf-dir: the containers get no network, and the
+  // machine's namespace no bridge or firewall rule (as in the tests).
+  if (!runtime::MakeDirs(world.cni_conf_dir()).ok()) {
+    std::fprintf(stderr, "bench: cannot make %s\n", world.cni_conf_dir().c_str());
+    return 1;
+  }
   testing::OwnedProcess berthd;
   absl::Status started = berthd.Start(
       {absl::GetFlag(FLAGS_berthd), "--manifests-dir=" + manifests,
        "--state-dir=" + world.berth_state_dir(), "--run-dir=" + world.run_dir(),
        "--images-dir=" + world.dir() + "/images", "--cgroup-parent=" + world.cgroup_parent(),
-       "--monitor=" + absl::GetFlag(FLAGS_monitor)},
+       "--monitor=" + absl::GetFlag(FLAGS_monitor), "--cni-conf-dir=" + world.cni_conf_dir()},
       world.dir() + "/berthd.log");
   if (!started.ok()) return std::fprintf(stderr, "bench: %s\n", started.ToString().c_str()), 1;
   const absl::Duration grace = absl::Seconds(1);
