@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "controller/berthd/stop_all.h"
 #include "controller/desired_state.h"
 #include "controller/diff.h"
 #include "controller/host_ports.h"
@@ -76,35 +77,6 @@ std::set<std::string> ImagesInUse(runtime::Runtime& rt, const controller::Source
     if (std::optional<NodeContainer> o = sources.Get(id)) in_use.insert(o->spec.image);
   }
   return in_use;
-}
-
-// Stops every container in parallel, each with its own grace period (and
-// preStop hook), and removes it and its status.
-void StopAll(runtime::Runtime& rt, controller::LifecycleHooks& hooks,
-             controller::StatusSink& status) {
-  absl::StatusOr<std::vector<runtime::ContainerStatus>> all = rt.List();
-  if (!all.ok()) return;
-  std::vector<std::thread> stoppers;
-  for (const auto& c : *all) {
-    stoppers.emplace_back([&rt, &hooks, &status, c] {
-      const absl::Duration grace =
-          controller::ContainerAnnotations::Decode(c.annotations).grace_period;
-      const controller::StopOutcome stop = hooks.Stop(c.id, grace);
-      if (stop.pre_stop.failed) {
-        spdlog::warn("container {}: FailedPreStopHook: PreStop hook failed: {}", c.id,
-                     stop.pre_stop.output);
-      }
-      if (!stop.status.ok()) spdlog::error("{}", stop.status.ToString());
-      if (absl::Status s = rt.Delete(c.id); !s.ok()) {
-        spdlog::error("{}", s.ToString());
-        return;
-      }
-      hooks.Forget(c.id);
-      status.Remove(c.id);
-      spdlog::info("stopped and removed container {}", c.id);
-    });
-  }
-  for (auto& t : stoppers) t.join();
 }
 
 }  // namespace
