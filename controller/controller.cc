@@ -46,12 +46,13 @@ void Controller::EnqueueAll() {
   for (const Source* s : sources_) {
     for (const std::string& id : s->Ids()) queue_.Add(id);
   }
-  absl::StatusOr<std::vector<runtime::ContainerStatus>> all = runtime_.List();
-  if (!all.ok()) {
-    spdlog::error("resync: {}", all.status().ToString());
+  // Each container's state is read by its reconcile: only the ids here.
+  absl::StatusOr<std::vector<std::string>> ids = runtime_.ListIds();
+  if (!ids.ok()) {
+    spdlog::error("resync: {}", ids.status().ToString());
     return;
   }
-  for (const auto& c : *all) queue_.Add(c.id);
+  for (const std::string& id : *ids) queue_.Add(id);
 }
 
 absl::Time Controller::LastRelist() const {

@@ -175,4 +175,12 @@ absl::StatusOr<std::vector<ContainerStatus>> RuncRuntime::List() {
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> RuncRuntime::ListIds() {
+  std::vector<std::string> ids;
+  for (std::string& id : store_.ListEntries()) {
+    if (ValidateContainerId(id).ok()) ids.push_back(std::move(id));
+  }
+  return ids;
+}
+
 }  // namespace berth::runtime

@@ -129,6 +129,8 @@ class RuncRuntime : public Runtime {
   absl::StatusOr<ContainerStatus> State(const std::string& id) override;
   // Every container with a valid id and a readable record.
   absl::StatusOr<std::vector<ContainerStatus>> List() override;
+  // The state directory's entries (one readdir), as List's ids.
+  absl::StatusOr<std::vector<std::string>> ListIds() override;
   // runc_exec.cc: `runc exec` with --pid-file and --log in a directory of
   // its own below the container's (exec.XXXXXX, removed with the session,
   // or with the container after a crash). A TTY session gets TERM=xterm

@@ -47,6 +47,17 @@ class Runtime {
 
   virtual absl::StatusOr<std::vector<ContainerStatus>> List() = 0;
 
+  // The ids List would return, without reading each container's state (a
+  // resync needs only the ids). This default calls List.
+  virtual absl::StatusOr<std::vector<std::string>> ListIds() {
+    absl::StatusOr<std::vector<ContainerStatus>> all = List();
+    if (!all.ok()) return all.status();
+    std::vector<std::string> ids;
+    ids.reserve(all->size());
+    for (const ContainerStatus& c : *all) ids.push_back(c.id);
+    return ids;
+  }
+
   // Starts `options.args` in the running container `id` (see ExecSession):
   // kNotFound for an unknown id, kFailedPrecondition unless it is running,
   // kInvalidArgument for empty args. Takes no lock of the id: a Stop or

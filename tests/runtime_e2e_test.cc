@@ -30,6 +30,7 @@ namespace {
 using ::berth::testing::BusyboxRootfs;
 using ::berth::testing::TestWorld;
 using ::berth::testing::WaitFor;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
@@ -141,6 +142,9 @@ TEST_F(RuntimeE2eTest, LifecycleRoundTrip) {
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].id, "web");
+  absl::StatusOr<std::vector<std::string>> ids = runtime_->ListIds();
+  ASSERT_TRUE(ids.ok());
+  EXPECT_THAT(*ids, ElementsAre("web"));
 
   ASSERT_TRUE(runtime_->Stop("web", absl::Seconds(10)).ok());
   ContainerStatus stopped = MustState("web");
@@ -155,6 +159,9 @@ TEST_F(RuntimeE2eTest, LifecycleRoundTrip) {
   ASSERT_TRUE(runtime_->Delete("web").ok());
   EXPECT_TRUE(absl::IsNotFound(runtime_->State("web").status()));
   EXPECT_TRUE(runtime_->Delete("web").ok()) << "delete is idempotent";
+  ids = runtime_->ListIds();
+  ASSERT_TRUE(ids.ok());
+  EXPECT_THAT(*ids, IsEmpty());
   EXPECT_THAT(world_.Leaks(), IsEmpty());
 }
 

@@ -31,6 +31,7 @@ class InstrumentedRuntime : public runtime::Runtime {
     return inner_.State(id);
   }
   absl::StatusOr<std::vector<runtime::ContainerStatus>> List() override { return inner_.List(); }
+  absl::StatusOr<std::vector<std::string>> ListIds() override { return inner_.ListIds(); }
   absl::StatusOr<std::unique_ptr<runtime::ExecSession>> Exec(
       const std::string& id, const runtime::ExecOptions& options) override {
     return inner_.Exec(id, options);
