@@ -18,7 +18,7 @@ Reconciler::Reconciler(runtime::Runtime& runtime, DesiredLookup desired,
       status_(status),
       clock_(clock),
       options_(std::move(options)),
-      memory_(options_.backoff),
+      memory_(options_.backoff, options_.pending_restarts_dir),
       hooks_(runtime_, clock_,
              LifecycleHooksOptions{options_.actions, options_.hook_records_dir,
                                    options_.post_start_timeout}) {}
@@ -79,8 +79,10 @@ ReconcileResult Reconciler::Carry(ContainerActions a) {
     if (absl::Status s = StopAndDelete(*a.remove, object); !s.ok()) return {s};
   }
   if (a.forget) {
-    status_.Remove(id);
+    // The status file last: while it is there, a berthd started after a
+    // crash here reconciles the id, and forgets it then.
     memory_.Forget(id);
+    status_.Remove(id);
     if (options_.forget_health) options_.forget_health(id);
   }
   // 3b. A probe's kill: stopped, kept; the next look sees the exit.
@@ -119,7 +121,9 @@ ReconcileResult Reconciler::Carry(ContainerActions a) {
     if (auto wait = Prepare(id, *object, a.prepare_observed, &spec)) return *wait;
   }
   // 11, 12. The old container makes way.
-  if (a.record_pending.has_value()) memory_.RecordPending(id, *a.record_pending);
+  if (a.record_pending.has_value()) {
+    if (absl::Status s = memory_.RecordPending(id, *a.record_pending); !s.ok()) return {s};
+  }
   if (a.replace.has_value()) {
     if (!a.replace->why.empty()) spdlog::info("{}", a.replace->why);
     if (absl::Status s = StopAndDelete(*a.replace, object); !s.ok()) return {s};

@@ -76,6 +76,11 @@ struct ReconcilerOptions {
   // Where the hooks begun for each container are recorded (HookRecords),
   // so none runs twice across a restart of berthd; "": in memory only.
   std::string hook_records_dir;
+  // Where what the next container of an id carries (its restart count and
+  // last exit) is kept while the exited one is deleted and the next not yet
+  // started, so a restart of berthd in between loses neither (RestartMemory);
+  // "": in memory only.
+  std::string pending_restarts_dir;
   absl::Duration post_start_timeout = absl::Minutes(2);
 };
 

@@ -2,6 +2,9 @@
 // clock: the decisions, not the containers.
 #include "controller/reconciler.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -407,6 +410,48 @@ TEST_F(ReconcilerTest, FailedCreateAfterARestartKeepsTheCount) {
   ASSERT_TRUE(r.Reconcile("default.flaky").status.ok());
   EXPECT_EQ(sink_.reports["default.flaky"].restart_count, 1);
   EXPECT_EQ(sink_.reports["default.flaky"].last_exit_code, 9);
+}
+
+// An exited container is deleted before the next one is created: a berthd
+// killed in between, or whose create fails until it is restarted (a full
+// disk), must not lose the restart count and the last exit code (the next
+// berthd finds no container to read them from).
+TEST_F(ReconcilerTest, APendingRestartSurvivesARestartOfBerthd) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    absl::StrCat("berth-pending-restarts-", getpid());
+  std::filesystem::remove_all(dir);
+  options_.pending_restarts_dir = dir.string();
+  Want("flaky");
+  {
+    Reconciler r = Make();
+    ASSERT_TRUE(r.Reconcile("default.flaky").status.ok());
+    runtime_.Exit("default.flaky", 9, clock_.Now());
+    runtime_.create_error = absl::UnavailableError("no space left on device");
+    EXPECT_FALSE(r.Reconcile("default.flaky").status.ok());
+    EXPECT_THAT(runtime_.containers, IsEmpty()) << "the old one was deleted";
+  }
+  runtime_.create_error = absl::OkStatus();
+  sink_.reports.clear();
+  {
+    Reconciler restarted = Make();  // a new berthd: nothing in memory
+    ASSERT_TRUE(restarted.Reconcile("default.flaky").status.ok());
+  }
+  EXPECT_EQ(sink_.reports["default.flaky"].restart_count, 1);
+  EXPECT_EQ(sink_.reports["default.flaky"].last_exit_code, 9);
+  EXPECT_EQ(sink_.reports["default.flaky"].last_exit_reason, "Error");
+  EXPECT_TRUE(std::filesystem::is_empty(dir)) << "started: nothing is pending";
+  // Nor does a record outlive its container: removed with the object.
+  runtime_.Exit("default.flaky", 3, clock_.Now());
+  {
+    Reconciler r = Make();
+    runtime_.create_error = absl::UnavailableError("busy");
+    EXPECT_FALSE(r.Reconcile("default.flaky").status.ok());
+    EXPECT_FALSE(std::filesystem::is_empty(dir));
+    desired_.clear();
+    ASSERT_TRUE(r.Reconcile("default.flaky").status.ok());
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ReconcilerTest, LeftoversOfFailedCreatesAndDeletesAreRemoved) {

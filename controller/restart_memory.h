@@ -1,7 +1,13 @@
 // What the reconciler remembers of each container id between looks: the
 // restart and pull back-offs, the exit it saw last and what the next
-// container of the id carries, and restarts asked for through the API. Not on disk: a restart of
-// berthd starts every count of delay afresh (the restart count itself is an annotation).
+// container of the id carries, and restarts asked for through the API. In
+// memory, but for what the next container carries (PendingRestart), which
+// is also kept on disk when a directory is given: an exited container is
+// deleted before its successor is created, and a berthd killed in between
+// (or whose create keeps failing, say on a full disk, until it is
+// restarted) would otherwise lose the restart count and the last exit
+// code. A restart of berthd starts every count of delay afresh (the
+// restart count itself is an annotation).
 #ifndef BERTH_CONTROLLER_RESTART_MEMORY_H_
 #define BERTH_CONTROLLER_RESTART_MEMORY_H_
 
@@ -11,6 +17,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "controller/crash_loop_backoff.h"
@@ -69,7 +76,9 @@ struct RestartState {
 // a Record for the same id sees no one else's change in between.
 class RestartMemory {
  public:
-  explicit RestartMemory(RestartBackoff::Options options);
+  // `pending_dir`: where each id's PendingRestart is kept (<dir>/<id>.json,
+  // read back here); "" keeps it in memory only.
+  explicit RestartMemory(RestartBackoff::Options options, std::string pending_dir = "");
 
   const RestartBackoff::Options& options() const { return options_; }
 
@@ -78,7 +87,9 @@ class RestartMemory {
   // An exit seen for the first time, and the back-off entry `delay` its
   // restart leaves (what the next exit waits).
   void RecordExit(const std::string& id, ExitSeen exit, absl::Duration delay);
-  void RecordPending(const std::string& id, PendingRestart pending);
+  // What the next container of `id` carries, on disk (atomically) before
+  // it returns: an error means nothing may be deleted that it describes.
+  absl::Status RecordPending(const std::string& id, PendingRestart pending);
   // The next container has started: nothing is pending any more.
   void ClearPending(const std::string& id);
   // A failed pull, and the pull back-off `delay` after it.
@@ -105,7 +116,10 @@ class RestartMemory {
   void ConsumeKill(const std::string& id, uint64_t request);
 
  private:
+  void RemovePendingFile(const std::string& id) const;
+
   const RestartBackoff::Options options_;
+  const std::string pending_dir_;
   mutable absl::Mutex mu_;
   RestartBackoff backoff_ ABSL_GUARDED_BY(mu_);
   RestartBackoff pull_backoff_ ABSL_GUARDED_BY(mu_);

@@ -269,6 +269,7 @@ void Daemon::BuildController() {
   reco.node_name = config_.node_name;
   reco.node_labels = config_.node_labels;
   reco.hook_records_dir = HookRecordsDir(config_);
+  reco.pending_restarts_dir = config_.state_dir + "/restarts";
   reco.backoff.initial = config_.restart_backoff_initial;
   reco.backoff.max = config_.restart_backoff_max;
   // A broken manifest keeps its containers running, even across a restart

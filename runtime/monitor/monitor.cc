@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/monitor/process_util.h"
@@ -256,9 +257,28 @@ bool Monitor::WriteExitFile() {
            exit_code, signal, ReadOomKilled() ? "true" : "false",
            FormatRfc3339Nano(finished_at_).c_str(),
            static_cast<long long>(UnixNanos(finished_at_)));
-  std::string error;
-  return WriteFileAtomic(options_.exit_file, json, "exit file",
-                         /*durable=*/true, &error);
+  // A failed write (ENOSPC on a full state directory, EIO) is tried again,
+  // with growing pauses, for a bounded time: meanwhile berthd sees the
+  // container exiting, and the exit code is recorded once space is freed
+  // rather than lost.
+  const int64_t deadline = MonotonicMillis() + kExitFileRetryMs;
+  int delay_ms = 10;
+  for (;;) {
+    std::string error;
+    if (WriteFileAtomic(options_.exit_file, json, "exit file", /*durable=*/true, &error)) {
+      return true;
+    }
+    const int64_t left = deadline - MonotonicMillis();
+    if (left <= 0) {
+      fprintf(stderr, "berth-monitor: %s; giving up\n", error.c_str());
+      return false;
+    }
+    const int64_t pause = delay_ms < left ? delay_ms : left;
+    struct timespec ts = {static_cast<time_t>(pause / 1000), static_cast<long>(pause % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    delay_ms = delay_ms * 2 < kExitFileRetryMaxDelayMs ? delay_ms * 2 : kExitFileRetryMaxDelayMs;
+  }
 }
 
 void Monitor::SendSyncLine(const std::string& json) {

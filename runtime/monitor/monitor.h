@@ -41,6 +41,10 @@ class Monitor {
   static constexpr int kKillAllTimeoutMs = 10000;
   // How long the pipes are drained after the container exits.
   static constexpr int kDrainTimeoutMs = 2000;
+  // How long writing the exit file is retried (a full state directory, say,
+  // until space is freed): the exit code exists nowhere else.
+  static constexpr int kExitFileRetryMs = 120000;
+  static constexpr int kExitFileRetryMaxDelayMs = 1000;
 
   // `sync_fd` is owned by the monitor from now on.
   Monitor(const MonitorOptions& options, int sync_fd);

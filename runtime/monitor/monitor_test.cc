@@ -108,6 +108,27 @@ TEST_F(MonitorTest, ReportsSignalDeathAs128PlusSignal) {
   ExpectMonitorExits();
 }
 
+// A state directory that cannot take the exit file when the container
+// exits (full, say): the monitor keeps trying and writes it once it can,
+// rather than giving up (the exit code exists nowhere else). A directory
+// in the way of its temporary file makes every attempt fail, as ENOSPC
+// would, and an attempt cannot remove it.
+TEST_F(MonitorTest, RetriesTheExitFileUntilItCanBeWritten) {
+  SetInit("exec sleep 30\n");
+  pid_t pid = StartContainer();
+  ASSERT_GT(pid, 0);
+  const std::string tmp = Path("exit.json.tmp");
+  ASSERT_EQ(mkdir(tmp.c_str(), 0755), 0);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  usleep(800 * 1000);
+  EXPECT_FALSE(Exists(Path("exit.json")));
+  EXPECT_FALSE(ProcessGone(monitor_pid_)) << "the monitor gave up on the exit file";
+  ASSERT_EQ(rmdir(tmp.c_str()), 0);  // writable again
+  json exit = WaitForExitFile();
+  EXPECT_EQ(exit["exit_code"], 137);
+  ExpectMonitorExits();
+}
+
 TEST_F(MonitorTest, IgnoresSigtermSighupAndSigint) {
   SetInit("exec sleep 30\n");
   pid_t pid = StartContainer();
