@@ -4,9 +4,11 @@
 // runc_recovery.cc, the monitor's side in monitor_client.cc.
 #include "runtime/runc_runtime.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -31,11 +33,22 @@ absl::StatusOr<RootfsMode> ParseRootfsMode(absl::string_view name) {
       absl::StrCat("rootfs mode \"", name, "\": must be \"overlay\" or \"copy\""));
 }
 
+namespace {
+
+uint64_t SoftFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  return rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur;
+}
+
+}  // namespace
+
 RuncRuntime::RuncRuntime(RuncRuntimeOptions options)
     : options_(std::move(options)),
       store_(options_.state_dir),
       runc_(options_.runc_binary, options_.runc_root),
-      cni_(network::CniOptions{options_.cni_bin_dir, options_.cni_plugin_timeout}) {}
+      cni_(network::CniOptions{options_.cni_bin_dir, options_.cni_plugin_timeout}),
+      live_(LiveHandles::BudgetFor(SoftFileLimit())) {}
 
 absl::StatusOr<std::unique_ptr<RuncRuntime>> RuncRuntime::Open(RuncRuntimeOptions options) {
   if (options.runc_binary.empty()) options.runc_binary = oci::FindRunc();
@@ -132,7 +145,7 @@ absl::StatusOr<ContainerStatus> RuncRuntime::ReadState(const std::string& id) co
     return st;
   }
   std::optional<ExitRecord> exit = store_.ReadExit(id);
-  if (!exit.has_value() && !ProcessIsAlive(record->pid, record->pid_start_time)) {
+  if (!exit.has_value() && !live_.Alive(id, record->pid, record->pid_start_time)) {
     if (ProcessIsAlive(record->monitor_pid, record->monitor_start_time)) {
       // Exited; the monitor is still draining its output and will write
       // the exit file.
@@ -160,18 +173,23 @@ absl::StatusOr<ContainerStatus> RuncRuntime::ReadState(const std::string& id) co
     st.state = ContainerState::kCreated;
   } else {
     st.state =
-        CgroupIsFrozen(record->cgroups_path) ? ContainerState::kPaused : ContainerState::kRunning;
+        live_.Frozen(id, record->cgroups_path) ? ContainerState::kPaused : ContainerState::kRunning;
   }
   return st;
 }
 
 absl::StatusOr<std::vector<ContainerStatus>> RuncRuntime::List() {
   std::vector<ContainerStatus> out;
+  std::set<std::string> listed;
   for (const std::string& id : store_.ListEntries()) {
     if (!ValidateContainerId(id).ok()) continue;
     absl::StatusOr<ContainerStatus> st = ReadState(id);
-    if (st.ok()) out.push_back(*std::move(st));
+    if (st.ok()) {
+      listed.insert(id);
+      out.push_back(*std::move(st));
+    }
   }
+  live_.Retain(listed);  // a directory removed behind Berth's back
   return out;
 }
 

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "runtime/live_handles.h"
 #include "runtime/network/cni.h"
 #include "runtime/oci/runc.h"
 #include "runtime/runtime.h"
@@ -260,6 +261,9 @@ class RuncRuntime : public Runtime {
   oci::Runc runc_;
   RecoveryReport recovery_;
   network::CniClient cni_;
+  // The relist's descriptors (a pidfd and the freezer file per container);
+  // ReadState is const, and what it keeps open is a cache.
+  mutable LiveHandles live_;
   // Held from the host-port check of a create to its first record.
   absl::Mutex ports_mu_;
 

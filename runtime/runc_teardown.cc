@@ -92,6 +92,7 @@ absl::Status RuncRuntime::Stop(const std::string& id, absl::Duration timeout) {
 absl::Status RuncRuntime::Delete(const std::string& id) {
   if (absl::Status s = ValidateContainerId(id); !s.ok()) return s;
   IdLock l(this, id);
+  live_.Forget(id);
   if (!IsDirectory(store_.ContainerDir(id))) {
     // Maybe only runc state or a namespace file is left (e.g. after a
     // lost directory).

@@ -260,24 +260,44 @@ FreezerFile FindFreezerFile(absl::string_view mountinfo) {
   return unified != nullptr ? FreezerFile{unified->mount_point, "cgroup.freeze"} : FreezerFile{};
 }
 
-bool CgroupIsFrozenAt(const FreezerFile& freezer, const std::string& cgroups_path) {
-  // One read of one file: this is asked for every container at every relist.
-  if (freezer.mount_point.empty() || cgroups_path.empty() || cgroups_path == "/") return false;
-  std::optional<std::string> v =
-      ReadSmallFile(absl::StrCat(Join(freezer.mount_point, cgroups_path), "/", freezer.file), 64);
-  if (!v.has_value()) return false;
-  const absl::string_view state = absl::StripAsciiWhitespace(*v);
+bool FreezerContentIsFrozen(absl::string_view content) {
+  const absl::string_view state = absl::StripAsciiWhitespace(content);
   return state == "FROZEN" || state == "1";
 }
 
-bool CgroupIsFrozen(const std::string& cgroups_path) {
-  // The hierarchies are mounted at boot and stay: where the freezer is is
-  // decided once.
+namespace {
+
+std::string FreezerStatePathAt(const FreezerFile& freezer, const std::string& cgroups_path) {
+  if (freezer.mount_point.empty() || cgroups_path.empty() || cgroups_path == "/") return "";
+  return absl::StrCat(Join(freezer.mount_point, cgroups_path), "/", freezer.file);
+}
+
+// The hierarchies are mounted at boot and stay: where the freezer is is
+// decided once.
+const FreezerFile& HostFreezer() {
   static const FreezerFile* const freezer = [] {
     absl::StatusOr<std::string> mountinfo = ReadFile("/proc/self/mountinfo", 16 << 20);
     return new FreezerFile(mountinfo.ok() ? FindFreezerFile(*mountinfo) : FreezerFile{});
   }();
-  return CgroupIsFrozenAt(*freezer, cgroups_path);
+  return *freezer;
+}
+
+}  // namespace
+
+bool CgroupIsFrozenAt(const FreezerFile& freezer, const std::string& cgroups_path) {
+  // One read of one file: this is asked for every container at every relist.
+  const std::string path = FreezerStatePathAt(freezer, cgroups_path);
+  if (path.empty()) return false;
+  std::optional<std::string> v = ReadSmallFile(path, 64);
+  return v.has_value() && FreezerContentIsFrozen(*v);
+}
+
+std::string FreezerStatePath(const std::string& cgroups_path) {
+  return FreezerStatePathAt(HostFreezer(), cgroups_path);
+}
+
+bool CgroupIsFrozen(const std::string& cgroups_path) {
+  return CgroupIsFrozenAt(HostFreezer(), cgroups_path);
 }
 
 }  // namespace berth::runtime

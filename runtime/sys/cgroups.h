@@ -46,6 +46,11 @@ FreezerFile FindFreezerFile(absl::string_view mountinfo);
 // `cgroups_path` and nothing else; false when it cannot be read.
 bool CgroupIsFrozenAt(const FreezerFile& freezer, const std::string& cgroups_path);
 
+// The file CgroupIsFrozen reads for `cgroups_path` ("" when no freezer is
+// mounted or the path is the root), and what its content says.
+std::string FreezerStatePath(const std::string& cgroups_path);
+bool FreezerContentIsFrozen(absl::string_view content);
+
 // Thaws the container's cgroups (a frozen process cannot act on a signal,
 // not even SIGKILL, until thawed). Absent cgroups are fine.
 void ThawCgroups(const std::string& cgroups_path);
