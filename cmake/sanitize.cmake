@@ -32,4 +32,7 @@ if(BERTH_SANITIZE MATCHES "thread")
   add_library(berth_tsan_absl SHARED ${PROJECT_SOURCE_DIR}/hack/tsan_absl.cc)
   target_link_libraries(berth_tsan_absl PRIVATE absl::synchronization ${CMAKE_DL_LIBS})
   link_libraries(berth_tsan_absl)
+  # A race TSan must still report through the suppressions (hack/sanitize).
+  add_executable(tsan_canary ${PROJECT_SOURCE_DIR}/hack/tsan_canary.cc)
+  target_link_libraries(tsan_canary PRIVATE absl::synchronization cpprestsdk::cpprest)
 endif()
