@@ -1,0 +1,443 @@
+// berth-bench-converge: how fast, and at what CPU, berthd brings up and tears
+// down N containers dropped into (and removed from) its manifests
+// directory, each figure next to floors measured in the same run:
+//
+//   1 loop    `runc run -d` of the N containers in one shell loop, then
+//             `runc kill KILL` + `runc delete` of them (hack/runc_floor.h);
+//   W loops   the same split over as many parallel loops as berthd has
+//             workers (--workers, default berthd's: the number of cores);
+//   berthd    N manifests renamed into the watched directory (busybox
+//             `sleep`, imagePullPolicy Never, stopSignal SIGKILL as the
+//             floor kills), timed until every status file says Running;
+//             then every manifest unlinked, until every status file is gone.
+//
+// The three take turns (--rounds; the order rotates) so that a machine
+// whose speed drifts slows them alike. CPU is counted two ways:
+//   * accounted: cpuacct usage of the processes of each side: the
+//     benchmark runs in a cpuacct cgroup of its own (its children, runc and
+//     berthd, inherit it; its own polling is subtracted), which holds the
+//     floor's containers too (runc puts a container without cgroupsPath in
+//     a cgroup named after it below its own); for berthd, plus its
+//     --cgroup-parent (containers and monitors): others on the machine do
+//     not count;
+//   * machine: busy time from /proc/stat over the same interval (includes
+//     everything else the machine does; printed with the load average).
+// After each berthd converge, berthd's resident set and the monitors'
+// private memory (smaps_rollup) are read.
+//
+//   build/hack/berth-bench-converge [--n=20,100,300] [--rounds=3]
+//       [--workers=0] [--berthd=...] [--monitor=...]
+//
+// As root; the containers get no network (an empty --cni-conf-dir).
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "hack/runc_floor.h"
+#include "runtime/sys/process.h"
+#include "spdlog/spdlog.h"
+#include "tests/processes.h"
+#include "tests/test_env.h"
+
+ABSL_FLAG(std::string, n, "20,100,300", "container counts, comma-separated");
+ABSL_FLAG(int, rounds, 3, "rounds of each count (each side once a round)");
+ABSL_FLAG(int, workers, 0, "berthd's --workers and the parallel floor's loops (0: cores)");
+ABSL_FLAG(std::string, berthd, BERTH_BERTHD_PATH, "the berthd to measure");
+ABSL_FLAG(std::string, monitor, BERTH_MONITOR_PATH, "the berth-monitor berthd runs");
+
+namespace berth {
+namespace {
+
+const char kCpuacct[] = "/sys/fs/cgroup/cpuacct";
+
+// Nanoseconds of CPU charged to a cpuacct cgroup and its descendants (also
+// the removed ones); 0 if it does not exist.
+int64_t CgroupUsage(const std::string& cgroup) {
+  std::ifstream in(absl::StrCat(kCpuacct, cgroup, "/cpuacct.usage"));
+  int64_t ns = 0;
+  in >> ns;
+  return ns;
+}
+
+// Busy jiffies of the whole machine (/proc/stat: all but idle and iowait).
+int64_t MachineBusyTicks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  int64_t v[8] = {};
+  in >> cpu;
+  for (int64_t& x : v) in >> x;
+  return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+}
+
+int64_t SelfCpuNs() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000000LL +
+         (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1000LL;
+}
+
+// A kB figure of /proc/<pid>/<file> ("VmRSS:", "Private_Dirty:", ...).
+int64_t ProcKb(pid_t pid, const char* file, const std::string& key) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/", file));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, key)) {
+      int64_t kb = 0;
+      std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+      if (parts.size() >= 2 && absl::SimpleAtoi(parts[1], &kb)) return kb;
+    }
+  }
+  return 0;
+}
+
+std::vector<pid_t> CgroupPids(const std::string& dir) {
+  std::vector<pid_t> pids;
+  std::ifstream in(dir + "/cgroup.procs");
+  pid_t p;
+  while (in >> p) pids.push_back(p);
+  return pids;
+}
+
+// What one side did for N containers.
+struct Run {
+  double up_ms = 0, down_ms = 0;
+  double cpu_ms = 0;      // accounted, up and down
+  double machine_ms = 0;  // /proc/stat, up and down
+};
+
+// CPU over an interval, both ways. `extra_ns` is what was charged outside
+// the benchmark's own cgroup meanwhile (berthd's containers and monitors).
+class CpuMeter {
+ public:
+  explicit CpuMeter(std::string driver) : driver_(std::move(driver)) {}
+  void Begin() {
+    cg_ = CgroupUsage(driver_);
+    self_ = SelfCpuNs();
+    ticks_ = MachineBusyTicks();
+  }
+  // Adds the interval's CPU (ms) to *accounted and *machine.
+  void End(int64_t extra_ns, double* accounted, double* machine) const {
+    const int64_t cg = CgroupUsage(driver_) - cg_ - (SelfCpuNs() - self_) + extra_ns;
+    *accounted += cg / 1e6;
+    *machine += (MachineBusyTicks() - ticks_) * 1000.0 / sysconf(_SC_CLK_TCK);
+  }
+
+ private:
+  std::string driver_;
+  int64_t cg_ = 0, self_ = 0, ticks_ = 0;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+int Fail(const std::string& what) {
+  std::fprintf(stderr, "berth-bench-converge: %s\n", what.c_str());
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // each line as it is measured
+  std::vector<int> counts;
+  for (absl::string_view s : absl::StrSplit(absl::GetFlag(FLAGS_n), ',', absl::SkipEmpty())) {
+    int n = 0;
+    if (!absl::SimpleAtoi(s, &n) || n < 1) return Fail(absl::StrCat("bad --n: ", s));
+    counts.push_back(n);
+  }
+  const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
+  int workers = absl::GetFlag(FLAGS_workers);
+  if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  testing::TestWorld world;
+  const std::string rootfs = testing::BusyboxRootfs();
+  // The benchmark's own cpuacct cgroup: its children (the floors' shells and
+  // runc, berthd) inherit it. Left at the end, for the parent it was in.
+  const std::string driver = absl::StrCat("/berth-bench-converge-", getpid());
+  const std::string driver_dir = kCpuacct + driver;
+  std::string old_cgroup;
+  {
+    std::ifstream in("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
+      if (f.size() == 3 && absl::StrContains(f[1], "cpuacct")) old_cgroup = f[2];
+    }
+  }
+  if (mkdir(driver_dir.c_str(), 0755) != 0)
+    return Fail(absl::StrCat("cannot make ", driver_dir, " (cgroup v1 cpuacct is needed)"));
+  auto move_self = [](const std::string& dir) {
+    std::ofstream out(dir + "/cgroup.procs");
+    out << getpid() << "\n";
+    out.flush();
+    return out.good();
+  };
+  if (!move_self(driver_dir)) return Fail("cannot join " + driver_dir);
+  struct Leave {
+    std::function<void()> f;
+    ~Leave() { f(); }
+  } leave{[&] {
+    move_self(kCpuacct + old_cgroup);
+    rmdir(driver_dir.c_str());
+  }};
+
+  // The floor's bundle: the same busybox `sleep` berthd runs.
+  runtime::ContainerSpec spec;
+  spec.rootfs_layers = {rootfs};
+  spec.args = {"/bin/sleep", "1000000"};
+  spec.id = "raw";
+  absl::StatusOr<bench::RuncFloor> floor =
+      bench::RuncFloor::Prepare(world.dir() + "/raw", spec, rootfs);
+  if (!floor.ok()) return Fail(floor.status().ToString());
+
+  // berthd, once, on an empty manifests directory.
+  const std::string manifests = world.dir() + "/manifests";
+  const std::string staging = world.dir() + "/staging";
+  if (absl::Status s = world.AddBusyboxImage(); !s.ok()) return Fail(s.ToString());
+  for (const std::string& d : {manifests, staging, world.cni_conf_dir()}) {
+    if (!runtime::MakeDirs(d).ok()) return Fail("cannot make " + d);
+  }
+  testing::OwnedProcess berthd;
+  absl::Status started = berthd.Start(
+      {absl::GetFlag(FLAGS_berthd), "--manifests-dir=" + manifests,
+       "--state-dir=" + world.berth_state_dir(), "--run-dir=" + world.run_dir(),
+       "--images-dir=" + world.dir() + "/images", "--cgroup-parent=" + world.cgroup_parent(),
+       "--monitor=" + absl::GetFlag(FLAGS_monitor), "--cni-conf-dir=" + world.cni_conf_dir(),
+       absl::StrCat("--workers=", workers)},
+      world.dir() + "/berthd.log");
+  if (!started.ok()) return Fail(started.ToString());
+  const std::string status_dir = world.berth_state_dir() + "/status";
+  absl::SleepFor(absl::Seconds(1));  // its start-up (first scan, relist)
+  CpuMeter meter(driver);
+  // Which of `names` have a status file saying Running; polled every 10 ms,
+  // each file read until it says so.
+  auto wait_all = [&](const std::vector<std::string>& names, bool running,
+                      absl::Duration timeout) {
+    std::vector<bool> done(names.size(), false);
+    size_t left = names.size();
+    const absl::Time deadline = absl::Now() + timeout;
+    while (left > 0 && absl::Now() < deadline) {
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (done[i]) continue;
+        const std::string f = absl::StrCat(status_dir, "/default.", names[i], ".json");
+        bool ok;
+        if (running) {
+          absl::StatusOr<std::string> j = runtime::ReadFile(f);
+          ok = j.ok() && j->find("\"Running\"") != std::string::npos;
+        } else {
+          ok = access(f.c_str(), F_OK) != 0;
+        }
+        if (ok) {
+          done[i] = true;
+          --left;
+        }
+      }
+      if (left > 0) absl::SleepFor(absl::Milliseconds(10));
+    }
+    return left == 0;
+  };
+  // The cpuacct usage of the berthd side's cgroups (containers, monitors).
+  const std::string berth_cgroup = world.cgroup_parent();
+
+  double load[3] = {};
+  getloadavg(load, 3);
+  std::printf("berth-bench-converge: %d workers (and floor loops), %d rounds, load average "
+              "%.2f %.2f %.2f at start\n",
+              workers, rounds, load[0], load[1], load[2]);
+  std::printf("%6s  %-22s %14s %14s %16s %16s\n", "N", "side", "up ms", "down ms",
+              "CPU ms/ctr", "machine ms/ctr");
+  int serial = 0;
+  for (int n : counts) {
+    std::vector<Run> seq, par, berth;
+    int64_t rss_kb = 0, private_kb = 0, monitor_kb = 0, monitors = 0;
+    for (int r = 0; r < rounds; ++r) {
+      // Side 0: one loop.
+      auto one_loop = [&]() -> int {
+        Run run;
+        const std::string prefix = absl::StrCat("cv", getpid(), "-", ++serial, "-");
+        meter.Begin();
+        absl::StatusOr<absl::Duration> up = floor->RunAll(prefix, 0, n);
+        if (!up.ok()) return Fail(up.status().ToString());
+        meter.End(0, &run.cpu_ms, &run.machine_ms);
+        meter.Begin();
+        absl::StatusOr<absl::Duration> down = floor->KillDeleteAll(prefix, 0, n);
+        if (!down.ok()) return Fail(down.status().ToString());
+        meter.End(0, &run.cpu_ms, &run.machine_ms);
+        run.up_ms = absl::ToDoubleMilliseconds(*up);
+        run.down_ms = absl::ToDoubleMilliseconds(*down);
+        seq.push_back(run);
+        return 0;
+      };
+      // Side 1: `workers` loops at once, the containers split between them.
+      auto loops = [&]() -> int {
+        Run run;
+        const std::string prefix = absl::StrCat("cv", getpid(), "-", ++serial, "-");
+        auto all = [&](bool up_phase, double* ms) -> bool {
+          std::vector<std::thread> threads;
+          std::vector<absl::Status> results(workers);
+          const absl::Time begin = absl::Now();
+          for (int w = 0; w < workers; ++w) {
+            const int first = n * w / workers, count = n * (w + 1) / workers - first;
+            threads.emplace_back([&, w, first, count] {
+              if (count == 0) return;
+              results[w] = up_phase ? floor->RunAll(prefix, first, count).status()
+                                    : floor->KillDeleteAll(prefix, first, count).status();
+            });
+          }
+          for (std::thread& t : threads) t.join();
+          *ms = absl::ToDoubleMilliseconds(absl::Now() - begin);
+          for (const absl::Status& s : results) {
+            if (!s.ok()) return Fail(s.ToString()) == 0;
+          }
+          return true;
+        };
+        meter.Begin();
+        if (!all(true, &run.up_ms)) return 1;
+        meter.End(0, &run.cpu_ms, &run.machine_ms);
+        meter.Begin();
+        if (!all(false, &run.down_ms)) return 1;
+        meter.End(0, &run.cpu_ms, &run.machine_ms);
+        par.push_back(run);
+        return 0;
+      };
+      // Side 2: berthd.
+      auto berthd_side = [&]() -> int {
+        Run run;
+        std::vector<std::string> names;
+        const int s = ++serial;
+        for (int i = 0; i < n; ++i) {
+          names.push_back(absl::StrCat("c", s, "-", i));
+          absl::Status w = runtime::WriteFileAtomic(
+              absl::StrCat(staging, "/", names.back(), ".yaml"),
+              absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n"
+                           "  name: ",
+                           names.back(),
+                           "\nspec:\n  image: busybox\n  imagePullPolicy: Never\n"
+                           "  command: [/bin/sleep, \"1000000\"]\n  stopSignal: SIGKILL\n"
+                           "  terminationGracePeriodSeconds: 1\n"));
+          if (!w.ok()) return Fail(w.ToString());
+        }
+        const int64_t berth_before = CgroupUsage(berth_cgroup);
+        meter.Begin();
+        const absl::Time begin = absl::Now();
+        for (const std::string& name : names) {
+          const std::string from = absl::StrCat(staging, "/", name, ".yaml");
+          const std::string to = absl::StrCat(manifests, "/", name, ".yaml");
+          if (rename(from.c_str(), to.c_str()) != 0) return Fail("rename " + from);
+        }
+        if (!wait_all(names, true, absl::Seconds(60) + absl::Milliseconds(200) * n))
+          return Fail(absl::StrCat("berthd did not run all ", n, " (see ", world.dir(),
+                                   "/berthd.log)"));
+        run.up_ms = absl::ToDoubleMilliseconds(absl::Now() - begin);
+        meter.End(CgroupUsage(berth_cgroup) - berth_before, &run.cpu_ms, &run.machine_ms);
+        // Memory, once converged (outside the timed part).
+        rss_kb = std::max(rss_kb, ProcKb(berthd.pid(), "status", "VmRSS:"));
+        private_kb = std::max(private_kb, ProcKb(berthd.pid(), "smaps_rollup", "Private_Clean:") +
+                                              ProcKb(berthd.pid(), "smaps_rollup", "Private_Dirty:"));
+        int64_t kb = 0, count = 0;
+        const std::string mon_dir = absl::StrCat("/sys/fs/cgroup/pids", berth_cgroup, "/_monitors");
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(mon_dir, ec)) {
+          if (!entry.is_directory(ec)) continue;
+          for (pid_t p : CgroupPids(entry.path().string())) {
+            kb += ProcKb(p, "smaps_rollup", "Private_Clean:") +
+                  ProcKb(p, "smaps_rollup", "Private_Dirty:");
+            ++count;
+          }
+        }
+        monitor_kb += kb;
+        monitors += count;
+        const int64_t berth_mid = CgroupUsage(berth_cgroup);
+        meter.Begin();
+        const absl::Time down = absl::Now();
+        for (const std::string& name : names) {
+          const std::string file = absl::StrCat(manifests, "/", name, ".yaml");
+          if (unlink(file.c_str()) != 0) return Fail("unlink " + file);
+        }
+        if (!wait_all(names, false, absl::Seconds(60) + absl::Milliseconds(200) * n))
+          return Fail(absl::StrCat("berthd did not remove all ", n, " (see ", world.dir(),
+                                   "/berthd.log)"));
+        run.down_ms = absl::ToDoubleMilliseconds(absl::Now() - down);
+        meter.End(CgroupUsage(berth_cgroup) - berth_mid, &run.cpu_ms, &run.machine_ms);
+        berth.push_back(run);
+        return 0;
+      };
+      const std::function<int()> sides[] = {one_loop, loops, berthd_side};
+      for (int k = 0; k < 3; ++k) {
+        if (sides[(r + k) % 3]() != 0) {
+          floor->ForceRemove().IgnoreError();
+          berthd.Stop(SIGTERM);
+          world.RemoveContainers();
+          return 1;
+        }
+      }
+    }
+    auto print = [&](const char* side, const std::vector<Run>& runs) {
+      std::vector<double> up, down, cpu, machine;
+      for (const Run& r : runs) {
+        up.push_back(r.up_ms);
+        down.push_back(r.down_ms);
+        cpu.push_back(r.cpu_ms / n);
+        machine.push_back(r.machine_ms / n);
+      }
+      std::printf("%6d  %-22s %14.0f %14.0f %16.2f %16.2f\n", n, side, Median(up), Median(down),
+                  Median(cpu), Median(machine));
+    };
+    print("runc, 1 loop", seq);
+    print(absl::StrCat("runc, ", workers, " loops").c_str(), par);
+    print("berthd", berth);
+    // Ratios per round (the sides of one round ran next to each other).
+    auto ratio = [&](const std::vector<Run>& floor_runs, auto field) {
+      std::vector<double> v;
+      for (size_t i = 0; i < berth.size(); ++i) v.push_back(field(berth[i]) / field(floor_runs[i]));
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      return absl::StrFormat("%.2fx (%.2f-%.2f)", Median(v), *lo, *hi);
+    };
+    auto up = [](const Run& r) { return r.up_ms; };
+    auto down = [](const Run& r) { return r.down_ms; };
+    auto cpu = [](const Run& r) { return r.cpu_ms; };
+    std::printf("%6d  berthd / 1 loop:  up %s, down %s, CPU %s\n", n, ratio(seq, up).c_str(),
+                ratio(seq, down).c_str(), ratio(seq, cpu).c_str());
+    std::printf("%6d  berthd / %d loops: up %s, down %s, CPU %s\n", n, workers,
+                ratio(par, up).c_str(), ratio(par, down).c_str(), ratio(par, cpu).c_str());
+    std::printf("%6d  berthd with %d running: resident %.1f MB, private %.1f MB; monitors %.0f kB "
+                "private each\n",
+                n, n, rss_kb / 1024.0, private_kb / 1024.0,
+                monitors > 0 ? static_cast<double>(monitor_kb) / monitors : 0);
+  }
+  getloadavg(load, 3);
+  std::printf("load average %.2f %.2f %.2f at the end\n", load[0], load[1], load[2]);
+  berthd.Stop(SIGTERM);
+  if (absl::Status s = floor->Remove(); !s.ok()) std::printf("LEAK: %s\n", s.ToString().c_str());
+  std::vector<std::string> leaks = world.Leaks();
+  for (const auto& l : leaks) std::printf("LEAK: %s\n", l.c_str());
+  return leaks.empty() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace berth
+
+int main(int argc, char** argv) { return berth::Main(argc, argv); }
