@@ -171,7 +171,7 @@ absl::Status RuncRuntime::KillAndForget(const TeardownTarget& target) {
   // runc may have been killed between writing its state and finishing, or
   // while its sealed copy of itself (runc.XXXXXX) was mounted there.
   const std::string runc_dir = absl::StrCat(runc_.root(), "/", id);
-  for (const std::string& m : MountsUnder(runc_dir)) Keep(&first, Unmount(m));
+  for (const std::string& m : MountRootsUnder(runc_dir)) Keep(&first, Unmount(m));
   Keep(&first, RemoveTree(runc_dir));
   return first;
 }

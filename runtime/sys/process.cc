@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -346,9 +347,9 @@ absl::Status RemoveTree(const std::string& path) {
     }
     return absl::OkStatus();
   }
-  if (!MountsUnder(path).empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "remove ", path, ": a file system is still mounted at ", MountsUnder(path)[0]));
+  if (std::vector<std::string> mounts = MountRootsUnder(path); !mounts.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("remove ", path, ": a file system is still mounted at ", mounts[0]));
   }
   static thread_local int first_error = 0;
   first_error = 0;
@@ -395,13 +396,71 @@ std::vector<std::string> MountsUnder(const std::string& prefix) {
   return out;
 }
 
-bool IsMountPoint(const std::string& path) {
-  std::string p = path;
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000  // Linux 5.8's uapi, where libc lacks it
+#endif
+
+namespace {
+
+// Whether `path` (a symlink not followed) is the root of a mount, as statx
+// says (STATX_ATTR_MOUNT_ROOT); false when it does not exist; nullopt when
+// the kernel does not report the attribute or statx fails otherwise.
+std::optional<bool> StatxMountRoot(const char* path) {
+  struct statx stx;
+  if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &stx) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    return std::nullopt;
+  }
+  if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) == 0) return std::nullopt;
+  return (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}
+
+bool IsListedMountPoint(std::string p) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   for (const auto& m : MountsUnder(p)) {
     if (m == p) return true;
   }
   return false;
+}
+
+}  // namespace
+
+bool IsMountPoint(const std::string& path) {
+  std::optional<bool> root = StatxMountRoot(path.c_str());
+  return root.has_value() ? *root : IsListedMountPoint(path);
+}
+
+std::vector<std::string> MountRootsUnder(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  std::optional<bool> top = StatxMountRoot(p.c_str());
+  if (!top.has_value()) return MountsUnder(p);
+  if (*top) return {p};
+  struct stat st;
+  if (lstat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return {};
+  // nftw's callback takes no context: this thread's walk's.
+  static thread_local std::vector<std::string>* found = nullptr;
+  static thread_local bool unknown = false;
+  std::vector<std::string> out;
+  found = &out;
+  unknown = false;
+  nftw(
+      p.c_str(),
+      [](const char* entry, const struct stat*, int type, struct FTW*) -> int {
+        std::optional<bool> root = StatxMountRoot(entry);
+        if (!root.has_value()) {
+          unknown = true;
+          return FTW_STOP;
+        }
+        if (!*root) return FTW_CONTINUE;
+        found->push_back(entry);
+        return type == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
+      },
+      32, FTW_PHYS | FTW_ACTIONRETVAL);
+  found = nullptr;
+  // An entry statx could not answer for: the mount table decides.
+  if (unknown) return MountsUnder(p);
+  return out;
 }
 
 std::string SelfExeDir() {

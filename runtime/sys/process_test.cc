@@ -1,10 +1,15 @@
 #include "runtime/sys/process.h"
 #include "runtime/sys/small_file.h"
 
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -123,6 +128,65 @@ TEST(ProcessTest, MountsUnder) {
   EXPECT_TRUE(IsMountPoint("/proc"));
   EXPECT_FALSE(IsMountPoint("/proc/self"));
   EXPECT_FALSE(MountsUnder("/proc").empty());
+}
+
+// The mounts a test makes live in a private mount namespace of a child
+// process (gtest's death-test fork), gone with it: nothing is mounted on the
+// machine's own tree even if a check fails. The child exits 0 when every
+// check holds and prints the first that does not.
+bool MountChecks(const std::string& dir) {
+  auto check = [](bool ok, const char* what) {
+    if (!ok) std::fprintf(stderr, "check failed: %s\n", what);
+    return ok;
+  };
+  if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    return check(false, "a private mount namespace");
+  const std::string t = dir + "/t", inner = dir + "/t/inner", file = dir + "/f",
+                    src = dir + "/src", bind = dir + "/x/bind";
+  if (!MakeDirs(t).ok() || !MakeDirs(src).ok() || !MakeDirs(bind).ok() ||
+      !WriteFileAtomic(file, "").ok() || !WriteFileAtomic(src + "/keep", "k").ok() ||
+      mount("tmpfs", t.c_str(), "tmpfs", 0, nullptr) != 0 || !MakeDirs(inner).ok() ||
+      mount("tmpfs", inner.c_str(), "tmpfs", 0, nullptr) != 0 ||
+      mount("/proc/self/status", file.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+      mount(src.c_str(), bind.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return check(false, "the mounts are made");
+  }
+  std::vector<std::string> roots = MountRootsUnder(dir + "/");
+  std::sort(roots.begin(), roots.end());
+  const std::vector<std::string> listed = MountsUnder(dir);
+  auto is_listed = [&](const std::string& m) {
+    return std::find(listed.begin(), listed.end(), m) != listed.end();
+  };
+  return check(IsMountPoint(t) && IsMountPoint(inner) && IsMountPoint(file) &&
+                   IsMountPoint(bind) && IsMountPoint(t + "/"),
+               "IsMountPoint of a tmpfs, one stacked in it, a bound file, a bound directory") &&
+         check(!IsMountPoint(dir) && !IsMountPoint(src) && !IsMountPoint(src + "/keep") &&
+                   !IsMountPoint(dir + "/missing"),
+               "IsMountPoint of what is not mounted") &&
+         // Not into a mount: `inner` goes with `t`.
+         check(roots == std::vector<std::string>{file, t, bind}, "MountRootsUnder finds all three") &&
+         check(std::all_of(roots.begin(), roots.end(), is_listed) && is_listed(inner),
+               "the mount table lists what the walk found, and the stacked one") &&
+         check(MountRootsUnder(t) == std::vector<std::string>{t}, "a mount point is its own") &&
+         check(MountRootsUnder(src).empty() && MountRootsUnder(dir + "/missing").empty() &&
+                   MountRootsUnder(src + "/keep").empty(),
+               "nothing under a plain tree, a missing path, a file") &&
+         // A bind mount of the same file system: RemoveTree must refuse, not
+         // delete the bound directory's files through it.
+         check(absl::IsFailedPrecondition(RemoveTree(dir + "/x")),
+               "RemoveTree refuses a tree with a mount in it") &&
+         check(access((src + "/keep").c_str(), F_OK) == 0, "the bound directory's file is kept") &&
+         check(umount2(bind.c_str(), MNT_DETACH) == 0 && umount2(file.c_str(), MNT_DETACH) == 0 &&
+                   umount2(t.c_str(), MNT_DETACH) == 0,
+               "unmounted") &&
+         check(MountRootsUnder(dir).empty() && RemoveTree(dir + "/x").ok(),
+               "nothing left, and the tree goes");
+}
+
+TEST(ProcessTest, MountRootsAreFoundWithoutTheMountTable) {
+  if (geteuid() != 0) GTEST_SKIP() << "mounts need root";
+  testing::TempDir tmp{"berth-mounts"};
+  EXPECT_EXIT(_exit(MountChecks(tmp.path()) ? 0 : 1), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
