@@ -1,5 +1,6 @@
 #include "controller/probe/prober.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <vector>
@@ -123,7 +124,12 @@ bool Prober::Observe(const std::string& id, const NodeContainer& object,
     // A container already running when berthd started: its counts, if any.
     if (inserted) Load(id, e);
   }
-  e.object = object;
+  // The object is for a failing probe's events: kept only while there is a
+  // probe (a copy per container is most of an entry's size).
+  const bool probed = std::any_of(std::begin(kTypes), std::end(kTypes), [&](ProbeType type) {
+    return ProbeOf(object.spec, type).has_value();
+  });
+  e.object = probed ? object : NodeContainer{};
   e.target = ActionTarget{id, running->ip, object.spec.ports};
   const absl::Time now = clock_.Now();
   std::vector<ProbeType> fresh;  // new workers, scheduled once all are set
