@@ -431,8 +431,8 @@ int Main(int argc, char** argv) {
   getloadavg(load, 3);
   std::printf("load average %.2f %.2f %.2f at the end\n", load[0], load[1], load[2]);
   berthd.Stop(SIGTERM);
-  if (absl::Status s = floor->Remove(); !s.ok()) std::printf("LEAK: %s\n", s.ToString().c_str());
   std::vector<std::string> leaks = world.Leaks();
+  if (absl::Status s = floor->Remove(); !s.ok()) leaks.push_back(s.ToString());
   for (const auto& l : leaks) std::printf("LEAK: %s\n", l.c_str());
   return leaks.empty() ? 0 : 1;
 }
