@@ -121,6 +121,7 @@ std::vector<pid_t> CgroupPids(const std::string& dir) {
 // What one side did for N containers.
 struct Run {
   double up_ms = 0, down_ms = 0;
+  double change_ms = 0;   // one container replaced while the others run
   double cpu_ms = 0;      // accounted, up and down
   double machine_ms = 0;  // /proc/stat, up and down
 };
@@ -282,6 +283,13 @@ int Main(int argc, char** argv) {
         absl::StatusOr<absl::Duration> up = floor->RunAll(prefix, 0, n);
         if (!up.ok()) return Fail(up.status().ToString());
         meter.End(0, &run.cpu_ms, &run.machine_ms);
+        // Change one (not in the CPU figures): its kill, delete and a new
+        // `runc run -d`, the others running.
+        const absl::Time change = absl::Now();
+        const std::string one = prefix + "0";
+        if (absl::Status s = floor->KillDelete(one); !s.ok()) return Fail(s.ToString());
+        if (absl::Status s = floor->RunOne(one).status(); !s.ok()) return Fail(s.ToString());
+        run.change_ms = absl::ToDoubleMilliseconds(absl::Now() - change);
         meter.Begin();
         absl::StatusOr<absl::Duration> down = floor->KillDeleteAll(prefix, 0, n);
         if (!down.ok()) return Fail(down.status().ToString());
@@ -324,6 +332,16 @@ int Main(int argc, char** argv) {
         return 0;
       };
       // Side 2: berthd.
+      auto manifest = [](const std::string& name, const char* seconds) {
+        return absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n"
+                            "  name: ",
+                            name,
+                            "\nspec:\n  image: busybox\n  imagePullPolicy: Never\n"
+                            "  command: [/bin/sleep, \"",
+                            seconds,
+                            "\"]\n  stopSignal: SIGKILL\n"
+                            "  terminationGracePeriodSeconds: 1\n");
+      };
       auto berthd_side = [&]() -> int {
         Run run;
         std::vector<std::string> names;
@@ -331,13 +349,7 @@ int Main(int argc, char** argv) {
         for (int i = 0; i < n; ++i) {
           names.push_back(absl::StrCat("c", s, "-", i));
           absl::Status w = runtime::WriteFileAtomic(
-              absl::StrCat(staging, "/", names.back(), ".yaml"),
-              absl::StrCat("apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n"
-                           "  name: ",
-                           names.back(),
-                           "\nspec:\n  image: busybox\n  imagePullPolicy: Never\n"
-                           "  command: [/bin/sleep, \"1000000\"]\n  stopSignal: SIGKILL\n"
-                           "  terminationGracePeriodSeconds: 1\n"));
+              absl::StrCat(staging, "/", names.back(), ".yaml"), manifest(names.back(), "1000000"));
           if (!w.ok()) return Fail(w.ToString());
         }
         const int64_t berth_before = CgroupUsage(berth_cgroup);
@@ -370,6 +382,37 @@ int Main(int argc, char** argv) {
         }
         monitor_kb += kb;
         monitors += count;
+        // Change one: a new spec renamed over the first manifest, until its
+        // status says Running with another pid (not in the CPU figures).
+        {
+          const std::string status = absl::StrCat(status_dir, "/default.", names[0], ".json");
+          auto pid_of = [&]() -> int64_t {
+            absl::StatusOr<std::string> j = runtime::ReadFile(status);
+            if (!j.ok() || j->find("\"Running\"") == std::string::npos) return 0;
+            const size_t at = j->find("\"pid\": ");
+            int64_t pid = 0;
+            if (at != std::string::npos) {
+              absl::SimpleAtoi(absl::string_view(*j).substr(at + 7, j->find_first_of(",\n}", at) - at - 7),
+                               &pid);
+            }
+            return pid;
+          };
+          const int64_t old_pid = pid_of();
+          const std::string from = absl::StrCat(staging, "/", names[0], ".yaml");
+          if (old_pid <= 0 || !runtime::WriteFileAtomic(from, manifest(names[0], "1000001")).ok())
+            return Fail("cannot change " + names[0]);
+          const absl::Time change = absl::Now();
+          if (rename(from.c_str(), absl::StrCat(manifests, "/", names[0], ".yaml").c_str()) != 0)
+            return Fail("rename " + from);
+          const absl::Time deadline = change + absl::Seconds(30);
+          int64_t pid = old_pid;
+          while ((pid == old_pid || pid <= 0) && absl::Now() < deadline) {
+            absl::SleepFor(absl::Milliseconds(1));
+            pid = pid_of();
+          }
+          if (pid == old_pid || pid <= 0) return Fail("berthd did not replace " + names[0]);
+          run.change_ms = absl::ToDoubleMilliseconds(absl::Now() - change);
+        }
         const int64_t berth_mid = CgroupUsage(berth_cgroup);
         meter.Begin();
         const absl::Time down = absl::Now();
@@ -419,6 +462,13 @@ int Main(int argc, char** argv) {
     auto up = [](const Run& r) { return r.up_ms; };
     auto down = [](const Run& r) { return r.down_ms; };
     auto cpu = [](const Run& r) { return r.cpu_ms; };
+    auto change = [](const Run& r) { return r.change_ms; };
+    std::vector<double> berth_change, raw_change;
+    for (const Run& r : berth) berth_change.push_back(r.change_ms);
+    for (const Run& r : seq) raw_change.push_back(r.change_ms);
+    std::printf("%6d  change one, the others running: berthd %.0f ms (manifest renamed to the "
+                "new one running), runc kill+delete+run %.0f ms: %s\n",
+                n, Median(berth_change), Median(raw_change), ratio(seq, change).c_str());
     std::printf("%6d  berthd / 1 loop:  up %s, down %s, CPU %s\n", n, ratio(seq, up).c_str(),
                 ratio(seq, down).c_str(), ratio(seq, cpu).c_str());
     std::printf("%6d  berthd / %d loops: up %s, down %s, CPU %s\n", n, workers,
