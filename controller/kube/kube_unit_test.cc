@@ -139,7 +139,12 @@ TEST_F(KubeconfigTest, ClearErrors) {
                           "clusters:\n- name: c\n  cluster: {server: https://x, "
                           "certificate-authority-data: '!!notbase64'}\n",
                           "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
-                          "clusters:\n- name: c\n  cluster: {}\n"}) {
+                          "clusters:\n- name: c\n  cluster: {}\n",
+                          // No host (found by kubeconfig_fuzz).
+                          "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
+                          "clusters:\n- name: c\n  cluster: {server: 'https://'}\n",
+                          "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\n"
+                          "clusters:\n- name: c\n  cluster: {server: 'http:///api'}\n"}) {
     c = ParseKubeconfig(bad, "/", "bad");
     EXPECT_TRUE(absl::IsInvalidArgument(c.status())) << bad << " -> " << c.status();
     EXPECT_THAT(c.status().message(), HasSubstr("read kubeconfig bad"));

@@ -132,8 +132,15 @@ absl::StatusOr<ClusterConfig> ParseNode(const YAML::Node& root, const std::strin
     return absl::InvalidArgumentError(
         absl::StrCat(cluster_what, ": server ", *server, " is not an http(s) URL"));
   }
+  // A host after the scheme: "https://" or "https:///x" names no server
+  // (and trimming the slashes below would leave no URL at all).
+  const size_t host = server->find("://") + 3;
+  if (server->size() <= host || (*server)[host] == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(cluster_what, ": server ", *server, " has no host"));
+  }
   config.server = *server;
-  while (!config.server.empty() && config.server.back() == '/') config.server.pop_back();
+  while (config.server.back() == '/') config.server.pop_back();
   absl::StatusOr<std::string> ca = PemField(*cluster, "certificate-authority", dir, cluster_what);
   if (!ca.ok()) return ca.status();
   config.ca_pem = *ca;
