@@ -136,10 +136,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 path)
             if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            attributes = rbac.request_attributes(method, path, params)
             injected = emu.injected_error()
             if injected:
+                if attributes.resource_request:
+                    entry["verb"] = attributes.verb
                 return self.answer_injected(injected, entry)
-            attributes = rbac.request_attributes(method, path, params)
             with emu.store.lock:
                 user = impersonate(emu.store, user, self.headers)
                 allowed, reason = rbac.authorize(emu.store, user, attributes)
