@@ -5,11 +5,15 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdint>
+#include <tuple>
 #include <exception>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -93,9 +97,16 @@ constexpr size_t kMaxLineBytes = 16 << 20;
 // closed by a cancellation.
 constexpr absl::Duration kCancelGrace = absl::Seconds(5);
 
-ApiResponse MakeResponse(int code, const std::string& text) {
+constexpr absl::string_view kRetryAfterPayload = "berth.dev/kube/retry-after";
+
+ApiResponse MakeResponse(int code, const std::string& text, const std::string& retry_after = "") {
   ApiResponse r;
   r.code = code;
+  int seconds = 0;
+  if ((code == 429 || code >= 500) &&
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(retry_after), &seconds) && seconds > 0) {
+    r.retry_after = absl::Seconds(seconds);
+  }
   if (absl::StripAsciiWhitespace(text).empty()) return r;
   r.body = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (r.body.is_discarded()) r.body = text;
@@ -143,8 +154,24 @@ absl::Status ResponseError(const ApiResponse& response, absl::string_view action
   if (c == 410) return absl::OutOfRangeError(msg);
   if (c == 400 || c == 422) return absl::InvalidArgumentError(msg);
   if (c == 401 || c == 403) return absl::PermissionDeniedError(msg);
-  if (c == 429 || c >= 500) return absl::UnavailableError(msg);
+  if (c == 429 || c >= 500) {
+    absl::Status s = absl::UnavailableError(msg);
+    if (response.retry_after > absl::ZeroDuration()) {
+      s.SetPayload(kRetryAfterPayload,
+                   absl::Cord(absl::StrCat(absl::ToInt64Seconds(response.retry_after))));
+    }
+    return s;
+  }
   return absl::UnknownError(msg);
+}
+
+absl::Duration RetryAfter(const absl::Status& status) {
+  auto p = status.GetPayload(kRetryAfterPayload);
+  int64_t seconds = 0;
+  if (!p.has_value() || !absl::SimpleAtoi(std::string(*p), &seconds) || seconds <= 0) {
+    return absl::ZeroDuration();
+  }
+  return absl::Seconds(seconds);
 }
 
 namespace {
@@ -264,11 +291,15 @@ absl::StatusOr<ApiResponse> ApiClient::Request(const std::string& method,
   }
   const absl::Time deadline = absl::Now() + timeout;
   for (int attempt = 0;; ++attempt) {
-    pplx::task<std::pair<int, std::string>> task =
+    pplx::task<std::tuple<int, std::string, std::string>> task =
         http_->request(make_request(), cts.get_token()).then([](web::http::http_response r) {
           const int code = r.status_code();
-          return r.extract_utf8string(true).then(
-              [code](std::string s) { return std::make_pair(code, std::move(s)); });
+          std::string retry_after;
+          auto h = r.headers().find("Retry-After");
+          if (h != r.headers().end()) retry_after = h->second;
+          return r.extract_utf8string(true).then([code, retry_after](std::string s) {
+            return std::make_tuple(code, std::move(s), retry_after);
+          });
         });
     auto w = Watcher(std::move(task));
     if (!w->Wait(deadline - absl::Now())) {
@@ -278,7 +309,9 @@ absl::StatusOr<ApiResponse> ApiClient::Request(const std::string& method,
           absl::StrCat(what, ": no answer within ", absl::FormatDuration(timeout)));
     }
     absl::MutexLock l(&w->mu);
-    if (w->value.has_value()) return MakeResponse(w->value->first, w->value->second);
+    if (w->value.has_value()) {
+      return MakeResponse(std::get<0>(*w->value), std::get<1>(*w->value), std::get<2>(*w->value));
+    }
     if (cancel != nullptr && cancel->Cancelled()) {
       return absl::CancelledError(absl::StrCat(what, ": cancelled"));
     }
@@ -353,8 +386,11 @@ absl::StatusOr<ApiResponse> ApiClient::Watch(const std::string& path_with_query,
       text->Wait(kCancelGrace);
       return absl::UnavailableError(absl::StrCat(what, ": error body not read in time"));
     }
+    std::string retry_after;
+    auto h = response.headers().find("Retry-After");
+    if (h != response.headers().end()) retry_after = h->second;
     absl::MutexLock l(&text->mu);
-    return MakeResponse(response.status_code(), text->value.value_or(""));
+    return MakeResponse(response.status_code(), text->value.value_or(""), retry_after);
   }
 
   concurrency::streams::streambuf<uint8_t> buf = response.body().streambuf();

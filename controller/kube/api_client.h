@@ -40,6 +40,9 @@ namespace berth::kube {
 struct ApiResponse {
   int code = 0;
   nlohmann::json body;
+  // A 429 or 5xx answer's Retry-After (whole seconds, as client-go reads
+  // it: checkWait in rest/request.go); zero when absent or unreadable.
+  absl::Duration retry_after = absl::ZeroDuration();
 };
 
 // The message of a metav1.Status body, or the raw body, for error texts.
@@ -50,7 +53,13 @@ std::string ResponseMessage(const ApiResponse& response);
 // 400/422 kInvalidArgument, 401/403 kPermissionDenied, 429 and 5xx
 // kUnavailable, anything else kUnknown. The message is
 // "<action>: <code> <message>".
+// A Retry-After travels with the status as a payload (RetryAfter reads it).
 absl::Status ResponseError(const ApiResponse& response, absl::string_view action);
+
+// How long the server asked to wait before trying again (a 429 or 5xx
+// answer's Retry-After, carried by ResponseError's status); zero if it did
+// not. Retries wait at least that long, as client-go's do.
+absl::Duration RetryAfter(const absl::Status& status);
 
 // A cancellation that a Watch (or Request) observes: Cancel() closes its
 // connection promptly. Thread-safe. Once cancelled, stays cancelled.

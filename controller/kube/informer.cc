@@ -106,6 +106,7 @@ void Informer::Run() {
       if (!s.ok()) {
         if (absl::IsCancelled(s)) return;
         spdlog::warn("informer {}: {}", options_.name, s.ToString());
+        retry_after_ = RetryAfter(s);
         if (!Backoff()) return;
         continue;
       }
@@ -126,7 +127,10 @@ bool Informer::Backoff() {
   const double base =
       absl::ToDoubleSeconds(options_.initial_backoff) * std::pow(2.0, std::min(backoff_steps_, 30));
   const double capped = std::min(base, absl::ToDoubleSeconds(options_.max_backoff));
-  const absl::Duration d = absl::Seconds(capped * (1.0 + options_.jitter * Uniform01()));
+  // Never sooner than the server asked (Retry-After of a 429 or 5xx).
+  const absl::Duration d = std::max(
+      absl::Seconds(capped * (1.0 + options_.jitter * Uniform01())), retry_after_);
+  retry_after_ = absl::ZeroDuration();
   ++backoff_steps_;
   absl::MutexLock l(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
@@ -279,6 +283,7 @@ Informer::WatchEnd Informer::WatchOnce() {
   if (r->code != 200) {
     spdlog::warn("informer {}: {}", options_.name,
                  ResponseError(*r, "watch " + options_.name).ToString());
+    retry_after_ = r->retry_after;
     return WatchEnd::kBackoff;
   }
   if (end == WatchEnd::kReconnect && !healthy) return WatchEnd::kBackoff;

@@ -51,8 +51,9 @@ class Informer {
     // closed and reopened. Must exceed the server's bookmark interval.
     absl::Duration inactivity_timeout = absl::Seconds(90);
     // Backoff after a failed list or watch: initial * 2^n, capped at max,
-    // plus up to `jitter` times that at random; reset by a watch that
-    // delivered something or ran for a while.
+    // plus up to `jitter` times that at random, and never less than a 429 or
+    // 5xx answer's Retry-After; reset by a watch that delivered something or
+    // ran for a while.
     absl::Duration initial_backoff = absl::Milliseconds(800);
     absl::Duration max_backoff = absl::Seconds(30);
     double jitter = 0.5;
@@ -113,6 +114,9 @@ class Informer {
   std::atomic<int64_t> lists_{0};
   std::atomic<int64_t> watches_{0};
   int backoff_steps_ = 0;  // informer thread only
+  // The last failure's Retry-After: the next Backoff waits at least that
+  // long. Informer thread only.
+  absl::Duration retry_after_ = absl::ZeroDuration();
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

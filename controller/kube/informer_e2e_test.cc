@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -363,6 +364,45 @@ TEST(InformerTest, OutageKeepsStoreAndReconnects) {
   int refused = 0;
   for (const auto& e : *log) refused += e["code"] == -1 ? 1 : 0;
   EXPECT_GT(refused, 0) << "the informer did not try during the outage";
+}
+
+// A watch that ends while the server answers 429 or 500: the informer keeps
+// its store, backs off between tries (not a loop) and resumes after.
+TEST(InformerTest, TooManyRequestsAndInternalErrorsBackOffAndResume) {
+  Emulator emu;
+  ASSERT_TRUE(emu.started());
+  BERTH_ASSERT_OK(emu.InstallCrd());
+  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "a", Spec()));
+  Recorder rec;
+  Informer informer(emu.admin(), FastOptions(), rec.Handlers());
+  informer.Start();
+  ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
+  int n = 0;
+  for (const char* code : {"429", "500"}) {
+    SCOPED_TRACE(code);
+    BERTH_ASSERT_OK(emu.ClearRequests());
+    BERTH_ASSERT_OK(emu.Post(absl::StrCat("/_emulator/errors?code=", code, "&seconds=2")));
+    BERTH_ASSERT_OK(emu.Post("/_emulator/drop-watches"));
+    absl::SleepFor(absl::Seconds(1));
+    EXPECT_TRUE(informer.Get("default/a").has_value());
+    EXPECT_TRUE(informer.HasSynced());
+    const std::string name = absl::StrCat("b", ++n);
+    EXPECT_TRUE(WaitFor([&] { return emu.CreateNodeContainer("default", name, Spec()).ok(); },
+                        absl::Seconds(10)));
+    EXPECT_TRUE(WaitFor([&] { return rec.Saw("add default/" + name); }, absl::Seconds(10)));
+    absl::StatusOr<std::vector<nlohmann::json>> log = emu.Requests();
+    ASSERT_TRUE(log.ok());
+    int refused = 0;
+    for (const auto& e : *log) {
+      const bool informers = e["verb"] == "list" || e["verb"] == "watch";
+      refused += informers && e["code"] == std::atoi(code) ? 1 : 0;
+    }
+    // 500: 50 ms doubling to 400 ms over 2 s, a handful of tries; 429: at
+    // least its Retry-After (1 s) between tries.
+    EXPECT_GT(refused, 0) << "the informer did not try while refused";
+    EXPECT_LE(refused, code == std::string("429") ? 3 : 15) << "the informer did not back off";
+  }
+  EXPECT_EQ(StoreState(informer), ServerState(emu));
 }
 
 TEST(InformerTest, SelectorsGoToTheServer) {

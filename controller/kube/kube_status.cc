@@ -284,9 +284,12 @@ void KubeStatusSink::Run() {
     busy_ = false;
     if (s.ok()) continue;
     if (absl::IsUnavailable(s) && pending_.count(work.id) == 0 && !stopping_) {
-      const double secs = std::min(absl::ToDoubleSeconds(options_.initial_backoff) *
-                                       std::pow(2.0, std::min(work.attempts, 30)),
-                                   absl::ToDoubleSeconds(options_.max_backoff));
+      // Never sooner than the server asked (Retry-After of a 429 or 5xx).
+      const double secs = std::max(
+          std::min(absl::ToDoubleSeconds(options_.initial_backoff) *
+                       std::pow(2.0, std::min(work.attempts, 30)),
+                   absl::ToDoubleSeconds(options_.max_backoff)),
+          absl::ToDoubleSeconds(RetryAfter(s)));
       ++work.attempts;
       spdlog::warn("{} (retry {} in {:.1f}s)", s.ToString(), work.attempts, secs);
       work.not_before = absl::Now() + absl::Seconds(secs);

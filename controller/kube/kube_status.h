@@ -23,7 +23,8 @@
 // be called from any thread. One thread of the sink's own does the writes,
 // per id coalescing: the latest Report/Remove for an id replaces any
 // pending one. kUnavailable (API unreachable, 429, 5xx) retries with
-// exponential backoff unless a newer report for the id arrived meanwhile.
+// exponential backoff, never sooner than the answer's Retry-After, unless a
+// newer report for the id arrived meanwhile.
 // Reports for ids that are not API objects (api_object nullopt: e.g.
 // manifests) are ignored. Work names the object by the namespace and name
 // the report carries, or for Remove by api_object: never by splitting its

@@ -208,6 +208,18 @@ TEST(ResponseErrorTest, CodesMapToStatus) {
   EXPECT_EQ(ResponseMessage(ApiResponse{500, "plain text"}), "plain text");
 }
 
+TEST(ResponseErrorTest, CarriesRetryAfter) {
+  ApiResponse r{429, "Too many requests, please try again later.\n"};
+  EXPECT_EQ(RetryAfter(ResponseError(r, "get x")), absl::ZeroDuration());
+  r.retry_after = absl::Seconds(2);
+  absl::Status s = ResponseError(r, "get x");
+  EXPECT_TRUE(absl::IsUnavailable(s));
+  EXPECT_EQ(RetryAfter(s), absl::Seconds(2));
+  r.code = 503;
+  EXPECT_EQ(RetryAfter(ResponseError(r, "get x")), absl::Seconds(2));
+  EXPECT_EQ(RetryAfter(absl::UnavailableError("no answer")), absl::ZeroDuration());
+}
+
 TEST(KeysTest, KeysIdsAndEscaping) {
   nlohmann::json ns_obj = {{"metadata", {{"name", "a"}, {"namespace", "n"}}}};
   nlohmann::json cluster_obj = {{"metadata", {{"name", "node-1"}}}};

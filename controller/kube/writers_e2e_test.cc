@@ -1,11 +1,13 @@
 // KubeStatusSink, Finalizers and KubeEventRecorder against the real API
 // server emulator.
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "controller/kube/finalizers.h"
 #include "controller/kube/kube_events.h"
 #include "controller/kube/kube_status.h"
@@ -260,6 +262,40 @@ TEST(KubeStatusSinkTest, ConflictRereadsAndOutageRetries) {
   EXPECT_LT(absl::Now() - t, absl::Milliseconds(100));
   ASSERT_TRUE(a.WaitIdle(absl::Seconds(15)));
   EXPECT_EQ(Entry(Status(emu, "x"), "node-a")["phase"], "Succeeded");
+}
+
+// An overloaded (429, Retry-After) or failing (500 InternalError) server:
+// the write is retried with growing delays, not dropped, and lands once the
+// server answers again.
+TEST(KubeStatusSinkTest, TooManyRequestsAndInternalErrorsAreRetried) {
+  Emulator emu;
+  ASSERT_TRUE(emu.started());
+  BERTH_ASSERT_OK(emu.InstallCrd());
+  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  controller::SystemClock clock;
+  KubeStatusSink a(emu.admin(), SinkOptions("node-a", &clock));
+  for (const char* code : {"429", "500"}) {
+    SCOPED_TRACE(code);
+    BERTH_ASSERT_OK(emu.ClearRequests());
+    BERTH_ASSERT_OK(emu.Post(absl::StrCat("/_emulator/errors?code=", code, "&seconds=2")));
+    const std::string phase = code == std::string("429") ? "Pending" : "Running";
+    a.Report(Report("x", phase, 0));
+    ASSERT_TRUE(a.WaitIdle(absl::Seconds(15)));
+    EXPECT_EQ(Entry(Status(emu, "x"), "node-a")["phase"], phase);
+    // Refused at first, then backed off, then written. 500 (no
+    // Retry-After): 100 ms doubling to 500 ms, a few tries in 2 s, not a
+    // loop. 429 (Retry-After: 1): a second between tries, as client-go
+    // waits, so at most 3 in 2 s.
+    std::vector<std::string> sent = Sent(emu, "/nodecontainers/x", 2);
+    const std::string refused = absl::StrCat("GET ", code);
+    const auto n = std::count(sent.begin(), sent.end(), refused);
+    EXPECT_GE(n, code == std::string("429") ? 1 : 3) << absl::StrJoin(sent, ", ");
+    EXPECT_LE(n, code == std::string("429") ? 3 : 10) << absl::StrJoin(sent, ", ");
+    // The write after the refusals (the log ends with the test's own GET).
+    const auto last_refused = std::find(sent.rbegin(), sent.rend(), refused);
+    EXPECT_NE(std::find(sent.rbegin(), last_refused, "PUT 200"), last_refused)
+        << absl::StrJoin(sent, ", ");
+  }
 }
 
 TEST(FinalizersTest, AddRemoveWithConflictsAndDeletion) {

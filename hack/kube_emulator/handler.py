@@ -137,6 +137,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             attributes = rbac.request_attributes(method, path, params)
+            injected = emu.injected_error()
+            if injected:
+                if attributes.resource_request:
+                    entry["verb"] = attributes.verb
+                return self.answer_injected(injected, entry)
             with emu.store.lock:
                 user = impersonate(emu.store, user, self.headers)
                 allowed, reason = rbac.authorize(emu.store, user, attributes)
@@ -182,6 +187,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             emu.store.drop_watches()
             log("outage for %.1f s" % seconds)
             self.send_json(200, {"seconds": seconds})
+        elif path == "/_emulator/errors" and method == "POST":
+            code = params.get("code", "")
+            if code not in ("429", "500"):
+                raise bad_request("code must be 429 or 500")
+            try:
+                seconds = float(params.get("seconds", "0"))
+            except ValueError:
+                raise bad_request("seconds must be a number")
+            emu.errors = (int(code), time.monotonic() + seconds)
+            log("answering %s for %.1f s" % (code, seconds))
+            self.send_json(200, {"code": int(code), "seconds": seconds})
         elif path == "/_emulator/requests" and method == "GET":
             with emu.lock:
                 data = [dict(r) for r in emu.requests]
@@ -192,6 +208,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(200, {"cleared": True})
         else:
             raise ApiError(404, "NotFound", "no control endpoint %s %s" % (method, path))
+
+    def answer_injected(self, code, entry):
+        """A request refused while POST /_emulator/errors is in force.
+
+        429 as the max-in-flight and priority-and-fairness filters send it
+        (k8s.io/apiserver pkg/server/filters, tooManyRequests): http.Error's
+        plain text, not a Status, with `Retry-After: 1`; client-go makes a
+        Status of reason TooManyRequests out of it. 500 as a storage failure
+        reaches the client (apierrors.NewInternalError): a Status of reason
+        InternalError, the cause in details.causes."""
+        if code == 429:
+            self.send_bytes(429, b"Too many requests, please try again later.\n",
+                            "text/plain; charset=utf-8",
+                            headers=[("X-Content-Type-Options", "nosniff"),
+                                     ("Retry-After", "1")])
+        else:
+            cause = "injected by POST /_emulator/errors"
+            self.send_json(500, ApiError(500, "InternalError",
+                                         "Internal error occurred: %s" % cause,
+                                         {"causes": [{"message": cause}]}).status())
+        entry["code"] = code
+        log("%s %s -> %d (injected)" % (self.command, self.path, code))
 
     def route(self, method, path, params, body, entry):
         store = self.server.emulator.store

@@ -31,12 +31,19 @@ class Emulator:
         self.bookmark_interval = args.bookmark_interval
         self.watch_timeout = args.watch_timeout
         self.outage_until = 0.0
+        self.errors = (0, 0.0)  # (HTTP code, until): POST /_emulator/errors
         self.lock = threading.Lock()
         self.requests = collections.deque(maxlen=args.request_log)
         self.address = ""
 
     def in_outage(self):
         return time.monotonic() < self.outage_until
+
+    def injected_error(self):
+        """The code every API request is answered with now (429 or 500),
+        or 0."""
+        code, until = self.errors
+        return code if time.monotonic() < until else 0
 
     def record(self, entry):
         with self.lock:
