@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <tuple>
@@ -98,6 +99,9 @@ constexpr size_t kMaxLineBytes = 16 << 20;
 constexpr absl::Duration kCancelGrace = absl::Seconds(5);
 
 constexpr absl::string_view kRetryAfterPayload = "berth.dev/kube/retry-after";
+// A Retry-After longer than this waits this long: the API server asks for
+// a second or so, and a misconfigured proxy must not stall berthd for hours.
+constexpr absl::Duration kMaxRetryAfter = absl::Minutes(1);
 
 ApiResponse MakeResponse(int code, const std::string& text, const std::string& retry_after = "") {
   ApiResponse r;
@@ -158,7 +162,8 @@ absl::Status ResponseError(const ApiResponse& response, absl::string_view action
     absl::Status s = absl::UnavailableError(msg);
     if (response.retry_after > absl::ZeroDuration()) {
       s.SetPayload(kRetryAfterPayload,
-                   absl::Cord(absl::StrCat(absl::ToInt64Seconds(response.retry_after))));
+                   absl::Cord(absl::StrCat(absl::ToInt64Seconds(
+                       std::min(response.retry_after, kMaxRetryAfter)))));
     }
     return s;
   }

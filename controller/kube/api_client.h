@@ -53,7 +53,8 @@ std::string ResponseMessage(const ApiResponse& response);
 // 400/422 kInvalidArgument, 401/403 kPermissionDenied, 429 and 5xx
 // kUnavailable, anything else kUnknown. The message is
 // "<action>: <code> <message>".
-// A Retry-After travels with the status as a payload (RetryAfter reads it).
+// A Retry-After travels with the status as a payload (RetryAfter reads it),
+// at most a minute.
 absl::Status ResponseError(const ApiResponse& response, absl::string_view action);
 
 // How long the server asked to wait before trying again (a 429 or 5xx

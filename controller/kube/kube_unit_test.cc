@@ -218,6 +218,8 @@ TEST(ResponseErrorTest, CarriesRetryAfter) {
   r.code = 503;
   EXPECT_EQ(RetryAfter(ResponseError(r, "get x")), absl::Seconds(2));
   EXPECT_EQ(RetryAfter(absl::UnavailableError("no answer")), absl::ZeroDuration());
+  r.retry_after = absl::Hours(3);
+  EXPECT_EQ(RetryAfter(ResponseError(r, "get x")), absl::Minutes(1));
 }
 
 TEST(KeysTest, KeysIdsAndEscaping) {
