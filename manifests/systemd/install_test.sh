@@ -44,6 +44,14 @@ DESTDIR="$other" cmake --install "$build" >"$tmp/install-other.log" 2>&1 ||
   { cat "$tmp/install-other.log"; fail "cmake --install beside another CNI network"; }
 [ "$(ls "$other/etc/cni/net.d")" = 05-mine.conflist ] ||
   fail "installed beside another CNI network: $(ls "$other/etc/cni/net.d")"
+# A network in the single-plugin form (*.conf) counts too, as libcni reads it.
+single="$tmp/single"
+mkdir -p "$single/etc/cni/net.d"
+echo '{"cniVersion": "0.4.0", "name": "mine", "type": "bridge"}' >"$single/etc/cni/net.d/10-mine.conf"
+DESTDIR="$single" cmake --install "$build" >"$tmp/install-single.log" 2>&1 ||
+  { cat "$tmp/install-single.log"; fail "cmake --install beside a *.conf CNI network"; }
+[ "$(ls "$single/etc/cni/net.d")" = 10-mine.conf ] ||
+  fail "installed beside a *.conf CNI network: $(ls "$single/etc/cni/net.d")"
 
 # The unit starts the installed berthd, on /etc/berth/manifests.
 unit="$dest$prefix/lib/systemd/system/berthd.service"
