@@ -26,7 +26,8 @@
 // private memory (smaps_rollup) are read.
 //
 //   build/hack/berth-bench-converge [--n=20,100,300] [--rounds=3]
-//       [--workers=0] [--berthd=...] [--monitor=...]
+//       [--changes=3] [--workers=0] [--berthd=...] [--monitor=...]
+//       [--berthd_log=FILE]
 //
 // As root; the containers get no network (an empty --cni-conf-dir).
 #include <signal.h>
@@ -54,6 +55,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "hack/runc_floor.h"
+#include "nlohmann/json.hpp"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
 #include "tests/processes.h"
@@ -61,6 +63,10 @@
 
 ABSL_FLAG(std::string, n, "20,100,300", "container counts, comma-separated");
 ABSL_FLAG(int, rounds, 3, "rounds of each count (each side once a round)");
+ABSL_FLAG(int, changes, 3,
+          "one container's spec changed this many times a round, the others running "
+          "(the round's median counts)");
+ABSL_FLAG(std::string, berthd_log, "", "copy berthd's log here at the end");
 ABSL_FLAG(int, workers, 0, "berthd's --workers and the parallel floor's loops (0: cores)");
 ABSL_FLAG(std::string, berthd, BERTH_BERTHD_PATH, "the berthd to measure");
 ABSL_FLAG(std::string, monitor, BERTH_MONITOR_PATH, "the berth-monitor berthd runs");
@@ -121,7 +127,7 @@ std::vector<pid_t> CgroupPids(const std::string& dir) {
 // What one side did for N containers.
 struct Run {
   double up_ms = 0, down_ms = 0;
-  double change_ms = 0;   // one container replaced while the others run
+  double change_ms = 0;   // one container replaced while the others run (median)
   double cpu_ms = 0;      // accounted, up and down
   double machine_ms = 0;  // /proc/stat, up and down
 };
@@ -285,11 +291,15 @@ int Main(int argc, char** argv) {
         meter.End(0, &run.cpu_ms, &run.machine_ms);
         // Change one (not in the CPU figures): its kill, delete and a new
         // `runc run -d`, the others running.
-        const absl::Time change = absl::Now();
-        const std::string one = prefix + "0";
-        if (absl::Status s = floor->KillDelete(one); !s.ok()) return Fail(s.ToString());
-        if (absl::Status s = floor->RunOne(one).status(); !s.ok()) return Fail(s.ToString());
-        run.change_ms = absl::ToDoubleMilliseconds(absl::Now() - change);
+        std::vector<double> changes;
+        for (int c = 0; c < absl::GetFlag(FLAGS_changes); ++c) {
+          const absl::Time change = absl::Now();
+          const std::string one = prefix + "0";
+          if (absl::Status s = floor->KillDelete(one); !s.ok()) return Fail(s.ToString());
+          if (absl::Status s = floor->RunOne(one).status(); !s.ok()) return Fail(s.ToString());
+          changes.push_back(absl::ToDoubleMilliseconds(absl::Now() - change));
+        }
+        run.change_ms = Median(changes);
         meter.Begin();
         absl::StatusOr<absl::Duration> down = floor->KillDeleteAll(prefix, 0, n);
         if (!down.ok()) return Fail(down.status().ToString());
@@ -386,32 +396,36 @@ int Main(int argc, char** argv) {
         // status says Running with another pid (not in the CPU figures).
         {
           const std::string status = absl::StrCat(status_dir, "/default.", names[0], ".json");
+          // The status file's pid while its phase is Running, else 0.
           auto pid_of = [&]() -> int64_t {
-            absl::StatusOr<std::string> j = runtime::ReadFile(status);
-            if (!j.ok() || j->find("\"Running\"") == std::string::npos) return 0;
-            const size_t at = j->find("\"pid\": ");
-            int64_t pid = 0;
-            if (at != std::string::npos) {
-              absl::SimpleAtoi(absl::string_view(*j).substr(at + 7, j->find_first_of(",\n}", at) - at - 7),
-                               &pid);
-            }
-            return pid;
+            absl::StatusOr<std::string> text = runtime::ReadFile(status);
+            if (!text.ok()) return 0;
+            const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+            if (!j.is_object() || j.value("phase", "") != "Running") return 0;
+            const auto pid = j.find("pid");
+            return pid != j.end() && pid->is_number_integer() ? pid->get<int64_t>() : 0;
           };
-          const int64_t old_pid = pid_of();
-          const std::string from = absl::StrCat(staging, "/", names[0], ".yaml");
-          if (old_pid <= 0 || !runtime::WriteFileAtomic(from, manifest(names[0], "1000001")).ok())
-            return Fail("cannot change " + names[0]);
-          const absl::Time change = absl::Now();
-          if (rename(from.c_str(), absl::StrCat(manifests, "/", names[0], ".yaml").c_str()) != 0)
-            return Fail("rename " + from);
-          const absl::Time deadline = change + absl::Seconds(30);
-          int64_t pid = old_pid;
-          while ((pid == old_pid || pid <= 0) && absl::Now() < deadline) {
-            absl::SleepFor(absl::Milliseconds(1));
-            pid = pid_of();
+          std::vector<double> changes;
+          for (int c = 0; c < absl::GetFlag(FLAGS_changes); ++c) {
+            const int64_t old_pid = pid_of();
+            const std::string from = absl::StrCat(staging, "/", names[0], ".yaml");
+            const std::string seconds = absl::StrCat(1000001 + c);
+            if (old_pid <= 0 ||
+                !runtime::WriteFileAtomic(from, manifest(names[0], seconds.c_str())).ok())
+              return Fail("cannot change " + names[0]);
+            const absl::Time change = absl::Now();
+            if (rename(from.c_str(), absl::StrCat(manifests, "/", names[0], ".yaml").c_str()) != 0)
+              return Fail("rename " + from);
+            const absl::Time deadline = change + absl::Seconds(30);
+            int64_t pid = old_pid;
+            while ((pid == old_pid || pid <= 0) && absl::Now() < deadline) {
+              absl::SleepFor(absl::Milliseconds(1));
+              pid = pid_of();
+            }
+            if (pid == old_pid || pid <= 0) return Fail("berthd did not replace " + names[0]);
+            changes.push_back(absl::ToDoubleMilliseconds(absl::Now() - change));
           }
-          if (pid == old_pid || pid <= 0) return Fail("berthd did not replace " + names[0]);
-          run.change_ms = absl::ToDoubleMilliseconds(absl::Now() - change);
+          run.change_ms = Median(changes);
         }
         const int64_t berth_mid = CgroupUsage(berth_cgroup);
         meter.Begin();
@@ -481,6 +495,12 @@ int Main(int argc, char** argv) {
   getloadavg(load, 3);
   std::printf("load average %.2f %.2f %.2f at the end\n", load[0], load[1], load[2]);
   berthd.Stop(SIGTERM);
+  if (const std::string copy = absl::GetFlag(FLAGS_berthd_log); !copy.empty()) {
+    std::error_code ec;
+    std::filesystem::copy_file(world.dir() + "/berthd.log", copy,
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) std::printf("cannot copy berthd's log to %s: %s\n", copy.c_str(), ec.message().c_str());
+  }
   std::vector<std::string> leaks = world.Leaks();
   if (absl::Status s = floor->Remove(); !s.ok()) leaks.push_back(s.ToString());
   for (const auto& l : leaks) std::printf("LEAK: %s\n", l.c_str());

@@ -322,9 +322,9 @@ void ManifestSource::Rescan() {
   auto guard_inputs = [](const SourceSnapshot& s) {
     return std::make_tuple(s.failed_files, s.objects_unknown, s.directory_unreadable);
   };
-  const auto before = guard_inputs(Snapshot());
+  const auto before = guard_inputs(Problems());
   std::vector<std::string> changed = Scan();
-  const bool guard_changed = guard_inputs(Snapshot()) != before;
+  const bool guard_changed = guard_inputs(Problems()) != before;
   Handler* handler = handler_.load();
   if (handler == nullptr) return;
   for (const std::string& id : changed) handler->OnChange(id);
