@@ -750,14 +750,19 @@ class WatchTest(EmulatorTestCase):
                            + urllib.parse.quote("spec.nodeName=node-a"))
         try:
             self.assertEqual(w.next()["type"], "ADDED")
-            for node, expected in (("node-b", "DELETED"), ("node-a", "ADDED")):
-                code, _ = self.emu.request(
+            # Leaving the selector: DELETED with the content that matched (as
+            # the watch cache sends it) at the write's resourceVersion;
+            # entering it: ADDED with the new content.
+            for node, expected, shown in (("node-b", "DELETED", "node-a"),
+                                          ("node-a", "ADDED", "node-a")):
+                code, patched = self.emu.request(
                     "PATCH", NC + "/namespaces/default/nodecontainers/mover",
                     {"spec": {"nodeName": node}}, "application/merge-patch+json")
                 self.assertEqual(code, 200)
                 ev = w.next()
-                self.assertEqual((ev["type"], ev["object"]["spec"]["nodeName"]),
-                                 (expected, node))
+                self.assertEqual((ev["type"], ev["object"]["spec"]["nodeName"],
+                                  ev["object"]["metadata"]["resourceVersion"]),
+                                 (expected, shown, patched["metadata"]["resourceVersion"]))
             self.emu.kubectl("delete", "nc", "mover")
             self.assertEqual(w.next()["type"], "DELETED")
         finally:

@@ -67,6 +67,20 @@ class WatcherTest(unittest.TestCase):
         self.assertEqual(drain(w), [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a"),
                                     ("ADDED", "a"), ("DELETED", "a")])
 
+    def test_stopping_to_match_sends_the_previous_content_at_the_new_version(self):
+        store = Store(100)
+        ns = store.find("", "v1", "namespaces")
+        w = Watcher(ns, Selector(ns, None, "app=web", ""))
+        on = {"metadata": {"name": "a", "labels": {"app": "web"}, "resourceVersion": "3"},
+              "spec": {"x": "old"}}
+        off = {"metadata": {"name": "a", "labels": {"app": "db"}, "resourceVersion": "4"},
+               "spec": {"x": "new"}}
+        w.offer(Event(4, ns.key, "MODIFIED", on, off))
+        etype, obj = w.q.get_nowait()
+        self.assertEqual((etype, obj["metadata"]["labels"], obj["metadata"]["resourceVersion"],
+                          obj["spec"]), ("DELETED", {"app": "web"}, "4", {"x": "old"}))
+        self.assertEqual(on["metadata"]["resourceVersion"], "3", "the stored object changed")
+
 
 class StoreTest(unittest.TestCase):
     def setUp(self):
