@@ -104,6 +104,18 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(rv, "15")
         self.assertEqual(obj["metadata"]["generation"], 1)
 
+    def test_lists_in_storage_key_order(self):
+        for ns in ("a", "a-b", "a0"):
+            self.store.create(self.ns, None, {"metadata": {"name": ns}}, {})
+            for name in ("x", "x-1"):
+                self.store.create(self.nc, ns, {"metadata": {"name": name},
+                                                "spec": {"image": "x"}}, {})
+        items, _ = self.store.list(self.nc, Selector(self.nc, None, "", ""))
+        # '-' sorts before '/', '/' before '0': the keys' byte order.
+        self.assertEqual(["%s/%s" % (o["metadata"]["namespace"], o["metadata"]["name"])
+                          for o in items],
+                         ["a-b/x", "a-b/x-1", "a/x", "a/x-1", "a0/x", "a0/x-1"])
+
     def test_no_change_no_new_version(self):
         obj = self.create("a")
         again = self.store.update(self.nc, "default", "a", obj, {})
