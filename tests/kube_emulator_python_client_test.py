@@ -9,6 +9,7 @@ Run with the interpreter that has the client (ctest passes Debian's
 kube_emulator_test.Emulator and are removed (and checked gone) afterwards.
 """
 
+import copy
 import os
 import sys
 import unittest
@@ -119,6 +120,143 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(status.status.desired_number_scheduled, 0)
         apps.delete_namespaced_daemon_set("py", NS)
         self.assertEqual(apps.list_namespaced_daemon_set(NS).items, [])
+
+    def check_watch(self, list_call, args, create, modify, label, delete):
+        """Watches one kind with the label selector watched=yes from the
+        resourceVersion of a list taken before the writes, and checks what a
+        real apiserver's watch cache sends: ADDED for a matching create,
+        nothing for objects outside the selector, MODIFIED for a change, ADDED
+        when an object starts to match, DELETED carrying the last stored object
+        at the deletion's resourceVersion, DELETED carrying the previous
+        (matching) content at the write's resourceVersion when an object stops
+        matching, resourceVersions strictly increasing. create(name, labels),
+        modify(name), label(name, labels) and delete(name) write through the
+        client and return what it returned; modify changes the object's
+        content (not its labels)."""
+        start = list_call(*args, label_selector="watched=yes").metadata.resource_version
+        a = create("w-a", {"watched": "yes"})
+        b = create("w-b", {"watched": "no"})
+        a2 = modify("w-a")
+        b2 = label("w-b", {"watched": "yes"})
+        delete("w-a")
+        b3 = label("w-b", {"watched": "no"})
+        delete("w-b")
+        evs = events(list_call, start, 5, *args, label_selector="watched=yes")
+        self.assertEqual([(e["type"], e["object"].metadata.name) for e in evs],
+                         [("ADDED", "w-a"), ("MODIFIED", "w-a"), ("ADDED", "w-b"),
+                          ("DELETED", "w-a"), ("DELETED", "w-b")])
+        self.assertIsInstance(evs[0]["object"], type(a))
+        rvs = [int(e["object"].metadata.resource_version) for e in evs]
+        self.assertEqual(rvs, sorted(set(rvs)), "resourceVersions not increasing")
+        self.assertGreater(rvs[0], int(start))
+        self.assertEqual([e["object"].metadata.resource_version for e in evs[:3]],
+                         [a.metadata.resource_version, a2.metadata.resource_version,
+                          b2.metadata.resource_version])
+        self.assertLess(int(b.metadata.resource_version), rvs[1])
+        self.assertEqual(evs[2]["object"].metadata.labels, {"watched": "yes"})
+        # A deletion: the object as last stored (its content after modify),
+        # at a newer resourceVersion than that write's.
+        gone = evs[3]["object"]
+        self.assertGreater(rvs[3], rvs[2])
+        self.assertEqual(gone.metadata.uid, a.metadata.uid)
+        gone, last = copy.deepcopy(gone), copy.deepcopy(a2)
+        for obj in (gone, last):
+            obj.metadata.resource_version = None
+        self.assertEqual(gone, last)
+        # Stopping to match: the content before the write (still labelled
+        # watched=yes) at the write's resourceVersion.
+        left = evs[4]["object"]
+        self.assertEqual((left.metadata.labels, left.metadata.resource_version),
+                         ({"watched": "yes"}, b3.metadata.resource_version))
+        left, before = copy.deepcopy(left), copy.deepcopy(b2)
+        for obj in (left, before):
+            obj.metadata.resource_version = None
+        self.assertEqual(left, before)
+        # A watch from a resourceVersion in the middle starts after it.
+        later = events(list_call, evs[1]["object"].metadata.resource_version, 3, *args,
+                       label_selector="watched=yes")
+        self.assertEqual([(e["type"], e["object"].metadata.name,
+                           e["object"].metadata.resource_version) for e in later],
+                         [(e["type"], e["object"].metadata.name,
+                           e["object"].metadata.resource_version) for e in evs[2:]])
+
+    def test_watch_secret(self):
+        core = client.CoreV1Api(self.api)
+
+        def create(name, labels):
+            return core.create_namespaced_secret(NS, client.V1Secret(
+                metadata=client.V1ObjectMeta(name=name, labels=labels),
+                string_data={"user": "a"}))
+
+        def modify(name):
+            s = core.patch_namespaced_secret(name, NS, {"data": {"token": "dG9rZW4="}})
+            self.assertEqual(s.data, {"user": "YQ==", "token": "dG9rZW4="})
+            return s
+        self.check_watch(core.list_namespaced_secret, (NS,), create, modify,
+                         lambda name, labels: core.patch_namespaced_secret(
+                             name, NS, {"metadata": {"labels": labels}}),
+                         lambda name: core.delete_namespaced_secret(name, NS))
+
+    def test_watch_service_account(self):
+        core = client.CoreV1Api(self.api)
+
+        def create(name, labels):
+            return core.create_namespaced_service_account(NS, client.V1ServiceAccount(
+                metadata=client.V1ObjectMeta(name=name, labels=labels)))
+
+        def modify(name):
+            sa = core.patch_namespaced_service_account(name, NS, {
+                "automountServiceAccountToken": False,
+                "imagePullSecrets": [{"name": "registry"}]})
+            self.assertEqual([r.name for r in sa.image_pull_secrets], ["registry"])
+            return sa
+        self.check_watch(core.list_namespaced_service_account, (NS,), create, modify,
+                         lambda name, labels: core.patch_namespaced_service_account(
+                             name, NS, {"metadata": {"labels": labels}}),
+                         lambda name: core.delete_namespaced_service_account(name, NS))
+
+    def test_watch_cluster_role(self):
+        rbac = client.RbacAuthorizationV1Api(self.api)
+
+        def create(name, labels):
+            return rbac.create_cluster_role(client.V1ClusterRole(
+                metadata=client.V1ObjectMeta(name=name, labels=labels),
+                rules=[client.V1PolicyRule(api_groups=[""], resources=["configmaps"],
+                                           verbs=["get"])]))
+
+        def modify(name):
+            role = rbac.read_cluster_role(name)
+            role.rules.append(client.V1PolicyRule(api_groups=["apps"],
+                                                  resources=["daemonsets"], verbs=["list"]))
+            role = rbac.replace_cluster_role(name, role)
+            self.assertEqual([r.resources for r in role.rules], [["configmaps"], ["daemonsets"]])
+            return role
+        self.check_watch(rbac.list_cluster_role, (), create, modify,
+                         lambda name, labels: rbac.patch_cluster_role(
+                             name, {"metadata": {"labels": labels}}),
+                         rbac.delete_cluster_role)
+
+    def test_watch_cluster_role_binding(self):
+        rbac = client.RbacAuthorizationV1Api(self.api)
+
+        def create(name, labels):
+            return rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
+                metadata=client.V1ObjectMeta(name=name, labels=labels),
+                role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io",
+                                          kind="ClusterRole", name="view"),
+                subjects=[client.V1Subject(kind="User", name="alice",
+                                           api_group="rbac.authorization.k8s.io")]))
+
+        def modify(name):
+            binding = rbac.patch_cluster_role_binding(name, {"subjects": [
+                {"kind": "ServiceAccount", "name": "berth", "namespace": "berth-system"}]})
+            self.assertEqual([(s.kind, s.name) for s in binding.subjects],
+                             [("ServiceAccount", "berth")])
+            return binding
+        self.check_watch(rbac.list_cluster_role_binding, (), create, modify,
+                         lambda name, labels: rbac.patch_cluster_role_binding(
+                             name, {"metadata": {"labels": labels}}),
+                         rbac.delete_cluster_role_binding)
 
     def test_custom_resource(self):
         custom = client.CustomObjectsApi(self.api)

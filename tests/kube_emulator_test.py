@@ -8,11 +8,13 @@ to be gone) afterwards, like the emulator process itself.
 """
 
 import base64
+import calendar
 import hashlib
 import http.client
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -273,6 +275,27 @@ def nc(name, namespace="default", node=None, labels=None, image="busybox"):
     if labels:
         obj["metadata"]["labels"] = labels
     return obj
+
+
+def kubectl_table(out):
+    """kubectl's table output as (header, rows of cells): each column is cut
+    at its header's offset (kubectl pads columns with spaces, so a cell may
+    be empty or hold single spaces)."""
+    lines = out.rstrip("\n").split("\n")
+    starts = [m.start() for m in re.finditer(r"\S+(?: \S+)*", lines[0])]
+    bounds = list(zip(starts, starts[1:] + [None]))
+    header = [lines[0][a:b].strip() for a, b in bounds]
+    return header, [[line[a:b].strip() for a, b in bounds] for line in lines[1:]]
+
+
+def ages(created, before, after):
+    """The ages kubectl may print for an object created at the RFC 3339 time
+    created, asked between before and after (seconds since the epoch): under
+    two minutes, "<seconds>s"."""
+    t = calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ"))
+    low, high = int(before - t), int(after - t)
+    assert 0 <= low <= high < 120, (created, before, after)
+    return ["%ds" % s for s in range(low, high + 1)]
 
 
 class EmulatorTestCase(unittest.TestCase):
@@ -558,7 +581,141 @@ class CrdAndKubectlTest(EmulatorTestCase):
         self.assertEqual((code, patched["count"]), (200, 2))
         out = self.emu.kubectl("get", "events", "--field-selector",
                                "involvedObject.name=web,reason=Started").stdout
-        self.assertIn("Started", out)
+        self.assertEqual(kubectl_table(out)[1], [["<unknown>", "Normal", "Started",
+                                                  "nodecontainer/web", "started"]])
+
+    def test_node_tables(self):
+        """kubectl get nodes [-o wide]: the columns and cells of the apiserver's
+        node printer (pkg/printers/internalversion printNode), as kubectl 1.31
+        lays them out."""
+        nodes = {
+            # Ready, cordoned, two roles (a node-role.kubernetes.io/ label and
+            # the older kubernetes.io/role), every address type.
+            "tbl-a": ({"node-role.kubernetes.io/worker": "", "kubernetes.io/role": "edge",
+                       "disk": "ssd"},
+                      {"unschedulable": True},
+                      {"conditions": [{"type": "MemoryPressure", "status": "False"},
+                                      {"type": "Ready", "status": "True"}],
+                       "addresses": [{"type": "Hostname", "address": "tbl-a"},
+                                     {"type": "InternalIP", "address": "10.0.0.5"},
+                                     {"type": "InternalIP", "address": "10.0.0.6"},
+                                     {"type": "ExternalIP", "address": "203.0.113.7"}],
+                       "nodeInfo": {"kubeletVersion": "v1.31.0",
+                                    "osImage": "Debian GNU/Linux 12 (bookworm)",
+                                    "kernelVersion": "6.1.0-18-amd64",
+                                    "containerRuntimeVersion": "berth://0.1.0"}}),
+            # Nothing reported yet.
+            "tbl-b": ({}, {}, None),
+            # Ready False, only a kernel version.
+            "tbl-c": ({"kubernetes.io/role": ""}, {},
+                      {"conditions": [{"type": "Ready", "status": "Unknown"}],
+                       "nodeInfo": {"kernelVersion": "6.1.0"}}),
+        }
+        for name, (labels, spec, status) in nodes.items():
+            labels = dict(labels, table="nodes")
+            code, body = self.emu.request("POST", "/api/v1/nodes", {
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": name, "labels": labels}, "spec": spec})
+            self.assertEqual(code, 201, body)
+            if status:
+                code, body = self.emu.request("PATCH", "/api/v1/nodes/%s/status" % name,
+                                              {"status": status},
+                                              "application/merge-patch+json")
+                self.assertEqual(code, 200, body)
+        created = {n["metadata"]["name"]: n["metadata"]["creationTimestamp"]
+                   for n in self.emu.kubectl_json("get", "nodes", "-l", "table=nodes")["items"]}
+        self.assertEqual(sorted(created), ["tbl-a", "tbl-b", "tbl-c"])
+
+        for wide in (False, True):
+            before = time.time()
+            out = self.emu.kubectl("get", "nodes", "-l", "table=nodes",
+                                   *(["-o", "wide"] if wide else [])).stdout
+            after = time.time()
+            header, rows = kubectl_table(out)
+            expected_header = ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+            # The AGE cell is checked apart and left out here.
+            expected = [["tbl-a", "Ready,SchedulingDisabled", "edge,worker", "v1.31.0"],
+                        ["tbl-b", "Unknown", "<none>", ""],
+                        ["tbl-c", "NotReady", "<none>", ""]]
+            if wide:
+                expected_header += ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION",
+                                    "CONTAINER-RUNTIME"]
+                expected[0] += ["10.0.0.5", "203.0.113.7", "Debian GNU/Linux 12 (bookworm)",
+                                "6.1.0-18-amd64", "berth://0.1.0"]
+                expected[1] += ["<none>", "<none>", "<unknown>", "<unknown>", "<unknown>"]
+                expected[2] += ["<none>", "<none>", "<unknown>", "6.1.0", "<unknown>"]
+            self.assertEqual(header, expected_header, out)
+            for row in rows:
+                self.assertIn(row.pop(3), ages(created[row[0]], before, after), out)
+            self.assertEqual(rows, expected, out)
+
+    def test_event_tables(self):
+        """kubectl get events [-o wide] [-A]: the columns and cells of the
+        apiserver's event printer (printEvent), as kubectl 1.31 lays them out:
+        ages from lastTimestamp, eventTime or series, the involved object as
+        kind/name, the source or the reporting controller and instance, the
+        message trimmed (kubectl cuts it at a newline)."""
+        code, body = self.emu.request("POST", "/api/v1/namespaces", {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tables"}})
+        self.assertEqual(code, 201, body)
+        now = time.time()
+
+        def stamp(seconds_ago, micro=False):
+            t = time.gmtime(now - seconds_ago)
+            return time.strftime("%Y-%m-%dT%H:%M:%S" + (".000000Z" if micro else "Z"), t)
+        hour, day = 3600, 24 * 3600
+        events = [
+            {"metadata": {"name": "web.1"},
+             "involvedObject": {"kind": "NodeContainer", "name": "web", "namespace": "tables",
+                                "uid": "u1", "fieldPath": "spec.containers{web}"},
+             "reason": "Started", "message": "  started container web \n", "type": "Normal",
+             "count": 3, "firstTimestamp": stamp(10 * day), "lastTimestamp": stamp(30 * hour),
+             "source": {"component": "berthd", "host": "node-a"},
+             "reportingComponent": "berth.dev/berthd", "reportingInstance": "node-a"},
+            # A new-style event: eventTime, no count, no source.
+            {"metadata": {"name": "web.2"}, "involvedObject": {"kind": "Node"},
+             "reason": "Pulled", "message": "pulled", "type": "Warning",
+             "eventTime": stamp(20 * day, micro=True), "action": "Pull",
+             "reportingComponent": "berth.dev/berthd", "reportingInstance": "node-b"},
+            # A series, a component without a host, no first time at all.
+            {"metadata": {"name": "web.3"},
+             "involvedObject": {"kind": "NodeContainer", "name": "db", "namespace": "tables"},
+             "reason": "BackOff", "message": "back-off\nrestarting", "type": "Warning",
+             "series": {"count": 7, "lastObservedTime": stamp(12 * day, micro=True)},
+             "source": {"component": "berthd"}},
+        ]
+        for ev in events:
+            ev.update({"apiVersion": "v1", "kind": "Event"})
+            ev["metadata"]["namespace"] = "tables"
+            code, body = self.emu.request("POST", "/api/v1/namespaces/tables/events", ev)
+            self.assertEqual(code, 201, body)
+
+        header, rows = kubectl_table(self.emu.kubectl("get", "events", "-n", "tables").stdout)
+        self.assertEqual(header, ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"])
+        self.assertEqual(rows, [["30h", "Normal", "Started", "nodecontainer/web",
+                                 "started container web"],
+                                ["20d", "Warning", "Pulled", "node", "pulled"],
+                                ["12d", "Warning", "BackOff", "nodecontainer/db",
+                                 "back-off..."]])
+        header, rows = kubectl_table(
+            self.emu.kubectl("get", "events", "-n", "tables", "-o", "wide").stdout)
+        self.assertEqual(header, ["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE",
+                                  "MESSAGE", "FIRST SEEN", "COUNT", "NAME"])
+        self.assertEqual(rows, [["30h", "Normal", "Started", "nodecontainer/web",
+                                 "spec.containers{web}", "berthd, node-a",
+                                 "started container web", "10d", "3", "web.1"],
+                                ["20d", "Warning", "Pulled", "node", "",
+                                 "berth.dev/berthd, node-b", "pulled", "20d", "1", "web.2"],
+                                ["12d", "Warning", "BackOff", "nodecontainer/db", "", "berthd",
+                                 "back-off...", "<unknown>", "7", "web.3"]])
+        header, rows = kubectl_table(self.emu.kubectl(
+            "get", "events", "-A", "--field-selector", "metadata.namespace=tables").stdout)
+        self.assertEqual(header, ["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT",
+                                  "MESSAGE"])
+        self.assertEqual([r[:3] for r in rows], [["tables", "30h", "Normal"],
+                                                 ["tables", "20d", "Warning"],
+                                                 ["tables", "12d", "Warning"]])
+        self.emu.kubectl("delete", "namespace", "tables")
 
     def test_crd_delete_removes_objects(self):
         crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
@@ -750,14 +907,19 @@ class WatchTest(EmulatorTestCase):
                            + urllib.parse.quote("spec.nodeName=node-a"))
         try:
             self.assertEqual(w.next()["type"], "ADDED")
-            for node, expected in (("node-b", "DELETED"), ("node-a", "ADDED")):
-                code, _ = self.emu.request(
+            # Leaving the selector: DELETED with the content that matched (as
+            # the watch cache sends it) at the write's resourceVersion;
+            # entering it: ADDED with the new content.
+            for node, expected, shown in (("node-b", "DELETED", "node-a"),
+                                          ("node-a", "ADDED", "node-a")):
+                code, patched = self.emu.request(
                     "PATCH", NC + "/namespaces/default/nodecontainers/mover",
                     {"spec": {"nodeName": node}}, "application/merge-patch+json")
                 self.assertEqual(code, 200)
                 ev = w.next()
-                self.assertEqual((ev["type"], ev["object"]["spec"]["nodeName"]),
-                                 (expected, node))
+                self.assertEqual((ev["type"], ev["object"]["spec"]["nodeName"],
+                                  ev["object"]["metadata"]["resourceVersion"]),
+                                 (expected, shown, patched["metadata"]["resourceVersion"]))
             self.emu.kubectl("delete", "nc", "mover")
             self.assertEqual(w.next()["type"], "DELETED")
         finally:
@@ -1582,7 +1744,6 @@ class TestdataTest(EmulatorTestCase):
                                   result.stderr)
 
 
-import re  # noqa: E402  (used by the testdata tests above)
 
 
 if __name__ == "__main__":

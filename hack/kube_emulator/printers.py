@@ -206,18 +206,23 @@ PRINTERS = {
                              col("Containers", priority=1), col("Images", priority=1),
                              col("Selector", priority=1)], print_daemonset),
 }
-for _kind in ("ClusterRole", "Role"):
+# ClusterRoles and Roles have no printer: their registries use
+# rest.NewDefaultTableConvertor (Name, Created At), as printer() falls back to.
+ROLE_REF = {
+    "RoleBinding": "RoleRef can reference a Role in the current namespace or a ClusterRole "
+                   "in the global namespace. If the RoleRef cannot be resolved, the "
+                   "Authorizer must return an error.",
+    "ClusterRoleBinding": "RoleRef can only reference a ClusterRole in the global namespace. "
+                          "If the RoleRef cannot be resolved, the Authorizer must return an "
+                          "error.",
+}
+for _kind, _noun in (("ClusterRoleBinding", "clusterRoleBinding"),
+                     ("RoleBinding", "roleBinding")):
     PRINTERS[("rbac.authorization.k8s.io", _kind)] = (
-        [NAME, col("Created At", description="CreationTimestamp is a timestamp "
-                   "representing the server time when this object was created.")],
-        lambda o, now: [o["metadata"]["name"], o["metadata"].get("creationTimestamp", "")])
-for _kind in ("ClusterRoleBinding", "RoleBinding"):
-    PRINTERS[("rbac.authorization.k8s.io", _kind)] = (
-        [NAME, col("Role", description="RoleRef can only reference the current namespace "
-                   "and the global namespace."), AGE,
-         col("Users", priority=1, description="Users in the roleBinding"),
-         col("Groups", priority=1, description="Groups in the roleBinding"),
-         col("ServiceAccounts", priority=1, description="ServiceAccounts in the roleBinding")],
+        [NAME, col("Role", description=ROLE_REF[_kind]), AGE,
+         col("Users", priority=1, description="Users in the " + _noun),
+         col("Groups", priority=1, description="Groups in the " + _noun),
+         col("ServiceAccounts", priority=1, description="ServiceAccounts in the " + _noun)],
         print_binding)
 PRINTERS[("apiextensions.k8s.io", "CustomResourceDefinition")] = (
     [NAME, col("Created At", "date", description=CREATION)], created_at)

@@ -127,12 +127,18 @@ class Store:
                 raise not_found(rtype, name)
             return obj
 
+    def _in_key_order(self, rtype):
+        """A type's objects in the order of their storage keys
+        (.../<namespace>/<name> or .../<name>), as etcd and the watch cache
+        list them: "a-b/x" before "a/x"."""
+        objs = self.objects.get(rtype.key, {})
+        return [objs[k] for k in sorted(objs, key=lambda k: "%s/%s" % k if k[0] else k[1])]
+
     def list(self, rtype, selector, rv_param=None, rv_match=None):
         with self.lock:
             if rv_param and rv_match == "Exact" and rv_param != "0":
                 self.history.check_rv(rv_param)
-            items = [o for (_, o) in sorted(self.objects.get(rtype.key, {}).items())
-                     if selector.matches(o)]
+            items = [o for o in self._in_key_order(rtype) if selector.matches(o)]
             return items, str(self.rv)
 
     # -- writes --
@@ -343,7 +349,7 @@ class Store:
         with self.lock:
             w = Watcher(rtype, selector)
             if send_initial or rv_param in (None, "", "0"):
-                for (_, obj) in sorted(self.objects.get(rtype.key, {}).items()):
+                for obj in self._in_key_order(rtype):
                     if selector.matches(obj):
                         w.q.put(("ADDED", obj))
                 if send_initial:

@@ -6,6 +6,7 @@ Nothing here locks: the store calls it under its lock.
 """
 
 import collections
+import copy
 import queue
 
 from .errors import bad_request, gone
@@ -26,7 +27,8 @@ class Watcher:
     """One watch stream; the store queues its events under the store lock.
 
     Selectors apply per event the way the watch cache does: an object that
-    stops matching arrives as DELETED, one that starts matching as ADDED.
+    stops matching arrives as DELETED carrying its previous content (which
+    matched) at the new resourceVersion, one that starts matching as ADDED.
     """
 
     def __init__(self, rtype, selector):
@@ -45,7 +47,11 @@ class Watcher:
             elif now:
                 self.q.put(("ADDED", ev.new))
             elif was:
-                self.q.put(("DELETED", ev.new))
+                # As the watch cache's convertToWatchEvent: the previous
+                # content (the one that matched), at this event's version.
+                gone_obj = copy.deepcopy(ev.old)
+                gone_obj["metadata"]["resourceVersion"] = str(ev.rv)
+                self.q.put(("DELETED", gone_obj))
         elif ev.type == "DELETED" and (was or now):
             self.q.put(("DELETED", ev.new))
 

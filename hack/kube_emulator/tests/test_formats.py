@@ -46,6 +46,31 @@ class TableTest(unittest.TestCase):
                          ["Name", "Status", "Age"])
         self.assertEqual(table["rows"][0]["cells"], ["default", "Active", "<unknown>"])
 
+    def test_rbac_tables(self):
+        types = {t.kind: t for t in builtin_types()}
+        meta = {"name": "r", "creationTimestamp": "2024-01-02T03:04:05Z"}
+        for kind in ("ClusterRole", "Role"):
+            # rest.NewDefaultTableConvertor: the time itself, typed date.
+            table = make_table(types[kind], [{"metadata": meta}], "1", "None")
+            self.assertEqual([(c["name"], c["type"], c["format"])
+                              for c in table["columnDefinitions"]],
+                             [("Name", "string", "name"), ("Created At", "date", "")])
+            self.assertEqual(table["rows"][0]["cells"], ["r", "2024-01-02T03:04:05Z"])
+        binding = {"metadata": meta, "roleRef": {"kind": "ClusterRole", "name": "view"},
+                   "subjects": [{"kind": "User", "name": "u"}, {"kind": "Group", "name": "g"},
+                                {"kind": "ServiceAccount", "name": "sa", "namespace": "ns"}]}
+        for kind, noun, ref in (("ClusterRoleBinding", "clusterRoleBinding", "can only"),
+                                ("RoleBinding", "roleBinding", "can reference a Role")):
+            table = make_table(types[kind], [binding], "1", "None")
+            cols = table["columnDefinitions"]
+            self.assertEqual([(c["name"], c["priority"]) for c in cols],
+                             [("Name", 0), ("Role", 0), ("Age", 0), ("Users", 1),
+                              ("Groups", 1), ("ServiceAccounts", 1)])
+            self.assertIn("RoleRef " + ref, cols[1]["description"])
+            self.assertEqual(cols[3]["description"], "Users in the " + noun)
+            self.assertEqual(table["rows"][0]["cells"][:2] + table["rows"][0]["cells"][3:],
+                             ["r", "ClusterRole/view", "u", "g", "ns/sa"])
+
     def test_nodes_and_events_have_kubectls_columns(self):
         types = {t.kind: t for t in builtin_types()}
         node = {"metadata": {"name": "n1", "labels": {"node-role.kubernetes.io/worker": "",

@@ -67,6 +67,20 @@ class WatcherTest(unittest.TestCase):
         self.assertEqual(drain(w), [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a"),
                                     ("ADDED", "a"), ("DELETED", "a")])
 
+    def test_stopping_to_match_sends_the_previous_content_at_the_new_version(self):
+        store = Store(100)
+        ns = store.find("", "v1", "namespaces")
+        w = Watcher(ns, Selector(ns, None, "app=web", ""))
+        on = {"metadata": {"name": "a", "labels": {"app": "web"}, "resourceVersion": "3"},
+              "spec": {"x": "old"}}
+        off = {"metadata": {"name": "a", "labels": {"app": "db"}, "resourceVersion": "4"},
+               "spec": {"x": "new"}}
+        w.offer(Event(4, ns.key, "MODIFIED", on, off))
+        etype, obj = w.q.get_nowait()
+        self.assertEqual((etype, obj["metadata"]["labels"], obj["metadata"]["resourceVersion"],
+                          obj["spec"]), ("DELETED", {"app": "web"}, "4", {"x": "old"}))
+        self.assertEqual(on["metadata"]["resourceVersion"], "3", "the stored object changed")
+
 
 class StoreTest(unittest.TestCase):
     def setUp(self):
@@ -89,6 +103,18 @@ class StoreTest(unittest.TestCase):
         _, rv = self.store.list(self.ns, Selector(self.ns, None, "", ""))
         self.assertEqual(rv, "15")
         self.assertEqual(obj["metadata"]["generation"], 1)
+
+    def test_lists_in_storage_key_order(self):
+        for ns in ("a", "a-b", "a0"):
+            self.store.create(self.ns, None, {"metadata": {"name": ns}}, {})
+            for name in ("x", "x-1"):
+                self.store.create(self.nc, ns, {"metadata": {"name": name},
+                                                "spec": {"image": "x"}}, {})
+        items, _ = self.store.list(self.nc, Selector(self.nc, None, "", ""))
+        # '-' sorts before '/', '/' before '0': the keys' byte order.
+        self.assertEqual(["%s/%s" % (o["metadata"]["namespace"], o["metadata"]["name"])
+                          for o in items],
+                         ["a-b/x", "a-b/x-1", "a/x", "a/x-1", "a0/x", "a0/x-1"])
 
     def test_no_change_no_new_version(self):
         obj = self.create("a")
