@@ -1,5 +1,9 @@
 #include "controller/host_ports.h"
 
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "controller/desired_state.h"
 
@@ -24,16 +28,22 @@ std::string Address(const ContainerPort& p) {
 std::vector<std::string> HostPortConflicts(const std::map<std::string, NodeContainer>& objects,
                                            const std::string& node_name,
                                            const std::map<std::string, std::string>& node_labels) {
-  std::vector<Published> seen;
+  // Published ports by (port, protocol), each list in the order seen: a
+  // port clashes only with one of its own key, and the first such earlier
+  // one is named, so the answer is that of comparing every earlier port.
+  std::unordered_map<uint64_t, std::vector<Published>> seen;
   std::vector<std::string> out;
   for (const auto& [id, object] : objects) {
     if (!object.metadata.deletion_timestamp.empty()) continue;
     if (object.spec.host_network || !IsForNode(object, node_name, node_labels)) continue;
     for (const ContainerPort& p : object.spec.ports) {
       if (p.host_port == 0) continue;
-      for (const Published& other : seen) {
+      const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(p.host_port)) << 8) |
+                           static_cast<uint64_t>(p.protocol);
+      std::vector<Published>& same = seen[key];
+      for (const Published& other : same) {
         const ContainerPort& q = *other.port;
-        if (other.object != &object && q.host_port == p.host_port && q.protocol == p.protocol &&
+        if (other.object != &object &&
             (q.host_ip == p.host_ip || q.host_ip.empty() || p.host_ip.empty())) {
           out.push_back(absl::StrCat("hostPort ", p.host_port, "/",
                                      p.protocol == Protocol::kUdp ? "UDP" : "TCP", Address(p),
@@ -42,7 +52,7 @@ std::vector<std::string> HostPortConflicts(const std::map<std::string, NodeConta
           break;
         }
       }
-      seen.push_back({&object, &p});
+      same.push_back({&object, &p});
     }
   }
   return out;

@@ -1,5 +1,9 @@
 #include "controller/host_ports.h"
 
+#include <random>
+
+#include "absl/strings/str_cat.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -55,6 +59,52 @@ TEST(HostPortsTest, OnlyWhatRunsOnThisNodeOffTheHostNetwork) {
   elsewhere.spec.node_name = "node";
   objects = ById({Object("a", {{"", 80, 8080, "", Protocol::kTcp}}), elsewhere});
   EXPECT_THAT(HostPortConflicts(objects, "node", {}), ::testing::SizeIs(1));
+}
+
+// Every earlier port compared, as the plain definition says: what the
+// indexed search must answer, message for message.
+std::vector<std::string> EveryPairConflicts(const std::map<std::string, NodeContainer>& objects) {
+  std::vector<std::pair<const NodeContainer*, const ContainerPort*>> seen;
+  std::vector<std::string> out;
+  for (const auto& [id, o] : objects) {
+    for (const ContainerPort& p : o.spec.ports) {
+      if (p.host_port == 0) continue;
+      for (const auto& [other, q] : seen) {
+        if (other != &o && q->host_port == p.host_port && q->protocol == p.protocol &&
+            (q->host_ip == p.host_ip || q->host_ip.empty() || p.host_ip.empty())) {
+          out.push_back(absl::StrCat(
+              "hostPort ", p.host_port, "/", p.protocol == Protocol::kUdp ? "UDP" : "TCP",
+              p.host_ip.empty() ? "" : absl::StrCat(" on ", p.host_ip), " of NodeContainer ",
+              o.metadata.namespace_, "/", o.metadata.name, " is also published by NodeContainer ",
+              other->metadata.namespace_, "/", other->metadata.name,
+              q->host_ip.empty() ? "" : absl::StrCat(" on ", q->host_ip)));
+          break;
+        }
+      }
+      seen.emplace_back(&o, &p);
+    }
+  }
+  return out;
+}
+
+TEST(HostPortsTest, SameAnswerAsComparingEveryPair) {
+  std::mt19937 rng(20261204);
+  for (int round = 0; round < 20; ++round) {
+    std::vector<NodeContainer> objects;
+    for (int i = 0; i < 200; ++i) {
+      std::vector<ContainerPort> ports;
+      for (int k = static_cast<int>(rng() % 4); k > 0; --k) {
+        const char* ips[] = {"", "", "127.0.0.1", "127.0.0.2"};
+        ports.push_back({"", 80, static_cast<int32_t>(rng() % 3 == 0 ? 0 : 8000 + rng() % 40),
+                         ips[rng() % 4], rng() % 3 == 0 ? Protocol::kUdp : Protocol::kTcp});
+      }
+      objects.push_back(Object(absl::StrCat("c", i), std::move(ports)));
+    }
+    auto by_id = ById(std::move(objects));
+    std::vector<std::string> want = EveryPairConflicts(by_id);
+    EXPECT_FALSE(want.empty());
+    EXPECT_EQ(HostPortConflicts(by_id, "node", {}), want) << "round " << round;
+  }
 }
 
 }  // namespace
