@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "controller/desired_state.h"
+#include "controller/sources/manifest_source.h"
 #include "controller/spec/spec_parser.h"
 #include "spdlog/spdlog.h"
 
@@ -260,6 +261,16 @@ std::map<std::string, std::string> KubeSource::NodeLabels() const {
   return node_labels_;
 }
 
+bool SameDesiredStateButVersion(const controller::NodeContainer& a,
+                                const controller::NodeContainer& b) {
+  if (a.metadata.resource_version == b.metadata.resource_version) {
+    return controller::SameDesiredState(a, b);
+  }
+  controller::NodeContainer b_at_a = b;
+  b_at_a.metadata.resource_version = a.metadata.resource_version;
+  return controller::SameDesiredState(a, b_at_a);
+}
+
 void KubeSource::OnObject(int which, const nlohmann::json& object) {
   const std::string id = IdOf(object);
   if (id.empty()) return;
@@ -294,13 +305,22 @@ void KubeSource::OnObject(int which, const nlohmann::json& object) {
   } else {
     entry.raw = object;
   }
+  bool same = false;
   {
     absl::MutexLock l(&mu_);
-    entries_[which][id] = std::move(entry);
+    Entry& stored = entries_[which][id];
+    // An update that leaves what is desired as it was (a status write, most
+    // often berthd's own, or a bare resourceVersion bump) is stored but
+    // queues nothing: a queued id skips the failure back-off, so a failing
+    // create whose error text changes would otherwise be retried at the
+    // pace of its own status writes.
+    same = stored.object.has_value() && entry.object.has_value() &&
+           SameDesiredStateButVersion(*stored.object, *entry.object);
+    stored = std::move(entry);
     if (parsed.ok()) reported_.erase(id);
   }
   if (!parsed.ok()) ReportInvalid(id, object, parsed.status());
-  Changed(id);
+  if (!same) Changed(id);
 }
 
 void KubeSource::OnObjectDeleted(int which, const nlohmann::json& object) {

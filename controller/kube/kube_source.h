@@ -145,6 +145,12 @@ class KubeSource : public controller::Source {
 // The id (ContainerIdFor) of an API object; "" when it has no name.
 std::string IdOf(const nlohmann::json& object);
 
+// Whether two versions of an object desire the same (SameDesiredState),
+// whatever their resourceVersions: an update of the status alone is not a
+// change for the controller.
+bool SameDesiredStateButVersion(const controller::NodeContainer& a,
+                                const controller::NodeContainer& b);
+
 }  // namespace berth::kube
 
 #endif  // BERTH_CONTROLLER_KUBE_KUBE_SOURCE_H_

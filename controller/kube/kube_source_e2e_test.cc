@@ -266,5 +266,89 @@ TEST(KubeSourceTest, ObjectsBeingDeletedStayUntilReleased) {
   EXPECT_TRUE(WaitFor([&] { return a.Ids().empty(); }, absl::Seconds(10)));
 }
 
+// A write of the status alone (berthd's own status writer does it after
+// every reconcile) queues nothing; a change of the spec, the labels or the
+// deletion does. Were the status write a change, a create failing with a
+// changing error would be retried at the pace of its own status writes,
+// not its back-off.
+TEST(KubeSourceTest, StatusWritesAreNotChanges) {
+  Emulator emu;
+  ASSERT_TRUE(emu.started());
+  BERTH_ASSERT_OK(emu.InstallCrd());
+  BERTH_ASSERT_OK(emu.CreateNode("node-a", {}));
+  nlohmann::json obj = {{"apiVersion", "berth.dev/v1alpha1"},
+                        {"kind", "NodeContainer"},
+                        {"metadata", {{"name", "x"}, {"namespace", "default"}}},
+                        {"spec", Spec({{"nodeName", "node-a"}})}};
+  BERTH_ASSERT_OK(
+      emu.Call("POST", "/apis/berth.dev/v1alpha1/namespaces/default/nodecontainers", obj));
+  Changes changes;
+  KubeSource a(emu.admin(), SourceOptions("node-a"));
+  a.Watch(&changes);
+  a.Start();
+  ASSERT_TRUE(WaitFor([&] { return a.HasSynced() && changes.resyncs() == 1; }, absl::Seconds(10)));
+  changes.Take();
+  const std::string before = a.Get("default.x")->metadata.resource_version;
+  for (int i = 0; i < 3; ++i) {
+    BERTH_ASSERT_OK(emu.Call(
+        "PATCH", NodeContainerPath("default", "x") + "/status",
+        nlohmann::json{{"status",
+                        {{"nodes",
+                          {{{"nodeName", "node-a"},
+                            {"phase", "Pending"},
+                            {"lastError", absl::StrCat("create failed, try ", i)}}}}}}},
+        "application/merge-patch+json"));
+  }
+  // The source has the newest version (its resourceVersion moved on) ...
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto x = a.Get("default.x");
+        return x.has_value() && x->metadata.resource_version != before;
+      },
+      absl::Seconds(10)));
+  absl::StatusOr<nlohmann::json> now = emu.Call("GET", NodeContainerPath("default", "x"));
+  ASSERT_TRUE(now.ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return a.Get("default.x")->metadata.resource_version ==
+               (*now)["metadata"]["resourceVersion"].get<std::string>();
+      },
+      absl::Seconds(10)));
+  // ... and pushed no change for it.
+  EXPECT_THAT(changes.Take(), IsEmpty());
+  // A label is a change.
+  BERTH_ASSERT_OK(emu.Call("PATCH", NodeContainerPath("default", "x"),
+                           nlohmann::json{{"metadata", {{"labels", {{"tier", "a"}}}}}},
+                           "application/merge-patch+json"));
+  EXPECT_TRUE(WaitFor([&] { return changes.Has("default.x"); }, absl::Seconds(10)));
+  changes.Take();
+  // So is the spec.
+  BERTH_ASSERT_OK(emu.Call("PATCH", NodeContainerPath("default", "x"),
+                           nlohmann::json{{"spec", {{"args", {"a"}}}}},
+                           "application/merge-patch+json"));
+  EXPECT_TRUE(WaitFor([&] { return changes.Has("default.x"); }, absl::Seconds(10)));
+}
+
+TEST(KubeSourceTest, SameDesiredStateButVersion) {
+  controller::NodeContainer a;
+  a.metadata.name = "x";
+  a.metadata.resource_version = "1";
+  a.spec.image = "busybox";
+  controller::NodeContainer b = a;
+  b.metadata.resource_version = "2";
+  EXPECT_TRUE(SameDesiredStateButVersion(a, b));
+  b.metadata.labels["k"] = "v";
+  EXPECT_FALSE(SameDesiredStateButVersion(a, b));
+  b = a;
+  b.metadata.deletion_timestamp = "2026-01-01T00:00:00Z";
+  EXPECT_FALSE(SameDesiredStateButVersion(a, b));
+  b = a;
+  b.metadata.finalizers = {"node.berth.dev/n"};
+  EXPECT_FALSE(SameDesiredStateButVersion(a, b));
+  b = a;
+  b.spec.image = "busybox:2";
+  EXPECT_FALSE(SameDesiredStateButVersion(a, b));
+}
+
 }  // namespace
 }  // namespace berth::kube
