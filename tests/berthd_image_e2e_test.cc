@@ -1,12 +1,14 @@
 // The berthd image (hack/build-image) end to end: built from this build,
 // pushed to a real registry on 127.0.0.1, pulled by berthd and run with
-// real runc. What is in it runs: berthd, berthctl and runc with their
-// libraries, without a base image.
+// real runc. What is in it runs: berthd, berthctl, runc and iptables (found
+// on the image's PATH, as the CNI plugins find it, with the backend of this
+// machine's iptables) with their libraries, without a base image.
 #include <signal.h>
 
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -85,6 +87,8 @@ TEST_F(BerthdImageE2eTest, BuiltPushedPulledAndRunByBerthd) {
   write("berthd", R"(["/usr/bin/berthd", "--version"])");
   write("berthctl", R"(["/usr/bin/berthctl", "version", "--client"])");
   write("runc", R"(["/usr/sbin/runc", "--version"])");
+  write("iptables", R"(["iptables", "--version"])");
+  write("ip6tables", R"(["ip6tables", "--version"])");
   ASSERT_TRUE(
       berthd_
           .Start({BERTH_BERTHD_PATH, "--manifests-dir=" + manifests,
@@ -94,7 +98,7 @@ TEST_F(BerthdImageE2eTest, BuiltPushedPulledAndRunByBerthd) {
                   berth::testing::NoCniFlag(world_)},
                  world_.dir() + "/berthd.log")
           .ok());
-  for (const std::string name : {"berthd", "berthctl", "runc"}) {
+  for (const std::string name : {"berthd", "berthctl", "runc", "iptables", "ip6tables"}) {
     json status = berth::testing::WaitStatusFile(
         world_.berth_state_dir(), "default." + name,
         [](const json& s) { return s.value("phase", "") == "Succeeded"; }, kWait);
@@ -103,6 +107,13 @@ TEST_F(BerthdImageE2eTest, BuiltPushedPulledAndRunByBerthd) {
   EXPECT_THAT(ContainerLog("default.berthd"), HasSubstr("berthd 0.2.0 (commit "));
   EXPECT_THAT(ContainerLog("default.berthctl"), HasSubstr("Client Version: 0.2.0"));
   EXPECT_THAT(ContainerLog("default.runc"), HasSubstr("runc version "));
+  // "iptables v1.8.9 (nf_tables)": the same version and backend as here.
+  absl::StatusOr<runtime::CommandResult> machine =
+      runtime::RunCommand({runtime::FindExecutable("iptables"), "--version"}, absl::Seconds(10));
+  ASSERT_TRUE(machine.ok() && machine->exit_code == 0) << machine.status();
+  EXPECT_THAT(ContainerLog("default.iptables"),
+              HasSubstr(std::string(absl::StripAsciiWhitespace(machine->output))));
+  EXPECT_THAT(ContainerLog("default.ip6tables"), HasSubstr("ip6tables v"));
 }
 
 }  // namespace

@@ -12,27 +12,45 @@
 // helm into the emulator, and the pod is made from the DaemonSet the API
 // holds.
 // berthd in it runs a NodeContainer applied with kubectl; an upgrade to a
-// new image tag replaces the pod and the container keeps its pid.
+// new image tag replaces the pod and the container keeps its pid. With the
+// default network (hack/cni/10-berth.conflist) in the chart's CNI
+// configuration directory and the machine's plugins (/usr/lib/cni), a
+// NodeContainer off the host network gets an address and answers on its
+// hostPort: the plugins run iptables from berthd's image.
+//
+// The "node" is a network namespace of the test's own: the test process
+// leaves the machine's before main, and everything it starts (the API
+// emulator, the registry, the pod, whose host network is that namespace,
+// and so the bridge, the addresses and the iptables rules the CNI plugins
+// make) is there. Nothing is made in the machine's network namespace, and
+// every packet goes to 127.0.0.1 or to the bridge in that namespace.
 //
 // Like a kubelet, the test makes the Bidirectional host paths shared mounts
 // first (kubelet refuses them otherwise; systemd makes / shared on real
 // nodes): bind mounts of the test's own directories, undone at the end.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "controller/kube/testing/kube_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "runtime/network/netns.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
 #include "tests/http_get.h"
@@ -50,10 +68,33 @@ using ::berth::testing::WaitFor;
 using nlohmann::json;
 using ::testing::IsEmpty;
 
+// Before main and before any thread: this process and every process it
+// starts are in a new network namespace with loopback up.
+const bool kInOwnNetns = [] {
+  if (absl::Status s = runtime::network::EnterNewNetns(); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    abort();
+  }
+  return true;
+}();
+
 constexpr absl::Duration kWait = absl::Seconds(90);
 constexpr char kToken[] = "admin-token";  // the emulator's admin (helm, kubectl)
 constexpr char kNamespace[] = "berth-system";
 constexpr char kNode[] = "pod-node";
+
+// The names in `dir` (none when it does not exist).
+std::vector<std::string> DirEntries(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (const dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    closedir(d);
+  }
+  return names;
+}
 
 runtime::CommandResult RunTool(const std::vector<std::string>& argv,
                                absl::Duration timeout = absl::Minutes(3)) {
@@ -122,6 +163,7 @@ std::vector<std::string> AllCapabilities() {
 class ChartPodE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    ASSERT_TRUE(kInOwnNetns);
     // The pod shares the node's network: its metrics port must be free.
     absl::StatusOr<int> port = berth::testing::FreePort();
     ASSERT_TRUE(port.ok()) << port.status();
@@ -369,6 +411,33 @@ class ChartPodE2eTest : public ::testing::Test {
     return runtime::ReadFile(PodDir(pod) + "/log").value_or("");
   }
 
+  // What the CNI plugins leave in the test's network namespace and the
+  // pod's files while a container of the default network exists: portmap's
+  // per-container chain and the bridge's masquerade rules (commented with
+  // the container id; portmap's shared chains stay), host-local's
+  // allocations (its default dataDir /var/lib/cni/networks: on a node the
+  // chart mounts the node's /var/lib/cni there; here the test's cniDataDir
+  // is mounted at its own path, so they are in the pod's root file system)
+  // and the container's network namespace file.
+  std::vector<std::string> NetworkState(const std::string& pod) {
+    std::vector<std::string> state;
+    runtime::CommandResult nat = RunTool({"/usr/sbin/iptables", "-t", "nat", "-S"});
+    if (nat.exit_code != 0) state.push_back("iptables -t nat -S: " + nat.output);
+    for (absl::string_view line : absl::StrSplit(nat.output, '\n')) {
+      if (absl::StrContains(line, "CNI-DN-") || absl::StrContains(line, "id: \\\"")) {
+        state.push_back(absl::StrCat("iptables: ", line));
+      }
+    }
+    const std::string allocations = PodDir(pod) + "/rootfs/var/lib/cni/networks/berth";
+    for (const std::string& f : DirEntries(allocations)) {
+      if (absl::StartsWith(f, "10.")) state.push_back("IP allocated: " + f);
+    }
+    for (const std::string& f : DirEntries(world_.netns_dir())) {
+      state.push_back("network namespace: " + f);
+    }
+    return state;
+  }
+
   runtime::CommandResult Kubectl(const std::vector<std::string>& args,
                                  const std::string& input = "") {
     std::vector<std::string> argv = {berth::testing::KubectlPath(),
@@ -456,6 +525,65 @@ TEST_F(ChartPodE2eTest, ThePodRunsANodeContainerAndAnUpgradeKeepsItsPid) {
   runtime::CommandResult deleted = Kubectl({"delete", "nc", "web", "--wait=false"});
   EXPECT_EQ(deleted.exit_code, 0) << deleted.output;
   EXPECT_TRUE(WaitFor([&] { return kill(pid, 0) != 0; }, kWait)) << PodLog("two");
+}
+
+TEST_F(ChartPodE2eTest, ANodeContainerOnTheDefaultNetworkAnswersOnItsHostPort) {
+  // The default network, as hack/setup installs it, in the chart's
+  // cniConfDir; the plugins are the machine's (/usr/lib/cni).
+  ASSERT_TRUE(runtime::MakeDirs(world_.cni_conf_dir()).ok());
+  ASSERT_EQ(RunTool({"/bin/cp", BERTH_SOURCE_DIR "/hack/cni/10-berth.conflist",
+                     world_.cni_conf_dir() + "/10-berth.conflist"})
+                .exit_code,
+            0);
+  const json one = HelmInstallOrUpgrade("one");
+  WriteServiceAccountToken(one);
+  StartPod("one", one);
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(PodLog("one"), "cluster mode"); }, kWait))
+      << PodLog("one");
+
+  const std::string manifest = absl::StrCat(
+      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: web\n"
+      "  namespace: default\nspec:\n  nodeName: ",
+      kNode, "\n  image: ", registry_->host(),
+      "/busybox:1\n  command: [sh, -c, 'echo hello from $(hostname) >/tmp/index.html; exec httpd "
+      "-f -p 8080 -h /tmp']\n  stopSignal: SIGKILL\n"
+      "  ports: [{containerPort: 8080, hostPort: 18080}]\n");
+  runtime::CommandResult applied = Kubectl({"apply", "-f", "-"}, manifest);
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  json status = berth::testing::WaitStatusFile(world_.berth_state_dir(), "default.web",
+                                               berth::testing::IsRunning, kWait);
+  ASSERT_TRUE(berth::testing::IsRunning(status)) << status.dump() << PodLog("one");
+  const int pid = status["pid"];
+  const std::string ip = status.value("ip", "");
+  ASSERT_THAT(ip, ::testing::StartsWith("10.87.")) << status.dump();
+  // The plugins' rules, made by the image's iptables, are the ones the
+  // node's iptables sees (the same backend).
+  const std::vector<std::string> running = NetworkState("one");
+  EXPECT_TRUE(std::any_of(running.begin(), running.end(), [](const std::string& l) {
+    return absl::StrContains(l, "CNI-DN-");
+  })) << ::testing::PrintToString(running);
+  EXPECT_THAT(running, ::testing::Contains("IP allocated: " + ip));
+
+  // On its address, on its hostPort through portmap on the bridge's
+  // address and on the node's loopback.
+  for (const auto& [host, port] : std::vector<std::pair<std::string, int>>{
+           {ip, 8080}, {"10.87.0.1", 18080}, {"127.0.0.1", 18080}}) {
+    berth::testing::HttpResponse r;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          r = berth::testing::HttpGetAt(host, port, "/");
+          return r.code == 200;
+        },
+        absl::Seconds(10)))
+        << host << ":" << port << ": " << r.code << " " << r.body;
+    EXPECT_THAT(r.body, ::testing::HasSubstr("hello from web")) << host << ":" << port;
+  }
+
+  // Deleted: the rules, the address and the namespace go with it.
+  runtime::CommandResult deleted = Kubectl({"delete", "nc", "web", "--wait=false"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.output;
+  EXPECT_TRUE(WaitFor([&] { return kill(pid, 0) != 0 && NetworkState("one").empty(); }, kWait))
+      << ::testing::PrintToString(NetworkState("one")) << PodLog("one");
 }
 
 }  // namespace

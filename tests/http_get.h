@@ -1,5 +1,6 @@
-// A plain HTTP/1.1 GET to 127.0.0.1 for tests (berthd's /metrics, /healthz,
-// /readyz and Prometheus' API), and the value of one series in a scrape.
+// A plain HTTP/1.1 GET to 127.0.0.1 (or another IPv4 address) for tests
+// (berthd's /metrics, /healthz, /readyz, Prometheus' API, a container's
+// published port), and the value of one series in a scrape.
 // Header-only.
 #ifndef BERTH_TESTS_HTTP_GET_H_
 #define BERTH_TESTS_HTTP_GET_H_
@@ -24,22 +25,24 @@ struct HttpResponse {
   std::string body;
 };
 
-// GET `path` from 127.0.0.1:`port` on a fresh connection, waiting at most
-// 5 s for each read. `path` must be URL-encoded already.
-inline HttpResponse HttpGet(int port, const std::string& path) {
+// GET `path` from `ip`:`port` (an IPv4 address) on a fresh connection,
+// waiting at most 5 s for the connection and for each read. `path` must be
+// URL-encoded already.
+inline HttpResponse HttpGetAt(const std::string& ip, int port, const std::string& path) {
   HttpResponse r;
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return r;
   sockaddr_in a = {};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1) return r;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return r;
   timeval tv = {5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   std::string raw;
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
     const std::string req =
-        absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", ip, "\r\nConnection: close\r\n\r\n");
     if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
       char buf[65536];
       for (int i = 0; i < 100000; ++i) {
@@ -59,6 +62,11 @@ inline HttpResponse HttpGet(int port, const std::string& path) {
   if (!absl::SimpleAtoi(raw.substr(9, 3), &r.code)) r.code = 0;
   r.body = raw.substr(head_end + 4);
   return r;
+}
+
+// GET `path` from 127.0.0.1:`port`.
+inline HttpResponse HttpGet(int port, const std::string& path) {
+  return HttpGetAt("127.0.0.1", port, path);
 }
 
 // The value of the sample `series` (a name with its labels exactly as the
