@@ -110,7 +110,6 @@ int Daemon::Run() {
 // The plan for --dry-run, from the records on disk alone: nothing is
 // recovered, locked or changed.
 int Daemon::DryRun() {
-  controller::SourceSnapshot snapshot = manifests_->Snapshot();
   std::map<std::string, std::string> observed;
   runtime::StateStore store(config_.containers_dir());
   for (const std::string& id : store.ListEntries()) {
@@ -119,14 +118,18 @@ int Daemon::DryRun() {
     auto h = r->spec.annotations.find(controller::kSpecHashAnnotation);
     observed[id] = h == r->spec.annotations.end() ? "" : h->second;
   }
-  std::vector<std::string> errors =
-      controller::HostPortConflicts(snapshot.objects, config_.node_name, config_.node_labels);
-  errors.insert(errors.begin(), snapshot.errors.begin(), snapshot.errors.end());
+  std::vector<std::string> errors;
+  std::string plan;
+  manifests_->Visit([&](const controller::SourceSnapshot& snapshot) {
+    errors = snapshot.errors;
+    std::vector<std::string> clashes =
+        controller::HostPortConflicts(snapshot.objects, config_.node_name, config_.node_labels);
+    errors.insert(errors.end(), clashes.begin(), clashes.end());
+    plan = controller::FormatPlan(controller::NodePlan(snapshot.objects, observed,
+                                                       config_.node_name, config_.node_labels));
+  });
   for (const std::string& e : errors) std::fprintf(stderr, "error: %s\n", e.c_str());
-  std::fputs(controller::FormatPlan(controller::NodePlan(snapshot.objects, observed,
-                                                         config_.node_name, config_.node_labels))
-                 .c_str(),
-             stdout);
+  std::fputs(plan.c_str(), stdout);
   return errors.empty() ? 0 : 1;
 }
 

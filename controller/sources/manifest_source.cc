@@ -524,6 +524,11 @@ SourceSnapshot ManifestSource::Snapshot() const {
   return state_;
 }
 
+void ManifestSource::Visit(const std::function<void(const SourceSnapshot&)>& f) const {
+  absl::ReaderMutexLock lock(&mu_);
+  f(state_);
+}
+
 SourceSnapshot ManifestSource::Problems() const {
   absl::ReaderMutexLock lock(&mu_);
   SourceSnapshot s;

@@ -57,6 +57,7 @@
 #define BERTH_CONTROLLER_SOURCES_MANIFEST_SOURCE_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -125,6 +126,10 @@ class ManifestSource : public Source {
   SourceSnapshot Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
   // Snapshot without the objects (cheap: for each scrape of the metrics).
   SourceSnapshot Problems() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Calls `f` with the state after the last Scan, not copied: under a
+  // reader lock, so `f` must not call back into this source (a Scan waits
+  // for it).
+  void Visit(const std::function<void(const SourceSnapshot&)>& f) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The desired object with this id after the last Scan, if any.
   std::optional<NodeContainer> Get(const std::string& id) const override ABSL_LOCKS_EXCLUDED(mu_);

@@ -112,6 +112,7 @@ class TreeBuilder {
 
   void StartDocument(const yaml_mark_t& mark) {
     document_ = YamlDocument{{}, static_cast<int>(mark.line) + 1, std::nullopt};
+    document_.nodes.reserve(64);  // a manifest's usual size: no regrowth
     stack_.clear();
     first_alias_.reset();
   }
