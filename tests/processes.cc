@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,19 +20,37 @@ extern char** environ;
 
 namespace berth::testing {
 
-absl::Status OwnedProcess::Start(const std::vector<std::string>& argv, const std::string& log) {
+absl::Status OwnedProcess::Start(const std::vector<std::string>& argv, const std::string& log,
+                                 int parent_death_signal) {
   if (pid_ > 0) return absl::FailedPreconditionError("process already running");
   log_ = log;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   std::vector<std::string> args = argv;
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   pid_t pid = -1;
+  if (parent_death_signal != 0) {
+    // fork and exec: posix_spawn cannot set the parent-death signal. The
+    // child calls only async-signal-safe functions.
+    const pid_t parent = getpid();
+    pid = fork();
+    if (pid < 0) return absl::ErrnoToStatus(errno, absl::StrCat("fork for ", argv[0]));
+    if (pid == 0) {
+      if (prctl(PR_SET_PDEATHSIG, parent_death_signal) != 0 || getppid() != parent) _exit(127);
+      const int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      const int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
+      execve(cargv[0], cargv.data(), environ);
+      _exit(127);
+    }
+    pid_ = pid;
+    return absl::OkStatus();
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   int err = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) return absl::ErrnoToStatus(err, absl::StrCat("spawn ", argv[0]));
@@ -83,7 +104,9 @@ absl::StatusOr<std::unique_ptr<KubeEmulator>> KubeEmulator::Start(
       "/usr/bin/python3", BERTH_KUBE_EMULATOR_PATH, "--port",      "0", "--port-file",
       port_file,          "--kubeconfig-out",       e->kubeconfig_};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  if (absl::Status s = e->process_.Start(argv, dir + "/emulator.log"); !s.ok()) return s;
+  // SIGTERM when the test's thread ends: an emulator never outlives a test
+  // that crashed.
+  if (absl::Status s = e->process_.Start(argv, dir + "/emulator.log", SIGTERM); !s.ok()) return s;
   bool up = WaitFor(
       [&] {
         absl::StatusOr<std::string> port = runtime::ReadFile(port_file);

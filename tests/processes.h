@@ -25,11 +25,18 @@ class OwnedProcess {
   OwnedProcess(const OwnedProcess&) = delete;
   OwnedProcess& operator=(const OwnedProcess&) = delete;
 
-  // Starts argv (argv[0] an absolute path). Fails if one is running.
-  absl::Status Start(const std::vector<std::string>& argv, const std::string& log);
+  // Starts argv (argv[0] an absolute path). Fails if one is running. With
+  // `parent_death_signal`, the process gets that signal when the thread that
+  // started it ends (PR_SET_PDEATHSIG): a test that dies abruptly leaves no
+  // such process behind. Only for a process started by a thread that lives
+  // as long as the process should (the test's main thread).
+  absl::Status Start(const std::vector<std::string>& argv, const std::string& log,
+                     int parent_death_signal = 0);
   // Sends `signal` and waits for the exit (SIGKILL after 10 s); the wait
   // status, or -1 when none was running.
   int Stop(int signal);
+  // Forgets the process (already reaped by the caller): Stop does nothing.
+  void Forget() { pid_ = -1; }
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   std::string Log() const;
