@@ -449,6 +449,33 @@ class ChartPodE2eTest : public ::testing::Test {
     return *r;
   }
 
+  // helm install of the tag `one`, its pod started with the chart's
+  // ServiceAccount token until berthd runs in cluster mode: the DaemonSet.
+  json InstallAndStartPodOne() {
+    json one = HelmInstallOrUpgrade("one");
+    WriteServiceAccountToken(one);
+    StartPod("one", one);
+    EXPECT_TRUE(WaitFor([&] { return absl::StrContains(PodLog("one"), "cluster mode"); }, kWait))
+        << PodLog("one");
+    return one;
+  }
+
+  // kubectl apply of the NodeContainer default/web on this node, busybox
+  // from the test registry with the rest of its spec `spec_tail` (YAML
+  // lines indented by two), and its status file once it runs.
+  json ApplyWebUntilRunning(const std::string& spec_tail) {
+    const std::string manifest = absl::StrCat(
+        "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: web\n"
+        "  namespace: default\nspec:\n  nodeName: ",
+        kNode, "\n  image: ", registry_->host(), "/busybox:1\n", spec_tail);
+    runtime::CommandResult applied = Kubectl({"apply", "-f", "-"}, manifest);
+    EXPECT_EQ(applied.exit_code, 0) << applied.output;
+    json status = berth::testing::WaitStatusFile(world_.berth_state_dir(), "default.web",
+                                                 berth::testing::IsRunning, kWait);
+    EXPECT_TRUE(berth::testing::IsRunning(status)) << status.dump() << PodLog("one");
+    return status;
+  }
+
   TestWorld world_;
   std::string pki_, repo_, secrets_;
   std::unique_ptr<kube::testing::Emulator> emulator_;
@@ -459,23 +486,12 @@ class ChartPodE2eTest : public ::testing::Test {
 };
 
 TEST_F(ChartPodE2eTest, ThePodRunsANodeContainerAndAnUpgradeKeepsItsPid) {
-  const json one = HelmInstallOrUpgrade("one");
-  WriteServiceAccountToken(one);
-  StartPod("one", one);
-  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(PodLog("one"), "cluster mode"); }, kWait))
-      << PodLog("one");
-
-  const std::string manifest = absl::StrCat(
-      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: web\n"
-      "  namespace: default\nspec:\n  nodeName: ",
-      kNode, "\n  image: ", registry_->host(),
-      "/busybox:1\n  command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; "
+  const json one = InstallAndStartPodOne();
+  ASSERT_FALSE(HasFailure());
+  json status = ApplyWebUntilRunning(
+      "  command: [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 0.2; "
       "done\"]\n");
-  runtime::CommandResult applied = Kubectl({"apply", "-f", "-"}, manifest);
-  ASSERT_EQ(applied.exit_code, 0) << applied.output;
-  json status = berth::testing::WaitStatusFile(world_.berth_state_dir(), "default.web",
-                                               berth::testing::IsRunning, kWait);
-  ASSERT_TRUE(berth::testing::IsRunning(status)) << status.dump() << PodLog("one");
+  ASSERT_TRUE(berth::testing::IsRunning(status));
   const int pid = status["pid"];
   ASSERT_GT(pid, 0);
   // The API has the status too: berthd's writes went through with the
@@ -535,24 +551,13 @@ TEST_F(ChartPodE2eTest, ANodeContainerOnTheDefaultNetworkAnswersOnItsHostPort) {
                      world_.cni_conf_dir() + "/10-berth.conflist"})
                 .exit_code,
             0);
-  const json one = HelmInstallOrUpgrade("one");
-  WriteServiceAccountToken(one);
-  StartPod("one", one);
-  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(PodLog("one"), "cluster mode"); }, kWait))
-      << PodLog("one");
-
-  const std::string manifest = absl::StrCat(
-      "apiVersion: berth.dev/v1alpha1\nkind: NodeContainer\nmetadata:\n  name: web\n"
-      "  namespace: default\nspec:\n  nodeName: ",
-      kNode, "\n  image: ", registry_->host(),
-      "/busybox:1\n  command: [sh, -c, 'echo hello from $(hostname) >/tmp/index.html; exec httpd "
+  InstallAndStartPodOne();
+  ASSERT_FALSE(HasFailure());
+  json status = ApplyWebUntilRunning(
+      "  command: [sh, -c, 'echo hello from $(hostname) >/tmp/index.html; exec httpd "
       "-f -p 8080 -h /tmp']\n  stopSignal: SIGKILL\n"
       "  ports: [{containerPort: 8080, hostPort: 18080}]\n");
-  runtime::CommandResult applied = Kubectl({"apply", "-f", "-"}, manifest);
-  ASSERT_EQ(applied.exit_code, 0) << applied.output;
-  json status = berth::testing::WaitStatusFile(world_.berth_state_dir(), "default.web",
-                                               berth::testing::IsRunning, kWait);
-  ASSERT_TRUE(berth::testing::IsRunning(status)) << status.dump() << PodLog("one");
+  ASSERT_TRUE(berth::testing::IsRunning(status));
   const int pid = status["pid"];
   const std::string ip = status.value("ip", "");
   ASSERT_THAT(ip, ::testing::StartsWith("10.87.")) << status.dump();
