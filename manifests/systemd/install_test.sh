@@ -37,21 +37,21 @@ cmp -s "$src/manifests/examples/web.yaml" "$dest$prefix/share/berth/examples/web
 # another (the node's choice).
 cmp -s "$src/hack/cni/10-berth.conflist" "$dest/etc/cni/net.d/10-berth.conflist" ||
   fail "/etc/cni/net.d/10-berth.conflist differs from hack/cni/10-berth.conflist"
-other="$tmp/other"
-mkdir -p "$other/etc/cni/net.d"
-echo '{"cniVersion": "1.0.0", "name": "mine", "plugins": []}' >"$other/etc/cni/net.d/05-mine.conflist"
-DESTDIR="$other" cmake --install "$build" >"$tmp/install-other.log" 2>&1 ||
-  { cat "$tmp/install-other.log"; fail "cmake --install beside another CNI network"; }
-[ "$(ls "$other/etc/cni/net.d")" = 05-mine.conflist ] ||
-  fail "installed beside another CNI network: $(ls "$other/etc/cni/net.d")"
-# A network in the single-plugin form (*.conf) counts too, as libcni reads it.
-single="$tmp/single"
-mkdir -p "$single/etc/cni/net.d"
-echo '{"cniVersion": "0.4.0", "name": "mine", "type": "bridge"}' >"$single/etc/cni/net.d/10-mine.conf"
-DESTDIR="$single" cmake --install "$build" >"$tmp/install-single.log" 2>&1 ||
-  { cat "$tmp/install-single.log"; fail "cmake --install beside a *.conf CNI network"; }
-[ "$(ls "$single/etc/cni/net.d")" = 10-mine.conf ] ||
-  fail "installed beside a *.conf CNI network: $(ls "$single/etc/cni/net.d")"
+# keeps_network FILE CONTENT: installed into a DESTDIR whose
+# /etc/cni/net.d holds FILE, that file stays alone there.
+keeps_network() {
+  local stage="$tmp/with-$1"
+  mkdir -p "$stage/etc/cni/net.d"
+  echo "$2" >"$stage/etc/cni/net.d/$1"
+  DESTDIR="$stage" cmake --install "$build" >"$stage.log" 2>&1 ||
+    { cat "$stage.log"; fail "cmake --install beside the CNI network $1"; }
+  [ "$(ls "$stage/etc/cni/net.d")" = "$1" ] ||
+    fail "installed beside the CNI network $1: $(ls "$stage/etc/cni/net.d")"
+}
+keeps_network 05-mine.conflist '{"cniVersion": "1.0.0", "name": "mine", "plugins": []}'
+# The single-plugin forms count too, as libcni reads them (*.conf, *.json).
+keeps_network 10-mine.conf '{"cniVersion": "0.4.0", "name": "mine", "type": "bridge"}'
+keeps_network 10-mine.json '{"cniVersion": "0.4.0", "name": "mine", "type": "bridge"}'
 
 # The unit starts the installed berthd, on /etc/berth/manifests.
 unit="$dest$prefix/lib/systemd/system/berthd.service"
