@@ -26,10 +26,11 @@ class OwnedProcess {
   OwnedProcess& operator=(const OwnedProcess&) = delete;
 
   // Starts argv (argv[0] an absolute path). Fails if one is running. With
-  // `parent_death_signal`, the process gets that signal when the thread that
-  // started it ends (PR_SET_PDEATHSIG): a test that dies abruptly leaves no
-  // such process behind. Only for a process started by a thread that lives
-  // as long as the process should (the test's main thread).
+  // `parent_death_signal`, the process gets that signal when the test dies
+  // (PR_SET_PDEATHSIG): a test that dies abruptly leaves no such process
+  // behind. The kernel may send it as soon as the starting thread ends, so
+  // only for a process started by a thread that lives as long as the
+  // process should (the test's main thread).
   absl::Status Start(const std::vector<std::string>& argv, const std::string& log,
                      int parent_death_signal = 0);
   // Sends `signal` and waits for the exit (SIGKILL after 10 s); the wait

@@ -3,8 +3,10 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
-#include <thread>
+#include <fstream>
+#include <string>
 
 #include "gtest/gtest.h"
 #include "tests/test_env.h"
@@ -12,35 +14,52 @@
 namespace berth::testing {
 namespace {
 
-// Whether `pid`, a child of this process, ended by `signal` within 10 s
-// (reaped here).
-bool EndsBySignal(pid_t pid, int signal) {
-  int status = 0;
-  const bool ended =
-      WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; }, absl::Seconds(10));
-  return ended && WIFSIGNALED(status) && WTERMSIG(status) == signal;
+// Whether `pid` runs: it exists and is no zombie (a reparented process may
+// wait to be reaped by whatever the machine's PID 1 is).
+bool Runs(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z' &&
+         line[close + 2] != 'X';
 }
 
-TEST(OwnedProcessTest, AParentDeathSignalEndsTheProcessWithTheThreadThatStartedIt) {
+// A test process that dies abruptly: what it started with a parent-death
+// signal gets the signal and ends; what it started without one stays.
+TEST(OwnedProcessTest, AParentDeathSignalEndsTheProcessWhenTheTestDies) {
   TestWorld world;
-  pid_t with = -1, without = -1;
-  {
-    OwnedProcess a, b;
-    std::thread([&] {
-      ASSERT_TRUE(a.Start({"/bin/sleep", "100"}, world.dir() + "/a.log", SIGTERM).ok());
-      ASSERT_TRUE(b.Start({"/bin/sleep", "100"}, world.dir() + "/b.log").ok());
-      with = a.pid();
-      without = b.pid();
-    }).join();
-    ASSERT_GT(with, 0);
-    ASSERT_GT(without, 0);
-    EXPECT_TRUE(EndsBySignal(with, SIGTERM)) << "the starter's thread ended, the process did not";
-    // Without one the process stays until stopped.
-    EXPECT_EQ(waitpid(without, nullptr, WNOHANG), 0);
-    EXPECT_EQ(kill(without, 0), 0);
-    EXPECT_TRUE(WIFSIGNALED(b.Stop(SIGKILL)));
-    a.Forget();  // reaped above
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t test = fork();
+  ASSERT_GE(test, 0);
+  if (test == 0) {  // the "test": starts both, says their pids, dies
+    close(fds[0]);
+    OwnedProcess* with = new OwnedProcess;
+    OwnedProcess* without = new OwnedProcess;
+    if (!with->Start({"/bin/sleep", "100"}, world.dir() + "/with.log", SIGTERM).ok() ||
+        !without->Start({"/bin/sleep", "100"}, world.dir() + "/without.log").ok()) {
+      _exit(1);
+    }
+    const pid_t pids[2] = {with->pid(), without->pid()};
+    if (write(fds[1], pids, sizeof pids) != static_cast<ssize_t>(sizeof pids)) _exit(1);
+    _exit(0);  // no destructor runs: as a crash
   }
+  close(fds[1]);
+  pid_t pids[2] = {0, 0};
+  const ssize_t n = read(fds[0], pids, sizeof pids);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(test, &status, 0), test);
+  ASSERT_EQ(n, static_cast<ssize_t>(sizeof pids));
+  ASSERT_GT(pids[0], 0);
+  ASSERT_GT(pids[1], 0);
+  // Both were reparented (to init or a subreaper), so they are not ours to
+  // reap: watch their state.
+  EXPECT_TRUE(WaitFor([&] { return !Runs(pids[0]); }, absl::Seconds(10)))
+      << "the test died, the process it started with SIGTERM did not";
+  EXPECT_TRUE(Runs(pids[1])) << "without a parent-death signal it stays";
+  kill(pids[1], SIGKILL);
 }
 
 TEST(OwnedProcessTest, AParentDeathSignalKeepsTheLogAndArguments) {
