@@ -58,6 +58,17 @@ absl::StatusOr<std::unique_ptr<DirectoryWatcher>> DirectoryWatcher::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("watch directory ", dir, ": no on_change callback"));
   }
+  return Start(std::move(dir), debounce,
+               [f = std::move(on_change)](const DirectoryChange&) { f(); });
+}
+
+absl::StatusOr<std::unique_ptr<DirectoryWatcher>> DirectoryWatcher::Start(
+    std::string dir, absl::Duration debounce,
+    std::function<void(const DirectoryChange&)> on_change) {
+  if (!on_change) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("watch directory ", dir, ": no on_change callback"));
+  }
   UniqueFd inotify_fd(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify_fd.valid()) {
     return absl::ErrnoToStatus(errno, absl::StrCat("watch directory ", dir, ": inotify_init1"));
@@ -83,8 +94,8 @@ absl::StatusOr<std::unique_ptr<DirectoryWatcher>> DirectoryWatcher::Start(
 }
 
 DirectoryWatcher::DirectoryWatcher(std::string dir, absl::Duration debounce,
-                                   std::function<void()> on_change, UniqueFd inotify_fd,
-                                   UniqueFd stop_fd)
+                                   std::function<void(const DirectoryChange&)> on_change,
+                                   UniqueFd inotify_fd, UniqueFd stop_fd)
     : dir_(std::move(dir)),
       debounce_(debounce),
       on_change_(std::move(on_change)),
@@ -146,7 +157,8 @@ bool DirectoryWatcher::DrainEvents(bool& watch_lost) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN) {
         spdlog::warn("watch directory {}: read inotify events: {}", dir_, std::strerror(errno));
-        any = true;  // unknown state: let the owner rescan
+        any = true;  // unknown state: let the owner rescan everything
+        change_.all = true;
       }
       return any;
     }
@@ -159,13 +171,16 @@ bool DirectoryWatcher::DrainEvents(bool& watch_lost) {
         // Events were dropped, maybe the one saying the watch is gone:
         // watch anew.
         spdlog::warn("watch directory {}: inotify queue overflowed", dir_);
+        change_.all = true;
         RemoveWatch();
         watch_lost = true;
         continue;
       }
       if (event->wd != wd_ || wd_ < 0) continue;
+      if (event->len == 0) change_.all = true;  // the directory itself
       if (event->len > 0) {
         const std::string name(event->name);
+        change_.names.insert(name);
         if (event->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)) {
           writing_.erase(name);  // complete (or gone; a new name is whole)
         } else if ((event->mask & IN_MODIFY) ||
@@ -234,11 +249,13 @@ void DirectoryWatcher::Run() {
     if (wd_ < 0 && (watch_lost || now >= next_check)) {
       if (watch_lost) {
         changed = true;
+        change_.all = true;
         spdlog::info("watch directory {}: directory went away", dir_);
       }
       int err = AddWatch();
       if (err == 0) {
         changed = true;  // (re)appeared: its content may be anything
+        change_.all = true;
         spdlog::info("watch directory {}: watching", dir_);
         last_add_error = 0;
       } else if (err != last_add_error) {
@@ -259,7 +276,8 @@ void DirectoryWatcher::Run() {
     if (pending && now >= due()) {
       pending = false;
       writing_.clear();  // a writer that never closes waits once, not forever
-      on_change_();
+      const DirectoryChange change = std::exchange(change_, DirectoryChange{});
+      on_change_(change);
     }
   }
 }

@@ -1,7 +1,13 @@
 // DirectoryWatcher: tells its owner, from its own thread, that something in a
-// directory changed, so that the owner rescans it (e.g. ManifestSource::Scan).
-// It says only "something changed", never what: the owner re-reads everything
-// (level-triggered), so lost, merged or spurious notifications are harmless.
+// directory changed, so that the owner rescans it (e.g. ManifestSource::Scan),
+// and which entries changed (DirectoryChange): their names, or "all" whenever
+// that is not known (the event queue overflowed, the watch was lost or is
+// new, an event on the directory itself, a read error). Calls still merge
+// and may be spurious; a name is reported for every event the kernel gave
+// about it, so an owner may re-read only those names and what it cannot see
+// change by name (a symlinked file), and must still rescan everything now
+// and then (changes made through another path to a file, e.g. a hard link,
+// give no event here).
 //
 // Uses inotify on the directory itself (not recursive): creating, deleting,
 // writing, renaming into/out of and changing attributes of entries. That
@@ -39,6 +45,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -48,6 +55,16 @@
 #include "runtime/sys/process.h"
 
 namespace berth::controller {
+
+// What changed since the last call.
+struct DirectoryChange {
+  // Unknown: every entry may have changed.
+  bool all = false;
+  // Entries (names in the directory) with an event since the last call:
+  // created, written, closed after writing, renamed in or out, deleted,
+  // attributes changed.
+  std::set<std::string> names;
+};
 
 class DirectoryWatcher {
  public:
@@ -59,6 +76,10 @@ class DirectoryWatcher {
   // directory) is not an error: it is polled for as described above. Errors:
   // inotify or eventfd unavailable, or adding the watch failing for another
   // reason (EACCES, inotify watch limit): "watch directory <dir>: <cause>".
+  static absl::StatusOr<std::unique_ptr<DirectoryWatcher>> Start(
+      std::string dir, absl::Duration debounce,
+      std::function<void(const DirectoryChange&)> on_change);
+  // The same, for an owner that re-reads everything at each call.
   static absl::StatusOr<std::unique_ptr<DirectoryWatcher>> Start(std::string dir,
                                                                  absl::Duration debounce,
                                                                  std::function<void()> on_change);
@@ -71,7 +92,8 @@ class DirectoryWatcher {
   ~DirectoryWatcher();
 
  private:
-  DirectoryWatcher(std::string dir, absl::Duration debounce, std::function<void()> on_change,
+  DirectoryWatcher(std::string dir, absl::Duration debounce,
+                   std::function<void(const DirectoryChange&)> on_change,
                    runtime::UniqueFd inotify_fd, runtime::UniqueFd stop_fd);
 
   // Tries to watch dir_: 0 on success, else the errno (ENOENT or ENOTDIR
@@ -88,7 +110,7 @@ class DirectoryWatcher {
 
   const std::string dir_;
   const absl::Duration debounce_;
-  const std::function<void()> on_change_;
+  const std::function<void(const DirectoryChange&)> on_change_;
   runtime::UniqueFd inotify_fd_;
   runtime::UniqueFd stop_fd_;  // eventfd; written by the destructor
 
@@ -98,6 +120,8 @@ class DirectoryWatcher {
   ino_t watched_ino_ = 0;
   // Names with a write in progress since the last call (see above).
   absl::flat_hash_set<std::string> writing_;
+  // What changed since the last call.
+  DirectoryChange change_;
 
   std::thread thread_;
 };

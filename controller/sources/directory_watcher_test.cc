@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -203,6 +204,71 @@ TEST(DirectoryWatcherTest, ConfigMapSwapCallsAndSourceSeesIt) {
   int n = Settle(calls, absl::Milliseconds(200));
   EXPECT_LT(n, 3) << "scanning must not feed back into events";
   EXPECT_EQ(ImageOf(source, "default.web"), "nginx");
+}
+
+// What the calls reported, merged.
+class Reports {
+ public:
+  std::function<void(const DirectoryChange&)> Callback() {
+    return [this](const DirectoryChange& c) {
+      absl::MutexLock lock(&mu_);
+      all_ = all_ || c.all;
+      names_.insert(c.names.begin(), c.names.end());
+      ++calls_;
+    };
+  }
+  // Waits until `name` was reported (or all); false on timeout.
+  bool WaitFor(const std::string& name) {
+    absl::MutexLock lock(&mu_);
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return all_ || names_.count(name); };
+    return mu_.AwaitWithTimeout(absl::Condition(&seen), kWait);
+  }
+  bool WaitAll() {
+    absl::MutexLock lock(&mu_);
+    auto all = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return all_; };
+    return mu_.AwaitWithTimeout(absl::Condition(&all), kWait);
+  }
+  // What was reported since the last Take.
+  std::pair<bool, std::set<std::string>> Take() {
+    absl::MutexLock lock(&mu_);
+    std::pair<bool, std::set<std::string>> r{all_, names_};
+    all_ = false;
+    names_.clear();
+    return r;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool all_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<std::string> names_ ABSL_GUARDED_BY(mu_);
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST(DirectoryWatcherTest, ReportsTheNamesThatChanged) {
+  TempDir root;
+  const std::string dir = root / "manifests";
+  fs::create_directory(dir);
+  WriteFile(dir + "/keep.yaml", Manifest("keep"));
+  Reports reports;
+  auto watcher = DirectoryWatcher::Start(dir, absl::Milliseconds(50), reports.Callback());
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+
+  WriteFile(dir + "/a.yaml", Manifest("web"));
+  ASSERT_TRUE(reports.WaitFor("a.yaml"));
+  WriteFile(root / "b.tmp", Manifest("db"));
+  fs::rename(root / "b.tmp", dir + "/b.yaml");  // moved in
+  ASSERT_TRUE(reports.WaitFor("b.yaml"));
+  fs::remove(dir + "/a.yaml");
+  absl::SleepFor(absl::Milliseconds(200));
+  auto [all, names] = reports.Take();
+  EXPECT_FALSE(all);
+  EXPECT_EQ(names, (std::set<std::string>{"a.yaml", "b.yaml"}))
+      << "keep.yaml was not touched; a.yaml created and removed, b.yaml moved in";
+
+  // The directory replaced: every name may have changed.
+  fs::rename(dir, root / "old");
+  fs::create_directory(dir);
+  EXPECT_TRUE(reports.WaitAll());
 }
 
 TEST(DirectoryWatcherTest, NoCallWithoutChanges) {

@@ -52,6 +52,9 @@ struct ReadResult {
   Kind kind = kAbsent;
   std::string content;
   std::string error;
+  // The name is a symlink: what it leads to can change with no event about
+  // the name itself (a ConfigMap volume re-points its `..data`).
+  bool via_symlink = false;
 };
 
 // "a directory", "a FIFO", ... for a file type other than a regular file.
@@ -115,6 +118,7 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir, const std::str
   struct stat st;
   if (fstat(target.get(), &st) != 0) return fail(std::strerror(errno));
   if (S_ISLNK(st.st_mode)) {
+    result.via_symlink = true;
     UniqueFd followed = open_path(0);
     if (!followed.valid()) {
       if (errno == ENOENT) return result;  // kAbsent (or a dangling link)
@@ -317,13 +321,15 @@ ManifestSource::ManifestSource(std::string dir) : dir_(std::move(dir)) {}
 
 ManifestSource::~ManifestSource() { Stop(); }
 
-void ManifestSource::Rescan() {
+void ManifestSource::Rescan() { Rescan(DirectoryChange{true, {}}); }
+
+void ManifestSource::Rescan(const DirectoryChange& change) {
   // What MayRemove looks at, beside each container's own file.
   auto guard_inputs = [](const SourceSnapshot& s) {
     return std::make_tuple(s.failed_files, s.objects_unknown, s.directory_unreadable);
   };
   const auto before = guard_inputs(Problems());
-  std::vector<std::string> changed = Scan();
+  std::vector<std::string> changed = Scan(change);
   const bool guard_changed = guard_inputs(Problems()) != before;
   Handler* handler = handler_.load();
   if (handler == nullptr) return;
@@ -333,7 +339,7 @@ void ManifestSource::Rescan() {
 
 void ManifestSource::Start(absl::Duration debounce) {
   absl::StatusOr<std::unique_ptr<DirectoryWatcher>> watcher =
-      DirectoryWatcher::Start(dir_, debounce, [this] { Rescan(); });
+      DirectoryWatcher::Start(dir_, debounce, [this](const DirectoryChange& c) { Rescan(c); });
   if (watcher.ok()) {
     watcher_ = *std::move(watcher);
   } else {
@@ -344,8 +350,11 @@ void ManifestSource::Start(absl::Duration debounce) {
 
 void ManifestSource::Stop() { watcher_.reset(); }
 
-std::vector<std::string> ManifestSource::Scan() {
+std::vector<std::string> ManifestSource::Scan() { return Scan(DirectoryChange{true, {}}); }
+
+std::vector<std::string> ManifestSource::Scan(const DirectoryChange& change) {
   absl::MutexLock scan_lock(&scan_mu_);
+  const std::set<std::string>* only = change.all ? nullptr : &change.names;
 
   // List the directory.
   std::vector<std::string> names;
@@ -405,7 +414,17 @@ std::vector<std::string> ManifestSource::Scan() {
   std::set<std::string> present;
   for (const std::string& name : names) {
     const std::string path = JoinPath(dir_, name);
-    ReadResult read = ReadCandidate(dir_fd.get(), real_dir, name, path);
+    // Not reported changed, read whole last time and no symlink: what was
+    // read then is what is there.
+    const auto known = files_.find(name);
+    const bool reread = only == nullptr || only->count(name) > 0 || known == files_.end() ||
+                        !known->second.read_ok || known->second.via_symlink;
+    ReadResult read;
+    if (reread) {
+      read = ReadCandidate(dir_fd.get(), real_dir, name, path);
+    } else {
+      read.kind = ReadResult::kContent;
+    }
     if (read.kind == ReadResult::kAbsent) continue;
     if (read.kind == ReadResult::kSkipped) {
       // Contributes nothing, like a missing file; reported (and so logged
@@ -418,11 +437,16 @@ std::vector<std::string> ManifestSource::Scan() {
     FileState& file = files_[name];
     std::vector<std::string> file_errors;
     if (read.kind == ReadResult::kError) {
+      file.read_ok = false;
       file_errors.push_back(std::move(read.error));
     } else {
-      if (!file.content.has_value() || *file.content != read.content) {
+      if (reread && (!file.content.has_value() || *file.content != read.content)) {
         ParseInto(path, read.content, file.parse_errors, file.last_good);
         file.content = std::move(read.content);
+      }
+      if (reread) {
+        file.via_symlink = read.via_symlink;
+        file.read_ok = true;
       }
       file_errors = file.parse_errors;
     }

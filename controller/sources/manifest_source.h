@@ -19,7 +19,10 @@
 //    symlinks (a ConfigMap key being removed) are ignored silently.
 //
 // Each Scan re-reads every candidate file (at most kMaxManifestBytes + 1
-// bytes) and re-parses it only when its bytes differ from the last ones read.
+// bytes) and re-parses it only when its bytes differ from the last ones read;
+// Scan(change), after the directory watcher's report, re-reads only the
+// names reported, every symlinked file and every file whose last read
+// failed.
 //
 // Failures keep the last good state:
 //  * A file that fails (unreadable, a symlink out of the directory, larger
@@ -109,10 +112,19 @@ class ManifestSource : public Source {
   // object moved to another line or file) is not a change, but Snapshot/Get
   // return the new source.
   std::vector<std::string> Scan() ABSL_LOCKS_EXCLUDED(scan_mu_, mu_);
+  // Scan after the watcher's report of what changed: the directory is
+  // listed in full, and of the files read whole before, only the names
+  // `change` reports and every symlinked one are read again (all of them
+  // when `change.all`). A file changed with no event in the directory (a
+  // hard link written elsewhere) is seen at the next full Scan.
+  std::vector<std::string> Scan(const DirectoryChange& change)
+      ABSL_LOCKS_EXCLUDED(scan_mu_, mu_);
 
   // Scan, then pushes to the watching handler (if any) what changed: each
   // id Scan returned, and OnResync when the inputs of MayRemove changed.
   void Rescan() ABSL_LOCKS_EXCLUDED(scan_mu_, mu_);
+  // The same with Scan(change): after the watcher's report.
+  void Rescan(const DirectoryChange& change) ABSL_LOCKS_EXCLUDED(scan_mu_, mu_);
 
   // Starts watching the directory, then rescans (what changed since the
   // first Scan). If the directory cannot be watched, that is logged and
@@ -156,6 +168,10 @@ class ManifestSource : public Source {
     // The objects of the last successful parse, ever. Kept while the file
     // fails.
     std::vector<NodeContainer> last_good;
+    // Its name was a symlink at the last read: always read again.
+    bool via_symlink = false;
+    // The last read got the whole file (not an error).
+    bool read_ok = false;
   };
 
   const std::string dir_;

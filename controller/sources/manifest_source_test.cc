@@ -475,6 +475,69 @@ TEST(ManifestSourceTest, ConfigMapLayoutAndAtomicSwap) {
   EXPECT_THAT(source.Snapshot().errors, IsEmpty());
 }
 
+// After the watcher's report, only the names it reported are read again,
+// with every symlinked manifest; a file changed behind the directory's back
+// (here through a hard link elsewhere: no event in the directory) waits for
+// the next full Scan.
+TEST(ManifestSourceTest, AReportedChangeRereadsOnlyItsNamesAndSymlinks) {
+  TempDir dir;
+  TempDir elsewhere;
+  fs::create_directory(dir / "m");
+  const std::string m = dir / "m";
+  WriteFile(m + "/a.yaml", Manifest("a"));
+  WriteFile(m + "/b.yaml", Manifest("b"));
+  fs::create_hard_link(m + "/a.yaml", elsewhere / "a-link.yaml");
+  WriteFile(m + "/..target.yaml", Manifest("c"));
+  fs::create_symlink("..target.yaml", m + "/c.yaml");
+  ManifestSource source(m);
+  ASSERT_THAT(source.Scan(), ElementsAre("default.a", "default.b", "default.c"));
+
+  // a changed through its other link, b in place (reported), c's target.
+  {
+    std::ofstream link(elsewhere / "a-link.yaml", std::ios::trunc);
+    link << Manifest("a", "nginx");
+  }
+  WriteFile(m + "/b.yaml", Manifest("b", "redis"));
+  WriteFile(m + "/..target.yaml", Manifest("c", "httpd"));
+  EXPECT_THAT(source.Scan(DirectoryChange{false, {"b.yaml", "..target.yaml"}}),
+              ElementsAre("default.b", "default.c"));
+  EXPECT_EQ(ImageOf(source, "default.a"), "busybox") << "not reported: not read";
+  EXPECT_EQ(ImageOf(source, "default.b"), "redis");
+  EXPECT_EQ(ImageOf(source, "default.c"), "httpd");
+  // The full Scan sees a's change.
+  EXPECT_THAT(source.Scan(), ElementsAre("default.a"));
+  EXPECT_EQ(ImageOf(source, "default.a"), "nginx");
+  // So does a report of everything.
+  {
+    std::ofstream link(elsewhere / "a-link.yaml", std::ios::trunc);
+    link << Manifest("a", "caddy");
+  }
+  EXPECT_THAT(source.Scan(DirectoryChange{true, {}}), ElementsAre("default.a"));
+
+  // A file removed or added is seen by the listing whatever is reported.
+  fs::remove(m + "/b.yaml");
+  WriteFile(m + "/d.yaml", Manifest("d"));
+  EXPECT_THAT(source.Scan(DirectoryChange{false, {}}), ElementsAre("default.b", "default.d"));
+}
+
+// A file whose last read failed is read again at every scan, reported or
+// not, and keeps its error until it reads.
+TEST(ManifestSourceTest, AFileThatFailedToReadIsAlwaysReadAgain) {
+  TempDir dir;
+  WriteFile(dir / "a.yaml", Manifest("a"));
+  WriteFile(dir / "big.yaml", std::string(kMaxManifestBytes + 1, '#'));
+  ManifestSource source(dir.path());
+  ASSERT_THAT(source.Scan(), ElementsAre("default.a"));
+  ASSERT_THAT(source.Snapshot().errors, Contains(HasSubstr("big.yaml")));
+  EXPECT_THAT(source.Scan(DirectoryChange{false, {"a.yaml"}}), IsEmpty());
+  EXPECT_THAT(source.Snapshot().errors, Contains(HasSubstr("big.yaml")))
+      << "not reported, and still failing";
+  WriteFile(dir / "big.yaml", Manifest("big"));
+  EXPECT_THAT(source.Scan(DirectoryChange{false, {}}), ElementsAre("default.big"))
+      << "its last read failed: read again although not reported";
+  EXPECT_THAT(source.Snapshot().errors, IsEmpty());
+}
+
 TEST(ManifestSourceTest, FileOverOneMiBIsAnErrorAndNotApplied) {
   TempDir dir;
   WriteFile(dir / "a.yaml", Manifest("web"));
