@@ -263,12 +263,7 @@ std::map<std::string, std::string> KubeSource::NodeLabels() const {
 
 bool SameDesiredStateButVersion(const controller::NodeContainer& a,
                                 const controller::NodeContainer& b) {
-  if (a.metadata.resource_version == b.metadata.resource_version) {
-    return controller::SameDesiredState(a, b);
-  }
-  controller::NodeContainer b_at_a = b;
-  b_at_a.metadata.resource_version = a.metadata.resource_version;
-  return controller::SameDesiredState(a, b_at_a);
+  return controller::SameDesiredState(a, b, controller::ResourceVersion::kIgnored);
 }
 
 void KubeSource::OnObject(int which, const nlohmann::json& object) {

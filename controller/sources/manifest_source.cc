@@ -283,13 +283,18 @@ static bool SameNetworkAndHealth(const NodeContainerSpec& a, const NodeContainer
          same_opt(a.lifecycle.pre_stop, b.lifecycle.pre_stop, handler);
 }
 
-bool SameDesiredState(const NodeContainer& a, const NodeContainer& b) {
+bool SameDesiredState(const NodeContainer& a, const NodeContainer& b,
+                      ResourceVersion resource_version) {
   // Keep in sync with node_container.h (ManifestSourceTest.EqualityCoversAll
   // Fields fails when a struct there changes size).
   auto meta = [](const ObjectMeta& m) {
     return std::tie(m.name, m.namespace_, m.labels, m.annotations, m.generation, m.uid,
-                    m.resource_version, m.deletion_timestamp, m.finalizers);
+                    m.deletion_timestamp, m.finalizers);
   };
+  if (resource_version == ResourceVersion::kCompared &&
+      a.metadata.resource_version != b.metadata.resource_version) {
+    return false;
+  }
   auto env = [](const EnvVar& e) { return std::tie(e.name, e.value); };
   auto mount = [](const Mount& m) {
     return std::tie(m.mount_path, m.host_path, m.tmpfs_size_bytes, m.read_only);

@@ -190,8 +190,11 @@ class ManifestSource : public Source {
 };
 
 // Whether two objects describe the same desired state: metadata and spec are
-// compared field by field; NodeContainer::source is ignored.
-bool SameDesiredState(const NodeContainer& a, const NodeContainer& b);
+// compared field by field; NodeContainer::source is ignored, and so is
+// metadata.resourceVersion when asked.
+enum class ResourceVersion { kCompared, kIgnored };
+bool SameDesiredState(const NodeContainer& a, const NodeContainer& b,
+                      ResourceVersion resource_version = ResourceVersion::kCompared);
 
 }  // namespace berth::controller
 
