@@ -94,6 +94,28 @@ KubeSource::Options SourceOptions(const std::string& node) {
   return o;
 }
 
+// Creates default/<name> with nodeName node-a and the given finalizers.
+absl::Status CreateForNodeA(Emulator& emu, const std::string& name,
+                            std::vector<std::string> finalizers = {}) {
+  nlohmann::json meta = {{"name", name}, {"namespace", "default"}};
+  if (!finalizers.empty()) meta["finalizers"] = finalizers;
+  const nlohmann::json object = {{"apiVersion", "berth.dev/v1alpha1"},
+                                 {"kind", "NodeContainer"},
+                                 {"metadata", meta},
+                                 {"spec", Spec({{"nodeName", "node-a"}})}};
+  return emu.Call("POST", "/apis/berth.dev/v1alpha1/namespaces/default/nodecontainers", object)
+      .status();
+}
+
+// Starts `source` pushing to `changes` and waits for its first list, which
+// is pushed as one resync.
+void StartAndSync(KubeSource& source, Changes& changes) {
+  source.Watch(&changes);
+  source.Start();
+  ASSERT_TRUE(WaitFor([&] { return source.HasSynced(); }, absl::Seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return changes.resyncs() == 1; }, absl::Seconds(10)));
+}
+
 runtime::ContainerStatus Container(const std::string& id) {
   runtime::ContainerStatus c;
   c.id = id;
@@ -196,9 +218,7 @@ TEST(KubeSourceTest, InvalidObjectsAreReportedOnceAndKept) {
   o.events = &events;
   o.status = &status;
   KubeSource a(emu.admin(), o);
-  a.Watch(&changes);
-  a.Start();
-  ASSERT_TRUE(WaitFor([&] { return a.HasSynced(); }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(a, changes));
   EXPECT_THAT(a.Ids(), IsEmpty());
   EXPECT_FALSE(a.Get("default.bad").has_value());
   EXPECT_TRUE(a.IsApiObject("default.bad"));
@@ -236,21 +256,10 @@ TEST(KubeSourceTest, ObjectsBeingDeletedStayUntilReleased) {
   ASSERT_TRUE(emu.started());
   BERTH_ASSERT_OK(emu.InstallCrd());
   BERTH_ASSERT_OK(emu.CreateNode("node-a", {}));
-  nlohmann::json obj = {
-      {"apiVersion", "berth.dev/v1alpha1"},
-      {"kind", "NodeContainer"},
-      {"metadata",
-       {{"name", "x"}, {"namespace", "default"}, {"finalizers", {"node.berth.dev/node-a"}}}},
-      {"spec", Spec({{"nodeName", "node-a"}})}};
-  BERTH_ASSERT_OK(
-      emu.Call("POST", "/apis/berth.dev/v1alpha1/namespaces/default/nodecontainers", obj));
+  BERTH_ASSERT_OK(CreateForNodeA(emu, "x", {"node.berth.dev/node-a"}));
   Changes changes;
   KubeSource a(emu.admin(), SourceOptions("node-a"));
-  a.Watch(&changes);
-  a.Start();
-  ASSERT_TRUE(WaitFor([&] { return a.HasSynced(); }, absl::Seconds(10)));
-  // The first list is pushed as a resync, once.
-  ASSERT_TRUE(WaitFor([&] { return changes.resyncs() == 1; }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(a, changes));
   BERTH_ASSERT_OK(emu.Call("DELETE", NodeContainerPath("default", "x")));
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -276,17 +285,10 @@ TEST(KubeSourceTest, StatusWritesAreNotChanges) {
   ASSERT_TRUE(emu.started());
   BERTH_ASSERT_OK(emu.InstallCrd());
   BERTH_ASSERT_OK(emu.CreateNode("node-a", {}));
-  nlohmann::json obj = {{"apiVersion", "berth.dev/v1alpha1"},
-                        {"kind", "NodeContainer"},
-                        {"metadata", {{"name", "x"}, {"namespace", "default"}}},
-                        {"spec", Spec({{"nodeName", "node-a"}})}};
-  BERTH_ASSERT_OK(
-      emu.Call("POST", "/apis/berth.dev/v1alpha1/namespaces/default/nodecontainers", obj));
+  BERTH_ASSERT_OK(CreateForNodeA(emu, "x"));
   Changes changes;
   KubeSource a(emu.admin(), SourceOptions("node-a"));
-  a.Watch(&changes);
-  a.Start();
-  ASSERT_TRUE(WaitFor([&] { return a.HasSynced() && changes.resyncs() == 1; }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(a, changes));
   changes.Take();
   const std::string before = a.Get("default.x")->metadata.resource_version;
   for (int i = 0; i < 3; ++i) {
