@@ -30,7 +30,7 @@ LifecycleHooks::LifecycleHooks(runtime::Runtime& runtime, const Clock& clock,
       records_(options_.records_dir) {}
 
 HookOutcome LifecycleHooks::PostStart(const NodeContainer& object, const ContainerStatus& started) {
-  const std::optional<Handler>& hook = object.spec.lifecycle.post_start;
+  const HeapOptional<Handler>& hook = object.spec.lifecycle.post_start;
   if (!hook.has_value() || started.state != ContainerState::kRunning) return {};
   if (options_.actions == nullptr) {
     spdlog::warn("container {}: postStart hook not run: this berthd runs no hooks", started.id);

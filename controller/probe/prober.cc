@@ -15,7 +15,7 @@ namespace {
 
 constexpr ProbeType kTypes[] = {ProbeType::kLiveness, ProbeType::kReadiness, ProbeType::kStartup};
 
-const std::optional<Probe>& ProbeOf(const NodeContainerSpec& spec, ProbeType type) {
+const HeapOptional<Probe>& ProbeOf(const NodeContainerSpec& spec, ProbeType type) {
   switch (type) {
     case ProbeType::kLiveness: return spec.liveness_probe;
     case ProbeType::kReadiness: return spec.readiness_probe;
@@ -135,7 +135,7 @@ bool Prober::Observe(const std::string& id, const NodeContainer& object,
   std::vector<ProbeType> fresh;  // new workers, scheduled once all are set
   for (ProbeType type : kTypes) {
     Worker& w = e.workers[static_cast<int>(type)];
-    const std::optional<Probe>& want = ProbeOf(object.spec, type);
+    const HeapOptional<Probe>& want = ProbeOf(object.spec, type);
     const std::string key = want.has_value() ? ProbeKey(*want) : "";
     if (!new_instance && key == w.key) continue;
     if (w.generation != 0 || w.probe.has_value()) {
@@ -246,7 +246,7 @@ void Prober::RunProbe(const std::string& id, ProbeType type, uint64_t generation
     if (!was_started && StartedLocked(e)) {
       // Started: liveness and readiness begin (after their initial delays).
       for (ProbeType other : {ProbeType::kLiveness, ProbeType::kReadiness}) {
-        const std::optional<Probe>& o = e.workers[static_cast<int>(other)].probe;
+        const HeapOptional<Probe>& o = e.workers[static_cast<int>(other)].probe;
         if (!o.has_value()) continue;
         const absl::Duration delay =
             e.started_at + absl::Seconds(o->initial_delay_seconds) - wall_.Now();

@@ -123,7 +123,7 @@ class Prober {
  private:
   enum class Result { kUnknown, kSuccess, kFailure };
   struct Worker {
-    std::optional<Probe> probe;
+    HeapOptional<Probe> probe;
     std::string key;  // the probe's fields, to notice a change
     uint64_t generation = 0;
     uint64_t timer = 0;

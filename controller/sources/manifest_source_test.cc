@@ -696,7 +696,7 @@ TEST(ManifestSourceTest, SameDesiredStateLooksIntoProbesAndHooks) {
 // there changes, update SameDesiredState (and the test above), then these.
 TEST(ManifestSourceTest, EqualityCoversAllFields) {
   EXPECT_EQ(sizeof(ObjectMeta), 288u);
-  EXPECT_EQ(sizeof(NodeContainerSpec), 2312u);
+  EXPECT_EQ(sizeof(NodeContainerSpec), 472u);
   EXPECT_EQ(sizeof(ContainerPort), 80u);
   EXPECT_EQ(sizeof(DnsConfig), 72u);
   EXPECT_EQ(sizeof(DnsOption), 72u);
@@ -704,7 +704,7 @@ TEST(ManifestSourceTest, EqualityCoversAllFields) {
   EXPECT_EQ(sizeof(Mount), 96u);
   EXPECT_EQ(sizeof(EnvVar), 64u);
   EXPECT_EQ(sizeof(ResourceLimits), 24u);
-  EXPECT_EQ(sizeof(NodeContainer), 2664u);
+  EXPECT_EQ(sizeof(NodeContainer), 824u);
 }
 #endif
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/spec/heap_optional.h"
 #include "runtime/image/pull_policy.h"
 
 namespace berth::controller {
@@ -151,8 +152,8 @@ struct Probe {
 };
 
 struct Lifecycle {
-  std::optional<Handler> post_start;
-  std::optional<Handler> pre_stop;
+  HeapOptional<Handler> post_start;
+  HeapOptional<Handler> pre_stop;
 };
 
 struct NodeContainerSpec {
@@ -177,12 +178,14 @@ struct NodeContainerSpec {
   std::vector<ContainerPort> ports;
   std::string hostname;  // empty: HostnameFor(metadata)
   DnsPolicy dns_policy = DnsPolicy::kDefault;
-  std::optional<DnsConfig> dns_config;
+  HeapOptional<DnsConfig> dns_config;
   std::vector<HostAlias> host_aliases;
   // Health.
-  std::optional<Probe> liveness_probe;
-  std::optional<Probe> readiness_probe;
-  std::optional<Probe> startup_probe;
+  // On the heap (absent from most specs, and each would take ~450 bytes
+  // of every copy of the object).
+  HeapOptional<Probe> liveness_probe;
+  HeapOptional<Probe> readiness_probe;
+  HeapOptional<Probe> startup_probe;
   Lifecycle lifecycle;
 };
 
