@@ -121,7 +121,7 @@ class PythonClientTest(unittest.TestCase):
         apps.delete_namespaced_daemon_set("py", NS)
         self.assertEqual(apps.list_namespaced_daemon_set(NS).items, [])
 
-    def check_watch(self, list_call, args, create, modify, label, delete):
+    def check_watch(self, list_call, args, create, modify, patch, delete):
         """Watches one kind with the label selector watched=yes from the
         resourceVersion of a list taken before the writes, and checks what a
         real apiserver's watch cache sends: ADDED for a matching create,
@@ -129,18 +129,21 @@ class PythonClientTest(unittest.TestCase):
         when an object starts to match, DELETED carrying the last stored object
         at the deletion's resourceVersion, DELETED carrying the previous
         (matching) content at the write's resourceVersion when an object stops
-        matching, resourceVersions strictly increasing. create(name, labels),
-        modify(name), label(name, labels) and delete(name) write through the
-        client and return what it returned; modify changes the object's
-        content (not its labels)."""
+        matching, resourceVersions strictly increasing. create(name, labels)
+        and modify(name) write through the client and return what it
+        returned; modify changes the object's content (not its labels).
+        patch(name, *args, body) and delete(name, *args) are the kind's own
+        client calls."""
+        def label(name, labels):
+            return patch(name, *args, {"metadata": {"labels": labels}})
         start = list_call(*args, label_selector="watched=yes").metadata.resource_version
         a = create("w-a", {"watched": "yes"})
         b = create("w-b", {"watched": "no"})
         a2 = modify("w-a")
         b2 = label("w-b", {"watched": "yes"})
-        delete("w-a")
+        delete("w-a", *args)
         b3 = label("w-b", {"watched": "no"})
-        delete("w-b")
+        delete("w-b", *args)
         evs = events(list_call, start, 5, *args, label_selector="watched=yes")
         self.assertEqual([(e["type"], e["object"].metadata.name) for e in evs],
                          [("ADDED", "w-a"), ("MODIFIED", "w-a"), ("ADDED", "w-b"),
@@ -193,9 +196,7 @@ class PythonClientTest(unittest.TestCase):
             self.assertEqual(s.data, {"user": "YQ==", "token": "dG9rZW4="})
             return s
         self.check_watch(core.list_namespaced_secret, (NS,), create, modify,
-                         lambda name, labels: core.patch_namespaced_secret(
-                             name, NS, {"metadata": {"labels": labels}}),
-                         lambda name: core.delete_namespaced_secret(name, NS))
+                         core.patch_namespaced_secret, core.delete_namespaced_secret)
 
     def test_watch_service_account(self):
         core = client.CoreV1Api(self.api)
@@ -211,9 +212,8 @@ class PythonClientTest(unittest.TestCase):
             self.assertEqual([r.name for r in sa.image_pull_secrets], ["registry"])
             return sa
         self.check_watch(core.list_namespaced_service_account, (NS,), create, modify,
-                         lambda name, labels: core.patch_namespaced_service_account(
-                             name, NS, {"metadata": {"labels": labels}}),
-                         lambda name: core.delete_namespaced_service_account(name, NS))
+                         core.patch_namespaced_service_account,
+                         core.delete_namespaced_service_account)
 
     def test_watch_cluster_role(self):
         rbac = client.RbacAuthorizationV1Api(self.api)
@@ -232,9 +232,7 @@ class PythonClientTest(unittest.TestCase):
             self.assertEqual([r.resources for r in role.rules], [["configmaps"], ["daemonsets"]])
             return role
         self.check_watch(rbac.list_cluster_role, (), create, modify,
-                         lambda name, labels: rbac.patch_cluster_role(
-                             name, {"metadata": {"labels": labels}}),
-                         rbac.delete_cluster_role)
+                         rbac.patch_cluster_role, rbac.delete_cluster_role)
 
     def test_watch_cluster_role_binding(self):
         rbac = client.RbacAuthorizationV1Api(self.api)
@@ -254,9 +252,7 @@ class PythonClientTest(unittest.TestCase):
                              [("ServiceAccount", "berth")])
             return binding
         self.check_watch(rbac.list_cluster_role_binding, (), create, modify,
-                         lambda name, labels: rbac.patch_cluster_role_binding(
-                             name, {"metadata": {"labels": labels}}),
-                         rbac.delete_cluster_role_binding)
+                         rbac.patch_cluster_role_binding, rbac.delete_cluster_role_binding)
 
     def test_custom_resource(self):
         custom = client.CustomObjectsApi(self.api)

@@ -74,6 +74,12 @@ Informer::Options FastOptions() {
   return o;
 }
 
+// Starts `informer` and waits for its first list.
+void StartAndSync(Informer& informer) {
+  informer.Start();
+  ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
+}
+
 std::string Path(const std::string& ns, const std::string& name) {
   return absl::StrCat("/apis/berth.dev/v1alpha1/namespaces/", ns, "/nodecontainers/", name);
 }
@@ -227,8 +233,7 @@ TEST(InformerTest, ListThenWatchSeesCreateUpdateDelete) {
   Recorder rec;
   Informer informer(emu.admin(), FastOptions(), rec.Handlers());
   EXPECT_FALSE(informer.HasSynced());
-  informer.Start();
-  ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(informer));
   EXPECT_THAT(rec.Seen(), ElementsAre("add default/before"));
   EXPECT_EQ(informer.ListCount(), 1);
 
@@ -272,8 +277,7 @@ TEST(InformerTest, DroppedWatchResumesWithoutRelist) {
   }
   Recorder rec;
   Informer informer(emu.admin(), FastOptions(), rec.Handlers());
-  informer.Start();
-  ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(informer));
   for (int round = 0; round < 5; ++round) {
     BERTH_ASSERT_OK(emu.Post("/_emulator/drop-watches"));
     const std::string name = absl::StrCat("new", round);
@@ -312,8 +316,7 @@ TEST(InformerTest, ExpiredResourceVersionRelistsAndDeliversMissedChanges) {
     }
   };
   Informer informer(emu.admin(), FastOptions(), h);
-  informer.Start();
-  ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(informer));
   const std::string same_rv = (*informer.Get("default/same"))["metadata"]["resourceVersion"];
   BERTH_ASSERT_OK(emu.Call("PATCH", Path("default", "gate"),
                            nlohmann::json{{"metadata", {{"labels", {{"x", "1"}}}}}},
@@ -341,13 +344,10 @@ TEST(InformerTest, ExpiredResourceVersionRelistsAndDeliversMissedChanges) {
 
 TEST(InformerTest, OutageKeepsStoreAndReconnects) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "a", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "a"));
   Recorder rec;
   Informer informer(emu.admin(), FastOptions(), rec.Handlers());
-  informer.Start();
-  ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(informer));
   const int64_t watches = informer.WatchCount();
   BERTH_ASSERT_OK(emu.Post("/_emulator/outage?seconds=2"));
   // During the outage the store keeps what it had and reconnects fail.
@@ -370,13 +370,10 @@ TEST(InformerTest, OutageKeepsStoreAndReconnects) {
 // its store, backs off between tries (not a loop) and resumes after.
 TEST(InformerTest, TooManyRequestsAndInternalErrorsBackOffAndResume) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "a", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "a"));
   Recorder rec;
   Informer informer(emu.admin(), FastOptions(), rec.Handlers());
-  informer.Start();
-  ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(informer));
   int n = 0;
   for (const char* code : {"429", "500"}) {
     SCOPED_TRACE(code);
@@ -419,8 +416,7 @@ TEST(InformerTest, SelectorsGoToTheServer) {
   o.label_selector = "app in (x,z)";
   Recorder rec;
   Informer informer(emu.admin(), o, rec.Handlers());
-  informer.Start();
-  ASSERT_TRUE(WaitFor([&] { return informer.HasSynced(); }, absl::Seconds(10)));
+  ASSERT_NO_FATAL_FAILURE(StartAndSync(informer));
   EXPECT_THAT(informer.Keys(), ElementsAre("default/mine"));
   // Moving an object out of the selection deletes it from the store.
   BERTH_ASSERT_OK(emu.Call("PATCH", Path("default", "mine"),

@@ -120,9 +120,7 @@ KubeStatusSink::Options SinkOptions(const std::string& node, const controller::C
 
 TEST(KubeStatusSinkTest, NodesKeepTheirOwnEntriesAndTheSummary) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "x"));
   controller::FakeClock clock;
   KubeStatusSink a(emu.admin(), SinkOptions("node-a", &clock));
   KubeStatusSink b(emu.admin(), SinkOptions("node-b", &clock));
@@ -241,9 +239,7 @@ class MeddlingClock : public controller::Clock {
 
 TEST(KubeStatusSinkTest, ConflictRereadsAndOutageRetries) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "x"));
   MeddlingClock clock(emu, std::this_thread::get_id());
   KubeStatusSink a(emu.admin(), SinkOptions("node-a", &clock));
   BERTH_ASSERT_OK(emu.ClearRequests());
@@ -269,9 +265,7 @@ TEST(KubeStatusSinkTest, ConflictRereadsAndOutageRetries) {
 // server answers again.
 TEST(KubeStatusSinkTest, TooManyRequestsAndInternalErrorsAreRetried) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "x"));
   controller::SystemClock clock;
   KubeStatusSink a(emu.admin(), SinkOptions("node-a", &clock));
   for (const char* code : {"429", "500"}) {
@@ -300,9 +294,7 @@ TEST(KubeStatusSinkTest, TooManyRequestsAndInternalErrorsAreRetried) {
 
 TEST(FinalizersTest, AddRemoveWithConflictsAndDeletion) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "x"));
   Finalizers fa(emu.admin(), "node-a");
   Finalizers fb(emu.admin(), "node-b");
   const std::string long_node(70, 'n');
@@ -347,9 +339,7 @@ TEST(FinalizersTest, AddRemoveWithConflictsAndDeletion) {
 
 TEST(FinalizersTest, DecidesFromTheServersAnswerNotAnOlderCopy) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "x"));
   Finalizers fa(emu.admin(), "node-a");
   const controller::NodeContainer unclaimed = Fetch(emu, "default", "x");
   for (int round = 0; round < 3; ++round) {
@@ -396,9 +386,7 @@ std::vector<nlohmann::json> Events(Emulator& emu) {
 
 TEST(KubeEventRecorderTest, AggregatesRepeatsLikeKubelet) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "x"));
   const controller::NodeContainer x = Fetch(emu, "default", "x");
   controller::FakeClock clock;
   KubeEventRecorder::Options o;
@@ -456,9 +444,7 @@ TEST(KubeEventRecorderTest, AggregatesRepeatsLikeKubelet) {
 
 TEST(KubeEventRecorderTest, FullQueueDropsAndCounts) {
   Emulator emu;
-  ASSERT_TRUE(emu.started());
-  BERTH_ASSERT_OK(emu.InstallCrd());
-  BERTH_ASSERT_OK(emu.CreateNodeContainer("default", "x", Spec()));
+  BERTH_ASSERT_OK(emu.StartedWithObject("default", "x"));
   const controller::NodeContainer x = Fetch(emu, "default", "x");
   KubeEventRecorder::Options o;
   o.node_name = "node-a";

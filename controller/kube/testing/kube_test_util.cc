@@ -156,6 +156,12 @@ absl::StatusOr<nlohmann::json> Emulator::Call(const std::string& method, const s
   return r->body;
 }
 
+absl::Status Emulator::StartedWithObject(const std::string& ns, const std::string& name) {
+  if (!started()) return absl::UnavailableError("the API emulator did not start");
+  if (absl::Status s = InstallCrd(); !s.ok()) return s;
+  return CreateNodeContainer(ns, name, Spec()).status();
+}
+
 absl::Status Emulator::InstallCrd() {
   absl::StatusOr<std::string> yaml = runtime::ReadFile(BERTH_CRD_FILE);
   if (!yaml.ok()) return yaml.status();

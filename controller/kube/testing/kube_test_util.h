@@ -97,6 +97,9 @@ class Emulator {
                                                      const nlohmann::json& spec,
                                                      const nlohmann::json& labels = nullptr);
   absl::Status CreateNamespace(const std::string& name);
+  // The start of most tests: started, the CRD installed and one object
+  // ns/name with Spec() created.
+  absl::Status StartedWithObject(const std::string& ns, const std::string& name);
   absl::Status CreateNode(const std::string& name,
                           const std::map<std::string, std::string>& labels);
 
