@@ -17,11 +17,16 @@
 #include "controller/host_ports.h"
 #include "controller/plan.h"
 #include "runtime/state_store.h"
+#include "runtime/sys/heap.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
 
 namespace berth::berthd {
 namespace {
+
+// How often berthd looks at malloc's free memory, and how much it leaves held.
+constexpr absl::Duration kHeapTrimPeriod = absl::Seconds(10);
+constexpr size_t kHeapTrimThreshold = size_t{2} << 20;
 
 using controller::NodeContainer;
 
@@ -200,8 +205,20 @@ absl::Status Daemon::Start() {
         if (!gc.ok()) spdlog::error("image GC: {}", gc.status().ToString());
       },
       controller::SteadyClock());
+  // What a burst (a converge of hundreds, a relist, a scrape) freed stays
+  // in malloc's arenas: given back when more than 2 MiB is held.
+  heap_trim_ = std::make_unique<controller::Periodic>(
+      kHeapTrimPeriod,
+      [] {
+        const size_t held = runtime::MallocFreeBytes();
+        if (runtime::TrimHeapAbove(kHeapTrimThreshold)) {
+          spdlog::debug("gave back malloc's free memory ({} kB held)", held >> 10);
+        }
+      },
+      controller::SteadyClock());
   resync_->Start();
   image_gc_->Start();
+  heap_trim_->Start();
   return absl::OkStatus();
 }
 
@@ -376,6 +393,7 @@ void Daemon::Stop() {
   // A pull in progress would hold up the workers (and garbage collection)
   // for as long as it takes; it resumes from its partial blobs next time.
   images_->CancelPulls();
+  if (heap_trim_) heap_trim_->Stop();
   if (image_gc_) image_gc_->Stop();
   if (resync_) resync_->Stop();
   if (manifests_) manifests_->Stop();

@@ -120,6 +120,7 @@ class Daemon {
   std::unique_ptr<runtime::ExitWatcher> exit_watcher_;
   std::unique_ptr<controller::Periodic> resync_;
   std::unique_ptr<controller::Periodic> image_gc_;
+  std::unique_ptr<controller::Periodic> heap_trim_;
   std::unique_ptr<controller::ManifestWriter> manifest_writer_;  // the API's Apply, Delete
   std::unique_ptr<DaemonApiBackend> api_backend_;
   std::unique_ptr<api::BerthService> api_service_;
