@@ -23,7 +23,8 @@
 //   * machine: busy time from /proc/stat over the same interval (includes
 //     everything else the machine does; printed with the load average).
 // After each berthd converge, berthd's resident set and the monitors'
-// private memory (smaps_rollup) are read.
+// private memory (smaps_rollup) are read, and berthd's again 12 s later,
+// once it has given back the memory the converge freed.
 //
 //   build/hack/berth-bench-converge [--n=20,100,300] [--rounds=3]
 //       [--changes=3] [--workers=0] [--berthd=...] [--monitor=...]
@@ -73,6 +74,8 @@ ABSL_FLAG(std::string, monitor, BERTH_MONITOR_PATH, "the berth-monitor berthd ru
 
 namespace berth {
 namespace {
+
+constexpr absl::Duration kSettle = absl::Seconds(12);
 
 const char kCpuacct[] = "/sys/fs/cgroup/cpuacct";
 
@@ -280,6 +283,9 @@ int Main(int argc, char** argv) {
   for (int n : counts) {
     std::vector<Run> seq, par, berth;
     int64_t rss_kb = 0, private_kb = 0, monitor_kb = 0, monitors = 0;
+    // The same a while after the converge, once berthd has given back what
+    // the burst freed (it looks every 10 s).
+    int64_t settled_rss_kb = 0, settled_private_kb = 0;
     for (int r = 0; r < rounds; ++r) {
       // Side 0: one loop.
       auto one_loop = [&]() -> int {
@@ -376,6 +382,7 @@ int Main(int argc, char** argv) {
         run.up_ms = absl::ToDoubleMilliseconds(absl::Now() - begin);
         meter.End(CgroupUsage(berth_cgroup) - berth_before, &run.cpu_ms, &run.machine_ms);
         // Memory, once converged (outside the timed part).
+        const absl::Time converged = absl::Now();
         rss_kb = std::max(rss_kb, ProcKb(berthd.pid(), "status", "VmRSS:"));
         private_kb = std::max(private_kb, ProcKb(berthd.pid(), "smaps_rollup", "Private_Clean:") +
                                               ProcKb(berthd.pid(), "smaps_rollup", "Private_Dirty:"));
@@ -427,6 +434,11 @@ int Main(int argc, char** argv) {
           }
           run.change_ms = Median(changes);
         }
+        absl::SleepFor(converged + kSettle - absl::Now());
+        settled_rss_kb = std::max(settled_rss_kb, ProcKb(berthd.pid(), "status", "VmRSS:"));
+        settled_private_kb =
+            std::max(settled_private_kb, ProcKb(berthd.pid(), "smaps_rollup", "Private_Clean:") +
+                                             ProcKb(berthd.pid(), "smaps_rollup", "Private_Dirty:"));
         const int64_t berth_mid = CgroupUsage(berth_cgroup);
         meter.Begin();
         const absl::Time down = absl::Now();
@@ -491,6 +503,9 @@ int Main(int argc, char** argv) {
                 "private each\n",
                 n, n, rss_kb / 1024.0, private_kb / 1024.0,
                 monitors > 0 ? static_cast<double>(monitor_kb) / monitors : 0);
+    std::printf("%6d  berthd %.0f s after the converge: resident %.1f MB, private %.1f MB\n", n,
+                absl::ToDoubleSeconds(kSettle), settled_rss_kb / 1024.0,
+                settled_private_kb / 1024.0);
   }
   getloadavg(load, 3);
   std::printf("load average %.2f %.2f %.2f at the end\n", load[0], load[1], load[2]);
