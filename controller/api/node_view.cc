@@ -170,8 +170,11 @@ void NodeView::Record(const NodeContainer& object, controller::EventType type,
   // records anything about it, so a container's entry exists by now.
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
-  it->second.events.push_back(shared);
-  while (it->second.events.size() > options_.events_per_container) it->second.events.pop_front();
+  std::vector<EventPtr>& kept = it->second.events;
+  kept.push_back(shared);
+  if (kept.size() > options_.events_per_container) {
+    kept.erase(kept.begin(), kept.end() - options_.events_per_container);
+  }
 }
 
 ContainerPtr NodeView::Build(const std::string& id, const Entry& e) const {

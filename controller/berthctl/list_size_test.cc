@@ -77,8 +77,12 @@ TEST(BerthctlListSizeTest, GetReadsAListLargerThanFourMegabytes) {
       const std::string cell = rows[i].substr(ready_at, 3);
       ready += cell == "1/1";
       unready += cell == "0/1";
-      if (absl::StartsWith(rows[i], "ticker-9 ")) EXPECT_EQ(cell, "0/1") << rows[i];
-      if (absl::StartsWith(rows[i], "ticker-0 ")) EXPECT_EQ(cell, "1/1") << rows[i];
+      if (absl::StartsWith(rows[i], "ticker-9 ")) {
+        EXPECT_EQ(cell, "0/1") << rows[i];
+      }
+      if (absl::StartsWith(rows[i], "ticker-0 ")) {
+        EXPECT_EQ(cell, "1/1") << rows[i];
+      }
     }
     EXPECT_EQ(ready, kContainers - kContainers / 10);
     EXPECT_EQ(unready, kContainers / 10);

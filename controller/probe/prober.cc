@@ -129,7 +129,7 @@ bool Prober::Observe(const std::string& id, const NodeContainer& object,
   const bool probed = std::any_of(std::begin(kTypes), std::end(kTypes), [&](ProbeType type) {
     return ProbeOf(object.spec, type).has_value();
   });
-  e.object = probed ? object : NodeContainer{};
+  e.object = probed ? HeapOptional<NodeContainer>(object) : std::nullopt;
   e.target = ActionTarget{id, running->ip, object.spec.ports};
   const absl::Time now = clock_.Now();
   std::vector<ProbeType> fresh;  // new workers, scheduled once all are set
@@ -225,7 +225,7 @@ void Prober::RunProbe(const std::string& id, ProbeType type, uint64_t generation
       w.last = res;
       w.run = 1;
     }
-    if (res == Result::kFailure) object = e.object;
+    if (res == Result::kFailure && e.object) object = *e.object;
     const int64_t threshold = res == Result::kFailure ? std::max<int64_t>(1, p.failure_threshold)
                                                       : std::max<int64_t>(1, p.success_threshold);
     if (w.run >= threshold) {
@@ -233,7 +233,7 @@ void Prober::RunProbe(const std::string& id, ProbeType type, uint64_t generation
       if (res == Result::kFailure && type != ProbeType::kReadiness) {
         // The container must go; nothing more to probe until a new one.
         kill = ProbeKill{e.created_at,
-                         absl::StrCat("Container ", e.object.metadata.name, " failed ",
+                         absl::StrCat("Container ", object ? object->metadata.name : id, " failed ",
                                       type == ProbeType::kLiveness ? "liveness" : "startup",
                                       " probe, will be restarted"),
                          p.termination_grace_period_seconds.has_value()

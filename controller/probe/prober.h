@@ -137,7 +137,7 @@ class Prober {
     absl::Time created_at = absl::InfinitePast();
     absl::Time started_at = absl::InfinitePast();
     bool running = false;
-    NodeContainer object;
+    HeapOptional<NodeContainer> object;  // only while a probe is set
     ActionTarget target;
     std::array<Worker, 3> workers;
   };
