@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/process.h"
+#include "tests/fault_injectors.h"
 #include "tests/test_env.h"
 
 namespace berth::runtime {
@@ -47,35 +48,6 @@ std::string UdpExchange(const std::string& ip, int port, const std::string& text
 // argv of a program that answers every UDP datagram to `port` with
 // "echo:" and the datagram (this test binary, see UdpEchoSpec).
 inline constexpr char kUdpEchoFlag[] = "--berth-udp-echo=";
-
-class FailAt : public FaultInjector {
- public:
-  explicit FailAt(std::string step) : step_(std::move(step)) {}
-  absl::Status Check(absl::string_view step) override {
-    if (step == step_) return absl::UnavailableError(absl::StrCat("injected fault at ", step));
-    return absl::OkStatus();
-  }
-
- private:
-  std::string step_;
-};
-
-// Tells the parent through `ready_fd` and waits to be killed.
-class BlockAt : public FaultInjector {
- public:
-  BlockAt(std::string step, int ready_fd) : step_(std::move(step)), ready_fd_(ready_fd) {}
-  absl::Status Check(absl::string_view step) override {
-    if (step == step_) {
-      (void)!write(ready_fd_, "0\n", 2);
-      while (true) pause();
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  std::string step_;
-  int ready_fd_;
-};
 
 class NetworkE2eTest : public ::testing::Test {
  protected:

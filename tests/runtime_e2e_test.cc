@@ -22,6 +22,7 @@
 #include "runtime/runc_runtime.h"
 #include "runtime/sys/cgroups.h"
 #include "runtime/sys/process.h"
+#include "tests/fault_injectors.h"
 #include "tests/test_env.h"
 
 namespace berth::runtime {
@@ -33,18 +34,6 @@ using ::berth::testing::WaitFor;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-class FailAt : public FaultInjector {
- public:
-  explicit FailAt(std::string step) : step_(std::move(step)) {}
-  absl::Status Check(absl::string_view step) override {
-    if (step == step_) return absl::UnavailableError(absl::StrCat("injected fault at ", step));
-    return absl::OkStatus();
-  }
-
- private:
-  std::string step_;
-};
 
 class RuntimeE2eTest : public ::testing::Test {
  protected:
@@ -481,22 +470,6 @@ TEST_F(RuntimeE2eTest, ExitWhileNoControllerRunsIsReportedAfterwards) {
   EXPECT_EQ(st.state, ContainerState::kStopped);
   EXPECT_EQ(st.exit_code, 42);
 }
-
-class BlockAt : public FaultInjector {
- public:
-  BlockAt(std::string step, int ready_fd) : step_(std::move(step)), ready_fd_(ready_fd) {}
-  absl::Status Check(absl::string_view step) override {
-    if (step == step_) {
-      (void)!write(ready_fd_, "0\n", 2);
-      while (true) pause();
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  std::string step_;
-  int ready_fd_;
-};
 
 TEST_F(RuntimeE2eTest, RecoveryRollsBackHalfCreatedContainers) {
   runtime_.reset();
