@@ -210,8 +210,7 @@ absl::Status Daemon::Start() {
   heap_trim_ = std::make_unique<controller::Periodic>(
       kHeapTrimPeriod,
       [] {
-        const size_t held = runtime::MallocFreeBytes();
-        if (runtime::TrimHeapAbove(kHeapTrimThreshold)) {
+        if (const size_t held = runtime::TrimHeapAbove(kHeapTrimThreshold); held > 0) {
           spdlog::debug("gave back malloc's free memory ({} kB held)", held >> 10);
         }
       },

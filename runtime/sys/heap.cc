@@ -12,10 +12,11 @@ size_t MallocFreeBytes() {
 #endif
 }
 
-bool TrimHeapAbove(size_t threshold) {
-  if (MallocFreeBytes() <= threshold) return false;
+size_t TrimHeapAbove(size_t threshold) {
+  const size_t held = MallocFreeBytes();
+  if (held <= threshold) return 0;
   malloc_trim(0);
-  return true;
+  return held;
 }
 
 }  // namespace berth::runtime

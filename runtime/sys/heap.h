@@ -17,9 +17,10 @@ namespace berth::runtime {
 size_t MallocFreeBytes();
 
 // When more than `threshold` bytes are free in malloc's arenas, asks glibc
-// to give back the free pages of every arena (malloc_trim) and returns
-// true. Costs a walk of the arenas' free lists; nothing is moved.
-bool TrimHeapAbove(size_t threshold);
+// to give back the free pages of every arena (malloc_trim) and returns how
+// many bytes were free; else returns 0. Costs a walk of the arenas' free
+// lists; nothing is moved.
+size_t TrimHeapAbove(size_t threshold);
 
 }  // namespace berth::runtime
 
