@@ -82,7 +82,8 @@ std::string DefaultMonitorPath() {
 
 std::vector<std::string> MonitorArgv(const std::string& binary, const ContainerSpec& spec,
                                      const StateStore& store, const oci::Runc& runc,
-                                     const std::string& cgroups_path) {
+                                     const std::string& cgroups_path,
+                                     const std::string& overlay_options) {
   const std::string& id = spec.id;
   std::vector<std::string> argv = {binary,
                                    "--id",
@@ -111,6 +112,10 @@ std::vector<std::string> MonitorArgv(const std::string& binary, const ContainerS
     argv.insert(argv.end(), {"--oom-file", oom});
   }
   if (spec.host_pid) argv.push_back("--kill-all");
+  if (!overlay_options.empty()) {
+    argv.insert(argv.end(), {"--overlay-rootfs", store.RootfsDir(id), "--overlay-options",
+                             overlay_options});
+  }
   return argv;
 }
 

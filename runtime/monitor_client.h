@@ -34,11 +34,13 @@ std::string DefaultMonitorPath();
 
 // The command line of the monitor of `spec`'s container: `binary`, the
 // container's files as `store` places them, runc as `runc` runs it, and the
-// OOM events of `cgroups_path` when the kernel has them. Its sync socket is
-// fd 3 (MonitorLaunch::Start provides it).
+// OOM events of `cgroups_path` when the kernel has them, and, unless
+// `overlay_options` is empty, the overlay it mounts on the bundle's rootfs
+// for runc alone. Its sync socket is fd 3 (MonitorLaunch::Start provides it).
 std::vector<std::string> MonitorArgv(const std::string& binary, const ContainerSpec& spec,
                                      const StateStore& store, const oci::Runc& runc,
-                                     const std::string& cgroups_path);
+                                     const std::string& cgroups_path,
+                                     const std::string& overlay_options);
 
 // Start time of `pid` (see ProcessStartTime) if it is the berth-monitor of
 // container `id`; 0 if not, or if `pid` <= 0.

@@ -1,8 +1,6 @@
 // RuncRuntime's create transaction: one step per resource, each undone by
 // its own absl::Cleanup unless the record is committed (containerd's
 // task manager: rollback on a failed create).
-#include <sys/mount.h>
-
 #include <cerrno>
 #include <optional>
 #include <string>
@@ -75,14 +73,9 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   if (absl::Status s = fault("state_dir"); !s.ok()) return fail("state_dir", s);
 
   // The monitor starts now and waits while the bundle is prepared.
-  const std::vector<std::string> argv =
-      MonitorArgv(options_.monitor_binary, spec, store_, runc_, record.cgroups_path);
-  // Unmount is a no-op before the mount, and on a copy (remove_dir removes
-  // that); kill_processes runs before it.
-  absl::Cleanup unmount = [&] {
-    if (absl::Status s = Unmount(rootfs); !s.ok())
-      spdlog::error("rollback {}: {}", id, s.ToString());
-  };
+  const std::string overlay = OverlayOptionsFor(spec);
+  const std::vector<std::string> argv = MonitorArgv(options_.monitor_binary, spec, store_, runc_,
+                                                    record.cgroups_path, overlay);
   absl::StatusOr<MonitorLaunch> launch = MonitorLaunch::Start(argv);
   if (!launch.ok()) return fail("monitor_spawn", launch.status());
   absl::Cleanup kill_processes = [&] {
@@ -138,9 +131,15 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   }
   if (absl::Status s = fault("bundle"); !s.ok()) return fail("bundle", s);
 
-  // Step rootfs_mount: the image read-only below a writable upper layer
-  // (or a copy of it).
-  if (absl::Status s = BuildRootfs(spec); !s.ok()) return fail("rootfs_mount", s);
+  // Step rootfs_mount: a copy of the image, unless the monitor mounts it
+  // read-only below the writable upper layer in runc's own mount namespace
+  // (then the node's mount table never grows with containers, and no
+  // unmount is left to do: the overlay goes with the container's namespace).
+  if (overlay.empty()) {
+    if (absl::Status s = snapshot::CopyLayers(spec.rootfs_layers, rootfs); !s.ok()) {
+      return fail("rootfs_mount", s);
+    }
+  }
   if (absl::Status s = fault("rootfs_mount"); !s.ok()) return fail("rootfs_mount", s);
 
   // Step monitor_spawn: the monitor has said hello; it runs `runc create`
@@ -175,28 +174,20 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   if (absl::Status s = store_.Write(record); !s.ok()) return fail("commit", s);
   std::move(kill_processes).Cancel();
   std::move(release_network).Cancel();
-  std::move(unmount).Cancel();
   std::move(remove_dir).Cancel();
   return absl::OkStatus();
 }
 
-absl::Status RuncRuntime::BuildRootfs(const ContainerSpec& spec) {
-  const std::string rootfs = store_.RootfsDir(spec.id);
-  if (options_.rootfs_mode == RootfsMode::kOverlay) {
-    const std::string options = snapshot::OverlayMountOptions(
-        spec.rootfs_layers, store_.UpperDir(spec.id), store_.WorkDir(spec.id));
-    if (options.size() <= snapshot::kMaxMountOptionBytes) {
-      if (mount("overlay", rootfs.c_str(), "overlay", MS_NODEV, options.c_str()) != 0) {
-        return absl::ErrnoToStatus(errno, absl::StrCat("mount overlay on ", rootfs));
-      }
-      return absl::OkStatus();
-    }
-    spdlog::warn(
-        "create container {}: overlay options for {} layers take {} bytes (limit {}); "
-        "copying the layers instead",
-        spec.id, spec.rootfs_layers.size(), options.size(), snapshot::kMaxMountOptionBytes);
-  }
-  return snapshot::CopyLayers(spec.rootfs_layers, rootfs);
+std::string RuncRuntime::OverlayOptionsFor(const ContainerSpec& spec) const {
+  if (options_.rootfs_mode != RootfsMode::kOverlay) return "";
+  std::string options = snapshot::OverlayMountOptions(
+      spec.rootfs_layers, store_.UpperDir(spec.id), store_.WorkDir(spec.id));
+  if (options.size() <= snapshot::kMaxMountOptionBytes) return options;
+  spdlog::warn(
+      "create container {}: overlay options for {} layers take {} bytes (limit {}); "
+      "copying the layers instead",
+      spec.id, spec.rootfs_layers.size(), options.size(), snapshot::kMaxMountOptionBytes);
+  return "";
 }
 
 }  // namespace berth::runtime

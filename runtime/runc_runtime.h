@@ -185,8 +185,10 @@ class RuncRuntime : public Runtime {
   // step's name (kCreateSteps); commit cancels every cleanup. The caller
   // holds the id's lock.
   absl::Status CreateLocked(const ContainerSpec& spec);
-  // Mounts (or copies) the layers onto the bundle's rootfs directory.
-  absl::Status BuildRootfs(const ContainerSpec& spec);
+  // The overlay's mount options for `spec`'s root file system, which its
+  // monitor mounts for runc alone; empty when the layers are copied instead
+  // (rootfs mode copy, or options too long for one mount).
+  std::string OverlayOptionsFor(const ContainerSpec& spec) const;
 
   // runc_network.cc: networking for Create, Delete and recovery.
   // The CNI network a container joins: nullopt on the host network or

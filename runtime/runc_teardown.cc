@@ -194,12 +194,14 @@ absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
   }
   // Once nothing of the container runs (its process, known and gone, and
   // its monitor, which leads runc and during a create runc init), its root
-  // file system is not used: it is unmounted, and the container's directory
-  // emptied but for the record, while runc deletes its state, side by side.
-  // Both mostly wait (runc delete ~10 ms; an unmount waits for an RCU grace
-  // period, each unlink for the journal: 1-3 ms on a busy disk), so the
-  // waits overlap. The record goes last. Otherwise (a failed create, a
-  // process that survived) all of it waits until KillAndForget is done.
+  // file system is not used: the container's directory is emptied but for
+  // the record while runc deletes its state, side by side. Both mostly wait
+  // (runc delete ~10 ms; each unlink for the journal: 1-3 ms on a busy
+  // disk), so the waits overlap. The record goes last. Otherwise (a failed
+  // create, a process that survived) all of it waits until KillAndForget is
+  // done. The overlay went with the container's mount namespace; the
+  // unmount is for a container an earlier berthd made, with its overlay in
+  // the node's mount table.
   const bool nothing_runs = target.pid > 0 && target.monitor_pid > 0 &&
                             !ProcessIsAlive(target.pid, target.pid_start_time) &&
                             !OpenPidFd(target.monitor_pid, target.monitor_start_time).ok();

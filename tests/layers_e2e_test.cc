@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -146,14 +147,14 @@ TEST_P(LayersE2eTest, ContainerSeesTheMergedViewAndWritesToItsOwnLayer) {
   EXPECT_TRUE(Exists(base + "/opt/old/a"));
   for (const std::string& l : *lowers) EXPECT_FALSE(Exists(l + "/data/written")) << l;
   const std::string container = world_.state_dir() + "/merged";
+  // Neither mode leaves a mount on the node (overlay's is the container's).
+  EXPECT_FALSE(IsMountPoint(container + "/bundle/rootfs"));
   if (GetParam() == RootfsMode::kOverlay) {
-    EXPECT_TRUE(IsMountPoint(container + "/bundle/rootfs"));
     EXPECT_EQ(*ReadFile(container + "/upper/data/written"), "written\n");
     struct stat st;
     ASSERT_EQ(lstat((container + "/upper/data/keep").c_str(), &st), 0);
     EXPECT_TRUE(S_ISCHR(st.st_mode)) << "the delete is a whiteout in the upper dir";
   } else {
-    EXPECT_FALSE(IsMountPoint(container + "/bundle/rootfs"));
     EXPECT_EQ(*ReadFile(container + "/bundle/rootfs/data/written"), "written\n");
   }
 
@@ -193,6 +194,87 @@ TEST_P(LayersE2eTest, MissingLayerFailsCreateAndLeavesNothing) {
   absl::Status s = runtime_->Create(spec);
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("no-such-layer"));
+}
+
+// The overlay's own cases.
+class OverlayLayersE2eTest : public LayersE2eTest {};
+
+// The overlay is mounted for runc alone: the container's root is an
+// overlay in its own mount namespace, and the node's mount table does not
+// change, also where the state directory is a shared mount (systemd makes
+// every mount shared): nothing propagates back.
+TEST_P(OverlayLayersE2eTest, OverlayIsMountedOnlyInTheContainersNamespace) {
+  const std::string state = world_.state_dir();
+  ASSERT_EQ(mount(state.c_str(), state.c_str(), nullptr, MS_BIND, nullptr), 0) << strerror(errno);
+  absl::Cleanup unbind = [&] { umount2(state.c_str(), MNT_DETACH); };
+  ASSERT_EQ(mount(nullptr, state.c_str(), nullptr, MS_SHARED, nullptr), 0) << strerror(errno);
+  auto lowers = snapshotter_->Prepare(layers_);
+  ASSERT_TRUE(lowers.ok()) << lowers.status();
+  ContainerSpec spec;
+  spec.id = "own";
+  spec.rootfs_layers = *lowers;
+  spec.args = {"/bin/sleep", "1000"};
+  ASSERT_TRUE(runtime_->Create(spec).ok());
+  ASSERT_TRUE(runtime_->Start("own").ok());
+  auto st = runtime_->State("own");
+  ASSERT_TRUE(st.ok() && st->pid > 0);
+
+  const std::string upper = "upperdir=" + state + "/own/upper";
+  auto theirs = ReadFile(absl::StrCat("/proc/", st->pid, "/mountinfo"), 1 << 20);
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  bool root_is_overlay = false;
+  for (absl::string_view line : absl::StrSplit(*theirs, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    if (f.size() > 4 && f[4] == "/" && absl::StrContains(line, " - overlay overlay ") &&
+        absl::StrContains(line, upper)) {
+      root_is_overlay = true;
+    }
+  }
+  EXPECT_TRUE(root_is_overlay) << *theirs;
+  auto ours = ReadFile("/proc/self/mountinfo", 1 << 20);
+  ASSERT_TRUE(ours.ok());
+  EXPECT_FALSE(absl::StrContains(*ours, upper)) << *ours;
+  EXPECT_FALSE(IsMountPoint(state + "/own/bundle/rootfs"));
+  EXPECT_THAT(MountsUnder(world_.dir()), ElementsAre(state)) << "only the test's own bind";
+
+  ASSERT_TRUE(runtime_->Delete("own").ok());
+  EXPECT_FALSE(Exists(state + "/own"));
+}
+
+// The monitor mounts the overlay just before runc create: a failed mount
+// (here a layer removed after the runtime checked it) fails the create with
+// the mount's reason and leaves nothing behind.
+TEST_P(OverlayLayersE2eTest, FailedOverlayMountFailsCreateWithItsReasonAndLeavesNothing) {
+  class RemoveLayerAtMount : public FaultInjector {
+   public:
+    explicit RemoveLayerAtMount(std::string layer) : layer_(std::move(layer)) {}
+    absl::Status Check(absl::string_view step) override {
+      if (step == "rootfs_mount") rmdir(layer_.c_str());
+      return absl::OkStatus();
+    }
+
+   private:
+    std::string layer_;
+  };
+  const std::string gone = world_.dir() + "/vanishing-layer";
+  ASSERT_TRUE(MakeDirs(gone).ok());
+  RemoveLayerAtMount faults(gone);
+  RuncRuntimeOptions options = world_.RuntimeOptions();
+  options.faults = &faults;
+  runtime_.reset();
+  auto rt = RuncRuntime::Open(options);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  runtime_ = *std::move(rt);
+  ContainerSpec spec;
+  spec.id = "unmounted";
+  spec.rootfs_layers = {gone, berth::testing::BusyboxRootfs()};
+  spec.args = {"/bin/true"};
+  absl::Status s = runtime_->Create(spec);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()),
+              ::testing::HasSubstr("mount overlay on " + world_.state_dir() +
+                                   "/unmounted/bundle/rootfs: No such file or directory"));
+  EXPECT_FALSE(Exists(world_.state_dir() + "/unmounted"));
 }
 
 // Overlay cannot use an overlay as its upper file system: a state dir on
@@ -245,6 +327,8 @@ TEST(LayersFallbackE2eTest, OverlayProbeFailureFallsBackToCopies) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, LayersE2eTest,
                          ::testing::Values(RootfsMode::kOverlay, RootfsMode::kCopy),
+                         [](const auto& info) { return std::string(RootfsModeName(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Overlay, OverlayLayersE2eTest, ::testing::Values(RootfsMode::kOverlay),
                          [](const auto& info) { return std::string(RootfsModeName(info.param)); });
 
 }  // namespace

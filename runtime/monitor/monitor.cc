@@ -138,7 +138,9 @@ bool Monitor::StartRuncCreate(std::string* error) {
   const std::vector<std::string> argv = {options_.runc, "--root",          options_.runc_root,
                                          "create",      "--bundle",        options_.bundle,
                                          "--pid-file",  options_.pid_file, options_.id};
-  if (!SpawnChild(argv, stdout_write.get(), stderr_write.get(), &runc_pid_, error)) {
+  ChildOverlay overlay{options_.overlay_rootfs, options_.overlay_options};
+  if (!SpawnChild(argv, stdout_write.get(), stderr_write.get(), &runc_pid_, error,
+                  overlay.target.empty() ? nullptr : &overlay)) {
     *error = "runc create: " + *error;
     return false;
   }

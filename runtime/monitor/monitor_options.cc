@@ -25,6 +25,8 @@ constexpr StringFlag kStringFlags[] = {
     {"--log-file", &MonitorOptions::log_file, true},
     {"--monitor-pid-file", &MonitorOptions::monitor_pid_file, true},
     {"--oom-file", &MonitorOptions::oom_file, false},
+    {"--overlay-rootfs", &MonitorOptions::overlay_rootfs, false},
+    {"--overlay-options", &MonitorOptions::overlay_options, false},
 };
 constexpr size_t kNumStringFlags = sizeof(kStringFlags) / sizeof(kStringFlags[0]);
 
@@ -120,6 +122,10 @@ bool ParseMonitorOptions(int argc, const char* const* argv, MonitorOptions* opti
     *error = "parse flags: missing required flag --sync-fd";
     return false;
   }
+  if (options->overlay_rootfs.empty() != options->overlay_options.empty()) {
+    *error = "parse flags: --overlay-rootfs and --overlay-options go together";
+    return false;
+  }
   return true;
 }
 
@@ -129,7 +135,8 @@ const char* MonitorUsage() {
          "         --pid-file FILE --exit-file FILE --log-file FILE\n"
          "         --monitor-pid-file FILE --sync-fd N\n"
          "         [--log-max-bytes N] [--log-max-files N] "
-         "[--oom-file PATH] [--kill-all]\n";
+         "[--oom-file PATH] [--kill-all]\n"
+         "         [--overlay-rootfs DIR --overlay-options OPTIONS]\n";
 }
 
 }  // namespace berth::monitor

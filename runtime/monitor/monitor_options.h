@@ -26,6 +26,12 @@ struct MonitorOptions {
   int log_max_files = 2;  // Including the live file; 1 truncates instead.
   std::string oom_file;   // cgroup memory.oom_control or memory.events.
   bool kill_all = false;  // Host PID namespace: runc kill --all on exit.
+  // Both or neither: `runc create` runs in a mount namespace of its own
+  // (a slave of the monitor's) where an overlay with these mount options is
+  // mounted on `overlay_rootfs` first. The container's namespace is copied
+  // from it, so the node's mount table never holds the overlay.
+  std::string overlay_rootfs;
+  std::string overlay_options;
 };
 
 // Parses argv[1..argc-1]. On failure returns false and sets `error` to a

@@ -87,6 +87,7 @@ TEST(MonitorOptionsTest, DefaultsAndErrors) {
   EXPECT_EQ(options.log_max_files, 2);
   EXPECT_FALSE(options.kill_all);
   EXPECT_TRUE(options.oom_file.empty());
+  EXPECT_TRUE(options.overlay_rootfs.empty());
 
   std::vector<const char*> bad = argv;
   bad.push_back("--log-max-files");
@@ -97,6 +98,14 @@ TEST(MonitorOptionsTest, DefaultsAndErrors) {
   bad.push_back("--log-max-bytes");
   EXPECT_FALSE(ParseMonitorOptions(bad.size(), bad.data(), &options, &error));
   EXPECT_THAT(error, HasSubstr("--log-max-bytes: missing value"));
+  bad = argv;
+  bad.insert(bad.end(), {"--overlay-rootfs", "/b/rootfs"});
+  EXPECT_FALSE(ParseMonitorOptions(bad.size(), bad.data(), &options, &error));
+  EXPECT_THAT(error, HasSubstr("--overlay-rootfs and --overlay-options go together"));
+  bad.insert(bad.end(), {"--overlay-options", "lowerdir=/l,upperdir=/u,workdir=/w"});
+  ASSERT_TRUE(ParseMonitorOptions(bad.size(), bad.data(), &options, &error)) << error;
+  EXPECT_EQ(options.overlay_rootfs, "/b/rootfs");
+  EXPECT_EQ(options.overlay_options, "lowerdir=/l,upperdir=/u,workdir=/w");
   bad = argv;
   bad.back() = "x3";
   EXPECT_FALSE(ParseMonitorOptions(bad.size(), bad.data(), &options, &error));

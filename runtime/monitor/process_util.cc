@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -22,6 +24,27 @@ void SetIgnoredSignals(void (*handler)(int)) {
   action.sa_handler = handler;
   sigemptyset(&action.sa_mask);
   for (int sig : kIgnoredSignals) sigaction(sig, &action, nullptr);
+}
+
+// In a forked child: see SpawnChild. Does not return on failure.
+void MountOverlayInOwnNamespace(const ChildOverlay& overlay) {
+  const char* step = nullptr;
+  if (unshare(CLONE_NEWNS) != 0) {
+    step = "enter a mount namespace of its own";
+  } else if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) {
+    step = "make its mounts slaves";
+  } else if (mount("overlay", overlay.target.c_str(), "overlay", MS_NODEV,
+                   overlay.options.c_str()) != 0) {
+    step = "mount overlay on ";
+  } else {
+    return;
+  }
+  const int err = errno;
+  std::string message = std::string("berth-monitor: ") + step;
+  if (message.back() == ' ') message += overlay.target;
+  message += std::string(": ") + strerror(err) + "\n";
+  WriteAll(STDERR_FILENO, message.data(), message.size());
+  _exit(kChildMountFailed);
 }
 
 // Fallback for kernels without close_range(2).
@@ -112,7 +135,7 @@ bool DetachFromSpawner(int* sync_fd, std::string* error) {
 }
 
 bool SpawnChild(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd, pid_t* pid,
-                std::string* error) {
+                std::string* error, const ChildOverlay* overlay) {
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
@@ -135,6 +158,7 @@ bool SpawnChild(const std::vector<std::string>& argv, int stdout_fd, int stderr_
   SetIgnoredSignals(SIG_DFL);
   InstallFd(stdout_fd, STDOUT_FILENO);
   InstallFd(stderr_fd, STDERR_FILENO);
+  if (overlay != nullptr) MountOverlayInOwnNamespace(*overlay);
   execvp(args[0], args.data());
   std::string message = exec_error + strerror(errno) + "\n";
   WriteAll(STDERR_FILENO, message.data(), message.size());
