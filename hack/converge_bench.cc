@@ -387,15 +387,12 @@ int Main(int argc, char** argv) {
         private_kb = std::max(private_kb, ProcKb(berthd.pid(), "smaps_rollup", "Private_Clean:") +
                                               ProcKb(berthd.pid(), "smaps_rollup", "Private_Dirty:"));
         int64_t kb = 0, count = 0;
+        // Every monitor runs in the one cgroup of them all.
         const std::string mon_dir = absl::StrCat("/sys/fs/cgroup/pids", berth_cgroup, "/_monitors");
-        std::error_code ec;
-        for (const auto& entry : std::filesystem::directory_iterator(mon_dir, ec)) {
-          if (!entry.is_directory(ec)) continue;
-          for (pid_t p : CgroupPids(entry.path().string())) {
-            kb += ProcKb(p, "smaps_rollup", "Private_Clean:") +
-                  ProcKb(p, "smaps_rollup", "Private_Dirty:");
-            ++count;
-          }
+        for (pid_t p : CgroupPids(mon_dir)) {
+          kb += ProcKb(p, "smaps_rollup", "Private_Clean:") +
+                ProcKb(p, "smaps_rollup", "Private_Dirty:");
+          ++count;
         }
         monitor_kb += kb;
         monitors += count;

@@ -119,17 +119,21 @@ std::vector<std::string> MonitorArgv(const std::string& binary, const ContainerS
   return argv;
 }
 
-uint64_t MonitorStartTimeIfOurs(pid_t pid, const std::string& id) {
-  if (pid <= 0) return 0;
+std::string MonitorIdOf(pid_t pid) {
+  if (pid <= 0) return "";
   absl::StatusOr<std::string> cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"), 1 << 16);
-  if (!cmdline.ok()) return 0;
+  if (!cmdline.ok()) return "";
   std::vector<absl::string_view> args = absl::StrSplit(*cmdline, '\0');
-  bool is_monitor = !args.empty() && absl::EndsWith(args[0], "berth-monitor");
-  bool same_id = false;
+  if (args.empty() || !absl::EndsWith(args[0], "berth-monitor")) return "";
   for (size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--id" && args[i + 1] == id) same_id = true;
+    if (args[i] == "--id") return std::string(args[i + 1]);
   }
-  return is_monitor && same_id ? ProcessStartTime(pid) : 0;
+  return "";
+}
+
+uint64_t MonitorStartTimeIfOurs(pid_t pid, const std::string& id) {
+  if (id.empty() || MonitorIdOf(pid) != id) return 0;
+  return ProcessStartTime(pid);
 }
 
 absl::StatusOr<MonitorLaunch> MonitorLaunch::Start(const std::vector<std::string>& argv) {

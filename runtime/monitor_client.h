@@ -42,6 +42,10 @@ std::vector<std::string> MonitorArgv(const std::string& binary, const ContainerS
                                      const std::string& cgroups_path,
                                      const std::string& overlay_options);
 
+// The container id of `pid` if it is a berth-monitor (its --id); empty if
+// not, or if `pid` <= 0.
+std::string MonitorIdOf(pid_t pid);
+
 // Start time of `pid` (see ProcessStartTime) if it is the berth-monitor of
 // container `id`; 0 if not, or if `pid` <= 0.
 uint64_t MonitorStartTimeIfOurs(pid_t pid, const std::string& id);

@@ -153,7 +153,7 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   // Out of the caller's cgroup, so that whatever stops the caller's service
   // or pod (a cgroup-wide kill) leaves the monitor and its exit record alone.
   // Done while runc create runs.
-  if (absl::Status s = MoveToCgroup(record.monitor_pid, MonitorCgroup(id)); !s.ok()) {
+  if (absl::Status s = MoveToMonitorsCgroup(record.monitor_pid); !s.ok()) {
     spdlog::warn("container {}: monitor stays in berthd's cgroup: {}", id, s.ToString());
   }
 
@@ -176,6 +176,11 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
   std::move(release_network).Cancel();
   std::move(remove_dir).Cancel();
   return absl::OkStatus();
+}
+
+absl::Status RuncRuntime::MoveToMonitorsCgroup(pid_t monitor) {
+  absl::MutexLock l(&monitors_cgroup_mu_);
+  return MoveToCgroup(monitor, MonitorsCgroup());
 }
 
 std::string RuncRuntime::OverlayOptionsFor(const ContainerSpec& spec) const {

@@ -1,12 +1,16 @@
 // RuncRuntime's recovery at Open (containerd's shim_load.go): what a
 // previous Berth process left is adopted, rolled back or removed, from the
 // state directory, runc's root and the monitors' cgroups.
+#include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "runtime/monitor_client.h"
 #include "runtime/names.h"
 #include "runtime/network/netns.h"
 #include "runtime/runc_internal.h"
@@ -70,14 +74,72 @@ void RuncRuntime::Recover() {
     target.host_pid = true;  // not known: every process in its cgroup goes
     note(&recovery_.orphans_removed, c.id, KillAndForget(target));
   }
-  // Monitors of containers that have nothing else left (a crash between
-  // moving the monitor and writing the record).
-  for (const std::string& name : CgroupChildren(MonitorCgroup(""))) {
-    if (known.count(name) != 0) continue;
-    note(&recovery_.orphans_removed, name,
-         KillAndRemoveCgroups(MonitorCgroup(name), options_.cleanup_timeout));
+  // An earlier berthd gave each monitor a cgroup of its own
+  // (<monitors>/<id>): an adopted container's monitor moves into the shared
+  // one, any other is killed, and the directories go.
+  for (const std::string& name : CgroupChildren(MonitorsCgroup())) {
+    const std::string own = MonitorsCgroup() + "/" + name;
+    if (known.count(name) == 0 || !ValidateContainerId(name).ok()) {
+      note(&recovery_.orphans_removed, name, KillAndRemoveCgroups(own, options_.cleanup_timeout));
+      continue;
+    }
+    absl::Status s;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      s = absl::OkStatus();
+      for (int pid : CgroupPids(own)) Keep(&s, MoveToMonitorsCgroup(pid));
+      for (const std::string& d : ExistingCgroupDirs(own)) {
+        if (rmdir(d.c_str()) != 0 && errno != ENOENT) {
+          Keep(&s, absl::ErrnoToStatus(errno, absl::StrCat("remove cgroup ", d)));
+        }
+      }
+      if (s.ok()) break;
+    }
+    if (!s.ok()) recovery_.errors.push_back(s.ToString());
   }
-  for (const std::string& d : ExistingCgroupDirs(MonitorCgroup(""))) rmdir(d.c_str());
+  // In the monitors' cgroup, what belongs to no container left: a monitor
+  // of an unknown id (its container's directory went before it), and any
+  // process outside the process group of a kept monitor (the runc a killed
+  // monitor left). Each is killed.
+  {
+    const std::vector<int> procs = CgroupPids(MonitorsCgroup());
+    std::set<pid_t> kept;
+    struct Killed {
+      pid_t pid;
+      uint64_t start_time;
+      std::string id;
+    };
+    std::vector<Killed> killed;
+    for (int pid : procs) {
+      std::string id = MonitorIdOf(pid);
+      if (!id.empty() && known.count(id) != 0) kept.insert(pid);
+    }
+    for (int pid : procs) {
+      if (kept.count(pid) != 0 || kept.count(getpgid(pid)) != 0) continue;
+      const uint64_t start_time = ProcessStartTime(pid);
+      if (start_time == 0) continue;  // gone, or a zombie
+      killed.push_back({pid, start_time, MonitorIdOf(pid)});
+      kill(pid, SIGKILL);
+    }
+    const absl::Time deadline = absl::Now() + options_.cleanup_timeout;
+    for (const auto& [pid, start_time, id] : killed) {
+      absl::Status s;
+      while (ProcessIsAlive(pid, start_time)) {
+        if (absl::Now() >= deadline) {
+          s = absl::DeadlineExceededError(
+              absl::StrCat("process ", pid, " in the monitors' cgroup survived SIGKILL"));
+          break;
+        }
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+      if (!id.empty()) {
+        note(&recovery_.orphans_removed, id, s);
+      } else {
+        spdlog::info("recovery: killed process {} in the monitors' cgroup", pid);
+        if (!s.ok()) recovery_.errors.push_back(s.ToString());
+      }
+    }
+    RemoveMonitorsCgroupIfEmpty();
+  }
   // Network namespaces of containers that have no directory left (their
   // attachments were released with their directories' caches above).
   for (const std::string& name : network::ListNetns(options_.netns_dir)) {

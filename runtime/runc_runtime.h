@@ -54,7 +54,7 @@ struct RuncRuntimeOptions {
   std::string runc_binary;                    // empty: found on PATH
   std::string monitor_binary;                 // empty: beside the executable, else installed
   // Absolute cgroup path: containers run in <cgroup_parent>/<id>, their
-  // monitors in <cgroup_parent>/_monitors/<id>.
+  // monitors all in <cgroup_parent>/_monitors.
   std::string cgroup_parent = "/berth";
   // How long Create waits for the monitor's word on `runc create`.
   absl::Duration create_timeout = absl::Seconds(30);
@@ -166,16 +166,28 @@ class RuncRuntime : public Runtime {
     // runc's state is gone already (KillAndForget skips `runc delete`;
     // TearDown finds this out itself).
     bool runc_deleted = false;
+    // The monitor wrote its exit file and is gone: it reaped its own
+    // children first, so nothing of its process group is left to look for.
+    bool monitor_done = false;
   };
 
   explicit RuncRuntime(RuncRuntimeOptions options);
 
-  // Where the monitor of `id` runs: <cgroup_parent>/_monitors/<id> ("_" is
-  // in no container id); with an empty id, the monitors' parent.
-  std::string MonitorCgroup(const std::string& id) const {
-    return id.empty() ? options_.cgroup_parent + "/_monitors"
-                      : options_.cgroup_parent + "/_monitors/" + id;
-  }
+  // Where every monitor runs: <cgroup_parent>/_monitors ("_" is in no
+  // container id). One cgroup for all, out of berthd's own: none is made or
+  // removed a container (each of those walks its siblings in every v1
+  // hierarchy). It is removed when the last monitor has left it.
+  std::string MonitorsCgroup() const { return options_.cgroup_parent + "/_monitors"; }
+  // Moves a new monitor into MonitorsCgroup, making it when it is not there.
+  absl::Status MoveToMonitorsCgroup(pid_t monitor);
+  // Removes MonitorsCgroup if no process is left in it.
+  void RemoveMonitorsCgroupIfEmpty();
+  // Kills what a monitor that is gone (killed, so without its exit file)
+  // left in MonitorsCgroup: the members of its process group (runc; runc
+  // init before runc moved it). Only when no process has the monitor's pid:
+  // then, while any member of its group is left, no new process can take
+  // that pid, and the group id is still the monitor's.
+  absl::Status KillLeftoversOfGoneMonitor(pid_t monitor);
 
   // runc_runtime.cc: the state as callers see it, from the files alone.
   absl::StatusOr<ContainerStatus> ReadState(const std::string& id) const;
@@ -268,6 +280,9 @@ class RuncRuntime : public Runtime {
   mutable LiveHandles live_;
   // Held from the host-port check of a create to its first record.
   absl::Mutex ports_mu_;
+  // Held by a move into MonitorsCgroup and by its removal when empty, so
+  // that the removal cannot come between the move's mkdir and its write.
+  absl::Mutex monitors_cgroup_mu_;
 
   absl::Mutex locks_mu_;
   std::map<std::string, IdMutex> locks_ ABSL_GUARDED_BY(locks_mu_);

@@ -2,10 +2,12 @@
 // keeps its record; Delete, a failed create and recovery remove everything
 // of a container through TearDown / KillAndForget, on whatever is left.
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <thread>
@@ -155,6 +157,8 @@ absl::Status RuncRuntime::KillAndForget(const TeardownTarget& target) {
       Keep(&first, absl::DeadlineExceededError(
                        absl::StrCat("monitor ", target.monitor_pid, " survived SIGKILL")));
     }
+  } else if (!target.monitor_done) {
+    Keep(&first, KillLeftoversOfGoneMonitor(target.monitor_pid));
   }
   if (target.host_pid) {
     absl::Status s = runc_.Kill(id, SIGKILL, /*all=*/true);
@@ -165,15 +169,38 @@ absl::Status RuncRuntime::KillAndForget(const TeardownTarget& target) {
     if (!deleted.ok() && !absl::IsNotFound(deleted)) Keep(&first, deleted);
   }
   Keep(&first, KillAndRemoveCgroups(target.cgroups_path, options_.cleanup_timeout));
-  Keep(&first, KillAndRemoveCgroups(MonitorCgroup(id), options_.cleanup_timeout));
-  // The monitors' parent goes when it is empty (rmdir fails otherwise).
-  for (const std::string& d : ExistingCgroupDirs(MonitorCgroup(""))) rmdir(d.c_str());
+  RemoveMonitorsCgroupIfEmpty();
   // runc may have been killed between writing its state and finishing, or
   // while its sealed copy of itself (runc.XXXXXX) was mounted there.
   const std::string runc_dir = absl::StrCat(runc_.root(), "/", id);
   for (const std::string& m : MountRootsUnder(runc_dir)) Keep(&first, Unmount(m));
   Keep(&first, RemoveTree(runc_dir));
   return first;
+}
+
+void RuncRuntime::RemoveMonitorsCgroupIfEmpty() {
+  absl::MutexLock l(&monitors_cgroup_mu_);
+  // rmdir fails while a process is in it.
+  for (const std::string& d : ExistingCgroupDirs(MonitorsCgroup())) rmdir(d.c_str());
+}
+
+absl::Status RuncRuntime::KillLeftoversOfGoneMonitor(pid_t monitor) {
+  if (monitor <= 0 || kill(monitor, 0) == 0 || errno != ESRCH) return absl::OkStatus();
+  const absl::Time deadline = absl::Now() + options_.cleanup_timeout;
+  while (true) {
+    bool left = false;
+    for (int pid : CgroupPids(MonitorsCgroup())) {
+      if (getpgid(pid) != monitor) continue;
+      kill(pid, SIGKILL);
+      left = true;
+    }
+    if (!left) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "processes of gone monitor ", monitor, "'s group survived SIGKILL"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
@@ -202,9 +229,11 @@ absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
   // done. The overlay went with the container's mount namespace; the
   // unmount is for a container an earlier berthd made, with its overlay in
   // the node's mount table.
+  const bool monitor_gone = !OpenPidFd(target.monitor_pid, target.monitor_start_time).ok();
   const bool nothing_runs = target.pid > 0 && target.monitor_pid > 0 &&
-                            !ProcessIsAlive(target.pid, target.pid_start_time) &&
-                            !OpenPidFd(target.monitor_pid, target.monitor_start_time).ok();
+                            !ProcessIsAlive(target.pid, target.pid_start_time) && monitor_gone;
+  // Asked before the directory (and the exit file in it) is emptied.
+  const bool monitor_done = monitor_gone && store_.ReadExit(id).has_value();
   std::optional<absl::Status> unmounted;
   std::thread unmount;
   if (nothing_runs) {
@@ -224,6 +253,7 @@ absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
   }
   TeardownTarget rest = target;
   rest.runc_deleted = deleted.ok() || absl::IsNotFound(deleted);
+  rest.monitor_done = monitor_done;
   Keep(&first, KillAndForget(rest));
   Keep(&first, unmounted.has_value() ? *unmounted : Unmount(store_.RootfsDir(id)));
   // A failed DEL keeps the record and the cache: a retry runs it again.

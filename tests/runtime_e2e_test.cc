@@ -20,9 +20,11 @@
 #include "gtest/gtest.h"
 #include "runtime/oci/runc.h"
 #include "runtime/runc_runtime.h"
+#include "runtime/state_store.h"
 #include "runtime/sys/cgroups.h"
 #include "runtime/sys/process.h"
 #include "tests/fault_injectors.h"
+#include "tests/processes.h"
 #include "tests/test_env.h"
 
 namespace berth::runtime {
@@ -154,20 +156,130 @@ TEST_F(RuntimeE2eTest, LifecycleRoundTrip) {
   EXPECT_THAT(world_.Leaks(), IsEmpty());
 }
 
-TEST_F(RuntimeE2eTest, MonitorRunsInACgroupOfItsOwn) {
+TEST_F(RuntimeE2eTest, MonitorsRunInOneCgroupOutOfTheCallers) {
   ASSERT_TRUE(runtime_->Create(Spec("web", TrappingShell(0))).ok());
-  ASSERT_TRUE(runtime_->Start("web").ok());
+  ASSERT_TRUE(runtime_->Create(Spec("db", TrappingShell(0))).ok());
   StateStore store(world_.state_dir());
-  const pid_t monitor = store.ReadMonitorPid("web");
-  ASSERT_GT(monitor, 0);
-  // Not in this process's cgroup: killing the caller's cgroup (a pod, a
-  // service) leaves the monitor alone.
+  const std::string monitors = world_.cgroup_parent() + "/_monitors";
+  for (const char* id : {"web", "db"}) {
+    const pid_t monitor = store.ReadMonitorPid(id);
+    ASSERT_GT(monitor, 0);
+    // Not in this process's cgroup: killing the caller's cgroup (a pod, a
+    // service) leaves the monitor alone.
+    auto cgroups = ReadFile(absl::StrCat("/proc/", monitor, "/cgroup"));
+    ASSERT_TRUE(cgroups.ok());
+    EXPECT_THAT(*cgroups, HasSubstr(monitors + "\n")) << id;
+  }
+  ASSERT_TRUE(runtime_->Delete("web").ok());
+  EXPECT_THAT(ExistingCgroupDirs(monitors), ::testing::Not(IsEmpty())) << "db's monitor is in it";
+  ASSERT_TRUE(runtime_->Delete("db").ok());
+  EXPECT_THAT(ExistingCgroupDirs(monitors), IsEmpty()) << "removed with the last monitor";
+}
+
+// A monitor killed alone (so without its exit file) can leave members of
+// its process group in the monitors' cgroup (runc; runc init before runc
+// moves it). Delete finds them by the monitor's pid as their group id.
+TEST_F(RuntimeE2eTest, DeleteKillsWhatAKilledMonitorsGroupLeftInTheMonitorsCgroup) {
+  // A group leader that leaves one member behind and exits.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t leader = fork();
+  ASSERT_GE(leader, 0);
+  if (leader == 0) {
+    setpgid(0, 0);
+    const pid_t member = fork();
+    if (member == 0) {
+      const int null = open("/dev/null", O_WRONLY);
+      dup2(null, STDOUT_FILENO);
+      dup2(null, STDERR_FILENO);
+      execl("/bin/sleep", "sleep", "1000", nullptr);
+      _exit(127);
+    }
+    (void)!write(fds[1], &member, sizeof member);
+    pause();
+    _exit(0);
+  }
+  close(fds[1]);
+  pid_t member = 0;
+  ASSERT_EQ(read(fds[0], &member, sizeof member), static_cast<ssize_t>(sizeof member));
+  close(fds[0]);
+  const uint64_t leader_start = ProcessStartTime(leader);
+  const uint64_t member_start = ProcessStartTime(member);
+  absl::StatusOr<UniqueFd> member_fd = OpenPidFd(member, member_start);
+  ASSERT_TRUE(member_fd.ok()) << member_fd.status();
+  const std::string monitors = world_.cgroup_parent() + "/_monitors";
+  ASSERT_TRUE(MoveToCgroup(member, monitors).ok());
+  kill(leader, SIGKILL);
+  ASSERT_EQ(waitpid(leader, nullptr, 0), leader);
+
+  // Its container's record, as a create left it.
+  StateStore store(world_.state_dir());
+  ASSERT_TRUE(store.CreateDir("lost").ok());
+  ContainerRecord record;
+  record.spec = Spec("lost", {"/bin/sleep", "1000"});
+  record.phase = RecordPhase::kStarted;
+  record.cgroups_path = world_.cgroup_parent() + "/lost";
+  record.monitor_pid = leader;
+  record.monitor_start_time = leader_start;
+  ASSERT_TRUE(store.Write(record).ok());
+
+  ASSERT_TRUE(runtime_->Delete("lost").ok());
+  EXPECT_FALSE(ProcessIsAlive(member, member_start));
+  (void)SignalPidFd(*member_fd, SIGKILL);  // left by a failure
+  waitpid(member, nullptr, WNOHANG);       // if this process is its subreaper
+  EXPECT_THAT(ExistingCgroupDirs(monitors), IsEmpty());
+}
+
+// An earlier berthd gave each monitor a cgroup of its own: at recovery an
+// adopted container's monitor moves into the shared one, and the old
+// directories go, an unknown one's as an orphan.
+TEST_F(RuntimeE2eTest, RecoveryMovesMonitorsOutOfTheirOwnCgroupsOfAnEarlierVersion) {
+  CreateAndStart(Spec("old", {"/bin/sleep", "1000"}));
+  StateStore store(world_.state_dir());
+  const pid_t monitor = store.ReadMonitorPid("old");
+  const std::string monitors = world_.cgroup_parent() + "/_monitors";
+  ASSERT_TRUE(MoveToCgroup(monitor, monitors + "/old").ok());
+  ASSERT_TRUE(MakeDirs(ExistingCgroupDirs(monitors).front() + "/gone").ok());
+
+  runtime_.reset();
+  runtime_ = OpenRuntime(world_.RuntimeOptions());
+  ASSERT_NE(runtime_, nullptr);
+  EXPECT_THAT(runtime_->recovery().adopted, ElementsAre("old"));
+  EXPECT_THAT(runtime_->recovery().orphans_removed, ElementsAre("gone"));
+  EXPECT_THAT(runtime_->recovery().errors, IsEmpty());
   auto cgroups = ReadFile(absl::StrCat("/proc/", monitor, "/cgroup"));
   ASSERT_TRUE(cgroups.ok());
-  EXPECT_THAT(*cgroups, HasSubstr(world_.cgroup_parent() + "/_monitors/web"));
-  ASSERT_TRUE(runtime_->Stop("web", absl::Seconds(10)).ok());
-  ASSERT_TRUE(runtime_->Delete("web").ok());
-  EXPECT_THAT(world_.Leaks(), IsEmpty()) << "the monitors' cgroups are removed with it";
+  EXPECT_THAT(*cgroups, HasSubstr(monitors + "\n"));
+  EXPECT_THAT(*cgroups, ::testing::Not(HasSubstr(monitors + "/old")));
+  EXPECT_THAT(ExistingCgroupDirs(monitors + "/old"), IsEmpty());
+  EXPECT_THAT(ExistingCgroupDirs(monitors + "/gone"), IsEmpty());
+  EXPECT_EQ(MustState("old").state, ContainerState::kRunning);
+}
+
+// At recovery, a process in the monitors' cgroup that is neither an
+// adopted container's monitor nor in one's process group is killed.
+TEST_F(RuntimeE2eTest, RecoveryKillsStrangersInTheMonitorsCgroupAndKeepsAdoptedMonitors) {
+  CreateAndStart(Spec("kept", {"/bin/sleep", "1000"}));
+  StateStore store(world_.state_dir());
+  const pid_t monitor = store.ReadMonitorPid("kept");
+  const uint64_t monitor_start = ProcessStartTime(monitor);
+  ASSERT_GT(monitor_start, 0u);
+  berth::testing::OwnedProcess stray;
+  ASSERT_TRUE(stray.Start({"/bin/sleep", "1000"}, world_.dir() + "/stray.log").ok());
+  const uint64_t stray_start = ProcessStartTime(stray.pid());
+  ASSERT_TRUE(MoveToCgroup(stray.pid(), world_.cgroup_parent() + "/_monitors").ok());
+
+  runtime_.reset();
+  runtime_ = OpenRuntime(world_.RuntimeOptions());
+  ASSERT_NE(runtime_, nullptr);
+  EXPECT_TRUE(WaitFor([&] { return !ProcessIsAlive(stray.pid(), stray_start); },
+                      absl::Seconds(10)))
+      << "recovery left it";
+  stray.Stop(SIGKILL);
+  EXPECT_THAT(runtime_->recovery().adopted, ElementsAre("kept"));
+  EXPECT_THAT(runtime_->recovery().errors, IsEmpty());
+  EXPECT_TRUE(ProcessIsAlive(monitor, monitor_start)) << "the adopted container's monitor stays";
+  EXPECT_EQ(MustState("kept").state, ContainerState::kRunning);
 }
 
 TEST_F(RuntimeE2eTest, CreateTwiceIsAlreadyExists) {
