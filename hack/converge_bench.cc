@@ -119,6 +119,26 @@ int64_t ProcKb(pid_t pid, const char* file, const std::string& key) {
   return 0;
 }
 
+// CPU (ms) of `pid` itself (utime+stime) and of the children it waited for
+// (cutime+cstime), from /proc/<pid>/stat.
+struct ProcCpu {
+  double self_ms = 0, children_ms = 0;
+};
+ProcCpu ProcessCpu(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return {};
+  // Fields from the third (state) on; utime is the 14th.
+  std::vector<std::string> f = absl::StrSplit(stat.substr(paren + 2), ' ', absl::SkipEmpty());
+  int64_t v[4] = {};
+  for (int i = 0; i < 4; ++i) {
+    if (f.size() <= static_cast<size_t>(11 + i) || !absl::SimpleAtoi(f[11 + i], &v[i])) return {};
+  }
+  const double tick_ms = 1000.0 / sysconf(_SC_CLK_TCK);
+  return {(v[0] + v[1]) * tick_ms, (v[2] + v[3]) * tick_ms};
+}
+
 std::vector<pid_t> CgroupPids(const std::string& dir) {
   std::vector<pid_t> pids;
   std::ifstream in(dir + "/cgroup.procs");
@@ -133,6 +153,10 @@ struct Run {
   double change_ms = 0;   // one container replaced while the others run (median)
   double cpu_ms = 0;      // accounted, up and down
   double machine_ms = 0;  // /proc/stat, up and down
+  // berthd's side only, up and down: berthd's own CPU and that of the
+  // children it waited for (runc delete); the rest of cpu_ms is the
+  // monitors, the runc create they run, runc init and the containers.
+  double berthd_ms = 0, berthd_children_ms = 0;
 };
 
 // CPU over an interval, both ways. `extra_ns` is what was charged outside
@@ -369,6 +393,7 @@ int Main(int argc, char** argv) {
           if (!w.ok()) return Fail(w.ToString());
         }
         const int64_t berth_before = CgroupUsage(berth_cgroup);
+        const ProcCpu berthd_before = ProcessCpu(berthd.pid());
         meter.Begin();
         const absl::Time begin = absl::Now();
         for (const std::string& name : names) {
@@ -448,6 +473,9 @@ int Main(int argc, char** argv) {
                                    "/berthd.log)"));
         run.down_ms = absl::ToDoubleMilliseconds(absl::Now() - down);
         meter.End(CgroupUsage(berth_cgroup) - berth_mid, &run.cpu_ms, &run.machine_ms);
+        const ProcCpu berthd_after = ProcessCpu(berthd.pid());
+        run.berthd_ms = berthd_after.self_ms - berthd_before.self_ms;
+        run.berthd_children_ms = berthd_after.children_ms - berthd_before.children_ms;
         berth.push_back(run);
         return 0;
       };
@@ -496,6 +524,17 @@ int Main(int argc, char** argv) {
                 ratio(seq, down).c_str(), ratio(seq, cpu).c_str());
     std::printf("%6d  berthd / %d loops: up %s, down %s, CPU %s\n", n, workers,
                 ratio(par, up).c_str(), ratio(par, down).c_str(), ratio(par, cpu).c_str());
+    {
+      std::vector<double> own, children, rest;
+      for (const Run& r : berth) {
+        own.push_back(r.berthd_ms / n);
+        children.push_back(r.berthd_children_ms / n);
+        rest.push_back((r.cpu_ms - r.berthd_ms - r.berthd_children_ms) / n);
+      }
+      std::printf("%6d  berthd's CPU a container: berthd itself %.2f ms, the runc it ran %.2f ms, "
+                  "the rest (monitors, their runc create, runc init, containers) %.2f ms\n",
+                  n, Median(own), Median(children), Median(rest));
+    }
     std::printf("%6d  berthd with %d running: resident %.1f MB, private %.1f MB; monitors %.0f kB "
                 "private each\n",
                 n, n, rss_kb / 1024.0, private_kb / 1024.0,
