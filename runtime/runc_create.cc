@@ -180,7 +180,14 @@ absl::Status RuncRuntime::CreateLocked(const ContainerSpec& spec) {
 
 absl::Status RuncRuntime::MoveToMonitorsCgroup(pid_t monitor) {
   absl::MutexLock l(&monitors_cgroup_mu_);
-  return MoveToCgroup(monitor, MonitorsCgroup());
+  // Usually there: the pid's writes alone. Else (first, after the last
+  // monitor left, or removed by someone else) made again.
+  if (monitors_cgroup_made_ && JoinCgroup(monitor, MonitorsCgroup()).ok()) {
+    return absl::OkStatus();
+  }
+  absl::Status s = MoveToCgroup(monitor, MonitorsCgroup());
+  monitors_cgroup_made_ = s.ok();
+  return s;
 }
 
 std::string RuncRuntime::OverlayOptionsFor(const ContainerSpec& spec) const {

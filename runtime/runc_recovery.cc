@@ -109,15 +109,17 @@ void RuncRuntime::Recover() {
       std::string id;
     };
     std::vector<Killed> killed;
+    std::vector<std::string> ids;
     for (int pid : procs) {
-      std::string id = MonitorIdOf(pid);
-      if (!id.empty() && known.count(id) != 0) kept.insert(pid);
+      ids.push_back(MonitorIdOf(pid));
+      if (!ids.back().empty() && known.count(ids.back()) != 0) kept.insert(pid);
     }
-    for (int pid : procs) {
+    for (size_t i = 0; i < procs.size(); ++i) {
+      const pid_t pid = procs[i];
       if (kept.count(pid) != 0 || kept.count(getpgid(pid)) != 0) continue;
       const uint64_t start_time = ProcessStartTime(pid);
       if (start_time == 0) continue;  // gone, or a zombie
-      killed.push_back({pid, start_time, MonitorIdOf(pid)});
+      killed.push_back({pid, start_time, ids[i]});
       kill(pid, SIGKILL);
     }
     const absl::Time deadline = absl::Now() + options_.cleanup_timeout;

@@ -283,6 +283,9 @@ class RuncRuntime : public Runtime {
   // Held by a move into MonitorsCgroup and by its removal when empty, so
   // that the removal cannot come between the move's mkdir and its write.
   absl::Mutex monitors_cgroup_mu_;
+  // MonitorsCgroup was made (or found) by this runtime and not removed
+  // since: a move only writes the pid.
+  bool monitors_cgroup_made_ ABSL_GUARDED_BY(monitors_cgroup_mu_) = false;
 
   absl::Mutex locks_mu_;
   std::map<std::string, IdMutex> locks_ ABSL_GUARDED_BY(locks_mu_);

@@ -181,7 +181,9 @@ absl::Status RuncRuntime::KillAndForget(const TeardownTarget& target) {
 void RuncRuntime::RemoveMonitorsCgroupIfEmpty() {
   absl::MutexLock l(&monitors_cgroup_mu_);
   // rmdir fails while a process is in it.
-  for (const std::string& d : ExistingCgroupDirs(MonitorsCgroup())) rmdir(d.c_str());
+  for (const std::string& d : ExistingCgroupDirs(MonitorsCgroup())) {
+    if (rmdir(d.c_str()) == 0) monitors_cgroup_made_ = false;
+  }
 }
 
 absl::Status RuncRuntime::KillLeftoversOfGoneMonitor(pid_t monitor) {

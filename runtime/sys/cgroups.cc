@@ -173,8 +173,15 @@ absl::Status MoveToCgroup(int pid, const std::string& cgroups_path) {
     for (const std::string& d : ExistingCgroupDirs(cgroups_path)) rmdir(d.c_str());
     return prepared;
   }
+  return JoinCgroup(pid, cgroups_path);
+}
+
+absl::Status JoinCgroup(int pid, const std::string& cgroups_path) {
+  if (cgroups_path.empty() || cgroups_path == "/") {
+    return absl::InvalidArgumentError("join cgroup: no path");
+  }
   const std::string line = std::to_string(pid);
-  for (const Hierarchy& h : hierarchies) {
+  for (const Hierarchy& h : MountedHierarchies()) {
     const std::string procs = Join(h.mount_point, cgroups_path) + "/cgroup.procs";
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("open ", procs));

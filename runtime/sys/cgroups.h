@@ -63,6 +63,11 @@ std::vector<int> CgroupPids(const std::string& cgroups_path);
 // hierarchies only).
 absl::Status MoveToCgroup(int pid, const std::string& cgroups_path);
 
+// MoveToCgroup into directories known to be there already: only the writes
+// of `pid` to each hierarchy's cgroup.procs. Fails (kNotFound when one is
+// missing) at the first error.
+absl::Status JoinCgroup(int pid, const std::string& cgroups_path);
+
 // The names of the child cgroups of `cgroups_path`, in any hierarchy.
 std::vector<std::string> CgroupChildren(const std::string& cgroups_path);
 
