@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <set>
+#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -183,31 +186,70 @@ ReadResult ReadCandidate(int dir_fd, const std::string& real_dir, const std::str
   return result;
 }
 
-// Parses `content` of the file at `path`: sets `parse_errors` (empty when it
-// parsed cleanly) and, only when it parsed cleanly, `last_good`.
-void ParseInto(const std::string& path, const std::string& content,
-               std::vector<std::string>& parse_errors, std::vector<NodeContainer>& last_good) {
+// What parsing one file's content found.
+struct ParseOutcome {
+  std::vector<std::string> errors;  // empty when it parsed cleanly
+  std::vector<NodeContainer> objects;  // only when it parsed cleanly
+};
+
+// Parses `content` of the file at `path`.
+ParseOutcome ParseFile(const std::string& path, const std::string& content) {
   ParseResult parsed = ParseManifests(content, path);
-  parse_errors.clear();
-  for (const ParseError& e : parsed.errors) parse_errors.push_back(e.ToString());
+  ParseOutcome outcome;
+  for (const ParseError& e : parsed.errors) outcome.errors.push_back(e.ToString());
   // The same id twice in one file: the file fails.
   std::map<std::string, const NodeContainer*> seen;
   for (const NodeContainer& obj : parsed.objects) {
     std::string id = ContainerIdFor(obj.metadata);
     auto [it, inserted] = seen.emplace(id, &obj);
     if (!inserted) {
-      parse_errors.push_back(absl::StrCat("duplicate NodeContainer ", id, " in ",
-                                          it->second->source, " and ", obj.source));
+      outcome.errors.push_back(absl::StrCat("duplicate NodeContainer ", id, " in ",
+                                            it->second->source, " and ", obj.source));
     }
   }
   // An empty file is far more often one being written (`curl ... > f`,
   // truncated before the new content arrives) than a wish to remove its
   // containers: that takes deleting the file.
-  if (parse_errors.empty() && parsed.objects.empty()) {
-    parse_errors.push_back(absl::StrCat(
+  if (outcome.errors.empty() && parsed.objects.empty()) {
+    outcome.errors.push_back(absl::StrCat(
         path, ": no NodeContainer in the file (delete the file to remove its containers)"));
   }
-  if (parse_errors.empty()) last_good = std::move(parsed.objects);
+  if (outcome.errors.empty()) outcome.objects = std::move(parsed.objects);
+  return outcome;
+}
+
+// What a Scan found for one name, before it is applied: made for many
+// names at once (ParallelFor), applied in name order.
+struct Prepared {
+  bool reread = false;     // read now (else what was read before stands)
+  ReadResult read;         // when reread
+  std::optional<ParseOutcome> parsed;  // when the bytes read differ from the last ones
+};
+
+// Calls `f(i)` for every i in [0, n): on this thread alone for small n, else
+// on up to one thread per core (at most 8), each taking the next chunk of 16
+// indexes. `f` must be safe to call concurrently for different i. Returns
+// when every call has returned.
+void ParallelFor(size_t n, const std::function<void(size_t)>& f) {
+  constexpr size_t kChunk = 16;
+  constexpr size_t kMinPerThread = 64;  // below ~2 ms of work a thread is not worth it
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = std::min<size_t>({cores, 8, n / kMinPerThread});
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t begin = next.fetch_add(kChunk); begin < n; begin = next.fetch_add(kChunk)) {
+      for (size_t i = begin; i < std::min(n, begin + kChunk); ++i) f(i);
+    }
+  };
+  std::vector<std::thread> helpers;
+  helpers.reserve(threads - 1);
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
 }
 
 std::string IdList(const std::vector<NodeContainer>& objects) {
@@ -417,19 +459,35 @@ std::vector<std::string> ManifestSource::Scan(const DirectoryChange& change) {
   std::map<std::string, int> errors_per_file;
   bool objects_unknown = false;
   std::set<std::string> present;
-  for (const std::string& name : names) {
-    const std::string path = JoinPath(dir_, name);
+  // Reading and parsing are independent per file: with many files to read
+  // (a start, a resync, a ConfigMap swap) they run on every core; files_ is
+  // only read meanwhile.
+  std::vector<Prepared> prepared(names.size());
+  ParallelFor(names.size(), [&](size_t i) {
+    const std::string& name = names[i];
+    Prepared& p = prepared[i];
     // Not reported changed, read whole last time and no symlink: what was
     // read then is what is there.
     const auto known = files_.find(name);
-    const bool reread = only == nullptr || only->count(name) > 0 || known == files_.end() ||
-                        !known->second.read_ok || known->second.via_symlink;
-    ReadResult read;
-    if (reread) {
-      read = ReadCandidate(dir_fd.get(), real_dir, name, path);
-    } else {
-      read.kind = ReadResult::kContent;
+    p.reread = only == nullptr || only->count(name) > 0 || known == files_.end() ||
+               !known->second.read_ok || known->second.via_symlink;
+    if (!p.reread) {
+      p.read.kind = ReadResult::kContent;
+      return;
     }
+    const std::string path = JoinPath(dir_, name);
+    p.read = ReadCandidate(dir_fd.get(), real_dir, name, path);
+    if (p.read.kind == ReadResult::kContent &&
+        (known == files_.end() || !known->second.content.has_value() ||
+         *known->second.content != p.read.content)) {
+      p.parsed = ParseFile(path, p.read.content);
+    }
+  });
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    const std::string path = JoinPath(dir_, name);
+    const bool reread = prepared[i].reread;
+    ReadResult& read = prepared[i].read;
     if (read.kind == ReadResult::kAbsent) continue;
     if (read.kind == ReadResult::kSkipped) {
       // Contributes nothing, like a missing file; reported (and so logged
@@ -445,8 +503,9 @@ std::vector<std::string> ManifestSource::Scan(const DirectoryChange& change) {
       file.read_ok = false;
       file_errors.push_back(std::move(read.error));
     } else {
-      if (reread && (!file.content.has_value() || *file.content != read.content)) {
-        ParseInto(path, read.content, file.parse_errors, file.last_good);
+      if (std::optional<ParseOutcome>& parsed = prepared[i].parsed; parsed.has_value()) {
+        file.parse_errors = std::move(parsed->errors);
+        if (file.parse_errors.empty()) file.last_good = std::move(parsed->objects);
         file.content = std::move(read.content);
       }
       if (reread) {

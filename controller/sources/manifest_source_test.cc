@@ -3,17 +3,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -518,6 +521,81 @@ TEST(ManifestSourceTest, AReportedChangeRereadsOnlyItsNamesAndSymlinks) {
   fs::remove(m + "/b.yaml");
   WriteFile(m + "/d.yaml", Manifest("d"));
   EXPECT_THAT(source.Scan(DirectoryChange{false, {}}), ElementsAre("default.b", "default.d"));
+}
+
+// Many files are read and parsed on every core (from 128 files on a
+// machine with two): the outcome is the one of a file-by-file read, in file
+// order (errors, duplicates, a broken file keeping its last good objects,
+// only the reported names re-read).
+TEST(ManifestSourceTest, ManyFilesReadAtOnceGiveTheOutcomeOfOneByOne) {
+  TempDir dir;
+  constexpr int kFiles = 600;
+  auto name = [](int i) { return absl::StrCat("f", 1000 + i, ".yaml"); };
+  for (int i = 0; i < kFiles; ++i) {
+    // Every 100th file also defines the id of the file after it.
+    std::string content = Manifest(absl::StrCat("c", i), absl::StrCat("img", i));
+    if (i % 100 == 0) content = Docs({content, Manifest(absl::StrCat("c", i + 1), "dup")});
+    WriteFile(dir / name(i), content);
+  }
+  ManifestSource source(dir.path());
+  std::vector<std::string> changed = source.Scan();
+  EXPECT_THAT(changed, SizeIs(kFiles));
+  SourceSnapshot snap = source.Snapshot();
+  ASSERT_THAT(snap.objects, SizeIs(kFiles));
+  for (int i = 0; i < kFiles; ++i) {
+    // The lexicographically first file wins a duplicate.
+    EXPECT_EQ(snap.objects.at(absl::StrCat("default.c", i)).spec.image,
+              i % 100 == 1 ? "dup" : absl::StrCat("img", i))
+        << i;
+  }
+  ASSERT_THAT(snap.errors, SizeIs(6));
+  for (int k = 0; k < 6; ++k) {
+    EXPECT_THAT(snap.errors[k], HasSubstr(absl::StrCat("duplicate NodeContainer default.c",
+                                                       k * 100 + 1, " in ", dir / name(k * 100),
+                                                       " and ", dir / name(k * 100 + 1))));
+  }
+
+  // 300 files change: every third breaks, the others get a new image; the
+  // change reports them all but one, which is then not read.
+  std::set<std::string> reported;
+  for (int i = 0; i < 300; ++i) {
+    const int f = 2 * i + 1;
+    WriteFile(dir / name(f), i % 3 == 0 ? "spec: [\n" : Manifest(absl::StrCat("c", f), "new"));
+    if (f != 599) reported.insert(name(f));
+  }
+  changed = source.Scan(DirectoryChange{false, reported});
+  // 200 new images, less the unread one and four whose id another file owns.
+  EXPECT_THAT(changed, SizeIs(195));
+  snap = source.Snapshot();
+  for (int i = 0; i < 300; ++i) {
+    const int f = 2 * i + 1;
+    const std::string image = snap.objects.at(absl::StrCat("default.c", f)).spec.image;
+    if (f % 100 == 1) {
+      EXPECT_EQ(image, "dup") << "owned by the file before: " << f;
+    } else if (f == 599) {
+      EXPECT_EQ(image, "img599") << "not reported: not read";
+    } else if (i % 3 == 0) {
+      EXPECT_EQ(image, absl::StrCat("img", f)) << "the last good one";
+    } else {
+      EXPECT_EQ(image, "new") << f;
+    }
+    if (i % 3 == 0) {
+      EXPECT_THAT(snap.failed_files, Contains(dir / name(f)));
+    }
+  }
+  EXPECT_THAT(snap.failed_files, SizeIs(100));
+  // The errors come in file order.
+  std::vector<std::string> files_in_errors;
+  for (const std::string& e : snap.errors) {
+    if (absl::StartsWith(e, "duplicate")) continue;  // those follow, by id
+    size_t at = e.find(dir.path() + "/f");
+    ASSERT_NE(at, std::string::npos) << e;
+    files_in_errors.push_back(e.substr(at, dir.path().size() + 11));
+  }
+  EXPECT_THAT(files_in_errors, SizeIs(200));  // the parse error and "not applied" of each
+  EXPECT_TRUE(std::is_sorted(files_in_errors.begin(), files_in_errors.end()));
+  // The full Scan reads the unreported one too.
+  EXPECT_THAT(source.Scan(), ElementsAre("default.c599"));
 }
 
 // A file whose last read failed is read again at every scan, reported or
