@@ -125,6 +125,89 @@ void AppendNetwork(const NodeContainerSpec& spec, std::string* out) {
   }
 }
 
+// A port given by number or by the name of a spec.ports entry.
+std::string PortScalar(const controller::PortRef& p) {
+  return p.name.empty() ? absl::StrCat(p.number) : Scalar(p.name);
+}
+
+// One handler's mapping (exec, httpGet, tcpSocket, grpc or sleep) at
+// `indent`.
+void AppendHandler(const controller::Handler& h, const std::string& indent, std::string* out) {
+  if (h.exec.has_value()) {
+    absl::StrAppend(out, indent, "exec:\n");
+    List(out, indent + "  ", "command", h.exec->command);
+  }
+  if (h.http_get.has_value()) {
+    const controller::HttpGetAction& g = *h.http_get;
+    absl::StrAppend(out, indent, "httpGet:\n", indent, "  path: ", Scalar(g.path), "\n", indent,
+                    "  port: ", PortScalar(g.port), "\n");
+    if (!g.host.empty()) absl::StrAppend(out, indent, "  host: ", Scalar(g.host), "\n");
+    if (g.scheme == controller::HttpScheme::kHttps) absl::StrAppend(out, indent, "  scheme: HTTPS\n");
+    if (!g.headers.empty()) {
+      absl::StrAppend(out, indent, "  httpHeaders:\n");
+      for (const controller::HttpHeader& hd : g.headers) {
+        absl::StrAppend(out, indent, "  - name: ", Scalar(hd.name), "\n", indent,
+                        "    value: ", Scalar(hd.value), "\n");
+      }
+    }
+  }
+  if (h.tcp_socket.has_value()) {
+    absl::StrAppend(out, indent, "tcpSocket:\n", indent, "  port: ", PortScalar(h.tcp_socket->port),
+                    "\n");
+    if (!h.tcp_socket->host.empty()) {
+      absl::StrAppend(out, indent, "  host: ", Scalar(h.tcp_socket->host), "\n");
+    }
+  }
+  if (h.grpc.has_value()) {
+    absl::StrAppend(out, indent, "grpc:\n", indent, "  port: ", h.grpc->port, "\n");
+    if (!h.grpc->service.empty()) {
+      absl::StrAppend(out, indent, "  service: ", Scalar(h.grpc->service), "\n");
+    }
+  }
+  if (h.sleep.has_value()) {
+    absl::StrAppend(out, indent, "sleep:\n", indent, "  seconds: ", h.sleep->seconds, "\n");
+  }
+}
+
+// A probe, its timings only where they differ from the defaults.
+void AppendProbe(const char* key, const controller::HeapOptional<controller::Probe>& probe,
+                 std::string* out) {
+  if (!probe.has_value()) return;
+  const controller::Probe& p = *probe;
+  absl::StrAppend(out, key, ":\n");
+  AppendHandler(p.handler, "  ", out);
+  auto count = [&](const char* name, int64_t value, int64_t by_default) {
+    if (value != by_default) absl::StrAppend(out, "  ", name, ": ", value, "\n");
+  };
+  count("initialDelaySeconds", p.initial_delay_seconds, 0);
+  count("periodSeconds", p.period_seconds, 10);
+  count("timeoutSeconds", p.timeout_seconds, 1);
+  count("successThreshold", p.success_threshold, 1);
+  count("failureThreshold", p.failure_threshold, 3);
+  if (p.termination_grace_period_seconds.has_value()) {
+    absl::StrAppend(out, "  terminationGracePeriodSeconds: ", *p.termination_grace_period_seconds,
+                    "\n");
+  }
+}
+
+// The probes and lifecycle hooks, when set.
+void AppendHealth(const NodeContainerSpec& spec, std::string* out) {
+  AppendProbe("livenessProbe", spec.liveness_probe, out);
+  AppendProbe("readinessProbe", spec.readiness_probe, out);
+  AppendProbe("startupProbe", spec.startup_probe, out);
+  const controller::Lifecycle& l = spec.lifecycle;
+  if (!l.post_start.has_value() && !l.pre_stop.has_value()) return;
+  *out += "lifecycle:\n";
+  if (l.post_start.has_value()) {
+    *out += "  postStart:\n";
+    AppendHandler(*l.post_start, "    ", out);
+  }
+  if (l.pre_stop.has_value()) {
+    *out += "  preStop:\n";
+    AppendHandler(*l.pre_stop, "    ", out);
+  }
+}
+
 }  // namespace
 
 std::string YamlScalar(const std::string& s) { return Scalar(s); }
@@ -212,6 +295,7 @@ std::string SpecToYaml(const NodeContainerSpec& spec) {
   Map(&out, "", "nodeSelector", spec.node_selector);
   if (spec.host_network) out += "hostNetwork: true\n";
   AppendNetwork(spec, &out);
+  AppendHealth(spec, &out);
   return out;
 }
 

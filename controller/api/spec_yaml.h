@@ -8,8 +8,9 @@
 // cores "2", memory with the largest binary suffix that divides it, "64Mi",
 // else bytes), the stop signal by name ("SIGTERM"), user as "uid[:gid]".
 // Fields at their defaults (restartPolicy Always, stopSignal SIGTERM,
-// terminationGracePeriodSeconds 30, hostNetwork false) are left out, as the
-// manifest most likely left them out. Parsing the text again yields the
+// terminationGracePeriodSeconds 30, hostNetwork false, a probe's timings at
+// Kubernetes' defaults) are left out, as the manifest most likely left them
+// out. The probes and lifecycle hooks come last. Parsing the text again yields the
 // same spec (the test checks this round trip).
 #ifndef BERTH_CONTROLLER_API_SPEC_YAML_H_
 #define BERTH_CONTROLLER_API_SPEC_YAML_H_

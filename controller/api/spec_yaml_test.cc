@@ -98,5 +98,55 @@ hostAliases:
   EXPECT_FALSE(controller::SameDesiredState(original, changed));
 }
 
+TEST(SpecYamlTest, ProbesAndHooksRoundTrip) {
+  const std::string spec = R"(image: busybox
+terminationGracePeriodSeconds: 20
+ports: [{name: http, containerPort: 8080}]
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+    host: 127.0.0.1
+    scheme: HTTPS
+    httpHeaders: [{name: X-Probe, value: "yes"}]
+  initialDelaySeconds: 3
+  periodSeconds: 5
+  timeoutSeconds: 2
+  failureThreshold: 4
+  terminationGracePeriodSeconds: 7
+readinessProbe:
+  tcpSocket: {port: 8080, host: "::1"}
+  successThreshold: 2
+startupProbe:
+  grpc: {port: 9090, service: app.Health}
+lifecycle:
+  postStart:
+    exec: {command: [sh, -c, "echo started > /tmp/x"]}
+  preStop:
+    sleep: {seconds: 3}
+)";
+  const NodeContainer original = Parse(spec);
+  ASSERT_TRUE(original.spec.startup_probe.has_value());
+  const std::string yaml = SpecToYaml(original.spec);
+  const NodeContainer again = Parse(yaml);
+  EXPECT_TRUE(controller::SameDesiredState(original, again)) << yaml;
+  EXPECT_THAT(yaml, ::testing::HasSubstr("livenessProbe:\n  httpGet:\n    path: /healthz\n"
+                                         "    port: http\n"));
+  EXPECT_THAT(yaml, ::testing::HasSubstr("lifecycle:\n  postStart:\n    exec:\n"));
+  // Defaults are left out.
+  EXPECT_THAT(yaml, ::testing::Not(::testing::HasSubstr("failureThreshold: 3")));
+
+  // The other handlers and a port by number.
+  const NodeContainer other = Parse(R"(image: busybox
+livenessProbe:
+  exec: {command: [cat, /tmp/healthy]}
+lifecycle:
+  preStop:
+    httpGet: {path: /stop, port: 8080}
+)");
+  const std::string other_yaml = SpecToYaml(other.spec);
+  EXPECT_TRUE(controller::SameDesiredState(other, Parse(other_yaml))) << other_yaml;
+}
+
 }  // namespace
 }  // namespace berth::api
