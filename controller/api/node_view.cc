@@ -5,7 +5,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "controller/api/spec_yaml.h"
-#include "controller/sources/manifest_source.h"
 #include "controller/spec/container_annotations.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -130,18 +129,22 @@ void NodeView::ObserveDesired(const std::string& id, const std::optional<NodeCon
   Entry& e = it->second;
   const bool desired = object.has_value() && object->metadata.deletion_timestamp.empty();
   if (object.has_value()) {
-    const bool same = e.last_object.has_value() &&
-                      controller::SameDesiredState(*e.last_object, *object) &&
-                      e.last_object->source == object->source;
+    // What the entry shows of the object: the spec as YAML (every field of
+    // it, so the image and ports too), the labels and the source.
+    std::string spec_yaml = SpecToYaml(object->spec);
+    v1::Source source = SourceOf(*object);
+    const bool same = e.has_object && spec_yaml == e.spec_yaml &&
+                      e.labels == object->metadata.labels &&
+                      google::protobuf::util::MessageDifferencer::Equals(source, e.source);
     if (same && e.desired == desired) return;
     if (!same) {
-      std::string spec_yaml = SpecToYaml(object->spec);
       if (!e.spec_yaml.empty() && spec_yaml != e.spec_yaml) e.created_at = absl::InfinitePast();
       e.spec_yaml = std::move(spec_yaml);
       e.labels = object->metadata.labels;
-      e.source = SourceOf(*object);
+      e.source = std::move(source);
       e.spec_image = object->spec.image;
-      e.last_object = object;
+      e.ports = object->spec.ports;
+      e.has_object = true;
     }
   } else if (!e.desired && e.observed) {
     return;
@@ -188,15 +191,13 @@ ContainerPtr NodeView::Build(const std::string& id, const Entry& e) const {
   FillStatus(*e.report, c->mutable_status());
   if (e.desired) {
     c->set_spec_yaml(e.spec_yaml);
-    if (e.last_object.has_value()) {
-      for (const controller::ContainerPort& p : e.last_object->spec.ports) {
-        v1::Port* port = c->add_ports();
-        port->set_name(p.name);
-        port->set_container_port(p.container_port);
-        port->set_host_port(p.host_port);
-        port->set_host_ip(p.host_ip);
-        port->set_protocol(p.protocol == controller::Protocol::kUdp ? "UDP" : "TCP");
-      }
+    for (const controller::ContainerPort& p : e.ports) {
+      v1::Port* port = c->add_ports();
+      port->set_name(p.name);
+      port->set_container_port(p.container_port);
+      port->set_host_port(p.host_port);
+      port->set_host_ip(p.host_ip);
+      port->set_protocol(p.protocol == controller::Protocol::kUdp ? "UDP" : "TCP");
     }
   } else if (e.observed) {
     c->mutable_status()->set_phase("Removing");

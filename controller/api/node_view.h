@@ -138,7 +138,11 @@ class NodeView : public controller::StatusSink, public controller::EventRecorder
     v1::Source source;
     std::string spec_yaml;
     std::string spec_image;
-    std::optional<controller::NodeContainer> last_object;  // to skip unchanged ones
+    std::vector<controller::ContainerPort> ports;
+    // spec_yaml, labels and source are of an object (ObserveDesired): an
+    // object that shows the same is skipped. No copy of the object is kept
+    // (it was 1.6 kB a container).
+    bool has_object = false;
     absl::Time created_at = absl::InfinitePast();
     // Oldest first; a vector, as an empty deque takes 600 bytes.
     std::vector<EventPtr> events;

@@ -170,6 +170,44 @@ TEST_F(NodeViewTest, ALabelChangeIsAModification) {
   EXPECT_EQ(c[0].after->labels().at("tier"), "front");
 }
 
+// The view keeps what it shows of an object, not the object: the same
+// object again changes nothing, and so does a change of what it does not
+// show (an annotation); a change of anything shown is one change.
+TEST_F(NodeViewTest, AnObjectIsAChangeExactlyWhenWhatItShowsChanges) {
+  Run("web", "Running");
+  const uint64_t start = view_.revision();
+  NodeContainer o = Object("web");
+  view_.ObserveDesired("default.web", o);
+  o.metadata.annotations["note"] = "not shown";
+  view_.ObserveDesired("default.web", o);
+  EXPECT_EQ(view_.revision(), start);
+
+  o.source = "/etc/berth/manifests/web.yaml:7";  // moved down the file
+  view_.ObserveDesired("default.web", o);
+  std::vector<ViewChange> c = Changes(start);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].after->source().line(), 7);
+
+  o.spec.liveness_probe.emplace();  // a field the spec hash leaves out
+  o.spec.liveness_probe->handler.exec = controller::ExecAction{{"true"}};
+  view_.ObserveDesired("default.web", o);
+  c = Changes(start + 1);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_THAT(c[0].after->spec_yaml(), HasSubstr("livenessProbe"));
+
+  controller::ContainerPort port;
+  port.container_port = 80;
+  port.host_port = 8080;
+  o.spec.ports.push_back(port);
+  view_.ObserveDesired("default.web", o);
+  c = Changes(start + 2);
+  ASSERT_EQ(c.size(), 1u);
+  ASSERT_EQ(c[0].after->ports_size(), 1);
+  EXPECT_EQ(c[0].after->ports(0).host_port(), 8080);
+  view_.ObserveDesired("default.web", o);
+  EXPECT_EQ(view_.revision(), start + 3);
+}
+
 TEST_F(NodeViewTest, HistoryIsBoundedAndOlderRevisionsAreOutOfRange) {
   for (int i = 0; i < 8; ++i) Run("web", "Running", i);  // revisions 1..8
   EXPECT_EQ(view_.revision(), 8u);
