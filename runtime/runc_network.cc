@@ -50,9 +50,9 @@ absl::Status RuncRuntime::CheckHostPorts(const ContainerSpec& spec) const {
   if (spec.ports.empty()) return absl::OkStatus();
   for (const std::string& other : store_.ListEntries()) {
     if (other == spec.id || !ValidateContainerId(other).ok()) continue;
-    absl::StatusOr<ContainerRecord> record = store_.Read(other);
+    absl::StatusOr<RecordSummary> record = store_.ReadSummary(other);
     if (!record.ok()) continue;
-    for (const PortMapping& theirs : record->spec.ports) {
+    for (const PortMapping& theirs : record->ports) {
       for (const PortMapping& ours : spec.ports) {
         if (!Clash(ours, theirs)) continue;
         return absl::FailedPreconditionError(

@@ -129,12 +129,12 @@ absl::StatusOr<ContainerStatus> RuncRuntime::State(const std::string& id) {
 absl::StatusOr<ContainerStatus> RuncRuntime::ReadState(const std::string& id) const {
   // Every file read here is replaced atomically, so this needs no lock and
   // never waits for a Stop or Delete in progress.
-  absl::StatusOr<ContainerRecord> record = store_.Read(id);
+  absl::StatusOr<RecordSummary> record = store_.ReadSummary(id);
   if (!record.ok()) return record.status();
   ContainerStatus st;
   st.id = id;
-  st.labels = record->spec.labels;
-  st.annotations = record->spec.annotations;
+  st.labels = std::move(record->labels);
+  st.annotations = std::move(record->annotations);
   st.created_at = record->created_at;
   st.started_at = record->started_at;
   st.log_path = store_.LogFile(id);

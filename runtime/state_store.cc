@@ -225,6 +225,27 @@ absl::Status StateStore::Write(const ContainerRecord& r) const {
 }
 
 absl::StatusOr<ContainerRecord> StateStore::Read(const std::string& id) const {
+  return Parse(id, ContainerDir(id) + "/state.json");
+}
+
+RecordSummary SummaryOf(const ContainerRecord& r) {
+  RecordSummary s;
+  s.phase = r.phase;
+  s.labels = r.spec.labels;
+  s.annotations = r.spec.annotations;
+  s.ports = r.spec.ports;
+  s.cgroups_path = r.cgroups_path;
+  s.monitor_pid = r.monitor_pid;
+  s.monitor_start_time = r.monitor_start_time;
+  s.pid = r.pid;
+  s.pid_start_time = r.pid_start_time;
+  s.created_at = r.created_at;
+  s.started_at = r.started_at;
+  s.ip = r.ip;
+  return s;
+}
+
+absl::StatusOr<RecordSummary> StateStore::ReadSummary(const std::string& id) const {
   const std::string path = ContainerDir(id) + "/state.json";
   // A record is replaced by renaming a new file into place: the same inode,
   // modification time and size is the same record, parsed already.
@@ -236,16 +257,21 @@ absl::StatusOr<ContainerRecord> StateStore::Read(const std::string& id) const {
   if (stated) {
     absl::MutexLock l(&cache_mu_);
     auto it = cache_.find(id);
-    if (it != cache_.end() && it->second.key == key) return it->second.record;
+    if (it != cache_.end() && it->second.key == key) return it->second.summary;
   }
   absl::StatusOr<ContainerRecord> r = Parse(id, path);
   absl::MutexLock l(&cache_mu_);
-  if (stated && r.ok()) {
-    cache_.insert_or_assign(id, Cached{key, *r});
+  if (!r.ok()) {
+    cache_.erase(id);
+    return r.status();
+  }
+  RecordSummary summary = SummaryOf(*r);
+  if (stated) {
+    cache_.insert_or_assign(id, Cached{key, summary});
   } else {
     cache_.erase(id);
   }
-  return r;
+  return summary;
 }
 
 absl::StatusOr<ContainerRecord> StateStore::Parse(const std::string& id,

@@ -48,6 +48,26 @@ struct ContainerRecord {
   std::string boot_id;
 };
 
+// What is read of every container's record at every relist and for every
+// host-port check (RuncRuntime::ReadState, CheckHostPorts). StateStore keeps
+// it for every container, while the whole record (rootfs layers, argv, env,
+// mounts, ...) is parsed only when asked for.
+struct RecordSummary {
+  RecordPhase phase = RecordPhase::kCreating;
+  std::map<std::string, std::string> labels;       // spec.labels
+  std::map<std::string, std::string> annotations;  // spec.annotations
+  std::vector<PortMapping> ports;                  // spec.ports
+  std::string cgroups_path;
+  pid_t monitor_pid = 0;
+  uint64_t monitor_start_time = 0;
+  pid_t pid = 0;
+  uint64_t pid_start_time = 0;
+  absl::Time created_at = absl::InfinitePast();
+  absl::Time started_at = absl::InfinitePast();
+  std::string ip;
+};
+RecordSummary SummaryOf(const ContainerRecord& record);
+
 // What the monitor wrote when the container ended.
 struct ExitRecord {
   int exit_code = 0;
@@ -88,6 +108,9 @@ class StateStore {
   // kNotFound: no directory or no record; kFailedPrecondition: a record of
   // another version; kDataLoss: unreadable record.
   absl::StatusOr<ContainerRecord> Read(const std::string& id) const;
+  // The summary of the record Read would return, with the same errors;
+  // parsed again only when the record's file has been replaced since.
+  absl::StatusOr<RecordSummary> ReadSummary(const std::string& id) const;
   // nullopt while the container has not exited (or its monitor has not
   // written the file yet).
   std::optional<ExitRecord> ReadExit(const std::string& id) const;
@@ -111,16 +134,16 @@ class StateStore {
   };
   struct Cached {
     FileKey key;
-    ContainerRecord record;
+    RecordSummary summary;
   };
   absl::StatusOr<ContainerRecord> Parse(const std::string& id, const std::string& path) const;
 
   std::string root_;
-  // The last record read of each container, by its file's version: Read is
-  // asked for every container at every relist, and parsing is its cost.
-  // Write drops the entry it replaces (a freed inode can come back with the
-  // next file); entries of containers no longer listed are dropped by
-  // ListEntries.
+  // The summary of the last record read of each container, by its file's
+  // version: ReadSummary is asked for every container at every relist, and
+  // parsing is its cost. Write drops the entry it replaces (a freed inode
+  // can come back with the next file); entries of containers no longer
+  // listed are dropped by ListEntries.
   mutable absl::Mutex cache_mu_;
   mutable std::map<std::string, Cached> cache_ ABSL_GUARDED_BY(cache_mu_);
 };

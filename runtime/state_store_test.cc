@@ -248,18 +248,64 @@ TEST_F(StateStoreTest, EveryNewVersionOfARecordIsReadAndAGoneOneIsNotFound) {
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(back->pid, pid);
     EXPECT_EQ(back->phase, r.phase);
-    EXPECT_EQ(store_->Read("web")->pid, pid) << "read again";
+    auto summary = store_->ReadSummary("web");
+    ASSERT_TRUE(summary.ok()) << summary.status();
+    EXPECT_EQ(summary->pid, pid);
+    EXPECT_EQ(summary->phase, r.phase);
+    EXPECT_EQ(store_->ReadSummary("web")->pid, pid) << "read again";
   }
   // Replaced by something unreadable: not the last good record.
   ASSERT_TRUE(WriteFileAtomic(store_->ContainerDir("web") + "/state.json", "{not json").ok());
   EXPECT_TRUE(absl::IsDataLoss(store_->Read("web").status()));
+  EXPECT_TRUE(absl::IsDataLoss(store_->ReadSummary("web").status()));
   ASSERT_TRUE(store_->Write(r).ok());
   EXPECT_TRUE(store_->Read("web").ok());
+  EXPECT_TRUE(store_->ReadSummary("web").ok());
   // Removed: not found, also after a listing.
   ASSERT_TRUE(RemoveTree(store_->ContainerDir("web")).ok());
   EXPECT_TRUE(absl::IsNotFound(store_->Read("web").status()));
+  EXPECT_TRUE(absl::IsNotFound(store_->ReadSummary("web").status()));
   EXPECT_THAT(store_->ListEntries(), ::testing::IsEmpty());
-  EXPECT_TRUE(absl::IsNotFound(store_->Read("web").status()));
+  EXPECT_TRUE(absl::IsNotFound(store_->ReadSummary("web").status()));
+}
+
+// The summary holds what it says of the record, the same fields as Read's.
+TEST_F(StateStoreTest, TheSummaryIsTheRecordsFields) {
+  ContainerRecord r = Record("web", RecordPhase::kStarted);
+  r.spec.labels = {{"app", "web"}};
+  r.spec.annotations = {{"berth.dev/spec-hash", "v2:0123456789abcdef"}};
+  PortMapping port;
+  port.host_port = 8080;
+  port.container_port = 80;
+  port.protocol = "tcp";
+  r.spec.ports = {port};
+  r.cgroups_path = "/berth/web";
+  r.monitor_pid = 41;
+  r.monitor_start_time = 7;
+  r.pid = 42;
+  r.pid_start_time = 8;
+  r.created_at = absl::FromUnixSeconds(1000);
+  r.started_at = absl::FromUnixSeconds(1001);
+  r.ip = "10.88.0.5";
+  ASSERT_TRUE(store_->CreateDir("web").ok());
+  ASSERT_TRUE(store_->Write(r).ok());
+  absl::StatusOr<ContainerRecord> record = store_->Read("web");
+  absl::StatusOr<RecordSummary> s = store_->ReadSummary("web");
+  ASSERT_TRUE(record.ok() && s.ok());
+  const RecordSummary expected = SummaryOf(*record);
+  EXPECT_EQ(s->phase, RecordPhase::kStarted);
+  EXPECT_EQ(s->labels, r.spec.labels);
+  EXPECT_EQ(s->annotations, expected.annotations);
+  ASSERT_EQ(s->ports.size(), 1u);
+  EXPECT_EQ(s->ports[0].host_port, 8080);
+  EXPECT_EQ(s->cgroups_path, "/berth/web");
+  EXPECT_EQ(s->monitor_pid, expected.monitor_pid);
+  EXPECT_EQ(s->monitor_start_time, expected.monitor_start_time);
+  EXPECT_EQ(s->pid, expected.pid);
+  EXPECT_EQ(s->pid_start_time, expected.pid_start_time);
+  EXPECT_EQ(s->created_at, absl::FromUnixSeconds(1000));
+  EXPECT_EQ(s->started_at, absl::FromUnixSeconds(1001));
+  EXPECT_EQ(s->ip, "10.88.0.5");
 }
 
 }  // namespace
