@@ -134,7 +134,7 @@ absl::StatusOr<ContainerStatus> RuncRuntime::ReadState(const std::string& id) co
   ContainerStatus st;
   st.id = id;
   st.labels = std::move(record->labels);
-  st.annotations = std::move(record->annotations);
+  st.annotations = record->Annotations();
   st.created_at = record->created_at;
   st.started_at = record->started_at;
   st.log_path = store_.LogFile(id);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstring>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -232,7 +233,14 @@ RecordSummary SummaryOf(const ContainerRecord& r) {
   RecordSummary s;
   s.phase = r.phase;
   s.labels = r.spec.labels;
-  s.annotations = r.spec.annotations;
+  for (const auto& [key, value] : r.spec.annotations) {
+    for (const std::string* part : {&key, &value}) {
+      const uint32_t n = static_cast<uint32_t>(part->size());
+      s.packed_annotations.append(reinterpret_cast<const char*>(&n), sizeof(n));
+      s.packed_annotations.append(*part);
+    }
+  }
+  s.packed_annotations.shrink_to_fit();
   s.ports = r.spec.ports;
   s.cgroups_path = r.cgroups_path;
   s.monitor_pid = r.monitor_pid;
@@ -243,6 +251,25 @@ RecordSummary SummaryOf(const ContainerRecord& r) {
   s.started_at = r.started_at;
   s.ip = r.ip;
   return s;
+}
+
+std::map<std::string, std::string> RecordSummary::Annotations() const {
+  std::map<std::string, std::string> out;
+  size_t at = 0;
+  // Reads the next length-prefixed part; false at the end.
+  auto next = [&](std::string* part) {
+    uint32_t n = 0;
+    if (packed_annotations.size() - at < sizeof(n)) return false;
+    std::memcpy(&n, packed_annotations.data() + at, sizeof(n));
+    at += sizeof(n);
+    if (packed_annotations.size() - at < n) return false;
+    part->assign(packed_annotations, at, n);
+    at += n;
+    return true;
+  };
+  std::string key, value;
+  while (next(&key) && next(&value)) out.emplace_hint(out.end(), std::move(key), std::move(value));
+  return out;
 }
 
 absl::StatusOr<RecordSummary> StateStore::ReadSummary(const std::string& id) const {

@@ -273,7 +273,9 @@ TEST_F(StateStoreTest, EveryNewVersionOfARecordIsReadAndAGoneOneIsNotFound) {
 TEST_F(StateStoreTest, TheSummaryIsTheRecordsFields) {
   ContainerRecord r = Record("web", RecordPhase::kStarted);
   r.spec.labels = {{"app", "web"}};
-  r.spec.annotations = {{"berth.dev/spec-hash", "v2:0123456789abcdef"}};
+  r.spec.annotations = {{"berth.dev/spec-hash", "v2:0123456789abcdef"},
+                        {"empty", ""},
+                        {std::string("nul\0inside", 10), std::string(300, 'x')}};
   PortMapping port;
   port.host_port = 8080;
   port.container_port = 80;
@@ -295,7 +297,9 @@ TEST_F(StateStoreTest, TheSummaryIsTheRecordsFields) {
   const RecordSummary expected = SummaryOf(*record);
   EXPECT_EQ(s->phase, RecordPhase::kStarted);
   EXPECT_EQ(s->labels, r.spec.labels);
-  EXPECT_EQ(s->annotations, expected.annotations);
+  EXPECT_EQ(s->Annotations(), r.spec.annotations);
+  EXPECT_EQ(expected.Annotations(), r.spec.annotations);
+  EXPECT_TRUE(RecordSummary().Annotations().empty());
   ASSERT_EQ(s->ports.size(), 1u);
   EXPECT_EQ(s->ports[0].host_port, 8080);
   EXPECT_EQ(s->cgroups_path, "/berth/web");
