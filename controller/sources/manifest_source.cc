@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -247,7 +248,13 @@ void ParallelFor(size_t n, const std::function<void(size_t)>& f) {
   };
   std::vector<std::thread> helpers;
   helpers.reserve(threads - 1);
-  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had: fewer do the work
+    }
+  }
   work();
   for (std::thread& t : helpers) t.join();
 }
@@ -481,6 +488,8 @@ std::vector<std::string> ManifestSource::Scan(const DirectoryChange& change) {
         (known == files_.end() || !known->second.content.has_value() ||
          *known->second.content != p.read.content)) {
       p.parsed = ParseFile(path, p.read.content);
+    } else {
+      std::string().swap(p.read.content);  // the same bytes: not kept twice meanwhile
     }
   });
   for (size_t i = 0; i < names.size(); ++i) {
