@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "controller/spec/container_annotations.h"
-#include "runtime/image/digest.h"
 #include "runtime/names.h"
 #include "runtime/sys/process.h"
 #include "spdlog/spdlog.h"
@@ -68,11 +67,10 @@ FileStatusSink::FileStatusSink(std::string dir) : dir_(std::move(dir)) {
 
 void FileStatusSink::Report(const ContainerReport& report) {
   std::string content = ReportToJson(report).dump(2) + "\n";
-  std::string digest = image::DigestOf(content);
   {
     absl::MutexLock l(&mu_);
     auto it = last_.find(report.id);
-    if (it != last_.end() && it->second == digest) return;
+    if (it != last_.end() && it->second == content) return;
   }
   // Written without the lock: reports of one id come one at a time (the work
   // queue), and other ids need not wait for this fsync.
@@ -82,7 +80,7 @@ void FileStatusSink::Report(const ContainerReport& report) {
     return;
   }
   absl::MutexLock l(&mu_);
-  last_[report.id] = std::move(digest);
+  last_[report.id] = std::move(content);
 }
 
 std::vector<std::string> FileStatusSink::Ids() const {

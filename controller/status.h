@@ -74,8 +74,6 @@ class FileStatusSink : public StatusSink {
  private:
   std::string dir_;
   absl::Mutex mu_;
-  // The digest of the content last written of each id (the content itself
-  // was ~500 bytes a container).
   std::map<std::string, std::string> last_ ABSL_GUARDED_BY(mu_);
 };
 
