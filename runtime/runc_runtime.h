@@ -188,6 +188,11 @@ class RuncRuntime : public Runtime {
   // then, while any member of its group is left, no new process can take
   // that pid, and the group id is still the monitor's.
   absl::Status KillLeftoversOfGoneMonitor(pid_t monitor);
+  // Kills the members of dead monitor `monitor`'s process group left in
+  // MonitorsCgroup and waits until none is left (options_.cleanup_timeout).
+  // The caller knows the monitor is dead (a zombie, or reaped with no
+  // process having its pid).
+  absl::Status KillMonitorGroup(pid_t monitor);
 
   // runc_runtime.cc: the state as callers see it, from the files alone.
   absl::StatusOr<ContainerStatus> ReadState(const std::string& id) const;

@@ -156,6 +156,10 @@ absl::Status RuncRuntime::KillAndForget(const TeardownTarget& target) {
     if (!WaitPidFd(*monitor, options_.cleanup_timeout)) {
       Keep(&first, absl::DeadlineExceededError(
                        absl::StrCat("monitor ", target.monitor_pid, " survived SIGKILL")));
+    } else {
+      // The rest of its group (runc, runc init) got the same SIGKILL but
+      // may still be exiting: wait for them, or the cgroups cannot go.
+      Keep(&first, KillMonitorGroup(target.monitor_pid));
     }
   } else if (!target.monitor_done) {
     Keep(&first, KillLeftoversOfGoneMonitor(target.monitor_pid));
@@ -188,6 +192,10 @@ void RuncRuntime::RemoveMonitorsCgroupIfEmpty() {
 
 absl::Status RuncRuntime::KillLeftoversOfGoneMonitor(pid_t monitor) {
   if (monitor <= 0 || kill(monitor, 0) == 0 || errno != ESRCH) return absl::OkStatus();
+  return KillMonitorGroup(monitor);
+}
+
+absl::Status RuncRuntime::KillMonitorGroup(pid_t monitor) {
   const absl::Time deadline = absl::Now() + options_.cleanup_timeout;
   while (true) {
     bool left = false;

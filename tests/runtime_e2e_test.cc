@@ -9,7 +9,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -176,16 +178,22 @@ TEST_F(RuntimeE2eTest, MonitorsRunInOneCgroupOutOfTheCallers) {
   EXPECT_THAT(ExistingCgroupDirs(monitors), IsEmpty()) << "removed with the last monitor";
 }
 
-// A monitor killed alone (so without its exit file) can leave members of
-// its process group in the monitors' cgroup (runc; runc init before runc
-// moves it). Delete finds them by the monitor's pid as their group id.
-TEST_F(RuntimeE2eTest, DeleteKillsWhatAKilledMonitorsGroupLeftInTheMonitorsCgroup) {
-  // A group leader that leaves one member behind and exits.
+// A process group as a monitor leads one: its leader (in its own group,
+// waiting to be killed) and one member (sleep) that stays when the leader
+// goes. Both are children of this process.
+struct MonitorLikeGroup {
+  pid_t leader = -1;
+  uint64_t leader_start = 0;
+  pid_t member = -1;
+  uint64_t member_start = 0;
+};
+
+MonitorLikeGroup StartMonitorLikeGroup() {
+  MonitorLikeGroup g;
   int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const pid_t leader = fork();
-  ASSERT_GE(leader, 0);
-  if (leader == 0) {
+  if (pipe(fds) != 0) return g;
+  g.leader = fork();
+  if (g.leader == 0) {
     setpgid(0, 0);
     const pid_t member = fork();
     if (member == 0) {
@@ -200,34 +208,102 @@ TEST_F(RuntimeE2eTest, DeleteKillsWhatAKilledMonitorsGroupLeftInTheMonitorsCgrou
     _exit(0);
   }
   close(fds[1]);
-  pid_t member = 0;
-  ASSERT_EQ(read(fds[0], &member, sizeof member), static_cast<ssize_t>(sizeof member));
+  if (g.leader > 0 && read(fds[0], &g.member, sizeof g.member) == sizeof g.member) {
+    g.leader_start = ProcessStartTime(g.leader);
+    g.member_start = ProcessStartTime(g.member);
+  }
   close(fds[0]);
-  const uint64_t leader_start = ProcessStartTime(leader);
-  const uint64_t member_start = ProcessStartTime(member);
-  absl::StatusOr<UniqueFd> member_fd = OpenPidFd(member, member_start);
+  return g;
+}
+
+// The record a create leaves for container `id` whose monitor is `monitor`.
+ContainerRecord RecordWithMonitor(const std::string& id, const std::string& cgroup_parent,
+                                  pid_t monitor, uint64_t monitor_start) {
+  ContainerRecord record;
+  record.spec.id = id;
+  record.spec.rootfs_layers = {BusyboxRootfs()};
+  record.spec.args = {"/bin/sleep", "1000"};
+  record.phase = RecordPhase::kStarted;
+  record.cgroups_path = cgroup_parent + "/" + id;
+  record.monitor_pid = monitor;
+  record.monitor_start_time = monitor_start;
+  return record;
+}
+
+// A monitor killed alone (so without its exit file) can leave members of
+// its process group in the monitors' cgroup (runc; runc init before runc
+// moves it). Delete finds them by the monitor's pid as their group id.
+TEST_F(RuntimeE2eTest, DeleteKillsWhatAKilledMonitorsGroupLeftInTheMonitorsCgroup) {
+  MonitorLikeGroup g = StartMonitorLikeGroup();
+  ASSERT_GT(g.member, 0);
+  absl::StatusOr<UniqueFd> member_fd = OpenPidFd(g.member, g.member_start);
   ASSERT_TRUE(member_fd.ok()) << member_fd.status();
   const std::string monitors = world_.cgroup_parent() + "/_monitors";
-  ASSERT_TRUE(MoveToCgroup(member, monitors).ok());
-  kill(leader, SIGKILL);
-  ASSERT_EQ(waitpid(leader, nullptr, 0), leader);
+  ASSERT_TRUE(MoveToCgroup(g.member, monitors).ok());
+  kill(g.leader, SIGKILL);
+  ASSERT_EQ(waitpid(g.leader, nullptr, 0), g.leader);
 
-  // Its container's record, as a create left it.
   StateStore store(world_.state_dir());
   ASSERT_TRUE(store.CreateDir("lost").ok());
-  ContainerRecord record;
-  record.spec = Spec("lost", {"/bin/sleep", "1000"});
-  record.phase = RecordPhase::kStarted;
-  record.cgroups_path = world_.cgroup_parent() + "/lost";
-  record.monitor_pid = leader;
-  record.monitor_start_time = leader_start;
-  ASSERT_TRUE(store.Write(record).ok());
+  ASSERT_TRUE(
+      store.Write(RecordWithMonitor("lost", world_.cgroup_parent(), g.leader, g.leader_start))
+          .ok());
 
   ASSERT_TRUE(runtime_->Delete("lost").ok());
-  EXPECT_FALSE(ProcessIsAlive(member, member_start));
+  EXPECT_FALSE(ProcessIsAlive(g.member, g.member_start));
   (void)SignalPidFd(*member_fd, SIGKILL);  // left by a failure
-  waitpid(member, nullptr, WNOHANG);       // if this process is its subreaper
+  waitpid(g.member, nullptr, WNOHANG);     // if this process is its subreaper
   EXPECT_THAT(ExistingCgroupDirs(monitors), IsEmpty());
+}
+
+// Delete of a container whose monitor still runs kills the monitor's whole
+// group, and waits for every member to be gone, not for the monitor alone:
+// a member that outlives it for a while (here: frozen until thawed; runc in
+// the middle of its own exit) would keep the monitors' cgroup. Needs a v1
+// freezer (v2's lets SIGKILL through).
+TEST_F(RuntimeE2eTest, DeleteWaitsForEveryMemberOfALiveMonitorsGroup) {
+  const std::string frozen = world_.cgroup_parent() + "/frozen";
+  const std::string state_file = FreezerStatePath(frozen);
+  if (!absl::EndsWith(state_file, "/freezer.state")) GTEST_SKIP() << "no v1 freezer";
+  const std::string frozen_dir(absl::StripSuffix(state_file, "/freezer.state"));
+
+  MonitorLikeGroup g = StartMonitorLikeGroup();
+  ASSERT_GT(g.member, 0);
+  absl::StatusOr<UniqueFd> member_fd = OpenPidFd(g.member, g.member_start);
+  ASSERT_TRUE(member_fd.ok()) << member_fd.status();
+  const std::string monitors = world_.cgroup_parent() + "/_monitors";
+  ASSERT_TRUE(MoveToCgroup(g.member, monitors).ok());  // makes the parents too
+  ASSERT_EQ(mkdir(frozen_dir.c_str(), 0755), 0) << strerror(errno);
+  absl::Cleanup remove_frozen = [&] { rmdir(frozen_dir.c_str()); };
+  // The member is in the monitors' cgroup in every hierarchy but the
+  // freezer's, where it is frozen: SIGKILL waits for the thaw.
+  std::ofstream(frozen_dir + "/cgroup.procs") << g.member << std::flush;
+  std::ofstream(state_file) << "FROZEN" << std::flush;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto v = ReadFile(state_file);
+        return v.ok() && absl::StartsWith(*v, "FROZEN");
+      },
+      absl::Seconds(5)));
+
+  StateStore store(world_.state_dir());
+  ASSERT_TRUE(store.CreateDir("live").ok());
+  ASSERT_TRUE(
+      store.Write(RecordWithMonitor("live", world_.cgroup_parent(), g.leader, g.leader_start))
+          .ok());
+
+  std::thread thaw([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::ofstream(state_file) << "THAWED" << std::flush;
+  });
+  const absl::Status deleted = runtime_->Delete("live");
+  thaw.join();
+  EXPECT_TRUE(deleted.ok()) << deleted;
+  EXPECT_FALSE(ProcessIsAlive(g.member, g.member_start)) << "Delete returned before it died";
+  EXPECT_THAT(ExistingCgroupDirs(monitors), IsEmpty());
+  (void)SignalPidFd(*member_fd, SIGKILL);  // left by a failure
+  waitpid(g.leader, nullptr, 0);
+  waitpid(g.member, nullptr, WNOHANG);
 }
 
 // An earlier berthd gave each monitor a cgroup of its own: at recovery an
