@@ -6,14 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <optional>
 #include <set>
-#include <system_error>
-#include <thread>
 #include <tuple>
 #include <utility>
 
@@ -22,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "controller/queue/parallel_for.h"
 #include "controller/spec/container_annotations.h"
 #include "controller/spec/spec_parser.h"
 #include "controller/spec/yaml_reader.h"
@@ -226,38 +224,6 @@ struct Prepared {
   ReadResult read;         // when reread
   std::optional<ParseOutcome> parsed;  // when the bytes read differ from the last ones
 };
-
-// Calls `f(i)` for every i in [0, n): on this thread alone for small n, else
-// on up to one thread per core (at most 8), each taking the next chunk of 16
-// indexes. `f` must be safe to call concurrently for different i. Returns
-// when every call has returned.
-void ParallelFor(size_t n, const std::function<void(size_t)>& f) {
-  constexpr size_t kChunk = 16;
-  constexpr size_t kMinPerThread = 64;  // below ~2 ms of work a thread is not worth it
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const size_t threads = std::min<size_t>({cores, 8, n / kMinPerThread});
-  if (threads <= 1) {
-    for (size_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t begin = next.fetch_add(kChunk); begin < n; begin = next.fetch_add(kChunk)) {
-      for (size_t i = begin; i < std::min(n, begin + kChunk); ++i) f(i);
-    }
-  };
-  std::vector<std::thread> helpers;
-  helpers.reserve(threads - 1);
-  for (size_t t = 1; t < threads; ++t) {
-    try {
-      helpers.emplace_back(work);
-    } catch (const std::system_error&) {
-      break;  // no thread to be had: fewer do the work
-    }
-  }
-  work();
-  for (std::thread& t : helpers) t.join();
-}
 
 std::string IdList(const std::vector<NodeContainer>& objects) {
   std::vector<std::string> ids;
