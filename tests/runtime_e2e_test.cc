@@ -11,7 +11,6 @@
 #include <string>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -256,54 +255,103 @@ TEST_F(RuntimeE2eTest, DeleteKillsWhatAKilledMonitorsGroupLeftInTheMonitorsCgrou
   EXPECT_THAT(ExistingCgroupDirs(monitors), IsEmpty());
 }
 
+// The record of container `id` whose monitor is a live monitor-like group
+// with its member in the monitors' cgroup in every hierarchy but the
+// freezer's, where it is frozen: a SIGKILL to it waits for the thaw (runc in
+// the middle of its own exit, stretched). Needs a v1 freezer (v2's lets
+// SIGKILL through): tests skip without one.
+class FrozenMemberTest : public RuntimeE2eTest {
+ protected:
+  void SetUp() override {
+    RuntimeE2eTest::SetUp();
+    state_file_ = FreezerStatePath(world_.cgroup_parent() + "/frozen");
+    if (!absl::EndsWith(state_file_, "/freezer.state")) GTEST_SKIP() << "no v1 freezer";
+    frozen_dir_ = std::string(absl::StripSuffix(state_file_, "/freezer.state"));
+    g_ = StartMonitorLikeGroup();
+    ASSERT_GT(g_.member, 0);
+    absl::StatusOr<UniqueFd> member_fd = OpenPidFd(g_.member, g_.member_start);
+    ASSERT_TRUE(member_fd.ok()) << member_fd.status();
+    member_fd_ = *std::move(member_fd);
+    ASSERT_TRUE(MoveToCgroup(g_.member, monitors_).ok());  // makes the parents too
+    ASSERT_EQ(mkdir(frozen_dir_.c_str(), 0755), 0) << strerror(errno);
+    std::ofstream(frozen_dir_ + "/cgroup.procs") << g_.member << std::flush;
+    std::ofstream(state_file_) << "FROZEN" << std::flush;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto v = ReadFile(state_file_);
+          return v.ok() && absl::StartsWith(*v, "FROZEN");
+        },
+        absl::Seconds(5)));
+    StateStore store(world_.state_dir());
+    ASSERT_TRUE(store.CreateDir("live").ok());
+    ASSERT_TRUE(
+        store.Write(RecordWithMonitor("live", world_.cgroup_parent(), g_.leader, g_.leader_start))
+            .ok());
+  }
+
+  void TearDown() override {
+    if (!frozen_dir_.empty()) {
+      Thaw();
+      (void)SignalPidFd(member_fd_, SIGKILL);  // left by a failure
+      WaitFor([&] { return !ProcessIsAlive(g_.member, g_.member_start); }, absl::Seconds(5));
+      if (g_.leader > 0) {
+        kill(g_.leader, SIGKILL);
+        waitpid(g_.leader, nullptr, 0);
+      }
+      waitpid(g_.member, nullptr, WNOHANG);  // if this process is its subreaper
+      rmdir(frozen_dir_.c_str());
+    }
+    RuntimeE2eTest::TearDown();
+  }
+
+  void Thaw() { std::ofstream(state_file_) << "THAWED" << std::flush; }
+
+  const std::string monitors_ = world_.cgroup_parent() + "/_monitors";
+  std::string state_file_;
+  std::string frozen_dir_;
+  MonitorLikeGroup g_;
+  UniqueFd member_fd_;
+};
+
 // Delete of a container whose monitor still runs kills the monitor's whole
 // group, and waits for every member to be gone, not for the monitor alone:
-// a member that outlives it for a while (here: frozen until thawed; runc in
-// the middle of its own exit) would keep the monitors' cgroup. Needs a v1
-// freezer (v2's lets SIGKILL through).
-TEST_F(RuntimeE2eTest, DeleteWaitsForEveryMemberOfALiveMonitorsGroup) {
-  const std::string frozen = world_.cgroup_parent() + "/frozen";
-  const std::string state_file = FreezerStatePath(frozen);
-  if (!absl::EndsWith(state_file, "/freezer.state")) GTEST_SKIP() << "no v1 freezer";
-  const std::string frozen_dir(absl::StripSuffix(state_file, "/freezer.state"));
-
-  MonitorLikeGroup g = StartMonitorLikeGroup();
-  ASSERT_GT(g.member, 0);
-  absl::StatusOr<UniqueFd> member_fd = OpenPidFd(g.member, g.member_start);
-  ASSERT_TRUE(member_fd.ok()) << member_fd.status();
-  const std::string monitors = world_.cgroup_parent() + "/_monitors";
-  ASSERT_TRUE(MoveToCgroup(g.member, monitors).ok());  // makes the parents too
-  ASSERT_EQ(mkdir(frozen_dir.c_str(), 0755), 0) << strerror(errno);
-  absl::Cleanup remove_frozen = [&] { rmdir(frozen_dir.c_str()); };
-  // The member is in the monitors' cgroup in every hierarchy but the
-  // freezer's, where it is frozen: SIGKILL waits for the thaw.
-  std::ofstream(frozen_dir + "/cgroup.procs") << g.member << std::flush;
-  std::ofstream(state_file) << "FROZEN" << std::flush;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        auto v = ReadFile(state_file);
-        return v.ok() && absl::StartsWith(*v, "FROZEN");
-      },
-      absl::Seconds(5)));
-
-  StateStore store(world_.state_dir());
-  ASSERT_TRUE(store.CreateDir("live").ok());
-  ASSERT_TRUE(
-      store.Write(RecordWithMonitor("live", world_.cgroup_parent(), g.leader, g.leader_start))
-          .ok());
-
+// a member that outlives it for a while would keep the monitors' cgroup.
+TEST_F(FrozenMemberTest, DeleteWaitsForEveryMemberOfALiveMonitorsGroup) {
   std::thread thaw([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    std::ofstream(state_file) << "THAWED" << std::flush;
+    Thaw();
   });
   const absl::Status deleted = runtime_->Delete("live");
   thaw.join();
   EXPECT_TRUE(deleted.ok()) << deleted;
-  EXPECT_FALSE(ProcessIsAlive(g.member, g.member_start)) << "Delete returned before it died";
-  EXPECT_THAT(ExistingCgroupDirs(monitors), IsEmpty());
-  (void)SignalPidFd(*member_fd, SIGKILL);  // left by a failure
-  waitpid(g.leader, nullptr, 0);
-  waitpid(g.member, nullptr, WNOHANG);
+  EXPECT_FALSE(ProcessIsAlive(g_.member, g_.member_start)) << "Delete returned before it died";
+  EXPECT_THAT(ExistingCgroupDirs(monitors_), IsEmpty());
+}
+
+// A member that outlives the cleanup timeout fails the Delete, naming the
+// container and the monitor whose group it is in. The record is gone with
+// the failed Delete, so the next start's recovery ends the member (a
+// stranger in the monitors' cgroup) and removes that cgroup.
+TEST_F(FrozenMemberTest, AMemberOutlivingTheCleanupTimeoutFailsDelete) {
+  RuncRuntimeOptions options = world_.RuntimeOptions();
+  options.cleanup_timeout = absl::Milliseconds(300);
+  runtime_.reset();
+  runtime_ = OpenRuntime(options);
+  ASSERT_NE(runtime_, nullptr);
+  const absl::Status deleted = runtime_->Delete("live");
+  EXPECT_FALSE(deleted.ok());
+  EXPECT_THAT(std::string(deleted.message()), HasSubstr("live"));
+  EXPECT_THAT(std::string(deleted.message()),
+              HasSubstr(absl::StrCat("monitor ", g_.leader, "'s group survived SIGKILL")));
+  EXPECT_TRUE(ProcessIsAlive(g_.member, g_.member_start));
+
+  Thaw();
+  runtime_.reset();
+  runtime_ = OpenRuntime(options);
+  ASSERT_NE(runtime_, nullptr);
+  EXPECT_TRUE(WaitFor([&] { return !ProcessIsAlive(g_.member, g_.member_start); },
+                      absl::Seconds(5)));
+  EXPECT_THAT(ExistingCgroupDirs(monitors_), IsEmpty());
 }
 
 // An earlier berthd gave each monitor a cgroup of its own: at recovery an
