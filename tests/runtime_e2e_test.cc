@@ -179,7 +179,8 @@ TEST_F(RuntimeE2eTest, MonitorsRunInOneCgroupOutOfTheCallers) {
 
 // A process group as a monitor leads one: its leader (in its own group,
 // waiting to be killed) and one member (sleep) that stays when the leader
-// goes. Both are children of this process.
+// goes. Both are children of this process; pids are -1 when the group
+// could not be made (nothing of it is left then).
 struct MonitorLikeGroup {
   pid_t leader = -1;
   uint64_t leader_start = 0;
@@ -210,6 +211,11 @@ MonitorLikeGroup StartMonitorLikeGroup() {
   if (g.leader > 0 && read(fds[0], &g.member, sizeof g.member) == sizeof g.member) {
     g.leader_start = ProcessStartTime(g.leader);
     g.member_start = ProcessStartTime(g.member);
+  } else if (g.leader > 0) {  // no member: the leader (and its group) goes
+    kill(-g.leader, SIGKILL);
+    waitpid(g.leader, nullptr, 0);
+    g.leader = -1;
+    g.member = -1;
   }
   close(fds[0]);
   return g;
