@@ -53,6 +53,7 @@ void RuncRuntime::Recover() {
     }
     if (record->phase == RecordPhase::kCreating || record->phase == RecordPhase::kDeleting) {
       TeardownTarget target = RecordedTarget(name, *record);
+      target.after_failed_teardown = record->phase == RecordPhase::kDeleting;
       FindMonitor(&target);
       note(&recovery_.rolled_back, name, TearDown(target));
       continue;

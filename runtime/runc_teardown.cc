@@ -105,9 +105,13 @@ absl::Status RuncRuntime::Delete(const std::string& id) {
   absl::StatusOr<ContainerRecord> record = store_.Read(id);
   absl::Status s;
   if (record.ok()) {
+    TeardownTarget target = RecordedTarget(id, *record);
+    target.after_failed_teardown = record->phase == RecordPhase::kDeleting;
     record->phase = RecordPhase::kDeleting;
-    if (absl::Status w = store_.Write(*record); !w.ok()) spdlog::warn("{}", w.ToString());
-    s = TearDown(RecordedTarget(id, *record));
+    if (!target.after_failed_teardown) {
+      if (absl::Status w = store_.Write(*record); !w.ok()) spdlog::warn("{}", w.ToString());
+    }
+    s = TearDown(target);
   } else if (absl::IsFailedPrecondition(record.status())) {
     return record.status();  // a newer version's record: not ours to destroy
   } else {
@@ -243,7 +247,8 @@ absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
   const bool nothing_runs = target.pid > 0 && target.monitor_pid > 0 &&
                             !ProcessIsAlive(target.pid, target.pid_start_time) && monitor_gone;
   // Asked before the directory (and the exit file in it) is emptied.
-  const bool monitor_done = monitor_gone && store_.ReadExit(id).has_value();
+  const bool monitor_done =
+      !target.after_failed_teardown && monitor_gone && store_.ReadExit(id).has_value();
   std::optional<absl::Status> unmounted;
   std::thread unmount;
   if (nothing_runs) {
@@ -266,9 +271,12 @@ absl::Status RuncRuntime::TearDown(const TeardownTarget& target) {
   rest.monitor_done = monitor_done;
   Keep(&first, KillAndForget(rest));
   Keep(&first, unmounted.has_value() ? *unmounted : Unmount(store_.RootfsDir(id)));
-  // A failed DEL keeps the record and the cache: a retry runs it again.
+  // A failure keeps the record (saying "deleting") and the network cache:
+  // a retry knows the monitor, the cgroups and the network again and goes
+  // on where this one stopped. Until then the container is listed as
+  // Unknown, "Deleting".
   Keep(&first, released);
-  if (released.ok()) Keep(&first, RemoveTree(store_.ContainerDir(id)));
+  if (first.ok()) Keep(&first, RemoveTree(store_.ContainerDir(id)));
   return first;
 }
 

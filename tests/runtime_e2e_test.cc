@@ -261,7 +261,7 @@ TEST_F(RuntimeE2eTest, DeleteKillsWhatAKilledMonitorsGroupLeftInTheMonitorsCgrou
   EXPECT_THAT(ExistingCgroupDirs(monitors), IsEmpty());
 }
 
-// The record of container `id` whose monitor is a live monitor-like group
+// The record of container "live" whose monitor is a live monitor-like group
 // with its member in the monitors' cgroup in every hierarchy but the
 // freezer's, where it is frozen: a SIGKILL to it waits for the thaw (runc in
 // the middle of its own exit, stretched). Needs a v1 freezer (v2's lets
@@ -273,6 +273,11 @@ class FrozenMemberTest : public RuntimeE2eTest {
     state_file_ = FreezerStatePath(world_.cgroup_parent() + "/frozen");
     if (!absl::EndsWith(state_file_, "/freezer.state")) GTEST_SKIP() << "no v1 freezer";
     frozen_dir_ = std::string(absl::StripSuffix(state_file_, "/freezer.state"));
+  }
+
+  // Makes the group and the record; after the runtime is opened (its
+  // recovery would kill a monitor-like group as a stranger).
+  void Arrange() {
     g_ = StartMonitorLikeGroup();
     ASSERT_GT(g_.member, 0);
     absl::StatusOr<UniqueFd> member_fd = OpenPidFd(g_.member, g_.member_start);
@@ -298,13 +303,15 @@ class FrozenMemberTest : public RuntimeE2eTest {
   void TearDown() override {
     if (!frozen_dir_.empty()) {
       Thaw();
-      (void)SignalPidFd(member_fd_, SIGKILL);  // left by a failure
-      WaitFor([&] { return !ProcessIsAlive(g_.member, g_.member_start); }, absl::Seconds(5));
+      if (g_.member > 0) {
+        (void)SignalPidFd(member_fd_, SIGKILL);  // left by a failure
+        WaitFor([&] { return !ProcessIsAlive(g_.member, g_.member_start); }, absl::Seconds(5));
+        waitpid(g_.member, nullptr, WNOHANG);  // if this process is its subreaper
+      }
       if (g_.leader > 0) {
         kill(g_.leader, SIGKILL);
         waitpid(g_.leader, nullptr, 0);
       }
-      waitpid(g_.member, nullptr, WNOHANG);  // if this process is its subreaper
       rmdir(frozen_dir_.c_str());
     }
     RuntimeE2eTest::TearDown();
@@ -323,6 +330,7 @@ class FrozenMemberTest : public RuntimeE2eTest {
 // group, and waits for every member to be gone, not for the monitor alone:
 // a member that outlives it for a while would keep the monitors' cgroup.
 TEST_F(FrozenMemberTest, DeleteWaitsForEveryMemberOfALiveMonitorsGroup) {
+  ASSERT_NO_FATAL_FAILURE(Arrange());
   std::thread thaw([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     Thaw();
@@ -335,15 +343,16 @@ TEST_F(FrozenMemberTest, DeleteWaitsForEveryMemberOfALiveMonitorsGroup) {
 }
 
 // A member that outlives the cleanup timeout fails the Delete, naming the
-// container and the monitor whose group it is in. The record is gone with
-// the failed Delete, so the next start's recovery ends the member (a
-// stranger in the monitors' cgroup) and removes that cgroup.
+// container and the monitor whose group it is in. The record stays, saying
+// "deleting", so the next start's recovery rolls it back: it ends the
+// member and removes the monitors' cgroup.
 TEST_F(FrozenMemberTest, AMemberOutlivingTheCleanupTimeoutFailsDelete) {
   RuncRuntimeOptions options = world_.RuntimeOptions();
   options.cleanup_timeout = absl::Milliseconds(300);
   runtime_.reset();
   runtime_ = OpenRuntime(options);
   ASSERT_NE(runtime_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Arrange());
   const absl::Status deleted = runtime_->Delete("live");
   EXPECT_FALSE(deleted.ok());
   EXPECT_THAT(std::string(deleted.message()), HasSubstr("live"));
@@ -355,9 +364,49 @@ TEST_F(FrozenMemberTest, AMemberOutlivingTheCleanupTimeoutFailsDelete) {
   runtime_.reset();
   runtime_ = OpenRuntime(options);
   ASSERT_NE(runtime_, nullptr);
+  EXPECT_THAT(runtime_->recovery().rolled_back, ElementsAre("live"));
+  EXPECT_THAT(runtime_->recovery().errors, IsEmpty());
   EXPECT_TRUE(WaitFor([&] { return !ProcessIsAlive(g_.member, g_.member_start); },
                       absl::Seconds(5)));
   EXPECT_THAT(ExistingCgroupDirs(monitors_), IsEmpty());
+  EXPECT_NE(access(StateStore(world_.state_dir()).ContainerDir("live").c_str(), F_OK), 0);
+}
+
+// After such a failure the container is listed as "Deleting", and a retry
+// of the Delete (the reconciler's, for a leftover record) finishes it: it
+// finds the gone monitor's group by the record, even though the monitor
+// wrote its exit file before it was killed, and waits for the member.
+TEST_F(FrozenMemberTest, ARetriedDeleteFinishesWhatAFailedOneLeft) {
+  RuncRuntimeOptions options = world_.RuntimeOptions();
+  options.cleanup_timeout = absl::Seconds(1);
+  runtime_.reset();
+  runtime_ = OpenRuntime(options);
+  ASSERT_NE(runtime_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Arrange());
+  StateStore store(world_.state_dir());
+  std::ofstream(store.ExitFile("live")) << R"({"exit_code": 0})" << std::flush;
+  ASSERT_TRUE(store.ReadExit("live").has_value());
+  EXPECT_FALSE(runtime_->Delete("live").ok());
+  absl::StatusOr<ContainerStatus> st = runtime_->State("live");
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->state, ContainerState::kUnknown);
+  EXPECT_EQ(st->reason, "Deleting");
+  // The monitor is gone (reaped: not even a zombie), its member frozen.
+  ASSERT_EQ(waitpid(g_.leader, nullptr, 0), g_.leader);
+  g_.leader = 0;
+  ASSERT_TRUE(ProcessIsAlive(g_.member, g_.member_start));
+
+  std::thread thaw([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    Thaw();
+  });
+  const absl::Status retried = runtime_->Delete("live");
+  thaw.join();
+  EXPECT_TRUE(retried.ok()) << retried;
+  EXPECT_FALSE(ProcessIsAlive(g_.member, g_.member_start)) << "Delete returned before it died";
+  EXPECT_THAT(ExistingCgroupDirs(monitors_), IsEmpty());
+  EXPECT_NE(access(store.ContainerDir("live").c_str(), F_OK), 0);
+  EXPECT_TRUE(absl::IsNotFound(runtime_->State("live").status()));
 }
 
 // An earlier berthd gave each monitor a cgroup of its own: at recovery an
