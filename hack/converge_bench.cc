@@ -9,9 +9,14 @@
 //   berthd    N manifests renamed into the watched directory (busybox
 //             `sleep`, imagePullPolicy Never, stopSignal SIGKILL as the
 //             floor kills), timed until every status file says Running;
-//             then every manifest unlinked, until every status file is gone.
+//             then every manifest unlinked, until every status file is gone;
+//   podman    when podman is installed (--podman): `podman kube play
+//             --network none` of the same containers as N one-container
+//             Pods, then `podman kube down` (hack/podman_floor.h). Its
+//             conmons and containers run in cgroups of podman's own: only
+//             its machine CPU is printed.
 //
-// The three take turns (--rounds; the order rotates) so that a machine
+// The sides take turns (--rounds; the order rotates) so that a machine
 // whose speed drifts slows them alike. CPU is counted two ways:
 //   * accounted: cpuacct usage of the processes of each side: the
 //     benchmark runs in a cpuacct cgroup of its own (its children, runc and
@@ -22,13 +27,18 @@
 //     not count;
 //   * machine: busy time from /proc/stat over the same interval (includes
 //     everything else the machine does; printed with the load average).
+// With every container running, each side also changes one container
+// --changes times (a new manifest, or `runc kill`, `runc delete` and
+// `runc run -d`) and crashes as many others, one each (a SIGKILL to its
+// process, until it runs again; the floor waits for the exit by pidfd,
+// then `runc delete` and `runc run -d`): latencies, not in the CPU figures.
 // After each berthd converge, berthd's resident set and the monitors'
 // private memory (smaps_rollup) are read, and berthd's again 12 s later,
 // once it has given back the memory the converge freed.
 //
 //   build/hack/berth-bench-converge [--n=20,100,300] [--rounds=3]
 //       [--changes=3] [--workers=0] [--berthd=...] [--monitor=...]
-//       [--berthd_log=FILE]
+//       [--podman=auto|none|PATH] [--berthd_log=FILE]
 //
 // As root; the containers get no network (an empty --cni-conf-dir).
 #include <signal.h>
@@ -42,6 +52,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +66,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "hack/podman_floor.h"
 #include "hack/runc_floor.h"
 #include "nlohmann/json.hpp"
 #include "runtime/sys/process.h"
@@ -65,12 +77,15 @@
 ABSL_FLAG(std::string, n, "20,100,300", "container counts, comma-separated");
 ABSL_FLAG(int, rounds, 3, "rounds of each count (each side once a round)");
 ABSL_FLAG(int, changes, 3,
-          "one container's spec changed this many times a round, the others running "
-          "(the round's median counts)");
+          "one container's spec changed this many times a round, the others running, and "
+          "as many others crashed (SIGKILL) and restarted (the round's medians count)");
 ABSL_FLAG(std::string, berthd_log, "", "copy berthd's log here at the end");
 ABSL_FLAG(int, workers, 0, "berthd's --workers and the parallel floor's loops (0: cores)");
 ABSL_FLAG(std::string, berthd, BERTH_BERTHD_PATH, "the berthd to measure");
 ABSL_FLAG(std::string, monitor, BERTH_MONITOR_PATH, "the berth-monitor berthd runs");
+ABSL_FLAG(std::string, podman, "auto",
+          "podman for a fourth side (kube play / kube down of the same containers as Pods): "
+          "a path, auto (podman on PATH, if any) or none");
 
 namespace berth {
 namespace {
@@ -151,9 +166,11 @@ std::vector<pid_t> CgroupPids(const std::string& dir) {
 struct Run {
   double up_ms = 0, down_ms = 0;
   double change_ms = 0;   // one container replaced while the others run (median)
+  double crash_ms = 0;    // a crashed container running again, the others running (median)
   double cpu_ms = 0;      // accounted, up and down
   double machine_ms = 0;  // /proc/stat, up and down
-  // berthd's side only, up and down: berthd's own CPU and that of the
+  // berthd's side only, up and down (not the changes, crashes and the
+  // settling between them): berthd's own CPU and that of the
   // children it waited for (runc delete); the rest of cpu_ms is the
   // monitors, the runc create they run, runc init and the containers.
   double berthd_ms = 0, berthd_children_ms = 0;
@@ -182,10 +199,15 @@ class CpuMeter {
 };
 
 double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   const size_t m = v.size() / 2;
   return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
+
+// Crashes a round: one for each change, each of another container (never
+// the first, the one changed), so that each is a first exit.
+int Crashes(int n) { return std::min(absl::GetFlag(FLAGS_changes), n - 1); }
 
 int Fail(const std::string& what) {
   std::fprintf(stderr, "berth-bench-converge: %s\n", what.c_str());
@@ -247,6 +269,18 @@ int Main(int argc, char** argv) {
       bench::RuncFloor::Prepare(world.dir() + "/raw", spec, rootfs);
   if (!floor.ok()) return Fail(floor.status().ToString());
 
+  // Podman, if there is one.
+  std::optional<bench::PodmanFloor> podman;
+  if (std::string path = absl::GetFlag(FLAGS_podman); path != "none") {
+    if (path == "auto") path = bench::PodmanFloor::Find();
+    if (!path.empty()) {
+      absl::StatusOr<bench::PodmanFloor> p =
+          bench::PodmanFloor::Prepare(path, world.dir() + "/podman", rootfs);
+      if (!p.ok()) return Fail(p.status().ToString());
+      podman = *std::move(p);
+    }
+  }
+
   // berthd, once, on an empty manifests directory.
   const std::string manifests = world.dir() + "/manifests";
   const std::string staging = world.dir() + "/staging";
@@ -305,7 +339,7 @@ int Main(int argc, char** argv) {
               "CPU ms/ctr", "machine ms/ctr");
   int serial = 0;
   for (int n : counts) {
-    std::vector<Run> seq, par, berth;
+    std::vector<Run> seq, par, berth, pods;
     int64_t rss_kb = 0, private_kb = 0, monitor_kb = 0, monitors = 0;
     // The same a while after the converge, once berthd has given back what
     // the burst freed (it looks every 10 s).
@@ -330,6 +364,15 @@ int Main(int argc, char** argv) {
           changes.push_back(absl::ToDoubleMilliseconds(absl::Now() - change));
         }
         run.change_ms = Median(changes);
+        // Crashes (not in the CPU figures): a SIGKILL to one container's
+        // process, noticed, deleted and run again, each a different one.
+        std::vector<double> crashes;
+        for (int c = 0; c < Crashes(n); ++c) {
+          absl::StatusOr<absl::Duration> took = floor->CrashRestart(absl::StrCat(prefix, 1 + c));
+          if (!took.ok()) return Fail(took.status().ToString());
+          crashes.push_back(absl::ToDoubleMilliseconds(*took));
+        }
+        run.crash_ms = Median(crashes);
         meter.Begin();
         absl::StatusOr<absl::Duration> down = floor->KillDeleteAll(prefix, 0, n);
         if (!down.ok()) return Fail(down.status().ToString());
@@ -406,6 +449,7 @@ int Main(int argc, char** argv) {
                                    "/berthd.log)"));
         run.up_ms = absl::ToDoubleMilliseconds(absl::Now() - begin);
         meter.End(CgroupUsage(berth_cgroup) - berth_before, &run.cpu_ms, &run.machine_ms);
+        const ProcCpu berthd_up = ProcessCpu(berthd.pid());
         // Memory, once converged (outside the timed part).
         const absl::Time converged = absl::Now();
         rss_kb = std::max(rss_kb, ProcKb(berthd.pid(), "status", "VmRSS:"));
@@ -421,22 +465,32 @@ int Main(int argc, char** argv) {
         }
         monitor_kb += kb;
         monitors += count;
+        // The pid in container `name`'s status file while its phase is
+        // Running, else 0.
+        auto pid_of = [&](const std::string& name) -> int64_t {
+          absl::StatusOr<std::string> text =
+              runtime::ReadFile(absl::StrCat(status_dir, "/default.", name, ".json"));
+          if (!text.ok()) return 0;
+          const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+          if (!j.is_object() || j.value("phase", "") != "Running") return 0;
+          const auto pid = j.find("pid");
+          return pid != j.end() && pid->is_number_integer() ? pid->get<int64_t>() : 0;
+        };
+        // Until container `name` runs with a pid other than `old_pid`.
+        auto replaced = [&](const std::string& name, int64_t old_pid, absl::Time deadline) {
+          int64_t pid = old_pid;
+          while ((pid == old_pid || pid <= 0) && absl::Now() < deadline) {
+            absl::SleepFor(absl::Milliseconds(1));
+            pid = pid_of(name);
+          }
+          return pid != old_pid && pid > 0;
+        };
         // Change one: a new spec renamed over the first manifest, until its
         // status says Running with another pid (not in the CPU figures).
         {
-          const std::string status = absl::StrCat(status_dir, "/default.", names[0], ".json");
-          // The status file's pid while its phase is Running, else 0.
-          auto pid_of = [&]() -> int64_t {
-            absl::StatusOr<std::string> text = runtime::ReadFile(status);
-            if (!text.ok()) return 0;
-            const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-            if (!j.is_object() || j.value("phase", "") != "Running") return 0;
-            const auto pid = j.find("pid");
-            return pid != j.end() && pid->is_number_integer() ? pid->get<int64_t>() : 0;
-          };
           std::vector<double> changes;
           for (int c = 0; c < absl::GetFlag(FLAGS_changes); ++c) {
-            const int64_t old_pid = pid_of();
+            const int64_t old_pid = pid_of(names[0]);
             const std::string from = absl::StrCat(staging, "/", names[0], ".yaml");
             const std::string seconds = absl::StrCat(1000001 + c);
             if (old_pid <= 0 ||
@@ -445,16 +499,30 @@ int Main(int argc, char** argv) {
             const absl::Time change = absl::Now();
             if (rename(from.c_str(), absl::StrCat(manifests, "/", names[0], ".yaml").c_str()) != 0)
               return Fail("rename " + from);
-            const absl::Time deadline = change + absl::Seconds(30);
-            int64_t pid = old_pid;
-            while ((pid == old_pid || pid <= 0) && absl::Now() < deadline) {
-              absl::SleepFor(absl::Milliseconds(1));
-              pid = pid_of();
-            }
-            if (pid == old_pid || pid <= 0) return Fail("berthd did not replace " + names[0]);
+            if (!replaced(names[0], old_pid, change + absl::Seconds(30)))
+              return Fail("berthd did not replace " + names[0]);
             changes.push_back(absl::ToDoubleMilliseconds(absl::Now() - change));
           }
           run.change_ms = Median(changes);
+        }
+        // Crashes: a SIGKILL to a container's process (a first exit, so
+        // restarted at once, as kubelet does), until its status says
+        // Running with another pid. Not in the CPU figures.
+        {
+          std::vector<double> crashes;
+          for (int c = 0; c < Crashes(n); ++c) {
+            const std::string& name = names[1 + c];
+            const int64_t old_pid = pid_of(name);
+            absl::StatusOr<runtime::UniqueFd> process =
+                runtime::OpenPidFd(old_pid, runtime::ProcessStartTime(old_pid));
+            if (old_pid <= 0 || !process.ok()) return Fail("cannot find the process of " + name);
+            const absl::Time crash = absl::Now();
+            if (!runtime::SignalPidFd(*process, SIGKILL).ok()) return Fail("cannot kill " + name);
+            if (!replaced(name, old_pid, crash + absl::Seconds(30)))
+              return Fail("berthd did not restart " + name);
+            crashes.push_back(absl::ToDoubleMilliseconds(absl::Now() - crash));
+          }
+          run.crash_ms = Median(crashes);
         }
         absl::SleepFor(converged + kSettle - absl::Now());
         settled_rss_kb = std::max(settled_rss_kb, ProcKb(berthd.pid(), "status", "VmRSS:"));
@@ -462,6 +530,7 @@ int Main(int argc, char** argv) {
             std::max(settled_private_kb, ProcKb(berthd.pid(), "smaps_rollup", "Private_Clean:") +
                                              ProcKb(berthd.pid(), "smaps_rollup", "Private_Dirty:"));
         const int64_t berth_mid = CgroupUsage(berth_cgroup);
+        const ProcCpu berthd_mid = ProcessCpu(berthd.pid());
         meter.Begin();
         const absl::Time down = absl::Now();
         for (const std::string& name : names) {
@@ -474,15 +543,39 @@ int Main(int argc, char** argv) {
         run.down_ms = absl::ToDoubleMilliseconds(absl::Now() - down);
         meter.End(CgroupUsage(berth_cgroup) - berth_mid, &run.cpu_ms, &run.machine_ms);
         const ProcCpu berthd_after = ProcessCpu(berthd.pid());
-        run.berthd_ms = berthd_after.self_ms - berthd_before.self_ms;
-        run.berthd_children_ms = berthd_after.children_ms - berthd_before.children_ms;
+        run.berthd_ms = berthd_up.self_ms - berthd_before.self_ms + berthd_after.self_ms -
+                        berthd_mid.self_ms;
+        run.berthd_children_ms = berthd_up.children_ms - berthd_before.children_ms +
+                                 berthd_after.children_ms - berthd_mid.children_ms;
         berth.push_back(run);
         return 0;
       };
-      const std::function<int()> sides[] = {one_loop, loops, berthd_side};
-      for (int k = 0; k < 3; ++k) {
-        if (sides[(r + k) % 3]() != 0) {
+      // Side 3: podman, if there is one: kube play of the N as Pods, then
+      // kube down. Its conmons and containers are in cgroups of podman's
+      // own, so only the machine's CPU counts.
+      auto podman_side = [&]() -> int {
+        Run run;
+        const std::string prefix = absl::StrCat("pm", getpid(), "-", ++serial, "-");
+        meter.Begin();
+        absl::StatusOr<absl::Duration> up = podman->PlayAll(prefix, n, spec.args);
+        if (!up.ok()) return Fail(up.status().ToString());
+        double accounted = 0;
+        meter.End(0, &accounted, &run.machine_ms);
+        meter.Begin();
+        absl::StatusOr<absl::Duration> down = podman->DownAll(prefix);
+        if (!down.ok()) return Fail(down.status().ToString());
+        meter.End(0, &accounted, &run.machine_ms);
+        run.up_ms = absl::ToDoubleMilliseconds(*up);
+        run.down_ms = absl::ToDoubleMilliseconds(*down);
+        pods.push_back(run);
+        return 0;
+      };
+      std::vector<std::function<int()>> sides = {one_loop, loops, berthd_side};
+      if (podman.has_value()) sides.push_back(podman_side);
+      for (size_t k = 0; k < sides.size(); ++k) {
+        if (sides[(r + k) % sides.size()]() != 0) {
           floor->ForceRemove().IgnoreError();
+          if (podman.has_value()) podman->Remove().IgnoreError();
           berthd.Stop(SIGTERM);
           world.RemoveContainers();
           return 1;
@@ -503,6 +596,16 @@ int Main(int argc, char** argv) {
     print("runc, 1 loop", seq);
     print(absl::StrCat("runc, ", workers, " loops").c_str(), par);
     print("berthd", berth);
+    if (podman.has_value()) {
+      std::vector<double> up, down, machine;
+      for (const Run& r : pods) {
+        up.push_back(r.up_ms);
+        down.push_back(r.down_ms);
+        machine.push_back(r.machine_ms / n);
+      }
+      std::printf("%6d  %-22s %14.0f %14.0f %16s %16.2f\n", n, "podman kube play/down",
+                  Median(up), Median(down), "-", Median(machine));
+    }
     // Ratios per round (the sides of one round ran next to each other).
     auto ratio = [&](const std::vector<Run>& floor_runs, auto field) {
       std::vector<double> v;
@@ -514,16 +617,30 @@ int Main(int argc, char** argv) {
     auto down = [](const Run& r) { return r.down_ms; };
     auto cpu = [](const Run& r) { return r.cpu_ms; };
     auto change = [](const Run& r) { return r.change_ms; };
-    std::vector<double> berth_change, raw_change;
+    auto crash = [](const Run& r) { return r.crash_ms; };
+    std::vector<double> berth_change, raw_change, berth_crash, raw_crash;
     for (const Run& r : berth) berth_change.push_back(r.change_ms);
     for (const Run& r : seq) raw_change.push_back(r.change_ms);
+    for (const Run& r : berth) berth_crash.push_back(r.crash_ms);
+    for (const Run& r : seq) raw_crash.push_back(r.crash_ms);
     std::printf("%6d  change one, the others running: berthd %.0f ms (manifest renamed to the "
                 "new one running), runc kill+delete+run %.0f ms: %s\n",
                 n, Median(berth_change), Median(raw_change), ratio(seq, change).c_str());
+    if (Crashes(n) > 0) {
+      std::printf("%6d  crash and restart, the others running: berthd %.0f ms (SIGKILL to the "
+                  "new one running), runc wait+delete+run %.0f ms: %s\n",
+                  n, Median(berth_crash), Median(raw_crash), ratio(seq, crash).c_str());
+    }
     std::printf("%6d  berthd / 1 loop:  up %s, down %s, CPU %s\n", n, ratio(seq, up).c_str(),
                 ratio(seq, down).c_str(), ratio(seq, cpu).c_str());
     std::printf("%6d  berthd / %d loops: up %s, down %s, CPU %s\n", n, workers,
                 ratio(par, up).c_str(), ratio(par, down).c_str(), ratio(par, cpu).c_str());
+    if (podman.has_value()) {
+      auto machine = [](const Run& r) { return r.machine_ms; };
+      std::printf("%6d  berthd / podman:  up %s, down %s, machine CPU %s\n", n,
+                  ratio(pods, up).c_str(), ratio(pods, down).c_str(),
+                  ratio(pods, machine).c_str());
+    }
     {
       std::vector<double> own, children, rest;
       for (const Run& r : berth) {
@@ -552,7 +669,11 @@ int Main(int argc, char** argv) {
                                std::filesystem::copy_options::overwrite_existing, ec);
     if (ec) std::printf("cannot copy berthd's log to %s: %s\n", copy.c_str(), ec.message().c_str());
   }
-  std::vector<std::string> leaks = world.Leaks();
+  std::vector<std::string> leaks;
+  if (podman.has_value()) {
+    if (absl::Status s = podman->Remove(); !s.ok()) leaks.push_back(s.ToString());
+  }
+  for (std::string& l : world.Leaks()) leaks.push_back(std::move(l));
   if (absl::Status s = floor->Remove(); !s.ok()) leaks.push_back(s.ToString());
   for (const auto& l : leaks) std::printf("LEAK: %s\n", l.c_str());
   return leaks.empty() ? 0 : 1;

@@ -13,6 +13,23 @@
 
 namespace berth::bench {
 
+namespace {
+
+// A pidfd of container `id`'s process, found in runc's list.
+absl::StatusOr<runtime::UniqueFd> OpenProcess(const runtime::oci::Runc& runc,
+                                              const std::string& id) {
+  absl::StatusOr<std::vector<runtime::oci::RuncState>> all = runc.List();
+  if (!all.ok()) return all.status();
+  int pid = 0;
+  for (const runtime::oci::RuncState& c : *all) {
+    if (c.id == id) pid = c.pid;
+  }
+  if (pid <= 0) return absl::NotFoundError(absl::StrCat("container ", id, ": no process"));
+  return runtime::OpenPidFd(pid, runtime::ProcessStartTime(pid));
+}
+
+}  // namespace
+
 absl::StatusOr<RuncFloor> RuncFloor::Prepare(const std::string& dir,
                                              const runtime::ContainerSpec& spec,
                                              const std::string& rootfs) {
@@ -118,13 +135,7 @@ absl::StatusOr<absl::Duration> RuncFloor::StopDelete(const std::string& id, int 
   runtime::oci::Runc runc(runc_, root_);
   // The process, looked up before the clock starts (as a caller that
   // created the container knows it).
-  absl::StatusOr<std::vector<runtime::oci::RuncState>> all = runc.List();
-  if (!all.ok()) return all.status();
-  int pid = 0;
-  for (const runtime::oci::RuncState& c : *all) {
-    if (c.id == id) pid = c.pid;
-  }
-  absl::StatusOr<runtime::UniqueFd> pidfd = runtime::OpenPidFd(pid, runtime::ProcessStartTime(pid));
+  absl::StatusOr<runtime::UniqueFd> pidfd = OpenProcess(runc, id);
   if (!pidfd.ok()) return pidfd.status();
   const absl::Time begin = absl::Now();
   if (absl::Status s = runc.Kill(id, signal, false); !s.ok()) return s;
@@ -140,6 +151,25 @@ absl::StatusOr<absl::Duration> RuncFloor::StopDelete(const std::string& id, int 
     absl::SleepFor(absl::Milliseconds(1));
   }
   if (!deleted.ok()) return deleted;
+  return absl::Now() - begin;
+}
+
+absl::StatusOr<absl::Duration> RuncFloor::CrashRestart(const std::string& id) const {
+  runtime::oci::Runc runc(runc_, root_);
+  absl::StatusOr<runtime::UniqueFd> pidfd = OpenProcess(runc, id);
+  if (!pidfd.ok()) return pidfd.status();
+  const absl::Time begin = absl::Now();
+  if (absl::Status s = runtime::SignalPidFd(*pidfd, SIGKILL); !s.ok()) return s;
+  if (!runtime::WaitPidFd(*pidfd, absl::Seconds(10))) {
+    return absl::DeadlineExceededError(absl::StrCat("crash container ", id, ": no exit"));
+  }
+  absl::Status deleted;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!(deleted = runc.Delete(id, false)).ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  if (!deleted.ok()) return deleted;
+  if (absl::Status s = RunOne(id).status(); !s.ok()) return s;
   return absl::Now() - begin;
 }
 

@@ -47,6 +47,12 @@ class RuncFloor {
   absl::StatusOr<absl::Duration> StopDelete(const std::string& id, int signal,
                                             absl::Duration grace) const;
 
+  // A crash and what a minimal supervisor does about it, the floor of a
+  // restart: SIGKILL to the container's process (looked up before the clock
+  // starts), a pidfd wait for its exit, `runc delete` and `runc run -d` of
+  // the same id. The wall time from the kill to the new process running.
+  absl::StatusOr<absl::Duration> CrashRestart(const std::string& id) const;
+
   // Removes <dir> (bundle and runc's state); kFailedPrecondition (and
   // nothing removed) while runc still lists a container there.
   absl::Status Remove() const;
