@@ -38,7 +38,7 @@
 //
 //   build/hack/berth-bench-converge [--n=20,100,300] [--rounds=3]
 //       [--changes=3] [--workers=0] [--berthd=...] [--monitor=...]
-//       [--podman=auto|none|PATH] [--berthd_log=FILE]
+//       [--podman=auto|none|PATH] [--berthd_log=FILE] [--berthd_args=--a,--b]
 //
 // As root; the containers get no network (an empty --cni-conf-dir).
 #include <signal.h>
@@ -80,6 +80,8 @@ ABSL_FLAG(int, changes, 3,
           "one container's spec changed this many times a round, the others running, and "
           "as many others crashed (SIGKILL) and restarted (the round's medians count)");
 ABSL_FLAG(std::string, berthd_log, "", "copy berthd's log here at the end");
+ABSL_FLAG(std::vector<std::string>, berthd_args, {},
+          "more flags for berthd, comma-separated (e.g. --log_level=debug)");
 ABSL_FLAG(int, workers, 0, "berthd's --workers and the parallel floor's loops (0: cores)");
 ABSL_FLAG(std::string, berthd, BERTH_BERTHD_PATH, "the berthd to measure");
 ABSL_FLAG(std::string, monitor, BERTH_MONITOR_PATH, "the berth-monitor berthd runs");
@@ -289,13 +291,18 @@ int Main(int argc, char** argv) {
     if (!runtime::MakeDirs(d).ok()) return Fail("cannot make " + d);
   }
   testing::OwnedProcess berthd;
-  absl::Status started = berthd.Start(
-      {absl::GetFlag(FLAGS_berthd), "--manifests-dir=" + manifests,
-       "--state-dir=" + world.berth_state_dir(), "--run-dir=" + world.run_dir(),
-       "--images-dir=" + world.dir() + "/images", "--cgroup-parent=" + world.cgroup_parent(),
-       "--monitor=" + absl::GetFlag(FLAGS_monitor), "--cni-conf-dir=" + world.cni_conf_dir(),
-       absl::StrCat("--workers=", workers)},
-      world.dir() + "/berthd.log");
+  std::vector<std::string> berthd_argv = {
+      absl::GetFlag(FLAGS_berthd),
+      "--manifests-dir=" + manifests,
+      "--state-dir=" + world.berth_state_dir(),
+      "--run-dir=" + world.run_dir(),
+      "--images-dir=" + world.dir() + "/images",
+      "--cgroup-parent=" + world.cgroup_parent(),
+      "--monitor=" + absl::GetFlag(FLAGS_monitor),
+      "--cni-conf-dir=" + world.cni_conf_dir(),
+      absl::StrCat("--workers=", workers)};
+  for (const std::string& a : absl::GetFlag(FLAGS_berthd_args)) berthd_argv.push_back(a);
+  absl::Status started = berthd.Start(berthd_argv, world.dir() + "/berthd.log");
   if (!started.ok()) return Fail(started.ToString());
   const std::string status_dir = world.berth_state_dir() + "/status";
   absl::SleepFor(absl::Seconds(1));  // its start-up (first scan, relist)

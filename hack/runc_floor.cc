@@ -28,6 +28,18 @@ absl::StatusOr<runtime::UniqueFd> OpenProcess(const runtime::oci::Runc& runc,
   return runtime::OpenPidFd(pid, runtime::ProcessStartTime(pid));
 }
 
+// `runc delete` of `id`, tried every `poll` for up to 5 s while runc has
+// not seen the kill land yet.
+absl::Status DeleteOnceExited(const runtime::oci::Runc& runc, const std::string& id,
+                              absl::Duration poll) {
+  absl::Status deleted;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!(deleted = runc.Delete(id, false)).ok() && absl::Now() < deadline) {
+    absl::SleepFor(poll);
+  }
+  return deleted;
+}
+
 }  // namespace
 
 absl::StatusOr<RuncFloor> RuncFloor::Prepare(const std::string& dir,
@@ -121,12 +133,7 @@ absl::StatusOr<absl::Duration> RuncFloor::RunOne(const std::string& id,
 absl::Status RuncFloor::KillDelete(const std::string& id) const {
   runtime::oci::Runc runc(runc_, root_);
   if (absl::Status s = runc.Kill(id, SIGKILL, false); !s.ok()) return s;
-  absl::Status deleted;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (!(deleted = runc.Delete(id, false)).ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  if (!deleted.ok()) return deleted;
+  if (absl::Status s = DeleteOnceExited(runc, id, absl::Milliseconds(10)); !s.ok()) return s;
   return runtime::RemoveTree(absl::StrCat(dir_, "/bundle-", id));
 }
 
@@ -145,12 +152,7 @@ absl::StatusOr<absl::Duration> RuncFloor::StopDelete(const std::string& id, int 
       return absl::DeadlineExceededError(absl::StrCat("stop container ", id, ": no exit"));
     }
   }
-  absl::Status deleted;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (!(deleted = runc.Delete(id, false)).ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  if (!deleted.ok()) return deleted;
+  if (absl::Status s = DeleteOnceExited(runc, id, absl::Milliseconds(1)); !s.ok()) return s;
   return absl::Now() - begin;
 }
 
@@ -163,12 +165,7 @@ absl::StatusOr<absl::Duration> RuncFloor::CrashRestart(const std::string& id) co
   if (!runtime::WaitPidFd(*pidfd, absl::Seconds(10))) {
     return absl::DeadlineExceededError(absl::StrCat("crash container ", id, ": no exit"));
   }
-  absl::Status deleted;
-  const absl::Time deadline = absl::Now() + absl::Seconds(5);
-  while (!(deleted = runc.Delete(id, false)).ok() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  if (!deleted.ok()) return deleted;
+  if (absl::Status s = DeleteOnceExited(runc, id, absl::Milliseconds(1)); !s.ok()) return s;
   if (absl::Status s = RunOne(id).status(); !s.ok()) return s;
   return absl::Now() - begin;
 }
