@@ -170,9 +170,9 @@ class RuncRuntime : public Runtime {
     // children first, so nothing of its process group is left to look for.
     bool monitor_done = false;
     // An earlier teardown of the id failed or was cut short (its record
-    // says "deleting"):
-    // the monitor may have been killed after writing its exit file, with
-    // members of its group left, so monitor_done is not inferred.
+    // says "deleting"): the monitor may have been killed after writing its
+    // exit file, with members of its group left, so monitor_done is not
+    // inferred.
     bool after_failed_teardown = false;
   };
 
