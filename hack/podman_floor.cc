@@ -1,5 +1,7 @@
 #include "hack/podman_floor.h"
 
+#include <errno.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -35,10 +37,15 @@ absl::StatusOr<PodmanFloor> PodmanFloor::Prepare(const std::string& podman, cons
   f.dir_ = dir;
   f.had_libpod_parent_ = !runtime::ExistingCgroupDirs("/libpod_parent").empty();
   if (absl::Status s = runtime::MakeDirs(dir + "/tmp"); !s.ok()) return s;
+  // Its networks' directory is ours too: with the CNI backend it is
+  // /etc/cni/net.d by default, whose every file podman takes for one of its
+  // networks (`podman system reset` removes them all: it is never run here).
+  if (absl::Status s = runtime::MakeDirs(dir + "/net.d"); !s.ok()) return s;
   const std::string conf = absl::StrCat(
       "[containers]\ndefault_ulimits = [\"nofile=", AtMost(RLIMIT_NOFILE, 1024), ":",
       AtMost(RLIMIT_NOFILE, 1024), "\", \"nproc=", AtMost(RLIMIT_NPROC, 4096), ":",
-      AtMost(RLIMIT_NPROC, 4096), "\"]\n");
+      AtMost(RLIMIT_NPROC, 4096), "\"]\n[network]\nnetwork_config_dir = \"", dir,
+      "/net.d\"\n");
   if (absl::Status s = runtime::WriteFileAtomic(dir + "/containers.conf", conf); !s.ok()) {
     return s;
   }
@@ -109,11 +116,18 @@ absl::StatusOr<absl::Duration> PodmanFloor::DownAll(const std::string& prefix) c
 }
 
 absl::Status PodmanFloor::Remove() const {
-  absl::Status first = runtime::RunCommandOk(Command({"pod", "rm", "--all", "--force", "--time",
-                                                      "0"}),
-                                             kTimeout);
-  absl::Status reset = runtime::RunCommandOk(Command({"system", "reset", "--force"}), kTimeout);
-  if (first.ok()) first = reset;
+  absl::Status first = runtime::RunCommandOk(
+      Command({"pod", "rm", "--all", "--force", "--time", "0"}), kTimeout);
+  absl::Status images = runtime::RunCommandOk(Command({"rmi", "--all", "--force"}), kTimeout);
+  if (first.ok()) first = images;
+  // What the storage driver left mounted under <dir> (its overlay home is
+  // a bind mount of itself), deepest first.
+  std::vector<std::string> mounts = runtime::MountsUnder(dir_);
+  for (auto m = mounts.rbegin(); m != mounts.rend(); ++m) {
+    if (umount2(m->c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT && first.ok()) {
+      first = absl::ErrnoToStatus(errno, "unmount " + *m);
+    }
+  }
   absl::Status removed = runtime::RemoveTree(dir_);
   if (first.ok()) first = removed;
   if (!had_libpod_parent_) {

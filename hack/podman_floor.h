@@ -40,8 +40,8 @@ class PodmanFloor {
   // `podman kube down` of that file: the wall time.
   absl::StatusOr<absl::Duration> DownAll(const std::string& prefix) const;
 
-  // Removes every pod (after a failed run), podman's storage (`system
-  // reset`) and <dir>; the cgroups podman made for its pods
+  // Removes every pod (after a failed run), the images, what podman's
+  // storage left mounted, and <dir>; the cgroups podman made for its pods
   // (/libpod_parent in each hierarchy) go when empty, unless they were
   // there before Prepare.
   absl::Status Remove() const;
