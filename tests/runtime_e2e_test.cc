@@ -319,6 +319,16 @@ class FrozenMemberTest : public RuntimeE2eTest {
 
   void Thaw() { std::ofstream(state_file_) << "THAWED" << std::flush; }
 
+  // Opens the runtime again with `cleanup_timeout` (a failure in its
+  // open is fatal to the test).
+  void Reopen(absl::Duration cleanup_timeout) {
+    RuncRuntimeOptions options = world_.RuntimeOptions();
+    options.cleanup_timeout = cleanup_timeout;
+    runtime_.reset();
+    runtime_ = OpenRuntime(options);
+    ASSERT_NE(runtime_, nullptr);
+  }
+
   const std::string monitors_ = world_.cgroup_parent() + "/_monitors";
   std::string state_file_;
   std::string frozen_dir_;
@@ -347,11 +357,7 @@ TEST_F(FrozenMemberTest, DeleteWaitsForEveryMemberOfALiveMonitorsGroup) {
 // "deleting", so the next start's recovery rolls it back: it ends the
 // member and removes the monitors' cgroup.
 TEST_F(FrozenMemberTest, AMemberOutlivingTheCleanupTimeoutFailsDelete) {
-  RuncRuntimeOptions options = world_.RuntimeOptions();
-  options.cleanup_timeout = absl::Milliseconds(300);
-  runtime_.reset();
-  runtime_ = OpenRuntime(options);
-  ASSERT_NE(runtime_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Reopen(absl::Milliseconds(300)));
   ASSERT_NO_FATAL_FAILURE(Arrange());
   const absl::Status deleted = runtime_->Delete("live");
   EXPECT_FALSE(deleted.ok());
@@ -361,9 +367,7 @@ TEST_F(FrozenMemberTest, AMemberOutlivingTheCleanupTimeoutFailsDelete) {
   EXPECT_TRUE(ProcessIsAlive(g_.member, g_.member_start));
 
   Thaw();
-  runtime_.reset();
-  runtime_ = OpenRuntime(options);
-  ASSERT_NE(runtime_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Reopen(absl::Milliseconds(300)));
   EXPECT_THAT(runtime_->recovery().rolled_back, ElementsAre("live"));
   EXPECT_THAT(runtime_->recovery().errors, IsEmpty());
   EXPECT_TRUE(WaitFor([&] { return !ProcessIsAlive(g_.member, g_.member_start); },
@@ -377,11 +381,7 @@ TEST_F(FrozenMemberTest, AMemberOutlivingTheCleanupTimeoutFailsDelete) {
 // finds the gone monitor's group by the record, even though the monitor
 // wrote its exit file before it was killed, and waits for the member.
 TEST_F(FrozenMemberTest, ARetriedDeleteFinishesWhatAFailedOneLeft) {
-  RuncRuntimeOptions options = world_.RuntimeOptions();
-  options.cleanup_timeout = absl::Seconds(1);
-  runtime_.reset();
-  runtime_ = OpenRuntime(options);
-  ASSERT_NE(runtime_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(Reopen(absl::Seconds(1)));
   ASSERT_NO_FATAL_FAILURE(Arrange());
   StateStore store(world_.state_dir());
   std::ofstream(store.ExitFile("live")) << R"({"exit_code": 0})" << std::flush;
