@@ -39,6 +39,14 @@
 //   build/hack/berth-bench-converge [--n=20,100,300] [--rounds=3]
 //       [--changes=3] [--workers=0] [--berthd=...] [--monitor=...]
 //       [--podman=auto|none|PATH] [--berthd_log=FILE] [--berthd_args=--a,--b]
+//       [--perf_dir=DIR]
+//
+// With --perf_dir, each side's converge and removal (not the waits between
+// them) is recorded by `perf record -a -g` (hack/perf_recording.h) into
+// DIR/n<N>-r<round>-<side>.data, and the CPU of all rounds is printed by
+// command; dig further with `perf report -i FILE --comm=COMMAND`. perf
+// runs outside the accounted cgroup, but its sampling costs every side
+// some CPU: the other figures of such a run are not for comparison.
 //
 // As root; the containers get no network (an empty --cni-conf-dir).
 #include <signal.h>
@@ -52,6 +60,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -66,6 +75,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "hack/perf_recording.h"
 #include "hack/podman_floor.h"
 #include "hack/runc_floor.h"
 #include "nlohmann/json.hpp"
@@ -85,6 +95,9 @@ ABSL_FLAG(std::vector<std::string>, berthd_args, {},
 ABSL_FLAG(int, workers, 0, "berthd's --workers and the parallel floor's loops (0: cores)");
 ABSL_FLAG(std::string, berthd, BERTH_BERTHD_PATH, "the berthd to measure");
 ABSL_FLAG(std::string, monitor, BERTH_MONITOR_PATH, "the berth-monitor berthd runs");
+ABSL_FLAG(std::string, perf_dir, "",
+          "record each side's converge and removal with `perf record -a -g` into this "
+          "directory and print its CPU by command (perf perturbs the other figures)");
 ABSL_FLAG(std::string, podman, "auto",
           "podman for a fourth side (kube play / kube down of the same containers as Pods): "
           "a path, auto (podman on PATH, if any) or none");
@@ -183,21 +196,32 @@ struct Run {
 class CpuMeter {
  public:
   explicit CpuMeter(std::string driver) : driver_(std::move(driver)) {}
+  // With a recording (--perf_dir), Begin turns its sampling on and End off;
+  // the first failure to is kept (status()).
+  void Record(bench::PerfRecording* perf) { perf_ = perf; }
+  absl::Status status() const { return status_; }
   void Begin() {
+    if (perf_ != nullptr) Keep(perf_->Enable());
     cg_ = CgroupUsage(driver_);
     self_ = SelfCpuNs();
     ticks_ = MachineBusyTicks();
   }
   // Adds the interval's CPU (ms) to *accounted and *machine.
-  void End(int64_t extra_ns, double* accounted, double* machine) const {
+  void End(int64_t extra_ns, double* accounted, double* machine) {
     const int64_t cg = CgroupUsage(driver_) - cg_ - (SelfCpuNs() - self_) + extra_ns;
     *accounted += cg / 1e6;
     *machine += (MachineBusyTicks() - ticks_) * 1000.0 / sysconf(_SC_CLK_TCK);
+    if (perf_ != nullptr) Keep(perf_->Disable());
   }
 
  private:
+  void Keep(absl::Status s) {
+    if (status_.ok()) status_ = std::move(s);
+  }
   std::string driver_;
   int64_t cg_ = 0, self_ = 0, ticks_ = 0;
+  bench::PerfRecording* perf_ = nullptr;
+  absl::Status status_;
 };
 
 double Median(std::vector<double> v) {
@@ -210,6 +234,9 @@ double Median(std::vector<double> v) {
 // Crashes a round: one for each change, each of another container (never
 // the first, the one changed), so that each is a first exit.
 int Crashes(int n) { return std::min(absl::GetFlag(FLAGS_changes), n - 1); }
+
+// The sides, in the order of `sides` below (--perf_dir's file names).
+constexpr const char* kSideNames[] = {"loop", "loops", "berthd", "podman"};
 
 int Fail(const std::string& what) {
   std::fprintf(stderr, "berth-bench-converge: %s\n", what.c_str());
@@ -307,6 +334,13 @@ int Main(int argc, char** argv) {
   const std::string status_dir = world.berth_state_dir() + "/status";
   absl::SleepFor(absl::Seconds(1));  // its start-up (first scan, relist)
   CpuMeter meter(driver);
+  const std::string perf_dir = absl::GetFlag(FLAGS_perf_dir);
+  std::string perf_path;
+  if (!perf_dir.empty()) {
+    perf_path = runtime::FindExecutable("perf");
+    if (perf_path.empty()) return Fail("--perf_dir: no perf in $PATH");
+    if (!runtime::MakeDirs(perf_dir).ok()) return Fail("cannot make " + perf_dir);
+  }
   // Which of `names` have a status file saying Running; polled every 10 ms,
   // each file read until it says so.
   auto wait_all = [&](const std::vector<std::string>& names, bool running,
@@ -347,6 +381,8 @@ int Main(int argc, char** argv) {
   int serial = 0;
   for (int n : counts) {
     std::vector<Run> seq, par, berth, pods;
+    // With --perf_dir: each side's CPU ms by command, over all rounds.
+    std::map<size_t, std::map<std::string, double>> profiles;
     int64_t rss_kb = 0, private_kb = 0, monitor_kb = 0, monitors = 0;
     // The same a while after the converge, once berthd has given back what
     // the burst freed (it looks every 10 s).
@@ -580,7 +616,34 @@ int Main(int argc, char** argv) {
       std::vector<std::function<int()>> sides = {one_loop, loops, berthd_side};
       if (podman.has_value()) sides.push_back(podman_side);
       for (size_t k = 0; k < sides.size(); ++k) {
-        if (sides[(r + k) % sides.size()]() != 0) {
+        const size_t side = (r + k) % sides.size();
+        std::unique_ptr<bench::PerfRecording> perf;
+        if (!perf_dir.empty()) {
+          absl::StatusOr<std::unique_ptr<bench::PerfRecording>> started =
+              bench::PerfRecording::Start(
+                  perf_path, absl::StrCat(perf_dir, "/n", n, "-r", r, "-", kSideNames[side], ".data"),
+                  kCpuacct + old_cgroup + "/cgroup.procs");
+          if (!started.ok()) return Fail(started.status().ToString());
+          perf = *std::move(started);
+          meter.Record(perf.get());
+        }
+        int failed = sides[side]();
+        meter.Record(nullptr);
+        if (failed == 0 && perf != nullptr) {
+          absl::Status s = meter.status();
+          if (s.ok()) s = perf->Finish();
+          absl::StatusOr<std::map<std::string, double>> by_command =
+              s.ok() ? bench::CpuMsByCommand(perf_path,
+                                             absl::StrCat(perf_dir, "/n", n, "-r", r, "-",
+                                                          kSideNames[side], ".data"))
+                     : s;
+          if (!by_command.ok()) {
+            failed = Fail(by_command.status().ToString());
+          } else {
+            for (const auto& [command, ms] : *by_command) profiles[side][command] += ms;
+          }
+        }
+        if (failed != 0) {
           floor->ForceRemove().IgnoreError();
           if (podman.has_value()) podman->Remove().IgnoreError();
           berthd.Stop(SIGTERM);
@@ -658,6 +721,23 @@ int Main(int argc, char** argv) {
       std::printf("%6d  berthd's CPU a container: berthd itself %.2f ms, the runc it ran %.2f ms, "
                   "the rest (monitors, their runc create, runc init, containers) %.2f ms\n",
                   n, Median(own), Median(children), Median(rest));
+    }
+    for (const auto& [side, by_command] : profiles) {
+      std::vector<std::pair<double, std::string>> top;
+      double total = 0;
+      for (const auto& [command, ms] : by_command) {
+        top.emplace_back(ms / (rounds * n), command);
+        total += ms / (rounds * n);
+      }
+      std::sort(top.rbegin(), top.rend());
+      std::string line;
+      double shown = 0;
+      for (size_t i = 0; i < top.size() && i < 8; ++i) {
+        absl::StrAppendFormat(&line, ", %s %.2f", top[i].second, top[i].first);
+        shown += top[i].first;
+      }
+      std::printf("%6d  perf, %s: %.2f ms a container in all%s, others %.2f\n", n,
+                  kSideNames[side], total, line.c_str(), total - shown);
     }
     std::printf("%6d  berthd with %d running: resident %.1f MB, private %.1f MB; monitors %.0f kB "
                 "private each\n",

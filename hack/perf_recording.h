@@ -1,0 +1,56 @@
+// A `perf record -a -g` of the whole machine whose sampling is turned on
+// and off around the parts of a benchmark to profile (perf's control
+// fifo), so that one file holds, say, a converge and its removal but not
+// the waits between them.
+#ifndef BERTH_HACK_PERF_RECORDING_H_
+#define BERTH_HACK_PERF_RECORDING_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/sys/unique_fd.h"
+
+namespace berth::bench {
+
+class PerfRecording {
+ public:
+  // Starts `perf` (an absolute path) recording into `out`, sampling off;
+  // its fifos are made beside `out`. With `cgroup_procs`, perf is moved
+  // into that cgroup (out of the benchmark's own, whose CPU it measures).
+  // Returns once perf answers on its control fifo (at most 60 s).
+  static absl::StatusOr<std::unique_ptr<PerfRecording>> Start(const std::string& perf,
+                                                              const std::string& out,
+                                                              const std::string& cgroup_procs);
+  ~PerfRecording();  // kills a perf not finished; removes the fifos
+  PerfRecording(const PerfRecording&) = delete;
+  PerfRecording& operator=(const PerfRecording&) = delete;
+
+  // Sampling on or off; each returns once perf has done it (at most 10 s).
+  absl::Status Enable() { return Command("enable"); }
+  absl::Status Disable() { return Command("disable"); }
+  // Stops perf (SIGINT) and waits for it to write the file (at most 60 s).
+  absl::Status Finish();
+
+ private:
+  PerfRecording() = default;
+  absl::Status Command(const char* what, int timeout_ms = 10000);
+
+  pid_t pid_ = -1;
+  std::string out_;
+  runtime::UniqueFd ctl_, ack_;
+};
+
+// CPU milliseconds by command in a recording (`perf report --sort comm`),
+// the idle task left out and a kernel thread's name cut at its '/'
+// ("kworker/1:2" counts as "kworker").
+absl::StatusOr<std::map<std::string, double>> CpuMsByCommand(const std::string& perf,
+                                                             const std::string& data);
+
+}  // namespace berth::bench
+
+#endif  // BERTH_HACK_PERF_RECORDING_H_
