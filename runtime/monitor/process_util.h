@@ -33,7 +33,7 @@ struct ChildOverlay {
 // Exit status of a child whose ChildOverlay could not be mounted.
 inline constexpr int kChildMountFailed = 125;
 
-// fork+execvp of argv[0] with the given stdout/stderr (-1: inherit), an
+// vfork+execvp of argv[0] with the given stdout/stderr (-1: inherit), an
 // empty signal mask and default dispositions for kIgnoredSignals. Stays in the
 // caller's process group on purpose: killing the monitor's group must take
 // the child with it. If exec fails the child writes "exec PATH: cause" to
