@@ -352,6 +352,27 @@ TEST_F(FrozenMemberTest, DeleteWaitsForEveryMemberOfALiveMonitorsGroup) {
   EXPECT_THAT(ExistingCgroupDirs(monitors_), IsEmpty());
 }
 
+// ThawCgroups writes the freezer's file of the cgroup (what Stop and
+// Delete do before their signals), and makes nothing where there is no
+// such cgroup.
+TEST_F(FrozenMemberTest, ThawCgroupsThawsTheFreezerAndMakesNothingWhereThereIsNoCgroup) {
+  ASSERT_TRUE(MakeDirs(frozen_dir_).ok());  // and the parent
+  std::ofstream(state_file_) << "FROZEN" << std::flush;
+  auto state_is = [&](absl::string_view want) {
+    return WaitFor(
+        [&] {
+          auto v = ReadFile(state_file_);
+          return v.ok() && absl::StartsWith(*v, want);
+        },
+        absl::Seconds(5));
+  };
+  ASSERT_TRUE(state_is("FROZEN"));
+  ThawCgroups(world_.cgroup_parent() + "/frozen");
+  EXPECT_TRUE(state_is("THAWED"));
+  ThawCgroups(world_.cgroup_parent() + "/absent");
+  EXPECT_THAT(ExistingCgroupDirs(world_.cgroup_parent() + "/absent"), IsEmpty());
+}
+
 // A member that outlives the cleanup timeout fails the Delete, naming the
 // container and the monitor whose group it is in. The record stays, saying
 // "deleting", so the next start's recovery rolls it back: it ends the

@@ -247,11 +247,19 @@ std::string OomEventsFile(const std::string& cgroups_path) {
 }
 
 void ThawCgroups(const std::string& cgroups_path) {
-  for (const std::string& d : ExistingCgroupDirs(cgroups_path)) {
-    if (access((d + "/freezer.state").c_str(), W_OK) == 0)
-      std::ofstream(d + "/freezer.state") << "THAWED";
-    if (access((d + "/cgroup.freeze").c_str(), W_OK) == 0)
-      std::ofstream(d + "/cgroup.freeze") << "0";
+  if (cgroups_path.empty() || cgroups_path == "/") return;
+  // Only v1's freezer hierarchy and the unified one have a freeze file:
+  // one write to each, where the cgroup exists (no probing of the other
+  // hierarchies: this runs at every stop and teardown).
+  for (const Hierarchy& h : MountedHierarchies()) {
+    const bool v1_freezer =
+        std::find(h.controllers.begin(), h.controllers.end(), "freezer") != h.controllers.end();
+    if (!v1_freezer && !h.unified) continue;
+    const std::string file =
+        Join(h.mount_point, cgroups_path) + (v1_freezer ? "/freezer.state" : "/cgroup.freeze");
+    const absl::string_view thawed = v1_freezer ? "THAWED" : "0";
+    UniqueFd fd(open(file.c_str(), O_WRONLY | O_CLOEXEC));  // no O_CREAT: absent is fine
+    if (fd.get() >= 0) (void)!write(fd.get(), thawed.data(), thawed.size());
   }
 }
 
