@@ -197,7 +197,7 @@ class CpuMeter {
  public:
   explicit CpuMeter(std::string driver) : driver_(std::move(driver)) {}
   // With a recording (--perf_dir), Begin turns its sampling on and End off;
-  // the first failure to is kept (status()).
+  // the first failure to do so is kept (status()).
   void Record(bench::PerfRecording* perf) { perf_ = perf; }
   absl::Status status() const { return status_; }
   void Begin() {
@@ -617,26 +617,35 @@ int Main(int argc, char** argv) {
       if (podman.has_value()) sides.push_back(podman_side);
       for (size_t k = 0; k < sides.size(); ++k) {
         const size_t side = (r + k) % sides.size();
+        int failed = 0;
         std::unique_ptr<bench::PerfRecording> perf;
+        const std::string perf_data =
+            absl::StrCat(perf_dir, "/n", n, "-r", r, "-", kSideNames[side], ".data");
         if (!perf_dir.empty()) {
+          // Outside the benchmark's cgroup: its CPU is not the side's.
           absl::StatusOr<std::unique_ptr<bench::PerfRecording>> started =
-              bench::PerfRecording::Start(
-                  perf_path, absl::StrCat(perf_dir, "/n", n, "-r", r, "-", kSideNames[side], ".data"),
-                  kCpuacct + old_cgroup + "/cgroup.procs");
-          if (!started.ok()) return Fail(started.status().ToString());
-          perf = *std::move(started);
-          meter.Record(perf.get());
+              bench::PerfRecording::Start(perf_path, perf_data,
+                                          kCpuacct + old_cgroup + "/cgroup.procs");
+          if (started.ok()) {
+            perf = *std::move(started);
+            meter.Record(perf.get());
+          } else {
+            failed = Fail(started.status().ToString());
+          }
         }
-        int failed = sides[side]();
+        if (failed == 0) failed = sides[side]();
         meter.Record(nullptr);
         if (failed == 0 && perf != nullptr) {
           absl::Status s = meter.status();
           if (s.ok()) s = perf->Finish();
           absl::StatusOr<std::map<std::string, double>> by_command =
-              s.ok() ? bench::CpuMsByCommand(perf_path,
-                                             absl::StrCat(perf_dir, "/n", n, "-r", r, "-",
-                                                          kSideNames[side], ".data"))
-                     : s;
+              s.ok() ? bench::CpuMsByCommand(perf_path, perf_data) : s;
+          // A recording of the side must hold its work: berthd's, berthd.
+          if (by_command.ok() && (by_command->empty() || (kSideNames[side] == std::string("berthd") &&
+                                                          by_command->count("berthd") == 0))) {
+            by_command = absl::InternalError(
+                absl::StrCat(perf_data, " holds no sample of the side's work"));
+          }
           if (!by_command.ok()) {
             failed = Fail(by_command.status().ToString());
           } else {

@@ -41,11 +41,16 @@ absl::StatusOr<PodmanFloor> PodmanFloor::Prepare(const std::string& podman, cons
   // /etc/cni/net.d by default, whose every file podman takes for one of its
   // networks (`podman system reset` removes them all: it is never run here).
   if (absl::Status s = runtime::MakeDirs(dir + "/net.d"); !s.ok()) return s;
+  // Its locks are files under its --tmpdir (lock_type "file"), not the
+  // machine's one shared-memory segment (/dev/shm/libpod_lock, which another
+  // podman may hold with another size, and whose default 2,048 locks a
+  // thousand pods exceed: each takes one for the pod, its infra container
+  // and its container).
   const std::string conf = absl::StrCat(
       "[containers]\ndefault_ulimits = [\"nofile=", AtMost(RLIMIT_NOFILE, 1024), ":",
       AtMost(RLIMIT_NOFILE, 1024), "\", \"nproc=", AtMost(RLIMIT_NPROC, 4096), ":",
       AtMost(RLIMIT_NPROC, 4096), "\"]\n[network]\nnetwork_config_dir = \"", dir,
-      "/net.d\"\n");
+      "/net.d\"\n[engine]\nlock_type = \"file\"\n");
   if (absl::Status s = runtime::WriteFileAtomic(dir + "/containers.conf", conf); !s.ok()) {
     return s;
   }
