@@ -641,10 +641,11 @@ int Main(int argc, char** argv) {
           absl::StatusOr<std::map<std::string, double>> by_command =
               s.ok() ? bench::CpuMsByCommand(perf_path, perf_data) : s;
           // A recording of the side must hold its work: berthd's, berthd.
-          if (by_command.ok() && (by_command->empty() || (kSideNames[side] == std::string("berthd") &&
-                                                          by_command->count("berthd") == 0))) {
-            by_command = absl::InternalError(
-                absl::StrCat(perf_data, " holds no sample of the side's work"));
+          if (by_command.ok() &&
+              (by_command->empty() ||
+               (kSideNames[side] == std::string("berthd") && by_command->count("berthd") == 0))) {
+            by_command =
+                absl::InternalError(absl::StrCat(perf_data, " holds no sample of the side's work"));
           }
           if (!by_command.ok()) {
             failed = Fail(by_command.status().ToString());
@@ -745,8 +746,8 @@ int Main(int argc, char** argv) {
         absl::StrAppendFormat(&line, ", %s %.2f", top[i].second, top[i].first);
         shown += top[i].first;
       }
-      std::printf("%6d  perf, %s: %.2f ms a container in all%s, others %.2f\n", n,
-                  kSideNames[side], total, line.c_str(), total - shown);
+      std::printf("%6d  perf, %s: %.2f ms a container in all%s, others %.2f\n", n, kSideNames[side],
+                  total, line.c_str(), total - shown);
     }
     std::printf("%6d  berthd with %d running: resident %.1f MB, private %.1f MB; monitors %.0f kB "
                 "private each\n",

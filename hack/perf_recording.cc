@@ -36,17 +36,20 @@ absl::StatusOr<std::unique_ptr<PerfRecording>> PerfRecording::Start(
   r->ack_ = runtime::UniqueFd(open(ack.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (r->ctl_.get() < 0 || r->ack_.get() < 0)
     return absl::InternalError(absl::StrCat("open the fifos of ", out, ": ", strerror(errno)));
-  runtime::UniqueFd log(open((out + ".log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (log.get() < 0) return absl::InternalError(absl::StrCat("open ", out, ".log: ", strerror(errno)));
+  runtime::UniqueFd log(
+      open((out + ".log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (log.get() < 0)
+    return absl::InternalError(absl::StrCat("open ", out, ".log: ", strerror(errno)));
   runtime::SpawnOptions options;
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();
   // The whole machine, with call graphs, at 999 Hz of CPU time (cpu-clock:
-  // a sample's period is in ns, on any machine); sampling off until enabled; no build-id pass at the end (the binaries stay where they are).
-  absl::StatusOr<pid_t> pid = runtime::Spawn(
-      {perf, "record", "-e", "cpu-clock", "-a", "-g", "-F", "999", "-B", "-D", "-1", "--control",
-       absl::StrCat("fifo:", ctl, ",", ack), "-o", out},
-      options);
+  // a sample's period is in ns, on any machine); sampling off until
+  // enabled; no build-id pass at the end (the binaries stay where they are).
+  absl::StatusOr<pid_t> pid =
+      runtime::Spawn({perf, "record", "-e", "cpu-clock", "-a", "-g", "-F", "999", "-B", "-D", "-1",
+                      "--control", absl::StrCat("fifo:", ctl, ",", ack), "-o", out},
+                     options);
   if (!pid.ok()) return pid.status();
   r->pid_ = *pid;
   if (!cgroup_procs.empty()) {
@@ -90,8 +93,8 @@ absl::Status PerfRecording::Command(const char* what, int timeout_ms) {
     if (n > 0) got.append(buf, static_cast<size_t>(n));
     if (got.find("ack\n") != std::string::npos) return absl::OkStatus();
   }
-  return absl::DeadlineExceededError(absl::StrCat("perf did not answer ", what, " (see ", out_,
-                                                  ".log)"));
+  return absl::DeadlineExceededError(
+      absl::StrCat("perf did not answer ", what, " (see ", out_, ".log)"));
 }
 
 absl::Status PerfRecording::Finish() {
@@ -118,10 +121,10 @@ absl::Status PerfRecording::Finish() {
 
 absl::StatusOr<std::map<std::string, double>> CpuMsByCommand(const std::string& perf,
                                                              const std::string& data) {
-  absl::StatusOr<runtime::CommandResult> report = runtime::RunCommand(
-      {perf, "report", "-i", data, "--stdio", "-q", "--sort", "comm", "-F", "period,comm", "-g",
-       "none", "--percent-limit", "0"},
-      absl::Minutes(5));
+  absl::StatusOr<runtime::CommandResult> report =
+      runtime::RunCommand({perf, "report", "-i", data, "--stdio", "-q", "--sort", "comm", "-F",
+                           "period,comm", "-g", "none", "--percent-limit", "0"},
+                          absl::Minutes(5));
   if (!report.ok()) return report.status();
   if (report->exit_code != 0)
     return absl::InternalError(absl::StrCat("perf report ", data, ": ", report->output));

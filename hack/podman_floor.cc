@@ -46,11 +46,11 @@ absl::StatusOr<PodmanFloor> PodmanFloor::Prepare(const std::string& podman, cons
   // podman may hold with another size, and whose default 2,048 locks a
   // thousand pods exceed: each takes one for the pod, its infra container
   // and its container).
-  const std::string conf = absl::StrCat(
-      "[containers]\ndefault_ulimits = [\"nofile=", AtMost(RLIMIT_NOFILE, 1024), ":",
-      AtMost(RLIMIT_NOFILE, 1024), "\", \"nproc=", AtMost(RLIMIT_NPROC, 4096), ":",
-      AtMost(RLIMIT_NPROC, 4096), "\"]\n[network]\nnetwork_config_dir = \"", dir,
-      "/net.d\"\n[engine]\nlock_type = \"file\"\n");
+  const std::string conf =
+      absl::StrCat("[containers]\ndefault_ulimits = [\"nofile=", AtMost(RLIMIT_NOFILE, 1024), ":",
+                   AtMost(RLIMIT_NOFILE, 1024), "\", \"nproc=", AtMost(RLIMIT_NPROC, 4096), ":",
+                   AtMost(RLIMIT_NPROC, 4096), "\"]\n[network]\nnetwork_config_dir = \"", dir,
+                   "/net.d\"\n[engine]\nlock_type = \"file\"\n");
   if (absl::Status s = runtime::WriteFileAtomic(dir + "/containers.conf", conf); !s.ok()) {
     return s;
   }
