@@ -20,6 +20,15 @@
 #include "runtime/sys/process.h"
 
 namespace berth::bench {
+namespace {
+
+std::string ExitText(int wait_status) {
+  if (WIFEXITED(wait_status)) return absl::StrCat("exit code ", WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) return absl::StrCat("killed by signal ", WTERMSIG(wait_status));
+  return absl::StrCat("wait status ", wait_status);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<PerfRecording>> PerfRecording::Start(
     const std::string& perf, const std::string& out, const std::string& cgroup_procs) {
@@ -36,55 +45,47 @@ absl::StatusOr<std::unique_ptr<PerfRecording>> PerfRecording::Start(
   r->ack_ = runtime::UniqueFd(open(ack.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
   if (r->ctl_.get() < 0 || r->ack_.get() < 0)
     return absl::InternalError(absl::StrCat("open the fifos of ", out, ": ", strerror(errno)));
-  runtime::UniqueFd log(
-      open((out + ".log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (log.get() < 0)
-    return absl::InternalError(absl::StrCat("open ", out, ".log: ", strerror(errno)));
-  runtime::SpawnOptions options;
-  options.stdout_fd = log.get();
-  options.stderr_fd = log.get();
+  const std::string log = out + ".log";
+  unlink(log.c_str());  // the process appends to it
   // The whole machine, with call graphs, at 999 Hz of CPU time (cpu-clock:
   // a sample's period is in ns, on any machine); sampling off until
   // enabled; no build-id pass at the end (the binaries stay where they are).
-  absl::StatusOr<pid_t> pid =
-      runtime::Spawn({perf, "record", "-e", "cpu-clock", "-a", "-g", "-F", "999", "-B", "-D", "-1",
-                      "--control", absl::StrCat("fifo:", ctl, ",", ack), "-o", out},
-                     options);
-  if (!pid.ok()) return pid.status();
-  r->pid_ = *pid;
+  if (absl::Status s =
+          r->perf_.Start({perf, "record", "-e", "cpu-clock", "-a", "-g", "-F", "999", "-B", "-D",
+                          "-1", "--control", absl::StrCat("fifo:", ctl, ",", ack), "-o", out},
+                         log);
+      !s.ok())
+    return s;
   if (!cgroup_procs.empty()) {
     std::ofstream procs(cgroup_procs);
-    procs << r->pid_ << "\n" << std::flush;
+    procs << r->perf_.pid() << "\n" << std::flush;
     if (!procs.good()) return absl::InternalError("cannot move perf into " + cgroup_procs);
   }
   // Answered once perf reads its fifo: it has started.
-  if (absl::Status s = r->Command("disable", 60000); !s.ok()) return s;
+  if (absl::Status s = r->Command("disable", absl::Seconds(60)); !s.ok()) return s;
   return r;
 }
 
 PerfRecording::~PerfRecording() {
-  if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
+  perf_.Stop(SIGKILL);
   if (!out_.empty()) {
     unlink((out_ + ".ctl").c_str());
     unlink((out_ + ".ack").c_str());
   }
 }
 
-absl::Status PerfRecording::Command(const char* what, int timeout_ms) {
+absl::Status PerfRecording::Command(const char* what, absl::Duration timeout) {
   const std::string line = absl::StrCat(what, "\n");
   if (write(ctl_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
     return absl::InternalError(absl::StrCat("perf ", what, ": ", strerror(errno)));
-  const absl::Time deadline = absl::Now() + absl::Milliseconds(timeout_ms);
+  const absl::Time deadline = absl::Now() + timeout;
   std::string got;
   while (absl::Now() < deadline) {
     int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
+    if (perf_.running() && waitpid(perf_.pid(), &status, WNOHANG) == perf_.pid()) {
+      perf_.Forget();
       return absl::InternalError(
-          absl::StrCat("perf exited (status ", status, "; see ", out_, ".log)"));
+          absl::StrCat("perf exited (", ExitText(status), "; see ", out_, ".log)"));
     }
     pollfd p{ack_.get(), POLLIN, 0};
     if (poll(&p, 1, 100) <= 0) continue;
@@ -97,25 +98,17 @@ absl::Status PerfRecording::Command(const char* what, int timeout_ms) {
       absl::StrCat("perf did not answer ", what, " (see ", out_, ".log)"));
 }
 
-absl::Status PerfRecording::Finish() {
-  if (pid_ <= 0) return absl::FailedPreconditionError("perf is not running");
-  kill(pid_, SIGINT);
-  int status = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (waitpid(pid_, &status, WNOHANG) != pid_) {
-    if (absl::Now() >= deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      pid_ = -1;
-      return absl::DeadlineExceededError("perf did not finish writing " + out_);
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  pid_ = -1;
+absl::Status PerfRecording::Finish(absl::Duration timeout) {
+  if (!perf_.running()) return absl::FailedPreconditionError("perf is not running");
+  const int status = perf_.Stop(SIGINT, timeout);
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+    return absl::DeadlineExceededError(
+        absl::StrCat("perf did not finish writing ", out_, " in ", absl::FormatDuration(timeout)));
   // perf record exits 0, or with SIGINT's status, when interrupted.
   if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
       !(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT))
-    return absl::InternalError(absl::StrCat("perf record failed (see ", out_, ".log)"));
+    return absl::InternalError(
+        absl::StrCat("perf record failed (", ExitText(status), "; see ", out_, ".log)"));
   return absl::OkStatus();
 }
 

@@ -5,8 +5,6 @@
 #ifndef BERTH_HACK_PERF_RECORDING_H_
 #define BERTH_HACK_PERF_RECORDING_H_
 
-#include <sys/types.h>
-
 #include <map>
 #include <memory>
 #include <string>
@@ -14,13 +12,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/sys/unique_fd.h"
+#include "tests/processes.h"
 
 namespace berth::bench {
 
 class PerfRecording {
  public:
   // Starts `perf` (an absolute path) recording into `out`, sampling off;
-  // its fifos are made beside `out`. With `cgroup_procs`, perf is moved
+  // its fifos and its log (`out`.log) are made beside `out`. With `cgroup_procs`, perf is moved
   // into that cgroup (out of the benchmark's own, whose CPU it measures).
   // Returns once perf answers on its control fifo (at most 60 s).
   static absl::StatusOr<std::unique_ptr<PerfRecording>> Start(const std::string& perf,
@@ -33,14 +32,15 @@ class PerfRecording {
   // Sampling on or off; each returns once perf has done it (at most 10 s).
   absl::Status Enable() { return Command("enable"); }
   absl::Status Disable() { return Command("disable"); }
-  // Stops perf (SIGINT) and waits for it to write the file (at most 60 s).
-  absl::Status Finish();
+  // Stops perf (SIGINT) and waits for it to write the file (at most
+  // `timeout`; then it is killed).
+  absl::Status Finish(absl::Duration timeout = absl::Seconds(60));
 
  private:
   PerfRecording() = default;
-  absl::Status Command(const char* what, int timeout_ms = 10000);
+  absl::Status Command(const char* what, absl::Duration timeout = absl::Seconds(10));
 
-  pid_t pid_ = -1;
+  testing::OwnedProcess perf_;
   std::string out_;
   runtime::UniqueFd ctl_, ack_;
 };

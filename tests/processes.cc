@@ -58,12 +58,11 @@ absl::Status OwnedProcess::Start(const std::vector<std::string>& argv, const std
   return absl::OkStatus();
 }
 
-int OwnedProcess::Stop(int signal) {
+int OwnedProcess::Stop(int signal, absl::Duration timeout) {
   if (pid_ <= 0) return -1;
   kill(pid_, signal);
   int status = 0;
-  const bool exited =
-      WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, absl::Seconds(10));
+  const bool exited = WaitFor([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
   if (!exited) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);

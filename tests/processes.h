@@ -33,9 +33,9 @@ class OwnedProcess {
   // process should (the test's main thread).
   absl::Status Start(const std::vector<std::string>& argv, const std::string& log,
                      int parent_death_signal = 0);
-  // Sends `signal` and waits for the exit (SIGKILL after 10 s); the wait
-  // status, or -1 when none was running.
-  int Stop(int signal);
+  // Sends `signal` and waits for the exit (SIGKILL after `timeout`); the
+  // wait status, or -1 when none was running.
+  int Stop(int signal, absl::Duration timeout = absl::Seconds(10));
   // Forgets the process (already reaped by the caller): Stop does nothing.
   void Forget() { pid_ = -1; }
   bool running() const { return pid_ > 0; }

@@ -77,5 +77,30 @@ TEST(OwnedProcessTest, AParentDeathSignalKeepsTheLogAndArguments) {
   EXPECT_EQ(p.Log(), "out\nerr\n");
 }
 
+// Stop sends its signal and waits; a process that ignores it is killed
+// once the timeout has passed, not before.
+TEST(OwnedProcessTest, StopKillsWhatIgnoresTheSignalAfterTheTimeout) {
+  TestWorld world;
+  OwnedProcess p;
+  // The ignored SIGTERM survives the exec: sleep ignores it too.
+  ASSERT_TRUE(
+      p.Start({"/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 60"}, world.dir() + "/p.log")
+          .ok());
+  ASSERT_TRUE(WaitFor([&] { return p.Log() == "ready\n"; }, absl::Seconds(10)));
+  const pid_t pid = p.pid();
+  const absl::Time start = absl::Now();
+  const int status = p.Stop(SIGTERM, absl::Milliseconds(300));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "killed long after the timeout";
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  EXPECT_FALSE(p.running());
+  EXPECT_FALSE(Runs(pid));
+
+  ASSERT_TRUE(p.Start({"/bin/sh", "-c", "echo ready; exec sleep 60"}, world.dir() + "/q.log").ok());
+  ASSERT_TRUE(WaitFor([&] { return p.Log() == "ready\n"; }, absl::Seconds(10)));
+  const int prompt = p.Stop(SIGTERM, absl::Seconds(30));
+  EXPECT_TRUE(WIFSIGNALED(prompt) && WTERMSIG(prompt) == SIGTERM) << prompt;
+}
+
 }  // namespace
 }  // namespace berth::testing
