@@ -75,6 +75,7 @@ PerfRecording::~PerfRecording() {
 }
 
 absl::Status PerfRecording::Command(const char* what, absl::Duration timeout) {
+  if (!perf_.running()) return absl::FailedPreconditionError("perf is not running");
   const std::string line = absl::StrCat(what, "\n");
   if (write(ctl_.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
     return absl::InternalError(absl::StrCat("perf ", what, ": ", strerror(errno)));
@@ -82,7 +83,7 @@ absl::Status PerfRecording::Command(const char* what, absl::Duration timeout) {
   std::string got;
   while (absl::Now() < deadline) {
     int status = 0;
-    if (perf_.running() && waitpid(perf_.pid(), &status, WNOHANG) == perf_.pid()) {
+    if (waitpid(perf_.pid(), &status, WNOHANG) == perf_.pid()) {
       perf_.Forget();
       return absl::InternalError(
           absl::StrCat("perf exited (", ExitText(status), "; see ", out_, ".log)"));

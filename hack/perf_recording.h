@@ -19,9 +19,10 @@ namespace berth::bench {
 class PerfRecording {
  public:
   // Starts `perf` (an absolute path) recording into `out`, sampling off;
-  // its fifos and its log (`out`.log) are made beside `out`. With `cgroup_procs`, perf is moved
-  // into that cgroup (out of the benchmark's own, whose CPU it measures).
-  // Returns once perf answers on its control fifo (at most 60 s).
+  // its fifos and its log (`out`.log) are made beside `out`. With
+  // `cgroup_procs`, perf is moved into that cgroup (out of the benchmark's
+  // own, whose CPU it measures). Returns once perf answers on its control
+  // fifo (at most 60 s).
   static absl::StatusOr<std::unique_ptr<PerfRecording>> Start(const std::string& perf,
                                                               const std::string& out,
                                                               const std::string& cgroup_procs);
@@ -29,7 +30,8 @@ class PerfRecording {
   PerfRecording(const PerfRecording&) = delete;
   PerfRecording& operator=(const PerfRecording&) = delete;
 
-  // Sampling on or off; each returns once perf has done it (at most 10 s).
+  // Sampling on or off; each returns once perf has done it (at most 10 s),
+  // at once with an error when perf is no longer running.
   absl::Status Enable() { return Command("enable"); }
   absl::Status Disable() { return Command("disable"); }
   // Stops perf (SIGINT) and waits for it to write the file (at most

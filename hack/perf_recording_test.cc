@@ -114,6 +114,9 @@ TEST_F(PerfRecordingTest, APerfThatDiesWhileRecordingFailsTheNextCommand) {
   const absl::Status enable = (*r)->Enable();
   EXPECT_THAT(enable.ToString(),
               HasSubstr("perf exited (killed by signal 9; see " + out + ".log)"));
+  const absl::Time start = absl::Now();
+  EXPECT_THAT((*r)->Disable().ToString(), HasSubstr("not running"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "waited for an answer from no perf";
   EXPECT_THAT((*r)->Finish().ToString(), HasSubstr("not running"));
 }
 
